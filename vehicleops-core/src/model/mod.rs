@@ -1,0 +1,18 @@
+//! Domain types. Field names follow the original system's REST/WebSocket contract.
+
+mod alert;
+mod analytics;
+mod command;
+mod fleet;
+mod mission;
+mod telemetry;
+
+pub use alert::{Alert, AlertSignal, AlertTransition, AlertType, Severity};
+pub use analytics::{
+    FleetPerformanceReport, FleetSummary, Metric, SeriesPoint, TimeRange, VehicleMetricsSummary,
+    VehiclePerformance,
+};
+pub use command::{Command, CommandAck, CommandKind, CommandParams, CommandStatus};
+pub use fleet::{Fleet, Operator, Role, Vehicle};
+pub use mission::{Mission, MissionPriority, MissionStatus, MissionType};
+pub use telemetry::{GeoPoint, MapPose, Reading, Telemetry, VehicleStatus, Waypoint};

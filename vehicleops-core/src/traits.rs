@@ -1,0 +1,300 @@
+//! The extension points of the SDK. Each is object safe and used as `Arc<dyn …>`.
+
+use std::any::Any;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::model::*;
+
+// ---------------------------------------------------------------------------------------------
+// Telemetry sources
+// ---------------------------------------------------------------------------------------------
+
+/// Where a raw record came from, kept for dead letters (e.g. Kafka partition and offset).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordOrigin {
+    /// Topic, MQTT topic or channel name.
+    pub stream: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// One record from a source: raw bytes to decode, or a reading a source already decoded
+/// (for instance one mapped from a VDA 5050 `state` message, or the in-process bus).
+#[derive(Debug, Clone)]
+pub enum SourceRecord {
+    Raw {
+        payload: Vec<u8>,
+        origin: RecordOrigin,
+    },
+    Decoded(Telemetry),
+}
+
+/// Acknowledges a batch to its source once the batch is durable (e.g. commits Kafka offsets).
+#[async_trait]
+pub trait BatchAck: Send {
+    async fn ack(self: Box<Self>) -> Result<()>;
+}
+
+/// A batch of records with the acknowledgement the pipeline gives once it is stored.
+pub struct SourceBatch {
+    pub records: Vec<SourceRecord>,
+    /// `None` for sources without positions to commit.
+    pub ack: Option<Box<dyn BatchAck>>,
+}
+
+impl std::fmt::Debug for SourceBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceBatch")
+            .field("records", &self.records.len())
+            .field("ack", &self.ack.is_some())
+            .finish()
+    }
+}
+
+/// A stream of telemetry, delivered at least once.
+///
+/// Implementations: the in-process bus ([`crate::inproc`]), Kafka (`vehicleops-kafka`),
+/// VDA 5050 over MQTT.
+#[async_trait]
+pub trait TelemetrySource: Send + Sync {
+    /// Waits for the next batch of at most `max` records. `Ok(None)` means the source has ended
+    /// (closed or shut down) and will yield nothing more.
+    async fn next_batch(&self, max: usize) -> Result<Option<SourceBatch>>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alert rules
+// ---------------------------------------------------------------------------------------------
+
+/// A rule's private state for one vehicle. The pipeline keeps one slot per (vehicle, rule), so a
+/// stateful rule never shares state between vehicles and needs no locking.
+#[derive(Default)]
+pub struct RuleState(Option<Box<dyn Any + Send>>);
+
+impl RuleState {
+    /// The state as `T`, created with `T::default()` on first use.
+    pub fn get<T: Any + Send + Default>(&mut self) -> &mut T {
+        if !self.0.as_ref().is_some_and(|b| b.is::<T>()) {
+            self.0 = Some(Box::new(T::default()));
+        }
+        self.0
+            .as_mut()
+            .and_then(|b| b.downcast_mut::<T>())
+            .expect("state type was just set")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+/// Evaluates readings against a condition and signals alert episodes.
+///
+/// Rules are called from the pipeline's processing task in per-vehicle order. They should be
+/// fast and must not block: the pipeline calls every rule for every reading.
+pub trait AlertRule: Send + Sync {
+    /// A short stable name, for logs and metrics.
+    fn name(&self) -> &str;
+
+    /// Evaluates one reading; pushes zero or more signals to `out`.
+    fn evaluate(&self, reading: &Telemetry, state: &mut RuleState, out: &mut Vec<AlertSignal>);
+
+    /// Called periodically with the wall-clock time and the vehicle's last reading, for rules
+    /// that fire on silence (e.g. OFFLINE). The default does nothing.
+    fn on_tick(
+        &self,
+        _now: DateTime<Utc>,
+        _last: &Telemetry,
+        _state: &mut RuleState,
+        _out: &mut Vec<AlertSignal>,
+    ) {
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------------------
+
+/// What a sink says when it has accepted a command for delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DispatchReceipt {
+    pub command_id: String,
+    pub accepted_at: DateTime<Utc>,
+    /// Transport detail, e.g. `fleet.commands[3]@1042`.
+    pub transport_ref: Option<String>,
+}
+
+/// Carries commands to vehicles, and their acknowledgements back.
+#[async_trait]
+pub trait CommandSink: Send + Sync {
+    /// Hands `command` to the transport. STOP must not wait behind queued commands.
+    async fn dispatch(&self, command: &Command) -> Result<DispatchReceipt>;
+
+    /// Waits for the next acknowledgement from any vehicle; `None` once the sink is closed.
+    async fn next_ack(&self) -> Option<CommandAck>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stores
+// ---------------------------------------------------------------------------------------------
+
+/// What a batch write did. `inserted + duplicates` equals the batch length.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOutcome {
+    pub inserted: u64,
+    /// Rows whose natural key `(vehicle_id, timestamp, seq)` was already stored.
+    pub duplicates: u64,
+}
+
+/// History query: readings of one vehicle in a window, oldest first, at most `limit`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryQuery {
+    pub vehicle_id: String,
+    pub range: TimeRange,
+    pub limit: u32,
+}
+
+impl HistoryQuery {
+    pub const DEFAULT_LIMIT: u32 = 1000;
+    pub const MAX_LIMIT: u32 = 10_000;
+}
+
+/// Which engine backs a store and what it uses, for logs and status endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreStatus {
+    /// e.g. `"sqlite"`, `"postgresql"`, `"timescaledb"`.
+    pub backend: String,
+    pub version: String,
+    /// Free-form features in use, e.g. `["hypertable", "continuous_aggregates"]`.
+    pub features: Vec<String>,
+}
+
+/// Time-series storage of readings and the analytics over them.
+///
+/// Writes are idempotent on `(vehicle_id, timestamp, seq)`. Windows are inclusive.
+#[async_trait]
+pub trait TimeSeriesStore: Send + Sync {
+    /// Stores a batch durably; when this returns `Ok` the batch survives a crash.
+    async fn write_batch(&self, readings: &[Reading]) -> Result<WriteOutcome>;
+
+    /// The newest reading of a vehicle.
+    async fn latest(&self, vehicle_id: &str) -> Result<Option<Telemetry>>;
+
+    /// The newest reading of every vehicle of a fleet, ordered by vehicle id.
+    async fn latest_for_fleet(&self, fleet_id: &str) -> Result<Vec<Telemetry>>;
+
+    /// Readings of one vehicle in a window, oldest first (ties by `seq`), at most `limit`.
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<Telemetry>>;
+
+    /// Aggregates of one vehicle over a window.
+    async fn vehicle_summary(
+        &self,
+        vehicle_id: &str,
+        range: TimeRange,
+    ) -> Result<VehicleMetricsSummary>;
+
+    /// `metric` of one vehicle bucketed by `bucket` (aligned to the Unix epoch), oldest first;
+    /// empty buckets are omitted.
+    async fn series(
+        &self,
+        vehicle_id: &str,
+        metric: Metric,
+        range: TimeRange,
+        bucket: Duration,
+    ) -> Result<Vec<SeriesPoint>>;
+
+    /// Per-vehicle performance of a fleet, ranked by distance, longest first.
+    async fn fleet_performance(
+        &self,
+        fleet_id: &str,
+        range: TimeRange,
+    ) -> Result<FleetPerformanceReport>;
+
+    async fn status(&self) -> Result<StoreStatus>;
+}
+
+/// Filters for listing alerts. `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertFilter {
+    pub fleet_id: Option<String>,
+    pub vehicle_id: Option<String>,
+    pub severity: Option<Severity>,
+    pub acknowledged: Option<bool>,
+    pub limit: u32,
+}
+
+/// A page of results with the total that matched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub total: u64,
+}
+
+/// Relational entities: fleets, vehicles, operators, alerts, commands and missions.
+#[async_trait]
+pub trait FleetRepository: Send + Sync {
+    async fn upsert_fleet(&self, fleet: &Fleet) -> Result<()>;
+    async fn get_fleet(&self, fleet_id: &str) -> Result<Option<Fleet>>;
+    async fn list_fleets(&self) -> Result<Vec<Fleet>>;
+
+    /// Registers a vehicle; its fleet must exist.
+    async fn upsert_vehicle(&self, vehicle: &Vehicle) -> Result<()>;
+    async fn get_vehicle(&self, vehicle_id: &str) -> Result<Option<Vehicle>>;
+    async fn list_vehicles(&self, fleet_id: &str) -> Result<Vec<Vehicle>>;
+
+    async fn upsert_operator(&self, operator: &Operator) -> Result<()>;
+    /// Looks an operator up by e-mail, with the password hash filled in.
+    async fn operator_by_email(&self, email: &str) -> Result<Option<Operator>>;
+    async fn get_operator(&self, operator_id: &str) -> Result<Option<Operator>>;
+
+    async fn insert_alert(&self, alert: &Alert) -> Result<()>;
+    /// Marks an alert episode as over.
+    async fn clear_alert(&self, alert_id: &str, at: DateTime<Utc>) -> Result<()>;
+    async fn acknowledge_alert(
+        &self,
+        alert_id: &str,
+        by: &str,
+        at: DateTime<Utc>,
+        notes: Option<&str>,
+    ) -> Result<Alert>;
+    async fn get_alert(&self, alert_id: &str) -> Result<Option<Alert>>;
+    /// Newest first.
+    async fn list_alerts(&self, filter: &AlertFilter) -> Result<Page<Alert>>;
+    /// Unacknowledged alerts of a fleet.
+    async fn count_open_alerts(&self, fleet_id: &str) -> Result<u64>;
+
+    async fn insert_command(&self, command: &Command) -> Result<()>;
+    /// Replaces the stored lifecycle fields (status, times, reason) of a command.
+    async fn update_command(&self, command: &Command) -> Result<()>;
+    async fn get_command(&self, command_id: &str) -> Result<Option<Command>>;
+    /// Newest first.
+    async fn list_commands(&self, vehicle_id: &str, limit: u32) -> Result<Page<Command>>;
+
+    /// Inserts a mission, failing with [`crate::ErrorKind::Conflict`] if the vehicle already
+    /// has an active (ASSIGNED or IN_PROGRESS) mission. The check and insert are atomic.
+    async fn insert_mission(&self, mission: &Mission) -> Result<()>;
+    async fn update_mission(&self, mission: &Mission) -> Result<()>;
+    async fn get_mission(&self, mission_id: &str) -> Result<Option<Mission>>;
+    async fn active_mission(&self, vehicle_id: &str) -> Result<Option<Mission>>;
+    async fn count_active_missions(&self, fleet_id: &str) -> Result<u64>;
+}
+
+/// A reading that failed validation, with why and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub payload: Vec<u8>,
+    pub field: String,
+    pub reason: String,
+    pub origin: RecordOrigin,
+    pub at: DateTime<Utc>,
+}
+
+/// Where invalid readings go. The pipeline counts them and never stops for them.
+#[async_trait]
+pub trait DeadLetterSink: Send + Sync {
+    async fn send(&self, letters: Vec<DeadLetter>) -> Result<()>;
+}
