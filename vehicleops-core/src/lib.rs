@@ -17,13 +17,22 @@
 //! assert_eq!(t.status, VehicleStatus::Moving);
 //! ```
 
+pub mod commands;
 pub mod decode;
 pub mod error;
 pub mod geodesy;
+pub mod hub;
+pub mod missions;
 pub mod model;
+pub mod pipeline;
 pub mod traits;
 
 pub use decode::decode_telemetry;
 pub use error::{Error, ErrorKind, Result, ValidationError};
 pub use model::*;
 pub use traits::*;
+
+pub use commands::{CommandCenter, CommandTimeouts};
+pub use hub::{LiveEvent, LiveHub, LiveUpdate, Subscription};
+pub use missions::{MissionRequest, MissionService};
+pub use pipeline::{PipelineBuilder, PipelineConfig, PipelineHandle, StatsSnapshot};

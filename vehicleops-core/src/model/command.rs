@@ -198,3 +198,101 @@ pub struct CommandAck {
     #[serde(default)]
     pub reason: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CommandStatus::*;
+
+    fn stop() -> Command {
+        Command::new(
+            "VH-1",
+            "fleet-001",
+            CommandKind::Stop,
+            CommandParams::default(),
+            "op-001",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn lifecycle_happy_path_stamps_times() {
+        let mut c = stop();
+        assert_eq!(c.status, Dispatched);
+        let t1 = Utc::now();
+        c.advance(Delivered, t1, None).unwrap();
+        assert_eq!(c.delivered_at, Some(t1));
+        let t2 = t1 + chrono::Duration::seconds(2);
+        c.advance(Executed, t2, None).unwrap();
+        assert_eq!((c.status, c.executed_at), (Executed, Some(t2)));
+    }
+
+    #[test]
+    fn executed_without_a_delivered_ack_implies_delivery() {
+        let mut c = stop();
+        let t = Utc::now();
+        c.advance(Executed, t, None).unwrap();
+        assert_eq!(c.delivered_at, Some(t));
+    }
+
+    #[test]
+    fn refuses_illegal_transitions() {
+        let all = [Dispatched, Delivered, Executed, Failed, Timeout, Expired];
+        for from in all {
+            for to in all {
+                let legal = from.can_become(to);
+                let expected = matches!(
+                    (from, to),
+                    (Dispatched, Delivered | Executed | Failed | Expired)
+                        | (Delivered, Executed | Failed | Timeout)
+                );
+                assert_eq!(legal, expected, "{from:?} -> {to:?}");
+            }
+        }
+        let mut c = stop();
+        c.advance(Expired, Utc::now(), Some("nobody answered".into()))
+            .unwrap();
+        let err = c.advance(Executed, Utc::now(), None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot move command from EXPIRED to EXECUTED"
+        );
+        assert_eq!(c.failure_reason.as_deref(), Some("nobody answered"));
+    }
+
+    #[test]
+    fn reroute_needs_valid_waypoints() {
+        let e = Command::new(
+            "VH-1",
+            "f",
+            CommandKind::Reroute,
+            CommandParams::default(),
+            "op",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "params.waypoints");
+        let params = CommandParams {
+            waypoints: vec![Waypoint {
+                latitude: 95.0,
+                longitude: 0.0,
+                order: 1,
+            }],
+            reason: None,
+        };
+        let e = Command::new("VH-1", "f", CommandKind::Reroute, params, "op").unwrap_err();
+        assert_eq!(e.field, "params.waypoints");
+    }
+
+    #[test]
+    fn serializes_in_the_original_shape() {
+        let v = serde_json::to_value(stop()).unwrap();
+        assert_eq!(v["command"], "STOP");
+        assert_eq!(v["status"], "DISPATCHED");
+        assert_eq!(v["issued_by"], "op-001");
+        assert_eq!(
+            "RETURN_TO_BASE".parse::<CommandKind>().unwrap(),
+            CommandKind::ReturnToBase
+        );
+        assert_eq!("JUMP".parse::<CommandKind>().unwrap_err().field, "command");
+    }
+}

@@ -1,0 +1,226 @@
+//! Command dispatch and lifecycle tracking.
+//!
+//! [`CommandCenter::dispatch`] records a DISPATCHED command and hands it to the
+//! [`CommandSink`]. A background task applies the vehicles' acknowledgements
+//! (DELIVERED → EXECUTED | FAILED) and sweeps for commands that were never picked up (EXPIRED)
+//! or never finished (TIMEOUT). Every step is persisted and published to the live hub. The
+//! transitions themselves are the state machine of [`Command::advance`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::error::{Error, Result};
+use crate::hub::{LiveEvent, LiveHub};
+use crate::model::{Command, CommandAck, CommandKind, CommandParams, CommandStatus};
+use crate::traits::{CommandSink, FleetRepository, Page};
+
+/// How long commands may take.
+#[derive(Debug, Clone)]
+pub struct CommandTimeouts {
+    /// A command no vehicle acknowledged within this is EXPIRED.
+    pub delivery: Duration,
+    /// A delivered command not executed within this is TIMEOUT.
+    pub execution: Duration,
+    /// How often pending commands are checked against the timeouts.
+    pub sweep_interval: Duration,
+}
+
+impl Default for CommandTimeouts {
+    fn default() -> Self {
+        CommandTimeouts {
+            delivery: Duration::from_secs(30),
+            execution: Duration::from_secs(120),
+            sweep_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Dispatches commands and drives their lifecycle. Cheap to share behind an `Arc`.
+pub struct CommandCenter {
+    sink: Arc<dyn CommandSink>,
+    repository: Arc<dyn FleetRepository>,
+    hub: Option<LiveHub>,
+    timeouts: CommandTimeouts,
+    /// Commands not yet in a terminal state.
+    pending: Mutex<HashMap<String, Command>>,
+}
+
+/// Stops the lifecycle task when dropped.
+pub struct CommandCenterTask(JoinHandle<()>);
+
+impl Drop for CommandCenterTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl CommandCenter {
+    /// Creates the center and starts its acknowledgement/timeout task on the current runtime.
+    pub fn start(
+        sink: Arc<dyn CommandSink>,
+        repository: Arc<dyn FleetRepository>,
+        hub: Option<LiveHub>,
+        timeouts: CommandTimeouts,
+    ) -> (Arc<Self>, CommandCenterTask) {
+        let center = Arc::new(CommandCenter {
+            sink,
+            repository,
+            hub,
+            timeouts,
+            pending: Mutex::new(HashMap::new()),
+        });
+        let task = tokio::spawn(center.clone().run());
+        (center, CommandCenterTask(task))
+    }
+
+    /// Validates, records and dispatches a command to a registered vehicle.
+    ///
+    /// Fails with `NotFound` for an unknown vehicle and `Validation` for bad parameters.
+    pub async fn dispatch(
+        &self,
+        vehicle_id: &str,
+        kind: CommandKind,
+        params: CommandParams,
+        issued_by: &str,
+    ) -> Result<Command> {
+        let vehicle = self
+            .repository
+            .get_vehicle(vehicle_id)
+            .await?
+            .ok_or_else(|| Error::not_found("vehicle", vehicle_id))?;
+        let mut command = Command::new(vehicle_id, &vehicle.fleet_id, kind, params, issued_by)?;
+        self.repository.insert_command(&command).await?;
+        self.pending
+            .lock()
+            .expect("commands lock")
+            .insert(command.id.clone(), command.clone());
+        match self.sink.dispatch(&command).await {
+            Ok(receipt) => {
+                info!(command_id = %command.id, vehicle_id, command = kind.as_str(), issued_by,
+                      transport = receipt.transport_ref.as_deref().unwrap_or("-"), "command dispatched");
+            }
+            Err(e) => {
+                warn!(command_id = %command.id, error = %e, "command could not be dispatched");
+                self.pending
+                    .lock()
+                    .expect("commands lock")
+                    .remove(&command.id);
+                command.advance(
+                    CommandStatus::Failed,
+                    Utc::now(),
+                    Some(format!("dispatch failed: {e}")),
+                )?;
+                self.repository.update_command(&command).await?;
+                self.publish(&command);
+                return Err(e);
+            }
+        }
+        self.publish(&command);
+        Ok(command)
+    }
+
+    /// Newest first.
+    pub async fn history(&self, vehicle_id: &str, limit: u32) -> Result<Page<Command>> {
+        self.repository.list_commands(vehicle_id, limit).await
+    }
+
+    /// Applies one acknowledgement. Unknown or already finished commands are ignored (an ack
+    /// can arrive twice through an at-least-once transport).
+    pub async fn apply_ack(&self, ack: &CommandAck) -> Result<Option<Command>> {
+        let updated = {
+            let mut pending = self.pending.lock().expect("commands lock");
+            let Some(cmd) = pending.get_mut(&ack.command_id) else {
+                return Ok(None);
+            };
+            if cmd.status == ack.status || !cmd.status.can_become(ack.status) {
+                return Ok(None);
+            }
+            cmd.advance(ack.status, ack.at, ack.reason.clone())?;
+            let cmd = cmd.clone();
+            if cmd.status.is_terminal() {
+                pending.remove(&ack.command_id);
+            }
+            cmd
+        };
+        self.repository.update_command(&updated).await?;
+        self.publish(&updated);
+        Ok(Some(updated))
+    }
+
+    /// Moves commands past their deadlines to EXPIRED or TIMEOUT.
+    pub async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<Command>> {
+        let expired: Vec<Command> = {
+            let mut pending = self.pending.lock().expect("commands lock");
+            let late: Vec<String> = pending
+                .values()
+                .filter(|c| match c.status {
+                    CommandStatus::Dispatched => elapsed(c.issued_at, now) > self.timeouts.delivery,
+                    CommandStatus::Delivered => {
+                        elapsed(c.delivered_at.unwrap_or(c.issued_at), now)
+                            > self.timeouts.execution
+                    }
+                    _ => false,
+                })
+                .map(|c| c.id.clone())
+                .collect();
+            late.into_iter()
+                .filter_map(|id| pending.remove(&id))
+                .filter_map(|mut c| {
+                    let (to, why) = if c.status == CommandStatus::Dispatched {
+                        (
+                            CommandStatus::Expired,
+                            "no vehicle acknowledged the command in time",
+                        )
+                    } else {
+                        (
+                            CommandStatus::Timeout,
+                            "the vehicle did not finish the command in time",
+                        )
+                    };
+                    c.advance(to, now, Some(why.into())).ok().map(|_| c)
+                })
+                .collect()
+        };
+        for c in &expired {
+            self.repository.update_command(c).await?;
+            self.publish(c);
+        }
+        Ok(expired)
+    }
+
+    fn publish(&self, command: &Command) {
+        if let Some(hub) = &self.hub {
+            hub.publish_event(LiveEvent::Command(Arc::new(command.clone())));
+        }
+    }
+
+    async fn run(self: Arc<Self>) {
+        let mut sweep = tokio::time::interval(self.timeouts.sweep_interval);
+        loop {
+            tokio::select! {
+                ack = self.sink.next_ack() => match ack {
+                    Some(ack) => {
+                        if let Err(e) = self.apply_ack(&ack).await {
+                            warn!(error = %e, command_id = %ack.command_id, "could not record command acknowledgement");
+                        }
+                    }
+                    None => break,
+                },
+                _ = sweep.tick() => {
+                    if let Err(e) = self.sweep(Utc::now()).await {
+                        warn!(error = %e, "command timeout sweep failed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (now - since).to_std().unwrap_or_default()
+}

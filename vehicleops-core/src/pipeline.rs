@@ -1,0 +1,973 @@
+//! The ingest pipeline: source → validate → per-vehicle state → rules → store → acknowledge.
+//!
+//! Two tasks joined by a bounded channel:
+//!
+//! * the **processing task** reads batches from the [`TelemetrySource`], decodes and validates
+//!   each record (invalid ones go to the [`DeadLetterSink`] with the reason), keeps per-vehicle
+//!   state (last reading, distance by haversine, each rule's state), runs the [`AlertRule`]s and
+//!   publishes live updates and alerts to the [`LiveHub`] at once — live views never wait on the
+//!   database;
+//! * the **writer task** stores each batch (retrying with backoff while the store is down),
+//!   records alert episodes in the [`FleetRepository`], and only then acknowledges the batch to
+//!   its source — so a source position is committed only once the batch is durable.
+//!
+//! Readings that arrive out of order or again (a replay after a crash) are still written (the
+//! store's natural key makes that a no-op) but change no state and raise no alert.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info, warn};
+
+use crate::decode::decode_telemetry;
+use crate::error::{Error, Result};
+use crate::geodesy;
+use crate::hub::{LiveEvent, LiveHub, LiveUpdate};
+use crate::model::{Alert, AlertSignal, AlertTransition, AlertType, Reading, Telemetry};
+use crate::traits::*;
+
+/// Tuning knobs. The defaults suit both the embedded store and PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Most records asked of the source at once (and so the largest store batch).
+    pub batch_size: usize,
+    /// Batches buffered between processing and the writer; bounds memory and applies
+    /// backpressure to the source when the store is slow.
+    pub write_queue: usize,
+    /// How often silence-based rules (OFFLINE) are evaluated.
+    pub tick_interval: Duration,
+    /// First retry delay after a failed store write; doubles up to `max_retry_delay`.
+    pub initial_retry_delay: Duration,
+    pub max_retry_delay: Duration,
+    /// How long shutdown keeps retrying a failing store before giving up (unacknowledged).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            batch_size: 2000,
+            write_queue: 8,
+            tick_interval: Duration::from_secs(1),
+            initial_retry_delay: Duration::from_millis(100),
+            max_retry_delay: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Something that wants every valid reading after it was processed, e.g. mission progress.
+/// Called from the processing task: must be quick and must not block.
+pub trait ReadingObserver: Send + Sync {
+    fn observe(&self, readings: &[Reading]);
+}
+
+/// Live counters of a running pipeline.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    pub received: AtomicU64,
+    pub valid: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    pub stale: AtomicU64,
+    pub stored: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub batches_written: AtomicU64,
+    pub write_errors: AtomicU64,
+    pub alerts_raised: AtomicU64,
+    pub alerts_cleared: AtomicU64,
+    pub write_micros_total: AtomicU64,
+    pub write_micros_max: AtomicU64,
+    /// Readings processed but not yet stored.
+    pub in_flight: AtomicU64,
+    /// Milliseconds between the newest stored reading's timestamp and its storage.
+    pub last_lag_ms: AtomicU64,
+    alerts_by_type: std::sync::Mutex<HashMap<String, u64>>,
+}
+
+/// A point-in-time copy of [`PipelineStats`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StatsSnapshot {
+    pub received: u64,
+    pub valid: u64,
+    pub dead_lettered: u64,
+    pub stale: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub batches_written: u64,
+    pub write_errors: u64,
+    pub alerts_raised: u64,
+    pub alerts_cleared: u64,
+    pub avg_write_ms: f64,
+    pub max_write_ms: f64,
+    pub in_flight: u64,
+    pub last_lag_ms: u64,
+    pub alerts_by_type: HashMap<String, u64>,
+}
+
+impl PipelineStats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let batches = l(&self.batches_written);
+        StatsSnapshot {
+            received: l(&self.received),
+            valid: l(&self.valid),
+            dead_lettered: l(&self.dead_lettered),
+            stale: l(&self.stale),
+            stored: l(&self.stored),
+            duplicates: l(&self.duplicates),
+            batches_written: batches,
+            write_errors: l(&self.write_errors),
+            alerts_raised: l(&self.alerts_raised),
+            alerts_cleared: l(&self.alerts_cleared),
+            avg_write_ms: if batches == 0 {
+                0.0
+            } else {
+                l(&self.write_micros_total) as f64 / batches as f64 / 1000.0
+            },
+            max_write_ms: l(&self.write_micros_max) as f64 / 1000.0,
+            in_flight: l(&self.in_flight),
+            last_lag_ms: l(&self.last_lag_ms),
+            alerts_by_type: self.alerts_by_type.lock().expect("stats lock").clone(),
+        }
+    }
+}
+
+/// Assembles a pipeline. Only the source and the store are required.
+pub struct PipelineBuilder {
+    source: Arc<dyn TelemetrySource>,
+    store: Arc<dyn TimeSeriesStore>,
+    repository: Option<Arc<dyn FleetRepository>>,
+    rules: Vec<Arc<dyn AlertRule>>,
+    hub: Option<LiveHub>,
+    dead_letters: Option<Arc<dyn DeadLetterSink>>,
+    observers: Vec<Arc<dyn ReadingObserver>>,
+    config: PipelineConfig,
+}
+
+impl PipelineBuilder {
+    pub fn new(source: Arc<dyn TelemetrySource>, store: Arc<dyn TimeSeriesStore>) -> Self {
+        PipelineBuilder {
+            source,
+            store,
+            repository: None,
+            rules: Vec::new(),
+            hub: None,
+            dead_letters: None,
+            observers: Vec::new(),
+            config: PipelineConfig::default(),
+        }
+    }
+
+    /// Where alert episodes are recorded. Without one, alerts are only published live.
+    pub fn repository(mut self, repo: Arc<dyn FleetRepository>) -> Self {
+        self.repository = Some(repo);
+        self
+    }
+
+    pub fn rules(mut self, rules: impl IntoIterator<Item = Arc<dyn AlertRule>>) -> Self {
+        self.rules.extend(rules);
+        self
+    }
+
+    pub fn hub(mut self, hub: LiveHub) -> Self {
+        self.hub = Some(hub);
+        self
+    }
+
+    pub fn dead_letters(mut self, sink: Arc<dyn DeadLetterSink>) -> Self {
+        self.dead_letters = Some(sink);
+        self
+    }
+
+    pub fn observer(mut self, observer: Arc<dyn ReadingObserver>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
+    pub fn config(mut self, config: PipelineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Starts the pipeline on the current tokio runtime.
+    pub fn spawn(self) -> PipelineHandle {
+        let stats = Arc::new(PipelineStats::default());
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (write_tx, write_rx) = mpsc::channel(self.config.write_queue.max(1));
+        let writer = Writer {
+            store: self.store,
+            repository: self.repository,
+            stats: stats.clone(),
+            config: self.config.clone(),
+            shutdown: shutdown_rx.clone(),
+        };
+        let writer_task = tokio::spawn(writer.run(write_rx));
+        let processor = Processor {
+            rules: self.rules,
+            hub: self.hub,
+            dead_letters: self.dead_letters,
+            observers: self.observers,
+            stats: stats.clone(),
+            vehicles: HashMap::new(),
+            signals: Vec::new(),
+        };
+        let process_task =
+            tokio::spawn(processor.run(self.source, self.config, write_tx, shutdown_rx));
+        PipelineHandle {
+            stats,
+            shutdown: shutdown_tx,
+            process_task,
+            writer_task,
+        }
+    }
+}
+
+/// A running pipeline. Call [`PipelineHandle::shutdown`] to drain it; dropping the handle
+/// leaves it running until its source ends.
+pub struct PipelineHandle {
+    stats: Arc<PipelineStats>,
+    shutdown: watch::Sender<bool>,
+    process_task: JoinHandle<Result<()>>,
+    writer_task: JoinHandle<Result<()>>,
+}
+
+impl PipelineHandle {
+    pub fn stats(&self) -> Arc<PipelineStats> {
+        self.stats.clone()
+    }
+
+    /// Stops reading, stores and acknowledges everything already read, then returns the final
+    /// counters. A batch the store still refuses after `shutdown_timeout` is not acknowledged
+    /// (the source will deliver it again) and the error is returned.
+    pub async fn shutdown(self) -> Result<StatsSnapshot> {
+        let _ = self.shutdown.send(true);
+        self.join().await
+    }
+
+    /// Waits for the pipeline to end on its own (its source ended).
+    pub async fn join(self) -> Result<StatsSnapshot> {
+        let joined = |r: std::result::Result<Result<()>, tokio::task::JoinError>| {
+            r.map_err(|e| Error::backend_msg("pipeline", format!("task failed: {e}")))?
+        };
+        let processed = joined(self.process_task.await);
+        let written = joined(self.writer_task.await);
+        processed.and(written)?;
+        Ok(self.stats.snapshot())
+    }
+}
+
+struct WriteJob {
+    readings: Vec<Reading>,
+    alerts: Vec<AlertChange>,
+    ack: Option<Box<dyn BatchAck>>,
+}
+
+enum AlertChange {
+    Open(Arc<Alert>),
+    Close {
+        alert_id: String,
+        at: chrono::DateTime<Utc>,
+    },
+}
+
+struct VehicleState {
+    last: Telemetry,
+    rule_states: Vec<RuleState>,
+    /// Open episodes: (type, key) → alert id.
+    open: Vec<(AlertType, Option<String>, String)>,
+}
+
+struct Processor {
+    rules: Vec<Arc<dyn AlertRule>>,
+    hub: Option<LiveHub>,
+    dead_letters: Option<Arc<dyn DeadLetterSink>>,
+    observers: Vec<Arc<dyn ReadingObserver>>,
+    stats: Arc<PipelineStats>,
+    vehicles: HashMap<String, VehicleState>,
+    signals: Vec<AlertSignal>,
+}
+
+impl Processor {
+    async fn run(
+        mut self,
+        source: Arc<dyn TelemetrySource>,
+        config: PipelineConfig,
+        write_tx: mpsc::Sender<WriteJob>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<()> {
+        let mut tick = tokio::time::interval(config.tick_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let batch = tokio::select! {
+                biased;
+                _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
+                _ = tick.tick() => {
+                    let job = self.on_tick();
+                    if !job.alerts.is_empty() && write_tx.send(job).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                b = source.next_batch(config.batch_size) => b,
+            };
+            match batch {
+                Ok(Some(batch)) => {
+                    let job = self.process(batch).await;
+                    if write_tx.send(job).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => {
+                    info!("telemetry source ended");
+                    break;
+                }
+                Err(e) => {
+                    // Sources reconnect on their own; keep polling without spinning.
+                    warn!(error = %e, "telemetry source error; retrying");
+                    tokio::time::sleep(config.initial_retry_delay).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn process(&mut self, batch: SourceBatch) -> WriteJob {
+        let now = Utc::now();
+        let mut readings = Vec::with_capacity(batch.records.len());
+        let mut updates = Vec::with_capacity(batch.records.len());
+        let mut alerts = Vec::new();
+        let mut dead = Vec::new();
+        self.stats
+            .received
+            .fetch_add(batch.records.len() as u64, Ordering::Relaxed);
+        for record in batch.records {
+            let decoded = match record {
+                SourceRecord::Raw { payload, origin } => match decode_telemetry(&payload) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        dead.push(DeadLetter {
+                            payload,
+                            field: e.field.to_string(),
+                            reason: e.reason,
+                            origin,
+                            at: now,
+                        });
+                        continue;
+                    }
+                },
+                SourceRecord::Decoded(t) => match t.validate() {
+                    Ok(()) => t,
+                    Err(e) => {
+                        dead.push(DeadLetter {
+                            payload: serde_json::to_vec(&t).unwrap_or_default(),
+                            field: e.field.to_string(),
+                            reason: e.reason,
+                            origin: RecordOrigin::default(),
+                            at: now,
+                        });
+                        continue;
+                    }
+                },
+            };
+            self.apply(decoded, &mut readings, &mut updates, &mut alerts);
+        }
+        self.stats
+            .valid
+            .fetch_add(readings.len() as u64, Ordering::Relaxed);
+        self.stats
+            .in_flight
+            .fetch_add(readings.len() as u64, Ordering::Relaxed);
+        if !dead.is_empty() {
+            self.stats
+                .dead_lettered
+                .fetch_add(dead.len() as u64, Ordering::Relaxed);
+            debug!(count = dead.len(), first = %dead[0].reason, "dead-lettering invalid readings");
+            if let Some(sink) = &self.dead_letters
+                && let Err(e) = sink.send(dead).await
+            {
+                error!(error = %e, "dead-letter sink failed; invalid readings dropped");
+            }
+        }
+        if let Some(hub) = &self.hub {
+            hub.publish_updates(&updates);
+            for change in &alerts {
+                if let AlertChange::Open(a) = change {
+                    hub.publish_event(LiveEvent::Alert(a.clone()));
+                }
+            }
+        }
+        for o in &self.observers {
+            o.observe(&readings);
+        }
+        WriteJob {
+            readings,
+            alerts,
+            ack: batch.ack,
+        }
+    }
+
+    /// Updates vehicle state with one valid reading and runs the rules.
+    fn apply(
+        &mut self,
+        t: Telemetry,
+        readings: &mut Vec<Reading>,
+        updates: &mut Vec<Arc<LiveUpdate>>,
+        alerts: &mut Vec<AlertChange>,
+    ) {
+        let is_first = !self.vehicles.contains_key(&t.vehicle_id);
+        if is_first {
+            let fresh = VehicleState {
+                last: t.clone(),
+                rule_states: self.rules.iter().map(|_| RuleState::default()).collect(),
+                open: Vec::new(),
+            };
+            self.vehicles.insert(t.vehicle_id.clone(), fresh);
+        }
+        let state = self
+            .vehicles
+            .get_mut(&t.vehicle_id)
+            .expect("inserted above");
+        let newer = (t.timestamp, t.seq) > (state.last.timestamp, state.last.seq);
+        if !is_first && !newer {
+            // A replay or an out-of-order reading: store it, but leave state and alerts alone.
+            self.stats.stale.fetch_add(1, Ordering::Relaxed);
+            readings.push(Reading {
+                telemetry: t,
+                distance_m: 0.0,
+            });
+            return;
+        }
+        let distance_m = if is_first {
+            0.0
+        } else {
+            geodesy::distance_m(state.last.position(), t.position())
+        };
+        self.signals.clear();
+        for (rule, rule_state) in self.rules.iter().zip(state.rule_states.iter_mut()) {
+            rule.evaluate(&t, rule_state, &mut self.signals);
+        }
+        for signal in self.signals.drain(..) {
+            record_signal(&self.stats, state, &t, signal, alerts);
+        }
+        if self.hub.is_some() {
+            let open = state.open.iter().map(|(ty, _, _)| ty.clone()).collect();
+            updates.push(Arc::new(LiveUpdate::from_reading(&t, open)));
+        }
+        state.last.clone_from(&t);
+        readings.push(Reading {
+            telemetry: t,
+            distance_m,
+        });
+    }
+
+    fn on_tick(&mut self) -> WriteJob {
+        let now = Utc::now();
+        let mut alerts = Vec::new();
+        for state in self.vehicles.values_mut() {
+            self.signals.clear();
+            for (rule, rule_state) in self.rules.iter().zip(state.rule_states.iter_mut()) {
+                rule.on_tick(now, &state.last, rule_state, &mut self.signals);
+            }
+            let last = state.last.clone();
+            for signal in self.signals.drain(..) {
+                record_signal(&self.stats, state, &last, signal, &mut alerts);
+            }
+        }
+        if let Some(hub) = &self.hub {
+            for change in &alerts {
+                if let AlertChange::Open(a) = change {
+                    hub.publish_event(LiveEvent::Alert(a.clone()));
+                }
+            }
+        }
+        WriteJob {
+            readings: Vec::new(),
+            alerts,
+            ack: None,
+        }
+    }
+}
+
+fn record_signal(
+    stats: &PipelineStats,
+    state: &mut VehicleState,
+    t: &Telemetry,
+    signal: AlertSignal,
+    alerts: &mut Vec<AlertChange>,
+) {
+    let position = state
+        .open
+        .iter()
+        .position(|(ty, key, _)| *ty == signal.alert_type && *key == signal.key);
+    match (signal.transition, position) {
+        (AlertTransition::Cleared, Some(i)) => {
+            let (_, _, alert_id) = state.open.swap_remove(i);
+            stats.alerts_cleared.fetch_add(1, Ordering::Relaxed);
+            alerts.push(AlertChange::Close {
+                alert_id,
+                at: t.timestamp,
+            });
+        }
+        (AlertTransition::Cleared, None) | (AlertTransition::Raised, Some(_)) => {}
+        (transition, _) => {
+            let alert = new_alert(t, &signal);
+            if transition == AlertTransition::Raised {
+                state.open.push((
+                    signal.alert_type.clone(),
+                    signal.key.clone(),
+                    alert.id.clone(),
+                ));
+            }
+            stats.alerts_raised.fetch_add(1, Ordering::Relaxed);
+            *stats
+                .alerts_by_type
+                .lock()
+                .expect("stats lock")
+                .entry(signal.alert_type.as_str().to_string())
+                .or_default() += 1;
+            let event = transition == AlertTransition::Event;
+            let at = t.timestamp;
+            let alert = Arc::new(Alert {
+                cleared_at: event.then_some(at),
+                ..alert
+            });
+            alerts.push(AlertChange::Open(alert));
+        }
+    }
+}
+
+fn new_alert(t: &Telemetry, s: &AlertSignal) -> Alert {
+    Alert {
+        id: format!("alert-{}", uuid::Uuid::new_v4().simple()),
+        vehicle_id: t.vehicle_id.clone(),
+        fleet_id: t.fleet_id.clone(),
+        alert_type: s.alert_type.clone(),
+        severity: s.severity,
+        value: s.value,
+        threshold: s.threshold,
+        message: s.message.clone(),
+        key: s.key.clone(),
+        triggered_at: t.timestamp,
+        cleared_at: None,
+        acknowledged: false,
+        acknowledged_by: None,
+        acknowledged_at: None,
+        notes: None,
+    }
+}
+
+struct Writer {
+    store: Arc<dyn TimeSeriesStore>,
+    repository: Option<Arc<dyn FleetRepository>>,
+    stats: Arc<PipelineStats>,
+    config: PipelineConfig,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Writer {
+    async fn run(self, mut jobs: mpsc::Receiver<WriteJob>) -> Result<()> {
+        while let Some(job) = jobs.recv().await {
+            let n = job.readings.len() as u64;
+            if !job.readings.is_empty() {
+                let started = Instant::now();
+                let outcome = self
+                    .retry("store write", || self.store.write_batch(&job.readings))
+                    .await?;
+                let micros = started.elapsed().as_micros() as u64;
+                self.stats
+                    .write_micros_total
+                    .fetch_add(micros, Ordering::Relaxed);
+                self.stats
+                    .write_micros_max
+                    .fetch_max(micros, Ordering::Relaxed);
+                self.stats.batches_written.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .stored
+                    .fetch_add(outcome.inserted, Ordering::Relaxed);
+                self.stats
+                    .duplicates
+                    .fetch_add(outcome.duplicates, Ordering::Relaxed);
+                if let Some(newest) = job.readings.iter().map(|r| r.telemetry.timestamp).max() {
+                    let lag = (Utc::now() - newest).num_milliseconds().max(0) as u64;
+                    self.stats.last_lag_ms.store(lag, Ordering::Relaxed);
+                }
+            }
+            if let Some(repo) = &self.repository {
+                for change in &job.alerts {
+                    match change {
+                        AlertChange::Open(a) => {
+                            self.retry("alert insert", || repo.insert_alert(a)).await?
+                        }
+                        AlertChange::Close { alert_id, at } => {
+                            self.retry("alert clear", || repo.clear_alert(alert_id, *at))
+                                .await?
+                        }
+                    }
+                }
+            }
+            if let Some(ack) = job.ack {
+                // A failed ack means the source will redeliver; the store absorbs the replay.
+                if let Err(e) = ack.ack().await {
+                    warn!(error = %e, "acknowledging a stored batch failed; it may be replayed");
+                }
+            }
+            self.stats.in_flight.fetch_sub(n, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Retries `op` with exponential backoff until it succeeds, or until shutdown has been
+    /// requested and `shutdown_timeout` has passed since.
+    async fn retry<'a, T, F, Fut>(&'a self, what: &str, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>> + 'a,
+    {
+        let mut delay = self.config.initial_retry_delay;
+        let mut give_up_at: Option<Instant> = None;
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    self.stats.write_errors.fetch_add(1, Ordering::Relaxed);
+                    if *self.shutdown.borrow() {
+                        let deadline = *give_up_at
+                            .get_or_insert_with(|| Instant::now() + self.config.shutdown_timeout);
+                        if Instant::now() >= deadline {
+                            error!(error = %e, "{what} still failing at shutdown; batch left unacknowledged");
+                            return Err(e);
+                        }
+                    }
+                    warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "{what} failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.config.max_retry_delay);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Logic tests with a small in-memory store; the real stores run the same pipeline in
+    //! `vehicleops-store/tests`.
+    use std::collections::{HashSet, VecDeque};
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+
+    use async_trait::async_trait;
+    use chrono::{DateTime, Duration as ChronoDuration};
+
+    use super::*;
+    use crate::model::*;
+
+    #[derive(Default)]
+    struct MemoryStore {
+        rows: Mutex<Vec<Reading>>,
+        keys: Mutex<HashSet<(String, DateTime<Utc>, u64)>>,
+        fail_next: AtomicUsize,
+        fail_always: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl TimeSeriesStore for MemoryStore {
+        async fn write_batch(&self, readings: &[Reading]) -> Result<WriteOutcome> {
+            if self.fail_always.load(Ordering::SeqCst)
+                || self
+                    .fail_next
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                return Err(Error::backend_msg("memory", "store is down"));
+            }
+            let mut out = WriteOutcome::default();
+            let mut keys = self.keys.lock().unwrap();
+            for r in readings {
+                let t = &r.telemetry;
+                if keys.insert((t.vehicle_id.clone(), t.timestamp, t.seq)) {
+                    self.rows.lock().unwrap().push(r.clone());
+                    out.inserted += 1;
+                } else {
+                    out.duplicates += 1;
+                }
+            }
+            Ok(out)
+        }
+        async fn latest(&self, _: &str) -> Result<Option<Telemetry>> {
+            unimplemented_query()
+        }
+        async fn latest_for_fleet(&self, _: &str) -> Result<Vec<Telemetry>> {
+            unimplemented_query()
+        }
+        async fn history(&self, _: &HistoryQuery) -> Result<Vec<Telemetry>> {
+            unimplemented_query()
+        }
+        async fn vehicle_summary(&self, _: &str, _: TimeRange) -> Result<VehicleMetricsSummary> {
+            unimplemented_query()
+        }
+        async fn series(
+            &self,
+            _: &str,
+            _: Metric,
+            _: TimeRange,
+            _: ChronoDuration,
+        ) -> Result<Vec<SeriesPoint>> {
+            unimplemented_query()
+        }
+        async fn fleet_performance(&self, _: &str, _: TimeRange) -> Result<FleetPerformanceReport> {
+            unimplemented_query()
+        }
+        async fn status(&self) -> Result<StoreStatus> {
+            unimplemented_query()
+        }
+    }
+
+    fn unimplemented_query<T>() -> Result<T> {
+        Err(Error::backend_msg(
+            "memory",
+            "queries are not part of this test store",
+        ))
+    }
+
+    /// Hands out prepared batches, then ends; records which batches were acknowledged.
+    struct ScriptedSource {
+        batches: Mutex<VecDeque<Vec<SourceRecord>>>,
+        acked: Arc<Mutex<Vec<usize>>>,
+        next: AtomicUsize,
+    }
+
+    struct Ack(usize, Arc<Mutex<Vec<usize>>>);
+
+    #[async_trait]
+    impl BatchAck for Ack {
+        async fn ack(self: Box<Self>) -> Result<()> {
+            self.1.lock().unwrap().push(self.0);
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl TelemetrySource for ScriptedSource {
+        async fn next_batch(&self, _max: usize) -> Result<Option<SourceBatch>> {
+            let next = self.batches.lock().unwrap().pop_front();
+            Ok(next.map(|records| SourceBatch {
+                records,
+                ack: Some(Box::new(Ack(
+                    self.next.fetch_add(1, Ordering::SeqCst),
+                    self.acked.clone(),
+                ))),
+            }))
+        }
+    }
+
+    fn source(batches: Vec<Vec<SourceRecord>>) -> (Arc<ScriptedSource>, Arc<Mutex<Vec<usize>>>) {
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let s = ScriptedSource {
+            batches: Mutex::new(batches.into()),
+            acked: acked.clone(),
+            next: AtomicUsize::new(0),
+        };
+        (Arc::new(s), acked)
+    }
+
+    fn reading(vehicle: &str, second: i64, speed: f64, lat: f64) -> Telemetry {
+        Telemetry {
+            vehicle_id: vehicle.into(),
+            fleet_id: "fleet-001".into(),
+            latitude: lat,
+            longitude: -74.0,
+            speed_kmh: speed,
+            battery_pct: 80.0,
+            engine_temp_c: 70.0,
+            load_pct: 10.0,
+            status: VehicleStatus::Moving,
+            timestamp: DateTime::from_timestamp(1_700_000_000 + second, 0).unwrap(),
+            heading_deg: 0.0,
+            seq: second as u64,
+            pose: None,
+        }
+    }
+
+    struct Overspeed;
+    impl AlertRule for Overspeed {
+        fn name(&self) -> &str {
+            "test-overspeed"
+        }
+        fn evaluate(&self, t: &Telemetry, state: &mut RuleState, out: &mut Vec<AlertSignal>) {
+            let active: &mut bool = state.get();
+            let over = t.speed_kmh > 80.0;
+            if over != *active {
+                *active = over;
+                out.push(AlertSignal {
+                    transition: if over {
+                        AlertTransition::Raised
+                    } else {
+                        AlertTransition::Cleared
+                    },
+                    alert_type: AlertType::OVERSPEED,
+                    severity: Severity::High,
+                    value: t.speed_kmh,
+                    threshold: 80.0,
+                    message: format!("{} too fast", t.vehicle_id),
+                    key: None,
+                });
+            }
+        }
+    }
+
+    #[derive(Default)]
+    struct CollectingDeadLetters(Mutex<Vec<DeadLetter>>);
+    #[async_trait]
+    impl DeadLetterSink for CollectingDeadLetters {
+        async fn send(&self, letters: Vec<DeadLetter>) -> Result<()> {
+            self.0.lock().unwrap().extend(letters);
+            Ok(())
+        }
+    }
+
+    fn fast_config() -> PipelineConfig {
+        PipelineConfig {
+            initial_retry_delay: Duration::from_millis(1),
+            max_retry_delay: Duration::from_millis(5),
+            shutdown_timeout: Duration::from_millis(50),
+            ..PipelineConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn stores_valid_readings_dead_letters_the_rest_and_acks_after_storing() {
+        let good = serde_json::to_vec(&reading("VH-1", 0, 10.0, 4.70)).unwrap();
+        let (src, acked) = source(vec![
+            vec![
+                SourceRecord::Raw {
+                    payload: good,
+                    origin: RecordOrigin::default(),
+                },
+                SourceRecord::Raw {
+                    payload: b"{not json".to_vec(),
+                    origin: RecordOrigin {
+                        stream: "raw".into(),
+                        partition: 3,
+                        offset: 42,
+                    },
+                },
+                SourceRecord::Decoded(Telemetry {
+                    battery_pct: 140.0,
+                    ..reading("VH-2", 0, 1.0, 4.7)
+                }),
+            ],
+            vec![SourceRecord::Decoded(reading("VH-1", 1, 12.0, 4.71))],
+        ]);
+        let store = Arc::new(MemoryStore::default());
+        let dead = Arc::new(CollectingDeadLetters::default());
+        let stats = PipelineBuilder::new(src, store.clone())
+            .dead_letters(dead.clone())
+            .config(fast_config())
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                stats.received,
+                stats.valid,
+                stats.dead_lettered,
+                stats.stored
+            ),
+            (4, 2, 2, 2)
+        );
+        assert_eq!(*acked.lock().unwrap(), vec![0, 1]);
+        let dead = dead.0.lock().unwrap();
+        assert_eq!(dead[0].field, "payload");
+        assert_eq!((dead[0].origin.partition, dead[0].origin.offset), (3, 42));
+        assert_eq!(dead[1].field, "battery_pct");
+        let rows = store.rows.lock().unwrap();
+        assert_eq!(rows[0].distance_m, 0.0);
+        let expected =
+            geodesy::distance_m(rows[0].telemetry.position(), rows[1].telemetry.position());
+        assert!((rows[1].distance_m - expected).abs() < 1e-9 && expected > 1000.0);
+    }
+
+    #[tokio::test]
+    async fn retries_a_failing_store_and_acks_only_once_stored() {
+        let (src, acked) = source(vec![vec![SourceRecord::Decoded(reading(
+            "VH-1", 0, 10.0, 4.7,
+        ))]]);
+        let store = Arc::new(MemoryStore::default());
+        store.fail_next.store(3, Ordering::SeqCst);
+        let stats = PipelineBuilder::new(src, store.clone())
+            .config(fast_config())
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        assert_eq!(stats.write_errors, 3);
+        assert_eq!(stats.stored, 1);
+        assert_eq!(*acked.lock().unwrap(), vec![0]);
+    }
+
+    #[tokio::test]
+    async fn shutdown_never_acks_what_the_store_refused() {
+        let (src, acked) = source(vec![vec![SourceRecord::Decoded(reading(
+            "VH-1", 0, 10.0, 4.7,
+        ))]]);
+        let store = Arc::new(MemoryStore::default());
+        store.fail_always.store(true, Ordering::SeqCst);
+        let handle = PipelineBuilder::new(src, store.clone())
+            .config(fast_config())
+            .spawn();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let err = handle.shutdown().await.unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Backend);
+        assert!(acked.lock().unwrap().is_empty());
+        assert!(store.rows.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn alerts_are_episodes_and_replays_raise_nothing_new() {
+        let speeds = [50.0, 90.0, 95.0, 99.0, 60.0, 40.0];
+        let batch: Vec<_> = speeds
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SourceRecord::Decoded(reading("VH-1", i as i64, *s, 4.7)))
+            .collect();
+        let (src, _) = source(vec![batch.clone(), batch]);
+        let hub = LiveHub::new();
+        let mut sub = hub.subscribe("fleet-001");
+        let store = Arc::new(MemoryStore::default());
+        let stats = PipelineBuilder::new(src, store.clone())
+            .rules([Arc::new(Overspeed) as Arc<dyn AlertRule>])
+            .hub(hub.clone())
+            .config(fast_config())
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        assert_eq!((stats.alerts_raised, stats.alerts_cleared), (1, 1));
+        assert_eq!((stats.stored, stats.duplicates, stats.stale), (6, 6, 6));
+        assert_eq!(stats.alerts_by_type.get("OVERSPEED"), Some(&1));
+        let mut events = Vec::new();
+        sub.drain_into(&mut events, usize::MAX);
+        let alerts: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e, LiveEvent::Alert(_)))
+            .collect();
+        assert_eq!(alerts.len(), 1);
+        match &events.last().unwrap() {
+            LiveEvent::Update(u) => {
+                assert_eq!(
+                    u.seq, 5,
+                    "live view holds the newest reading, not the replay"
+                );
+                assert!(u.alerts.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
