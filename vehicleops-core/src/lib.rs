@@ -20,6 +20,7 @@
 pub mod decode;
 pub mod error;
 pub mod geodesy;
+pub mod inproc;
 pub mod model;
 pub mod traits;
 
