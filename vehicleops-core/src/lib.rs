@@ -22,9 +22,12 @@ pub mod error;
 pub mod geodesy;
 pub mod inproc;
 pub mod model;
+pub mod simulator;
 pub mod traits;
 
 pub use decode::decode_telemetry;
 pub use error::{Error, ErrorKind, Result, ValidationError};
+pub use inproc::{TelemetryPublisher, VehicleCommandLink};
 pub use model::*;
+pub use simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 pub use traits::*;
