@@ -575,3 +575,9 @@ async fn commands_travel_through_the_in_process_link_and_acks_come_back() {
     let last = last.unwrap();
     assert_eq!((last.status, last.speed_kmh), (VehicleStatus::Stopped, 0.0));
 }
+
+#[test]
+fn an_invalid_configuration_is_refused_naming_the_field() {
+    let err = Simulator::new(config(0, Scenario::Normal, 1)).unwrap_err();
+    assert_eq!(err.field, "vehicles");
+}
