@@ -21,9 +21,14 @@ pub mod decode;
 pub mod error;
 pub mod geodesy;
 pub mod model;
+pub mod rules;
 pub mod traits;
 
 pub use decode::decode_telemetry;
 pub use error::{Error, ErrorKind, Result, ValidationError};
 pub use model::*;
+pub use rules::{
+    Comparison, Debounce, Fence, FenceShape, GeofenceRule, MessageTemplate, OfflineRule,
+    RateDirection, RateOfChangeRule, RuleConfig, ThresholdRule, default_rules,
+};
 pub use traits::*;
