@@ -132,7 +132,7 @@ fn finite(field: &'static str, x: f64) -> Result<(), ValidationError> {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{ReadingExt, reading};
+    use super::testing::{ReadingExt, allocations_during, reading};
     use super::*;
     use crate::model::{AlertSignal, AlertTransition};
     use crate::traits::RuleState;
@@ -178,6 +178,57 @@ mod tests {
             ]
         );
         assert!(eval(&fault).is_empty(), "still the same episodes");
+    }
+
+    /// The pipeline calls every rule for every reading: a reading that changes no episode must
+    /// not touch the heap, whatever the rule.
+    #[test]
+    fn evaluating_without_signals_does_not_allocate() {
+        let fences = (0..1_000).map(|i| {
+            let lat = 4.0 + f64::from(i) * 0.01;
+            Fence::circle(
+                format!("f{i}"),
+                crate::GeoPoint {
+                    latitude: lat,
+                    longitude: -74.0,
+                },
+                300.0,
+            )
+        });
+        let mut rules = default_rules();
+        rules.push(Arc::new(GeofenceRule::new(fences.collect()).unwrap()));
+        rules.push(Arc::new(RateOfChangeRule::battery_drain()));
+        rules.push(Arc::new(RateOfChangeRule::engine_heating()));
+        let mut states: Vec<RuleState> = rules.iter().map(|_| RuleState::default()).collect();
+        let mut out: Vec<AlertSignal> = Vec::with_capacity(16);
+        // Inside fence f50 the whole time, moving a little; values wander in the normal range.
+        let readings: Vec<_> = (0..1_000)
+            .map(|i| {
+                let wobble = f64::from(i % 7);
+                reading("VH-1", i64::from(i))
+                    .with_position(4.5 + wobble * 1e-4, -74.0)
+                    .with_speed(40.0 + wobble)
+                    .with_battery(80.0 - f64::from(i) * 0.001)
+                    .with_temp(70.0 + wobble * 0.01)
+            })
+            .collect();
+        let mut evaluate_all = |r: &crate::Telemetry, out: &mut Vec<AlertSignal>| {
+            for (rule, state) in rules.iter().zip(&mut states) {
+                rule.evaluate(r, state, out);
+                rule.on_tick(r.timestamp, r, state, out);
+            }
+        };
+        // The first reading creates each rule's state and enters the fence.
+        evaluate_all(&readings[0], &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+        out.clear();
+        let allocations = allocations_during(|| {
+            for r in &readings[1..] {
+                evaluate_all(r, &mut out);
+            }
+        });
+        assert_eq!(out.first(), None, "no episode should change");
+        assert_eq!(allocations, 0);
     }
 
     #[test]
