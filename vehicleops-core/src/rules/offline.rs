@@ -11,8 +11,8 @@ use crate::traits::{AlertRule, RuleState};
 /// Silence can only be noticed by the clock, so the rule works in
 /// [`on_tick`](AlertRule::on_tick): when `now - last.timestamp` is strictly greater than the
 /// timeout it raises once (value = seconds of silence, threshold = the timeout in seconds).
-/// The vehicle's next reading, seen by [`evaluate`](AlertRule::evaluate), clears the episode
-/// (value = seconds between the last reading before the silence and this one).
+/// The vehicle's next fresh reading (newer than the last one before the silence), seen by
+/// [`evaluate`](AlertRule::evaluate), clears the episode (value = seconds between the two).
 #[derive(Debug, Clone)]
 pub struct OfflineRule {
     timeout: Duration,
@@ -79,9 +79,13 @@ impl AlertRule for OfflineRule {
         if state.is_empty() {
             return;
         }
-        let Some(since) = state.get::<Offline>().silent_since.take() else {
+        let offline = state.get::<Offline>();
+        // Only a reading newer than the last one before the silence shows the vehicle is back;
+        // an older one is a late redelivery.
+        let Some(since) = offline.silent_since.filter(|&s| reading.timestamp > s) else {
             return;
         };
+        offline.silent_since = None;
         let gap = seconds(reading.timestamp - since);
         out.push(AlertSignal {
             transition: AlertTransition::Cleared,
@@ -178,6 +182,10 @@ mod tests {
             "raised once"
         );
 
+        assert!(
+            eval(&rule, &reading("VH-7", 0), &mut state).is_empty(),
+            "a redelivered old reading is not a sign of life"
+        );
         let cleared = eval(&rule, &reading("VH-7", 90), &mut state);
         assert_eq!(cleared.len(), 1);
         assert_eq!(cleared[0].transition, AlertTransition::Cleared);
