@@ -8,7 +8,7 @@ use geo::{Coord, LineString, Polygon};
 use serde::{Deserialize, Serialize};
 
 use super::episode::Debounce;
-use super::geofence::{Fence, GeofenceRule};
+use super::geofence::{Fence, FenceShape, GeofenceRule};
 use super::offline::OfflineRule;
 use super::rate::{RateDirection, RateOfChangeRule};
 use super::template::MessageTemplate;
@@ -49,6 +49,17 @@ pub enum RuleConfig {
 }
 
 impl RuleConfig {
+    /// The configuration of [`super::default_rules`], e.g. to write out as a starting point
+    /// for a configuration file.
+    pub fn defaults() -> Vec<RuleConfig> {
+        vec![
+            RuleConfig::Threshold((&ThresholdRule::overspeed()).into()),
+            RuleConfig::Threshold((&ThresholdRule::low_battery()).into()),
+            RuleConfig::Threshold((&ThresholdRule::engine_overheat()).into()),
+            RuleConfig::Offline((&OfflineRule::default()).into()),
+        ]
+    }
+
     /// Validates the configuration and builds the rule. Errors name the field at fault.
     pub fn into_rule(self) -> Result<Arc<dyn AlertRule>, ValidationError> {
         Ok(match self {
@@ -140,6 +151,9 @@ pub struct ThresholdConfig {
     /// A [`MessageTemplate`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Tells apart parallel episodes of one alert type ([`ThresholdRule::with_key`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl ThresholdConfig {
@@ -164,6 +178,9 @@ impl ThresholdConfig {
         }
         if let Some(message) = self.message {
             rule = rule.with_message(MessageTemplate::parse(&message)?);
+        }
+        if let Some(key) = self.key {
+            rule = rule.with_key(key);
         }
         rule.validate()?;
         Ok(rule)
@@ -341,6 +358,103 @@ impl RateOfChangeConfig {
     }
 }
 
+fn secs(d: Duration) -> f64 {
+    d.num_microseconds()
+        .map_or(d.num_seconds() as f64, |us| us as f64 / 1e6)
+}
+
+fn points(ring: &LineString<f64>) -> Vec<GeoPoint> {
+    // Rings are stored closed; the configuration lists each vertex once.
+    let n = ring.0.len().saturating_sub(1);
+    ring.0[..n]
+        .iter()
+        .map(|c| GeoPoint {
+            latitude: c.y,
+            longitude: c.x,
+        })
+        .collect()
+}
+
+impl From<&ThresholdRule> for ThresholdConfig {
+    fn from(rule: &ThresholdRule) -> Self {
+        let d = rule.debounce();
+        Self {
+            name: Some(AlertRule::name(rule).to_string()),
+            alert_type: rule.alert_type().to_string(),
+            metric: rule.metric(),
+            comparison: rule.comparison(),
+            threshold: rule.threshold(),
+            clear_threshold: Some(rule.clear_threshold()),
+            severity: rule.severity(),
+            raise_after: d.raise_after,
+            min_duration_secs: secs(d.min_duration),
+            clear_after: d.clear_after,
+            message: Some(rule.message().as_str().to_string()),
+            key: rule.key().map(str::to_string),
+        }
+    }
+}
+
+impl From<&Fence> for FenceConfig {
+    fn from(fence: &Fence) -> Self {
+        let shape = match fence.shape() {
+            FenceShape::Polygon(polygon) => ShapeConfig::Polygon {
+                points: points(polygon.exterior()),
+                holes: polygon.interiors().iter().map(points).collect(),
+            },
+            FenceShape::Circle { center, radius_m } => ShapeConfig::Circle {
+                center: *center,
+                radius_m: *radius_m,
+            },
+        };
+        Self {
+            id: fence.id().to_string(),
+            name: fence.name().map(str::to_string),
+            fleet_id: fence.fleet_id().map(str::to_string),
+            shape,
+            dwell_secs: fence.dwell().map(secs),
+            severity: fence.severity(),
+            on_enter: fence.enter_events(),
+            on_exit: fence.exit_events(),
+        }
+    }
+}
+
+impl From<&GeofenceRule> for GeofenceConfig {
+    fn from(rule: &GeofenceRule) -> Self {
+        Self {
+            name: Some(AlertRule::name(rule).to_string()),
+            fences: rule.fences().iter().map(FenceConfig::from).collect(),
+        }
+    }
+}
+
+impl From<&OfflineRule> for OfflineConfig {
+    fn from(rule: &OfflineRule) -> Self {
+        Self {
+            timeout_secs: secs(rule.timeout()),
+            severity: rule.severity(),
+        }
+    }
+}
+
+impl From<&RateOfChangeRule> for RateOfChangeConfig {
+    fn from(rule: &RateOfChangeRule) -> Self {
+        let d = rule.debounce();
+        Self {
+            name: Some(AlertRule::name(rule).to_string()),
+            metric: rule.metric(),
+            direction: rule.direction(),
+            max_rate_per_sec: rule.max_rate_per_sec(),
+            clear_rate_per_sec: Some(rule.clear_rate_per_sec()),
+            severity: rule.severity(),
+            raise_after: d.raise_after,
+            min_duration_secs: secs(d.min_duration),
+            clear_after: d.clear_after,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,7 +479,7 @@ mod tests {
             {"type": "threshold", "name": "fast", "alert_type": "OVERSPEED", "metric": "speed_kmh",
              "comparison": "above", "threshold": 60.0, "clear_threshold": 55.0,
              "severity": "CRITICAL", "raise_after": 2, "min_duration_secs": 1.5, "clear_after": 3,
-             "message": "{vehicle_id} at {value}"},
+             "message": "{vehicle_id} at {value}", "key": "city"},
             {"type": "geofence", "name": "sites", "fences": [
                 {"id": "depot", "name": "Depot", "fleet_id": "fleet-001", "dwell_secs": 600.0,
                  "severity": "LOW", "on_exit": false,
@@ -401,6 +515,41 @@ mod tests {
             .map(|c| c.into_rule().unwrap().name().to_string())
             .collect();
         assert_eq!(names, ["fast", "sites", "offline", "drain"]);
+    }
+
+    #[test]
+    fn default_configuration_builds_the_default_rules() {
+        let configs = RuleConfig::defaults();
+        let json = serde_json::to_string(&configs).unwrap();
+        let again: Vec<RuleConfig> = serde_json::from_str(&json).unwrap();
+        assert_eq!(again, configs);
+        let names: Vec<String> = again
+            .into_iter()
+            .map(|c| c.into_rule().unwrap().name().to_string())
+            .collect();
+        let expected: Vec<String> = crate::rules::default_rules()
+            .iter()
+            .map(|r| r.name().to_string())
+            .collect();
+        assert_eq!(names, expected);
+    }
+
+    /// Rule → configuration → rule → configuration gives the same configuration, for every
+    /// kind of rule and every parameter.
+    #[test]
+    fn rules_convert_back_to_their_configuration() {
+        let configs: Vec<RuleConfig> = serde_json::from_value(all_kinds()).unwrap();
+        for config in configs {
+            let back = match config.clone() {
+                RuleConfig::Threshold(c) => RuleConfig::Threshold((&c.into_rule().unwrap()).into()),
+                RuleConfig::Geofence(c) => RuleConfig::Geofence((&c.into_rule().unwrap()).into()),
+                RuleConfig::Offline(c) => RuleConfig::Offline((&c.into_rule().unwrap()).into()),
+                RuleConfig::RateOfChange(c) => {
+                    RuleConfig::RateOfChange((&c.into_rule().unwrap()).into())
+                }
+            };
+            assert_eq!(back, config);
+        }
     }
 
     #[test]

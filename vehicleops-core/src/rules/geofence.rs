@@ -139,6 +139,14 @@ impl Fence {
         self.severity
     }
 
+    pub fn enter_events(&self) -> bool {
+        self.on_enter
+    }
+
+    pub fn exit_events(&self) -> bool {
+        self.on_exit
+    }
+
     /// Whether `p` is inside the fence; the boundary counts as inside.
     pub fn contains(&self, p: GeoPoint) -> bool {
         match &self.shape {

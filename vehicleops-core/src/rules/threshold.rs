@@ -45,6 +45,7 @@ pub struct ThresholdRule {
     severity: Severity,
     debounce: Debounce,
     message: MessageTemplate,
+    key: Option<String>,
 }
 
 impl ThresholdRule {
@@ -71,6 +72,7 @@ impl ThresholdRule {
             severity: Severity::Medium,
             debounce: Debounce::default(),
             message: MessageTemplate::parse(&message).expect("generic template is valid"),
+            key: None,
         }
     }
 
@@ -173,6 +175,13 @@ impl ThresholdRule {
         self
     }
 
+    /// Sets the signals' `key`, which tells apart parallel episodes of one alert type: two
+    /// OVERSPEED rules (say HIGH above 80 and CRITICAL above 100) need different keys.
+    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
     pub fn alert_type(&self) -> &AlertType {
         &self.alert_type
     }
@@ -199,6 +208,14 @@ impl ThresholdRule {
 
     pub fn debounce(&self) -> Debounce {
         self.debounce
+    }
+
+    pub fn message(&self) -> &MessageTemplate {
+        &self.message
+    }
+
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
     }
 
     /// Checks the configuration; errors name the field at fault.
@@ -265,7 +282,7 @@ impl AlertRule for ThresholdRule {
                 value,
                 threshold: self.threshold,
                 message: self.message.render(reading, value, self.threshold),
-                key: None,
+                key: self.key.clone(),
             }),
             Some(transition) => {
                 let mut message = format!(
@@ -281,7 +298,7 @@ impl AlertRule for ThresholdRule {
                     value,
                     threshold: self.clear_threshold,
                     message,
-                    key: None,
+                    key: self.key.clone(),
                 });
             }
         }
@@ -559,6 +576,23 @@ mod tests {
             95.0,
         );
         assert_eq!(err(lower).field, "alert_type");
+    }
+
+    #[test]
+    fn a_key_separates_parallel_episodes_of_one_type() {
+        let critical = ThresholdRule::overspeed()
+            .with_threshold(100.0)
+            .with_clear_threshold(95.0)
+            .with_severity(Severity::Critical)
+            .with_key("critical");
+        let signals = run(
+            &critical,
+            &mut RuleState::default(),
+            &speeds("VH-1", &[90.0, 101.0, 90.0]),
+        );
+        assert_eq!(transitions(&signals), [None, Some(Raised), Some(Cleared)]);
+        assert_eq!(signals[1][0].key.as_deref(), Some("critical"));
+        assert_eq!(signals[2][0].key.as_deref(), Some("critical"));
     }
 
     #[test]
