@@ -158,6 +158,26 @@ impl Fence {
         }
     }
 
+    /// A signal about this fence, keyed by its id.
+    fn signal(
+        &self,
+        transition: AlertTransition,
+        alert_type: AlertType,
+        value: f64,
+        threshold: f64,
+        message: String,
+    ) -> AlertSignal {
+        AlertSignal {
+            transition,
+            alert_type,
+            severity: self.severity,
+            value,
+            threshold,
+            message,
+            key: Some(self.id.clone()),
+        }
+    }
+
     fn applies_to(&self, fleet_id: &str) -> bool {
         self.fleet_id.as_deref().is_none_or(|f| f == fleet_id)
     }
@@ -381,26 +401,6 @@ impl GeofenceRule {
                 }
             })
     }
-
-    fn signal(
-        &self,
-        transition: AlertTransition,
-        alert_type: AlertType,
-        fence: &Fence,
-        value: f64,
-        threshold: f64,
-        message: String,
-    ) -> AlertSignal {
-        AlertSignal {
-            transition,
-            alert_type,
-            severity: fence.severity,
-            value,
-            threshold,
-            message,
-            key: Some(fence.id.clone()),
-        }
-    }
 }
 
 fn seconds(d: Duration) -> f64 {
@@ -440,10 +440,9 @@ impl AlertRule for GeofenceRule {
             let fence = &self.fences[entry.fence as usize];
             let stayed = seconds(now - entry.since);
             if entry.dwell_raised {
-                out.push(self.signal(
+                out.push(fence.signal(
                     AlertTransition::Cleared,
                     AlertType::GEOFENCE_DWELL,
-                    fence,
                     stayed,
                     fence.dwell.map_or(0.0, seconds),
                     format!(
@@ -453,10 +452,9 @@ impl AlertRule for GeofenceRule {
                 ));
             }
             if fence.on_exit {
-                out.push(self.signal(
+                out.push(fence.signal(
                     AlertTransition::Event,
                     AlertType::GEOFENCE_EXIT,
-                    fence,
                     stayed,
                     0.0,
                     format!("Vehicle {vehicle} exited geofence {}", fence.label()),
@@ -479,10 +477,9 @@ impl AlertRule for GeofenceRule {
             );
             let fence = &self.fences[i as usize];
             if fence.on_enter {
-                out.push(self.signal(
+                out.push(fence.signal(
                     AlertTransition::Event,
                     AlertType::GEOFENCE_ENTER,
-                    fence,
                     0.0,
                     0.0,
                     format!("Vehicle {vehicle} entered geofence {}", fence.label()),
@@ -499,10 +496,9 @@ impl AlertRule for GeofenceRule {
             }
             entry.dwell_raised = true;
             let (stayed, limit) = (seconds(stayed), seconds(limit));
-            out.push(self.signal(
+            out.push(fence.signal(
                 AlertTransition::Raised,
                 AlertType::GEOFENCE_DWELL,
-                fence,
                 stayed,
                 limit,
                 format!(

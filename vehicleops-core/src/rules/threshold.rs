@@ -223,19 +223,15 @@ impl ThresholdRule {
         super::validate_alert_type(&self.alert_type)?;
         super::finite("threshold", self.threshold)?;
         super::finite("clear_threshold", self.clear_threshold)?;
-        let wrong_side = match self.comparison {
-            Comparison::Above => self.clear_threshold > self.threshold,
-            Comparison::Below => self.clear_threshold < self.threshold,
+        let (wrong_side, side) = match self.comparison {
+            Comparison::Above => (self.clear_threshold > self.threshold, "above"),
+            Comparison::Below => (self.clear_threshold < self.threshold, "below"),
         };
         if wrong_side {
-            let side = match self.comparison {
-                Comparison::Above => "above",
-                Comparison::Below => "below",
-            };
             return Err(ValidationError::new(
                 "clear_threshold",
                 format!(
-                    "clear threshold {} must not be {side} the threshold {} (the episode would never end inside the band)",
+                    "clear threshold {} must not be {side} the threshold {}: alerts would clear while the value is still beyond the threshold",
                     self.clear_threshold, self.threshold
                 ),
             ));
