@@ -11,6 +11,7 @@ use super::episode::Debounce;
 use super::geofence::{Fence, FenceShape, GeofenceRule};
 use super::offline::OfflineRule;
 use super::rate::{RateDirection, RateOfChangeRule};
+use super::seconds;
 use super::template::MessageTemplate;
 use super::threshold::{Comparison, ThresholdRule};
 use crate::error::ValidationError;
@@ -358,11 +359,6 @@ impl RateOfChangeConfig {
     }
 }
 
-fn secs(d: Duration) -> f64 {
-    d.num_microseconds()
-        .map_or(d.num_seconds() as f64, |us| us as f64 / 1e6)
-}
-
 fn points(ring: &LineString<f64>) -> Vec<GeoPoint> {
     // Rings are stored closed; the configuration lists each vertex once.
     let n = ring.0.len().saturating_sub(1);
@@ -387,7 +383,7 @@ impl From<&ThresholdRule> for ThresholdConfig {
             clear_threshold: Some(rule.clear_threshold()),
             severity: rule.severity(),
             raise_after: d.raise_after,
-            min_duration_secs: secs(d.min_duration),
+            min_duration_secs: seconds(d.min_duration),
             clear_after: d.clear_after,
             message: Some(rule.message().as_str().to_string()),
             key: rule.key().map(str::to_string),
@@ -412,7 +408,7 @@ impl From<&Fence> for FenceConfig {
             name: fence.name().map(str::to_string),
             fleet_id: fence.fleet_id().map(str::to_string),
             shape,
-            dwell_secs: fence.dwell().map(secs),
+            dwell_secs: fence.dwell().map(seconds),
             severity: fence.severity(),
             on_enter: fence.enter_events(),
             on_exit: fence.exit_events(),
@@ -432,7 +428,7 @@ impl From<&GeofenceRule> for GeofenceConfig {
 impl From<&OfflineRule> for OfflineConfig {
     fn from(rule: &OfflineRule) -> Self {
         Self {
-            timeout_secs: secs(rule.timeout()),
+            timeout_secs: seconds(rule.timeout()),
             severity: rule.severity(),
         }
     }
@@ -449,7 +445,7 @@ impl From<&RateOfChangeRule> for RateOfChangeConfig {
             clear_rate_per_sec: Some(rule.clear_rate_per_sec()),
             severity: rule.severity(),
             raise_after: d.raise_after,
-            min_duration_secs: secs(d.min_duration),
+            min_duration_secs: seconds(d.min_duration),
             clear_after: d.clear_after,
         }
     }

@@ -12,6 +12,7 @@ use geo::{Area, Coord, Intersects, LineString, Polygon};
 use rstar::RTree;
 use rstar::primitives::{GeomWithData, Rectangle};
 
+use super::seconds;
 use crate::error::ValidationError;
 use crate::geodesy;
 use crate::model::{AlertSignal, AlertTransition, AlertType, GeoPoint, Severity, Telemetry};
@@ -401,10 +402,6 @@ impl GeofenceRule {
                 }
             })
     }
-}
-
-fn seconds(d: Duration) -> f64 {
-    d.num_milliseconds() as f64 / 1000.0
 }
 
 impl AlertRule for GeofenceRule {

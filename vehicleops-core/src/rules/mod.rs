@@ -119,6 +119,12 @@ fn validate_alert_type(alert_type: &AlertType) -> Result<(), ValidationError> {
     }
 }
 
+/// A duration in (fractional) seconds, as signals and configuration express it.
+fn seconds(d: chrono::Duration) -> f64 {
+    d.num_microseconds()
+        .map_or(d.num_seconds() as f64, |us| us as f64 / 1e6)
+}
+
 fn finite(field: &'static str, x: f64) -> Result<(), ValidationError> {
     if x.is_finite() {
         Ok(())

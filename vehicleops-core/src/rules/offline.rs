@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::seconds;
 use crate::error::ValidationError;
 use crate::model::{AlertSignal, AlertTransition, AlertType, Severity, Telemetry};
 use crate::traits::{AlertRule, RuleState};
@@ -63,10 +64,6 @@ impl OfflineRule {
         }
         Ok(())
     }
-}
-
-fn seconds(d: Duration) -> f64 {
-    d.num_milliseconds() as f64 / 1000.0
 }
 
 impl AlertRule for OfflineRule {
