@@ -1,7 +1,7 @@
 //! Built-in alert rules.
 //!
 //! Every rule implements [`AlertRule`]: the pipeline calls [`AlertRule::evaluate`] for every
-//! reading with the rule's private [`RuleState`] slot for that vehicle, and
+//! reading with the rule's private [`RuleState`](crate::RuleState) slot for that vehicle, and
 //! [`AlertRule::on_tick`] periodically for rules that fire on silence. Rules emit
 //! [`AlertSignal`](crate::AlertSignal)s that describe *episodes*: one
 //! [`Raised`](crate::AlertTransition::Raised) when a condition starts, one
