@@ -27,6 +27,7 @@ pub mod missions;
 pub mod model;
 pub mod pipeline;
 pub mod simulator;
+pub mod rules;
 pub mod traits;
 
 pub use decode::decode_telemetry;
@@ -34,6 +35,10 @@ pub use error::{Error, ErrorKind, Result, ValidationError};
 pub use inproc::{TelemetryPublisher, VehicleCommandLink};
 pub use model::*;
 pub use simulator::{Simulator, SimulatorConfig, SimulatorHandle};
+pub use rules::{
+    Comparison, Debounce, Fence, FenceShape, GeofenceRule, MessageTemplate, OfflineRule,
+    RateDirection, RateOfChangeRule, RuleConfig, ThresholdRule, default_rules,
+};
 pub use traits::*;
 
 pub use commands::{CommandCenter, CommandTimeouts};
