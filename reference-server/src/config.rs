@@ -55,6 +55,7 @@ pub enum LogFormat {
 #[command(
     name = "vehicleops-server",
     version,
+    args_override_self = true,
     about = "VehicleOps reference server: REST + WebSocket fleet API over the VehicleOps SDK.\n\
              With no configuration it starts a self-contained demo on http://localhost:8000."
 )]
