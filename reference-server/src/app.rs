@@ -11,7 +11,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use vehicleops_core::commands::CommandCenterTask;
-use vehicleops_core::inproc::{InProcessBus, InProcessPublisher, InProcessTelemetrySource, command_channel};
+use vehicleops_core::inproc::{
+    InProcessBus, InProcessPublisher, InProcessTelemetrySource, command_channel,
+};
 use vehicleops_core::missions::MissionServiceTask;
 use vehicleops_core::simulator::{Area, Scenario};
 use vehicleops_core::{
@@ -199,8 +201,15 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         demo::seed(repo.as_ref()).await?;
     }
     if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
-        demo::upsert_account(repo.as_ref(), "op-bootstrap-admin", email, password, Role::Admin, Vec::new())
-            .await?;
+        demo::upsert_account(
+            repo.as_ref(),
+            "op-bootstrap-admin",
+            email,
+            password,
+            Role::Admin,
+            Vec::new(),
+        )
+        .await?;
     }
 
     let simulator = if config.simulator_enabled() {
@@ -213,7 +222,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         Some(key) => key.as_bytes().to_vec(),
         None => {
             if config.app_env == AppEnv::Development {
-                tracing::warn!("SECRET_KEY is not set: using a random key; tokens end with this process");
+                tracing::warn!(
+                    "SECRET_KEY is not set: using a random key; tokens end with this process"
+                );
             }
             random_bytes()
         }
@@ -302,8 +313,8 @@ async fn start_simulator(
         seed: rand_seed(),
         max_ticks: None,
     };
-    let simulator = Simulator::new(sim_config)
-        .map_err(|e| StartupError::Config(format!("simulator: {e}")))?;
+    let simulator =
+        Simulator::new(sim_config).map_err(|e| StartupError::Config(format!("simulator: {e}")))?;
     // The simulated fleet and vehicles must be registered for commands and missions.
     if repo.get_fleet(&config.simulator_fleet).await?.is_none() {
         repo.upsert_fleet(&Fleet {

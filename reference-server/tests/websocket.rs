@@ -25,8 +25,9 @@ async fn connect(s: &TestServer, fleet: &str, token: &str) -> Ws {
 async fn refused(url: String) -> u16 {
     match connect_async(url).await {
         Err(WsError::Http(response)) => {
-            let body: Value = serde_json::from_slice(response.body().as_deref().unwrap_or_default())
-                .expect("error envelope");
+            let body: Value =
+                serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                    .expect("error envelope");
             assert_eq!(body["status_code"], response.status().as_u16());
             response.status().as_u16()
         }
@@ -54,7 +55,10 @@ async fn next_text(ws: &mut Ws) -> Value {
 async fn until(ws: &mut Ws, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        assert!(tokio::time::Instant::now() < deadline, "no frame with {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no frame with {what}"
+        );
         let v = next_text(ws).await;
         if pred(&v) {
             return v;
@@ -67,12 +71,33 @@ async fn tokens_and_fleet_access_are_checked_before_the_upgrade() {
     let s = TestServer::start(&[]).await;
     let operator = s.token("operator").await;
     let admin = s.token("admin").await;
-    assert_eq!(refused(format!("{}/ws/fleet/fleet-001", s.ws_base)).await, 401);
-    assert_eq!(refused(format!("{}/ws/fleet/fleet-001?token=not.a.token", s.ws_base)).await, 401);
-    assert_eq!(refused(format!("{}/ws/fleet/fleet-003?token={operator}", s.ws_base)).await, 403);
-    assert_eq!(refused(format!("{}/ws/fleet/fleet-999?token={admin}", s.ws_base)).await, 404);
+    assert_eq!(
+        refused(format!("{}/ws/fleet/fleet-001", s.ws_base)).await,
+        401
+    );
+    assert_eq!(
+        refused(format!(
+            "{}/ws/fleet/fleet-001?token=not.a.token",
+            s.ws_base
+        ))
+        .await,
+        401
+    );
+    assert_eq!(
+        refused(format!("{}/ws/fleet/fleet-003?token={operator}", s.ws_base)).await,
+        403
+    );
+    assert_eq!(
+        refused(format!("{}/ws/fleet/fleet-999?token={admin}", s.ws_base)).await,
+        404
+    );
     // A plain HTTP request (no upgrade) with a valid token is refused with an envelope too.
-    let r = s.http.get(s.url(&format!("/ws/fleet/fleet-001?token={operator}"))).send().await.unwrap();
+    let r = s
+        .http
+        .get(s.url(&format!("/ws/fleet/fleet-001?token={operator}")))
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_client_error());
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status_code"], body["status_code"].as_u64().unwrap());
@@ -99,8 +124,20 @@ async fn snapshot_then_live_updates_alerts_commands_and_pong() {
     assert!(vehicles.iter().all(|v| v["fleet_id"] == "fleet-001"));
 
     // Live updates are bare objects in the original's shape.
-    let update = until(&mut ws, "a vehicle update", |v| v.get("vehicle_id").is_some()).await;
-    for key in ["latitude", "longitude", "speed_kmh", "battery_pct", "engine_temp_c", "status", "alerts", "timestamp"] {
+    let update = until(&mut ws, "a vehicle update", |v| {
+        v.get("vehicle_id").is_some()
+    })
+    .await;
+    for key in [
+        "latitude",
+        "longitude",
+        "speed_kmh",
+        "battery_pct",
+        "engine_temp_c",
+        "status",
+        "alerts",
+        "timestamp",
+    ] {
         assert!(update.get(key).is_some(), "{key} missing in {update}");
     }
     assert!(update["alerts"].is_array());
@@ -108,7 +145,8 @@ async fn snapshot_then_live_updates_alerts_commands_and_pong() {
     ws.send(Message::text("ping")).await.unwrap();
     until(&mut ws, "pong", |v| v == "pong").await;
 
-    s.inject(vec![reading("fleet-001-VH-950", "fleet-001", 92.5, 1)]).await;
+    s.inject(vec![reading("fleet-001-VH-950", "fleet-001", 92.5, 1)])
+        .await;
     let alert = until(&mut ws, "an ALERT frame", |v| v["type"] == "ALERT").await;
     let payload = &alert["payload"];
     assert_eq!(payload["vehicle_id"], "fleet-001-VH-950");
@@ -117,10 +155,19 @@ async fn snapshot_then_live_updates_alerts_commands_and_pong() {
     assert_eq!(payload["threshold"], 80.0);
     assert!(payload["timestamp"].is_string());
     // The vehicle's next update lists the open alert.
-    let flagged = until(&mut ws, "VH-950's update", |v| v["vehicle_id"] == "fleet-001-VH-950").await;
+    let flagged = until(&mut ws, "VH-950's update", |v| {
+        v["vehicle_id"] == "fleet-001-VH-950"
+    })
+    .await;
     assert_eq!(flagged["alerts"], json!(["OVERSPEED"]));
 
-    let (st, _) = s.post("/api/v1/commands/fleet-001-VH-002", &operator, json!({"command": "STOP"})).await;
+    let (st, _) = s
+        .post(
+            "/api/v1/commands/fleet-001-VH-002",
+            &operator,
+            json!({"command": "STOP"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::ACCEPTED);
     let command = until(&mut ws, "a COMMAND frame", |v| v["type"] == "COMMAND").await;
     assert_eq!(command["payload"]["vehicle_id"], "fleet-001-VH-002");
@@ -135,7 +182,10 @@ async fn snapshot_then_live_updates_alerts_commands_and_pong() {
     s.stop().await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        match tokio::time::timeout_at(deadline, ws.next()).await.expect("closed in time") {
+        match tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("closed in time")
+        {
             Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
             Some(Ok(_)) => {}
         }
@@ -148,9 +198,12 @@ async fn slow_client(s: &TestServer, token: &str) -> WebSocketStream<TcpStream> 
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(addr).await.unwrap();
-    let (ws, _) = client_async(format!("ws://{addr}/ws/fleet/fleet-002?token={token}"), stream)
-        .await
-        .unwrap();
+    let (ws, _) = client_async(
+        format!("ws://{addr}/ws/fleet/fleet-002?token={token}"),
+        stream,
+    )
+    .await
+    .unwrap();
     ws
 }
 
@@ -171,7 +224,9 @@ async fn a_slow_client_does_not_stall_a_fast_one_and_gets_the_latest_state() {
             for chunk in (1..=READINGS).collect::<Vec<_>>().chunks(500) {
                 let batch = chunk
                     .iter()
-                    .flat_map(|&seq| vehicles.map(|v| reading(v, "fleet-002", 10.0 + (seq % 50) as f64, seq)))
+                    .flat_map(|&seq| {
+                        vehicles.map(|v| reading(v, "fleet-002", 10.0 + (seq % 50) as f64, seq))
+                    })
                     .collect();
                 publisher.publish(batch).await.unwrap();
             }
@@ -191,7 +246,11 @@ async fn a_slow_client_does_not_stall_a_fast_one_and_gets_the_latest_state() {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     let mut seen_last = [false, false];
     while seen_last != [true, true] {
-        let msg = tokio::time::timeout_at(deadline, slow.next()).await.expect("frames in time").unwrap().unwrap();
+        let msg = tokio::time::timeout_at(deadline, slow.next())
+            .await
+            .expect("frames in time")
+            .unwrap()
+            .unwrap();
         let Message::Text(t) = msg else { continue };
         let v: Value = serde_json::from_str(&t).unwrap();
         if let Some(i) = vehicles.iter().position(|id| v["vehicle_id"] == *id) {
@@ -201,8 +260,20 @@ async fn a_slow_client_does_not_stall_a_fast_one_and_gets_the_latest_state() {
             }
         }
     }
-    assert!(received < 2 * READINGS, "the slow client got {received} of {} updates", 2 * READINGS);
-    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        received < 2 * READINGS,
+        "the slow client got {received} of {} updates",
+        2 * READINGS
+    );
+    let metrics = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let coalesced: f64 = metrics
         .lines()
         .find(|l| l.starts_with("vehicleops_websocket_updates_coalesced_total"))

@@ -151,11 +151,19 @@ pub fn reading(vehicle_id: &str, fleet_id: &str, speed_kmh: f64, seq: u64) -> Te
 }
 
 /// Asserts the error envelope and returns its `field`.
-pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) -> Option<String> {
+pub fn assert_error(
+    status: StatusCode,
+    body: &Value,
+    expected: StatusCode,
+    code: &str,
+) -> Option<String> {
     assert_eq!(status, expected, "body: {body}");
     assert_eq!(body["status_code"], expected.as_u16(), "body: {body}");
     assert_eq!(body["error"], code, "body: {body}");
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "body: {body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "body: {body}"
+    );
     body["field"].as_str().map(str::to_owned)
 }
 
@@ -170,7 +178,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "gave up waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
