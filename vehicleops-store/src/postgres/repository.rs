@@ -28,6 +28,11 @@ fn parse_enum<T: DeserializeOwned>(text: String) -> Result<T, sqlx::Error> {
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
+/// A list limit as bound to `LIMIT`: 0 means no limit (`LIMIT NULL`).
+fn limit_or_all(limit: u32) -> Option<i64> {
+    (limit > 0).then_some(i64::from(limit))
+}
+
 const ALERT_COLUMNS: &str = "id, vehicle_id, fleet_id, alert_type, severity, value, threshold, \
     message, key, triggered_at, cleared_at, acknowledged, acknowledged_by, acknowledged_at, notes";
 
@@ -399,7 +404,7 @@ impl FleetRepository for PostgresStore {
         .bind(&filter.vehicle_id)
         .bind(severity)
         .bind(filter.acknowledged)
-        .bind(i64::from(filter.limit))
+        .bind(limit_or_all(filter.limit))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.db(e))?;
@@ -491,7 +496,7 @@ impl FleetRepository for PostgresStore {
              ORDER BY issued_at DESC, id DESC LIMIT $2"
         ))
         .bind(vehicle_id)
-        .bind(i64::from(limit))
+        .bind(limit_or_all(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.db(e))?;
