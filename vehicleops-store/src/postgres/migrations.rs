@@ -324,7 +324,6 @@ pub(crate) const ROLLUP_OF_ROLLUP: &str = "sum(readings) AS readings,
     sum(load_sum) AS load_sum, min(load_min) AS load_min, max(load_max) AS load_max,
     sum(distance_sum) AS distance_sum, sum(alert_readings) AS alert_readings";
 
-
 fn v2_rollups(layout: TelemetryLayout) -> Plan {
     match layout {
         TelemetryLayout::Partitioned => Plan {
@@ -444,7 +443,8 @@ async fn migrate_locked(
     prefer_timescaledb: bool,
     target: Option<i32>,
 ) -> Result<(TelemetryLayout, i32)> {
-    sqlx::raw_sql(
+    sqlx::Executor::execute(
+        &mut *conn,
         "CREATE SCHEMA IF NOT EXISTS vehicleops;
          CREATE TABLE IF NOT EXISTS vehicleops.schema_migrations (
              version integer PRIMARY KEY,
@@ -454,7 +454,6 @@ async fn migrate_locked(
              key text PRIMARY KEY,
              value text NOT NULL);",
     )
-    .execute(&mut *conn)
     .await
     .map_err(|e| with_hint(map_err(e), "creating the `vehicleops` schema"))?;
 
@@ -550,10 +549,7 @@ async fn enable_timescaledb(conn: &mut PgConnection) -> Result<bool> {
         info!("TimescaleDB is not available on this server; using native partitioning");
         return Ok(false);
     };
-    match sqlx::raw_sql("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        .execute(&mut *conn)
-        .await
-    {
+    match sqlx::Executor::execute(&mut *conn, "CREATE EXTENSION IF NOT EXISTS timescaledb").await {
         Ok(_) => Ok(true),
         Err(e) => {
             warn!(
@@ -567,24 +563,29 @@ async fn enable_timescaledb(conn: &mut PgConnection) -> Result<bool> {
     }
 }
 
-async fn apply(conn: &mut PgConnection, migration: &Migration, layout: TelemetryLayout) -> Result<()> {
+async fn apply(
+    conn: &mut PgConnection,
+    migration: &Migration,
+    layout: TelemetryLayout,
+) -> Result<()> {
     let plan = (migration.plan)(layout);
-    let context = format!("applying migration {} ({})", migration.version, migration.name);
+    let context = format!(
+        "applying migration {} ({})",
+        migration.version, migration.name
+    );
     if plan.transactional {
         let mut tx = conn.begin().await.map_err(map_err)?;
         for statement in &plan.statements {
             if statement.optional {
-                sqlx::raw_sql("SAVEPOINT vehicleops_optional")
-                    .execute(&mut *tx)
+                sqlx::Executor::execute(&mut *tx, "SAVEPOINT vehicleops_optional")
                     .await
                     .map_err(map_err)?;
             }
-            match sqlx::raw_sql(&statement.sql).execute(&mut *tx).await {
+            match sqlx::Executor::execute(&mut *tx, statement.sql.as_str()).await {
                 Ok(_) => {}
                 Err(e) if statement.optional => {
                     skipped(&statement.sql, &e);
-                    sqlx::raw_sql("ROLLBACK TO SAVEPOINT vehicleops_optional")
-                        .execute(&mut *tx)
+                    sqlx::Executor::execute(&mut *tx, "ROLLBACK TO SAVEPOINT vehicleops_optional")
                         .await
                         .map_err(map_err)?;
                 }
@@ -595,7 +596,7 @@ async fn apply(conn: &mut PgConnection, migration: &Migration, layout: Telemetry
         tx.commit().await.map_err(map_err)
     } else {
         for statement in &plan.statements {
-            match sqlx::raw_sql(&statement.sql).execute(&mut *conn).await {
+            match sqlx::Executor::execute(&mut *conn, statement.sql.as_str()).await {
                 Ok(_) => {}
                 Err(e) if statement.optional => skipped(&statement.sql, &e),
                 Err(e) => return Err(with_hint(map_err(e), &context)),

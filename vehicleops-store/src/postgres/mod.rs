@@ -30,7 +30,8 @@ use std::sync::Mutex;
 use std::time::Duration as StdDuration;
 
 use chrono::NaiveDate;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use tracing::info;
 use vehicleops_core::{Error, Result, StoreStatus};
 
@@ -140,6 +141,15 @@ impl PostgresStore {
 
     /// Connects, applies pending migrations and detects the telemetry layout.
     pub async fn connect_with(config: PostgresConfig) -> Result<Self> {
+        // Boxed as `Send` here, where the compiler can prove it: left to callers, the sqlx
+        // executor bounds inside trip rustc's higher-ranked `Send` inference and the future
+        // could not be spawned.
+        let connecting: std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self>> + Send>> =
+            Box::pin(Self::connect_inner(config));
+        connecting.await
+    }
+
+    async fn connect_inner(config: PostgresConfig) -> Result<Self> {
         let options = PgConnectOptions::from_str(&config.url).map_err(|e| {
             Error::Config(format!(
                 "invalid PostgreSQL connection string: {e}; expected \
@@ -162,11 +172,25 @@ impl PostgresStore {
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
+            .await;
+        let pool = match pool {
+            Ok(pool) => pool,
+            // The pool retries until its timeout and then forgets why; one direct attempt
+            // recovers the cause (refused, unknown host, bad login, no such database).
+            Err(sqlx::Error::PoolTimedOut) => {
+                return Err(match PgConnection::connect_with(&options).await {
+                    Err(cause) => connect_error(cause, &endpoint),
+                    Ok(_) => connect_error(sqlx::Error::PoolTimedOut, &endpoint),
+                });
+            }
+            Err(e) => return Err(connect_error(e, &endpoint)),
+        };
+
+        let mut conn = pool
+            .acquire()
             .await
             .map_err(|e| connect_error(e, &endpoint))?;
-
-        let mut conn = pool.acquire().await.map_err(|e| connect_error(e, &endpoint))?;
         let (layout, schema_version) =
             migrations::migrate(&mut conn, config.prefer_timescaledb, config.schema_version)
                 .await?;
@@ -264,12 +288,10 @@ impl PostgresStore {
             return Ok(());
         }
         for (relation, _) in &self.rollups {
-            sqlx::raw_sql(&format!(
-                "CALL refresh_continuous_aggregate('{relation}', NULL, NULL)"
-            ))
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.db(e))?;
+            let call = format!("CALL refresh_continuous_aggregate('{relation}', NULL, NULL)");
+            sqlx::Executor::execute(&self.pool, call.as_str())
+                .await
+                .map_err(|e| self.db(e))?;
         }
         Ok(())
     }
@@ -409,8 +431,9 @@ fn map_err_at(e: sqlx::Error, endpoint: Option<&str>) -> Error {
              this operation was stored, retry it"
         ),
         sqlx::Error::PoolTimedOut => format!(
-            "no PostgreSQL connection{at} could be had in time: the server is down, unreachable \
-             or overloaded; retry with backoff"
+            "no PostgreSQL connection{at} could be had in time: is the server running and \
+             reachable? (it may also be overloaded); nothing of this operation was stored, retry \
+             with backoff"
         ),
         sqlx::Error::PoolClosed => return Error::Closed("PostgreSQL store"),
         sqlx::Error::Configuration(c) => {

@@ -174,7 +174,11 @@ pub(crate) fn window_edges(
     let floor = |t: DateTime<Utc>| t.timestamp_micros().div_euclid(step) * step;
     let first_whole = {
         let f = floor(from);
-        if f == from.timestamp_micros() { f } else { f + step }
+        if f == from.timestamp_micros() {
+            f
+        } else {
+            f + step
+        }
     };
     let end_whole = floor(after_to);
     if end_whole <= first_whole {
@@ -197,7 +201,10 @@ mod tests {
     fn edges_split_window_into_ragged_ends_and_whole_minutes() {
         let [from, first, end, to] =
             window_edges(t(10, 0, 30), t(10, 5, 10), Some(Duration::minutes(1)));
-        assert_eq!((from, first, end, to), (t(10, 0, 30), t(10, 1, 0), t(10, 5, 0), t(10, 5, 10)));
+        assert_eq!(
+            (from, first, end, to),
+            (t(10, 0, 30), t(10, 1, 0), t(10, 5, 0), t(10, 5, 10))
+        );
     }
 
     #[test]

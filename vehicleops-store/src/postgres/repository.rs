@@ -8,8 +8,8 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use vehicleops_core::{
-    Alert, AlertFilter, AlertType, Command, CommandParams, Error, Fleet, FleetRepository,
-    GeoPoint, Mission, Operator, Page, Result, Vehicle, Waypoint,
+    Alert, AlertFilter, AlertType, Command, CommandParams, Error, Fleet, FleetRepository, GeoPoint,
+    Mission, Operator, Page, Result, Vehicle, Waypoint,
 };
 
 use super::{PostgresStore, constraint, sqlstate};
@@ -147,10 +147,7 @@ impl PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(|e| self.db(e))?;
-        row.as_ref()
-            .map(decode)
-            .transpose()
-            .map_err(|e| self.db(e))
+        row.as_ref().map(decode).transpose().map_err(|e| self.db(e))
     }
 
     async fn count(&self, sql: &str, key: &str) -> Result<u64> {

@@ -109,14 +109,13 @@ impl TimeSeriesStore for PostgresStore {
             // A partition dropped behind our back (retention by another process): forget what
             // we knew, recreate, retry once.
             Err(Error::Backend { message, .. })
-                if message.contains("SQLSTATE 23514") && self.layout == TelemetryLayout::Partitioned =>
+                if message.contains("SQLSTATE 23514")
+                    && self.layout == TelemetryLayout::Partitioned =>
             {
                 tracing::warn!(%message, "telemetry partition missing; recreating");
                 self.partitions.lock().expect("partition cache").clear();
-                self.ensure_partitions(
-                    readings.iter().map(|r| r.telemetry.timestamp.date_naive()),
-                )
-                .await?;
+                self.ensure_partitions(readings.iter().map(|r| r.telemetry.timestamp.date_naive()))
+                    .await?;
                 self.write_once(&data).await?
             }
             other => other?,
@@ -268,7 +267,9 @@ impl TimeSeriesStore for PostgresStore {
         fleet_id: &str,
         range: TimeRange,
     ) -> Result<FleetPerformanceReport> {
-        let rows = self.aggregate_by_vehicle("fleet_id", fleet_id, range).await?;
+        let rows = self
+            .aggregate_by_vehicle("fleet_id", fleet_id, range)
+            .await?;
         let vehicles = rows
             .iter()
             .map(|row| {
@@ -328,4 +329,3 @@ fn telemetry_from_row(row: &PgRow) -> Result<Telemetry> {
     };
     read().map_err(super::map_err)
 }
-
