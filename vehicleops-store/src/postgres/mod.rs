@@ -75,6 +75,16 @@ impl TelemetryLayout {
     }
 }
 
+/// How batches reach the staging table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IngestMethod {
+    /// Binary `COPY FROM STDIN`: the fastest way in.
+    BinaryCopy,
+    /// One `INSERT … SELECT FROM unnest(arrays)`, for servers whose wire protocol lacks
+    /// `COPY FROM STDIN` (PGlite: a COPY there kills the server).
+    Unnest,
+}
+
 /// How to reach the database and how to use it.
 #[derive(Debug, Clone)]
 pub struct PostgresConfig {
@@ -121,6 +131,7 @@ pub struct PostgresStore {
     partitions: Mutex<HashSet<NaiveDate>>,
     /// The ingest statement for this layout and schema version.
     ingest_sql: String,
+    ingest: IngestMethod,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -167,6 +178,10 @@ impl PostgresStore {
             .acquire_timeout(config.acquire_timeout)
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
+                    // PGlite serves every client from one shared session, so statements a
+                    // previous client prepared are still there under the names this new
+                    // connection will pick; on PostgreSQL a new session has none to drop.
+                    sqlx::Executor::execute(&mut *conn, "DEALLOCATE ALL").await?;
                     // Per-connection staging table for COPY; emptied by every commit.
                     sqlx::Executor::execute(&mut *conn, STAGING_DDL.as_str()).await?;
                     Ok(())
@@ -208,6 +223,17 @@ impl PostgresStore {
                 rollups.push((relation, width));
             }
         }
+        // PGlite (PostgreSQL compiled with Emscripten) cannot take COPY FROM STDIN.
+        let server: String = sqlx::query_scalar("SELECT version()")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        let ingest = if server.contains("emcc") || server.contains("Emscripten") {
+            info!("PGlite server detected: ingest uses INSERT from arrays instead of COPY");
+            IngestMethod::Unnest
+        } else {
+            IngestMethod::BinaryCopy
+        };
         drop(conn);
         info!(
             %endpoint,
@@ -227,6 +253,7 @@ impl PostgresStore {
             rollups,
             partitions: Mutex::new(HashSet::new()),
             ingest_sql: queries::ingest_sql(has_1m_table),
+            ingest,
         };
         if layout == TelemetryLayout::Partitioned {
             // Create today's and tomorrow's partitions ahead of the first writes.
@@ -327,7 +354,11 @@ impl PostgresStore {
             .await
             .map_err(|e| self.db(e))?;
         let mut features = vec![
-            "binary_copy".to_string(),
+            match self.ingest {
+                IngestMethod::BinaryCopy => "binary_copy",
+                IngestMethod::Unnest => "unnest_insert",
+            }
+            .to_string(),
             format!("schema_v{}", self.schema_version),
         ];
         match self.layout {

@@ -13,25 +13,36 @@ use vehicleops_core::{
 use super::queries::{
     READINGS, SELECT_TELEMETRY, SUMMARY_COLUMNS, metric_columns, parts_sql, window_edges,
 };
-use super::{PostgresStore, TelemetryLayout, copy};
+use super::{IngestMethod, PostgresStore, TelemetryLayout, copy};
 
 impl PostgresStore {
-    /// One attempt at storing a batch in one transaction.
-    async fn write_once(&self, data: &[u8]) -> Result<u64> {
+    /// One attempt at storing a batch in one transaction: stage it, then move it.
+    async fn write_once(&self, readings: &[Reading], copy_data: Option<&[u8]>) -> Result<u64> {
         let mut conn = self.pool.acquire().await.map_err(|e| self.db(e))?;
         let mut tx = conn.begin().await.map_err(|e| self.db(e))?;
-        let mut copy_in = tx
-            .copy_in_raw(&format!(
-                "COPY pg_temp.vehicleops_staging ({}) FROM STDIN (FORMAT binary)",
-                copy::STAGING_COLUMNS
-            ))
-            .await
-            .map_err(|e| self.db(e))?;
-        if let Err(e) = copy_in.send(data).await {
-            let _ = copy_in.abort("send failed").await;
-            return Err(self.db(e));
+        match copy_data {
+            Some(data) => {
+                let mut copy_in = tx
+                    .copy_in_raw(&format!(
+                        "COPY pg_temp.vehicleops_staging ({}) FROM STDIN (FORMAT binary)",
+                        copy::STAGING_COLUMNS
+                    ))
+                    .await
+                    .map_err(|e| self.db(e))?;
+                if let Err(e) = copy_in.send(data).await {
+                    let _ = copy_in.abort("send failed").await;
+                    return Err(self.db(e));
+                }
+                copy_in.finish().await.map_err(|e| self.db(e))?;
+            }
+            None => {
+                for chunk in readings.chunks(UNNEST_CHUNK) {
+                    stage_with_unnest(&mut tx, chunk)
+                        .await
+                        .map_err(|e| self.db(e))?;
+                }
+            }
         }
-        copy_in.finish().await.map_err(|e| self.db(e))?;
         let inserted: i64 = sqlx::query_scalar(&self.ingest_sql)
             .fetch_one(&mut *tx)
             .await
@@ -100,12 +111,21 @@ impl TimeSeriesStore for PostgresStore {
         if readings.is_empty() {
             return Ok(WriteOutcome::default());
         }
-        let data = copy::encode_readings(readings)?;
+        // Binary COPY where the server speaks it; arrays bound to one INSERT otherwise.
+        let data = match self.ingest {
+            IngestMethod::BinaryCopy => Some(copy::encode_readings(readings)?),
+            IngestMethod::Unnest => {
+                for r in readings {
+                    copy::seq_to_bigint(r.telemetry.seq)?;
+                }
+                None
+            }
+        };
         if self.layout == TelemetryLayout::Partitioned {
             self.ensure_partitions(readings.iter().map(|r| r.telemetry.timestamp.date_naive()))
                 .await?;
         }
-        let inserted = match self.write_once(&data).await {
+        let inserted = match self.write_once(readings, data.as_deref()).await {
             // A partition dropped behind our back (retention by another process): forget what
             // we knew, recreate, retry once.
             Err(Error::Backend { message, .. })
@@ -116,7 +136,7 @@ impl TimeSeriesStore for PostgresStore {
                 self.partitions.lock().expect("partition cache").clear();
                 self.ensure_partitions(readings.iter().map(|r| r.telemetry.timestamp.date_naive()))
                     .await?;
-                self.write_once(&data).await?
+                self.write_once(readings, data.as_deref()).await?
             }
             other => other?,
         };
@@ -294,6 +314,83 @@ impl TimeSeriesStore for PostgresStore {
     async fn status(&self) -> Result<StoreStatus> {
         self.status_inner().await
     }
+}
+
+/// Rows per staging `INSERT` without COPY (about 40 kB of parameters): PGlite's socket server
+/// mishandles a message split over several socket reads (around 64 kB), so messages stay small.
+const UNNEST_CHUNK: usize = 200;
+
+/// Stages `readings` with one `INSERT … SELECT FROM unnest(arrays)`: for servers without
+/// `COPY FROM STDIN` over the wire (PGlite).
+async fn stage_with_unnest(
+    conn: &mut sqlx::PgConnection,
+    readings: &[Reading],
+) -> Result<(), sqlx::Error> {
+    let column = |f: fn(&Reading) -> f64| readings.iter().map(f).collect::<Vec<f64>>();
+    let pose = |f: fn(&MapPose) -> f64| {
+        readings
+            .iter()
+            .map(|r| r.telemetry.pose.as_ref().map(f))
+            .collect::<Vec<Option<f64>>>()
+    };
+    sqlx::query(&format!(
+        "INSERT INTO pg_temp.vehicleops_staging ({})
+         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[],
+             $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[],
+             $11::float8[], $12::text[], $13::float8[], $14::float8[], $15::float8[],
+             $16::float8[], $17::text[])",
+        copy::STAGING_COLUMNS
+    ))
+    .bind(
+        readings
+            .iter()
+            .map(|r| r.telemetry.vehicle_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        readings
+            .iter()
+            .map(|r| r.telemetry.fleet_id.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        readings
+            .iter()
+            .map(|r| r.telemetry.timestamp)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        readings
+            .iter()
+            .map(|r| r.telemetry.seq as i64)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|r| r.telemetry.latitude))
+    .bind(column(|r| r.telemetry.longitude))
+    .bind(column(|r| r.telemetry.speed_kmh))
+    .bind(column(|r| r.telemetry.battery_pct))
+    .bind(column(|r| r.telemetry.engine_temp_c))
+    .bind(column(|r| r.telemetry.load_pct))
+    .bind(column(|r| r.telemetry.heading_deg))
+    .bind(
+        readings
+            .iter()
+            .map(|r| r.telemetry.status.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|r| r.distance_m))
+    .bind(pose(|p| p.x))
+    .bind(pose(|p| p.y))
+    .bind(pose(|p| p.theta))
+    .bind(
+        readings
+            .iter()
+            .map(|r| r.telemetry.pose.as_ref().map(|p| p.map_id.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A `Telemetry` from a row selected with [`SELECT_TELEMETRY`].
