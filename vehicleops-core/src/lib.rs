@@ -22,6 +22,7 @@ pub mod decode;
 pub mod error;
 pub mod geodesy;
 pub mod hub;
+pub mod inproc;
 pub mod missions;
 pub mod model;
 pub mod pipeline;
