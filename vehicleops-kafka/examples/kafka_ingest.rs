@@ -22,8 +22,7 @@ use vehicleops_store::SqliteStore;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -32,7 +31,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: kafka_ingest <sqlite file>")?;
     let config = KafkaConfig::from_env()?;
     let store = Arc::new(SqliteStore::open(&path)?);
-    let source = Arc::new(KafkaTelemetrySource::new(&config, SourceSettings::default())?);
+    let source = Arc::new(KafkaTelemetrySource::new(
+        &config,
+        SourceSettings::default(),
+    )?);
     let pipeline = PipelineBuilder::new(source.clone(), store).spawn();
     let stats = pipeline.stats();
     let report = tokio::spawn(async move {

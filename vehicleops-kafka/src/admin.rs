@@ -298,6 +298,9 @@ mod tests {
             ..TopicReport::default()
         };
         let err = report.require_match().unwrap_err().to_string();
-        assert!(err.contains("has 1 partitions") && err.contains("forever"), "{err}");
+        assert!(
+            err.contains("has 1 partitions") && err.contains("forever"),
+            "{err}"
+        );
     }
 }

@@ -194,7 +194,10 @@ impl KafkaConfig {
         };
         set(
             &mut c.bootstrap_servers,
-            &["VEHICLEOPS_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"],
+            &[
+                "VEHICLEOPS_KAFKA_BOOTSTRAP_SERVERS",
+                "KAFKA_BOOTSTRAP_SERVERS",
+            ],
         );
         set(
             &mut c.group_id,
@@ -214,7 +217,10 @@ impl KafkaConfig {
             &mut t.commands,
             &["VEHICLEOPS_KAFKA_COMMANDS_TOPIC", "KAFKA_COMMANDS_TOPIC"],
         );
-        set(&mut t.command_acks, &["VEHICLEOPS_KAFKA_COMMAND_ACKS_TOPIC"]);
+        set(
+            &mut t.command_acks,
+            &["VEHICLEOPS_KAFKA_COMMAND_ACKS_TOPIC"],
+        );
         set(
             &mut t.alerts,
             &["VEHICLEOPS_KAFKA_ALERTS_TOPIC", "KAFKA_ALERTS_TOPIC"],
@@ -259,8 +265,7 @@ impl KafkaConfig {
                 .sasl_mechanism
                 .as_deref()
                 .is_some_and(|m| m.eq_ignore_ascii_case("PLAIN") || m.starts_with("SCRAM"));
-            if needs_credentials && (self.sasl_username.is_none() || self.sasl_password.is_none())
-            {
+            if needs_credentials && (self.sasl_username.is_none() || self.sasl_password.is_none()) {
                 return Err(Error::Config(
                     "Kafka SASL PLAIN/SCRAM needs a username and a password \
                      (VEHICLEOPS_KAFKA_SASL_USERNAME / VEHICLEOPS_KAFKA_SASL_PASSWORD)"
@@ -374,7 +379,10 @@ mod tests {
             "SASL_SSL",
         )]))
         .unwrap_err();
-        assert!(e.to_string().contains("VEHICLEOPS_KAFKA_SASL_MECHANISM"), "{e}");
+        assert!(
+            e.to_string().contains("VEHICLEOPS_KAFKA_SASL_MECHANISM"),
+            "{e}"
+        );
 
         let e = KafkaConfig::from_lookup(lookup(&[
             ("VEHICLEOPS_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
@@ -383,8 +391,8 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("username"), "{e}");
 
-        let e = KafkaConfig::from_lookup(lookup(&[("KAFKA_SECURITY_PROTOCOL", "TLS")]))
-            .unwrap_err();
+        let e =
+            KafkaConfig::from_lookup(lookup(&[("KAFKA_SECURITY_PROTOCOL", "TLS")])).unwrap_err();
         assert!(e.to_string().contains("SASL_SSL"), "{e}");
     }
 }

@@ -29,7 +29,7 @@ pub use admin::{TopicDifference, TopicReport, TopicSpec, ensure_topics, standard
 pub use commands::{KafkaCommandSink, KafkaVehicleLink};
 pub use config::{KafkaConfig, SecurityProtocol, TopicNames};
 pub use producer::{
-    Delivered, KafkaDeadLetterSink, KafkaEventPublisher, KafkaTelemetryPublisher,
-    ProducerSettings, dead_letter_headers,
+    Delivered, KafkaDeadLetterSink, KafkaEventPublisher, KafkaTelemetryPublisher, ProducerSettings,
+    dead_letter_headers,
 };
 pub use source::{KafkaTelemetrySource, SourceSettings};

@@ -17,10 +17,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::error::KafkaError;
 use serde::Serialize;
 use tracing::warn;
 use vehicleops_core::hub::{ALL_FLEETS, LiveEvent, LiveHub};
@@ -214,7 +214,8 @@ pub struct KafkaEventPublisher {
 
 impl std::fmt::Debug for KafkaEventPublisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaEventPublisher").finish_non_exhaustive()
+        f.debug_struct("KafkaEventPublisher")
+            .finish_non_exhaustive()
     }
 }
 
@@ -265,10 +266,7 @@ impl KafkaEventPublisher {
 
     /// Forwards every alert and mission event of `hub` (all fleets) until the hub closes.
     /// Alerts are never coalesced by the hub, so none is skipped.
-    pub fn bridge_hub(
-        self: std::sync::Arc<Self>,
-        hub: &LiveHub,
-    ) -> tokio::task::JoinHandle<()> {
+    pub fn bridge_hub(self: std::sync::Arc<Self>, hub: &LiveHub) -> tokio::task::JoinHandle<()> {
         let mut sub = hub.subscribe(ALL_FLEETS);
         tokio::spawn(async move {
             while let Some(event) = sub.recv().await {

@@ -27,9 +27,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance,
-};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -242,7 +240,8 @@ pub struct KafkaTelemetrySource {
 
 impl std::fmt::Debug for KafkaTelemetrySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KafkaTelemetrySource").finish_non_exhaustive()
+        f.debug_struct("KafkaTelemetrySource")
+            .finish_non_exhaustive()
     }
 }
 
@@ -386,7 +385,10 @@ impl OffsetsAck {
                     tpl.add_partition_offset(topic, *partition, Offset::Offset(*next))
                         .map_err(|e| kafka_error("building the commit", e))?;
                 } else {
-                    debug!(topic, partition, "not committing a partition no longer owned");
+                    debug!(
+                        topic,
+                        partition, "not committing a partition no longer owned"
+                    );
                 }
             }
         }

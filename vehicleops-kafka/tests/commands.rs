@@ -55,7 +55,11 @@ async fn commands_round_trip_through_kafka_to_executed_with_stop_first() {
 
     // Dispatched before the vehicle looks: RESUME and RETURN_TO_BASE, then STOP.
     let mut sent = Vec::new();
-    for kind in [CommandKind::Resume, CommandKind::ReturnToBase, CommandKind::Stop] {
+    for kind in [
+        CommandKind::Resume,
+        CommandKind::ReturnToBase,
+        CommandKind::Stop,
+    ] {
         sent.push(
             center
                 .dispatch("VH-1", kind, CommandParams::default(), "op-7")
@@ -70,14 +74,22 @@ async fn commands_round_trip_through_kafka_to_executed_with_stop_first() {
         &ProducerSettings::default(),
     )
     .unwrap();
-    wait_until("the vehicle receives all commands", Duration::from_secs(60), || {
-        let buffered = link.buffered();
-        async move { buffered >= 3 }
-    })
+    wait_until(
+        "the vehicle receives all commands",
+        Duration::from_secs(60),
+        || {
+            let buffered = link.buffered();
+            async move { buffered >= 3 }
+        },
+    )
     .await;
     let received = link.poll_commands(10).await.unwrap();
     assert_eq!(received.len(), 3);
-    assert_eq!(received[0].command, CommandKind::Stop, "STOP must come first");
+    assert_eq!(
+        received[0].command,
+        CommandKind::Stop,
+        "STOP must come first"
+    );
     let ids: Vec<&str> = received.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, [&sent[2].id, &sent[0].id, &sent[1].id]);
 

@@ -51,7 +51,13 @@ fn ingest_binary() -> PathBuf {
         .join("examples/kafka_ingest");
     if !bin.exists() {
         let status = Process::new(env!("CARGO"))
-            .args(["build", "-p", "vehicleops-kafka", "--example", "kafka_ingest"])
+            .args([
+                "build",
+                "-p",
+                "vehicleops-kafka",
+                "--example",
+                "kafka_ingest",
+            ])
             .status()
             .expect("building the kafka_ingest example");
         assert!(status.success(), "building the kafka_ingest example failed");
@@ -63,9 +69,15 @@ fn ingest_binary() -> PathBuf {
 fn spawn_ingest(config: &KafkaConfig, db: &std::path::Path, stored: Arc<AtomicU64>) -> Child {
     let mut child = Process::new(ingest_binary())
         .arg(db)
-        .env("VEHICLEOPS_KAFKA_BOOTSTRAP_SERVERS", &config.bootstrap_servers)
+        .env(
+            "VEHICLEOPS_KAFKA_BOOTSTRAP_SERVERS",
+            &config.bootstrap_servers,
+        )
         .env("VEHICLEOPS_KAFKA_GROUP_ID", &config.group_id)
-        .env("VEHICLEOPS_KAFKA_TELEMETRY_TOPIC", &config.topics.telemetry_raw)
+        .env(
+            "VEHICLEOPS_KAFKA_TELEMETRY_TOPIC",
+            &config.topics.telemetry_raw,
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -104,10 +116,14 @@ async fn consumer_killed_mid_stream_resumes_from_committed_offsets() {
 
     let stored_first = Arc::new(AtomicU64::new(0));
     let mut first = spawn_ingest(&config, &db, stored_first.clone());
-    wait_until("the first process stores readings", Duration::from_secs(90), || {
-        let n = stored_first.load(Ordering::SeqCst);
-        async move { n >= 2000 }
-    })
+    wait_until(
+        "the first process stores readings",
+        Duration::from_secs(90),
+        || {
+            let n = stored_first.load(Ordering::SeqCst);
+            async move { n >= 2000 }
+        },
+    )
     .await;
     first.kill().unwrap(); // SIGKILL: no shutdown, no final commit
     first.wait().unwrap();
@@ -118,17 +134,21 @@ async fn consumer_killed_mid_stream_resumes_from_committed_offsets() {
     producer.await.unwrap();
     let total = (vehicles as u64 * ticks) as i64;
     let cfg = config.clone();
-    wait_until("every reading committed", Duration::from_secs(120), move || {
-        let cfg = cfg.clone();
-        async move {
-            tokio::task::spawn_blocking(move || {
-                committed_total(&cfg, &cfg.topics.telemetry_raw, 12)
-            })
-            .await
-            .unwrap()
-                >= total
-        }
-    })
+    wait_until(
+        "every reading committed",
+        Duration::from_secs(120),
+        move || {
+            let cfg = cfg.clone();
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    committed_total(&cfg, &cfg.topics.telemetry_raw, 12)
+                })
+                .await
+                .unwrap()
+                    >= total
+            }
+        },
+    )
     .await;
     second.kill().unwrap();
     second.wait().unwrap();
@@ -166,10 +186,7 @@ async fn partition_leader_killed_mid_stream_in_a_three_broker_cluster() {
     let leader = leaders(&bootstrap, &config.topics.telemetry_raw)[&0];
     let pid = run_script(&["--brokers", "3", "pid", &leader.to_string()], &[]);
     assert!(!pid.is_empty(), "no PID for broker {leader}");
-    let killed = Process::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .unwrap();
+    let killed = Process::new("kill").args(["-KILL", &pid]).status().unwrap();
     assert!(killed.success());
     assert!(!producer.is_finished(), "the kill should land mid-stream");
     producer.await.unwrap();

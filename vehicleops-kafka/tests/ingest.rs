@@ -81,7 +81,11 @@ async fn every_valid_reading_is_stored_once_and_malformed_ones_reach_the_dead_le
 
     let (stored, rows) = stored_keys(store.as_ref(), vehicles).await;
     assert_eq!(rows, all.len(), "a reading was stored twice");
-    assert_eq!(stored, keys(&all), "stored readings differ from published ones");
+    assert_eq!(
+        stored,
+        keys(&all),
+        "stored readings differ from published ones"
+    );
 
     // The hub saw every vehicle, its newest state last.
     let mut events = Vec::new();
@@ -122,16 +126,17 @@ async fn every_valid_reading_is_stored_once_and_malformed_ones_reach_the_dead_le
                         .and_then(|x| x.value)
                         .map(|v| String::from_utf8_lossy(v).into_owned())
                 };
-                get(dead_letter_headers::SOURCE_PARTITION)
-                    == Some(delivered.partition.to_string())
-                    && get(dead_letter_headers::SOURCE_OFFSET)
-                        == Some(delivered.offset.to_string())
+                get(dead_letter_headers::SOURCE_PARTITION) == Some(delivered.partition.to_string())
+                    && get(dead_letter_headers::SOURCE_OFFSET) == Some(delivered.offset.to_string())
                     && get(dead_letter_headers::SOURCE_TOPIC)
                         == Some(config.topics.telemetry_raw.clone())
                     && get(dead_letter_headers::REASON).is_some_and(|r| !r.is_empty())
             })
             .unwrap_or_else(|| panic!("no dead letter for {delivered:?}"));
-        assert_eq!(letter.payload().unwrap_or_default(), payload_key.1.as_slice());
+        assert_eq!(
+            letter.payload().unwrap_or_default(),
+            payload_key.1.as_slice()
+        );
     }
 }
 
@@ -170,10 +175,14 @@ async fn a_member_joining_mid_stream_takes_partitions_without_loss_or_replay() {
         })
     };
     let first_stats = first.stats();
-    wait_until("the first member stores readings", Duration::from_secs(60), || {
-        let stored = first_stats.snapshot().stored;
-        async move { stored >= 500 }
-    })
+    wait_until(
+        "the first member stores readings",
+        Duration::from_secs(60),
+        || {
+            let stored = first_stats.snapshot().stored;
+            async move { stored >= 500 }
+        },
+    )
     .await;
     let second_source =
         Arc::new(KafkaTelemetrySource::new(&config, SourceSettings::default()).unwrap());
@@ -188,13 +197,20 @@ async fn a_member_joining_mid_stream_takes_partitions_without_loss_or_replay() {
     })
     .await;
     let second_assignment = second_source.assignment().unwrap();
-    let (a, b) = (first.shutdown().await.unwrap(), second.shutdown().await.unwrap());
+    let (a, b) = (
+        first.shutdown().await.unwrap(),
+        second.shutdown().await.unwrap(),
+    );
     assert!(
         !second_assignment.is_empty() && b.stored > 0,
         "the second member never received partitions"
     );
     assert_eq!(a.stored + b.stored, expected);
-    assert_eq!(a.duplicates + b.duplicates, 0, "a moved partition was replayed");
+    assert_eq!(
+        a.duplicates + b.duplicates,
+        0,
+        "a moved partition was replayed"
+    );
     let (stored, rows) = stored_keys(store.as_ref(), vehicles).await;
     assert_eq!(rows as u64, expected);
     assert_eq!(stored, keys(&fleet_tick_range(FLEET, vehicles, 1, ticks)));

@@ -117,7 +117,10 @@ async fn broker_down_at_startup_and_mid_stream_loses_nothing() {
     )
     .await
     .unwrap_err();
-    assert!(err.to_string().contains("reading cluster metadata"), "{err}");
+    assert!(
+        err.to_string().contains("reading cluster metadata"),
+        "{err}"
+    );
 
     // …while the source, the pipeline and the publisher start anyway and wait for it.
     let (vehicles, ticks) = (10, 200);
@@ -139,10 +142,14 @@ async fn broker_down_at_startup_and_mid_stream_loses_nothing() {
             }
         })
     };
-    wait_until("a connection error is logged", Duration::from_secs(60), || {
-        let text = logs.text();
-        async move { text.contains("127.0.0.1:29092") && text.contains("Connection refused") }
-    })
+    wait_until(
+        "a connection error is logged",
+        Duration::from_secs(60),
+        || {
+            let text = logs.text();
+            async move { text.contains("127.0.0.1:29092") && text.contains("Connection refused") }
+        },
+    )
     .await;
 
     // The broker comes up: everything connects by itself.

@@ -197,7 +197,10 @@ pub fn read_topic(
 ) -> Vec<rdkafka::message::OwnedMessage> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("reader.{}", uuid::Uuid::new_v4().simple()))
+        .set(
+            "group.id",
+            format!("reader.{}", uuid::Uuid::new_v4().simple()),
+        )
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .create()
