@@ -26,11 +26,16 @@ pub mod inproc;
 pub mod missions;
 pub mod model;
 pub mod pipeline;
+pub mod rules;
 pub mod traits;
 
 pub use decode::decode_telemetry;
 pub use error::{Error, ErrorKind, Result, ValidationError};
 pub use model::*;
+pub use rules::{
+    Comparison, Debounce, Fence, FenceShape, GeofenceRule, MessageTemplate, OfflineRule,
+    RateDirection, RateOfChangeRule, RuleConfig, ThresholdRule, default_rules,
+};
 pub use traits::*;
 
 pub use commands::{CommandCenter, CommandTimeouts};
