@@ -60,7 +60,11 @@ fn rate(what: &str, records: u64, bytes: u64, elapsed: Duration) {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let records: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(500_000);
+    let records: u64 = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(500_000);
     let vehicles: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(1_000);
     let bootstrap = std::env::var("VEHICLEOPS_KAFKA_BOOTSTRAP_SERVERS")
         .unwrap_or_else(|_| "127.0.0.1:9092".into());
