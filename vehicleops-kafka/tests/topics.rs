@@ -46,7 +46,7 @@ async fn missing_topics_are_created_and_a_differing_one_is_reported_not_changed(
         .await
         .unwrap();
     assert_eq!(report.created.len(), 6, "{report:?}");
-    assert_eq!(report.existing, [config.topics.alerts.clone()]);
+    assert_eq!(report.existing, std::slice::from_ref(&config.topics.alerts));
     assert_eq!(
         report.differences,
         [
