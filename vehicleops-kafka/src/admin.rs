@@ -148,6 +148,27 @@ fn compare(spec: &TopicSpec, partitions: i32, retention_ms: Option<i64>) -> Vec<
     out
 }
 
+/// Partition counts of the topics the cluster reports (leaving out topics whose partitions are
+/// not known yet), and the number of brokers.
+async fn partition_counts(
+    admin: &Arc<AdminClient<LoggingContext>>,
+    timeout: Duration,
+) -> Result<(HashMap<String, i32>, usize)> {
+    let admin = admin.clone();
+    // A blocking call: keep it off the async workers.
+    let metadata = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
+        .await
+        .map_err(|e| Error::backend_msg("kafka", format!("metadata task failed: {e}")))?
+        .map_err(|e| kafka_error("reading cluster metadata", e))?;
+    let topics = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+        .map(|t| (t.name().to_owned(), t.partitions().len() as i32))
+        .collect();
+    Ok((topics, metadata.brokers().len()))
+}
+
 /// Creates the missing topics of `specs` and compares the existing ones, logging a warning per
 /// difference. `replication_factor` defaults to min(3, number of brokers); `min.insync.replicas`
 /// is set to 2 when the factor is at least 3, so `acks=all` survives the loss of one broker.
@@ -164,29 +185,16 @@ pub async fn ensure_topics(
             .create_with_context(LoggingContext { client: "admin" })
             .map_err(|e| kafka_error("creating the Kafka admin client", e))?,
     );
-    // A blocking call: keep it off the async workers.
-    let metadata = {
-        let admin = admin.clone();
-        tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
-            .await
-            .map_err(|e| Error::backend_msg("kafka", format!("metadata task failed: {e}")))?
-            .map_err(|e| kafka_error("reading cluster metadata", e))?
-    };
-    let existing: HashMap<&str, i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.error().is_none())
-        .map(|t| (t.name(), t.partitions().len() as i32))
-        .collect();
-    let replication =
-        replication_factor.unwrap_or_else(|| (metadata.brokers().len() as i32).clamp(1, 3));
+    let (mut existing, brokers) = partition_counts(&admin, timeout).await?;
+    let replication = replication_factor.unwrap_or_else(|| (brokers as i32).clamp(1, 3));
     let opts = AdminOptions::new().request_timeout(Some(timeout));
     let mut report = TopicReport::default();
 
     let missing: Vec<&TopicSpec> = specs
         .iter()
-        .filter(|s| !existing.contains_key(s.name.as_str()))
+        .filter(|s| !existing.contains_key(&s.name))
         .collect();
+    let mut raced = Vec::new();
     if !missing.is_empty() {
         let retention: Vec<String> = missing
             .iter()
@@ -215,8 +223,9 @@ pub async fn ensure_topics(
                     info!(topic = %name, replication, "created Kafka topic");
                     report.created.push(name);
                 }
-                // Another instance created it meanwhile: compare it below like any other.
-                Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => report.existing.push(name),
+                // Created meanwhile (by another instance, or not yet in the metadata we read):
+                // compare it below like any other.
+                Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => raced.push(name),
                 Err((name, code)) => {
                     return Err(Error::backend_msg(
                         "kafka",
@@ -227,9 +236,17 @@ pub async fn ensure_topics(
         }
     }
 
+    // Wait (briefly) until topics created by someone else show up in the metadata.
+    for _ in 0..20 {
+        if raced.iter().all(|n| existing.contains_key(n)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        existing = partition_counts(&admin, timeout).await?.0;
+    }
     let to_check: Vec<&TopicSpec> = specs
         .iter()
-        .filter(|s| existing.contains_key(s.name.as_str()))
+        .filter(|s| existing.contains_key(&s.name) && !report.created.contains(&s.name))
         .collect();
     if !to_check.is_empty() {
         let resources: Vec<ResourceSpecifier> = to_check
@@ -246,7 +263,7 @@ pub async fn ensure_topics(
                     .and_then(|e| e.value.as_deref())
                     .and_then(|v| v.parse::<i64>().ok())
             });
-            let diffs = compare(spec, existing[spec.name.as_str()], retention_ms);
+            let diffs = compare(spec, existing[&spec.name], retention_ms);
             for d in &diffs {
                 warn!("{d}");
             }

@@ -7,15 +7,17 @@
 //! served — even while the pipeline is busy; when the queue is full the thread pauses its
 //! partitions instead of buffering without bound.
 //!
-//! **Delivery.** Auto-commit is off. Each batch carries a [`BatchAck`] that commits, per
-//! partition, the highest offset of the batch + 1; the pipeline calls it only after the store
-//! has made the batch durable. A crash before that redelivers the batch, and the store's
-//! natural key absorbs the replay: at-least-once delivery, exactly-once rows.
+//! **Delivery.** Auto-commit is off. Each batch carries a [`BatchAck`] that records, per
+//! partition, the highest offset of the batch + 1 as stored and commits it; the pipeline calls
+//! it only after the store has made the batch durable. A commit the coordinator refuses (as it
+//! does mid-rebalance) stays recorded and goes out with the next ack, before a revocation, or
+//! on close. A crash before the commit redelivers the batch, and the store's natural key
+//! absorbs the replay: at-least-once delivery, exactly-once rows.
 //!
 //! **Rebalancing.** The group uses the cooperative-sticky assignor, so a rebalance only moves
 //! the partitions that change owner. Before a partition is given up, the revocation callback
 //! waits (up to [`SourceSettings::revoke_drain_timeout`]) until every batch already handed to
-//! the pipeline from that partition has been committed, and drops records of that partition that
+//! the pipeline from that partition has been stored and committed, and drops records of that partition that
 //! were polled but not yet handed out — the new owner starts exactly after the last stored
 //! record. An ack that arrives after its partition moved (the drain timed out) is not committed,
 //! so it can never move the new owner's position.
@@ -30,6 +32,7 @@ use async_trait::async_trait;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{Mutex as AsyncMutex, mpsc};
 use tracing::{debug, info, warn};
@@ -75,7 +78,10 @@ type PartitionKey = (String, i32);
 #[derive(Debug, Default)]
 struct Ledger {
     state: Mutex<LedgerState>,
-    committed_changed: Condvar,
+    /// Signalled whenever a partition's stored or committed position moves.
+    progress: Condvar,
+    /// Serialises commits, so an older commit can never land after a newer one.
+    commit_lock: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -89,11 +95,14 @@ struct LedgerState {
     closing: bool,
 }
 
+/// Positions are "next offset to read" (last record's offset + 1); 0 until known.
 #[derive(Debug, Default, Clone, Copy)]
 struct Progress {
-    /// Next offset after the last record handed to the pipeline.
+    /// After the last record handed to the pipeline.
     dispatched: i64,
-    /// Next offset after the last committed record.
+    /// After the last record the pipeline acknowledged as stored.
+    stored: i64,
+    /// After the last record whose offset the group coordinator accepted.
     committed: i64,
 }
 
@@ -102,7 +111,55 @@ impl Ledger {
         // A poisoned lock only means another thread panicked mid-update of plain integers.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Commits the stored-but-uncommitted positions of owned partitions (of `only`, if given).
+    ///
+    /// A commit can fail while the group rebalances (`REBALANCE_IN_PROGRESS`,
+    /// `ILLEGAL_GENERATION`); the positions stay in the ledger and the next call — the next
+    /// batch's ack, the revocation callback, or closing — commits them.
+    fn commit_stored(
+        &self,
+        consumer: &BaseConsumer<IngestContext>,
+        only: Option<&[PartitionKey]>,
+    ) -> std::result::Result<(), KafkaError> {
+        let _serial = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut tpl = TopicPartitionList::new();
+        let mut positions = Vec::new();
+        {
+            let state = self.lock();
+            for (key, p) in &state.owned {
+                if p.stored > p.committed && only.is_none_or(|o| o.contains(key)) {
+                    tpl.add_partition_offset(&key.0, key.1, Offset::Offset(p.stored))?;
+                    positions.push((key.clone(), p.stored));
+                }
+            }
+        }
+        if positions.is_empty() {
+            return Ok(());
+        }
+        consumer.commit(&tpl, CommitMode::Sync)?;
+        let mut state = self.lock();
+        for (key, at) in positions {
+            if let Some(p) = state.owned.get_mut(&key) {
+                p.committed = p.committed.max(at);
+            }
+        }
+        drop(state);
+        self.progress.notify_all();
+        Ok(())
+    }
 }
+
+/// Whether a commit was refused only because the group is mid-rebalance.
+fn rebalancing(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::RebalanceInProgress | RDKafkaErrorCode::IllegalGeneration)
+    )
+}
+
+/// How often a revocation retries commits that the coordinator refused mid-rebalance.
+const REVOKE_RETRY_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The consumer's context: logging, plus the rebalance protocol above.
 struct IngestContext {
@@ -136,10 +193,14 @@ impl ConsumerContext for IngestContext {
         let revoked = keys(tpl);
         let deadline = Instant::now() + self.drain_timeout;
         let lost = consumer.assignment_lost();
-        let mut state = self.ledger.lock();
-        // Finish in-flight batches first: their acks commit from the pipeline's writer while
-        // this thread waits here, before librdkafka hands the partitions to another member.
+        // Finish in-flight batches first: the pipeline's writer keeps storing and acking while
+        // this thread waits here, and the positions it stored are committed here, before
+        // librdkafka hands the partitions to another member.
         loop {
+            if !lost && let Err(e) = self.ledger.commit_stored(consumer, Some(&revoked)) {
+                debug!(error = %e, "commit before revocation refused; retrying");
+            }
+            let state = self.ledger.lock();
             let pending: Vec<&PartitionKey> = revoked
                 .iter()
                 .filter(|k| {
@@ -162,13 +223,15 @@ impl ConsumerContext for IngestContext {
                 );
                 break;
             }
-            state = self
-                .ledger
-                .committed_changed
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            let wait = (deadline - now).min(REVOKE_RETRY_INTERVAL);
+            drop(
+                self.ledger
+                    .progress
+                    .wait_timeout(state, wait)
+                    .unwrap_or_else(|p| p.into_inner()),
+            );
         }
+        let mut state = self.ledger.lock();
         for k in &revoked {
             state.owned.remove(k);
         }
@@ -193,6 +256,9 @@ impl ConsumerContext for IngestContext {
 }
 
 type Consumer_ = BaseConsumer<IngestContext>;
+
+/// How often a paused consumer checks whether the pipeline has room again.
+const PAUSED_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Records polled and the next offset per partition they cover.
 struct PolledBatch {
@@ -313,7 +379,7 @@ impl KafkaTelemetrySource {
     /// thread, so call it from a blocking context or `spawn_blocking` when in a hurry.
     pub fn close(&self) {
         self.ledger.lock().closing = true;
-        self.ledger.committed_changed.notify_all();
+        self.ledger.progress.notify_all();
         self.stop.store(true, Ordering::SeqCst);
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(t) = thread {
@@ -376,36 +442,26 @@ impl BatchAck for OffsetsAck {
 
 impl OffsetsAck {
     fn commit_blocking(&self) -> Result<()> {
-        let mut tpl = TopicPartitionList::new();
         {
-            let state = self.ledger.lock();
-            for ((topic, partition), next) in &self.next_offsets {
-                // A partition that moved on must keep its new owner's position.
-                if state.owned.contains_key(&(topic.clone(), *partition)) {
-                    tpl.add_partition_offset(topic, *partition, Offset::Offset(*next))
-                        .map_err(|e| kafka_error("building the commit", e))?;
+            let mut state = self.ledger.lock();
+            for (key, next) in &self.next_offsets {
+                // A partition that moved on keeps its new owner's position: not recorded.
+                if let Some(p) = state.owned.get_mut(key) {
+                    p.stored = p.stored.max(*next);
                 } else {
-                    debug!(
-                        topic,
-                        partition, "not committing a partition no longer owned"
-                    );
+                    debug!(topic = %key.0, partition = key.1, "stored batch of a partition no longer owned");
                 }
             }
         }
-        if tpl.count() == 0 {
-            return Ok(());
-        }
-        self.consumer
-            .commit(&tpl, CommitMode::Sync)
-            .map_err(|e| kafka_error("committing offsets", e))?;
-        let mut state = self.ledger.lock();
-        for (key, next) in &self.next_offsets {
-            if let Some(p) = state.owned.get_mut(key) {
-                p.committed = p.committed.max(*next);
+        self.ledger.progress.notify_all();
+        // Not an error for the pipeline: the positions are kept and committed next time.
+        match self.ledger.commit_stored(&self.consumer, None) {
+            Ok(()) => {}
+            Err(e) if rebalancing(&e) => {
+                info!(error = %e, "commit refused while the group rebalances; retrying")
             }
+            Err(e) => warn!(error = %e, "committing offsets failed; retrying with the next batch"),
         }
-        drop(state);
-        self.ledger.committed_changed.notify_all();
         Ok(())
     }
 }
@@ -425,19 +481,25 @@ impl Poller {
         let mut batch = PolledBatch::new();
         let mut revocations_seen = 0;
         let mut paused = false;
+        let mut unpaused_records = false;
         while !self.stop.load(Ordering::SeqCst) {
             let max = self
                 .requested_max
                 .load(Ordering::Relaxed)
                 .clamp(1, self.settings.max_batch.max(1));
             // Wait for a first record; then drain what is already fetched without waiting.
-            let timeout = if batch.is_empty() || paused {
+            let timeout = if paused {
+                // Only serving the group while the pipeline catches up: look for room often.
+                PAUSED_POLL_INTERVAL
+            } else if batch.is_empty() {
                 self.settings.poll_timeout
             } else {
                 Duration::ZERO
             };
             let polled = self.consumer.poll(timeout);
             let mut fetched_nothing = polled.is_none();
+            // Paused partitions deliver nothing: a record now comes from one assigned since.
+            unpaused_records |= paused && matches!(polled, Some(Ok(_)));
             match polled {
                 Some(Ok(m)) => {
                     let key = (m.topic().to_owned(), m.partition());
@@ -481,13 +543,15 @@ impl Poller {
                     permit.send(std::mem::replace(&mut batch, PolledBatch::new()));
                     if paused {
                         paused = !self.set_paused(false);
+                        unpaused_records = false;
                     }
                 }
                 Err(mpsc::error::TrySendError::Full(())) => {
                     // The pipeline is behind: stop fetching but keep polling, so the group
                     // still sees us alive and rebalances are served.
-                    if !paused {
-                        paused = self.set_paused(true);
+                    if !paused || unpaused_records {
+                        paused = self.set_paused(true) || paused;
+                        unpaused_records = false;
                     }
                 }
                 Err(mpsc::error::TrySendError::Closed(())) => break,
@@ -515,6 +579,9 @@ impl Poller {
     }
 
     fn leave_group(&self) {
+        if let Err(e) = self.ledger.commit_stored(&self.consumer, None) {
+            warn!(error = %e, "final offset commit failed; the last batches will be replayed");
+        }
         {
             let mut state = self.ledger.lock();
             state.closing = true;
