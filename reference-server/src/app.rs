@@ -12,13 +12,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use vehicleops_core::commands::CommandCenterTask;
 use vehicleops_core::inproc::{InProcessBus, InProcessPublisher, command_channel};
-use vehicleops_core::pipeline::ReadingObserver;
 use vehicleops_core::missions::MissionServiceTask;
+use vehicleops_core::pipeline::ReadingObserver;
 use vehicleops_core::simulator::{Area, Scenario};
 use vehicleops_core::{
-    CommandCenter, CommandSink, Fleet, FleetRepository, LiveHub, MissionService, PipelineBuilder,
-    PipelineHandle, Role, Simulator, SimulatorConfig, SimulatorHandle, TelemetryPublisher,
-    TelemetrySource, TimeSeriesStore, Vehicle, VehicleCommandLink, default_rules,
+    CommandCenter, CommandSink, DeadLetterSink, Fleet, FleetRepository, LiveHub, MissionService,
+    PipelineBuilder, PipelineHandle, Role, Simulator, SimulatorConfig, SimulatorHandle,
+    TelemetryPublisher, TelemetrySource, TimeSeriesStore, Vehicle, VehicleCommandLink,
+    default_rules,
 };
 use vehicleops_store::SqliteStore;
 
@@ -124,9 +125,8 @@ async fn open_store(config: &Config) -> Result<Stores, StartupError> {
         }
         #[cfg(feature = "postgres")]
         StoreKind::Postgres => {
-            let store = Arc::new(
-                vehicleops_store::PostgresStore::connect(&config.postgres_url()).await?,
-            );
+            let store =
+                Arc::new(vehicleops_store::PostgresStore::connect(&config.postgres_url()).await?);
             Ok((store.clone(), store))
         }
         #[cfg(not(feature = "postgres"))]
@@ -150,6 +150,8 @@ struct Transport {
     /// The hub WebSocket clients subscribe to (the same as `ingest_hub` in-process).
     live_hub: LiveHub,
     observers: Vec<Arc<dyn ReadingObserver>>,
+    /// Where invalid readings go (counted either way).
+    dead_letters: Option<Arc<dyn DeadLetterSink>>,
     /// Runs after the pipeline drained (leaves consumer groups, stops fan-out).
     on_stop: Vec<Box<dyn FnOnce() + Send>>,
 }
@@ -167,20 +169,33 @@ fn inproc_transport() -> Transport {
         ingest_hub: hub.clone(),
         live_hub: hub,
         observers: Vec::new(),
+        dead_letters: None,
         on_stop: Vec::new(),
     }
 }
 
 #[cfg(feature = "kafka")]
-fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
+async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
     use vehicleops_kafka::{
-        KafkaCommandSink, KafkaEventPublisher, KafkaTelemetryPublisher, KafkaTelemetrySource,
-        KafkaVehicleLink, ProducerSettings, SourceSettings,
+        KafkaCommandSink, KafkaDeadLetterSink, KafkaEventPublisher, KafkaTelemetryPublisher,
+        KafkaTelemetrySource, KafkaVehicleLink, ProducerSettings, SourceSettings,
     };
     let kafka = crate::kafka_mode::kafka_config(config)?;
+    if config.kafka_create_topics {
+        crate::kafka_mode::ensure_topics(&kafka).await?;
+    }
     let producer = ProducerSettings::default();
-    let source = Arc::new(KafkaTelemetrySource::new(&kafka, SourceSettings::default())?);
-    let sink = Arc::new(KafkaCommandSink::new(&kafka, &producer)?);
+    let source = Arc::new(KafkaTelemetrySource::new(
+        &kafka,
+        SourceSettings::default(),
+    )?);
+    // Every instance reads every acknowledgement (a group of its own) and applies those of the
+    // commands it dispatched; a shared group would hand some of them to instances that never
+    // saw the command.
+    let instance = uuid::Uuid::new_v4().simple().to_string();
+    let mut own_group = kafka.clone();
+    own_group.group_id = format!("{}.instance-{instance}", kafka.group_id);
+    let sink = Arc::new(KafkaCommandSink::new(&own_group, &producer)?);
     let sim_link = Arc::new(KafkaVehicleLink::new(
         &kafka,
         &format!("{}.simulator", kafka.group_id),
@@ -190,8 +205,9 @@ fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
     let ingest_hub = LiveHub::new();
     let live_hub = LiveHub::new();
     let bridge = events.clone().bridge_hub(&ingest_hub);
-    let fanout = crate::kafka_mode::Fanout::start(&kafka, live_hub.clone())?;
-    let (closing_source, closing_sink, closing_link) = (source.clone(), sink.clone(), sim_link.clone());
+    let fanout = crate::kafka_mode::Fanout::start(&own_group, live_hub.clone())?;
+    let (closing_source, closing_sink, closing_link) =
+        (source.clone(), sink.clone(), sim_link.clone());
     Ok(Transport {
         source,
         sink,
@@ -201,6 +217,7 @@ fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
         ingest_hub,
         live_hub,
         observers: vec![events],
+        dead_letters: Some(Arc::new(KafkaDeadLetterSink::new(&kafka, &producer)?)),
         on_stop: vec![Box::new(move || {
             closing_source.close();
             closing_sink.close();
@@ -211,11 +228,11 @@ fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
     })
 }
 
-fn transport(config: &Config) -> Result<Transport, StartupError> {
+async fn transport(config: &Config) -> Result<Transport, StartupError> {
     match config.bus {
         BusKind::Inproc => Ok(inproc_transport()),
         #[cfg(feature = "kafka")]
-        BusKind::Kafka => kafka_transport(config),
+        BusKind::Kafka => kafka_transport(config).await,
         #[cfg(not(feature = "kafka"))]
         BusKind::Kafka => Err(StartupError::Config(
             "VEHICLEOPS_BUS=kafka needs a server built with `--features kafka`".into(),
@@ -266,7 +283,7 @@ impl Background {
 pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     config.validate()?;
     let (store, repo) = open_store(&config).await?;
-    let transport = transport(&config)?;
+    let transport = transport(&config).await?;
 
     let (missions, missions_task) = MissionService::start(
         repo.clone(),
@@ -280,6 +297,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         .observer(missions.clone());
     for observer in &transport.observers {
         pipeline = pipeline.observer(observer.clone());
+    }
+    if let Some(sink) = &transport.dead_letters {
+        pipeline = pipeline.dead_letters(sink.clone());
     }
     let pipeline = pipeline.spawn();
     let (commands, commands_task) = CommandCenter::start(

@@ -108,6 +108,10 @@ pub struct Config {
     #[arg(long, env = "VEHICLEOPS_SQLITE_PATH")]
     pub sqlite_path: Option<PathBuf>,
 
+    /// Full PostgreSQL URL (postgres://user:password@host:port/db?sslmode=…); overrides POSTGRES_*.
+    #[arg(long, env = "VEHICLEOPS_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
     /// PostgreSQL host.
     #[arg(long, env = "POSTGRES_HOST", default_value = "localhost")]
     pub postgres_host: String,
@@ -159,6 +163,15 @@ pub struct Config {
         default_value = "vehicleops-backend"
     )]
     pub kafka_consumer_group: String,
+
+    /// Appended to every Kafka topic name (e.g. `.staging`), to share a cluster between
+    /// environments.
+    #[arg(long, env = "VEHICLEOPS_KAFKA_TOPIC_SUFFIX", default_value = "")]
+    pub kafka_topic_suffix: String,
+
+    /// Create missing Kafka topics at start (off where topics are managed elsewhere, e.g. MSK).
+    #[arg(long, env = "VEHICLEOPS_KAFKA_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub kafka_create_topics: bool,
 
     /// Run the built-in simulator (default: on in demo mode, off otherwise).
     #[arg(long, env = "VEHICLEOPS_SIMULATOR")]
@@ -349,8 +362,11 @@ impl Config {
         }
     }
 
-    /// The PostgreSQL connection URL built from the `POSTGRES_*` settings.
+    /// The PostgreSQL connection URL: `VEHICLEOPS_DATABASE_URL`, or one built from `POSTGRES_*`.
     pub fn postgres_url(&self) -> String {
+        if let Some(url) = &self.database_url {
+            return url.clone();
+        }
         let password = self
             .postgres_password
             .as_deref()

@@ -27,8 +27,28 @@ pub fn kafka_config(config: &Config) -> Result<KafkaConfig, StartupError> {
     k.group_id = config.kafka_consumer_group.clone();
     k.topics.telemetry_raw = config.kafka_telemetry_topic.clone();
     k.topics.commands = config.kafka_commands_topic.clone();
+    let suffix = &config.kafka_topic_suffix;
+    let t = &mut k.topics;
+    for topic in [
+        &mut t.telemetry_raw,
+        &mut t.telemetry_processed,
+        &mut t.commands,
+        &mut t.command_acks,
+        &mut t.alerts,
+        &mut t.missions,
+        &mut t.dead_letters,
+    ] {
+        topic.push_str(suffix);
+    }
     k.validate()?;
     Ok(k)
+}
+
+/// Creates missing topics with the standard partitions and retention.
+pub async fn ensure_topics(kafka: &KafkaConfig) -> Result<(), StartupError> {
+    let specs = vehicleops_kafka::standard_topics(&kafka.topics);
+    vehicleops_kafka::ensure_topics(kafka, &specs, None, Duration::from_secs(30)).await?;
+    Ok(())
 }
 
 /// What a fan-out topic carries.
@@ -46,9 +66,9 @@ pub struct Fanout {
 }
 
 impl Fanout {
-    /// Starts reading the processed, alert and mission topics into `hub`.
+    /// Starts reading the processed, alert and mission topics into `hub`. `kafka.group_id` must
+    /// be unique to this instance.
     pub fn start(kafka: &KafkaConfig, hub: LiveHub) -> Result<Self, StartupError> {
-        let instance = uuid::Uuid::new_v4().simple().to_string();
         let mut sources = Vec::new();
         let mut tasks = Vec::new();
         for (topic, feed) in [
@@ -58,7 +78,7 @@ impl Fanout {
         ] {
             let mut c = kafka.clone();
             c.topics.telemetry_raw = topic.clone();
-            c.group_id = format!("{}.fanout.{instance}", kafka.group_id);
+            c.group_id = format!("{}.fanout", kafka.group_id);
             let source = Arc::new(KafkaTelemetrySource::new(
                 &c,
                 SourceSettings {
@@ -100,7 +120,9 @@ async fn forward(source: Arc<KafkaTelemetrySource>, feed: Feed, hub: LiveHub) {
             };
             match feed {
                 Feed::Processed => match serde_json::from_slice::<Reading>(payload) {
-                    Ok(r) => updates.push(Arc::new(LiveUpdate::from_reading(&r.telemetry, Vec::new()))),
+                    Ok(r) => {
+                        updates.push(Arc::new(LiveUpdate::from_reading(&r.telemetry, Vec::new())))
+                    }
                     Err(e) => tracing::debug!(error = %e, "undecodable processed reading"),
                 },
                 Feed::Alerts => match serde_json::from_slice::<Alert>(payload) {
