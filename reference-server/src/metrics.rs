@@ -210,12 +210,13 @@ impl Collector for LiveCollector {
             "Batches written to the store",
             s.batches_written,
         )?;
-        gauge(
-            &mut e,
-            "store_write_seconds_sum",
-            "Total time spent writing batches, seconds",
-            s.avg_write_ms * s.batches_written as f64 / 1000.0,
-        )?;
+        let write_seconds = ConstCounter::new(s.avg_write_ms * s.batches_written as f64 / 1000.0);
+        write_seconds.encode(e.encode_descriptor(
+            "store_write_seconds",
+            "Time spent writing batches, seconds (with store_write_batches: average latency)",
+            None,
+            write_seconds.metric_type(),
+        )?)?;
         gauge(
             &mut e,
             "store_write_avg_seconds",

@@ -7,9 +7,56 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use vehicleops_core::{
-    Alert, Command, FleetSummary, Mission, SeriesPoint, Telemetry, VehicleMetricsSummary,
-    VehiclePerformance,
+    Alert, Command, CommandKind, FleetSummary, Metric, Mission, MissionPriority, MissionType,
+    SeriesPoint, Severity, Telemetry, VehicleMetricsSummary, VehiclePerformance, VehicleStatus,
 };
+
+/// Declares an API enum with its wire names (so the OpenAPI document lists the accepted values
+/// and decoding names the field of an unknown one) and its conversion to the SDK enum.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident => $core:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+        pub enum $name {
+            $(#[serde(rename = $wire)] $variant,)+
+        }
+
+        impl From<$name> for $core {
+            fn from(v: $name) -> Self {
+                match v {
+                    $($name::$variant => $core::$variant,)+
+                }
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// A vehicle command.
+    CommandName => CommandKind { Stop = "STOP", Resume = "RESUME", Reroute = "REROUTE", ReturnToBase = "RETURN_TO_BASE" }
+);
+wire_enum!(
+    /// A vehicle's reported status.
+    StatusName => VehicleStatus { Idle = "IDLE", Moving = "MOVING", Alert = "ALERT", LowBattery = "LOW_BATTERY",
+        Offline = "OFFLINE", Stopped = "STOPPED", Charging = "CHARGING" }
+);
+wire_enum!(
+    /// Alert severity.
+    SeverityName => Severity { Low = "LOW", Medium = "MEDIUM", High = "HIGH", Critical = "CRITICAL" }
+);
+wire_enum!(
+    /// A telemetry metric for series.
+    MetricName => Metric { SpeedKmh = "speed_kmh", BatteryPct = "battery_pct", EngineTempC = "engine_temp_c", LoadPct = "load_pct" }
+);
+wire_enum!(
+    /// What a mission is for.
+    MissionTypeName => MissionType { Delivery = "DELIVERY", Pickup = "PICKUP", Inspection = "INSPECTION",
+        Patrol = "PATROL", Charging = "CHARGING", Transfer = "TRANSFER" }
+);
+wire_enum!(
+    /// Mission priority.
+    PriorityName => MissionPriority { Low = "LOW", Normal = "NORMAL", High = "HIGH", Urgent = "URGENT" }
+);
 
 // --- auth -------------------------------------------------------------------------------------
 
@@ -93,8 +140,8 @@ impl From<FleetSummary> for FleetSummaryOut {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct VehicleListQuery {
-    /// IDLE, MOVING, ALERT, LOW_BATTERY, OFFLINE, STOPPED or CHARGING.
-    pub status: Option<String>,
+    /// Only vehicles with this status.
+    pub status: Option<StatusName>,
     /// 1-based page (default 1).
     #[param(minimum = 1)]
     pub page: Option<u32>,
@@ -237,9 +284,7 @@ pub struct CommandParamsIn {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CommandRequest {
-    /// STOP, RESUME, REROUTE or RETURN_TO_BASE.
-    #[schema(example = "STOP")]
-    pub command: String,
+    pub command: CommandName,
     #[serde(default)]
     pub params: CommandParamsIn,
 }
@@ -323,8 +368,8 @@ pub struct SeriesQuery {
     /// Bucket width in minutes, 1–60 (default 5).
     #[param(minimum = 1, maximum = 60)]
     pub bucket_minutes: Option<u32>,
-    /// For `/series` only: speed_kmh, battery_pct, engine_temp_c or load_pct.
-    pub metric: Option<String>,
+    /// For `/series` only (required there).
+    pub metric: Option<MetricName>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -413,8 +458,7 @@ pub struct FleetPerformanceOut {
 pub struct AlertQuery {
     pub fleet_id: Option<String>,
     pub vehicle_id: Option<String>,
-    /// LOW, MEDIUM, HIGH or CRITICAL.
-    pub severity: Option<String>,
+    pub severity: Option<SeverityName>,
     /// Acknowledged (true) or open (false, the default) alerts.
     pub acknowledged: Option<bool>,
     /// Most alerts returned (default 50, max 500).
@@ -494,14 +538,11 @@ pub struct MissionCreate {
     pub fleet_id: String,
     #[schema(example = "fleet-001-VH-001")]
     pub vehicle_id: String,
-    /// DELIVERY, PICKUP, INSPECTION, PATROL, CHARGING or TRANSFER.
-    #[schema(example = "DELIVERY")]
-    pub mission_type: String,
+    pub mission_type: MissionTypeName,
     pub waypoints: Vec<WaypointIn>,
-    /// LOW, NORMAL (default), HIGH or URGENT.
+    /// NORMAL when absent.
     #[serde(default)]
-    #[schema(example = "NORMAL")]
-    pub priority: Option<String>,
+    pub priority: Option<PriorityName>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

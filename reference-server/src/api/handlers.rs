@@ -38,19 +38,6 @@ fn window(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> ApiResult<T
     TimeRange::new(from, to).map_err(|e| ApiError::unprocessable(e.field, e.reason))
 }
 
-fn parse_enum<T: serde::de::DeserializeOwned>(
-    field: &str,
-    value: &str,
-    expected: &str,
-) -> ApiResult<T> {
-    serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|_| {
-        ApiError::unprocessable(
-            field,
-            format!("unknown value {value:?}; expected {expected}"),
-        )
-    })
-}
-
 fn waypoints(input: Vec<WaypointIn>) -> Vec<Waypoint> {
     input
         .into_iter()
@@ -185,12 +172,7 @@ pub async fn fleet_vehicles(
 ) -> ApiResult<Json<VehiclePage>> {
     let page = bounded("page", q.page, 1, 1, 1_000_000)?;
     let limit = bounded("limit", q.limit, 50, 1, 200)?;
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| s.parse::<VehicleStatus>())
-        .transpose()
-        .map_err(|e| ApiError::unprocessable("status", e.reason))?;
+    let status = q.status.map(VehicleStatus::from);
     state.fleet(&principal, &fleet_id).await?;
     let (registered, latest) = tokio::try_join!(
         state.repo.list_vehicles(&fleet_id),
@@ -328,12 +310,7 @@ pub async fn dispatch_command(
     ApiPath(vehicle_id): ApiPath<String>,
     ApiJson(body): ApiJson<CommandRequest>,
 ) -> ApiResult<(StatusCode, Json<CommandDispatched>)> {
-    let kind: CommandKind =
-        body.command
-            .parse()
-            .map_err(|e: vehicleops_core::ValidationError| {
-                ApiError::unprocessable("command", e.reason)
-            })?;
+    let kind = CommandKind::from(body.command);
     state.vehicle(&principal, &vehicle_id).await?;
     let params = CommandParams {
         waypoints: waypoints(body.params.waypoints),
@@ -447,14 +424,10 @@ pub async fn metric_series(
     ApiPath(vehicle_id): ApiPath<String>,
     ApiQuery(q): ApiQuery<SeriesQuery>,
 ) -> ApiResult<Json<Vec<SeriesPointOut>>> {
-    let metric: Metric = q
+    let metric = q
         .metric
-        .as_deref()
-        .ok_or_else(|| ApiError::unprocessable("metric", "is required"))?
-        .parse()
-        .map_err(|e: vehicleops_core::ValidationError| {
-            ApiError::unprocessable("metric", e.reason)
-        })?;
+        .map(Metric::from)
+        .ok_or_else(|| ApiError::unprocessable("metric", "is required"))?;
     series(&state, &principal, &vehicle_id, metric, &q).await
 }
 
@@ -495,12 +468,7 @@ pub async fn list_alerts(
     ApiQuery(q): ApiQuery<AlertQuery>,
 ) -> ApiResult<Json<AlertPage>> {
     let limit = bounded("limit", q.limit, 50, 1, 500)?;
-    let severity = q
-        .severity
-        .as_deref()
-        .map(str::parse::<Severity>)
-        .transpose()
-        .map_err(|e| ApiError::unprocessable("severity", e.reason))?;
+    let severity = q.severity.map(Severity::from);
     if let Some(fleet_id) = &q.fleet_id {
         principal.require_fleet(fleet_id)?;
     }
@@ -594,15 +562,8 @@ pub async fn create_mission(
     principal: Principal,
     ApiJson(body): ApiJson<MissionCreate>,
 ) -> ApiResult<(StatusCode, Json<MissionCreated>)> {
-    let mission_type: MissionType = parse_enum(
-        "mission_type",
-        &body.mission_type,
-        "DELIVERY, PICKUP, INSPECTION, PATROL, CHARGING or TRANSFER",
-    )?;
-    let priority: MissionPriority = match &body.priority {
-        Some(p) => parse_enum("priority", p, "LOW, NORMAL, HIGH or URGENT")?,
-        None => MissionPriority::default(),
-    };
+    let mission_type = MissionType::from(body.mission_type);
+    let priority = body.priority.map_or(MissionPriority::default(), Into::into);
     principal.require_fleet(&body.fleet_id)?;
     let mission = state
         .missions
