@@ -98,7 +98,9 @@ impl AppState {
         handlers::get_mission,
         handlers::cancel_mission,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(
+        ErrorBody, CommandName, StatusName, SeverityName, MetricName, MissionTypeName, PriorityName
+    )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "fleet"), (name = "telemetry"), (name = "commands"),
