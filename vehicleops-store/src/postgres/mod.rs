@@ -18,7 +18,8 @@
 //! `INSERT … ON CONFLICT DO NOTHING` on the natural key, so a replayed batch never duplicates a
 //! row, and updates the latest-reading table and the rollup in the same transaction.
 
-mod copy;
+pub mod copy;
+mod ingest;
 mod migrations;
 mod queries;
 mod repository;
@@ -132,6 +133,8 @@ pub struct PostgresStore {
     /// The ingest statement for this layout and schema version.
     ingest_sql: String,
     ingest: IngestMethod,
+    /// Whether the 1-minute rollup is a table the ingest keeps (plain PostgreSQL, schema ≥ 2).
+    rollup_table: bool,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -254,6 +257,7 @@ impl PostgresStore {
             partitions: Mutex::new(HashSet::new()),
             ingest_sql: queries::ingest_sql(has_1m_table),
             ingest,
+            rollup_table: has_1m_table,
         };
         if layout == TelemetryLayout::Partitioned {
             // Create today's and tomorrow's partitions ahead of the first writes.

@@ -14,31 +14,9 @@ pub(crate) const SELECT_TELEMETRY: &str = "vehicle_id, fleet_id, time, seq, lati
 /// and folds exactly the inserted rows into `telemetry_latest` (and the 1-minute rollup when it
 /// is a table). Returns the number of inserted rows.
 pub(crate) fn ingest_sql(rollup_table: bool) -> String {
-    let latest_set = SELECT_TELEMETRY
-        .split(", ")
-        .filter(|c| *c != "vehicle_id")
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let latest_set = latest_set();
     let rollup = if rollup_table {
-        let merge = [
-            "readings = r.readings + excluded.readings",
-            "speed_sum = r.speed_sum + excluded.speed_sum",
-            "speed_min = least(r.speed_min, excluded.speed_min)",
-            "speed_max = greatest(r.speed_max, excluded.speed_max)",
-            "battery_sum = r.battery_sum + excluded.battery_sum",
-            "battery_min = least(r.battery_min, excluded.battery_min)",
-            "battery_max = greatest(r.battery_max, excluded.battery_max)",
-            "temp_sum = r.temp_sum + excluded.temp_sum",
-            "temp_min = least(r.temp_min, excluded.temp_min)",
-            "temp_max = greatest(r.temp_max, excluded.temp_max)",
-            "load_sum = r.load_sum + excluded.load_sum",
-            "load_min = least(r.load_min, excluded.load_min)",
-            "load_max = greatest(r.load_max, excluded.load_max)",
-            "distance_sum = r.distance_sum + excluded.distance_sum",
-            "alert_readings = r.alert_readings + excluded.alert_readings",
-        ]
-        .join(", ");
+        let merge = rollup_merge();
         // Ordered so that concurrent batches lock rollup rows in the same order (no deadlock).
         format!(
             ", rollup AS (
@@ -64,6 +42,70 @@ pub(crate) fn ingest_sql(rollup_table: bool) -> String {
             WHERE (l.time, l.seq) < (excluded.time, excluded.seq)
         ){rollup}
         SELECT count(*) FROM ins"
+    )
+}
+
+/// How a rollup row absorbs new rows for its bucket (`r`: stored, `excluded`: new).
+fn rollup_merge() -> String {
+    [
+        "readings = r.readings + excluded.readings",
+        "speed_sum = r.speed_sum + excluded.speed_sum",
+        "speed_min = least(r.speed_min, excluded.speed_min)",
+        "speed_max = greatest(r.speed_max, excluded.speed_max)",
+        "battery_sum = r.battery_sum + excluded.battery_sum",
+        "battery_min = least(r.battery_min, excluded.battery_min)",
+        "battery_max = greatest(r.battery_max, excluded.battery_max)",
+        "temp_sum = r.temp_sum + excluded.temp_sum",
+        "temp_min = least(r.temp_min, excluded.temp_min)",
+        "temp_max = greatest(r.temp_max, excluded.temp_max)",
+        "load_sum = r.load_sum + excluded.load_sum",
+        "load_min = least(r.load_min, excluded.load_min)",
+        "load_max = greatest(r.load_max, excluded.load_max)",
+        "distance_sum = r.distance_sum + excluded.distance_sum",
+        "alert_readings = r.alert_readings + excluded.alert_readings",
+    ]
+    .join(", ")
+}
+
+/// `SET` list replacing every column of a `telemetry_latest` row but the key.
+fn latest_set() -> String {
+    SELECT_TELEMETRY
+        .split(", ")
+        .filter(|c| *c != "vehicle_id")
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `unnest` over one array parameter per telemetry column, `$1..=$17`.
+pub(crate) const UNNEST_TELEMETRY: &str = "unnest($1::text[], $2::text[], $3::timestamptz[], \
+    $4::bigint[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], \
+    $10::float8[], $11::float8[], $12::text[], $13::float8[], $14::float8[], $15::float8[], \
+    $16::float8[], $17::text[])";
+
+/// Upserts the newest reading per vehicle, given as arrays (one element per vehicle); an older
+/// reading never replaces a newer one.
+pub(crate) fn latest_upsert_sql() -> String {
+    format!(
+        "INSERT INTO vehicleops.telemetry_latest AS l ({SELECT_TELEMETRY})
+         SELECT * FROM {UNNEST_TELEMETRY}
+         ON CONFLICT (vehicle_id) DO UPDATE SET {}
+         WHERE (l.time, l.seq) < (excluded.time, excluded.seq)",
+        latest_set()
+    )
+}
+
+/// Folds minute aggregates computed by the caller (arrays `$1..=$18`, in rollup column order)
+/// into the 1-minute rollup table.
+pub(crate) fn rollup_upsert_sql() -> String {
+    format!(
+        "INSERT INTO vehicleops.telemetry_1m AS r
+         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[],
+             $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[],
+             $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::float8[],
+             $16::float8[], $17::float8[], $18::bigint[])
+         ON CONFLICT (vehicle_id, bucket, fleet_id) DO UPDATE SET {}",
+        rollup_merge()
     )
 }
 
