@@ -10,7 +10,8 @@
 //! cargo bench -p vehicleops-store --features postgres --bench postgres
 //! ```
 //! Reads `VEHICLEOPS_TEST_DATABASE_URL` (or `DATABASE_URL`); creates and drops its own database.
-//! `VEHICLEOPS_BENCH_QUICK=1` shrinks the data for a smoke run.
+//! `VEHICLEOPS_BENCH_QUICK=1` shrinks the data for a smoke run; `VEHICLEOPS_BENCH_KEEP=1` keeps
+//! the database for inspection (e.g. `EXPLAIN ANALYZE`).
 
 use std::time::{Duration as StdDuration, Instant};
 
@@ -106,12 +107,14 @@ async fn run(admin_url: &str, quick: bool) {
     ingest_bench(&url, quick).await;
     series_bench(&url, quick).await;
 
-    sqlx::Executor::execute(
-        &mut admin,
-        format!("DROP DATABASE {name} WITH (FORCE)").as_str(),
-    )
-    .await
-    .expect("drop bench database");
+    if std::env::var("VEHICLEOPS_BENCH_KEEP").is_ok_and(|v| v == "1") {
+        println!("kept database {name} for inspection");
+    } else {
+        let drop = format!("DROP DATABASE {name} WITH (FORCE)");
+        sqlx::Executor::execute(&mut admin, drop.as_str())
+            .await
+            .expect("drop bench database");
+    }
 }
 
 async fn ingest_bench(url: &str, quick: bool) {

@@ -121,7 +121,8 @@ const fn col(alias: &'static str, raw: &'static str, rollup: &'static str) -> Pa
     PartColumn { alias, raw, rollup }
 }
 
-pub(crate) const READINGS: PartColumn = col("n", "1::bigint", "readings");
+/// Counted in float8: summing bigint would go through `numeric`, several times slower.
+pub(crate) const READINGS: PartColumn = col("n", "1::float8", "readings::float8");
 
 /// Columns of a metric: sum, min, max.
 pub(crate) fn metric_columns(metric: vehicleops_core::Metric) -> [PartColumn; 3] {
@@ -176,11 +177,14 @@ pub(crate) fn parts_sql(key_column: &str, rollup: Option<&str>, columns: &[PartC
         .iter()
         .map(|c| format!("{} AS {}", c.raw, c.alias))
         .collect();
+    // Two branches rather than one OR, so each is pruned to its own partition / chunk.
+    let raw_cols = raw_cols.join(", ");
     let raw = format!(
-        "SELECT time AS t, {} FROM vehicleops.telemetry
-         WHERE {key_column} = $1
-           AND ((time >= $2 AND time < $3) OR (time >= $4 AND time <= $5))",
-        raw_cols.join(", ")
+        "SELECT time AS t, {raw_cols} FROM vehicleops.telemetry
+         WHERE {key_column} = $1 AND time >= $2 AND time < $3
+         UNION ALL
+         SELECT time AS t, {raw_cols} FROM vehicleops.telemetry
+         WHERE {key_column} = $1 AND time >= $4 AND time <= $5"
     );
     match rollup {
         None => raw,

@@ -54,7 +54,6 @@ impl PostgresStore {
                     sum(distance_sum) AS distance_m, sum(alert_readings)::bigint AS alerts
              FROM ({parts}) p
              GROUP BY vehicle_id
-             HAVING sum(n) > 0
              ORDER BY sum(distance_sum) DESC, vehicle_id"
         );
         let [from, first, end, to] = window_edges(range.from, range.to, rollup.map(|r| r.1));
@@ -180,7 +179,7 @@ impl TimeSeriesStore for PostgresStore {
         let sql = format!(
             "SELECT {bucket_fn} AS bucket, sum(s) / sum(n) AS avg_value,
                     max(mx) AS max_value, min(mn) AS min_value
-             FROM ({parts}) p GROUP BY 1 HAVING sum(n) > 0 ORDER BY 1"
+             FROM ({parts}) p GROUP BY 1 ORDER BY 1"
         );
         let [from, first, end, to] = window_edges(range.from, range.to, rollup.map(|r| r.1));
         let interval = PgInterval {
