@@ -53,6 +53,8 @@ impl Cluster {
             dir = cluster.dir.display(),
             script = pg_script().display(),
         );
+        // Never waited for: the watchdog must outlive this process to clean up after it.
+        #[allow(clippy::zombie_processes)]
         Command::new("bash")
             .args(["-c", &watchdog])
             .stdout(std::process::Stdio::null())
