@@ -270,29 +270,76 @@ fn series(
         .num_microseconds()
         .filter(|&us| us > 0)
         .ok_or_else(|| Error::validation("bucket", "the bucket must be positive"))?;
-    // `column()` is one of four fixed names, never user text. The bucket start is the floor of
-    // ts / bucket (SQLite's `%` truncates toward zero, hence the double modulo for pre-1970).
+    // `column()` is one of four fixed names, never user text. Rows arrive in key order (no sort),
+    // so buckets are aggregated here as they stream by: GROUP BY in SQL would first copy every
+    // row of the window into a temporary b-tree.
     let column = metric.column();
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT ts - ((ts % ?1) + ?1) % ?1 AS bucket, AVG({column}), MAX({column}), \
-             MIN({column}) FROM telemetry WHERE vehicle_id = ?2 AND ts BETWEEN ?3 AND ?4 \
-             GROUP BY bucket ORDER BY bucket"
+            "SELECT ts, {column} FROM telemetry WHERE vehicle_id = ? AND ts BETWEEN ? AND ? \
+             ORDER BY ts"
         ))
         .map_err(backend_error)?;
-    stmt.query_map(
-        params![bucket_us, vehicle_id, micros(range.from), micros(range.to)],
-        |row| {
-            Ok(SeriesPoint {
-                bucket: from_micros(row.get(0)?)?,
-                avg_value: row.get(1)?,
-                max_value: row.get(2)?,
-                min_value: row.get(3)?,
-            })
-        },
-    )
-    .and_then(|rows| rows.collect())
-    .map_err(backend_error)
+    let mut rows = stmt
+        .query(params![vehicle_id, micros(range.from), micros(range.to)])
+        .map_err(backend_error)?;
+    let mut points = Vec::new();
+    let mut current: Option<BucketAggregate> = None;
+    while let Some(row) = rows.next().map_err(backend_error)? {
+        let ts: i64 = row.get(0).map_err(backend_error)?;
+        let value: f64 = row.get(1).map_err(backend_error)?;
+        // Floor, not truncation: epoch-aligned for times before 1970 too.
+        let start = ts - ts.rem_euclid(bucket_us);
+        match &mut current {
+            Some(bucket) if bucket.start == start => bucket.add(value),
+            _ => {
+                if let Some(done) = current.replace(BucketAggregate::new(start, value)) {
+                    points.push(done.finish()?);
+                }
+            }
+        }
+    }
+    if let Some(done) = current {
+        points.push(done.finish()?);
+    }
+    Ok(points)
+}
+
+/// The running avg/min/max of one series bucket.
+struct BucketAggregate {
+    start: i64,
+    sum: f64,
+    count: u64,
+    min: f64,
+    max: f64,
+}
+
+impl BucketAggregate {
+    fn new(start: i64, value: f64) -> Self {
+        BucketAggregate {
+            start,
+            sum: value,
+            count: 1,
+            min: value,
+            max: value,
+        }
+    }
+
+    fn add(&mut self, value: f64) {
+        self.sum += value;
+        self.count += 1;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
+    }
+
+    fn finish(self) -> Result<SeriesPoint> {
+        Ok(SeriesPoint {
+            bucket: from_micros(self.start).map_err(backend_error)?,
+            avg_value: self.sum / self.count as f64,
+            max_value: self.max,
+            min_value: self.min,
+        })
+    }
 }
 
 fn fleet_performance(
