@@ -39,6 +39,10 @@ const CHECKPOINT_EVERY_ROWS: u64 = 100_000;
 /// background checkpoints cannot keep up or cannot finish.
 const WRITER_AUTOCHECKPOINT_PAGES: u32 = 65_536;
 
+/// The WAL file is cut back to this size when it restarts after a checkpoint, so one burst does
+/// not leave a large file behind.
+const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Prepared statements kept per connection; the store uses a few dozen distinct statements.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
 
@@ -111,7 +115,8 @@ impl SqliteStore {
         writer
             .execute_batch(&format!(
                 "PRAGMA synchronous = NORMAL;
-                 PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES};"
+                 PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES};
+                 PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES};"
             ))
             .map_err(backend_error)?;
         schema::migrate(&mut writer)?;
