@@ -46,6 +46,23 @@ const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 /// Prepared statements kept per connection; the store uses a few dozen distinct statements.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
 
+/// Tuning for [`SqliteStore`]. The defaults suit the embedded pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Once the time-clustered table of new readings holds this many rows, its older half moves
+    /// to the vehicle-clustered table. Larger means fewer, more efficient moves and more rows for
+    /// queries to scan by time. Default 100,000.
+    pub compact_after_rows: u64,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            compact_after_rows: 100_000,
+        }
+    }
+}
+
 /// Maps a rusqlite error to the core error.
 pub(crate) fn backend_error(err: rusqlite::Error) -> Error {
     Error::backend(BACKEND, err)
@@ -70,6 +87,7 @@ struct Shared {
     path: Option<PathBuf>,
     /// `None` for an in-memory store, which has no WAL.
     checkpointer: Option<Arc<Checkpointer>>,
+    tiers: Arc<telemetry::Tiers>,
 }
 
 /// Runs WAL checkpoints off the writer's path.
@@ -96,6 +114,11 @@ impl SqliteStore {
     /// file. This blocks while it opens and migrates; call it before serving or from
     /// `spawn_blocking`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// [`open`](Self::open) with explicit options.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let mut writer = Connection::open(&path).map_err(backend_error)?;
         configure(&writer)?;
@@ -120,6 +143,7 @@ impl SqliteStore {
             ))
             .map_err(backend_error)?;
         schema::migrate(&mut writer)?;
+        let tiers = telemetry::Tiers::load(&writer, options.compact_after_rows)?;
 
         let checkpointer = Connection::open(&path).map_err(backend_error)?;
         configure(&checkpointer)?;
@@ -144,16 +168,23 @@ impl SqliteStore {
             readers,
             Some(path),
             Some(Arc::new(checkpointer)),
+            tiers,
         ))
     }
 
     /// A fresh, private in-memory database, gone when the last clone is dropped. Meant for tests,
     /// demos and short-lived runs.
     pub fn in_memory() -> Result<Self> {
+        Self::in_memory_with(SqliteOptions::default())
+    }
+
+    /// [`in_memory`](Self::in_memory) with explicit options.
+    pub fn in_memory_with(options: SqliteOptions) -> Result<Self> {
         let mut conn = Connection::open_in_memory().map_err(backend_error)?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
-        Ok(Self::from_parts(conn, Vec::new(), None, None))
+        let tiers = telemetry::Tiers::load(&conn, options.compact_after_rows)?;
+        Ok(Self::from_parts(conn, Vec::new(), None, None, tiers))
     }
 
     fn from_parts(
@@ -161,6 +192,7 @@ impl SqliteStore {
         readers: Vec<Mutex<Connection>>,
         path: Option<PathBuf>,
         checkpointer: Option<Arc<Checkpointer>>,
+        tiers: telemetry::Tiers,
     ) -> Self {
         SqliteStore {
             shared: Arc::new(Shared {
@@ -169,8 +201,14 @@ impl SqliteStore {
                 next_reader: AtomicUsize::new(0),
                 path,
                 checkpointer,
+                tiers: Arc::new(tiers),
             }),
         }
+    }
+
+    /// The writer's state of the two telemetry tables.
+    fn tiers(&self) -> Arc<telemetry::Tiers> {
+        Arc::clone(&self.shared.tiers)
     }
 
     /// The database file, `None` for an in-memory store.
