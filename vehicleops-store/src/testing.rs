@@ -607,6 +607,8 @@ pub async fn vehicle_summary_figures((ts, _): Stores) {
         (0, 10.0, 90.0, 60.0, 0.0, VehicleStatus::Moving),
         (10, 20.0, 80.0, 70.0, 1500.0, VehicleStatus::Alert),
         (20, 30.0, 70.0, 95.0, 2500.0, VehicleStatus::Alert),
+        // Two readings with identical values: both count.
+        (25, 0.0, 70.0, 50.0, 0.0, VehicleStatus::Idle),
         (30, 0.0, 70.0, 50.0, 0.0, VehicleStatus::Idle),
     ];
     let mut batch: Vec<Reading> = figures
@@ -631,12 +633,12 @@ pub async fn vehicle_summary_figures((ts, _): Stores) {
 
     let summary = ts.vehicle_summary("VH-1", range(0, 30)).await.unwrap();
     assert_eq!(summary.vehicle_id, "VH-1");
-    assert_eq!(summary.total_readings, 4);
-    assert_close_opt(summary.avg_speed_kmh, 15.0);
+    assert_eq!(summary.total_readings, 5);
+    assert_close_opt(summary.avg_speed_kmh, 12.0);
     assert_close_opt(summary.max_speed_kmh, 30.0);
-    assert_close_opt(summary.avg_battery_pct, 77.5);
+    assert_close_opt(summary.avg_battery_pct, 76.0);
     assert_close_opt(summary.min_battery_pct, 70.0);
-    assert_close_opt(summary.avg_engine_temp_c, 68.75);
+    assert_close_opt(summary.avg_engine_temp_c, 65.0);
     assert_close_opt(summary.max_engine_temp_c, 95.0);
     assert_close(summary.total_distance_km, 4.0);
     assert_eq!(summary.alert_count, 2);
