@@ -675,6 +675,9 @@ pub async fn fleet_performance_ranking((ts, _): Stores) {
         leg("VH-B", 0, 3_000.0, 40.0, 60.0, true),
         leg("VH-B", 10, 0.0, 0.0, 50.0, true),
         leg("VH-C", 5, 1_000.0, 15.0, 70.0, false),
+        // Two readings with identical values: both count in the average.
+        leg("VH-C", 6, 0.0, 30.0, 70.0, false),
+        leg("VH-C", 7, 0.0, 30.0, 70.0, false),
         // Outside the window: would put VH-C first if counted.
         leg("VH-C", 500, 50_000.0, 15.0, 70.0, true),
     ];
@@ -707,6 +710,7 @@ pub async fn fleet_performance_ranking((ts, _): Stores) {
     assert_eq!(a.alerts, 1);
     let c = &report.vehicles[2];
     assert_close(c.distance_km, 1.0);
+    assert_close(c.avg_speed, 25.0);
     assert_eq!(c.alerts, 0);
 
     let quiet = ts.fleet_performance(FLEET, range(100, 200)).await.unwrap();
