@@ -8,11 +8,11 @@
 //! consistent snapshot even while a compaction commits.
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use chrono::Duration;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use vehicleops_core::{
     Error, FleetPerformanceReport, HistoryQuery, MapPose, Metric, Reading, Result, SeriesPoint,
     StoreStatus, Telemetry, TimeRange, TimeSeriesStore, VehicleMetricsSummary, VehiclePerformance,
@@ -40,34 +40,24 @@ const SELECT_COLUMNS: &str = "vehicle_id, ts, seq, fleet_id, latitude, longitude
      battery_pct, engine_temp_c, load_pct, status, heading_deg, pose_x, pose_y, pose_theta, \
      pose_map_id";
 
-/// The writer's view of the two tables. Only the writer (holding its connection's lock) changes
-/// it; readers never need it.
+/// When to compact. The watermark itself is read inside each write transaction (one indexed row),
+/// so routing stays right even if another process wrote to the same file.
 pub(super) struct Tiers {
-    /// Readings with `ts` at or after this (µs) belong in `telemetry_recent`.
-    recent_from: AtomicI64,
-    /// Rows in `telemetry_recent`.
+    /// Rows in `telemetry_recent` as this store counts them: only decides when to compact.
     recent_rows: AtomicU64,
     /// Compact once `telemetry_recent` holds this many rows.
     compact_after_rows: u64,
 }
 
 impl Tiers {
-    /// Reads the watermark and the recent table's size from the database.
+    /// Counts the recent table's rows.
     pub(super) fn load(conn: &Connection, compact_after_rows: u64) -> Result<Self> {
-        let recent_from: i64 = conn
-            .query_row(
-                "SELECT value FROM telemetry_meta WHERE key = 'recent_from'",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(backend_error)?;
         let recent_rows: i64 = conn
             .query_row("SELECT COUNT(*) FROM telemetry_recent", [], |row| {
                 row.get(0)
             })
             .map_err(backend_error)?;
         Ok(Tiers {
-            recent_from: AtomicI64::new(recent_from),
             recent_rows: AtomicU64::new(recent_rows as u64),
             compact_after_rows: compact_after_rows.max(1),
         })
@@ -121,7 +111,11 @@ fn write_readings(
     tiers: &Tiers,
     readings: &[Reading],
 ) -> Result<WriteOutcome> {
-    let recent_from = tiers.recent_from.load(Ordering::Acquire);
+    // IMMEDIATE takes the write lock first: the watermark read below cannot move before commit.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend_error)?;
+    let recent_from = watermark(&tx)?;
     let (mut recent, mut late): (Vec<&Reading>, Vec<&Reading>) = readings
         .iter()
         .partition(|r| micros(r.telemetry.timestamp) >= recent_from);
@@ -143,7 +137,6 @@ fn write_readings(
         ))
     });
 
-    let tx = conn.transaction().map_err(backend_error)?;
     let inserted_recent = insert_rows(&tx, RECENT, &recent)?;
     let inserted_late = insert_rows(&tx, ARCHIVE, &late)?;
     {
@@ -191,8 +184,11 @@ fn write_readings(
 /// one transaction. The newer half stays, so a vehicle whose readings lag a little behind the
 /// others still finds its time range in the recent table.
 fn compact(conn: &mut Connection, tiers: &Tiers) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend_error)?;
     let recent_rows = tiers.recent_rows.load(Ordering::Acquire);
-    let new_recent_from: Option<i64> = conn
+    let new_recent_from: Option<i64> = tx
         .query_row(
             "SELECT ts FROM telemetry_recent ORDER BY ts LIMIT 1 OFFSET ?",
             [recent_rows / 2],
@@ -203,10 +199,9 @@ fn compact(conn: &mut Connection, tiers: &Tiers) -> Result<()> {
     let Some(new_recent_from) = new_recent_from else {
         return Ok(());
     };
-    if new_recent_from <= tiers.recent_from.load(Ordering::Acquire) {
+    if new_recent_from <= watermark(&tx)? {
         return Ok(());
     }
-    let tx = conn.transaction().map_err(backend_error)?;
     // Sorted by the archive's key: each vehicle's readings are appended together.
     tx.execute(
         &format!(
@@ -228,9 +223,15 @@ fn compact(conn: &mut Connection, tiers: &Tiers) -> Result<()> {
     )
     .map_err(backend_error)?;
     tx.commit().map_err(backend_error)?;
-    tiers.recent_from.store(new_recent_from, Ordering::Release);
     tiers.recent_rows.fetch_sub(moved as u64, Ordering::AcqRel);
     Ok(())
+}
+
+/// The current watermark: readings at or after it (µs) belong in `telemetry_recent`.
+fn watermark(conn: &Connection) -> Result<i64> {
+    conn.prepare_cached("SELECT value FROM telemetry_meta WHERE key = 'recent_from'")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .map_err(backend_error)
 }
 
 /// The 17 values of one reading, in [`COLUMNS`] order.
