@@ -9,6 +9,7 @@
 
 mod convert;
 mod repository;
+mod rollup;
 mod schema;
 mod telemetry;
 
