@@ -822,6 +822,135 @@ mod tests {
             .unwrap()
     }
 
+    /// Series and summaries read from rollups, raw edges and the recent table must equal the
+    /// same figures computed directly from the readings, for windows that do and do not align
+    /// with minutes and buckets that do and do not consist of whole minutes.
+    #[tokio::test]
+    async fn rollups_and_raw_rows_give_the_figures_of_the_readings() {
+        let store = SqliteStore::in_memory_with(SqliteOptions {
+            compact_after_rows: 50,
+        })
+        .unwrap();
+        // 12 minutes of readings every 7 s from two vehicles, values from a small LCG.
+        let mut state: u64 = 42;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) as f64 / (1u64 << 31) as f64
+        };
+        let mut written = Vec::new();
+        for secs in (0..720).step_by(7) {
+            for vehicle in ["VH-1", "VH-2"] {
+                let mut r = reading(vehicle, secs);
+                r.telemetry.speed_kmh = (next() * 100.0).round();
+                r.telemetry.battery_pct = (next() * 100.0).round();
+                r.telemetry.engine_temp_c = 40.0 + (next() * 60.0).round();
+                r.telemetry.load_pct = (next() * 100.0).round();
+                r.distance_m = (next() * 50.0).round();
+                if next() < 0.2 {
+                    r.telemetry.status = VehicleStatus::Alert;
+                }
+                written.push(r);
+            }
+        }
+        for batch in written.chunks(10) {
+            store.write_batch(batch).await.unwrap();
+        }
+        // Late readings, older than the watermark by now, between the others.
+        let late: Vec<Reading> = (0..60)
+            .step_by(10)
+            .map(|secs| {
+                let mut r = reading("VH-1", secs + 3);
+                r.telemetry.speed_kmh = 77.0;
+                r
+            })
+            .collect();
+        store.write_batch(&late).await.unwrap();
+        written.extend(late);
+        let (archived, _, _) = layout(&store).await;
+        assert!(archived > 100, "most readings must have been archived");
+
+        let vh1: Vec<&Reading> = written
+            .iter()
+            .filter(|r| r.telemetry.vehicle_id == "VH-1")
+            .collect();
+        let base = vh1[0].telemetry.timestamp - Duration::seconds(0);
+        let at = |secs: i64| base + Duration::seconds(secs);
+        let windows = [
+            (at(0), at(719)),
+            (at(60), at(240) - Duration::microseconds(1)),
+            (at(31), at(333)),
+            (at(60), at(240)),
+            (at(100), at(110)),
+        ];
+        for (from, to) in windows {
+            let range = TimeRange::new(from, to).unwrap();
+            let inside: Vec<&&Reading> = vh1
+                .iter()
+                .filter(|r| range.contains(r.telemetry.timestamp))
+                .collect();
+
+            let summary = store.vehicle_summary("VH-1", range).await.unwrap();
+            let n = inside.len() as f64;
+            let sum = |f: fn(&Reading) -> f64| inside.iter().map(|r| f(r)).sum::<f64>();
+            assert_eq!(summary.total_readings, inside.len() as u64, "{range:?}");
+            let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-9;
+            assert!(close(
+                summary.avg_speed_kmh,
+                sum(|r| r.telemetry.speed_kmh) / n
+            ));
+            assert!(close(
+                summary.avg_battery_pct,
+                sum(|r| r.telemetry.battery_pct) / n
+            ));
+            assert!(close(
+                summary.max_engine_temp_c,
+                inside
+                    .iter()
+                    .map(|r| r.telemetry.engine_temp_c)
+                    .fold(f64::MIN, f64::max)
+            ));
+            assert!((summary.total_distance_km - sum(|r| r.distance_m) / 1000.0).abs() < 1e-9);
+            let alerts = inside
+                .iter()
+                .filter(|r| r.telemetry.status == VehicleStatus::Alert)
+                .count();
+            assert_eq!(summary.alert_count, alerts as u64);
+
+            for bucket_secs in [60, 90, 120, 300] {
+                let bucket_us = bucket_secs * 1_000_000;
+                let mut expected: BTreeMap<i64, (u64, f64, f64, f64)> = BTreeMap::new();
+                for r in &inside {
+                    let ts = micros(r.telemetry.timestamp);
+                    let v = r.telemetry.load_pct;
+                    let e = expected.entry(ts - ts.rem_euclid(bucket_us)).or_insert((
+                        0,
+                        0.0,
+                        f64::MAX,
+                        f64::MIN,
+                    ));
+                    *e = (e.0 + 1, e.1 + v, e.2.min(v), e.3.max(v));
+                }
+                let series = store
+                    .series(
+                        "VH-1",
+                        Metric::LoadPct,
+                        range,
+                        Duration::seconds(bucket_secs),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(series.len(), expected.len(), "{range:?} / {bucket_secs} s");
+                for (point, (start, (count, total, min, max))) in series.iter().zip(expected) {
+                    assert_eq!(micros(point.bucket), start);
+                    assert!((point.avg_value - total / count as f64).abs() < 1e-9);
+                    assert_eq!((point.min_value, point.max_value), (min, max));
+                }
+            }
+        }
+    }
+
     #[tokio::test]
     async fn compaction_moves_the_older_half_and_late_readings_go_to_the_archive() {
         let store = SqliteStore::in_memory_with(SqliteOptions {
