@@ -6,8 +6,10 @@
 //! everything still in the recent table, are read raw. Rollups are written in the same
 //! transaction as the archived rows they describe, so the two always agree.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, params};
-use vehicleops_core::{Reading, Result, TimeRange};
+use vehicleops_core::{Reading, Result, TimeRange, VehicleStatus};
 
 use super::backend_error;
 use super::convert::micros;
@@ -43,47 +45,114 @@ pub(super) fn minute_of(ts: i64) -> i64 {
     ts - ts.rem_euclid(MINUTE_US)
 }
 
-/// Adds the readings of `table` with `ts < until` to the rollups, one upsert per vehicle-minute.
-/// Called for rows about to move into the archive.
+/// The aggregate of one vehicle-minute, as stored.
+struct MinuteAggregate {
+    readings: i64,
+    alerts: i64,
+    distance_m: f64,
+    /// Sum, min and max of speed, battery, engine temperature and load, in that order.
+    metrics: [(f64, f64, f64); 4],
+}
+
+impl MinuteAggregate {
+    fn new() -> Self {
+        MinuteAggregate {
+            readings: 0,
+            alerts: 0,
+            distance_m: 0.0,
+            metrics: [(0.0, f64::INFINITY, f64::NEG_INFINITY); 4],
+        }
+    }
+
+    fn add(&mut self, alert: bool, distance_m: f64, values: [f64; 4]) {
+        self.readings += 1;
+        self.alerts += i64::from(alert);
+        self.distance_m += distance_m;
+        for ((sum, min, max), value) in self.metrics.iter_mut().zip(values) {
+            *sum += value;
+            *min = min.min(value);
+            *max = max.max(value);
+        }
+    }
+
+    /// Merges this aggregate into the stored row of `(vehicle_id, minute)`.
+    fn upsert(&self, conn: &Connection, vehicle_id: &str, minute: i64) -> Result<()> {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "INSERT INTO telemetry_minutes ({COLUMNS}) VALUES \
+                 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {MERGE}"
+            ))
+            .map_err(backend_error)?;
+        let [speed, battery, engine_temp, load] = self.metrics;
+        stmt.execute(params![
+            vehicle_id,
+            minute,
+            self.readings,
+            self.alerts,
+            self.distance_m,
+            speed.0,
+            speed.1,
+            speed.2,
+            battery.0,
+            battery.1,
+            battery.2,
+            engine_temp.0,
+            engine_temp.1,
+            engine_temp.2,
+            load.0,
+            load.1,
+            load.2,
+        ])
+        .map_err(backend_error)?;
+        Ok(())
+    }
+}
+
+/// Adds the readings of `table` with `ts < until` to the rollups: called for rows about to move
+/// into the archive. Aggregated here while the rows stream by in key order, then one upsert per
+/// vehicle-minute; a SQL GROUP BY would sort every row first.
 pub(super) fn add_rows_before(conn: &Connection, table: &str, until: i64) -> Result<()> {
-    conn.execute(
-        &format!(
-            "INSERT INTO telemetry_minutes ({COLUMNS}) \
-             SELECT vehicle_id, ts - ((ts % {MINUTE_US}) + {MINUTE_US}) % {MINUTE_US} AS minute, \
-             COUNT(*), SUM(status = 'ALERT'), SUM(distance_m), \
-             SUM(speed_kmh), MIN(speed_kmh), MAX(speed_kmh), \
-             SUM(battery_pct), MIN(battery_pct), MAX(battery_pct), \
-             SUM(engine_temp_c), MIN(engine_temp_c), MAX(engine_temp_c), \
-             SUM(load_pct), MIN(load_pct), MAX(load_pct) \
-             FROM {table} WHERE ts < ?1 GROUP BY vehicle_id, minute {MERGE}"
-        ),
-        [until],
-    )
-    .map_err(backend_error)?;
+    let mut minutes: HashMap<(String, i64), MinuteAggregate> = HashMap::new();
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT vehicle_id, ts, status, distance_m, speed_kmh, battery_pct, engine_temp_c, \
+             load_pct FROM {table} WHERE ts < ?1"
+        ))
+        .map_err(backend_error)?;
+    let mut rows = stmt.query([until]).map_err(backend_error)?;
+    while let Some(row) = rows.next().map_err(backend_error)? {
+        let values = (|| -> rusqlite::Result<_> {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get_ref(2)?.as_str()? == VehicleStatus::Alert.as_str(),
+                row.get::<_, f64>(3)?,
+                [row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?],
+            ))
+        })()
+        .map_err(backend_error)?;
+        let (vehicle_id, ts, alert, distance_m, metrics) = values;
+        minutes
+            .entry((vehicle_id, minute_of(ts)))
+            .or_insert_with(MinuteAggregate::new)
+            .add(alert, distance_m, metrics);
+    }
+    for ((vehicle_id, minute), aggregate) in &minutes {
+        aggregate.upsert(conn, vehicle_id, *minute)?;
+    }
     Ok(())
 }
 
 /// Adds one reading just inserted into the archive.
 pub(super) fn add_reading(conn: &Connection, reading: &Reading) -> Result<()> {
     let t = &reading.telemetry;
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "INSERT INTO telemetry_minutes ({COLUMNS}) VALUES \
-             (?1, ?2, 1, ?3, ?4, ?5, ?5, ?5, ?6, ?6, ?6, ?7, ?7, ?7, ?8, ?8, ?8) {MERGE}"
-        ))
-        .map_err(backend_error)?;
-    stmt.execute(params![
-        t.vehicle_id,
-        minute_of(micros(t.timestamp)),
-        i64::from(t.status == vehicleops_core::VehicleStatus::Alert),
+    let mut aggregate = MinuteAggregate::new();
+    aggregate.add(
+        t.status == VehicleStatus::Alert,
         reading.distance_m,
-        t.speed_kmh,
-        t.battery_pct,
-        t.engine_temp_c,
-        t.load_pct,
-    ])
-    .map_err(backend_error)?;
-    Ok(())
+        [t.speed_kmh, t.battery_pct, t.engine_temp_c, t.load_pct],
+    );
+    aggregate.upsert(conn, &t.vehicle_id, minute_of(micros(t.timestamp)))
 }
 
 /// How a window `[from, to]` (µs) splits for one query.
