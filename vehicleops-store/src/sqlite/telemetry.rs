@@ -4,8 +4,9 @@
 //! every new reading at or after the `recent_from` watermark, and `telemetry`, clustered by
 //! vehicle, holds everything older. Writes append to the recent table in a few pages whatever the
 //! number of vehicles; [`compact`] moves its older half into `telemetry` once it grows past the
-//! configured size. Every query reads both tables inside one read transaction, so it sees one
-//! consistent snapshot even while a compaction commits.
+//! configured size, adding them to the per-minute rollups ([`rollup`]) as it goes. Every query
+//! reads its tables inside one read transaction, so it sees one consistent snapshot even while a
+//! compaction commits.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
