@@ -32,17 +32,27 @@ pub struct Cluster {
     pub port: u16,
     pub dir: PathBuf,
     pub url: String,
+    pub password: Option<String>,
 }
 
 impl Cluster {
     pub fn start_new() -> Cluster {
+        Self::start_with_password(None)
+    }
+
+    /// A cluster whose TCP logins need `password` for user `postgres` (trust when `None`).
+    pub fn start_with_password(password: Option<&str>) -> Cluster {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("vehicleops-test-pg-{port}"));
         let _ = std::fs::remove_dir_all(&dir);
+        let credentials = password.map(|p| format!(":{p}")).unwrap_or_default();
         let cluster = Cluster {
             port,
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable"),
+            url: format!(
+                "postgres://postgres{credentials}@127.0.0.1:{port}/postgres?sslmode=disable"
+            ),
             dir,
+            password: password.map(str::to_owned),
         };
         cluster.run("start");
         // Stops the cluster once this test process is gone, however it ends.
@@ -71,6 +81,10 @@ impl Cluster {
             .arg(action)
             .env("VEHICLEOPS_PG_PORT", self.port.to_string())
             .env("VEHICLEOPS_PG_DIR", &self.dir)
+            .env(
+                "VEHICLEOPS_PG_PASSWORD",
+                self.password.as_deref().unwrap_or_default(),
+            )
             .output()
             .expect("run scripts/pg.sh");
         assert!(
