@@ -18,10 +18,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Acquire, PgConnection};
+use sqlx::postgres::PgArguments;
+use sqlx::{Acquire, PgConnection, Postgres};
+
+/// A query with its parameters bound as it goes.
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 use vehicleops_core::{Error, Reading, Result, VehicleStatus, WriteOutcome};
 
-use super::queries::{UNNEST_TELEMETRY, latest_upsert_sql, rollup_upsert_sql};
+use super::queries::{UNNEST_TELEMETRY, latest_and_rollup_upsert_sql, latest_upsert_sql};
 use super::{IngestMethod, PostgresStore, TelemetryLayout, copy, sqlstate};
 
 /// Rows per staging `INSERT` without COPY (about 40 kB of parameters): PGlite's socket server
@@ -99,11 +103,18 @@ impl PostgresStore {
             Err(e) => return Err(self.db(e)),
         }
         let latest = newest_per_vehicle(readings);
-        insert_telemetry_arrays(&mut tx, &latest_upsert_sql(), &latest)
-            .await
-            .map_err(|e| self.db(e))?;
         if self.rollup_table {
-            upsert_minute_rollups(&mut tx, readings)
+            let minutes = minute_aggregates(readings);
+            let sql = latest_and_rollup_upsert_sql();
+            let upsert = bind_telemetry_arrays(sqlx::query(&sql), &latest);
+            bind_rollup_arrays(upsert, &minutes)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.db(e))?;
+        } else {
+            let sql = latest_upsert_sql();
+            bind_telemetry_arrays(sqlx::query(&sql), &latest)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| self.db(e))?;
         }
@@ -134,7 +145,8 @@ impl PostgresStore {
                 );
                 for chunk in readings.chunks(UNNEST_CHUNK) {
                     let rows: Vec<&Reading> = chunk.iter().collect();
-                    insert_telemetry_arrays(&mut tx, &staging, &rows)
+                    bind_telemetry_arrays(sqlx::query(&staging), &rows)
+                        .execute(&mut *tx)
                         .await
                         .map_err(|e| self.db(e))?;
                 }
@@ -180,19 +192,15 @@ fn newest_per_vehicle(readings: &[Reading]) -> Vec<&Reading> {
     rows
 }
 
-/// Runs `sql` (which reads [`UNNEST_TELEMETRY`]) with one array per telemetry column.
-async fn insert_telemetry_arrays(
-    conn: &mut PgConnection,
-    sql: &str,
-    rows: &[&Reading],
-) -> sqlx::Result<()> {
+/// Binds one array per telemetry column (`$1..=$17`, as [`UNNEST_TELEMETRY`] reads them).
+fn bind_telemetry_arrays<'q>(query: PgQuery<'q>, rows: &[&'q Reading]) -> PgQuery<'q> {
     let column = |f: fn(&Reading) -> f64| rows.iter().map(|r| f(r)).collect::<Vec<f64>>();
     let pose = |f: fn(&vehicleops_core::MapPose) -> f64| {
         rows.iter()
             .map(|r| r.telemetry.pose.as_ref().map(f))
             .collect::<Vec<Option<f64>>>()
     };
-    sqlx::query(sql)
+    query
         .bind(
             rows.iter()
                 .map(|r| r.telemetry.vehicle_id.as_str())
@@ -235,9 +243,6 @@ async fn insert_telemetry_arrays(
                 .map(|r| r.telemetry.pose.as_ref().map(|p| p.map_id.as_str()))
                 .collect::<Vec<_>>(),
         )
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Sum, minimum and maximum of one metric in one bucket.
@@ -284,9 +289,13 @@ fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros).expect("a minute boundary of a valid time")
 }
 
-/// Aggregates the batch per (vehicle, fleet, minute) and folds it into the rollup table.
-async fn upsert_minute_rollups(conn: &mut PgConnection, readings: &[Reading]) -> sqlx::Result<()> {
-    let mut groups: HashMap<(&str, DateTime<Utc>, &str), MinuteAggregate> = HashMap::new();
+/// A rollup key: vehicle, minute, fleet (the table's primary-key order).
+type MinuteKey<'a> = (&'a str, DateTime<Utc>, &'a str);
+
+/// The batch aggregated per (vehicle, minute, fleet), in primary-key order so that concurrent
+/// batches lock rollup rows in the same order.
+fn minute_aggregates(readings: &[Reading]) -> Vec<(MinuteKey<'_>, MinuteAggregate)> {
+    let mut groups: HashMap<MinuteKey<'_>, MinuteAggregate> = HashMap::new();
     for r in readings {
         let t = &r.telemetry;
         let alert = i64::from(t.status == VehicleStatus::Alert);
@@ -315,12 +324,19 @@ async fn upsert_minute_rollups(conn: &mut PgConnection, readings: &[Reading]) ->
                 alerts: alert,
             });
     }
-    // Primary-key order, so concurrent batches lock rollup rows in the same order.
     let mut rows: Vec<_> = groups.into_iter().collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+/// Binds the rollup rows as the 18 arrays after the telemetry ones (`$18..=$35`).
+fn bind_rollup_arrays<'q>(
+    query: PgQuery<'q>,
+    rows: &[(MinuteKey<'q>, MinuteAggregate)],
+) -> PgQuery<'q> {
     let stat =
         |f: fn(&MinuteAggregate) -> f64| rows.iter().map(|(_, g)| f(g)).collect::<Vec<f64>>();
-    sqlx::query(&rollup_upsert_sql())
+    query
         .bind(rows.iter().map(|((v, _, _), _)| *v).collect::<Vec<_>>())
         .bind(rows.iter().map(|((_, _, f), _)| *f).collect::<Vec<_>>())
         .bind(rows.iter().map(|((_, b, _), _)| *b).collect::<Vec<_>>())
@@ -339,9 +355,6 @@ async fn upsert_minute_rollups(conn: &mut PgConnection, readings: &[Reading]) ->
         .bind(stat(|g| g.load.max))
         .bind(stat(|g| g.distance))
         .bind(rows.iter().map(|(_, g)| g.alerts).collect::<Vec<_>>())
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

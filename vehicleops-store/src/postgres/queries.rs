@@ -95,16 +95,19 @@ pub(crate) fn latest_upsert_sql() -> String {
     )
 }
 
-/// Folds minute aggregates computed by the caller (arrays `$1..=$18`, in rollup column order)
-/// into the 1-minute rollup table.
-pub(crate) fn rollup_upsert_sql() -> String {
+/// Folds minute aggregates computed by the caller (arrays `$18..=$35`, in rollup column order)
+/// into the 1-minute rollup table, and the newest reading per vehicle (arrays `$1..=$17`, as
+/// for [`latest_upsert_sql`]) into `telemetry_latest`: one round trip for both.
+pub(crate) fn latest_and_rollup_upsert_sql() -> String {
     format!(
-        "INSERT INTO vehicleops.telemetry_1m AS r
-         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[],
-             $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[],
-             $11::float8[], $12::float8[], $13::float8[], $14::float8[], $15::float8[],
-             $16::float8[], $17::float8[], $18::bigint[])
+        "WITH latest AS ({})
+         INSERT INTO vehicleops.telemetry_1m AS r
+         SELECT * FROM unnest($18::text[], $19::text[], $20::timestamptz[], $21::bigint[],
+             $22::float8[], $23::float8[], $24::float8[], $25::float8[], $26::float8[],
+             $27::float8[], $28::float8[], $29::float8[], $30::float8[], $31::float8[],
+             $32::float8[], $33::float8[], $34::float8[], $35::bigint[])
          ON CONFLICT (vehicle_id, bucket, fleet_id) DO UPDATE SET {}",
+        latest_upsert_sql(),
         rollup_merge()
     )
 }
