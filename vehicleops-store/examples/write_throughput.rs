@@ -63,6 +63,7 @@ fn main() -> vehicleops_core::Result<()> {
     let vehicles = arg(3, 1_000);
     let options = SqliteOptions {
         compact_after_rows: arg(4, SqliteOptions::default().compact_after_rows as usize) as u64,
+        ..SqliteOptions::default()
     };
 
     let dir = std::env::temp_dir().join(format!(
