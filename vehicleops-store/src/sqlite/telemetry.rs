@@ -22,7 +22,7 @@ use vehicleops_core::{
 
 use super::convert::{from_micros, micros};
 use super::rollup::{self, WindowPlan};
-use super::{SqliteStore, backend_error};
+use super::{SqliteOptions, SqliteStore, backend_error};
 
 /// Rows per multi-row INSERT. Fewer statement executions per batch; 32 rows × 17 columns stays
 /// far below SQLite's bound-parameter limit.
@@ -47,22 +47,36 @@ const SELECT_COLUMNS: &str = "vehicle_id, ts, seq, fleet_id, latitude, longitude
 pub(super) struct Tiers {
     /// Rows in `telemetry_recent` as this store counts them: only decides when to compact.
     recent_rows: AtomicU64,
-    /// Compact once `telemetry_recent` holds this many rows.
+    /// Vehicle–fleet pairs that have reported (`telemetry_streams`): the vehicle count.
+    streams: AtomicU64,
     compact_after_rows: u64,
+    compact_rows_per_vehicle: u64,
 }
 
 impl Tiers {
-    /// Counts the recent table's rows.
-    pub(super) fn load(conn: &Connection, compact_after_rows: u64) -> Result<Self> {
-        let recent_rows: i64 = conn
-            .query_row("SELECT COUNT(*) FROM telemetry_recent", [], |row| {
-                row.get(0)
+    /// Counts the recent table's rows and the vehicles.
+    pub(super) fn load(conn: &Connection, options: &SqliteOptions) -> Result<Self> {
+        let count = |table: &str| -> Result<u64> {
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                row.get::<_, i64>(0)
             })
-            .map_err(backend_error)?;
+            .map(|n| n as u64)
+            .map_err(backend_error)
+        };
         Ok(Tiers {
-            recent_rows: AtomicU64::new(recent_rows as u64),
-            compact_after_rows: compact_after_rows.max(1),
+            recent_rows: AtomicU64::new(count(RECENT)?),
+            streams: AtomicU64::new(count("telemetry_streams")?),
+            compact_after_rows: options.compact_after_rows.max(1),
+            compact_rows_per_vehicle: options.compact_rows_per_vehicle,
         })
+    }
+
+    /// Compact once `telemetry_recent` holds this many rows.
+    fn compact_threshold(&self) -> u64 {
+        let per_vehicle = self
+            .compact_rows_per_vehicle
+            .saturating_mul(self.streams.load(Ordering::Acquire));
+        self.compact_after_rows.max(per_vehicle)
     }
 }
 
@@ -163,6 +177,7 @@ fn write_readings(
 
     let inserted_recent = insert_rows(&tx, RECENT, &recent)?;
     let inserted_late = insert_late_rows(&tx, &late)?;
+    let mut new_streams = 0;
     {
         let streams: BTreeSet<(&str, &str)> = readings
             .iter()
@@ -179,17 +194,19 @@ fn write_readings(
             )
             .map_err(backend_error)?;
         for (fleet_id, vehicle_id) in streams {
-            stmt.execute(params![fleet_id, vehicle_id])
-                .map_err(backend_error)?;
+            new_streams += stmt
+                .execute(params![fleet_id, vehicle_id])
+                .map_err(backend_error)? as u64;
         }
     }
     tx.commit().map_err(backend_error)?;
+    tiers.streams.fetch_add(new_streams, Ordering::AcqRel);
 
     let recent_rows = tiers
         .recent_rows
         .fetch_add(inserted_recent, Ordering::AcqRel)
         + inserted_recent;
-    if recent_rows >= tiers.compact_after_rows {
+    if recent_rows >= tiers.compact_threshold() {
         // The batch is already durable: a failed compaction must not report it as failed (the
         // caller would only replay it). The rows stay in the recent table and the next write
         // tries again.
@@ -772,7 +789,6 @@ impl TimeSeriesStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SqliteOptions;
     use chrono::DateTime;
 
     fn reading(vehicle_id: &str, secs: i64) -> Reading {
@@ -830,6 +846,7 @@ mod tests {
     async fn rollups_and_raw_rows_give_the_figures_of_the_readings() {
         let store = SqliteStore::in_memory_with(SqliteOptions {
             compact_after_rows: 50,
+            compact_rows_per_vehicle: 0,
         })
         .unwrap();
         // 12 minutes of readings every 7 s from two vehicles, values from a small LCG.
@@ -952,10 +969,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_compaction_threshold_grows_with_the_vehicles() {
+        let tiers = |vehicles: u64| Tiers {
+            recent_rows: AtomicU64::new(0),
+            streams: AtomicU64::new(vehicles),
+            compact_after_rows: 100_000,
+            compact_rows_per_vehicle: 40,
+        };
+        assert_eq!(tiers(10).compact_threshold(), 100_000);
+        assert_eq!(tiers(10_000).compact_threshold(), 400_000);
+        let off = Tiers {
+            compact_rows_per_vehicle: 0,
+            ..tiers(10_000)
+        };
+        assert_eq!(off.compact_threshold(), 100_000);
+    }
+
     #[tokio::test]
     async fn compaction_moves_the_older_half_and_late_readings_go_to_the_archive() {
         let store = SqliteStore::in_memory_with(SqliteOptions {
             compact_after_rows: 4,
+            compact_rows_per_vehicle: 0,
         })
         .unwrap();
         let batch: Vec<Reading> = (0..3).map(|s| reading("VH-1", s)).collect();
