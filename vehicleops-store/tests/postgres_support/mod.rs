@@ -54,8 +54,7 @@ impl Cluster {
             dir,
             password: password.map(str::to_owned),
         };
-        cluster.run("start");
-        // Stops the cluster once this test process is gone, however it ends.
+        // Stops the cluster once this test process is gone, however it ends (even mid-start).
         let watchdog = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
              VEHICLEOPS_PG_PORT={port} VEHICLEOPS_PG_DIR='{dir}' bash '{script}' destroy",
@@ -71,6 +70,7 @@ impl Cluster {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn the cluster watchdog");
+        cluster.run("start");
         cluster
     }
 
