@@ -11,6 +11,8 @@
 #   VEHICLEOPS_PG_DIR   cluster folder (default: ${TMPDIR:-/tmp}/vehicleops-pg-$PORT)
 #   VEHICLEOPS_PG_PORT  TCP port on 127.0.0.1 (default: 54329)
 #   VEHICLEOPS_PG_BIN   server binaries (default: /usr/lib/postgresql/15/bin)
+#   VEHICLEOPS_PG_PASSWORD  if set at the first start: TCP logins need this password for user
+#                       `postgres` (scram-sha-256) instead of trust
 # Installs Debian's postgresql-15 non-interactively when the binaries are missing. As root the
 # server runs as the `postgres` system user (created if missing), because PostgreSQL refuses to
 # run as root.
@@ -21,7 +23,8 @@ DIR="${VEHICLEOPS_PG_DIR:-${TMPDIR:-/tmp}/vehicleops-pg-$PORT}"
 BIN="${VEHICLEOPS_PG_BIN:-/usr/lib/postgresql/15/bin}"
 DATA="$DIR/data"
 LOG="$DIR/server.log"
-URL="postgres://postgres@127.0.0.1:$PORT/postgres?sslmode=disable"
+PASSWORD="${VEHICLEOPS_PG_PASSWORD:-}"
+URL="postgres://postgres${PASSWORD:+:$PASSWORD}@127.0.0.1:$PORT/postgres?sslmode=disable"
 
 log() { echo "pg.sh: $*" >&2; }
 
@@ -70,8 +73,15 @@ start() {
   fi
   if [[ ! -f "$DATA/PG_VERSION" ]]; then
     log "initdb into $DATA"
-    as_owner "$BIN/initdb" -D "$DATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 \
+    local auth=(-A trust)
+    if [[ -n "$PASSWORD" ]]; then
+      printf '%s\n' "$PASSWORD" >"$DIR/pwfile"
+      [[ $(id -u) -eq 0 ]] && chown postgres "$DIR/pwfile"
+      auth=(--auth-local=trust --auth-host=scram-sha-256 --pwfile="$DIR/pwfile")
+    fi
+    as_owner "$BIN/initdb" -D "$DATA" -U postgres "${auth[@]}" -E UTF8 --locale=C.UTF-8 >"$DIR/initdb.log" 2>&1 \
       || { cat "$DIR/initdb.log" >&2; exit 1; }
+    rm -f "$DIR/pwfile"
     cat >>"$DATA/postgresql.conf" <<CONF
 # vehicleops private test cluster
 listen_addresses = '127.0.0.1'

@@ -1,7 +1,7 @@
-//! A PostgreSQL restart in the middle of ingest: writes fail with a clear, retryable error
-//! while the server is down, succeed again after it is back, and nothing acknowledged is lost
-//! or duplicated. Runs its own private cluster (scripts/pg.sh) so stopping it disturbs no
-//! other test.
+//! Tests that need a server of their own (scripts/pg.sh, so stopping it or changing its
+//! authentication disturbs no other test): a PostgreSQL restart in the middle of ingest (writes
+//! fail with a clear, retryable error while the server is down, succeed again after it is back,
+//! and nothing acknowledged is lost or duplicated), and a wrong password.
 #![cfg(feature = "postgres")]
 
 mod postgres_support;
@@ -144,6 +144,30 @@ async fn a_restart_mid_ingest_loses_nothing_acknowledged() {
         summary.total_readings,
         (BATCHES * BATCH_LEN) as u64,
         "rollup agrees"
+    );
+    cluster.run("destroy");
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_a_config_error_about_the_login() {
+    let cluster = Cluster::start_with_password(Some("right-secret"));
+    let good = PostgresStore::connect(&cluster.url).await;
+    assert!(
+        good.is_ok(),
+        "the right password connects: {:?}",
+        good.err()
+    );
+    let wrong = cluster.url.replacen(":right-secret@", ":wrong-secret@", 1);
+    let err = PostgresStore::connect(&wrong).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("rejected the login") && text.contains("password"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("wrong-secret"),
+        "the password is never echoed: {text}"
     );
     cluster.run("destroy");
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use vehicleops_core::{Error, Reading, Result};
 
 /// The columns of the staging table, in the order [`encode_readings`] writes them.
-pub(crate) const STAGING_COLUMNS: &str = "vehicle_id, fleet_id, time, seq, latitude, longitude, \
+pub const STAGING_COLUMNS: &str = "vehicle_id, fleet_id, time, seq, latitude, longitude, \
      speed_kmh, battery_pct, engine_temp_c, load_pct, heading_deg, status, distance_m, \
      pose_x, pose_y, pose_theta, pose_map_id";
 
@@ -19,10 +19,11 @@ const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 /// Microseconds from the Unix epoch to PostgreSQL's epoch, 2000-01-01T00:00:00Z.
 const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 
-/// Encodes `readings` as one binary `COPY` stream, trailer included.
+/// Encodes `readings` as one binary `COPY` stream, trailer included, for a table with the
+/// columns [`STAGING_COLUMNS`] in that order (e.g. `vehicleops.telemetry`).
 ///
 /// Fails with a validation error for a `seq` that does not fit PostgreSQL's `bigint`.
-pub(crate) fn encode_readings(readings: &[Reading]) -> Result<Vec<u8>> {
+pub fn encode_readings(readings: &[Reading]) -> Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(HEADER.len() + readings.len() * 200 + 2);
     buf.extend_from_slice(HEADER);
     for reading in readings {

@@ -191,10 +191,10 @@ fn v1_entities_and_telemetry(layout: TelemetryLayout) -> Plan {
                 ON vehicleops.missions (fleet_id) WHERE status IN ('ASSIGNED', 'IN_PROGRESS')",
         ),
         // The newest reading per vehicle, kept at ingest: `latest` and `latest_for_fleet` never
-        // scan the time series.
+        // scan the time series. Rewritten by every batch, so pages keep room for HOT updates.
         required(format!(
             "CREATE TABLE IF NOT EXISTS vehicleops.telemetry_latest ({TELEMETRY_COLUMNS_DDL},
-                PRIMARY KEY (vehicle_id))"
+                PRIMARY KEY (vehicle_id)) WITH (fillfactor = 50)"
         )),
         required(
             "CREATE INDEX IF NOT EXISTS telemetry_latest_by_fleet
@@ -349,7 +349,7 @@ fn v2_rollups(layout: TelemetryLayout) -> Plan {
                         load_max double precision NOT NULL,
                         distance_sum double precision NOT NULL,
                         alert_readings bigint NOT NULL,
-                        PRIMARY KEY (vehicle_id, bucket, fleet_id))",
+                        PRIMARY KEY (vehicle_id, bucket, fleet_id)) WITH (fillfactor = 70)",
                 ),
                 required(
                     "CREATE INDEX IF NOT EXISTS telemetry_1m_by_fleet

@@ -18,7 +18,8 @@
 //! `INSERT … ON CONFLICT DO NOTHING` on the natural key, so a replayed batch never duplicates a
 //! row, and updates the latest-reading table and the rollup in the same transaction.
 
-mod copy;
+pub mod copy;
+mod ingest;
 mod migrations;
 mod queries;
 mod repository;
@@ -132,6 +133,8 @@ pub struct PostgresStore {
     /// The ingest statement for this layout and schema version.
     ingest_sql: String,
     ingest: IngestMethod,
+    /// Whether the 1-minute rollup is a table the ingest keeps (plain PostgreSQL, schema ≥ 2).
+    rollup_table: bool,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -254,6 +257,7 @@ impl PostgresStore {
             partitions: Mutex::new(HashSet::new()),
             ingest_sql: queries::ingest_sql(has_1m_table),
             ingest,
+            rollup_table: has_1m_table,
         };
         if layout == TelemetryLayout::Partitioned {
             // Create today's and tomorrow's partitions ahead of the first writes.
@@ -511,5 +515,64 @@ pub(crate) fn constraint(e: &sqlx::Error) -> Option<String> {
     match e {
         sqlx::Error::Database(db) => db.constraint().map(str::to_owned),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vehicleops_core::ErrorKind;
+
+    #[test]
+    fn an_unreachable_server_is_a_retryable_backend_error_naming_it() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let err = map_err_at(sqlx::Error::Io(refused), Some("db.local:5432/fleet"));
+        assert_eq!(err.kind(), ErrorKind::Backend);
+        let text = err.to_string();
+        assert!(
+            text.contains("db.local:5432/fleet") && text.contains("running"),
+            "{text}"
+        );
+        assert!(text.contains("retry"), "{text}");
+
+        let err = map_err_at(sqlx::Error::PoolTimedOut, Some("db.local:5432/fleet"));
+        assert_eq!(err.kind(), ErrorKind::Backend);
+        assert!(err.to_string().contains("db.local:5432/fleet"));
+    }
+
+    #[test]
+    fn configuration_problems_and_a_closed_pool_have_their_own_kinds() {
+        let err = map_err(sqlx::Error::Configuration("bad port".into()));
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(
+            err.to_string()
+                .contains("postgres://user:password@host:port/database")
+        );
+        assert_eq!(map_err(sqlx::Error::PoolClosed).kind(), ErrorKind::Closed);
+    }
+
+    #[test]
+    fn the_layout_setting_round_trips_and_rejects_unknown_values() {
+        for layout in [TelemetryLayout::TimescaleDb, TelemetryLayout::Partitioned] {
+            assert_eq!(
+                TelemetryLayout::from_setting(layout.setting()).unwrap(),
+                layout
+            );
+        }
+        let err = TelemetryLayout::from_setting("cassandra").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_url_fails_before_any_connection() {
+        let err = PostgresStore::connect("postgres://host:notaport/db")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(
+            err.to_string()
+                .contains("invalid PostgreSQL connection string"),
+            "{err}"
+        );
     }
 }

@@ -14,31 +14,9 @@ pub(crate) const SELECT_TELEMETRY: &str = "vehicle_id, fleet_id, time, seq, lati
 /// and folds exactly the inserted rows into `telemetry_latest` (and the 1-minute rollup when it
 /// is a table). Returns the number of inserted rows.
 pub(crate) fn ingest_sql(rollup_table: bool) -> String {
-    let latest_set = SELECT_TELEMETRY
-        .split(", ")
-        .filter(|c| *c != "vehicle_id")
-        .map(|c| format!("{c} = excluded.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let latest_set = latest_set();
     let rollup = if rollup_table {
-        let merge = [
-            "readings = r.readings + excluded.readings",
-            "speed_sum = r.speed_sum + excluded.speed_sum",
-            "speed_min = least(r.speed_min, excluded.speed_min)",
-            "speed_max = greatest(r.speed_max, excluded.speed_max)",
-            "battery_sum = r.battery_sum + excluded.battery_sum",
-            "battery_min = least(r.battery_min, excluded.battery_min)",
-            "battery_max = greatest(r.battery_max, excluded.battery_max)",
-            "temp_sum = r.temp_sum + excluded.temp_sum",
-            "temp_min = least(r.temp_min, excluded.temp_min)",
-            "temp_max = greatest(r.temp_max, excluded.temp_max)",
-            "load_sum = r.load_sum + excluded.load_sum",
-            "load_min = least(r.load_min, excluded.load_min)",
-            "load_max = greatest(r.load_max, excluded.load_max)",
-            "distance_sum = r.distance_sum + excluded.distance_sum",
-            "alert_readings = r.alert_readings + excluded.alert_readings",
-        ]
-        .join(", ");
+        let merge = rollup_merge();
         // Ordered so that concurrent batches lock rollup rows in the same order (no deadlock).
         format!(
             ", rollup AS (
@@ -67,6 +45,73 @@ pub(crate) fn ingest_sql(rollup_table: bool) -> String {
     )
 }
 
+/// How a rollup row absorbs new rows for its bucket (`r`: stored, `excluded`: new).
+fn rollup_merge() -> String {
+    [
+        "readings = r.readings + excluded.readings",
+        "speed_sum = r.speed_sum + excluded.speed_sum",
+        "speed_min = least(r.speed_min, excluded.speed_min)",
+        "speed_max = greatest(r.speed_max, excluded.speed_max)",
+        "battery_sum = r.battery_sum + excluded.battery_sum",
+        "battery_min = least(r.battery_min, excluded.battery_min)",
+        "battery_max = greatest(r.battery_max, excluded.battery_max)",
+        "temp_sum = r.temp_sum + excluded.temp_sum",
+        "temp_min = least(r.temp_min, excluded.temp_min)",
+        "temp_max = greatest(r.temp_max, excluded.temp_max)",
+        "load_sum = r.load_sum + excluded.load_sum",
+        "load_min = least(r.load_min, excluded.load_min)",
+        "load_max = greatest(r.load_max, excluded.load_max)",
+        "distance_sum = r.distance_sum + excluded.distance_sum",
+        "alert_readings = r.alert_readings + excluded.alert_readings",
+    ]
+    .join(", ")
+}
+
+/// `SET` list replacing every column of a `telemetry_latest` row but the key.
+fn latest_set() -> String {
+    SELECT_TELEMETRY
+        .split(", ")
+        .filter(|c| *c != "vehicle_id")
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `unnest` over one array parameter per telemetry column, `$1..=$17`.
+pub(crate) const UNNEST_TELEMETRY: &str = "unnest($1::text[], $2::text[], $3::timestamptz[], \
+    $4::bigint[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], \
+    $10::float8[], $11::float8[], $12::text[], $13::float8[], $14::float8[], $15::float8[], \
+    $16::float8[], $17::text[])";
+
+/// Upserts the newest reading per vehicle, given as arrays (one element per vehicle); an older
+/// reading never replaces a newer one.
+pub(crate) fn latest_upsert_sql() -> String {
+    format!(
+        "INSERT INTO vehicleops.telemetry_latest AS l ({SELECT_TELEMETRY})
+         SELECT * FROM {UNNEST_TELEMETRY}
+         ON CONFLICT (vehicle_id) DO UPDATE SET {}
+         WHERE (l.time, l.seq) < (excluded.time, excluded.seq)",
+        latest_set()
+    )
+}
+
+/// Folds minute aggregates computed by the caller (arrays `$18..=$35`, in rollup column order)
+/// into the 1-minute rollup table, and the newest reading per vehicle (arrays `$1..=$17`, as
+/// for [`latest_upsert_sql`]) into `telemetry_latest`: one round trip for both.
+pub(crate) fn latest_and_rollup_upsert_sql() -> String {
+    format!(
+        "WITH latest AS ({})
+         INSERT INTO vehicleops.telemetry_1m AS r
+         SELECT * FROM unnest($18::text[], $19::text[], $20::timestamptz[], $21::bigint[],
+             $22::float8[], $23::float8[], $24::float8[], $25::float8[], $26::float8[],
+             $27::float8[], $28::float8[], $29::float8[], $30::float8[], $31::float8[],
+             $32::float8[], $33::float8[], $34::float8[], $35::bigint[])
+         ON CONFLICT (vehicle_id, bucket, fleet_id) DO UPDATE SET {}",
+        latest_upsert_sql(),
+        rollup_merge()
+    )
+}
+
 /// One aggregated quantity of the analytics: its alias and how to get it from a raw row and
 /// from a rollup row. Parts are summed/min/maxed again by the caller.
 pub(crate) struct PartColumn {
@@ -79,7 +124,8 @@ const fn col(alias: &'static str, raw: &'static str, rollup: &'static str) -> Pa
     PartColumn { alias, raw, rollup }
 }
 
-pub(crate) const READINGS: PartColumn = col("n", "1::bigint", "readings");
+/// Counted in float8: summing bigint would go through `numeric`, several times slower.
+pub(crate) const READINGS: PartColumn = col("n", "1::float8", "readings::float8");
 
 /// Columns of a metric: sum, min, max.
 pub(crate) fn metric_columns(metric: vehicleops_core::Metric) -> [PartColumn; 3] {
@@ -134,11 +180,14 @@ pub(crate) fn parts_sql(key_column: &str, rollup: Option<&str>, columns: &[PartC
         .iter()
         .map(|c| format!("{} AS {}", c.raw, c.alias))
         .collect();
+    // Two branches rather than one OR, so each is pruned to its own partition / chunk.
+    let raw_cols = raw_cols.join(", ");
     let raw = format!(
-        "SELECT time AS t, {} FROM vehicleops.telemetry
-         WHERE {key_column} = $1
-           AND ((time >= $2 AND time < $3) OR (time >= $4 AND time <= $5))",
-        raw_cols.join(", ")
+        "SELECT time AS t, {raw_cols} FROM vehicleops.telemetry
+         WHERE {key_column} = $1 AND time >= $2 AND time < $3
+         UNION ALL
+         SELECT time AS t, {raw_cols} FROM vehicleops.telemetry
+         WHERE {key_column} = $1 AND time >= $4 AND time <= $5"
     );
     match rollup {
         None => raw,

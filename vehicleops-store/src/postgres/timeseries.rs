@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use sqlx::Row;
 use sqlx::postgres::{PgRow, types::PgInterval};
-use sqlx::{Acquire, Row};
 use vehicleops_core::{
     Error, FleetPerformanceReport, HistoryQuery, MapPose, Metric, Reading, Result, SeriesPoint,
     StoreStatus, Telemetry, TimeRange, TimeSeriesStore, VehicleMetricsSummary, VehiclePerformance,
@@ -13,44 +13,9 @@ use vehicleops_core::{
 use super::queries::{
     READINGS, SELECT_TELEMETRY, SUMMARY_COLUMNS, metric_columns, parts_sql, window_edges,
 };
-use super::{IngestMethod, PostgresStore, TelemetryLayout, copy};
+use super::{PostgresStore, TelemetryLayout};
 
 impl PostgresStore {
-    /// One attempt at storing a batch in one transaction: stage it, then move it.
-    async fn write_once(&self, readings: &[Reading], copy_data: Option<&[u8]>) -> Result<u64> {
-        let mut conn = self.pool.acquire().await.map_err(|e| self.db(e))?;
-        let mut tx = conn.begin().await.map_err(|e| self.db(e))?;
-        match copy_data {
-            Some(data) => {
-                let mut copy_in = tx
-                    .copy_in_raw(&format!(
-                        "COPY pg_temp.vehicleops_staging ({}) FROM STDIN (FORMAT binary)",
-                        copy::STAGING_COLUMNS
-                    ))
-                    .await
-                    .map_err(|e| self.db(e))?;
-                if let Err(e) = copy_in.send(data).await {
-                    let _ = copy_in.abort("send failed").await;
-                    return Err(self.db(e));
-                }
-                copy_in.finish().await.map_err(|e| self.db(e))?;
-            }
-            None => {
-                for chunk in readings.chunks(UNNEST_CHUNK) {
-                    stage_with_unnest(&mut tx, chunk)
-                        .await
-                        .map_err(|e| self.db(e))?;
-                }
-            }
-        }
-        let inserted: i64 = sqlx::query_scalar(&self.ingest_sql)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?;
-        tx.commit().await.map_err(|e| self.db(e))?;
-        Ok(inserted as u64)
-    }
-
     /// The rollup to read for buckets of `bucket` width: the coarsest one dividing it.
     fn rollup_for(&self, bucket: Duration) -> Option<(&'static str, Duration)> {
         let micros = bucket.num_microseconds()?;
@@ -89,7 +54,6 @@ impl PostgresStore {
                     sum(distance_sum) AS distance_m, sum(alert_readings)::bigint AS alerts
              FROM ({parts}) p
              GROUP BY vehicle_id
-             HAVING sum(n) > 0
              ORDER BY sum(distance_sum) DESC, vehicle_id"
         );
         let [from, first, end, to] = window_edges(range.from, range.to, rollup.map(|r| r.1));
@@ -108,43 +72,7 @@ impl PostgresStore {
 #[async_trait]
 impl TimeSeriesStore for PostgresStore {
     async fn write_batch(&self, readings: &[Reading]) -> Result<WriteOutcome> {
-        if readings.is_empty() {
-            return Ok(WriteOutcome::default());
-        }
-        // Binary COPY where the server speaks it; arrays bound to one INSERT otherwise.
-        let data = match self.ingest {
-            IngestMethod::BinaryCopy => Some(copy::encode_readings(readings)?),
-            IngestMethod::Unnest => {
-                for r in readings {
-                    copy::seq_to_bigint(r.telemetry.seq)?;
-                }
-                None
-            }
-        };
-        if self.layout == TelemetryLayout::Partitioned {
-            self.ensure_partitions(readings.iter().map(|r| r.telemetry.timestamp.date_naive()))
-                .await?;
-        }
-        let inserted = match self.write_once(readings, data.as_deref()).await {
-            // A partition dropped behind our back (retention by another process): forget what
-            // we knew, recreate, retry once.
-            Err(Error::Backend { message, .. })
-                if message.contains("SQLSTATE 23514")
-                    && self.layout == TelemetryLayout::Partitioned =>
-            {
-                tracing::warn!(%message, "telemetry partition missing; recreating");
-                self.partitions.lock().expect("partition cache").clear();
-                self.ensure_partitions(readings.iter().map(|r| r.telemetry.timestamp.date_naive()))
-                    .await?;
-                self.write_once(readings, data.as_deref()).await?
-            }
-            other => other?,
-        };
-        let total = readings.len() as u64;
-        Ok(WriteOutcome {
-            inserted,
-            duplicates: total - inserted,
-        })
+        self.write_readings(readings).await
     }
 
     async fn latest(&self, vehicle_id: &str) -> Result<Option<Telemetry>> {
@@ -251,7 +179,7 @@ impl TimeSeriesStore for PostgresStore {
         let sql = format!(
             "SELECT {bucket_fn} AS bucket, sum(s) / sum(n) AS avg_value,
                     max(mx) AS max_value, min(mn) AS min_value
-             FROM ({parts}) p GROUP BY 1 HAVING sum(n) > 0 ORDER BY 1"
+             FROM ({parts}) p GROUP BY 1 ORDER BY 1"
         );
         let [from, first, end, to] = window_edges(range.from, range.to, rollup.map(|r| r.1));
         let interval = PgInterval {
@@ -314,83 +242,6 @@ impl TimeSeriesStore for PostgresStore {
     async fn status(&self) -> Result<StoreStatus> {
         self.status_inner().await
     }
-}
-
-/// Rows per staging `INSERT` without COPY (about 40 kB of parameters): PGlite's socket server
-/// mishandles a message split over several socket reads (around 64 kB), so messages stay small.
-const UNNEST_CHUNK: usize = 200;
-
-/// Stages `readings` with one `INSERT … SELECT FROM unnest(arrays)`: for servers without
-/// `COPY FROM STDIN` over the wire (PGlite).
-async fn stage_with_unnest(
-    conn: &mut sqlx::PgConnection,
-    readings: &[Reading],
-) -> Result<(), sqlx::Error> {
-    let column = |f: fn(&Reading) -> f64| readings.iter().map(f).collect::<Vec<f64>>();
-    let pose = |f: fn(&MapPose) -> f64| {
-        readings
-            .iter()
-            .map(|r| r.telemetry.pose.as_ref().map(f))
-            .collect::<Vec<Option<f64>>>()
-    };
-    sqlx::query(&format!(
-        "INSERT INTO pg_temp.vehicleops_staging ({})
-         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[],
-             $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::float8[],
-             $11::float8[], $12::text[], $13::float8[], $14::float8[], $15::float8[],
-             $16::float8[], $17::text[])",
-        copy::STAGING_COLUMNS
-    ))
-    .bind(
-        readings
-            .iter()
-            .map(|r| r.telemetry.vehicle_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        readings
-            .iter()
-            .map(|r| r.telemetry.fleet_id.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        readings
-            .iter()
-            .map(|r| r.telemetry.timestamp)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        readings
-            .iter()
-            .map(|r| r.telemetry.seq as i64)
-            .collect::<Vec<_>>(),
-    )
-    .bind(column(|r| r.telemetry.latitude))
-    .bind(column(|r| r.telemetry.longitude))
-    .bind(column(|r| r.telemetry.speed_kmh))
-    .bind(column(|r| r.telemetry.battery_pct))
-    .bind(column(|r| r.telemetry.engine_temp_c))
-    .bind(column(|r| r.telemetry.load_pct))
-    .bind(column(|r| r.telemetry.heading_deg))
-    .bind(
-        readings
-            .iter()
-            .map(|r| r.telemetry.status.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(column(|r| r.distance_m))
-    .bind(pose(|p| p.x))
-    .bind(pose(|p| p.y))
-    .bind(pose(|p| p.theta))
-    .bind(
-        readings
-            .iter()
-            .map(|r| r.telemetry.pose.as_ref().map(|p| p.map_id.as_str()))
-            .collect::<Vec<_>>(),
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// A `Telemetry` from a row selected with [`SELECT_TELEMETRY`].

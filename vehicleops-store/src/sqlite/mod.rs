@@ -9,6 +9,7 @@
 
 mod convert;
 mod repository;
+mod rollup;
 mod schema;
 mod telemetry;
 
@@ -39,8 +40,36 @@ const CHECKPOINT_EVERY_ROWS: u64 = 100_000;
 /// background checkpoints cannot keep up or cannot finish.
 const WRITER_AUTOCHECKPOINT_PAGES: u32 = 65_536;
 
+/// The WAL file is cut back to this size when it restarts after a checkpoint, so one burst does
+/// not leave a large file behind.
+const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Prepared statements kept per connection; the store uses a few dozen distinct statements.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
+
+/// Tuning for [`SqliteStore`]. The defaults suit the embedded pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Once the time-clustered table of new readings holds this many rows (or
+    /// `compact_rows_per_vehicle` per vehicle, if more), its older half moves to the
+    /// vehicle-clustered table. Larger means fewer, more efficient moves and more rows for
+    /// queries to scan by time. Default 100,000.
+    pub compact_after_rows: u64,
+    /// Raises the threshold with the number of vehicles, so that each move carries several
+    /// readings per vehicle: a move dirties at least one page per vehicle, and with thousands of
+    /// vehicles and few rows each that page count is the cost. Default 40 (400,000 rows for
+    /// 10,000 vehicles); 0 turns it off.
+    pub compact_rows_per_vehicle: u64,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            compact_after_rows: 100_000,
+            compact_rows_per_vehicle: 40,
+        }
+    }
+}
 
 /// Maps a rusqlite error to the core error.
 pub(crate) fn backend_error(err: rusqlite::Error) -> Error {
@@ -66,6 +95,7 @@ struct Shared {
     path: Option<PathBuf>,
     /// `None` for an in-memory store, which has no WAL.
     checkpointer: Option<Arc<Checkpointer>>,
+    tiers: Arc<telemetry::Tiers>,
 }
 
 /// Runs WAL checkpoints off the writer's path.
@@ -92,6 +122,11 @@ impl SqliteStore {
     /// file. This blocks while it opens and migrates; call it before serving or from
     /// `spawn_blocking`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// [`open`](Self::open) with explicit options.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let mut writer = Connection::open(&path).map_err(backend_error)?;
         configure(&writer)?;
@@ -111,10 +146,12 @@ impl SqliteStore {
         writer
             .execute_batch(&format!(
                 "PRAGMA synchronous = NORMAL;
-                 PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES};"
+                 PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES};
+                 PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES};"
             ))
             .map_err(backend_error)?;
         schema::migrate(&mut writer)?;
+        let tiers = telemetry::Tiers::load(&writer, &options)?;
 
         let checkpointer = Connection::open(&path).map_err(backend_error)?;
         configure(&checkpointer)?;
@@ -139,16 +176,23 @@ impl SqliteStore {
             readers,
             Some(path),
             Some(Arc::new(checkpointer)),
+            tiers,
         ))
     }
 
     /// A fresh, private in-memory database, gone when the last clone is dropped. Meant for tests,
     /// demos and short-lived runs.
     pub fn in_memory() -> Result<Self> {
+        Self::in_memory_with(SqliteOptions::default())
+    }
+
+    /// [`in_memory`](Self::in_memory) with explicit options.
+    pub fn in_memory_with(options: SqliteOptions) -> Result<Self> {
         let mut conn = Connection::open_in_memory().map_err(backend_error)?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
-        Ok(Self::from_parts(conn, Vec::new(), None, None))
+        let tiers = telemetry::Tiers::load(&conn, &options)?;
+        Ok(Self::from_parts(conn, Vec::new(), None, None, tiers))
     }
 
     fn from_parts(
@@ -156,6 +200,7 @@ impl SqliteStore {
         readers: Vec<Mutex<Connection>>,
         path: Option<PathBuf>,
         checkpointer: Option<Arc<Checkpointer>>,
+        tiers: telemetry::Tiers,
     ) -> Self {
         SqliteStore {
             shared: Arc::new(Shared {
@@ -164,8 +209,14 @@ impl SqliteStore {
                 next_reader: AtomicUsize::new(0),
                 path,
                 checkpointer,
+                tiers: Arc::new(tiers),
             }),
         }
+    }
+
+    /// The writer's state of the two telemetry tables.
+    fn tiers(&self) -> Arc<telemetry::Tiers> {
+        Arc::clone(&self.shared.tiers)
     }
 
     /// The database file, `None` for an in-memory store.

@@ -32,20 +32,29 @@ pub struct Cluster {
     pub port: u16,
     pub dir: PathBuf,
     pub url: String,
+    pub password: Option<String>,
 }
 
 impl Cluster {
     pub fn start_new() -> Cluster {
+        Self::start_with_password(None)
+    }
+
+    /// A cluster whose TCP logins need `password` for user `postgres` (trust when `None`).
+    pub fn start_with_password(password: Option<&str>) -> Cluster {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("vehicleops-test-pg-{port}"));
         let _ = std::fs::remove_dir_all(&dir);
+        let credentials = password.map(|p| format!(":{p}")).unwrap_or_default();
         let cluster = Cluster {
             port,
-            url: format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable"),
+            url: format!(
+                "postgres://postgres{credentials}@127.0.0.1:{port}/postgres?sslmode=disable"
+            ),
             dir,
+            password: password.map(str::to_owned),
         };
-        cluster.run("start");
-        // Stops the cluster once this test process is gone, however it ends.
+        // Stops the cluster once this test process is gone, however it ends (even mid-start).
         let watchdog = format!(
             "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
              VEHICLEOPS_PG_PORT={port} VEHICLEOPS_PG_DIR='{dir}' bash '{script}' destroy",
@@ -53,12 +62,15 @@ impl Cluster {
             dir = cluster.dir.display(),
             script = pg_script().display(),
         );
+        // Never waited for: the watchdog must outlive this process to clean up after it.
+        #[allow(clippy::zombie_processes)]
         Command::new("bash")
             .args(["-c", &watchdog])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn the cluster watchdog");
+        cluster.run("start");
         cluster
     }
 
@@ -69,6 +81,10 @@ impl Cluster {
             .arg(action)
             .env("VEHICLEOPS_PG_PORT", self.port.to_string())
             .env("VEHICLEOPS_PG_DIR", &self.dir)
+            .env(
+                "VEHICLEOPS_PG_PASSWORD",
+                self.password.as_deref().unwrap_or_default(),
+            )
             .output()
             .expect("run scripts/pg.sh");
         assert!(
