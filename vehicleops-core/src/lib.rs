@@ -22,14 +22,18 @@ pub mod decode;
 pub mod error;
 pub mod geodesy;
 pub mod hub;
+pub mod inproc;
 pub mod missions;
 pub mod model;
 pub mod pipeline;
+pub mod simulator;
 pub mod traits;
 
 pub use decode::decode_telemetry;
 pub use error::{Error, ErrorKind, Result, ValidationError};
+pub use inproc::{TelemetryPublisher, VehicleCommandLink};
 pub use model::*;
+pub use simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 pub use traits::*;
 
 pub use commands::{CommandCenter, CommandTimeouts};
