@@ -3,8 +3,9 @@
 //! Run with: `cargo bench -p vehicleops-benches --bench decode_rules`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::collections::HashMap;
 use std::hint::black_box;
-use vehicleops_core::decode_telemetry;
+use vehicleops_core::{RuleState, decode_telemetry, default_rules};
 
 /// Realistic readings: 200 vehicles, varied values, the original's payload shape plus seq and
 /// heading.
@@ -45,5 +46,34 @@ fn decode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode);
+/// What the pipeline does per reading before storage: decode, validate, run the default rules
+/// against that vehicle's rule state.
+fn decode_and_rules(c: &mut Criterion) {
+    let payloads = payloads();
+    let rules = default_rules();
+    let mut states: HashMap<String, Vec<RuleState>> = HashMap::new();
+    let mut signals = Vec::new();
+    let mut g = c.benchmark_group("decode_validate_rules");
+    g.throughput(Throughput::Elements(payloads.len() as u64));
+    g.bench_function("10k_readings_default_rules", |b| {
+        b.iter(|| {
+            for p in &payloads {
+                let t = decode_telemetry(black_box(p)).unwrap();
+                let slots = match states.get_mut(&t.vehicle_id) {
+                    Some(s) => s,
+                    None => states
+                        .entry(t.vehicle_id.clone())
+                        .or_insert_with(|| rules.iter().map(|_| RuleState::default()).collect()),
+                };
+                for (rule, state) in rules.iter().zip(slots.iter_mut()) {
+                    rule.evaluate(&t, state, &mut signals);
+                }
+                signals.clear();
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decode, decode_and_rules);
 criterion_main!(benches);
