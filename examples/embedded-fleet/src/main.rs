@@ -27,7 +27,11 @@ use vehicleops_store::SqliteStore;
 #[command(version, about, long_about = None)]
 struct Args {
     /// Fleet identifier; vehicles are named `{fleet}-VH-001`, `-002`, …
-    #[arg(long, env = "VEHICLEOPS_SIM_FLEET_ID", default_value = "fleet-demo-001")]
+    #[arg(
+        long,
+        env = "VEHICLEOPS_SIM_FLEET_ID",
+        default_value = "fleet-demo-001"
+    )]
     fleet_id: String,
     /// Number of vehicles to simulate.
     #[arg(long, env = "VEHICLEOPS_SIM_VEHICLES", default_value_t = 20)]
@@ -90,7 +94,9 @@ async fn main() -> anyhow::Result<()> {
     let stats = pipeline.stats();
 
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")?);
+    bar.set_style(ProgressStyle::with_template(
+        "{spinner} {elapsed_precise} {msg}",
+    )?);
     bar.enable_steady_tick(Duration::from_millis(200));
 
     let started = Instant::now();
@@ -160,9 +166,15 @@ async fn main() -> anyhow::Result<()> {
         s.alerts_raised,
         s.dead_lettered
     );
-    let range = TimeRange::new(Utc::now() - chrono::Duration::days(3650), Utc::now() + chrono::Duration::days(3650))?;
+    let range = TimeRange::new(
+        Utc::now() - chrono::Duration::days(3650),
+        Utc::now() + chrono::Duration::days(3650),
+    )?;
     let report = store.fleet_performance(&args.fleet_id, range).await?;
-    println!("\n{:<22} {:>11} {:>9} {:>11} {:>7}", "vehicle", "distance_km", "avg_speed", "avg_battery", "alerts");
+    println!(
+        "\n{:<22} {:>11} {:>9} {:>11} {:>7}",
+        "vehicle", "distance_km", "avg_speed", "avg_battery", "alerts"
+    );
     for v in report.vehicles.iter().take(10) {
         println!(
             "{:<22} {:>11.2} {:>9.1} {:>11.1} {:>7}",
