@@ -64,7 +64,10 @@ mod tests {
 
     #[test]
     fn enums_are_stored_by_their_api_names() {
-        assert_eq!(enum_name(&MissionStatus::InProgress).unwrap(), "IN_PROGRESS");
+        assert_eq!(
+            enum_name(&MissionStatus::InProgress).unwrap(),
+            "IN_PROGRESS"
+        );
         assert_eq!(
             parse_enum::<Severity>("CRITICAL".into()).unwrap(),
             Severity::Critical

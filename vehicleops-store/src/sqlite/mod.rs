@@ -84,7 +84,10 @@ impl SqliteStore {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::backend_msg(
                 BACKEND,
-                format!("{} cannot use write-ahead logging (journal mode {mode})", path.display()),
+                format!(
+                    "{} cannot use write-ahead logging (journal mode {mode})",
+                    path.display()
+                ),
             ));
         }
         writer
@@ -114,7 +117,11 @@ impl SqliteStore {
         Ok(Self::from_parts(conn, Vec::new(), None))
     }
 
-    fn from_parts(writer: Connection, readers: Vec<Mutex<Connection>>, path: Option<PathBuf>) -> Self {
+    fn from_parts(
+        writer: Connection,
+        readers: Vec<Mutex<Connection>>,
+        path: Option<PathBuf>,
+    ) -> Self {
         SqliteStore {
             shared: Arc::new(Shared {
                 writer: Mutex::new(writer),

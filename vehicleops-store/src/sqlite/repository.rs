@@ -10,7 +10,9 @@ use vehicleops_core::{
     Operator, Page, Result, Vehicle,
 };
 
-use super::convert::{enum_name, from_json, from_micros, micros, opt_from_micros, parse_enum, to_json};
+use super::convert::{
+    enum_name, from_json, from_micros, micros, opt_from_micros, parse_enum, to_json,
+};
 use super::{SqliteStore, backend_error};
 
 /// `limit` as SQL: 0 means no limit (SQLite reads a negative LIMIT as none).
@@ -50,7 +52,10 @@ fn fleet_from_row(row: &Row<'_>) -> rusqlite::Result<Fleet> {
 
 fn vehicle_from_row(row: &Row<'_>) -> rusqlite::Result<Vehicle> {
     let home = match (row.get::<_, Option<f64>>(3)?, row.get::<_, Option<f64>>(4)?) {
-        (Some(latitude), Some(longitude)) => Some(GeoPoint { latitude, longitude }),
+        (Some(latitude), Some(longitude)) => Some(GeoPoint {
+            latitude,
+            longitude,
+        }),
         _ => None,
     };
     Ok(Vehicle {
@@ -233,7 +238,9 @@ fn acknowledge_alert(
     at: DateTime<Utc>,
     notes: Option<&str>,
 ) -> Result<Alert> {
-    let returning = SELECT_ALERT.trim_start_matches("SELECT ").trim_end_matches(" FROM alerts");
+    let returning = SELECT_ALERT
+        .trim_start_matches("SELECT ")
+        .trim_end_matches(" FROM alerts");
     conn.query_row(
         &format!(
             "UPDATE alerts SET acknowledged = 1, acknowledged_by = ?2, acknowledged_at = ?3, \
@@ -493,7 +500,12 @@ impl FleetRepository for SqliteStore {
 
     async fn list_fleets(&self) -> Result<Vec<Fleet>> {
         self.with_reader(|conn| {
-            query_all(conn, "SELECT id, name FROM fleets ORDER BY id", [], fleet_from_row)
+            query_all(
+                conn,
+                "SELECT id, name FROM fleets ORDER BY id",
+                [],
+                fleet_from_row,
+            )
         })
         .await
     }

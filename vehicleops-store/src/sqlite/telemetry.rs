@@ -68,7 +68,12 @@ fn write_readings(conn: &mut Connection, readings: &[Reading]) -> Result<WriteOu
         }
         let streams: BTreeSet<(&str, &str)> = readings
             .iter()
-            .map(|r| (r.telemetry.fleet_id.as_str(), r.telemetry.vehicle_id.as_str()))
+            .map(|r| {
+                (
+                    r.telemetry.fleet_id.as_str(),
+                    r.telemetry.vehicle_id.as_str(),
+                )
+            })
             .collect();
         let mut stmt = tx
             .prepare_cached(
@@ -130,7 +135,12 @@ fn telemetry_from_row(row: &Row<'_>) -> rusqlite::Result<Telemetry> {
         row.get::<_, Option<f64>>(14)?,
         row.get::<_, Option<String>>(15)?,
     ) {
-        (Some(x), Some(y), Some(theta), Some(map_id)) => Some(MapPose { x, y, theta, map_id }),
+        (Some(x), Some(y), Some(theta), Some(map_id)) => Some(MapPose {
+            x,
+            y,
+            theta,
+            map_id,
+        }),
         _ => None,
     };
     Ok(Telemetry {
