@@ -62,8 +62,7 @@ impl JsonConsumer {
     ) -> Result<Self> {
         config.validate()?;
         let consumer: BaseConsumer<LoggingContext> = config
-            .client_config()
-            .set("group.id", group_id)
+            .consumer_config(group_id)
             .set("enable.auto.commit", commit.to_string())
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "cooperative-sticky")

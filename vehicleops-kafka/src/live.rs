@@ -79,8 +79,7 @@ impl KafkaLiveFeed {
             )
         );
         let consumer: BaseConsumer<LoggingContext> = config
-            .client_config()
-            .set("group.id", &group)
+            .consumer_config(&group)
             .set("enable.auto.commit", "false")
             .set(
                 "auto.offset.reset",

@@ -326,8 +326,7 @@ impl KafkaTelemetrySource {
             drain_timeout: settings.revoke_drain_timeout,
         };
         let consumer: Consumer_ = config
-            .client_config()
-            .set("group.id", &config.group_id)
+            .consumer_config(&config.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", &settings.auto_offset_reset)
