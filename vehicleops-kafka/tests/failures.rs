@@ -158,6 +158,7 @@ async fn consumer_killed_mid_stream_resumes_from_committed_offsets() {
     assert_eq!(rows as i64, total, "rows stored twice or lost");
     assert_eq!(stored, keys(&fleet_tick_range(FLEET, vehicles, 1, ticks)));
     let _ = std::fs::remove_dir_all(&dir);
+    drop_topics(&config).await;
 }
 
 /// Brings every node of the three-broker cluster up (`start` only starts nodes that are down),
@@ -231,4 +232,5 @@ async fn partition_leader_killed_mid_stream_in_a_three_broker_cluster() {
     let (stored, rows) = stored_keys(store.as_ref(), vehicles).await;
     assert_eq!(rows as u64, expected, "rows stored twice or lost");
     assert_eq!(stored, keys(&fleet_tick_range(FLEET, vehicles, 1, ticks)));
+    drop_topics(&config).await;
 }

@@ -138,6 +138,7 @@ async fn every_valid_reading_is_stored_once_and_malformed_ones_reach_the_dead_le
             payload_key.1.as_slice()
         );
     }
+    drop_topics(&config).await;
 }
 
 /// A second member joins the group mid-stream: partitions move cooperatively, and the
@@ -214,6 +215,7 @@ async fn a_member_joining_mid_stream_takes_partitions_without_loss_or_replay() {
     let (stored, rows) = stored_keys(store.as_ref(), vehicles).await;
     assert_eq!(rows as u64, expected);
     assert_eq!(stored, keys(&fleet_tick_range(FLEET, vehicles, 1, ticks)));
+    drop_topics(&config).await;
 }
 
 /// A slow consumer of batches makes the source pause its partitions rather than buffer; after
@@ -265,4 +267,5 @@ async fn a_slow_pipeline_pauses_the_consumer_without_gaps_or_repeats() {
     tokio::task::spawn_blocking(move || source.close())
         .await
         .unwrap();
+    drop_topics(&config).await;
 }

@@ -135,4 +135,5 @@ async fn every_instance_serves_the_whole_fleet_and_alerts_do_not_echo() {
     }
     // Still one record: no instance sent a fed alert back.
     assert_eq!(read_topic(&bootstrap, &config.topics.alerts, 2).len(), 1);
+    drop_topics(&config).await;
 }

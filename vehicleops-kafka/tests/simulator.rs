@@ -213,4 +213,5 @@ async fn simulator_publishes_to_kafka_and_obeys_a_stop_dispatched_through_kafka(
     tokio::task::spawn_blocking(move || source.close())
         .await
         .unwrap();
+    drop_topics(&config).await;
 }

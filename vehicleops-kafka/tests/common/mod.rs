@@ -258,3 +258,25 @@ pub fn leaders(bootstrap: &str, topic: &str) -> HashMap<i32, i32> {
         .map(|p| (p.id(), p.leader()))
         .collect()
 }
+
+/// Deletes this test's topics, so repeated runs do not pile partitions up on the broker.
+pub async fn drop_topics(config: &KafkaConfig) {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> =
+        config.client_config().create().expect("admin client");
+    let t = &config.topics;
+    let names = [
+        t.telemetry_raw.as_str(),
+        &t.telemetry_processed,
+        &t.commands,
+        &t.command_acks,
+        &t.alerts,
+        &t.missions,
+        &t.dead_letters,
+    ];
+    admin
+        .delete_topics(&names, &AdminOptions::new())
+        .await
+        .expect("deleting topics");
+}
