@@ -465,6 +465,28 @@ impl OffsetsAck {
     }
 }
 
+/// Logs consumer errors at most every [`ErrorLog::INTERVAL`], with how many were suppressed:
+/// while a broker is down librdkafka reports one per reconnect attempt.
+#[derive(Default)]
+struct ErrorLog {
+    last: Option<Instant>,
+    suppressed: u32,
+}
+
+impl ErrorLog {
+    const INTERVAL: Duration = Duration::from_secs(5);
+
+    fn report(&mut self, e: &KafkaError) {
+        if self.last.is_some_and(|t| t.elapsed() < Self::INTERVAL) {
+            self.suppressed += 1;
+            return;
+        }
+        warn!(error = %e, suppressed = self.suppressed, "Kafka consumer error; retrying");
+        self.last = Some(Instant::now());
+        self.suppressed = 0;
+    }
+}
+
 /// The consumer thread.
 struct Poller {
     consumer: Arc<Consumer_>,
@@ -481,6 +503,7 @@ impl Poller {
         let mut revocations_seen = 0;
         let mut paused = false;
         let mut unpaused_records = false;
+        let mut errors = ErrorLog::default();
         while !self.stop.load(Ordering::SeqCst) {
             let max = self
                 .requested_max
@@ -514,7 +537,7 @@ impl Poller {
                 }
                 Some(Err(e)) => {
                     // Transport errors: librdkafka reconnects by itself; say why we wait.
-                    warn!(error = %e, "Kafka consumer error; retrying");
+                    errors.report(&e);
                     fetched_nothing = true;
                 }
                 None => {}
