@@ -4,6 +4,7 @@
 //! Run with: `cargo bench -p vehicleops-benches --bench embedded_pipeline`
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::DateTime;
@@ -16,6 +17,7 @@ use vehicleops_store::SqliteStore;
 
 const VEHICLES: u32 = 500;
 const TICKS: i64 = 200;
+static RUN: AtomicU64 = AtomicU64::new(0);
 
 fn readings() -> Vec<Vec<Telemetry>> {
     let mut sim = Simulator::new(SimulatorConfig {
