@@ -4,7 +4,8 @@
 //! [`TimeSeriesStore`](vehicleops_core::TimeSeriesStore) and
 //! [`FleetRepository`](vehicleops_core::FleetRepository) traits.
 //!
-//! - feature `sqlite` (default): [`SqliteStore`], the embedded store, backed by a bundled SQLite.
+//! - feature `sqlite` (default): [`SqliteStore`], the embedded store, backed by a bundled SQLite
+//!   (tuned through [`SqliteOptions`]).
 //! - feature `testing`: [`testing`], the conformance suite every backend runs.
 //!
 //! ```
@@ -46,7 +47,7 @@
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 #[cfg(feature = "testing")]
 pub mod testing;

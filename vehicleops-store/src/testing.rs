@@ -28,7 +28,8 @@
 //! - `upsert_vehicle` with an unknown fleet, and clearing, acknowledging or updating an unknown
 //!   alert, command or mission, fail with [`ErrorKind::NotFound`];
 //! - clearing an alert twice keeps the first clearing time;
-//! - timestamps are kept to the microsecond.
+//! - timestamps are kept to the microsecond;
+//! - a series bucket that is not positive fails with [`ErrorKind::Validation`].
 
 use std::sync::Arc;
 
@@ -482,7 +483,8 @@ pub async fn latest_and_latest_for_fleet((ts, _): Stores) {
 }
 
 /// Buckets start at multiples of the bucket length since the Unix epoch (not at the window
-/// start); a reading exactly on an edge belongs to the later bucket; empty buckets are omitted.
+/// start); a reading exactly on an edge belongs to the later bucket; empty buckets are omitted;
+/// a bucket that is not positive is a validation error.
 pub async fn series_buckets_align_to_the_epoch((ts, _): Stores) {
     // (seconds after T0, speed). T0 is a multiple of 5 minutes.
     let points = [
@@ -557,6 +559,14 @@ pub async fn series_buckets_align_to_the_epoch((ts, _): Stores) {
         .await
         .unwrap();
     assert!(none.is_empty());
+
+    for bucket in [Duration::zero(), Duration::minutes(-1)] {
+        let err = ts
+            .series("VH-1", Metric::SpeedKmh, everything(), bucket)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation, "bucket {bucket}: {err}");
+    }
 }
 
 /// Every [`Metric`] aggregates its own column.
@@ -597,6 +607,8 @@ pub async fn vehicle_summary_figures((ts, _): Stores) {
         (0, 10.0, 90.0, 60.0, 0.0, VehicleStatus::Moving),
         (10, 20.0, 80.0, 70.0, 1500.0, VehicleStatus::Alert),
         (20, 30.0, 70.0, 95.0, 2500.0, VehicleStatus::Alert),
+        // Two readings with identical values: both count.
+        (25, 0.0, 70.0, 50.0, 0.0, VehicleStatus::Idle),
         (30, 0.0, 70.0, 50.0, 0.0, VehicleStatus::Idle),
     ];
     let mut batch: Vec<Reading> = figures
@@ -621,12 +633,12 @@ pub async fn vehicle_summary_figures((ts, _): Stores) {
 
     let summary = ts.vehicle_summary("VH-1", range(0, 30)).await.unwrap();
     assert_eq!(summary.vehicle_id, "VH-1");
-    assert_eq!(summary.total_readings, 4);
-    assert_close_opt(summary.avg_speed_kmh, 15.0);
+    assert_eq!(summary.total_readings, 5);
+    assert_close_opt(summary.avg_speed_kmh, 12.0);
     assert_close_opt(summary.max_speed_kmh, 30.0);
-    assert_close_opt(summary.avg_battery_pct, 77.5);
+    assert_close_opt(summary.avg_battery_pct, 76.0);
     assert_close_opt(summary.min_battery_pct, 70.0);
-    assert_close_opt(summary.avg_engine_temp_c, 68.75);
+    assert_close_opt(summary.avg_engine_temp_c, 65.0);
     assert_close_opt(summary.max_engine_temp_c, 95.0);
     assert_close(summary.total_distance_km, 4.0);
     assert_eq!(summary.alert_count, 2);
@@ -663,6 +675,9 @@ pub async fn fleet_performance_ranking((ts, _): Stores) {
         leg("VH-B", 0, 3_000.0, 40.0, 60.0, true),
         leg("VH-B", 10, 0.0, 0.0, 50.0, true),
         leg("VH-C", 5, 1_000.0, 15.0, 70.0, false),
+        // Two readings with identical values: both count in the average.
+        leg("VH-C", 6, 0.0, 30.0, 70.0, false),
+        leg("VH-C", 7, 0.0, 30.0, 70.0, false),
         // Outside the window: would put VH-C first if counted.
         leg("VH-C", 500, 50_000.0, 15.0, 70.0, true),
     ];
@@ -695,6 +710,7 @@ pub async fn fleet_performance_ranking((ts, _): Stores) {
     assert_eq!(a.alerts, 1);
     let c = &report.vehicles[2];
     assert_close(c.distance_km, 1.0);
+    assert_close(c.avg_speed, 25.0);
     assert_eq!(c.alerts, 0);
 
     let quiet = ts.fleet_performance(FLEET, range(100, 200)).await.unwrap();

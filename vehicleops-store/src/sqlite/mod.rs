@@ -9,11 +9,12 @@
 
 mod convert;
 mod repository;
+mod rollup;
 mod schema;
 mod telemetry;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -30,8 +31,45 @@ const READER_CONNECTIONS: usize = 2;
 /// How long a connection waits for a lock held by another connection (or process) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Rows written between background checkpoints. A checkpoint copies the WAL back into the
+/// database file; run inline it would stall the writer, so a separate connection does it while
+/// the writer goes on.
+const CHECKPOINT_EVERY_ROWS: u64 = 100_000;
+
+/// The writer's own automatic checkpoint, in WAL pages (4 KiB): only a backstop, for when
+/// background checkpoints cannot keep up or cannot finish.
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 65_536;
+
+/// The WAL file is cut back to this size when it restarts after a checkpoint, so one burst does
+/// not leave a large file behind.
+const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Prepared statements kept per connection; the store uses a few dozen distinct statements.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
+
+/// Tuning for [`SqliteStore`]. The defaults suit the embedded pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Once the time-clustered table of new readings holds this many rows (or
+    /// `compact_rows_per_vehicle` per vehicle, if more), its older half moves to the
+    /// vehicle-clustered table. Larger means fewer, more efficient moves and more rows for
+    /// queries to scan by time. Default 100,000.
+    pub compact_after_rows: u64,
+    /// Raises the threshold with the number of vehicles, so that each move carries several
+    /// readings per vehicle: a move dirties at least one page per vehicle, and with thousands of
+    /// vehicles and few rows each that page count is the cost. Default 40 (400,000 rows for
+    /// 10,000 vehicles); 0 turns it off.
+    pub compact_rows_per_vehicle: u64,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            compact_after_rows: 100_000,
+            compact_rows_per_vehicle: 40,
+        }
+    }
+}
 
 /// Maps a rusqlite error to the core error.
 pub(crate) fn backend_error(err: rusqlite::Error) -> Error {
@@ -55,6 +93,28 @@ struct Shared {
     next_reader: AtomicUsize,
     /// `None` for an in-memory store.
     path: Option<PathBuf>,
+    /// `None` for an in-memory store, which has no WAL.
+    checkpointer: Option<Arc<Checkpointer>>,
+    tiers: Arc<telemetry::Tiers>,
+}
+
+impl Drop for Shared {
+    /// Closes the writer last. SQLite lets the connection that closes last (as far as file locks
+    /// show; an idle connection holds none) delete the WAL and truncate the shared-memory index
+    /// that other connections of this process still have mapped; touching it then is a SIGBUS.
+    /// So the checkpointer and the readers go first, and a checkpoint in progress keeps the whole
+    /// store alive until it is done (see `note_rows_written`).
+    fn drop(&mut self) {
+        self.checkpointer.take();
+        self.readers.clear();
+    }
+}
+
+/// Runs WAL checkpoints off the writer's path.
+struct Checkpointer {
+    conn: Mutex<Connection>,
+    running: AtomicBool,
+    rows_since_last: AtomicU64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -74,6 +134,11 @@ impl SqliteStore {
     /// file. This blocks while it opens and migrates; call it before serving or from
     /// `spawn_blocking`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// [`open`](Self::open) with explicit options.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let mut writer = Connection::open(&path).map_err(backend_error)?;
         configure(&writer)?;
@@ -91,9 +156,22 @@ impl SqliteStore {
             ));
         }
         writer
-            .execute_batch("PRAGMA synchronous = NORMAL")
+            .execute_batch(&format!(
+                "PRAGMA synchronous = NORMAL;
+                 PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES};
+                 PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES};"
+            ))
             .map_err(backend_error)?;
         schema::migrate(&mut writer)?;
+        let tiers = telemetry::Tiers::load(&writer, &options)?;
+
+        let checkpointer = Connection::open(&path).map_err(backend_error)?;
+        configure(&checkpointer)?;
+        let checkpointer = Checkpointer {
+            conn: Mutex::new(checkpointer),
+            running: AtomicBool::new(false),
+            rows_since_last: AtomicU64::new(0),
+        };
 
         let readers = (0..READER_CONNECTIONS)
             .map(|_| {
@@ -105,22 +183,36 @@ impl SqliteStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self::from_parts(writer, readers, Some(path)))
+        Ok(Self::from_parts(
+            writer,
+            readers,
+            Some(path),
+            Some(Arc::new(checkpointer)),
+            tiers,
+        ))
     }
 
     /// A fresh, private in-memory database, gone when the last clone is dropped. Meant for tests,
     /// demos and short-lived runs.
     pub fn in_memory() -> Result<Self> {
+        Self::in_memory_with(SqliteOptions::default())
+    }
+
+    /// [`in_memory`](Self::in_memory) with explicit options.
+    pub fn in_memory_with(options: SqliteOptions) -> Result<Self> {
         let mut conn = Connection::open_in_memory().map_err(backend_error)?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
-        Ok(Self::from_parts(conn, Vec::new(), None))
+        let tiers = telemetry::Tiers::load(&conn, &options)?;
+        Ok(Self::from_parts(conn, Vec::new(), None, None, tiers))
     }
 
     fn from_parts(
         writer: Connection,
         readers: Vec<Mutex<Connection>>,
         path: Option<PathBuf>,
+        checkpointer: Option<Arc<Checkpointer>>,
+        tiers: telemetry::Tiers,
     ) -> Self {
         SqliteStore {
             shared: Arc::new(Shared {
@@ -128,13 +220,51 @@ impl SqliteStore {
                 readers,
                 next_reader: AtomicUsize::new(0),
                 path,
+                checkpointer,
+                tiers: Arc::new(tiers),
             }),
         }
+    }
+
+    /// The writer's state of the two telemetry tables.
+    fn tiers(&self) -> Arc<telemetry::Tiers> {
+        Arc::clone(&self.shared.tiers)
     }
 
     /// The database file, `None` for an in-memory store.
     pub fn path(&self) -> Option<&Path> {
         self.shared.path.as_deref()
+    }
+
+    /// Counts `rows` newly written and, every [`CHECKPOINT_EVERY_ROWS`], starts a passive
+    /// checkpoint on the blocking pool unless one is still running. Passive: it never waits for
+    /// (or blocks) the writer or readers; frames it cannot copy yet are copied next time.
+    fn note_rows_written(&self, rows: u64) {
+        let Some(checkpointer) = &self.shared.checkpointer else {
+            return;
+        };
+        let since = checkpointer
+            .rows_since_last
+            .fetch_add(rows, Ordering::Relaxed)
+            + rows;
+        if since < CHECKPOINT_EVERY_ROWS || checkpointer.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        checkpointer.rows_since_last.store(0, Ordering::Relaxed);
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || {
+            let Some(checkpointer) = &shared.checkpointer else {
+                return;
+            };
+            let conn = checkpointer
+                .conn
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                tracing::warn!(error = %e, "background WAL checkpoint failed");
+            }
+            checkpointer.running.store(false, Ordering::Release);
+        });
     }
 
     /// Runs `work` with the writer connection on the blocking pool.

@@ -1,10 +1,19 @@
 //! [`TimeSeriesStore`] for [`SqliteStore`]: batched idempotent inserts and the analytics queries.
+//!
+//! Readings live in two tables (see the schema): `telemetry_recent`, clustered by time, takes
+//! every new reading at or after the `recent_from` watermark, and `telemetry`, clustered by
+//! vehicle, holds everything older. Writes append to the recent table in a few pages whatever the
+//! number of vehicles; [`compact`] moves its older half into `telemetry` once it grows past the
+//! configured size, adding them to the per-minute rollups ([`rollup`]) as it goes. Every query
+//! reads its tables inside one read transaction, so it sees one consistent snapshot even while a
+//! compaction commits.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use chrono::Duration;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use vehicleops_core::{
     Error, FleetPerformanceReport, HistoryQuery, MapPose, Metric, Reading, Result, SeriesPoint,
     StoreStatus, Telemetry, TimeRange, TimeSeriesStore, VehicleMetricsSummary, VehiclePerformance,
@@ -12,25 +21,67 @@ use vehicleops_core::{
 };
 
 use super::convert::{from_micros, micros};
-use super::{SqliteStore, backend_error};
+use super::rollup::{self, WindowPlan};
+use super::{SqliteOptions, SqliteStore, backend_error};
 
 /// Rows per multi-row INSERT. Fewer statement executions per batch; 32 rows × 17 columns stays
 /// far below SQLite's bound-parameter limit.
 const ROWS_PER_INSERT: usize = 32;
 
-const INSERT_COLUMNS: &str = "INSERT OR IGNORE INTO telemetry (vehicle_id, ts, seq, fleet_id, \
-     latitude, longitude, speed_kmh, battery_pct, engine_temp_c, load_pct, status, heading_deg, \
-     distance_m, pose_x, pose_y, pose_theta, pose_map_id) VALUES ";
+/// The two homes of a reading.
+const RECENT: &str = "telemetry_recent";
+const ARCHIVE: &str = "telemetry";
+
+const COLUMNS: &str = "vehicle_id, ts, seq, fleet_id, latitude, longitude, speed_kmh, \
+     battery_pct, engine_temp_c, load_pct, status, heading_deg, distance_m, pose_x, pose_y, \
+     pose_theta, pose_map_id";
 const INSERT_ROW: &str = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 /// The columns [`telemetry_from_row`] reads, in its order.
-const SELECT_TELEMETRY: &str = "SELECT vehicle_id, ts, seq, fleet_id, latitude, longitude, \
-     speed_kmh, battery_pct, engine_temp_c, load_pct, status, heading_deg, pose_x, pose_y, \
-     pose_theta, pose_map_id FROM telemetry";
+const SELECT_COLUMNS: &str = "vehicle_id, ts, seq, fleet_id, latitude, longitude, speed_kmh, \
+     battery_pct, engine_temp_c, load_pct, status, heading_deg, pose_x, pose_y, pose_theta, \
+     pose_map_id";
 
-fn insert_sql(rows: usize) -> String {
-    let mut sql = String::with_capacity(INSERT_COLUMNS.len() + rows * (INSERT_ROW.len() + 1));
-    sql.push_str(INSERT_COLUMNS);
+/// When to compact. The watermark itself is read inside each write transaction (one indexed row),
+/// so routing stays right even if another process wrote to the same file.
+pub(super) struct Tiers {
+    /// Rows in `telemetry_recent` as this store counts them: only decides when to compact.
+    recent_rows: AtomicU64,
+    /// Vehicle–fleet pairs that have reported (`telemetry_streams`): the vehicle count.
+    streams: AtomicU64,
+    compact_after_rows: u64,
+    compact_rows_per_vehicle: u64,
+}
+
+impl Tiers {
+    /// Counts the recent table's rows and the vehicles.
+    pub(super) fn load(conn: &Connection, options: &SqliteOptions) -> Result<Self> {
+        let count = |table: &str| -> Result<u64> {
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(backend_error)
+        };
+        Ok(Tiers {
+            recent_rows: AtomicU64::new(count(RECENT)?),
+            streams: AtomicU64::new(count("telemetry_streams")?),
+            compact_after_rows: options.compact_after_rows.max(1),
+            compact_rows_per_vehicle: options.compact_rows_per_vehicle,
+        })
+    }
+
+    /// Compact once `telemetry_recent` holds this many rows.
+    fn compact_threshold(&self) -> u64 {
+        let per_vehicle = self
+            .compact_rows_per_vehicle
+            .saturating_mul(self.streams.load(Ordering::Acquire));
+        self.compact_after_rows.max(per_vehicle)
+    }
+}
+
+fn insert_sql(table: &str, rows: usize) -> String {
+    let mut sql = format!("INSERT OR IGNORE INTO {table} ({COLUMNS}) VALUES ");
     for i in 0..rows {
         if i > 0 {
             sql.push(',');
@@ -40,32 +91,94 @@ fn insert_sql(rows: usize) -> String {
     sql
 }
 
-/// Writes `readings` in one transaction; returns how many rows were new.
-fn write_readings(conn: &mut Connection, readings: &[Reading]) -> Result<WriteOutcome> {
-    let tx = conn.transaction().map_err(backend_error)?;
+/// Inserts `rows` into `table` with cached multi-row statements; returns how many were new.
+fn insert_rows(conn: &Connection, table: &str, rows: &[&Reading]) -> Result<u64> {
     let mut inserted = 0u64;
+    let chunks = rows.chunks_exact(ROWS_PER_INSERT);
+    let remainder = chunks.remainder();
+    if chunks.len() > 0 {
+        let mut stmt = conn
+            .prepare_cached(&insert_sql(table, ROWS_PER_INSERT))
+            .map_err(backend_error)?;
+        for chunk in chunks {
+            let params = chunk.iter().flat_map(|r| reading_params(r));
+            inserted += stmt
+                .execute(rusqlite::params_from_iter(params))
+                .map_err(backend_error)? as u64;
+        }
+    }
+    if !remainder.is_empty() {
+        let mut stmt = conn
+            .prepare_cached(&insert_sql(table, 1))
+            .map_err(backend_error)?;
+        for &reading in remainder {
+            inserted += stmt
+                .execute(rusqlite::params_from_iter(reading_params(reading)))
+                .map_err(backend_error)? as u64;
+        }
+    }
+    Ok(inserted)
+}
+
+/// Inserts readings older than the watermark straight into the archive, adding each new one to
+/// its minute's rollup. One at a time, to know which were new; late readings are few.
+fn insert_late_rows(conn: &Connection, rows: &[&Reading]) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut inserted = 0;
+    let mut stmt = conn
+        .prepare_cached(&insert_sql(ARCHIVE, 1))
+        .map_err(backend_error)?;
+    for &reading in rows {
+        let added = stmt
+            .execute(rusqlite::params_from_iter(reading_params(reading)))
+            .map_err(backend_error)?;
+        if added == 1 {
+            rollup::add_reading(conn, reading)?;
+            inserted += 1;
+        }
+    }
+    Ok(inserted)
+}
+
+/// Writes `readings` in one transaction, each into the table its timestamp belongs to; returns
+/// how many rows were new. Compacts afterwards when the recent table has grown enough.
+fn write_readings(
+    conn: &mut Connection,
+    tiers: &Tiers,
+    readings: &[Reading],
+) -> Result<WriteOutcome> {
+    // IMMEDIATE takes the write lock first: the watermark read below cannot move before commit.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend_error)?;
+    let recent_from = watermark(&tx)?;
+    let (mut recent, mut late): (Vec<&Reading>, Vec<&Reading>) = readings
+        .iter()
+        .partition(|r| micros(r.telemetry.timestamp) >= recent_from);
+    // Each in its table's key order, so consecutive inserts land on the same b-tree leaf.
+    recent.sort_unstable_by(|a, b| {
+        let (a, b) = (&a.telemetry, &b.telemetry);
+        (a.timestamp, a.vehicle_id.as_str(), a.seq).cmp(&(
+            b.timestamp,
+            b.vehicle_id.as_str(),
+            b.seq,
+        ))
+    });
+    late.sort_unstable_by(|a, b| {
+        let (a, b) = (&a.telemetry, &b.telemetry);
+        (a.vehicle_id.as_str(), a.timestamp, a.seq).cmp(&(
+            b.vehicle_id.as_str(),
+            b.timestamp,
+            b.seq,
+        ))
+    });
+
+    let inserted_recent = insert_rows(&tx, RECENT, &recent)?;
+    let inserted_late = insert_late_rows(&tx, &late)?;
+    let mut new_streams = 0;
     {
-        let chunks = readings.chunks_exact(ROWS_PER_INSERT);
-        let remainder = chunks.remainder();
-        if chunks.len() > 0 {
-            let mut stmt = tx
-                .prepare_cached(&insert_sql(ROWS_PER_INSERT))
-                .map_err(backend_error)?;
-            for chunk in chunks {
-                let params = chunk.iter().flat_map(reading_params);
-                inserted += stmt
-                    .execute(rusqlite::params_from_iter(params))
-                    .map_err(backend_error)? as u64;
-            }
-        }
-        if !remainder.is_empty() {
-            let mut stmt = tx.prepare_cached(&insert_sql(1)).map_err(backend_error)?;
-            for reading in remainder {
-                inserted += stmt
-                    .execute(rusqlite::params_from_iter(reading_params(reading)))
-                    .map_err(backend_error)? as u64;
-            }
-        }
         let streams: BTreeSet<(&str, &str)> = readings
             .iter()
             .map(|r| {
@@ -81,18 +194,89 @@ fn write_readings(conn: &mut Connection, readings: &[Reading]) -> Result<WriteOu
             )
             .map_err(backend_error)?;
         for (fleet_id, vehicle_id) in streams {
-            stmt.execute(params![fleet_id, vehicle_id])
-                .map_err(backend_error)?;
+            new_streams += stmt
+                .execute(params![fleet_id, vehicle_id])
+                .map_err(backend_error)? as u64;
         }
     }
     tx.commit().map_err(backend_error)?;
+    tiers.streams.fetch_add(new_streams, Ordering::AcqRel);
+
+    let recent_rows = tiers
+        .recent_rows
+        .fetch_add(inserted_recent, Ordering::AcqRel)
+        + inserted_recent;
+    if recent_rows >= tiers.compact_threshold() {
+        // The batch is already durable: a failed compaction must not report it as failed (the
+        // caller would only replay it). The rows stay in the recent table and the next write
+        // tries again.
+        if let Err(e) = compact(conn, tiers) {
+            tracing::warn!(error = %e, "moving recent telemetry to the archive table failed");
+        }
+    }
+    let inserted = inserted_recent + inserted_late;
     Ok(WriteOutcome {
         inserted,
         duplicates: readings.len() as u64 - inserted,
     })
 }
 
-/// The 17 values of one reading, in [`INSERT_COLUMNS`] order.
+/// Moves the older half of `telemetry_recent` into `telemetry` and advances the watermark, in
+/// one transaction. The newer half stays, so a vehicle whose readings lag a little behind the
+/// others still finds its time range in the recent table.
+fn compact(conn: &mut Connection, tiers: &Tiers) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend_error)?;
+    let recent_rows = tiers.recent_rows.load(Ordering::Acquire);
+    let new_recent_from: Option<i64> = tx
+        .query_row(
+            "SELECT ts FROM telemetry_recent ORDER BY ts LIMIT 1 OFFSET ?",
+            [recent_rows / 2],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(backend_error)?;
+    let Some(new_recent_from) = new_recent_from else {
+        return Ok(());
+    };
+    if new_recent_from <= watermark(&tx)? {
+        return Ok(());
+    }
+    rollup::add_rows_before(&tx, RECENT, new_recent_from)?;
+    // Sorted by the archive's key: each vehicle's readings are appended together.
+    tx.execute(
+        &format!(
+            "INSERT OR IGNORE INTO {ARCHIVE} ({COLUMNS}) SELECT {COLUMNS} FROM {RECENT} \
+             WHERE ts < ?1 ORDER BY vehicle_id, ts, seq"
+        ),
+        [new_recent_from],
+    )
+    .map_err(backend_error)?;
+    let moved = tx
+        .execute(
+            &format!("DELETE FROM {RECENT} WHERE ts < ?1"),
+            [new_recent_from],
+        )
+        .map_err(backend_error)?;
+    tx.execute(
+        "UPDATE telemetry_meta SET value = ?1 WHERE key = 'recent_from'",
+        [new_recent_from],
+    )
+    .map_err(backend_error)?;
+    tx.commit().map_err(backend_error)?;
+    tiers.recent_rows.fetch_sub(moved as u64, Ordering::AcqRel);
+    Ok(())
+}
+
+/// The current watermark: readings at or after it (µs) belong in `telemetry_recent`.
+fn watermark(conn: &Connection) -> Result<i64> {
+    conn.prepare_cached("SELECT value FROM telemetry_meta WHERE key = 'recent_from'")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .map_err(backend_error)
+}
+
+/// The 17 values of one reading, in [`COLUMNS`] order.
 fn reading_params(reading: &Reading) -> [rusqlite::types::ToSqlOutput<'_>; 17] {
     use rusqlite::types::{ToSqlOutput, Value, ValueRef};
     let t = &reading.telemetry;
@@ -160,58 +344,110 @@ fn telemetry_from_row(row: &Row<'_>) -> rusqlite::Result<Telemetry> {
     })
 }
 
-fn latest_of(conn: &Connection, vehicle_id: &str) -> Result<Option<Telemetry>> {
+/// Runs `work` inside one read transaction, so reads spanning both tables see one snapshot.
+fn in_snapshot<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    let tx = conn.unchecked_transaction().map_err(backend_error)?;
+    let result = work(&tx)?;
+    tx.finish().map_err(backend_error)?;
+    Ok(result)
+}
+
+/// The newest reading of `vehicle_id` in `table`.
+fn latest_in(conn: &Connection, table: &str, vehicle_id: &str) -> Result<Option<Telemetry>> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "{SELECT_TELEMETRY} WHERE vehicle_id = ? ORDER BY ts DESC, seq DESC LIMIT 1"
+            "SELECT {SELECT_COLUMNS} FROM {table} WHERE vehicle_id = ? \
+             ORDER BY ts DESC, seq DESC LIMIT 1"
         ))
         .map_err(backend_error)?;
-    let mut rows = stmt
-        .query_map([vehicle_id], telemetry_from_row)
-        .map_err(backend_error)?;
-    rows.next().transpose().map_err(backend_error)
+    stmt.query_row([vehicle_id], telemetry_from_row)
+        .optional()
+        .map_err(backend_error)
+}
+
+/// Every reading in the recent table is newer than every archived one.
+fn latest_of(conn: &Connection, vehicle_id: &str) -> Result<Option<Telemetry>> {
+    match latest_in(conn, RECENT, vehicle_id)? {
+        Some(latest) => Ok(Some(latest)),
+        None => latest_in(conn, ARCHIVE, vehicle_id),
+    }
 }
 
 fn latest_for_fleet(conn: &Connection, fleet_id: &str) -> Result<Vec<Telemetry>> {
-    let vehicles: Vec<String> = {
+    let mut missing: HashSet<String> = {
         let mut stmt = conn
-            .prepare_cached(
-                "SELECT vehicle_id FROM telemetry_streams WHERE fleet_id = ? ORDER BY vehicle_id",
-            )
+            .prepare_cached("SELECT vehicle_id FROM telemetry_streams WHERE fleet_id = ?")
             .map_err(backend_error)?;
         stmt.query_map([fleet_id], |row| row.get(0))
             .and_then(|rows| rows.collect())
             .map_err(backend_error)?
     };
-    let mut latest = Vec::with_capacity(vehicles.len());
-    for vehicle_id in vehicles {
-        // A vehicle that moved to another fleet belongs to that fleet now.
-        if let Some(t) = latest_of(conn, &vehicle_id)?.filter(|t| t.fleet_id == fleet_id) {
-            latest.push(t);
+    let mut latest = Vec::with_capacity(missing.len());
+    // One pass over the recent table, newest first: the first row met for a vehicle is its
+    // newest. Stops as soon as every vehicle of the fleet has been met.
+    if !missing.is_empty() {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {SELECT_COLUMNS} FROM {RECENT} ORDER BY ts DESC, vehicle_id DESC, seq DESC"
+            ))
+            .map_err(backend_error)?;
+        let mut rows = stmt.query([]).map_err(backend_error)?;
+        while let Some(row) = rows.next().map_err(backend_error)? {
+            let vehicle_id: String = row.get(0).map_err(backend_error)?;
+            if missing.remove(&vehicle_id) {
+                latest.push(telemetry_from_row(row).map_err(backend_error)?);
+                if missing.is_empty() {
+                    break;
+                }
+            }
         }
     }
+    for vehicle_id in missing {
+        latest.extend(latest_in(conn, ARCHIVE, &vehicle_id)?);
+    }
+    // A vehicle that moved to another fleet belongs to that fleet now.
+    latest.retain(|t| t.fleet_id == fleet_id);
+    latest.sort_by(|a, b| a.vehicle_id.cmp(&b.vehicle_id));
     Ok(latest)
 }
 
-fn history(conn: &Connection, query: &HistoryQuery) -> Result<Vec<Telemetry>> {
-    let limit = query.limit.min(HistoryQuery::MAX_LIMIT);
+/// Readings of one vehicle in a window from `table`, oldest first, at most `limit`.
+fn history_in(
+    conn: &Connection,
+    table: &str,
+    vehicle_id: &str,
+    range: TimeRange,
+    limit: u32,
+) -> Result<Vec<Telemetry>> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "{SELECT_TELEMETRY} WHERE vehicle_id = ? AND ts BETWEEN ? AND ? \
+            "SELECT {SELECT_COLUMNS} FROM {table} WHERE vehicle_id = ? AND ts BETWEEN ? AND ? \
              ORDER BY ts, seq LIMIT ?"
         ))
         .map_err(backend_error)?;
     stmt.query_map(
-        params![
-            query.vehicle_id,
-            micros(query.range.from),
-            micros(query.range.to),
-            limit
-        ],
+        params![vehicle_id, micros(range.from), micros(range.to), limit],
         telemetry_from_row,
     )
     .and_then(|rows| rows.collect())
     .map_err(backend_error)
+}
+
+/// The archive holds the older readings, so its rows come first.
+fn history(conn: &Connection, query: &HistoryQuery) -> Result<Vec<Telemetry>> {
+    let limit = query.limit.min(HistoryQuery::MAX_LIMIT);
+    let mut readings = history_in(conn, ARCHIVE, &query.vehicle_id, query.range, limit)?;
+    let left = limit - readings.len() as u32;
+    if left > 0 {
+        readings.extend(history_in(
+            conn,
+            RECENT,
+            &query.vehicle_id,
+            query.range,
+            left,
+        )?);
+    }
+    Ok(readings)
 }
 
 fn vehicle_summary(
@@ -219,32 +455,106 @@ fn vehicle_summary(
     vehicle_id: &str,
     range: TimeRange,
 ) -> Result<VehicleMetricsSummary> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT COUNT(*), AVG(speed_kmh), MAX(speed_kmh), AVG(battery_pct), \
-             MIN(battery_pct), AVG(engine_temp_c), MAX(engine_temp_c), \
-             COALESCE(SUM(distance_m), 0.0) / 1000.0, COALESCE(SUM(status = 'ALERT'), 0) \
-             FROM telemetry WHERE vehicle_id = ? AND ts BETWEEN ? AND ?",
+    let plan = WindowPlan::new(range, true);
+    let mut total = SummaryParts::default();
+    let raw = |table: &str| {
+        format!(
+            "SELECT COUNT(*), SUM(speed_kmh), MAX(speed_kmh), SUM(battery_pct), MIN(battery_pct), \
+             SUM(engine_temp_c), MAX(engine_temp_c), SUM(distance_m), SUM(status = 'ALERT') \
+             FROM {table} WHERE vehicle_id = ? AND ts BETWEEN ? AND ?"
         )
-        .map_err(backend_error)?;
-    stmt.query_row(
-        params![vehicle_id, micros(range.from), micros(range.to)],
-        |row| {
-            Ok(VehicleMetricsSummary {
-                vehicle_id: vehicle_id.to_string(),
-                total_readings: row.get::<_, i64>(0)? as u64,
-                avg_speed_kmh: row.get(1)?,
-                max_speed_kmh: row.get(2)?,
-                avg_battery_pct: row.get(3)?,
-                min_battery_pct: row.get(4)?,
-                avg_engine_temp_c: row.get(5)?,
-                max_engine_temp_c: row.get(6)?,
-                total_distance_km: row.get(7)?,
-                alert_count: row.get::<_, i64>(8)? as u64,
+    };
+    for (from, to) in plan.raw_archive_ranges() {
+        total.merge(SummaryParts::query(
+            conn,
+            &raw(ARCHIVE),
+            vehicle_id,
+            from,
+            to,
+        )?);
+    }
+    total.merge(SummaryParts::query(
+        conn,
+        &raw(RECENT),
+        vehicle_id,
+        plan.from,
+        plan.to,
+    )?);
+    if let Some((start, end)) = plan.whole_minutes {
+        let sql = "SELECT SUM(readings), SUM(speed_kmh_sum), MAX(speed_kmh_max), \
+             SUM(battery_pct_sum), MIN(battery_pct_min), SUM(engine_temp_c_sum), \
+             MAX(engine_temp_c_max), SUM(distance_m), SUM(alerts) FROM telemetry_minutes \
+             WHERE vehicle_id = ? AND minute >= ? AND minute < ?";
+        total.merge(SummaryParts::query(conn, sql, vehicle_id, start, end)?);
+    }
+    let n = total.readings as f64;
+    let avg = |sum: f64| (total.readings > 0).then(|| sum / n);
+    Ok(VehicleMetricsSummary {
+        vehicle_id: vehicle_id.to_string(),
+        total_readings: total.readings,
+        avg_speed_kmh: avg(total.speed_sum),
+        max_speed_kmh: total.speed_max,
+        avg_battery_pct: avg(total.battery_sum),
+        min_battery_pct: total.battery_min,
+        avg_engine_temp_c: avg(total.engine_temp_sum),
+        max_engine_temp_c: total.engine_temp_max,
+        total_distance_km: total.distance_m / 1000.0,
+        alert_count: total.alerts,
+    })
+}
+
+/// The additive parts of a vehicle summary, from raw rows or rollups, merged across sources.
+#[derive(Default)]
+struct SummaryParts {
+    readings: u64,
+    speed_sum: f64,
+    speed_max: Option<f64>,
+    battery_sum: f64,
+    battery_min: Option<f64>,
+    engine_temp_sum: f64,
+    engine_temp_max: Option<f64>,
+    distance_m: f64,
+    alerts: u64,
+}
+
+impl SummaryParts {
+    /// Runs `sql` (vehicle, from, to) returning the nine parts in field order; NULLs (no rows)
+    /// count as nothing.
+    fn query(conn: &Connection, sql: &str, vehicle_id: &str, from: i64, to: i64) -> Result<Self> {
+        let mut stmt = conn.prepare_cached(sql).map_err(backend_error)?;
+        stmt.query_row(params![vehicle_id, from, to], |row| {
+            Ok(SummaryParts {
+                readings: row.get::<_, Option<i64>>(0)?.unwrap_or(0) as u64,
+                speed_sum: row.get::<_, Option<f64>>(1)?.unwrap_or(0.0),
+                speed_max: row.get(2)?,
+                battery_sum: row.get::<_, Option<f64>>(3)?.unwrap_or(0.0),
+                battery_min: row.get(4)?,
+                engine_temp_sum: row.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
+                engine_temp_max: row.get(6)?,
+                distance_m: row.get::<_, Option<f64>>(7)?.unwrap_or(0.0),
+                alerts: row.get::<_, Option<i64>>(8)?.unwrap_or(0) as u64,
             })
-        },
-    )
-    .map_err(backend_error)
+        })
+        .map_err(backend_error)
+    }
+
+    fn merge(&mut self, other: SummaryParts) {
+        fn pick(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(f(a, b)),
+                (a, b) => a.or(b),
+            }
+        }
+        self.readings += other.readings;
+        self.speed_sum += other.speed_sum;
+        self.speed_max = pick(self.speed_max, other.speed_max, f64::max);
+        self.battery_sum += other.battery_sum;
+        self.battery_min = pick(self.battery_min, other.battery_min, f64::min);
+        self.engine_temp_sum += other.engine_temp_sum;
+        self.engine_temp_max = pick(self.engine_temp_max, other.engine_temp_max, f64::max);
+        self.distance_m += other.distance_m;
+        self.alerts += other.alerts;
+    }
 }
 
 fn series(
@@ -258,29 +568,102 @@ fn series(
         .num_microseconds()
         .filter(|&us| us > 0)
         .ok_or_else(|| Error::validation("bucket", "the bucket must be positive"))?;
-    // `column()` is one of four fixed names, never user text. The bucket start is the floor of
-    // ts / bucket (SQLite's `%` truncates toward zero, hence the double modulo for pre-1970).
+    // Floor, not truncation: epoch-aligned for times before 1970 too.
+    let bucket_of = |ts: i64| ts - ts.rem_euclid(bucket_us);
+    // A minute lies inside one bucket only when buckets are whole minutes.
+    let plan = WindowPlan::new(range, bucket_us % rollup::MINUTE_US == 0);
+    // `column()` is one of four fixed names, never user text.
     let column = metric.column();
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT ts - ((ts % ?1) + ?1) % ?1 AS bucket, AVG({column}), MAX({column}), \
-             MIN({column}) FROM telemetry WHERE vehicle_id = ?2 AND ts BETWEEN ?3 AND ?4 \
-             GROUP BY bucket ORDER BY bucket"
-        ))
-        .map_err(backend_error)?;
-    stmt.query_map(
-        params![bucket_us, vehicle_id, micros(range.from), micros(range.to)],
-        |row| {
+    let mut buckets: BTreeMap<i64, BucketAggregate> = BTreeMap::new();
+
+    let mut add_raw = |table: &str, from: i64, to: i64| -> Result<()> {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT ts, {column} FROM {table} WHERE vehicle_id = ? AND ts BETWEEN ? AND ?"
+            ))
+            .map_err(backend_error)?;
+        let mut rows = stmt
+            .query(params![vehicle_id, from, to])
+            .map_err(backend_error)?;
+        while let Some(row) = rows.next().map_err(backend_error)? {
+            let ts: i64 = row.get(0).map_err(backend_error)?;
+            let value: f64 = row.get(1).map_err(backend_error)?;
+            buckets
+                .entry(bucket_of(ts))
+                .or_default()
+                .merge(1, value, value, value);
+        }
+        Ok(())
+    };
+    for (from, to) in plan.raw_archive_ranges() {
+        add_raw(ARCHIVE, from, to)?;
+    }
+    add_raw(RECENT, plan.from, plan.to)?;
+
+    if let Some((start, end)) = plan.whole_minutes {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT minute, readings, {column}_sum, {column}_min, {column}_max \
+                 FROM telemetry_minutes WHERE vehicle_id = ? AND minute >= ? AND minute < ?"
+            ))
+            .map_err(backend_error)?;
+        let mut rows = stmt
+            .query(params![vehicle_id, start, end])
+            .map_err(backend_error)?;
+        while let Some(row) = rows.next().map_err(backend_error)? {
+            let minute: i64 = row.get(0).map_err(backend_error)?;
+            let readings: i64 = row.get(1).map_err(backend_error)?;
+            let (sum, min, max): (f64, f64, f64) = (
+                row.get(2).map_err(backend_error)?,
+                row.get(3).map_err(backend_error)?,
+                row.get(4).map_err(backend_error)?,
+            );
+            buckets
+                .entry(bucket_of(minute))
+                .or_default()
+                .merge(readings as u64, sum, min, max);
+        }
+    }
+
+    buckets
+        .into_iter()
+        .map(|(start, aggregate)| {
             Ok(SeriesPoint {
-                bucket: from_micros(row.get(0)?)?,
-                avg_value: row.get(1)?,
-                max_value: row.get(2)?,
-                min_value: row.get(3)?,
+                bucket: from_micros(start).map_err(backend_error)?,
+                avg_value: aggregate.sum / aggregate.count as f64,
+                max_value: aggregate.max,
+                min_value: aggregate.min,
             })
-        },
-    )
-    .and_then(|rows| rows.collect())
-    .map_err(backend_error)
+        })
+        .collect()
+}
+
+/// The running count/sum/min/max of one series bucket.
+struct BucketAggregate {
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Default for BucketAggregate {
+    fn default() -> Self {
+        BucketAggregate {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl BucketAggregate {
+    fn merge(&mut self, count: u64, sum: f64, min: f64, max: f64) {
+        self.count += count;
+        self.sum += sum;
+        self.min = self.min.min(min);
+        self.max = self.max.max(max);
+    }
 }
 
 fn fleet_performance(
@@ -288,18 +671,23 @@ fn fleet_performance(
     fleet_id: &str,
     range: TimeRange,
 ) -> Result<FleetPerformanceReport> {
-    // CROSS JOIN fixes the loop order: the fleet's vehicles outside, each one's key range of
-    // telemetry inside.
+    // Archive: CROSS JOIN fixes the loop order, the fleet's vehicles outside and each one's key
+    // range inside. Recent: small and clustered by time, so scanned by the window.
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT t.vehicle_id, AVG(t.speed_kmh), AVG(t.battery_pct), \
-             COALESCE(SUM(t.distance_m), 0.0) / 1000.0 AS distance_km, \
-             COALESCE(SUM(t.status = 'ALERT'), 0) \
-             FROM telemetry_streams s CROSS JOIN telemetry t \
-             ON t.vehicle_id = s.vehicle_id AND t.ts BETWEEN ?2 AND ?3 AND t.fleet_id = s.fleet_id \
-             WHERE s.fleet_id = ?1 \
-             GROUP BY t.vehicle_id ORDER BY distance_km DESC, t.vehicle_id",
-        )
+        .prepare_cached(&format!(
+            "SELECT vehicle_id, AVG(speed_kmh), AVG(battery_pct), \
+             COALESCE(SUM(distance_m), 0.0) / 1000.0 AS distance_km, \
+             COALESCE(SUM(status = 'ALERT'), 0) \
+             FROM (SELECT t.vehicle_id, t.speed_kmh, t.battery_pct, t.distance_m, t.status \
+                   FROM telemetry_streams s CROSS JOIN {ARCHIVE} t \
+                   ON t.vehicle_id = s.vehicle_id AND t.ts BETWEEN ?2 AND ?3 \
+                   AND t.fleet_id = s.fleet_id \
+                   WHERE s.fleet_id = ?1 \
+                   UNION ALL \
+                   SELECT vehicle_id, speed_kmh, battery_pct, distance_m, status FROM {RECENT} \
+                   WHERE fleet_id = ?1 AND ts BETWEEN ?2 AND ?3) \
+             GROUP BY vehicle_id ORDER BY distance_km DESC, vehicle_id"
+        ))
         .map_err(backend_error)?;
     let vehicles = stmt
         .query_map(
@@ -331,25 +719,30 @@ impl TimeSeriesStore for SqliteStore {
             return Ok(WriteOutcome::default());
         }
         let readings = readings.to_vec();
-        self.with_writer(move |conn| write_readings(conn, &readings))
-            .await
+        let tiers = self.tiers();
+        let outcome = self
+            .with_writer(move |conn| write_readings(conn, &tiers, &readings))
+            .await?;
+        self.note_rows_written(outcome.inserted);
+        Ok(outcome)
     }
 
     async fn latest(&self, vehicle_id: &str) -> Result<Option<Telemetry>> {
         let vehicle_id = vehicle_id.to_string();
-        self.with_reader(move |conn| latest_of(conn, &vehicle_id))
+        self.with_reader(move |conn| in_snapshot(conn, |conn| latest_of(conn, &vehicle_id)))
             .await
     }
 
     async fn latest_for_fleet(&self, fleet_id: &str) -> Result<Vec<Telemetry>> {
         let fleet_id = fleet_id.to_string();
-        self.with_reader(move |conn| latest_for_fleet(conn, &fleet_id))
+        self.with_reader(move |conn| in_snapshot(conn, |conn| latest_for_fleet(conn, &fleet_id)))
             .await
     }
 
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<Telemetry>> {
         let query = query.clone();
-        self.with_reader(move |conn| history(conn, &query)).await
+        self.with_reader(move |conn| in_snapshot(conn, |conn| history(conn, &query)))
+            .await
     }
 
     async fn vehicle_summary(
@@ -370,8 +763,12 @@ impl TimeSeriesStore for SqliteStore {
         bucket: Duration,
     ) -> Result<Vec<SeriesPoint>> {
         let vehicle_id = vehicle_id.to_string();
-        self.with_reader(move |conn| series(conn, &vehicle_id, metric, range, bucket))
-            .await
+        self.with_reader(move |conn| {
+            in_snapshot(conn, |conn| {
+                series(conn, &vehicle_id, metric, range, bucket)
+            })
+        })
+        .await
     }
 
     async fn fleet_performance(
@@ -392,10 +789,256 @@ impl TimeSeriesStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
+
+    fn reading(vehicle_id: &str, secs: i64) -> Reading {
+        Reading {
+            telemetry: Telemetry {
+                vehicle_id: vehicle_id.into(),
+                fleet_id: "fleet-001".into(),
+                latitude: 4.7,
+                longitude: -74.1,
+                speed_kmh: secs as f64,
+                battery_pct: 80.0,
+                engine_temp_c: 70.0,
+                load_pct: 0.0,
+                status: VehicleStatus::Moving,
+                timestamp: DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap(),
+                heading_deg: 0.0,
+                seq: 0,
+                pose: None,
+            },
+            distance_m: 1.0,
+        }
+    }
+
+    /// (rows in the archive, rows in the recent table, watermark in seconds after the base).
+    async fn layout(store: &SqliteStore) -> (i64, i64, i64) {
+        store
+            .with_reader(|conn| {
+                let count = |table: &str| -> Result<i64> {
+                    conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                        row.get(0)
+                    })
+                    .map_err(backend_error)
+                };
+                let recent_from: i64 = conn
+                    .query_row(
+                        "SELECT value FROM telemetry_meta WHERE key = 'recent_from'",
+                        [],
+                        |row| row.get(0),
+                    )
+                    .map_err(backend_error)?;
+                Ok((
+                    count(ARCHIVE)?,
+                    count(RECENT)?,
+                    recent_from / 1_000_000 - 1_700_000_000,
+                ))
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Series and summaries read from rollups, raw edges and the recent table must equal the
+    /// same figures computed directly from the readings, for windows that do and do not align
+    /// with minutes and buckets that do and do not consist of whole minutes.
+    #[tokio::test]
+    async fn rollups_and_raw_rows_give_the_figures_of_the_readings() {
+        let store = SqliteStore::in_memory_with(SqliteOptions {
+            compact_after_rows: 50,
+            compact_rows_per_vehicle: 0,
+        })
+        .unwrap();
+        // 12 minutes of readings every 7 s from two vehicles, values from a small LCG.
+        let mut state: u64 = 42;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) as f64 / (1u64 << 31) as f64
+        };
+        let mut written = Vec::new();
+        for secs in (0..720).step_by(7) {
+            for vehicle in ["VH-1", "VH-2"] {
+                let mut r = reading(vehicle, secs);
+                r.telemetry.speed_kmh = (next() * 100.0).round();
+                r.telemetry.battery_pct = (next() * 100.0).round();
+                r.telemetry.engine_temp_c = 40.0 + (next() * 60.0).round();
+                r.telemetry.load_pct = (next() * 100.0).round();
+                r.distance_m = (next() * 50.0).round();
+                if next() < 0.2 {
+                    r.telemetry.status = VehicleStatus::Alert;
+                }
+                written.push(r);
+            }
+        }
+        for batch in written.chunks(10) {
+            store.write_batch(batch).await.unwrap();
+        }
+        // Late readings, older than the watermark by now, between the others.
+        let late: Vec<Reading> = (0..60)
+            .step_by(10)
+            .map(|secs| {
+                let mut r = reading("VH-1", secs + 3);
+                r.telemetry.speed_kmh = 77.0;
+                r
+            })
+            .collect();
+        store.write_batch(&late).await.unwrap();
+        written.extend(late);
+        let (archived, _, _) = layout(&store).await;
+        assert!(archived > 100, "most readings must have been archived");
+
+        let vh1: Vec<&Reading> = written
+            .iter()
+            .filter(|r| r.telemetry.vehicle_id == "VH-1")
+            .collect();
+        let base = vh1[0].telemetry.timestamp - Duration::seconds(0);
+        let at = |secs: i64| base + Duration::seconds(secs);
+        let windows = [
+            (at(0), at(719)),
+            (at(60), at(240) - Duration::microseconds(1)),
+            (at(31), at(333)),
+            (at(60), at(240)),
+            (at(100), at(110)),
+        ];
+        for (from, to) in windows {
+            let range = TimeRange::new(from, to).unwrap();
+            let inside: Vec<&&Reading> = vh1
+                .iter()
+                .filter(|r| range.contains(r.telemetry.timestamp))
+                .collect();
+
+            let summary = store.vehicle_summary("VH-1", range).await.unwrap();
+            let n = inside.len() as f64;
+            let sum = |f: fn(&Reading) -> f64| inside.iter().map(|r| f(r)).sum::<f64>();
+            assert_eq!(summary.total_readings, inside.len() as u64, "{range:?}");
+            let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-9;
+            assert!(close(
+                summary.avg_speed_kmh,
+                sum(|r| r.telemetry.speed_kmh) / n
+            ));
+            assert!(close(
+                summary.avg_battery_pct,
+                sum(|r| r.telemetry.battery_pct) / n
+            ));
+            assert!(close(
+                summary.max_engine_temp_c,
+                inside
+                    .iter()
+                    .map(|r| r.telemetry.engine_temp_c)
+                    .fold(f64::MIN, f64::max)
+            ));
+            assert!((summary.total_distance_km - sum(|r| r.distance_m) / 1000.0).abs() < 1e-9);
+            let alerts = inside
+                .iter()
+                .filter(|r| r.telemetry.status == VehicleStatus::Alert)
+                .count();
+            assert_eq!(summary.alert_count, alerts as u64);
+
+            for bucket_secs in [60, 90, 120, 300] {
+                let bucket_us = bucket_secs * 1_000_000;
+                let mut expected: BTreeMap<i64, (u64, f64, f64, f64)> = BTreeMap::new();
+                for r in &inside {
+                    let ts = micros(r.telemetry.timestamp);
+                    let v = r.telemetry.load_pct;
+                    let e = expected.entry(ts - ts.rem_euclid(bucket_us)).or_insert((
+                        0,
+                        0.0,
+                        f64::MAX,
+                        f64::MIN,
+                    ));
+                    *e = (e.0 + 1, e.1 + v, e.2.min(v), e.3.max(v));
+                }
+                let series = store
+                    .series(
+                        "VH-1",
+                        Metric::LoadPct,
+                        range,
+                        Duration::seconds(bucket_secs),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(series.len(), expected.len(), "{range:?} / {bucket_secs} s");
+                for (point, (start, (count, total, min, max))) in series.iter().zip(expected) {
+                    assert_eq!(micros(point.bucket), start);
+                    assert!((point.avg_value - total / count as f64).abs() < 1e-9);
+                    assert_eq!((point.min_value, point.max_value), (min, max));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_compaction_threshold_grows_with_the_vehicles() {
+        let tiers = |vehicles: u64| Tiers {
+            recent_rows: AtomicU64::new(0),
+            streams: AtomicU64::new(vehicles),
+            compact_after_rows: 100_000,
+            compact_rows_per_vehicle: 40,
+        };
+        assert_eq!(tiers(10).compact_threshold(), 100_000);
+        assert_eq!(tiers(10_000).compact_threshold(), 400_000);
+        let off = Tiers {
+            compact_rows_per_vehicle: 0,
+            ..tiers(10_000)
+        };
+        assert_eq!(off.compact_threshold(), 100_000);
+    }
+
+    #[tokio::test]
+    async fn compaction_moves_the_older_half_and_late_readings_go_to_the_archive() {
+        let store = SqliteStore::in_memory_with(SqliteOptions {
+            compact_after_rows: 4,
+            compact_rows_per_vehicle: 0,
+        })
+        .unwrap();
+        let batch: Vec<Reading> = (0..3).map(|s| reading("VH-1", s)).collect();
+        store.write_batch(&batch).await.unwrap();
+        let (archived, recent, _) = layout(&store).await;
+        assert_eq!(
+            (archived, recent),
+            (0, 3),
+            "below the threshold nothing moves"
+        );
+
+        store.write_batch(&[reading("VH-1", 3)]).await.unwrap();
+        // Four rows at 0..=3 s: the watermark becomes the third-oldest time, 2 s.
+        assert_eq!(layout(&store).await, (2, 2, 2));
+
+        // Older than the watermark: written straight to the archive, and still idempotent there.
+        let late = [reading("VH-2", 1), reading("VH-1", 0)];
+        let outcome = store.write_batch(&late).await.unwrap();
+        assert_eq!((outcome.inserted, outcome.duplicates), (1, 1));
+        assert_eq!(layout(&store).await, (3, 2, 2));
+
+        // A replay of rows now split across both tables is all duplicates.
+        let outcome = store.write_batch(&batch).await.unwrap();
+        assert_eq!(outcome.duplicates, 3);
+        let all = store
+            .history(&HistoryQuery {
+                vehicle_id: "VH-1".into(),
+                range: TimeRange::new(
+                    batch[0].telemetry.timestamp,
+                    batch[0].telemetry.timestamp + Duration::seconds(3),
+                )
+                .unwrap(),
+                limit: 100,
+            })
+            .await
+            .unwrap();
+        let speeds: Vec<f64> = all.iter().map(|t| t.speed_kmh).collect();
+        assert_eq!(
+            speeds,
+            vec![0.0, 1.0, 2.0, 3.0],
+            "archive rows first, then recent"
+        );
+    }
 
     #[test]
     fn multi_row_insert_has_one_placeholder_group_per_row() {
-        let sql = insert_sql(3);
+        let sql = insert_sql(RECENT, 3);
+        assert!(sql.starts_with("INSERT OR IGNORE INTO telemetry_recent ("));
         assert_eq!(sql.matches(INSERT_ROW).count(), 3);
         assert_eq!(sql.matches('?').count(), 3 * 17);
     }
