@@ -236,16 +236,28 @@ impl ConsumerContext for IngestContext {
             state.owned.remove(k);
         }
         state.revocations += 1;
+        drop(state);
+        // librdkafka keeps a partition's pause across revocation and re-assignment; clear it so
+        // a partition that comes back later is fetched again.
+        if let Err(e) = consumer.resume(tpl) {
+            debug!(error = %e, "resuming revoked partitions failed");
+        }
         info!(partitions = ?revoked, lost, "partitions revoked");
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let assigned = keys(tpl);
                 let mut state = self.ledger.lock();
                 for k in &assigned {
                     state.owned.entry(k.clone()).or_default();
+                }
+                drop(state);
+                // New partitions start fetching even while others are paused; the consumer
+                // thread pauses them too if the pipeline is still behind.
+                if let Err(e) = consumer.resume(tpl) {
+                    debug!(error = %e, "resuming assigned partitions failed");
                 }
                 info!(partitions = ?assigned, "partitions assigned");
             }
@@ -550,7 +562,17 @@ impl Poller {
                     batch.retain_owned(&state);
                 }
             }
-            if batch.is_empty() || (batch.records.len() < max && !fetched_nothing) {
+            if batch.is_empty() {
+                // Nothing held (a revocation may just have dropped it): fetch again. librdkafka
+                // keeps a partition's pause across revocation and re-assignment, so staying
+                // paused here would stall those partitions for good.
+                if paused && self.set_paused(false) {
+                    paused = false;
+                    unpaused_records = false;
+                }
+                continue;
+            }
+            if batch.records.len() < max && !fetched_nothing {
                 continue;
             }
             match self.tx.try_reserve() {
