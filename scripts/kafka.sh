@@ -84,7 +84,7 @@ fetch() {
         "$SCRIPT_DIR/kafka/pom.xml.in" >"$KAFKA_HOME/pom.xml"
     log "fetching Apache Kafka $KAFKA_VERSION jars into $LIBS"
     rm -rf "$LIBS"
-    mvn -q -B -f "$KAFKA_HOME/pom.xml" dependency:copy-dependencies \
+    mvn -q -B -Dstyle.color=never -f "$KAFKA_HOME/pom.xml" dependency:copy-dependencies \
         -DincludeScope=runtime -DoutputDirectory="$LIBS" >&2
     touch "$LIBS/.complete"
 }
@@ -167,13 +167,15 @@ start_node() {
     mkdir -p "$dir"
     write_config "$n"
     format_storage "$n"
+    # A fresh log, so readiness is judged by this run's "started" line.
+    [[ -f "$dir/server.log" ]] && mv -f "$dir/server.log" "$dir/server.log.1"
     # setsid: the broker must outlive the shell or test that started it.
     # shellcheck disable=SC2086
     setsid java $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
         -Dlog4j2.configurationFile="$SCRIPT_DIR/kafka/log4j2.properties" \
         -Dkafka.logs.dir="$dir" \
         -cp "$LIBS/*" kafka.Kafka "$dir/server.properties" \
-        >>"$dir/server.log" 2>&1 </dev/null &
+        >"$dir/server.log" 2>&1 </dev/null &
     echo $! >"$(pid_file "$n")"
     log "node $n starting (pid $!, 127.0.0.1:$(client_port "$n"), log $dir/server.log)"
 }

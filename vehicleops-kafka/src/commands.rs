@@ -13,10 +13,13 @@
 //! STOP never waits behind other commands: dispatch sends each command at once (no queue on
 //! the platform side), and the vehicle side reorders what it has received.
 //!
-//! Both consumers commit their offsets automatically: a command or ack is a lifecycle event
-//! whose loss the command center's timeouts cover, and whose replay its state machine ignores.
+//! The vehicle side commits its position automatically: a command is a lifecycle event whose
+//! loss the command center's timeouts cover. The platform side reads acknowledgements in a
+//! consumer group of its own from the start of what the topic retains (1 h), so every server
+//! instance sees every ack; the command center applies those of the commands it dispatched and
+//! its state machine ignores the rest and any replay.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -47,18 +50,20 @@ struct JsonConsumer {
 }
 
 impl JsonConsumer {
+    /// `commit`: whether the group's position is committed (automatically) — for groups that
+    /// resume after a restart; throwaway groups read from the start instead.
     fn start<T: DeserializeOwned + Send + 'static>(
         config: &KafkaConfig,
         client: &'static str,
         group_id: &str,
         topic: &str,
+        commit: bool,
         mut deliver: impl FnMut(T) -> bool + Send + 'static,
     ) -> Result<Self> {
         config.validate()?;
         let consumer: BaseConsumer<LoggingContext> = config
-            .client_config()
-            .set("group.id", group_id)
-            .set("enable.auto.commit", "true")
+            .consumer_config(group_id)
+            .set("enable.auto.commit", commit.to_string())
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "cooperative-sticky")
             .set("fetch.wait.max.ms", "20")
@@ -139,15 +144,22 @@ impl std::fmt::Debug for KafkaCommandSink {
 
 impl KafkaCommandSink {
     /// Produces to `config.topics.commands` and consumes acknowledgements from
-    /// `config.topics.command_acks` in the group `<group_id>.command-acks`.
+    /// `config.topics.command_acks` in a group of its own, `<group_id>.command-acks.<random>`.
     pub fn new(config: &KafkaConfig, settings: &ProducerSettings) -> Result<Self> {
         let producer = reliable_producer(config, settings, "command-sink")?;
         let (tx, rx) = mpsc::channel(1024);
+        // A group of its own: every instance sees every ack and applies those of the commands
+        // it dispatched (the command center ignores the others).
         let ack_consumer = JsonConsumer::start::<CommandAck>(
             config,
             "command-acks",
-            &format!("{}.command-acks", config.group_id),
+            &format!(
+                "{}.command-acks.{}",
+                config.group_id,
+                uuid::Uuid::new_v4().simple()
+            ),
             &config.topics.command_acks,
+            false,
             move |ack| tx.blocking_send(ack).is_ok(),
         )?;
         info!(topic = %config.topics.commands, "Kafka command sink started");
@@ -195,12 +207,21 @@ impl CommandSink for KafkaCommandSink {
 /// Commands received by a vehicle-side link, STOP kept apart so it goes first.
 #[derive(Debug, Default)]
 struct Inbox {
+    /// The vehicles served here; `None` for all.
+    vehicles: Option<HashSet<String>>,
     stops: VecDeque<Command>,
     others: VecDeque<Command>,
 }
 
 impl Inbox {
     fn push(&mut self, command: Command) {
+        if self
+            .vehicles
+            .as_ref()
+            .is_some_and(|v| !v.contains(&command.vehicle_id))
+        {
+            return;
+        }
         if command.command == CommandKind::Stop {
             self.stops.push_back(command);
         } else {
@@ -235,18 +256,30 @@ impl std::fmt::Debug for KafkaVehicleLink {
 }
 
 impl KafkaVehicleLink {
-    /// Consumes `config.topics.commands` in the consumer group `group_id` (all vehicles a
-    /// process simulates share one group, e.g. `vehicleops-simulator`), and produces
+    /// Consumes `config.topics.commands` in the consumer group `group_id` and produces
     /// acknowledgements to `config.topics.command_acks`.
-    pub fn new(config: &KafkaConfig, group_id: &str, settings: &ProducerSettings) -> Result<Self> {
-        let inbox = Arc::new(Mutex::new(Inbox::default()));
+    ///
+    /// One process serving every vehicle (the simulator) passes `vehicles: None`. Several
+    /// processes, each serving some vehicles, each use a group of their own (every process sees
+    /// every command) and pass the vehicles they serve; commands for others are skipped.
+    pub fn new(
+        config: &KafkaConfig,
+        group_id: &str,
+        vehicles: Option<HashSet<String>>,
+        settings: &ProducerSettings,
+    ) -> Result<Self> {
+        let inbox = Arc::new(Mutex::new(Inbox {
+            vehicles,
+            ..Inbox::default()
+        }));
         let sink = inbox.clone();
         let consumer = JsonConsumer::start::<Command>(
             config,
             "vehicle-link",
             group_id,
             &config.topics.commands,
-            move |command| {
+            true,
+            move |command: Command| {
                 sink.lock().unwrap_or_else(|p| p.into_inner()).push(command);
                 true
             },
@@ -319,5 +352,19 @@ mod tests {
         let ids: Vec<String> = inbox.take(10).into_iter().map(|c| c.id).collect();
         assert_eq!(ids, ["c2"]);
         assert!(inbox.take(10).is_empty());
+    }
+
+    #[test]
+    fn inbox_of_a_process_serving_some_vehicles_skips_the_others() {
+        let mut inbox = Inbox {
+            vehicles: Some(HashSet::from(["VH-2".to_owned()])),
+            ..Inbox::default()
+        };
+        inbox.push(command("c1", CommandKind::Stop)); // for VH-1
+        let mut mine = command("c2", CommandKind::Resume);
+        mine.vehicle_id = "VH-2".into();
+        inbox.push(mine);
+        let ids: Vec<String> = inbox.take(10).into_iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["c2"]);
     }
 }

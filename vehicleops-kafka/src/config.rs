@@ -282,6 +282,17 @@ impl KafkaConfig {
         Ok(())
     }
 
+    /// [`KafkaConfig::client_config`] plus what every VehicleOps consumer shares: `group_id`,
+    /// and a coordinator re-query interval short enough that losing the broker that
+    /// coordinates the group costs seconds (librdkafka re-queries a dead coordinator at a tenth
+    /// of this interval; its default, 10 min, means a minute).
+    pub fn consumer_config(&self, group_id: &str) -> ClientConfig {
+        let mut cc = self.client_config();
+        cc.set("group.id", group_id)
+            .set("coordinator.query.interval.ms", "20000");
+        cc
+    }
+
     /// The librdkafka properties every VehicleOps client shares: brokers, identity, security,
     /// then [`KafkaConfig::extra`].
     pub fn client_config(&self) -> ClientConfig {
@@ -370,6 +381,22 @@ mod tests {
         assert_eq!(cc.get("sasl.password"), Some("s3cret"));
         assert_eq!(cc.get("ssl.ca.location"), Some("/etc/ca.pem"));
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn consumers_join_the_given_group_and_find_a_new_coordinator_quickly() {
+        let cc = KafkaConfig::new("b:9092").consumer_config("g-1");
+        assert_eq!(cc.get("group.id"), Some("g-1"));
+        assert_eq!(cc.get("bootstrap.servers"), Some("b:9092"));
+        let interval: u64 = cc
+            .get("coordinator.query.interval.ms")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            interval / 10 <= 5_000,
+            "dead coordinator re-queried every {interval} ms / 10"
+        );
     }
 
     #[test]

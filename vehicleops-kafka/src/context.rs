@@ -5,6 +5,7 @@
 use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
 use tracing::{debug, error, info, warn};
 use vehicleops_core::Error;
 
@@ -37,8 +38,12 @@ impl ClientContext for LoggingContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        // Connection errors repeat while a broker is down; librdkafka itself backs off the
-        // reconnects (reconnect.backoff.ms … reconnect.backoff.max.ms).
+        // A failed connection is also logged through `log` (facility FAIL), with librdkafka's
+        // own suppression of repeats: keep this copy out of the default log level.
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::BrokerTransportFailure) {
+            debug!(target: "vehicleops_kafka::librdkafka", client = self.client, %error, "{reason}");
+            return;
+        }
         warn!(
             target: "vehicleops_kafka::librdkafka",
             client = self.client,

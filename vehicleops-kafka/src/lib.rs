@@ -11,6 +11,8 @@
 //!   acknowledgements on `fleet.commands.acks`, platform side and vehicle side;
 //! - [`KafkaEventPublisher`]: `fleet.telemetry.processed` (key vehicle id),
 //!   `fleet.alerts.triggered` (key fleet id), `fleet.missions.events` (key mission id);
+//! - [`KafkaLiveFeed`]: fills a server instance's live hub from those topics, so every instance
+//!   serves the whole fleet to its WebSocket clients;
 //! - [`KafkaDeadLetterSink`]: readings that failed validation, with reason and source position;
 //! - [`admin::ensure_topics`]: creates the topics with the original's partitions and retention;
 //! - [`KafkaConfig`]: settings with the original's defaults, from the environment.
@@ -22,12 +24,14 @@ pub mod admin;
 pub mod commands;
 pub mod config;
 pub mod context;
+pub mod live;
 pub mod producer;
 pub mod source;
 
 pub use admin::{TopicDifference, TopicReport, TopicSpec, ensure_topics, standard_topics};
 pub use commands::{KafkaCommandSink, KafkaVehicleLink};
 pub use config::{KafkaConfig, SecurityProtocol, TopicNames};
+pub use live::KafkaLiveFeed;
 pub use producer::{
     Delivered, KafkaDeadLetterSink, KafkaEventPublisher, KafkaTelemetryPublisher, ProducerSettings,
     dead_letter_headers,

@@ -6,7 +6,8 @@
 //! - [`KafkaEventPublisher`]: processed telemetry (key vehicle id), alert episodes (key fleet
 //!   id) and mission events (key mission id). It is also a [`ReadingObserver`], so the pipeline
 //!   feeds the processed topic directly, and [`KafkaEventPublisher::bridge_hub`] forwards a live
-//!   hub's alerts and mission changes.
+//!   hub's alerts and mission changes. Its records carry the publishing instance's id in the
+//!   `vehicleops.origin` header, so [`crate::KafkaLiveFeed`] can skip an instance's own events.
 //! - [`KafkaDeadLetterSink`]: readings that failed validation, as the original bytes with the
 //!   reason and their source topic/partition/offset in headers.
 //!
@@ -14,6 +15,9 @@
 //! replicated (`acks=all`); librdkafka retries on its own while a broker is away, up to
 //! `message.timeout.ms`.
 
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -210,6 +214,58 @@ pub struct KafkaEventPublisher {
     processed_topic: String,
     alerts_topic: String,
     missions_topic: String,
+    instance_id: String,
+    /// Events a [`crate::KafkaLiveFeed`] put on the local hub, which the bridge must not send
+    /// back to Kafka.
+    pub(crate) fed: Arc<FedEvents>,
+}
+
+/// Header naming the server instance that published an event.
+pub const ORIGIN_HEADER: &str = "vehicleops.origin";
+
+/// Keys of hub events that came from Kafka (see [`fed_key`]), while a bridge is running.
+#[derive(Debug, Default)]
+pub(crate) struct FedEvents {
+    bridging: AtomicBool,
+    keys: Mutex<HashSet<String>>,
+}
+
+impl FedEvents {
+    /// Remembers an event the feed is about to publish on the hub, if a bridge would see it.
+    pub(crate) fn mark(&self, event: &LiveEvent) {
+        if self.bridging.load(Ordering::SeqCst)
+            && let Some(key) = fed_key(event)
+        {
+            self.keys
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key);
+        }
+    }
+
+    /// Whether the bridge should skip `event` (it came from Kafka); forgets it.
+    fn take(&self, event: &LiveEvent) -> bool {
+        fed_key(event).is_some_and(|k| {
+            self.keys
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&k)
+        })
+    }
+}
+
+/// Identifies one alert or mission state, to recognise it on its way back.
+fn fed_key(event: &LiveEvent) -> Option<String> {
+    match event {
+        LiveEvent::Alert(a) => Some(format!("alert:{}:{}", a.id, a.cleared_at.is_some())),
+        LiveEvent::Mission(m) => Some(format!(
+            "mission:{}:{}:{}",
+            m.id,
+            m.status.as_str(),
+            m.completed_waypoints
+        )),
+        LiveEvent::Update(_) | LiveEvent::Command(_) => None,
+    }
 }
 
 impl std::fmt::Debug for KafkaEventPublisher {
@@ -226,6 +282,20 @@ impl KafkaEventPublisher {
             processed_topic: config.topics.telemetry_processed.clone(),
             alerts_topic: config.topics.alerts.clone(),
             missions_topic: config.topics.missions.clone(),
+            instance_id: format!("{}-{}", config.client_id, uuid::Uuid::new_v4().simple()),
+            fed: Arc::default(),
+        })
+    }
+
+    /// This server instance's id, sent in the [`ORIGIN_HEADER`] of every record.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    fn origin(&self) -> OwnedHeaders {
+        OwnedHeaders::new().insert(Header {
+            key: ORIGIN_HEADER,
+            value: Some(&self.instance_id),
         })
     }
 
@@ -236,7 +306,7 @@ impl KafkaEventPublisher {
             out.push(Outgoing {
                 key: &r.telemetry.vehicle_id,
                 payload: to_json(r)?,
-                headers: None,
+                headers: Some(self.origin()),
             });
         }
         send_all(&self.producer, &self.processed_topic, out)
@@ -249,7 +319,7 @@ impl KafkaEventPublisher {
         let out = vec![Outgoing {
             key: &alert.fleet_id,
             payload: to_json(alert)?,
-            headers: None,
+            headers: Some(self.origin()),
         }];
         Ok(send_all(&self.producer, &self.alerts_topic, out).await?[0])
     }
@@ -259,17 +329,22 @@ impl KafkaEventPublisher {
         let out = vec![Outgoing {
             key: &mission.id,
             payload: to_json(mission)?,
-            headers: None,
+            headers: Some(self.origin()),
         }];
         Ok(send_all(&self.producer, &self.missions_topic, out).await?[0])
     }
 
     /// Forwards every alert and mission event of `hub` (all fleets) until the hub closes.
-    /// Alerts are never coalesced by the hub, so none is skipped.
-    pub fn bridge_hub(self: std::sync::Arc<Self>, hub: &LiveHub) -> tokio::task::JoinHandle<()> {
+    /// Alerts are never coalesced by the hub, so none is skipped. Events a
+    /// [`crate::KafkaLiveFeed`] brought from other instances are not sent back.
+    pub fn bridge_hub(self: Arc<Self>, hub: &LiveHub) -> tokio::task::JoinHandle<()> {
         let mut sub = hub.subscribe(ALL_FLEETS);
+        self.fed.bridging.store(true, Ordering::SeqCst);
         tokio::spawn(async move {
             while let Some(event) = sub.recv().await {
+                if self.fed.take(&event) {
+                    continue;
+                }
                 let result = match &event {
                     LiveEvent::Alert(a) => self.publish_alert(a).await.map(|_| ()),
                     LiveEvent::Mission(m) => self.publish_mission(m).await.map(|_| ()),
@@ -291,7 +366,8 @@ impl ReadingObserver for KafkaEventPublisher {
             let Ok(payload) = to_json(r) else { continue };
             let record = FutureRecord::to(&self.processed_topic)
                 .key(&r.telemetry.vehicle_id)
-                .payload(&payload);
+                .payload(&payload)
+                .headers(self.origin());
             if let Err((e, _)) = self.producer.send_result(record) {
                 warn!(error = %e, "processed telemetry not published");
             }

@@ -236,16 +236,28 @@ impl ConsumerContext for IngestContext {
             state.owned.remove(k);
         }
         state.revocations += 1;
+        drop(state);
+        // librdkafka keeps a partition's pause across revocation and re-assignment; clear it so
+        // a partition that comes back later is fetched again.
+        if let Err(e) = consumer.resume(tpl) {
+            debug!(error = %e, "resuming revoked partitions failed");
+        }
         info!(partitions = ?revoked, lost, "partitions revoked");
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
                 let assigned = keys(tpl);
                 let mut state = self.ledger.lock();
                 for k in &assigned {
                     state.owned.entry(k.clone()).or_default();
+                }
+                drop(state);
+                // New partitions start fetching even while others are paused; the consumer
+                // thread pauses them too if the pipeline is still behind.
+                if let Err(e) = consumer.resume(tpl) {
+                    debug!(error = %e, "resuming assigned partitions failed");
                 }
                 info!(partitions = ?assigned, "partitions assigned");
             }
@@ -326,8 +338,7 @@ impl KafkaTelemetrySource {
             drain_timeout: settings.revoke_drain_timeout,
         };
         let consumer: Consumer_ = config
-            .client_config()
-            .set("group.id", &config.group_id)
+            .consumer_config(&config.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", &settings.auto_offset_reset)
@@ -466,6 +477,28 @@ impl OffsetsAck {
     }
 }
 
+/// Logs consumer errors at most every [`ErrorLog::INTERVAL`], with how many were suppressed:
+/// while a broker is down librdkafka reports one per reconnect attempt.
+#[derive(Default)]
+struct ErrorLog {
+    last: Option<Instant>,
+    suppressed: u32,
+}
+
+impl ErrorLog {
+    const INTERVAL: Duration = Duration::from_secs(5);
+
+    fn report(&mut self, e: &KafkaError) {
+        if self.last.is_some_and(|t| t.elapsed() < Self::INTERVAL) {
+            self.suppressed += 1;
+            return;
+        }
+        warn!(error = %e, suppressed = self.suppressed, "Kafka consumer error; retrying");
+        self.last = Some(Instant::now());
+        self.suppressed = 0;
+    }
+}
+
 /// The consumer thread.
 struct Poller {
     consumer: Arc<Consumer_>,
@@ -482,6 +515,7 @@ impl Poller {
         let mut revocations_seen = 0;
         let mut paused = false;
         let mut unpaused_records = false;
+        let mut errors = ErrorLog::default();
         while !self.stop.load(Ordering::SeqCst) {
             let max = self
                 .requested_max
@@ -515,7 +549,7 @@ impl Poller {
                 }
                 Some(Err(e)) => {
                     // Transport errors: librdkafka reconnects by itself; say why we wait.
-                    warn!(error = %e, "Kafka consumer error; retrying");
+                    errors.report(&e);
                     fetched_nothing = true;
                 }
                 None => {}
@@ -528,7 +562,17 @@ impl Poller {
                     batch.retain_owned(&state);
                 }
             }
-            if batch.is_empty() || (batch.records.len() < max && !fetched_nothing) {
+            if batch.is_empty() {
+                // Nothing held (a revocation may just have dropped it): fetch again. librdkafka
+                // keeps a partition's pause across revocation and re-assignment, so staying
+                // paused here would stall those partitions for good.
+                if paused && self.set_paused(false) {
+                    paused = false;
+                    unpaused_records = false;
+                }
+                continue;
+            }
+            if batch.records.len() < max && !fetched_nothing {
                 continue;
             }
             match self.tx.try_reserve() {

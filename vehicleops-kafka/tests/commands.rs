@@ -71,6 +71,7 @@ async fn commands_round_trip_through_kafka_to_executed_with_stop_first() {
     let link = KafkaVehicleLink::new(
         &config,
         &format!("{}.vehicles", config.group_id),
+        None,
         &ProducerSettings::default(),
     )
     .unwrap();
@@ -123,4 +124,5 @@ async fn commands_round_trip_through_kafka_to_executed_with_stop_first() {
     }
     sink.close();
     link.close();
+    drop_topics(&config).await;
 }

@@ -158,6 +158,27 @@ async fn consumer_killed_mid_stream_resumes_from_committed_offsets() {
     assert_eq!(rows as i64, total, "rows stored twice or lost");
     assert_eq!(stored, keys(&fleet_tick_range(FLEET, vehicles, 1, ticks)));
     let _ = std::fs::remove_dir_all(&dir);
+    drop_topics(&config).await;
+}
+
+/// Brings every node of the three-broker cluster up (`start` only starts nodes that are down),
+/// when created and again when dropped — also when the test fails.
+struct WholeCluster;
+
+impl WholeCluster {
+    fn ensure() -> Self {
+        run_script(&["--brokers", "3", "start"], &[]);
+        WholeCluster
+    }
+}
+
+impl Drop for WholeCluster {
+    fn drop(&mut self) {
+        let _ = Process::new("bash")
+            .arg(kafka_script())
+            .args(["--brokers", "3", "start"])
+            .status();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,6 +187,9 @@ async fn partition_leader_killed_mid_stream_in_a_three_broker_cluster() {
         return;
     };
     init_tracing();
+    let _restore = tokio::task::spawn_blocking(WholeCluster::ensure)
+        .await
+        .unwrap();
     let config = unique_config(&bootstrap, "failover");
     create_topics(&config).await;
     let (vehicles, ticks) = (24, 300);
@@ -192,7 +216,7 @@ async fn partition_leader_killed_mid_stream_in_a_three_broker_cluster() {
     producer.await.unwrap();
 
     let expected = vehicles as u64 * ticks;
-    wait_until("every reading stored", Duration::from_secs(120), || {
+    wait_until("every reading stored", Duration::from_secs(180), || {
         let s = stats.snapshot();
         async move { s.stored + s.duplicates >= expected && s.stored >= expected }
     })
@@ -202,12 +226,11 @@ async fn partition_leader_killed_mid_stream_in_a_three_broker_cluster() {
     tokio::task::spawn_blocking(move || source.close())
         .await
         .unwrap();
-    // Bring the cluster back for the next run (start is idempotent: only the dead node starts).
-    run_script(&["--brokers", "3", "start"], &[]);
 
     assert_ne!(new_leader, leader, "leadership should have moved");
     assert_eq!(last.stored, expected);
     let (stored, rows) = stored_keys(store.as_ref(), vehicles).await;
     assert_eq!(rows as u64, expected, "rows stored twice or lost");
     assert_eq!(stored, keys(&fleet_tick_range(FLEET, vehicles, 1, ticks)));
+    drop_topics(&config).await;
 }

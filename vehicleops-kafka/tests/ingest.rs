@@ -138,6 +138,7 @@ async fn every_valid_reading_is_stored_once_and_malformed_ones_reach_the_dead_le
             payload_key.1.as_slice()
         );
     }
+    drop_topics(&config).await;
 }
 
 /// A second member joins the group mid-stream: partitions move cooperatively, and the
@@ -214,6 +215,7 @@ async fn a_member_joining_mid_stream_takes_partitions_without_loss_or_replay() {
     let (stored, rows) = stored_keys(store.as_ref(), vehicles).await;
     assert_eq!(rows as u64, expected);
     assert_eq!(stored, keys(&fleet_tick_range(FLEET, vehicles, 1, ticks)));
+    drop_topics(&config).await;
 }
 
 /// A slow consumer of batches makes the source pause its partitions rather than buffer; after
@@ -265,4 +267,81 @@ async fn a_slow_pipeline_pauses_the_consumer_without_gaps_or_repeats() {
     tokio::task::spawn_blocking(move || source.close())
         .await
         .unwrap();
+    drop_topics(&config).await;
+}
+
+/// Reads batches slowly from `source` until `stop`, acking each, recording every offset seen.
+async fn drain_slowly(
+    source: Arc<KafkaTelemetrySource>,
+    seen: Arc<std::sync::Mutex<std::collections::BTreeSet<(i32, i64)>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let next = tokio::time::timeout(Duration::from_millis(200), source.next_batch(50)).await;
+        let Ok(batch) = next else { continue };
+        let batch = batch.unwrap().unwrap();
+        {
+            let mut seen = seen.lock().unwrap();
+            for record in &batch.records {
+                if let vehicleops_core::SourceRecord::Raw { origin, .. } = record {
+                    seen.insert((origin.partition, origin.offset));
+                }
+            }
+        }
+        batch.ack.unwrap().ack().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Partitions move while the first member is paused by a slow pipeline: both members keep
+/// consuming (no partition stays paused after it moved) and every record is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_moving_while_paused_keep_flowing() {
+    let Some(bootstrap) = single_broker() else {
+        return;
+    };
+    init_tracing();
+    let config = unique_config(&bootstrap, "pausemove");
+    create_topics(&config).await;
+    let publisher = KafkaTelemetryPublisher::new(&config, &ProducerSettings::default()).unwrap();
+    let all = fleet_tick_range(FLEET, 24, 1, 200);
+    let total = all.len();
+    publisher.publish(all).await.unwrap();
+
+    let slow = SourceSettings {
+        max_batch: 50,
+        queued_batches: 1,
+        ..SourceSettings::default()
+    };
+    let seen = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let first = Arc::new(KafkaTelemetrySource::new(&config, slow.clone()).unwrap());
+    let first_task = tokio::spawn(drain_slowly(first.clone(), seen.clone(), stop.clone()));
+    wait_until(
+        "the first member is behind",
+        Duration::from_secs(60),
+        || {
+            let n = seen.lock().unwrap().len();
+            async move { n >= 500 }
+        },
+    )
+    .await;
+    let second = Arc::new(KafkaTelemetrySource::new(&config, slow).unwrap());
+    let second_task = tokio::spawn(drain_slowly(second.clone(), seen.clone(), stop.clone()));
+    wait_until("every record delivered", Duration::from_secs(120), || {
+        let n = seen.lock().unwrap().len();
+        async move { n >= total }
+    })
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    first_task.await.unwrap();
+    second_task.await.unwrap();
+    assert_eq!(seen.lock().unwrap().len(), total);
+    tokio::task::spawn_blocking(move || {
+        first.close();
+        second.close();
+    })
+    .await
+    .unwrap();
+    drop_topics(&config).await;
 }

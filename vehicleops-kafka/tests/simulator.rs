@@ -112,8 +112,13 @@ async fn simulator_publishes_to_kafka_and_obeys_a_stop_dispatched_through_kafka(
         keys: Mutex::new(BTreeSet::new()),
     });
     let link = Arc::new(
-        KafkaVehicleLink::new(&config, &format!("{}.vehicles", config.group_id), &settings)
-            .unwrap(),
+        KafkaVehicleLink::new(
+            &config,
+            &format!("{}.vehicles", config.group_id),
+            None,
+            &settings,
+        )
+        .unwrap(),
     );
     let running = simulator
         .spawn(
@@ -208,4 +213,5 @@ async fn simulator_publishes_to_kafka_and_obeys_a_stop_dispatched_through_kafka(
     tokio::task::spawn_blocking(move || source.close())
         .await
         .unwrap();
+    drop_topics(&config).await;
 }

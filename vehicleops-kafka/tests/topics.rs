@@ -71,6 +71,7 @@ async fn missing_topics_are_created_and_a_differing_one_is_reported_not_changed(
     assert!(again.created.is_empty());
     assert_eq!(again.existing.len(), 7);
     assert_eq!(again.differences.len(), 2, "{again:?}");
+    drop_topics(&config).await;
 }
 
 fn alert(fleet: &str) -> Alert {
@@ -156,4 +157,5 @@ async fn alerts_are_keyed_by_fleet_and_mission_events_by_mission_including_via_t
 
     hub.close();
     bridge.await.unwrap();
+    drop_topics(&config).await;
 }

@@ -1,8 +1,8 @@
 //! The broker unreachable at startup and again mid-stream: clear errors in the logs, the
 //! clients reconnect by themselves, nothing crashes, nothing is lost or stored twice.
 //!
-//! Runs its own private broker (`scripts/kafka.sh --port-base 29092` with a temporary state
-//! folder) so it can stop it without disturbing other tests. Opt in with
+//! Runs its own private broker (`scripts/kafka.sh --port-base <free port>` with a temporary
+//! state folder) so it can stop it without disturbing other tests. Opt in with
 //! `VEHICLEOPS_TEST_KAFKA` like the other Kafka tests (it proves the jars are fetched).
 
 mod common;
@@ -21,7 +21,18 @@ use vehicleops_kafka::{
 use vehicleops_store::SqliteStore;
 
 const FLEET: &str = "fleet-outage";
-const PORT_BASE: &str = "29092";
+
+/// A client port whose controller port (+100) is free too: other brokers on this machine
+/// must not answer for ours.
+fn free_port_base() -> u16 {
+    loop {
+        let client = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = client.local_addr().unwrap().port();
+        if port < 65_000 && std::net::TcpListener::bind(("127.0.0.1", port + 100)).is_ok() {
+            return port;
+        }
+    }
+}
 
 /// Collects everything logged, to check what an operator would see.
 #[derive(Clone, Default)]
@@ -46,6 +57,7 @@ impl Write for LogBuffer {
 /// The private broker; stopped (by PID, through the script) when dropped.
 struct PrivateBroker {
     state: std::path::PathBuf,
+    port_base: String,
 }
 
 impl PrivateBroker {
@@ -53,10 +65,10 @@ impl PrivateBroker {
         vec![("VEHICLEOPS_KAFKA_STATE", self.state.to_str().unwrap())]
     }
     fn run(&self, command: &str) -> String {
-        run_script(&["--port-base", PORT_BASE, command], &self.env())
+        run_script(&["--port-base", &self.port_base, command], &self.env())
     }
     fn kill(&self) {
-        let pid = run_script(&["--port-base", PORT_BASE, "pid", "1"], &self.env());
+        let pid = run_script(&["--port-base", &self.port_base, "pid", "1"], &self.env());
         let ok = std::process::Command::new("kill")
             .args(["-KILL", &pid])
             .status()
@@ -69,7 +81,7 @@ impl Drop for PrivateBroker {
     fn drop(&mut self) {
         let _ = std::process::Command::new("bash")
             .arg(kafka_script())
-            .args(["--port-base", PORT_BASE, "stop"])
+            .args(["--port-base", &self.port_base, "stop"])
             .envs(self.env())
             .status();
         let _ = std::fs::remove_dir_all(&self.state);
@@ -89,24 +101,29 @@ async fn broker_down_at_startup_and_mid_stream_loses_nothing() {
         .with_ansi(false)
         .init();
 
-    let broker = PrivateBroker {
+    let broker = Arc::new(PrivateBroker {
         state: std::env::temp_dir().join(format!("vehicleops-outage-{}", uuid::Uuid::new_v4())),
+        port_base: free_port_base().to_string(),
+    });
+    let start = {
+        let broker = broker.clone();
+        move || broker.run("start")
     };
-    let bootstrap = {
-        let b = tokio::task::spawn_blocking({
-            let state = broker.state.clone();
-            move || {
-                run_script(
-                    &["--port-base", PORT_BASE, "start"],
-                    &[("VEHICLEOPS_KAFKA_STATE", state.to_str().unwrap())],
-                )
-            }
-        });
-        b.await.unwrap().lines().last().unwrap().to_owned()
-    };
+    let bootstrap = tokio::task::spawn_blocking(start.clone())
+        .await
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
     let config: KafkaConfig = unique_config(&bootstrap, "outage");
     create_topics(&config).await;
-    broker.run("stop");
+    {
+        let broker = broker.clone();
+        tokio::task::spawn_blocking(move || broker.run("stop"))
+            .await
+            .unwrap();
+    }
 
     // Startup with the broker away: admin calls fail with a clear error…
     let err = ensure_topics(
@@ -147,13 +164,14 @@ async fn broker_down_at_startup_and_mid_stream_loses_nothing() {
         Duration::from_secs(60),
         || {
             let text = logs.text();
-            async move { text.contains("127.0.0.1:29092") && text.contains("Connection refused") }
+            let port = format!("{bootstrap} failed: Connection refused");
+            async move { text.contains(&port) }
         },
     )
     .await;
 
     // The broker comes up: everything connects by itself.
-    broker.run("start");
+    tokio::task::spawn_blocking(start.clone()).await.unwrap();
     wait_until("readings flow", Duration::from_secs(90), || {
         let n = stats.snapshot().stored;
         async move { n >= 200 }
@@ -164,7 +182,7 @@ async fn broker_down_at_startup_and_mid_stream_loses_nothing() {
     broker.kill();
     assert!(!producer.is_finished(), "the outage should land mid-stream");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    broker.run("start");
+    tokio::task::spawn_blocking(start).await.unwrap();
     producer.await.unwrap();
 
     let expected = vehicles as u64 * ticks;

@@ -189,7 +189,8 @@ pub fn committed_total(config: &KafkaConfig, topic: &str, partitions: i32) -> i6
         .sum()
 }
 
-/// Reads every record of `topic` from the beginning (until `expected` or a quiet period).
+/// Reads `topic` from the beginning until `expected` records, or until nothing more arrived
+/// for 5 s (so a test can check that no further record shows up), or 60 s passed.
 pub fn read_topic(
     bootstrap: &str,
     topic: &str,
@@ -208,9 +209,13 @@ pub fn read_topic(
     consumer.subscribe(&[topic]).expect("subscribe");
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last_record = Instant::now();
     while out.len() < expected && Instant::now() < deadline {
         if let Some(m) = consumer.poll(Duration::from_millis(200)) {
             out.push(m.expect("record").detach());
+            last_record = Instant::now();
+        } else if !out.is_empty() && last_record.elapsed() > Duration::from_secs(5) {
+            break;
         }
     }
     out
@@ -252,4 +257,26 @@ pub fn leaders(bootstrap: &str, topic: &str) -> HashMap<i32, i32> {
         .iter()
         .map(|p| (p.id(), p.leader()))
         .collect()
+}
+
+/// Deletes this test's topics, so repeated runs do not pile partitions up on the broker.
+pub async fn drop_topics(config: &KafkaConfig) {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> =
+        config.client_config().create().expect("admin client");
+    let t = &config.topics;
+    let names = [
+        t.telemetry_raw.as_str(),
+        &t.telemetry_processed,
+        &t.commands,
+        &t.command_acks,
+        &t.alerts,
+        &t.missions,
+        &t.dead_letters,
+    ];
+    admin
+        .delete_topics(&names, &AdminOptions::new())
+        .await
+        .expect("deleting topics");
 }

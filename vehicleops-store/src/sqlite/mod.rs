@@ -98,6 +98,18 @@ struct Shared {
     tiers: Arc<telemetry::Tiers>,
 }
 
+impl Drop for Shared {
+    /// Closes the writer last. SQLite lets the connection that closes last (as far as file locks
+    /// show; an idle connection holds none) delete the WAL and truncate the shared-memory index
+    /// that other connections of this process still have mapped; touching it then is a SIGBUS.
+    /// So the checkpointer and the readers go first, and a checkpoint in progress keeps the whole
+    /// store alive until it is done (see `note_rows_written`).
+    fn drop(&mut self) {
+        self.checkpointer.take();
+        self.readers.clear();
+    }
+}
+
 /// Runs WAL checkpoints off the writer's path.
 struct Checkpointer {
     conn: Mutex<Connection>,
@@ -239,8 +251,11 @@ impl SqliteStore {
             return;
         }
         checkpointer.rows_since_last.store(0, Ordering::Relaxed);
-        let checkpointer = Arc::clone(checkpointer);
+        let shared = Arc::clone(&self.shared);
         tokio::task::spawn_blocking(move || {
+            let Some(checkpointer) = &shared.checkpointer else {
+                return;
+            };
             let conn = checkpointer
                 .conn
                 .lock()

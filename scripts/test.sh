@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run). On a fresh machine of this project's kind it
+# installs and starts everything the tests need, builds the workspace once, runs every suite,
+# and stops what it started — also when a step fails.
+#
+#   bash scripts/test.sh
+#
+# Build outputs are cached outside the clone (CARGO_TARGET_DIR, default
+# ~/.cache/vehicleops/target) so a second run only rebuilds what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vehicleops/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export RUST_BACKTRACE=1
+LOGS="${VEHICLEOPS_TEST_LOGS:-$(mktemp -d -t vehicleops-test-XXXX)}"
+mkdir -p "$LOGS"
+
+STOPS=()
+cleanup() {
+  local rc=$?
+  for ((i = ${#STOPS[@]} - 1; i >= 0; i--)); do eval "${STOPS[$i]}" >/dev/null 2>&1 || true; done
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+step() { printf '\n==> %s\n' "$*"; }
+started() { printf '    (%ss)\n' "$SECONDS"; }
+
+step "toolchain"
+cargo --version
+rustup component add clippy rustfmt >/dev/null 2>&1 || true
+
+step "format and lint"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+started
+
+step "build every test once"
+cargo test --workspace --locked --no-run
+started
+
+step "Rust test suites"
+cargo test --workspace --locked
+started
+
+step "all suites passed"
