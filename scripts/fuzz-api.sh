@@ -41,6 +41,7 @@ cleanup() {
   kill -TERM "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   rm -f "$LOG"
+  [[ -n "${WORK:-}" ]] && rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -56,6 +57,9 @@ TOKEN="$(curl -fsS -X POST "$BASE/api/v1/auth/login" -H 'content-type: applicati
 
 log "fuzzing $BASE/openapi.json ($EXAMPLES examples per operation)"
 status=0
+# schemathesis keeps a cache folder in the working directory: not in the repository.
+WORK="$(mktemp -d)"
+cd "$WORK"
 "$VENV/bin/schemathesis" run "$BASE/openapi.json" \
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
