@@ -199,6 +199,7 @@ async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
     let sim_link = Arc::new(KafkaVehicleLink::new(
         &kafka,
         &format!("{}.simulator", kafka.group_id),
+        None,
         &producer,
     )?);
     let events = Arc::new(KafkaEventPublisher::new(&kafka, &producer)?);
