@@ -11,7 +11,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use vehicleops_core::commands::CommandCenterTask;
-use vehicleops_core::inproc::{InProcessBus, InProcessPublisher, command_channel};
+use vehicleops_core::inproc::{
+    InProcessBus, InProcessPublisher, InProcessTelemetrySource, command_channel,
+};
 use vehicleops_core::missions::MissionServiceTask;
 use vehicleops_core::pipeline::ReadingObserver;
 use vehicleops_core::simulator::{Area, Scenario};
@@ -34,6 +36,8 @@ use crate::metrics::Metrics;
 const BUS_CAPACITY: usize = 10_000;
 /// Capacity of the in-process command queue.
 const COMMAND_CAPACITY: usize = 1_024;
+/// Longest a shutdown waits for the in-process queue to be stored.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running server. Stop it with [`RunningServer::shutdown`].
 pub struct RunningServer {
@@ -142,6 +146,9 @@ struct Transport {
     sink: Arc<dyn CommandSink>,
     /// The in-process bus's publishing side (in-process mode only).
     local: Option<InProcessPublisher>,
+    /// The in-process bus's reading side: closed at shutdown so the pipeline drains what is
+    /// queued (it lives nowhere else).
+    local_source: Option<Arc<InProcessTelemetrySource>>,
     /// Where the built-in simulator publishes and takes its commands from.
     sim_publisher: Arc<dyn TelemetryPublisher>,
     sim_link: Arc<dyn VehicleCommandLink>,
@@ -160,10 +167,12 @@ fn inproc_transport() -> Transport {
     let InProcessBus { publisher, source } = InProcessBus::new(BUS_CAPACITY);
     let (sink, link) = command_channel(COMMAND_CAPACITY);
     let hub = LiveHub::new();
+    let source = Arc::new(source);
     Transport {
-        source: Arc::new(source),
+        source: source.clone(),
         sink: Arc::new(sink),
         local: Some(publisher.clone()),
+        local_source: Some(source),
         sim_publisher: Arc::new(publisher),
         sim_link: Arc::new(link),
         ingest_hub: hub.clone(),
@@ -213,6 +222,7 @@ async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
         source,
         sink,
         local: None,
+        local_source: None,
         sim_publisher: Arc::new(KafkaTelemetryPublisher::new(&kafka, &producer)?),
         sim_link,
         ingest_hub,
@@ -245,6 +255,7 @@ async fn transport(config: &Config) -> Result<Transport, StartupError> {
 struct Background {
     ready: Arc<AtomicBool>,
     simulator: Option<SimulatorHandle>,
+    local_source: Option<Arc<InProcessTelemetrySource>>,
     pipeline: PipelineHandle,
     hubs: [LiveHub; 2],
     on_stop: Vec<Box<dyn FnOnce() + Send>>,
@@ -260,8 +271,24 @@ impl Background {
                 tracing::warn!(error = %e, "simulator stopped with an error");
             }
         }
-        // Stops reading; stores and acknowledges everything already read.
-        match self.pipeline.shutdown().await {
+        let drained = match self.local_source {
+            // In-process readings exist only in the queue: refuse new ones and let the pipeline
+            // run until it has stored every queued reading and the source ends.
+            Some(source) => {
+                source.close().await;
+                tokio::time::timeout(DRAIN_TIMEOUT, self.pipeline.join())
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(vehicleops_core::Error::backend_msg(
+                            "pipeline",
+                            "still draining after the shutdown timeout",
+                        ))
+                    })
+            }
+            // A broker keeps what was not read: stop reading, store and acknowledge the rest.
+            None => self.pipeline.shutdown().await,
+        };
+        match drained {
             Ok(stats) => tracing::info!(
                 received = stats.received,
                 stored = stats.stored,
@@ -381,6 +408,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     let background = Background {
         ready,
         simulator,
+        local_source: transport.local_source,
         pipeline,
         hubs: [transport.ingest_hub.clone(), transport.live_hub.clone()],
         on_stop: transport.on_stop,

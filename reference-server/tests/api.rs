@@ -960,3 +960,41 @@ async fn dashboard_files_are_served_when_present() {
     assert_eq!(st, StatusCode::NOT_FOUND);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_the_pipeline_into_the_store() {
+    use vehicleops_core::{HistoryQuery, TimeRange, TimeSeriesStore};
+    let dir = std::env::temp_dir().join(format!("vo-drain-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("fleet.db");
+    let s = TestServer::start(&[
+        "--simulator",
+        "false",
+        "--sqlite-path",
+        db.to_str().unwrap(),
+    ])
+    .await;
+    let readings: Vec<_> = (1..=500)
+        .map(|seq| reading("fleet-002-VH-777", "fleet-002", 30.0, seq))
+        .collect();
+    s.inject(readings).await;
+    // Shut down at once: whatever was published must be stored before the server exits.
+    s.stop().await;
+
+    let store = vehicleops_store::SqliteStore::open(&db).unwrap();
+    let range = TimeRange::new(
+        chrono::Utc::now() - chrono::Duration::hours(1),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let stored = store
+        .history(&HistoryQuery {
+            vehicle_id: "fleet-002-VH-777".into(),
+            range,
+            limit: 10_000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 500);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -178,6 +178,26 @@ async fn snapshot_then_live_updates_alerts_commands_and_pong() {
     .await;
     assert_eq!(executed["payload"]["id"], command["payload"]["id"]);
 
+    // Mission progress: a mission whose first waypoint is where the vehicle is starts (and
+    // reaches it) as soon as the vehicle reports again.
+    let (_, here) = s
+        .get("/api/v1/telemetry/fleet-001-VH-003/latest", &operator)
+        .await;
+    let (st, created) = s
+        .post(
+            "/api/v1/missions",
+            &operator,
+            json!({"fleet_id": "fleet-001", "vehicle_id": "fleet-001-VH-003", "mission_type": "INSPECTION",
+                   "waypoints": [{"latitude": here["latitude"], "longitude": here["longitude"], "order": 1},
+                                 {"latitude": 4.60, "longitude": -74.20, "order": 2}]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{created}");
+    let mission = until(&mut ws, "a MISSION frame", |v| v["type"] == "MISSION").await;
+    assert_eq!(mission["payload"]["id"], created["id"]);
+    assert_eq!(mission["payload"]["status"], "IN_PROGRESS");
+    assert_eq!(mission["payload"]["total_waypoints"], 2);
+
     // Shutdown closes the session with a close frame.
     s.stop().await;
     let deadline = tokio::time::Instant::now() + PATIENCE;
