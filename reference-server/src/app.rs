@@ -152,14 +152,13 @@ struct Transport {
     /// Where the built-in simulator publishes and takes its commands from.
     sim_publisher: Arc<dyn TelemetryPublisher>,
     sim_link: Arc<dyn VehicleCommandLink>,
-    /// The hub the pipeline and mission tracking publish to.
-    ingest_hub: LiveHub,
-    /// The hub WebSocket clients subscribe to (the same as `ingest_hub` in-process).
-    live_hub: LiveHub,
+    /// The live hub: the pipeline, commands and missions publish to it, WebSocket clients
+    /// subscribe to it.
+    hub: LiveHub,
     observers: Vec<Arc<dyn ReadingObserver>>,
     /// Where invalid readings go (counted either way).
     dead_letters: Option<Arc<dyn DeadLetterSink>>,
-    /// Runs after the pipeline drained (leaves consumer groups, stops fan-out).
+    /// Runs after the pipeline drained (leaves consumer groups, stops the live feed).
     on_stop: Vec<Box<dyn FnOnce() + Send>>,
 }
 
@@ -175,19 +174,23 @@ fn inproc_transport() -> Transport {
         local_source: Some(source),
         sim_publisher: Arc::new(publisher),
         sim_link: Arc::new(link),
-        ingest_hub: hub.clone(),
-        live_hub: hub,
+        hub,
         observers: Vec::new(),
         dead_letters: None,
         on_stop: Vec::new(),
     }
 }
 
+/// Kafka mode. Each instance's pipeline reads its share of the raw topic (one consumer group
+/// for all instances) and publishes what it processed, its alerts and mission progress to the
+/// event topics; a live feed brings every *other* instance's events into this instance's hub,
+/// so a WebSocket client sees every vehicle whichever instance it is connected to.
 #[cfg(feature = "kafka")]
 async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
     use vehicleops_kafka::{
-        KafkaCommandSink, KafkaDeadLetterSink, KafkaEventPublisher, KafkaTelemetryPublisher,
-        KafkaTelemetrySource, KafkaVehicleLink, ProducerSettings, SourceSettings,
+        KafkaCommandSink, KafkaDeadLetterSink, KafkaEventPublisher, KafkaLiveFeed,
+        KafkaTelemetryPublisher, KafkaTelemetrySource, KafkaVehicleLink, ProducerSettings,
+        SourceSettings,
     };
     let kafka = crate::kafka_mode::kafka_config(config)?;
     if config.kafka_create_topics {
@@ -198,13 +201,9 @@ async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
         &kafka,
         SourceSettings::default(),
     )?);
-    // Every instance reads every acknowledgement (a group of its own) and applies those of the
-    // commands it dispatched; a shared group would hand some of them to instances that never
-    // saw the command.
-    let instance = uuid::Uuid::new_v4().simple().to_string();
-    let mut own_group = kafka.clone();
-    own_group.group_id = format!("{}.instance-{instance}", kafka.group_id);
-    let sink = Arc::new(KafkaCommandSink::new(&own_group, &producer)?);
+    // Acknowledgements are read by every instance (a group of its own per sink); each applies
+    // those of the commands it dispatched.
+    let sink = Arc::new(KafkaCommandSink::new(&kafka, &producer)?);
     let sim_link = Arc::new(KafkaVehicleLink::new(
         &kafka,
         &format!("{}.simulator", kafka.group_id),
@@ -212,10 +211,9 @@ async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
         &producer,
     )?);
     let events = Arc::new(KafkaEventPublisher::new(&kafka, &producer)?);
-    let ingest_hub = LiveHub::new();
-    let live_hub = LiveHub::new();
-    let bridge = events.clone().bridge_hub(&ingest_hub);
-    let fanout = crate::kafka_mode::Fanout::start(&own_group, live_hub.clone())?;
+    let hub = LiveHub::new();
+    let bridge = events.clone().bridge_hub(&hub);
+    let feed = KafkaLiveFeed::start(&kafka, hub.clone(), Some(&events), false)?;
     let (closing_source, closing_sink, closing_link) =
         (source.clone(), sink.clone(), sim_link.clone());
     Ok(Transport {
@@ -225,8 +223,7 @@ async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
         local_source: None,
         sim_publisher: Arc::new(KafkaTelemetryPublisher::new(&kafka, &producer)?),
         sim_link,
-        ingest_hub,
-        live_hub,
+        hub,
         observers: vec![events],
         dead_letters: Some(Arc::new(KafkaDeadLetterSink::new(&kafka, &producer)?)),
         on_stop: vec![Box::new(move || {
@@ -234,7 +231,7 @@ async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
             closing_sink.close();
             closing_link.close();
             bridge.abort();
-            fanout.close();
+            feed.close();
         })],
     })
 }
@@ -257,7 +254,7 @@ struct Background {
     simulator: Option<SimulatorHandle>,
     local_source: Option<Arc<InProcessTelemetrySource>>,
     pipeline: PipelineHandle,
-    hubs: [LiveHub; 2],
+    hub: LiveHub,
     on_stop: Vec<Box<dyn FnOnce() + Send>>,
     _commands: CommandCenterTask,
     _missions: MissionServiceTask,
@@ -301,9 +298,7 @@ impl Background {
             stop();
         }
         // Ends every WebSocket session with a close frame.
-        for hub in &self.hubs {
-            hub.close();
-        }
+        self.hub.close();
     }
 }
 
@@ -315,12 +310,12 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
 
     let (missions, missions_task) = MissionService::start(
         repo.clone(),
-        Some(transport.ingest_hub.clone()),
+        Some(transport.hub.clone()),
         config.arrival_radius_m,
     );
     let mut pipeline = PipelineBuilder::new(transport.source.clone(), store.clone())
         .repository(repo.clone())
-        .hub(transport.ingest_hub.clone())
+        .hub(transport.hub.clone())
         .rules(default_rules())
         .observer(missions.clone());
     for observer in &transport.observers {
@@ -333,7 +328,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     let (commands, commands_task) = CommandCenter::start(
         transport.sink.clone(),
         repo.clone(),
-        Some(transport.live_hub.clone()),
+        Some(transport.hub.clone()),
         config.command_timeouts(),
     );
 
@@ -389,7 +384,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     let state = AppState {
         store,
         repo,
-        hub: transport.live_hub.clone(),
+        hub: transport.hub.clone(),
         commands,
         missions,
         tokens: Arc::new(tokens),
@@ -397,7 +392,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
             config.login_max_failures,
             Duration::from_secs(config.login_window_seconds),
         )),
-        metrics: Arc::new(Metrics::new(pipeline.stats(), transport.live_hub.clone())),
+        metrics: Arc::new(Metrics::new(pipeline.stats(), transport.hub.clone())),
         dummy_hash: dummy_hash.into(),
         ready: ready.clone(),
     };
@@ -410,7 +405,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         simulator,
         local_source: transport.local_source,
         pipeline,
-        hubs: [transport.ingest_hub.clone(), transport.live_hub.clone()],
+        hub: transport.hub.clone(),
         on_stop: transport.on_stop,
         _commands: commands_task,
         _missions: missions_task,
