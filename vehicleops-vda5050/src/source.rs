@@ -1,0 +1,467 @@
+//! [`Vda5050TelemetrySource`]: VDA 5050 `state`, `visualization` and `connection` messages of
+//! every vehicle under one topic scheme, as VehicleOps telemetry.
+//!
+//! Mapping (the vehicle id is the VDA 5050 `serialNumber`):
+//!
+//! | VehicleOps | VDA 5050 |
+//! |---|---|
+//! | `pose` | `agvPosition` x, y, theta, mapId |
+//! | `latitude`, `longitude`, `heading_deg` | `agvPosition` through the [`SiteGeoreference`]; 0 without one |
+//! | `speed_kmh` | `velocity` √(vx² + vy²) × 3.6 |
+//! | `battery_pct` | `batteryState.batteryCharge` |
+//! | `load_pct` | 100 with any entry in `loads`, else 0 |
+//! | `engine_temp_c` | always 0 (VDA 5050 has none) |
+//! | `status` | see [`status_of`] |
+//!
+//! `visualization` updates pose and speed on top of the vehicle's last `state`; `connection`
+//! OFFLINE or CONNECTIONBROKEN (the vehicle's last will) yields a reading with status OFFLINE.
+//! Messages that are not JSON, fail the official schema, or do not map to valid telemetry go to
+//! the configured [`DeadLetterSink`] with the reason and are counted in [`SourceCounters`].
+//!
+//! FATAL errors make the status ALERT and are posted on a [`FatalErrorBoard`];
+//! [`FatalErrorRule`] turns them into alert episodes in the pipeline.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::{Mutex, watch};
+use tokio::task::JoinHandle;
+use tracing::warn;
+use vehicleops_core::{
+    AlertRule, AlertSignal, AlertTransition, AlertType, DeadLetter, DeadLetterSink, MapPose,
+    RecordOrigin, Result, RuleState, Severity, SourceBatch, SourceRecord, Telemetry,
+    TelemetrySource, VehicleStatus,
+};
+
+use crate::georef::SiteGeoreference;
+use crate::messages::{Connection, ConnectionState, OperatingMode, State, Visualization};
+use crate::mqtt::{self, Incoming, MqttEndpoint};
+use crate::schema::SchemaValidator;
+use crate::topic::{MessageKind, TopicScheme};
+
+/// How to reach the fleet and how to read it.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub endpoint: MqttEndpoint,
+    pub scheme: TopicScheme,
+    /// The VehicleOps fleet every vehicle under this scheme belongs to.
+    pub fleet_id: String,
+    /// Gives readings GPS coordinates; without it latitude and longitude are 0.
+    pub georeference: Option<SiteGeoreference>,
+    /// Messages buffered between the MQTT connection and the pipeline.
+    pub inbox_capacity: usize,
+}
+
+impl SourceConfig {
+    pub fn new(endpoint: MqttEndpoint, fleet_id: impl Into<String>) -> Self {
+        SourceConfig {
+            endpoint,
+            scheme: TopicScheme::default(),
+            fleet_id: fleet_id.into(),
+            georeference: None,
+            inbox_capacity: 4096,
+        }
+    }
+}
+
+/// What the source did with the messages it received.
+#[derive(Debug, Default)]
+pub struct SourceCounters {
+    pub received: AtomicU64,
+    pub readings: AtomicU64,
+    /// Rejected messages (sent to the dead-letter sink when one is configured).
+    pub rejected: AtomicU64,
+}
+
+/// The FATAL errors each vehicle reported in its latest `state`, for [`FatalErrorRule`] and
+/// for anyone who wants the details (error type and description) of an ALERT status.
+#[derive(Debug, Default)]
+pub struct FatalErrorBoard {
+    by_vehicle: RwLock<HashMap<String, Vec<String>>>,
+}
+
+impl FatalErrorBoard {
+    /// `"errorType: errorDescription"` of each FATAL error the vehicle reports now.
+    pub fn fatal_errors(&self, vehicle_id: &str) -> Vec<String> {
+        self.by_vehicle
+            .read()
+            .expect("board lock")
+            .get(vehicle_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn post(&self, vehicle_id: &str, errors: Vec<String>) {
+        let mut board = self.by_vehicle.write().expect("board lock");
+        if errors.is_empty() {
+            board.remove(vehicle_id);
+        } else {
+            board.insert(vehicle_id.to_owned(), errors);
+        }
+    }
+}
+
+/// The alert type [`FatalErrorRule`] raises.
+pub fn fatal_error_alert() -> AlertType {
+    AlertType::custom("VDA5050_FATAL_ERROR")
+}
+
+/// Raises a CRITICAL `VDA5050_FATAL_ERROR` episode while a vehicle's readings carry status
+/// ALERT because of FATAL errors, and clears it when they stop. Add it to the pipeline's rules
+/// next to the source it shares the board with.
+pub struct FatalErrorRule {
+    board: Arc<FatalErrorBoard>,
+}
+
+impl FatalErrorRule {
+    pub fn new(board: Arc<FatalErrorBoard>) -> Self {
+        FatalErrorRule { board }
+    }
+}
+
+impl AlertRule for FatalErrorRule {
+    fn name(&self) -> &str {
+        "vda5050_fatal_error"
+    }
+
+    fn evaluate(&self, reading: &Telemetry, state: &mut RuleState, out: &mut Vec<AlertSignal>) {
+        // OFFLINE readings say nothing about errors: keep the episode as it is.
+        if reading.status == VehicleStatus::Offline {
+            return;
+        }
+        let raised: &mut bool = state.get();
+        let fatal = reading.status == VehicleStatus::Alert;
+        if fatal == *raised {
+            return;
+        }
+        *raised = fatal;
+        let errors = self.board.fatal_errors(&reading.vehicle_id);
+        let message = if fatal {
+            format!(
+                "Vehicle {} reported FATAL error(s): {}",
+                reading.vehicle_id,
+                if errors.is_empty() {
+                    "unknown".to_owned()
+                } else {
+                    errors.join("; ")
+                }
+            )
+        } else {
+            format!(
+                "Vehicle {} has no FATAL errors any more",
+                reading.vehicle_id
+            )
+        };
+        out.push(AlertSignal {
+            transition: if fatal {
+                AlertTransition::Raised
+            } else {
+                AlertTransition::Cleared
+            },
+            alert_type: fatal_error_alert(),
+            severity: Severity::Critical,
+            value: errors.len() as f64,
+            threshold: 1.0,
+            message,
+            key: None,
+        });
+    }
+}
+
+/// The status a `state` maps to, first match wins: FATAL errors → ALERT; charging → CHARGING;
+/// paused, or not under master control (MANUAL, SERVICE, TEACHIN) → STOPPED; driving → MOVING;
+/// otherwise IDLE.
+pub fn status_of(state: &State) -> VehicleStatus {
+    if state.fatal_errors().next().is_some() {
+        VehicleStatus::Alert
+    } else if state.battery_state.charging {
+        VehicleStatus::Charging
+    } else if state.paused == Some(true)
+        || matches!(
+            state.operating_mode,
+            OperatingMode::Manual | OperatingMode::Service | OperatingMode::Teachin
+        )
+    {
+        VehicleStatus::Stopped
+    } else if state.driving {
+        VehicleStatus::Moving
+    } else {
+        VehicleStatus::Idle
+    }
+}
+
+/// A rejected message and why.
+struct Rejection {
+    field: String,
+    reason: String,
+}
+
+impl Rejection {
+    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Rejection {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What the source remembers of a vehicle to fill in what a message leaves out.
+struct VehicleView {
+    last: Telemetry,
+}
+
+/// Reads VDA 5050 vehicles from an MQTT broker. See the module docs for the mapping.
+pub struct Vda5050TelemetrySource {
+    config: SourceConfig,
+    validator: SchemaValidator,
+    inbox: Mutex<tokio::sync::mpsc::Receiver<Incoming>>,
+    subscribed: watch::Receiver<bool>,
+    task: JoinHandle<()>,
+    vehicles: Mutex<HashMap<String, VehicleView>>,
+    dead_letters: Option<Arc<dyn DeadLetterSink>>,
+    board: Arc<FatalErrorBoard>,
+    counters: Arc<SourceCounters>,
+}
+
+impl Drop for Vda5050TelemetrySource {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Vda5050TelemetrySource {
+    /// Connects and subscribes on the current runtime; messages are buffered from then on.
+    pub fn connect(config: SourceConfig) -> Self {
+        let subscriptions = [
+            MessageKind::State,
+            MessageKind::Visualization,
+            MessageKind::Connection,
+        ]
+        .into_iter()
+        .map(|kind| config.scheme.all_vehicles(kind))
+        .collect();
+        let conn = mqtt::connect(&config.endpoint, subscriptions, None, config.inbox_capacity);
+        Vda5050TelemetrySource {
+            config,
+            validator: SchemaValidator::official(),
+            inbox: Mutex::new(conn.inbox),
+            subscribed: conn.subscribed,
+            task: conn.task,
+            vehicles: Mutex::new(HashMap::new()),
+            dead_letters: None,
+            board: Arc::default(),
+            counters: Arc::default(),
+        }
+    }
+
+    /// Sends rejected messages to `sink`.
+    pub fn with_dead_letters(mut self, sink: Arc<dyn DeadLetterSink>) -> Self {
+        self.dead_letters = Some(sink);
+        self
+    }
+
+    /// Waits until the broker has acknowledged the subscriptions.
+    pub async fn wait_subscribed(&self) {
+        mqtt::wait_subscribed(&mut self.subscribed.clone()).await;
+    }
+
+    /// The board [`FatalErrorRule`] reads.
+    pub fn fatal_errors(&self) -> Arc<FatalErrorBoard> {
+        self.board.clone()
+    }
+
+    pub fn counters(&self) -> Arc<SourceCounters> {
+        self.counters.clone()
+    }
+
+    /// Maps one message; `Ok(None)` for messages that yield no reading.
+    fn map(
+        &self,
+        vehicles: &mut HashMap<String, VehicleView>,
+        message: &Incoming,
+    ) -> std::result::Result<Option<Telemetry>, Rejection> {
+        let Some(address) = self.config.scheme.parse(&message.topic) else {
+            return Err(Rejection::new(
+                "topic",
+                format!("not a VDA 5050 topic of this scheme: {}", message.topic),
+            ));
+        };
+        let json: serde_json::Value = serde_json::from_slice(&message.payload)
+            .map_err(|e| Rejection::new("/", format!("not JSON: {e}")))?;
+        self.validator
+            .validate(address.kind, &json)
+            .map_err(|e| Rejection::new(e.first_path().to_owned(), e.to_string()))?;
+        let typed = |e: serde_json::Error| {
+            Rejection::new("/", format!("invalid VDA 5050 {}: {e}", address.kind))
+        };
+        let vehicle_id = address.serial_number;
+        let reading = match address.kind {
+            MessageKind::State => {
+                let state: State = serde_json::from_value(json).map_err(typed)?;
+                let fatal = state
+                    .fatal_errors()
+                    .map(|e| match &e.error_description {
+                        Some(d) => format!("{}: {d}", e.error_type),
+                        None => e.error_type.clone(),
+                    })
+                    .collect();
+                self.board.post(&vehicle_id, fatal);
+                let mut t = self.base(vehicles, &vehicle_id, state.header.timestamp);
+                t.status = status_of(&state);
+                t.battery_pct = state.battery_state.battery_charge.clamp(0.0, 100.0);
+                t.load_pct = if state.loads.is_empty() { 0.0 } else { 100.0 };
+                t.speed_kmh = state.velocity.map_or(0.0, |v| v.speed_kmh());
+                if let Some(p) = &state.agv_position {
+                    self.place(&mut t, p.x, p.y, p.theta, &p.map_id);
+                }
+                t
+            }
+            MessageKind::Visualization => {
+                let vis: Visualization = serde_json::from_value(json).map_err(typed)?;
+                // Without a state first there is no battery or status to report.
+                if !vehicles.contains_key(&vehicle_id) {
+                    return Ok(None);
+                }
+                let mut t = self.base(vehicles, &vehicle_id, vis.header.timestamp);
+                if let Some(v) = vis.velocity {
+                    t.speed_kmh = v.speed_kmh();
+                }
+                if let Some(p) = &vis.agv_position {
+                    self.place(&mut t, p.x, p.y, p.theta, &p.map_id);
+                }
+                t
+            }
+            MessageKind::Connection => {
+                let conn: Connection = serde_json::from_value(json).map_err(typed)?;
+                if conn.connection_state == ConnectionState::Online
+                    || !vehicles.contains_key(&vehicle_id)
+                {
+                    return Ok(None);
+                }
+                // A last will carries the time the vehicle connected, older than its last
+                // state: stamp the reading with when the broker told us instead.
+                let at = conn.header.timestamp.max(Utc::now());
+                let mut t = self.base(vehicles, &vehicle_id, at);
+                t.status = VehicleStatus::Offline;
+                t.speed_kmh = 0.0;
+                t
+            }
+            MessageKind::Order | MessageKind::InstantActions | MessageKind::Factsheet => {
+                return Ok(None);
+            }
+        };
+        reading
+            .validate()
+            .map_err(|e| Rejection::new(e.field, e.reason))?;
+        vehicles.insert(
+            vehicle_id,
+            VehicleView {
+                last: reading.clone(),
+            },
+        );
+        Ok(Some(reading))
+    }
+
+    /// The vehicle's last reading (or an empty one) advanced to `at`, with the next `seq`.
+    fn base(
+        &self,
+        vehicles: &HashMap<String, VehicleView>,
+        vehicle_id: &str,
+        at: DateTime<Utc>,
+    ) -> Telemetry {
+        match vehicles.get(vehicle_id) {
+            Some(view) => {
+                let mut t = view.last.clone();
+                // Never step back: the pipeline would drop the reading as stale.
+                t.timestamp = at.max(view.last.timestamp);
+                t.seq += 1;
+                t
+            }
+            None => Telemetry {
+                vehicle_id: vehicle_id.to_owned(),
+                fleet_id: self.config.fleet_id.clone(),
+                latitude: 0.0,
+                longitude: 0.0,
+                speed_kmh: 0.0,
+                battery_pct: 0.0,
+                engine_temp_c: 0.0,
+                load_pct: 0.0,
+                status: VehicleStatus::Idle,
+                timestamp: at,
+                heading_deg: 0.0,
+                seq: 1,
+                pose: None,
+            },
+        }
+    }
+
+    fn place(&self, t: &mut Telemetry, x: f64, y: f64, theta: f64, map_id: &str) {
+        t.pose = Some(MapPose {
+            x,
+            y,
+            theta,
+            map_id: map_id.to_owned(),
+        });
+        if let Some(site) = &self.config.georeference {
+            let p = site.to_geo(x, y);
+            (t.latitude, t.longitude) = (p.latitude, p.longitude);
+            t.heading_deg = site.heading_deg(theta);
+        }
+    }
+}
+
+#[async_trait]
+impl TelemetrySource for Vda5050TelemetrySource {
+    /// Waits for messages and returns the readings they map to; rejected messages are
+    /// dead-lettered and never end the stream. Ends when the MQTT task has stopped.
+    async fn next_batch(&self, max: usize) -> Result<Option<SourceBatch>> {
+        let mut inbox = self.inbox.lock().await;
+        loop {
+            let mut messages = Vec::new();
+            if inbox.recv_many(&mut messages, max.max(1)).await == 0 {
+                return Ok(None);
+            }
+            let mut vehicles = self.vehicles.lock().await;
+            let mut records = Vec::with_capacity(messages.len());
+            let mut letters = Vec::new();
+            for message in &messages {
+                self.counters.received.fetch_add(1, Ordering::Relaxed);
+                match self.map(&mut vehicles, message) {
+                    Ok(Some(t)) => records.push(SourceRecord::Decoded(t)),
+                    Ok(None) => {}
+                    Err(rejection) => {
+                        warn!(topic = %message.topic, reason = %rejection.reason, "VDA 5050 message rejected");
+                        letters.push(DeadLetter {
+                            payload: message.payload.clone(),
+                            field: rejection.field,
+                            reason: rejection.reason,
+                            origin: RecordOrigin {
+                                stream: message.topic.clone(),
+                                ..RecordOrigin::default()
+                            },
+                            at: Utc::now(),
+                        });
+                    }
+                }
+            }
+            drop(vehicles);
+            self.counters
+                .readings
+                .fetch_add(records.len() as u64, Ordering::Relaxed);
+            self.counters
+                .rejected
+                .fetch_add(letters.len() as u64, Ordering::Relaxed);
+            if let (Some(sink), false) = (&self.dead_letters, letters.is_empty()) {
+                if let Err(e) = sink.send(letters).await {
+                    warn!(error = %e, "dead letters could not be stored");
+                }
+            }
+            if !records.is_empty() {
+                return Ok(Some(SourceBatch { records, ack: None }));
+            }
+        }
+    }
+}
