@@ -70,6 +70,52 @@ struct Vehicle {
 }
 
 impl Vehicle {
+    /// Standing at the configured pose, no order, ready.
+    pub(crate) fn new(config: &SimAgvConfig) -> Self {
+        Vehicle {
+            state: State {
+                header: Header {
+                    header_id: 0,
+                    timestamp: Utc::now(),
+                    version: PROTOCOL_VERSION.into(),
+                    manufacturer: config.manufacturer.clone(),
+                    serial_number: config.serial_number.clone(),
+                },
+                order_id: String::new(),
+                order_update_id: 0,
+                last_node_id: String::new(),
+                last_node_sequence_id: 0,
+                driving: false,
+                paused: Some(false),
+                operating_mode: OperatingMode::Automatic,
+                node_states: Vec::new(),
+                edge_states: Vec::new(),
+                agv_position: Some(AgvPosition {
+                    x: config.x,
+                    y: config.y,
+                    theta: config.theta,
+                    map_id: config.map_id.clone(),
+                    position_initialized: true,
+                }),
+                velocity: Some(Velocity::default()),
+                loads: Vec::new(),
+                action_states: Vec::new(),
+                battery_state: BatteryState {
+                    battery_charge: config.battery_pct,
+                    charging: false,
+                },
+                errors: Vec::new(),
+                safety_state: SafetyState {
+                    e_stop: EStop::None,
+                    field_violation: false,
+                },
+            },
+            nodes: Vec::new(),
+            edges: Vec::new(),
+            header_ids: [0; 6],
+        }
+    }
+
     fn header(&mut self, config: &SimAgvConfig, kind: MessageKind) -> Header {
         let slot = MessageKind::ALL
             .iter()
@@ -339,48 +385,7 @@ impl SimulatedAgv {
     /// Connects and starts driving on the current runtime.
     pub fn start(config: SimAgvConfig) -> Self {
         let validator = SchemaValidator::official();
-        let mut vehicle = Vehicle {
-            state: State {
-                header: Header {
-                    header_id: 0,
-                    timestamp: Utc::now(),
-                    version: PROTOCOL_VERSION.into(),
-                    manufacturer: config.manufacturer.clone(),
-                    serial_number: config.serial_number.clone(),
-                },
-                order_id: String::new(),
-                order_update_id: 0,
-                last_node_id: String::new(),
-                last_node_sequence_id: 0,
-                driving: false,
-                paused: Some(false),
-                operating_mode: OperatingMode::Automatic,
-                node_states: Vec::new(),
-                edge_states: Vec::new(),
-                agv_position: Some(AgvPosition {
-                    x: config.x,
-                    y: config.y,
-                    theta: config.theta,
-                    map_id: config.map_id.clone(),
-                    position_initialized: true,
-                }),
-                velocity: Some(Velocity::default()),
-                loads: Vec::new(),
-                action_states: Vec::new(),
-                battery_state: BatteryState {
-                    battery_charge: config.battery_pct,
-                    charging: false,
-                },
-                errors: Vec::new(),
-                safety_state: SafetyState {
-                    e_stop: EStop::None,
-                    field_violation: false,
-                },
-            },
-            nodes: Vec::new(),
-            edges: Vec::new(),
-            header_ids: [0; 6],
-        };
+        let mut vehicle = Vehicle::new(&config);
         let connection_topic = config.scheme.topic(
             &config.manufacturer,
             &config.serial_number,
@@ -638,5 +643,180 @@ fn receive(v: &mut Vehicle, validator: &SchemaValidator, config: &SimAgvConfig, 
             ),
         },
         _ => {}
+    }
+}
+
+/// A fresh simulated vehicle's state, for other modules' unit tests.
+#[cfg(test)]
+pub(crate) fn sample_state(serial_number: &str) -> State {
+    let endpoint = MqttEndpoint::new("localhost", 1883, "test");
+    Vehicle::new(&SimAgvConfig::new(endpoint, "acme", serial_number)).state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::{RoutePoint, order, route};
+
+    fn vehicle() -> (Vehicle, SimAgvConfig) {
+        let config = SimAgvConfig::new(MqttEndpoint::new("localhost", 1883, "t"), "acme", "AGV-1");
+        (Vehicle::new(&config), config)
+    }
+
+    fn points(xs: &[f64]) -> Vec<RoutePoint> {
+        xs.iter()
+            .enumerate()
+            .map(|(i, x)| RoutePoint {
+                node_id: format!("n{i}"),
+                x: *x,
+                y: 0.0,
+                map_id: "site".into(),
+            })
+            .collect()
+    }
+
+    fn an_order(v: &mut Vehicle, c: &SimAgvConfig, id: &str, xs: &[f64], released: usize) -> Order {
+        let (nodes, edges) = route(&points(xs), 0, released, Vec::new());
+        order(v.header(c, MessageKind::Order), id, 0, nodes, edges)
+    }
+
+    /// Drives in 1-second steps at 1 m/s until the vehicle stops; returns the sequence ids
+    /// of the nodes reached on the way.
+    fn drive_until_still(v: &mut Vehicle) -> Vec<u64> {
+        let mut reached = Vec::new();
+        for _ in 0..1000 {
+            let before = v.state.last_node_id.clone();
+            v.drive(1.0, 1.0);
+            if v.state.last_node_id != before {
+                reached.push(v.state.last_node_sequence_id);
+            }
+            if !v.state.driving {
+                break;
+            }
+        }
+        reached
+    }
+
+    #[test]
+    fn drives_the_base_node_by_node_and_waits_at_the_horizon() {
+        let (mut v, c) = vehicle();
+        let o = an_order(&mut v, &c, "o1", &[0.0, 3.0, 6.0, 9.0], 2);
+        v.accept(o);
+        assert_eq!(v.state.node_states.len(), 4);
+        assert_eq!(v.state.edge_states.len(), 3);
+        let reached = drive_until_still(&mut v);
+        assert_eq!(reached, [0, 2]);
+        assert_eq!(v.state.last_node_id, "n1");
+        assert_eq!(v.state.agv_position.as_ref().unwrap().x, 3.0);
+        assert!(v.state.node_states.iter().all(|n| !n.released));
+        assert!(!v.state.driving);
+    }
+
+    #[test]
+    fn an_update_must_continue_from_the_last_base_node() {
+        let (mut v, c) = vehicle();
+        let o = an_order(&mut v, &c, "o1", &[0.0, 3.0, 6.0], 2);
+        v.accept(o.clone());
+        drive_until_still(&mut v);
+        // Wrong start: sequence id 0 is not the last base node (2).
+        let mut bad = o.clone();
+        bad.order_update_id = 1;
+        v.accept(bad);
+        assert_eq!(v.state.errors[0].error_type, "orderUpdateError");
+        assert_eq!(v.state.order_update_id, 0);
+        // Right start: nodes from sequence id 2 on, all released.
+        let (nodes, edges) = route(&points(&[3.0, 6.0])[..], 2, 2, Vec::new());
+        let mut update = order(v.header(&c, MessageKind::Order), "o1", 1, nodes, edges);
+        update.nodes[0].node_id = "n1".into();
+        update.nodes[1].node_id = "n2".into();
+        v.accept(update);
+        assert_eq!(v.state.order_update_id, 1);
+        drive_until_still(&mut v);
+        assert_eq!(
+            (v.state.last_node_id.as_str(), v.state.last_node_sequence_id),
+            ("n2", 4)
+        );
+        assert!(v.state.node_states.is_empty());
+    }
+
+    #[test]
+    fn a_new_order_while_one_runs_is_rejected() {
+        let (mut v, c) = vehicle();
+        let first = an_order(&mut v, &c, "o1", &[0.0, 3.0], 2);
+        v.accept(first);
+        let second = an_order(&mut v, &c, "o2", &[0.0, 5.0], 2);
+        v.accept(second);
+        assert_eq!(v.state.order_id, "o1");
+        let e = &v.state.errors[0];
+        assert_eq!(e.error_type, "orderError");
+        assert!(
+            e.error_references
+                .iter()
+                .any(|r| r.reference_key == "orderId" && r.reference_value == "o2")
+        );
+    }
+
+    #[test]
+    fn instant_actions_pause_cancel_and_fail_when_unknown() {
+        let (mut v, c) = vehicle();
+        let mut o = an_order(&mut v, &c, "o1", &[0.0, 30.0], 2);
+        o.nodes[1]
+            .actions
+            .push(Action::new("startCharging", "charge", BlockingType::Hard));
+        v.accept(o);
+        assert_eq!(
+            v.state.action_states[0].action_status,
+            ActionStatus::Waiting
+        );
+        v.drive(1.0, 1.0); // reaches n0, heads for n1
+        v.drive(1.0, 1.0);
+        assert!(v.state.driving);
+        v.execute(&Action::new("startPause", "p", BlockingType::Hard));
+        let x = v.state.agv_position.as_ref().unwrap().x;
+        v.drive(1.0, 1.0);
+        assert_eq!(
+            v.state.agv_position.as_ref().unwrap().x,
+            x,
+            "paused vehicles stand still"
+        );
+        assert!(!v.state.driving);
+        v.execute(&Action::new("cancelOrder", "c", BlockingType::Hard));
+        assert!(v.state.node_states.is_empty());
+        let status = |id: &str| {
+            v.state
+                .action_states
+                .iter()
+                .find(|a| a.action_id == id)
+                .map(|a| a.action_status)
+        };
+        assert_eq!(status("charge"), Some(ActionStatus::Failed));
+        assert_eq!(status("p"), Some(ActionStatus::Finished));
+        v.execute(&Action::new("liftFork", "l", BlockingType::Hard));
+        let lift = v
+            .state
+            .action_states
+            .iter()
+            .find(|a| a.action_id == "l")
+            .unwrap();
+        assert_eq!(lift.action_status, ActionStatus::Failed);
+        assert_eq!(
+            lift.result_description.as_deref(),
+            Some("unsupported action liftFork")
+        );
+    }
+
+    #[test]
+    fn header_ids_count_per_topic() {
+        let (mut v, c) = vehicle();
+        let ids: Vec<_> = [
+            MessageKind::State,
+            MessageKind::State,
+            MessageKind::Connection,
+            MessageKind::State,
+        ]
+        .into_iter()
+        .map(|k| v.header(&c, k).header_id)
+        .collect();
+        assert_eq!(ids, [0, 1, 0, 2]);
     }
 }

@@ -120,3 +120,79 @@ impl SchemaValidator {
         Ok(serde_json::to_vec(&value).expect("a JSON value serializes"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::messages::{
+        Action, BlockingType, Header, Node, NodePosition, Order, PROTOCOL_VERSION,
+    };
+
+    fn header() -> Header {
+        Header {
+            header_id: 3,
+            timestamp: chrono::Utc::now(),
+            version: PROTOCOL_VERSION.into(),
+            manufacturer: "acme".into(),
+            serial_number: "AGV-1".into(),
+        }
+    }
+
+    #[test]
+    fn the_simulators_state_is_valid_and_a_broken_one_names_every_violation() {
+        let v = SchemaValidator::official();
+        let state = serde_json::to_value(crate::agv::sample_state("AGV-1")).unwrap();
+        v.validate(MessageKind::State, &state).unwrap();
+        let mut broken = state.clone();
+        broken.as_object_mut().unwrap().remove("batteryState");
+        broken["operatingMode"] = "FLYING".into();
+        broken["timestamp"] = "yesterday".into();
+        let e = v.validate(MessageKind::State, &broken).unwrap_err();
+        assert_eq!(e.kind, MessageKind::State);
+        assert_eq!(e.violations.len(), 3, "{e}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with("invalid VDA 5050 state message: "),
+            "{text}"
+        );
+        for needle in ["batteryState", "/operatingMode: ", "FLYING", "/timestamp: "] {
+            assert!(text.contains(needle), "{needle} missing in {text}");
+        }
+    }
+
+    #[test]
+    fn typed_messages_are_checked_before_they_are_published() {
+        let v = SchemaValidator::official();
+        let node = |theta| Node {
+            node_id: "n0".into(),
+            sequence_id: 0,
+            released: true,
+            node_position: Some(NodePosition {
+                x: 1.0,
+                y: 2.0,
+                theta,
+                allowed_deviation_x_y: None,
+                map_id: "site".into(),
+            }),
+            actions: vec![Action::new("startCharging", "a1", BlockingType::Hard)],
+        };
+        let ok = Order {
+            header: header(),
+            order_id: "o1".into(),
+            order_update_id: 0,
+            nodes: vec![node(Some(1.0))],
+            edges: vec![],
+        };
+        let bytes = v.to_checked_json(MessageKind::Order, &ok).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["nodes"][0]["nodePosition"]["mapId"], "site");
+        assert_eq!(json["headerId"], 3);
+        // theta must lie within ±π.
+        let bad = Order {
+            nodes: vec![node(Some(4.0))],
+            ..ok
+        };
+        let e = v.to_checked_json(MessageKind::Order, &bad).unwrap_err();
+        assert_eq!(e.first_path(), "/nodes/0/nodePosition/theta");
+    }
+}

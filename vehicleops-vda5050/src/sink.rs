@@ -653,3 +653,146 @@ fn assess(t: &Tracked, state: &State) -> Option<(CommandStatus, Option<String>)>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agv::sample_state;
+    use crate::messages::{ActionState, ErrorLevel, ErrorReference, NodeState, VehicleError};
+
+    fn tracked(tracking: Tracking, delivered: bool) -> Tracked {
+        Tracked {
+            command_id: "cmd-1".into(),
+            vehicle_id: "AGV-1".into(),
+            tracking,
+            delivered,
+        }
+    }
+
+    fn with_action(status: ActionStatus) -> State {
+        let mut s = sample_state("AGV-1");
+        s.action_states.push(ActionState {
+            action_id: "cmd-1".into(),
+            action_type: Some("startPause".into()),
+            action_status: status,
+            result_description: (status == ActionStatus::Failed).then(|| "brakes stuck".into()),
+        });
+        s
+    }
+
+    #[test]
+    fn action_states_map_to_the_command_lifecycle() {
+        let action = || Tracking::Action("cmd-1".into());
+        for waiting in [
+            ActionStatus::Waiting,
+            ActionStatus::Initializing,
+            ActionStatus::Running,
+        ] {
+            assert_eq!(
+                assess(&tracked(action(), false), &with_action(waiting)),
+                Some((CommandStatus::Delivered, None))
+            );
+            assert_eq!(
+                assess(&tracked(action(), true), &with_action(waiting)),
+                None,
+                "DELIVERED once"
+            );
+        }
+        assert_eq!(
+            assess(
+                &tracked(action(), true),
+                &with_action(ActionStatus::Finished)
+            ),
+            Some((CommandStatus::Executed, None))
+        );
+        assert_eq!(
+            assess(
+                &tracked(action(), false),
+                &with_action(ActionStatus::Failed)
+            ),
+            Some((CommandStatus::Failed, Some("brakes stuck".into())))
+        );
+        assert_eq!(
+            assess(&tracked(action(), false), &sample_state("AGV-1")),
+            None,
+            "not seen yet"
+        );
+    }
+
+    fn running(order_id: &str, update_id: u64, last_seq: u64, pending: &[u64]) -> State {
+        let mut s = sample_state("AGV-1");
+        s.order_id = order_id.into();
+        s.order_update_id = update_id;
+        s.last_node_sequence_id = last_seq;
+        s.node_states = pending
+            .iter()
+            .map(|seq| NodeState {
+                node_id: format!("n{seq}"),
+                sequence_id: *seq,
+                released: true,
+                node_position: None,
+            })
+            .collect();
+        s
+    }
+
+    #[test]
+    fn orders_are_delivered_executed_or_failed_from_state() {
+        let order = || Tracking::Order {
+            order_id: "o1".into(),
+            update_id: 1,
+            last_sequence_id: 4,
+        };
+        assert_eq!(
+            assess(&tracked(order(), false), &running("o1", 0, 0, &[2, 4])),
+            None,
+            "the update is not taken yet"
+        );
+        assert_eq!(
+            assess(&tracked(order(), false), &running("o1", 1, 0, &[2, 4])),
+            Some((CommandStatus::Delivered, None))
+        );
+        assert_eq!(
+            assess(&tracked(order(), true), &running("o1", 1, 2, &[4])),
+            None
+        );
+        assert_eq!(
+            assess(&tracked(order(), true), &running("o1", 1, 4, &[])),
+            Some((CommandStatus::Executed, None))
+        );
+        let (status, reason) = assess(&tracked(order(), true), &running("o1", 1, 2, &[])).unwrap();
+        assert_eq!(status, CommandStatus::Failed);
+        assert!(reason.unwrap().contains("cancelled"));
+        let (status, reason) = assess(&tracked(order(), true), &running("o2", 0, 0, &[2])).unwrap();
+        assert_eq!(
+            (status, reason.as_deref()),
+            (CommandStatus::Failed, Some("replaced by order o2"))
+        );
+
+        let mut rejected = running("o1", 0, 0, &[2]);
+        rejected.errors.push(VehicleError {
+            error_type: "orderUpdateError".into(),
+            error_references: vec![
+                ErrorReference {
+                    reference_key: "orderId".into(),
+                    reference_value: "o1".into(),
+                },
+                ErrorReference {
+                    reference_key: "orderUpdateId".into(),
+                    reference_value: "1".into(),
+                },
+            ],
+            error_description: Some("does not start at the last base node".into()),
+            error_level: ErrorLevel::Warning,
+        });
+        let (status, reason) = assess(&tracked(order(), false), &rejected).unwrap();
+        assert_eq!(status, CommandStatus::Failed);
+        assert_eq!(
+            reason.as_deref(),
+            Some("orderUpdateError: does not start at the last base node")
+        );
+        // An error about another update of the same order is not this command's.
+        rejected.errors[0].error_references[1].reference_value = "7".into();
+        assert_eq!(assess(&tracked(order(), false), &rejected), None);
+    }
+}

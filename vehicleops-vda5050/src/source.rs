@@ -213,77 +213,31 @@ struct VehicleView {
     last: Telemetry,
 }
 
-/// Reads VDA 5050 vehicles from an MQTT broker. See the module docs for the mapping.
-pub struct Vda5050TelemetrySource {
-    config: SourceConfig,
+/// Turns messages into readings: the pure part of the source, without MQTT.
+struct Mapper {
+    scheme: TopicScheme,
+    fleet_id: String,
+    georeference: Option<SiteGeoreference>,
     validator: SchemaValidator,
-    inbox: Mutex<tokio::sync::mpsc::Receiver<Incoming>>,
-    subscribed: watch::Receiver<bool>,
-    task: JoinHandle<()>,
-    vehicles: Mutex<HashMap<String, VehicleView>>,
-    dead_letters: Option<Arc<dyn DeadLetterSink>>,
     board: Arc<FatalErrorBoard>,
-    counters: Arc<SourceCounters>,
+    vehicles: HashMap<String, VehicleView>,
 }
 
-impl Drop for Vda5050TelemetrySource {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Vda5050TelemetrySource {
-    /// Connects and subscribes on the current runtime; messages are buffered from then on.
-    pub fn connect(config: SourceConfig) -> Self {
-        let subscriptions = [
-            MessageKind::State,
-            MessageKind::Visualization,
-            MessageKind::Connection,
-        ]
-        .into_iter()
-        .map(|kind| config.scheme.all_vehicles(kind))
-        .collect();
-        let conn = mqtt::connect(&config.endpoint, subscriptions, None, config.inbox_capacity);
-        Vda5050TelemetrySource {
-            config,
+impl Mapper {
+    fn new(config: &SourceConfig) -> Self {
+        Mapper {
+            scheme: config.scheme.clone(),
+            fleet_id: config.fleet_id.clone(),
+            georeference: config.georeference,
             validator: SchemaValidator::official(),
-            inbox: Mutex::new(conn.inbox),
-            subscribed: conn.subscribed,
-            task: conn.task,
-            vehicles: Mutex::new(HashMap::new()),
-            dead_letters: None,
             board: Arc::default(),
-            counters: Arc::default(),
+            vehicles: HashMap::new(),
         }
     }
 
-    /// Sends rejected messages to `sink`.
-    pub fn with_dead_letters(mut self, sink: Arc<dyn DeadLetterSink>) -> Self {
-        self.dead_letters = Some(sink);
-        self
-    }
-
-    /// Waits until the broker has acknowledged the subscriptions.
-    pub async fn wait_subscribed(&self) {
-        mqtt::wait_subscribed(&mut self.subscribed.clone()).await;
-    }
-
-    /// The board [`FatalErrorRule`] reads.
-    pub fn fatal_errors(&self) -> Arc<FatalErrorBoard> {
-        self.board.clone()
-    }
-
-    pub fn counters(&self) -> Arc<SourceCounters> {
-        self.counters.clone()
-    }
-
     /// Maps one message; `Ok(None)` for messages that yield no reading.
-    fn map(
-        &self,
-        vehicles: &mut HashMap<String, VehicleView>,
-        message: &Incoming,
-    ) -> std::result::Result<Option<Telemetry>, Rejection> {
-        let Some(address) = self.config.scheme.parse(&message.topic) else {
+    fn map(&mut self, message: &Incoming) -> std::result::Result<Option<Telemetry>, Rejection> {
+        let Some(address) = self.scheme.parse(&message.topic) else {
             return Err(Rejection::new(
                 "topic",
                 format!("not a VDA 5050 topic of this scheme: {}", message.topic),
@@ -309,7 +263,7 @@ impl Vda5050TelemetrySource {
                     })
                     .collect();
                 self.board.post(&vehicle_id, fatal);
-                let mut t = self.base(vehicles, &vehicle_id, state.header.timestamp);
+                let mut t = self.base(&vehicle_id, state.header.timestamp);
                 t.status = status_of(&state);
                 t.battery_pct = state.battery_state.battery_charge.clamp(0.0, 100.0);
                 t.load_pct = if state.loads.is_empty() { 0.0 } else { 100.0 };
@@ -322,10 +276,10 @@ impl Vda5050TelemetrySource {
             MessageKind::Visualization => {
                 let vis: Visualization = serde_json::from_value(json).map_err(typed)?;
                 // Without a state first there is no battery or status to report.
-                if !vehicles.contains_key(&vehicle_id) {
+                if !self.vehicles.contains_key(&vehicle_id) {
                     return Ok(None);
                 }
-                let mut t = self.base(vehicles, &vehicle_id, vis.header.timestamp);
+                let mut t = self.base(&vehicle_id, vis.header.timestamp);
                 if let Some(v) = vis.velocity {
                     t.speed_kmh = v.speed_kmh();
                 }
@@ -337,14 +291,14 @@ impl Vda5050TelemetrySource {
             MessageKind::Connection => {
                 let conn: Connection = serde_json::from_value(json).map_err(typed)?;
                 if conn.connection_state == ConnectionState::Online
-                    || !vehicles.contains_key(&vehicle_id)
+                    || !self.vehicles.contains_key(&vehicle_id)
                 {
                     return Ok(None);
                 }
                 // A last will carries the time the vehicle connected, older than its last
                 // state: stamp the reading with when the broker told us instead.
                 let at = conn.header.timestamp.max(Utc::now());
-                let mut t = self.base(vehicles, &vehicle_id, at);
+                let mut t = self.base(&vehicle_id, at);
                 t.status = VehicleStatus::Offline;
                 t.speed_kmh = 0.0;
                 t
@@ -356,7 +310,7 @@ impl Vda5050TelemetrySource {
         reading
             .validate()
             .map_err(|e| Rejection::new(e.field, e.reason))?;
-        vehicles.insert(
+        self.vehicles.insert(
             vehicle_id,
             VehicleView {
                 last: reading.clone(),
@@ -366,13 +320,8 @@ impl Vda5050TelemetrySource {
     }
 
     /// The vehicle's last reading (or an empty one) advanced to `at`, with the next `seq`.
-    fn base(
-        &self,
-        vehicles: &HashMap<String, VehicleView>,
-        vehicle_id: &str,
-        at: DateTime<Utc>,
-    ) -> Telemetry {
-        match vehicles.get(vehicle_id) {
+    fn base(&self, vehicle_id: &str, at: DateTime<Utc>) -> Telemetry {
+        match self.vehicles.get(vehicle_id) {
             Some(view) => {
                 let mut t = view.last.clone();
                 // Never step back: the pipeline would drop the reading as stale.
@@ -382,7 +331,7 @@ impl Vda5050TelemetrySource {
             }
             None => Telemetry {
                 vehicle_id: vehicle_id.to_owned(),
-                fleet_id: self.config.fleet_id.clone(),
+                fleet_id: self.fleet_id.clone(),
                 latitude: 0.0,
                 longitude: 0.0,
                 speed_kmh: 0.0,
@@ -405,11 +354,73 @@ impl Vda5050TelemetrySource {
             theta,
             map_id: map_id.to_owned(),
         });
-        if let Some(site) = &self.config.georeference {
+        if let Some(site) = &self.georeference {
             let p = site.to_geo(x, y);
             (t.latitude, t.longitude) = (p.latitude, p.longitude);
             t.heading_deg = site.heading_deg(theta);
         }
+    }
+}
+
+/// Reads VDA 5050 vehicles from an MQTT broker. See the module docs for the mapping.
+pub struct Vda5050TelemetrySource {
+    inbox: Mutex<tokio::sync::mpsc::Receiver<Incoming>>,
+    subscribed: watch::Receiver<bool>,
+    task: JoinHandle<()>,
+    mapper: Mutex<Mapper>,
+    dead_letters: Option<Arc<dyn DeadLetterSink>>,
+    board: Arc<FatalErrorBoard>,
+    counters: Arc<SourceCounters>,
+}
+
+impl Drop for Vda5050TelemetrySource {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Vda5050TelemetrySource {
+    /// Connects and subscribes on the current runtime; messages are buffered from then on.
+    pub fn connect(config: SourceConfig) -> Self {
+        let subscriptions = [
+            MessageKind::State,
+            MessageKind::Visualization,
+            MessageKind::Connection,
+        ]
+        .into_iter()
+        .map(|kind| config.scheme.all_vehicles(kind))
+        .collect();
+        let conn = mqtt::connect(&config.endpoint, subscriptions, None, config.inbox_capacity);
+        let mapper = Mapper::new(&config);
+        Vda5050TelemetrySource {
+            board: mapper.board.clone(),
+            inbox: Mutex::new(conn.inbox),
+            subscribed: conn.subscribed,
+            task: conn.task,
+            mapper: Mutex::new(mapper),
+            dead_letters: None,
+            counters: Arc::default(),
+        }
+    }
+
+    /// Sends rejected messages to `sink`.
+    pub fn with_dead_letters(mut self, sink: Arc<dyn DeadLetterSink>) -> Self {
+        self.dead_letters = Some(sink);
+        self
+    }
+
+    /// Waits until the broker has acknowledged the subscriptions.
+    pub async fn wait_subscribed(&self) {
+        mqtt::wait_subscribed(&mut self.subscribed.clone()).await;
+    }
+
+    /// The board [`FatalErrorRule`] reads.
+    pub fn fatal_errors(&self) -> Arc<FatalErrorBoard> {
+        self.board.clone()
+    }
+
+    pub fn counters(&self) -> Arc<SourceCounters> {
+        self.counters.clone()
     }
 }
 
@@ -424,12 +435,12 @@ impl TelemetrySource for Vda5050TelemetrySource {
             if inbox.recv_many(&mut messages, max.max(1)).await == 0 {
                 return Ok(None);
             }
-            let mut vehicles = self.vehicles.lock().await;
+            let mut mapper = self.mapper.lock().await;
             let mut records = Vec::with_capacity(messages.len());
             let mut letters = Vec::new();
             for message in &messages {
                 self.counters.received.fetch_add(1, Ordering::Relaxed);
-                match self.map(&mut vehicles, message) {
+                match mapper.map(message) {
                     Ok(Some(t)) => records.push(SourceRecord::Decoded(t)),
                     Ok(None) => {}
                     Err(rejection) => {
@@ -447,7 +458,7 @@ impl TelemetrySource for Vda5050TelemetrySource {
                     }
                 }
             }
-            drop(vehicles);
+            drop(mapper);
             self.counters
                 .readings
                 .fetch_add(records.len() as u64, Ordering::Relaxed);
@@ -463,5 +474,293 @@ impl TelemetrySource for Vda5050TelemetrySource {
                 return Ok(Some(SourceBatch { records, ack: None }));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use vehicleops_core::GeoPoint;
+
+    use super::*;
+    use crate::agv::sample_state;
+    use crate::messages::{ErrorLevel, Header, Load, VehicleError, Velocity};
+
+    fn mapper(georeferenced: bool) -> Mapper {
+        let mut config = SourceConfig::new(MqttEndpoint::new("localhost", 1883, "t"), "fleet-1");
+        if georeferenced {
+            config.georeference = Some(SiteGeoreference {
+                origin: GeoPoint {
+                    latitude: 52.52,
+                    longitude: 13.405,
+                },
+                rotation_deg: 0.0,
+            });
+        }
+        Mapper::new(&config)
+    }
+
+    fn message<T: serde::Serialize>(kind: MessageKind, body: &T) -> Incoming {
+        Incoming {
+            topic: TopicScheme::default().topic("acme", "AGV-1", kind),
+            payload: serde_json::to_vec(body).unwrap(),
+        }
+    }
+
+    fn header(state: &State, seconds: i64) -> Header {
+        Header {
+            timestamp: state.header.timestamp + Duration::seconds(seconds),
+            ..state.header.clone()
+        }
+    }
+
+    fn fatal() -> VehicleError {
+        VehicleError {
+            error_type: "bumperHit".into(),
+            error_references: Vec::new(),
+            error_description: Some("front bumper".into()),
+            error_level: ErrorLevel::Fatal,
+        }
+    }
+
+    #[test]
+    fn a_state_becomes_a_reading_in_map_frame_and_gps() {
+        let mut m = mapper(true);
+        let mut state = sample_state("AGV-1");
+        state.agv_position.as_mut().unwrap().x = 100.0;
+        state.agv_position.as_mut().unwrap().theta = std::f64::consts::FRAC_PI_2;
+        state.velocity = Some(Velocity {
+            vx: 1.0,
+            vy: 0.0,
+            omega: 0.0,
+        });
+        state.driving = true;
+        state.loads = vec![Load {
+            load_id: Some("pallet-1".into()),
+        }];
+        let t = m
+            .map(&message(MessageKind::State, &state))
+            .ok()
+            .flatten()
+            .unwrap();
+        assert_eq!(
+            (t.vehicle_id.as_str(), t.fleet_id.as_str()),
+            ("AGV-1", "fleet-1")
+        );
+        assert_eq!(t.status, VehicleStatus::Moving);
+        assert!((t.speed_kmh - 3.6).abs() < 1e-9);
+        assert_eq!(
+            (t.battery_pct, t.load_pct, t.engine_temp_c),
+            (90.0, 100.0, 0.0)
+        );
+        let pose = t.pose.clone().unwrap();
+        assert_eq!((pose.x, pose.y, pose.map_id.as_str()), (100.0, 0.0, "site"));
+        assert!(
+            t.longitude > 13.405 && (t.latitude - 52.52).abs() < 1e-6,
+            "100 m east"
+        );
+        assert!(t.heading_deg.abs() < 1e-9, "theta π/2 faces north");
+        assert_eq!(t.timestamp, state.header.timestamp);
+
+        // Without a georeference: the pose, and no invented GPS position.
+        let t = mapper(false)
+            .map(&message(MessageKind::State, &state))
+            .ok()
+            .flatten()
+            .unwrap();
+        assert_eq!((t.latitude, t.longitude), (0.0, 0.0));
+        assert_eq!(t.pose.unwrap().x, 100.0);
+    }
+
+    #[test]
+    fn visualization_moves_the_last_state_and_needs_one_first() {
+        let mut m = mapper(false);
+        let state = sample_state("AGV-1");
+        let mut pos = state.agv_position.clone().unwrap();
+        pos.x = 7.0;
+        let vis = Visualization {
+            header: header(&state, 1),
+            agv_position: Some(pos),
+            velocity: Some(Velocity {
+                vx: 0.0,
+                vy: 2.0,
+                omega: 0.0,
+            }),
+        };
+        assert!(
+            m.map(&message(MessageKind::Visualization, &vis))
+                .ok()
+                .unwrap()
+                .is_none()
+        );
+        let first = m
+            .map(&message(MessageKind::State, &state))
+            .ok()
+            .flatten()
+            .unwrap();
+        let moved = m
+            .map(&message(MessageKind::Visualization, &vis))
+            .ok()
+            .flatten()
+            .unwrap();
+        assert_eq!(moved.pose.unwrap().x, 7.0);
+        assert!((moved.speed_kmh - 7.2).abs() < 1e-9);
+        assert_eq!(moved.battery_pct, first.battery_pct);
+        assert_eq!(moved.seq, first.seq + 1);
+    }
+
+    #[test]
+    fn a_broken_connection_is_an_offline_reading_that_is_never_stale() {
+        let mut m = mapper(false);
+        let state = sample_state("AGV-1");
+        let will = Connection {
+            header: header(&state, -3600),
+            connection_state: ConnectionState::ConnectionBroken,
+        };
+        assert!(
+            m.map(&message(MessageKind::Connection, &will))
+                .ok()
+                .unwrap()
+                .is_none(),
+            "unknown vehicles yield nothing"
+        );
+        let last = m
+            .map(&message(MessageKind::State, &state))
+            .ok()
+            .flatten()
+            .unwrap();
+        let offline = m
+            .map(&message(MessageKind::Connection, &will))
+            .ok()
+            .flatten()
+            .unwrap();
+        assert_eq!(offline.status, VehicleStatus::Offline);
+        assert!((offline.timestamp, offline.seq) > (last.timestamp, last.seq));
+        assert_eq!(offline.pose, last.pose);
+        let online = Connection {
+            header: header(&state, 1),
+            connection_state: ConnectionState::Online,
+        };
+        assert!(
+            m.map(&message(MessageKind::Connection, &online))
+                .ok()
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn rejections_say_where_and_why() {
+        let mut m = mapper(false);
+        let mut state = serde_json::to_value(sample_state("AGV-1")).unwrap();
+        state["batteryState"]["batteryCharge"] = "full".into();
+        let r = m.map(&message(MessageKind::State, &state)).err().unwrap();
+        assert_eq!(r.field, "/batteryState/batteryCharge");
+        assert!(
+            r.reason.contains("\"full\" is not of type \"number\""),
+            "{}",
+            r.reason
+        );
+        let r = m
+            .map(&Incoming {
+                topic: "elsewhere/state".into(),
+                payload: b"{}".to_vec(),
+            })
+            .err()
+            .unwrap();
+        assert_eq!(r.field, "topic");
+        let r = m
+            .map(&Incoming {
+                topic: TopicScheme::default().topic("acme", "AGV-1", MessageKind::State),
+                payload: b"\xff".to_vec(),
+            })
+            .err()
+            .unwrap();
+        assert!(r.reason.starts_with("not JSON"), "{}", r.reason);
+        // The schema sets no maximum charge; above 100 % is clamped, not rejected.
+        let mut state = sample_state("AGV-1");
+        state.battery_state.battery_charge = 250.0;
+        let t = m
+            .map(&message(MessageKind::State, &state))
+            .ok()
+            .flatten()
+            .unwrap();
+        assert_eq!(t.battery_pct, 100.0);
+    }
+
+    #[test]
+    fn status_follows_errors_charging_pause_mode_and_driving() {
+        let base = sample_state("AGV-1");
+        let with = |f: &dyn Fn(&mut State)| {
+            let mut s = base.clone();
+            f(&mut s);
+            status_of(&s)
+        };
+        assert_eq!(with(&|_| {}), VehicleStatus::Idle);
+        assert_eq!(with(&|s| s.driving = true), VehicleStatus::Moving);
+        assert_eq!(
+            with(&|s| {
+                s.driving = true;
+                s.paused = Some(true)
+            }),
+            VehicleStatus::Stopped
+        );
+        assert_eq!(
+            with(&|s| s.operating_mode = OperatingMode::Manual),
+            VehicleStatus::Stopped
+        );
+        assert_eq!(
+            with(&|s| s.battery_state.charging = true),
+            VehicleStatus::Charging
+        );
+        assert_eq!(
+            with(&|s| {
+                s.battery_state.charging = true;
+                s.errors.push(fatal())
+            }),
+            VehicleStatus::Alert
+        );
+        let mut warning = fatal();
+        warning.error_level = ErrorLevel::Warning;
+        assert_eq!(
+            with(&|s| s.errors.push(warning.clone())),
+            VehicleStatus::Idle
+        );
+    }
+
+    #[test]
+    fn fatal_errors_raise_one_episode_with_their_description_and_clear_it() {
+        let mut m = mapper(false);
+        let rule = FatalErrorRule::new(m.board.clone());
+        let mut rule_state = RuleState::default();
+        let mut signals = Vec::new();
+        let mut state = sample_state("AGV-1");
+        for errors in [vec![fatal()], vec![fatal()], vec![]] {
+            state.errors = errors;
+            state.header.timestamp += Duration::seconds(1);
+            let t = m
+                .map(&message(MessageKind::State, &state))
+                .ok()
+                .flatten()
+                .unwrap();
+            rule.evaluate(&t, &mut rule_state, &mut signals);
+        }
+        let seen: Vec<_> = signals
+            .iter()
+            .map(|s| (s.transition, s.alert_type.as_str()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (AlertTransition::Raised, "VDA5050_FATAL_ERROR"),
+                (AlertTransition::Cleared, "VDA5050_FATAL_ERROR")
+            ]
+        );
+        assert_eq!(
+            signals[0].message,
+            "Vehicle AGV-1 reported FATAL error(s): bumperHit: front bumper"
+        );
+        assert_eq!(signals[0].severity, Severity::Critical);
+        assert!(m.board.fatal_errors("AGV-1").is_empty());
     }
 }
