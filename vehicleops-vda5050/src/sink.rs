@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex as SyncMutex;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -83,7 +84,12 @@ struct Tracked {
     vehicle_id: String,
     tracking: Tracking,
     delivered: bool,
+    sent_at: Instant,
 }
+
+/// Commands without an outcome after this are forgotten (the `CommandCenter` has long timed
+/// them out), so vehicles that never answer cannot grow the tracking table.
+const TRACKING_LIMIT: Duration = Duration::from_secs(3600);
 
 /// What the sink knows about one vehicle.
 #[derive(Debug, Default)]
@@ -206,6 +212,7 @@ impl Vda5050CommandSink {
                 vehicle_id: vehicle_id.to_owned(),
                 tracking: Tracking::Action(action.action_id.clone()),
                 delivered: false,
+                sent_at: Instant::now(),
             });
             self.header(&mut shared, vehicle_id, MessageKind::InstantActions)
         };
@@ -331,6 +338,7 @@ impl Vda5050CommandSink {
                         last_sequence_id,
                     },
                     delivered: false,
+                    sent_at: Instant::now(),
                 });
             }
             (header, message)
@@ -493,6 +501,7 @@ impl CommandSink for Vda5050CommandSink {
                         vehicle_id: command.vehicle_id.clone(),
                         tracking: Tracking::Action(id.clone()),
                         delivered: false,
+                        sent_at: Instant::now(),
                     });
                 format!("order {}#{}", order.order_id, order.order_update_id)
             }
@@ -540,6 +549,9 @@ async fn track(
             let mut shared = shared.lock().expect("sink lock");
             let mut out = Vec::new();
             shared.tracked.retain_mut(|t| {
+                if t.sent_at.elapsed() >= TRACKING_LIMIT {
+                    return false;
+                }
                 if t.vehicle_id != address.serial_number {
                     return true;
                 }
@@ -666,6 +678,7 @@ mod tests {
             vehicle_id: "AGV-1".into(),
             tracking,
             delivered,
+            sent_at: Instant::now(),
         }
     }
 
