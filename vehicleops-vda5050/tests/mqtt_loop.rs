@@ -275,6 +275,26 @@ async fn a_killed_connection_fires_the_last_will_and_the_vehicle_goes_offline() 
     assert_eq!(offline.battery_pct, online.battery_pct);
     let live = p.hub.snapshot(FLEET);
     assert_eq!(live[0].status, VehicleStatus::Offline);
+
+    // A clean shutdown says OFFLINE itself.
+    let b = agv(&address, &scheme, &tag, "AGV-10", 8.0);
+    eventually("a reading", || {
+        let store = p.store.clone();
+        async move { store.latest("AGV-10").await.unwrap() }
+    })
+    .await;
+    b.shutdown().await;
+    eventually("OFFLINE after a clean shutdown", || {
+        let store = p.store.clone();
+        async move {
+            store
+                .latest("AGV-10")
+                .await
+                .unwrap()
+                .filter(|t| t.status == VehicleStatus::Offline)
+        }
+    })
+    .await;
     p.pipeline.shutdown().await.unwrap();
 }
 
@@ -378,11 +398,20 @@ async fn recorder(
 }
 
 fn sink(address: &str, scheme: &TopicScheme, tag: &str) -> Vda5050CommandSink {
+    sink_stopping_with(address, scheme, tag, StopMode::Pause)
+}
+
+fn sink_stopping_with(
+    address: &str,
+    scheme: &TopicScheme,
+    tag: &str,
+    stop_mode: StopMode,
+) -> Vda5050CommandSink {
     Vda5050CommandSink::connect(SinkConfig {
         endpoint: endpoint(address, format!("{tag}-sink")),
         scheme: scheme.clone(),
         manufacturer: "acme".into(),
-        stop_mode: StopMode::Pause,
+        stop_mode,
         charging_node: RoutePoint {
             node_id: "charger".into(),
             x: 0.0,
@@ -643,4 +672,81 @@ async fn a_mission_order_with_a_horizon_completes_node_by_node() {
         (at.x - 40.0).abs() < 0.1 && (at.y - 5.0).abs() < 0.1,
         "{at:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_by_cancel_order_fails_the_running_reroute() {
+    let Some(address) = broker() else { return };
+    let (scheme, tag) = isolated("cancel");
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    store
+        .upsert_fleet(&Fleet {
+            id: FLEET.into(),
+            name: "VDA hall".into(),
+        })
+        .await
+        .unwrap();
+    store
+        .upsert_vehicle(&Vehicle {
+            id: "AGV-3".into(),
+            fleet_id: FLEET.into(),
+            name: None,
+            home: None,
+        })
+        .await
+        .unwrap();
+    let sink = Arc::new(sink_stopping_with(
+        &address,
+        &scheme,
+        &tag,
+        StopMode::CancelOrder,
+    ));
+    sink.wait_subscribed().await;
+    let (center, _task) = CommandCenter::start(
+        sink.clone(),
+        store.clone(),
+        None,
+        CommandTimeouts::default(),
+    );
+    let agv = agv(&address, &scheme, &tag, "AGV-3", 0.0);
+    eventually("the sink sees the vehicle", || async {
+        sink.last_state("AGV-3")
+    })
+    .await;
+    let far = site().to_geo(500.0, 0.0);
+    let params = CommandParams {
+        waypoints: vec![Waypoint {
+            latitude: far.latitude,
+            longitude: far.longitude,
+            order: 1,
+        }],
+        reason: None,
+    };
+    let reroute = center
+        .dispatch("AGV-3", CommandKind::Reroute, params, "op-1")
+        .await
+        .unwrap();
+    eventually("driving", || async {
+        sink.last_state("AGV-3").filter(|s| s.driving)
+    })
+    .await;
+    let stop = center
+        .dispatch("AGV-3", CommandKind::Stop, CommandParams::default(), "op-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        command_status(&store, &stop.id, CommandStatus::Executed)
+            .await
+            .status,
+        CommandStatus::Executed
+    );
+    let reroute = command_status(&store, &reroute.id, CommandStatus::Failed).await;
+    assert_eq!(reroute.status, CommandStatus::Failed);
+    assert_eq!(
+        reroute.failure_reason.as_deref(),
+        Some("the order ended before its last node (cancelled)")
+    );
+    let state = agv.state();
+    assert!(state.node_states.is_empty() && !state.driving);
+    assert!(state.agv_position.unwrap().x < 500.0);
 }
