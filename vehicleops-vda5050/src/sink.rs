@@ -347,7 +347,8 @@ impl Vda5050CommandSink {
         Ok(message)
     }
 
-    fn map_point(
+    /// GPS waypoints as route points in the charging node's map, named `<prefix>-<n>`.
+    fn waypoints_to_route(
         &self,
         field: &'static str,
         waypoints: &[vehicleops_core::Waypoint],
@@ -379,7 +380,7 @@ impl Vda5050CommandSink {
     /// the rest as horizon (release more with
     /// [`Self::release`]). Track it with [`Self::order_progress`].
     pub async fn assign_mission(&self, mission: &Mission, released: usize) -> Result<Order> {
-        let points = self.map_point("waypoints", &mission.waypoints, &mission.id)?;
+        let points = self.waypoints_to_route("waypoints", &mission.waypoints, &mission.id)?;
         self.send_route(
             &mission.vehicle_id,
             &mission.id,
@@ -473,7 +474,8 @@ impl CommandSink for Vda5050CommandSink {
                 .await?
             }
             CommandKind::Reroute => {
-                let points = self.map_point("params.waypoints", &command.params.waypoints, &id)?;
+                let points =
+                    self.waypoints_to_route("params.waypoints", &command.params.waypoints, &id)?;
                 let n = points.len();
                 let order = self
                     .send_route(&command.vehicle_id, &id, points, n, Vec::new(), Some(&id))
