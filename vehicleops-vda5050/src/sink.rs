@@ -11,8 +11,8 @@
 //! Action ids are the command ids. Action states map to acknowledgements: WAITING,
 //! INITIALIZING and RUNNING → DELIVERED; FINISHED → EXECUTED; FAILED → FAILED (with the
 //! `resultDescription`). An order is DELIVERED once `state` shows its id and update id,
-//! EXECUTED when its last node is reached, FAILED when the vehicle reports an error that
-//! references it or moves on to another order first. Delivery and execution timeouts are the
+//! EXECUTED once its last node is passed (also under a later update), FAILED when the vehicle
+//! reports an error that references it, or ends or leaves the order before that node. Delivery and execution timeouts are the
 //! [`vehicleops_core::CommandTimeouts`] of the `CommandCenter` (EXPIRED, TIMEOUT).
 //!
 //! Vehicles are addressed by serial number (= vehicle id); the manufacturer is learnt from
@@ -653,15 +653,21 @@ fn assess(t: &Tracked, state: &State) -> Option<(CommandStatus, Option<String>)>
                     None
                 };
             }
+            // Sequence ids grow along the route, so a later update (which starts at this
+            // route's last base node) still counts this route as done once it is passed.
+            let passed_last = state.last_node_sequence_id >= *last_sequence_id
+                && !state
+                    .node_states
+                    .iter()
+                    .any(|n| n.sequence_id == *last_sequence_id);
+            if passed_last {
+                return Some((CommandStatus::Executed, None));
+            }
             if state.node_states.is_empty() {
-                return if state.last_node_sequence_id == *last_sequence_id {
-                    Some((CommandStatus::Executed, None))
-                } else {
-                    Some((
-                        CommandStatus::Failed,
-                        Some("the order ended before its last node (cancelled)".into()),
-                    ))
-                };
+                return Some((
+                    CommandStatus::Failed,
+                    Some("the order ended before its last node (cancelled)".into()),
+                ));
             }
             delivered(t)
         }
@@ -774,6 +780,11 @@ mod tests {
         assert_eq!(
             assess(&tracked(order(), true), &running("o1", 1, 4, &[])),
             Some((CommandStatus::Executed, None))
+        );
+        assert_eq!(
+            assess(&tracked(order(), true), &running("o1", 2, 6, &[8])),
+            Some((CommandStatus::Executed, None)),
+            "a later update continued from the last node"
         );
         let (status, reason) = assess(&tracked(order(), true), &running("o1", 1, 2, &[])).unwrap();
         assert_eq!(status, CommandStatus::Failed);

@@ -470,8 +470,8 @@ async fn commands_round_trip_with_their_lifecycle_and_every_message_validates() 
     .await;
 
     // REROUTE through two GPS waypoints 30 m and 60 m east.
-    let wp = |x: f64, order| {
-        let p = site().to_geo(x, 0.0);
+    let wp = |x: f64, y: f64, order| {
+        let p = site().to_geo(x, y);
         Waypoint {
             latitude: p.latitude,
             longitude: p.longitude,
@@ -479,7 +479,7 @@ async fn commands_round_trip_with_their_lifecycle_and_every_message_validates() 
         }
     };
     let params = CommandParams {
-        waypoints: vec![wp(30.0, 1), wp(60.0, 2)],
+        waypoints: vec![wp(30.0, 0.0, 1), wp(60.0, 0.0, 2)],
         reason: None,
     };
     let reroute = center
@@ -517,6 +517,22 @@ async fn commands_round_trip_with_their_lifecycle_and_every_message_validates() 
         CommandStatus::Delivered
     );
 
+    // A second REROUTE while the first order runs is an order update that continues from
+    // the first route's last node.
+    let params = CommandParams {
+        waypoints: vec![wp(60.0, 30.0, 1)],
+        reason: None,
+    };
+    let extend = center
+        .dispatch("AGV-5", CommandKind::Reroute, params, "op-1")
+        .await
+        .unwrap();
+    let updated = eventually("the order update taken", || async {
+        sink.last_state("AGV-5").filter(|s| s.order_update_id == 1)
+    })
+    .await;
+    assert_eq!(updated.order_id, reroute.id);
+
     let resume = center
         .dispatch(
             "AGV-5",
@@ -534,8 +550,13 @@ async fn commands_round_trip_with_their_lifecycle_and_every_message_validates() 
     );
     let reroute = command_status(&store, &reroute.id, CommandStatus::Executed).await;
     assert_eq!(reroute.status, CommandStatus::Executed);
+    let extend = command_status(&store, &extend.id, CommandStatus::Executed).await;
+    assert_eq!(extend.status, CommandStatus::Executed);
     let at = agv.state().agv_position.unwrap();
-    assert!((at.x - 60.0).abs() < 0.1 && at.y.abs() < 0.1, "{at:?}");
+    assert!(
+        (at.x - 60.0).abs() < 0.1 && (at.y - 30.0).abs() < 0.1,
+        "{at:?}"
+    );
 
     let home = center
         .dispatch(
