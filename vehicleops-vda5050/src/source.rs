@@ -74,6 +74,10 @@ pub struct SourceCounters {
     pub readings: AtomicU64,
     /// Rejected messages (sent to the dead-letter sink when one is configured).
     pub rejected: AtomicU64,
+    /// `state` and `visualization` messages dropped as repeats: a `headerId` not above the
+    /// last one of the same vehicle and topic, with a timestamp not after it (MQTT QoS 1 may
+    /// deliver twice).
+    pub duplicates: AtomicU64,
 }
 
 /// The FATAL errors each vehicle reported in its latest `state`, for [`FatalErrorRule`] and
@@ -220,7 +224,10 @@ struct Mapper {
     georeference: Option<SiteGeoreference>,
     validator: SchemaValidator,
     board: Arc<FatalErrorBoard>,
+    counters: Arc<SourceCounters>,
     vehicles: HashMap<String, VehicleView>,
+    /// The last (headerId, timestamp) per vehicle and topic.
+    last_headers: HashMap<(String, MessageKind), (u64, DateTime<Utc>)>,
 }
 
 impl Mapper {
@@ -231,7 +238,9 @@ impl Mapper {
             georeference: config.georeference,
             validator: SchemaValidator::official(),
             board: Arc::default(),
+            counters: Arc::default(),
             vehicles: HashMap::new(),
+            last_headers: HashMap::new(),
         }
     }
 
@@ -248,6 +257,17 @@ impl Mapper {
         self.validator
             .validate(address.kind, &json)
             .map_err(|e| Rejection::new(e.first_path().to_owned(), e.to_string()))?;
+        let version = json["version"].as_str().unwrap_or_default();
+        if !version.starts_with("2.") {
+            return Err(Rejection::new(
+                "/version",
+                format!("unsupported VDA 5050 version {version:?}; this adapter speaks 2.x"),
+            ));
+        }
+        if self.is_repeat(&address.serial_number, address.kind, &json) {
+            self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
         let typed = |e: serde_json::Error| {
             Rejection::new("/", format!("invalid VDA 5050 {}: {e}", address.kind))
         };
@@ -317,6 +337,32 @@ impl Mapper {
             },
         );
         Ok(Some(reading))
+    }
+
+    /// Whether the message repeats one already seen (and remembers it if not). A vehicle that
+    /// restarts counts headerIds from 0 again, but with later timestamps. `connection` is
+    /// exempt: the last will was built at connect time, so it arrives with an older headerId
+    /// and timestamp than the ONLINE that followed it.
+    fn is_repeat(&mut self, vehicle_id: &str, kind: MessageKind, json: &serde_json::Value) -> bool {
+        if kind == MessageKind::Connection {
+            return false;
+        }
+        let header_id = json["headerId"].as_u64();
+        let timestamp = json["timestamp"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let (Some(header_id), Some(timestamp)) = (header_id, timestamp) else {
+            return false;
+        };
+        let key = (vehicle_id.to_owned(), kind);
+        if let Some((last_id, last_at)) = self.last_headers.get(&key) {
+            if header_id <= *last_id && timestamp <= *last_at {
+                return true;
+            }
+        }
+        self.last_headers.insert(key, (header_id, timestamp));
+        false
     }
 
     /// The vehicle's last reading (or an empty one) advanced to `at`, with the next `seq`.
@@ -394,12 +440,12 @@ impl Vda5050TelemetrySource {
         let mapper = Mapper::new(&config);
         Vda5050TelemetrySource {
             board: mapper.board.clone(),
+            counters: mapper.counters.clone(),
             inbox: Mutex::new(conn.inbox),
             subscribed: conn.subscribed,
             task: conn.task,
             mapper: Mutex::new(mapper),
             dead_letters: None,
-            counters: Arc::default(),
         }
     }
 
@@ -598,6 +644,14 @@ mod tests {
             .ok()
             .flatten()
             .unwrap();
+        // The next visualization (the same one again would be dropped as a repeat).
+        let vis = Visualization {
+            header: Header {
+                header_id: 1,
+                ..vis.header
+            },
+            ..vis
+        };
         let moved = m
             .map(&message(MessageKind::Visualization, &vis))
             .ok()
@@ -629,6 +683,14 @@ mod tests {
             .ok()
             .flatten()
             .unwrap();
+        // The will of a later connection.
+        let will = Connection {
+            header: Header {
+                header_id: 1,
+                ..will.header
+            },
+            ..will
+        };
         let offline = m
             .map(&message(MessageKind::Connection, &will))
             .ok()
@@ -686,6 +748,53 @@ mod tests {
             .flatten()
             .unwrap();
         assert_eq!(t.battery_pct, 100.0);
+    }
+
+    #[test]
+    fn repeated_messages_are_dropped_and_other_versions_rejected() {
+        let mut m = mapper(false);
+        let mut state = sample_state("AGV-1");
+        state.header.header_id = 5;
+        assert!(
+            m.map(&message(MessageKind::State, &state))
+                .ok()
+                .flatten()
+                .is_some()
+        );
+        assert!(
+            m.map(&message(MessageKind::State, &state))
+                .ok()
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(m.counters.duplicates.load(Ordering::Relaxed), 1);
+        // Another topic counts its own headerIds.
+        let vis = Visualization {
+            header: state.header.clone(),
+            agv_position: None,
+            velocity: None,
+        };
+        assert!(
+            m.map(&message(MessageKind::Visualization, &vis))
+                .ok()
+                .flatten()
+                .is_some()
+        );
+        // A restarted vehicle starts again at 0, later.
+        state.header.header_id = 0;
+        state.header.timestamp += Duration::seconds(1);
+        assert!(
+            m.map(&message(MessageKind::State, &state))
+                .ok()
+                .flatten()
+                .is_some()
+        );
+
+        state.header.version = "1.1.0".into();
+        state.header.header_id = 1;
+        let r = m.map(&message(MessageKind::State, &state)).err().unwrap();
+        assert_eq!(r.field, "/version");
+        assert!(r.reason.contains("\"1.1.0\""), "{}", r.reason);
     }
 
     #[test]
