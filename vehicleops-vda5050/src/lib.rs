@@ -8,7 +8,41 @@
 //! - [`SchemaValidator`]: the official 2.1.0 JSON schemas, used on every message both ways.
 //!
 //! Topics follow `interfaceName/majorVersion/manufacturer/serialNumber/topic`
-//! ([`TopicScheme`]); the VehicleOps vehicle id is the serial number.
+//! ([`TopicScheme`]); the VehicleOps vehicle id is the serial number. `docs/vda5050.md`
+//! has the full mapping.
+//!
+//! ```no_run
+//! # async fn wire(
+//! #     store: std::sync::Arc<dyn vehicleops_core::TimeSeriesStore>,
+//! #     repo: std::sync::Arc<dyn vehicleops_core::FleetRepository>,
+//! # ) {
+//! use std::sync::Arc;
+//! use vehicleops_core::{CommandCenter, CommandTimeouts, LiveHub, PipelineBuilder, default_rules};
+//! use vehicleops_vda5050::*;
+//!
+//! let broker = |id: &str| MqttEndpoint::new("127.0.0.1", 1883, id);
+//! let source = Arc::new(Vda5050TelemetrySource::connect(SourceConfig::new(broker("ingest"), "hall-3")));
+//! let mut rules = default_rules();
+//! rules.push(Arc::new(FatalErrorRule::new(source.fatal_errors())));
+//! let hub = LiveHub::new();
+//! let pipeline = PipelineBuilder::new(source, store)
+//!     .repository(repo.clone())
+//!     .hub(hub.clone())
+//!     .rules(rules)
+//!     .spawn();
+//!
+//! let sink = Arc::new(Vda5050CommandSink::connect(SinkConfig {
+//!     endpoint: broker("commands"),
+//!     scheme: TopicScheme::default(),
+//!     manufacturer: "acme".into(),
+//!     stop_mode: StopMode::Pause,
+//!     charging_node: RoutePoint { node_id: "charger-1".into(), x: 0.0, y: 20.0, map_id: "hall-3".into() },
+//!     georeference: None,
+//! }));
+//! let (commands, _task) = CommandCenter::start(sink, repo, Some(hub), CommandTimeouts::default());
+//! # let _ = (pipeline, commands);
+//! # }
+//! ```
 
 pub mod agv;
 pub mod georef;
