@@ -575,7 +575,8 @@ async fn run(
                 receive(&mut v, &validator, &config, message);
             }
             now = ticker.tick() => {
-                let dt = (now - last).as_secs_f64();
+                // At most two ticks' worth: a stalled runtime must not make the vehicle jump.
+                let dt = (now - last).min(config.tick * 2).as_secs_f64();
                 last = now;
                 let (state, vis) = {
                     let mut v = vehicle.lock().expect("vehicle lock");
