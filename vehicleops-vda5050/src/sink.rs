@@ -70,7 +70,12 @@ pub struct SinkConfig {
 /// How a command's outcome shows up in `state`.
 #[derive(Debug, Clone)]
 enum Tracking {
-    Action(String),
+    /// By an action's state; `order` is the order (id, update id) that carries the action,
+    /// whose rejection fails the command too.
+    Action {
+        action_id: String,
+        order: Option<(String, u64)>,
+    },
     Order {
         order_id: String,
         update_id: u64,
@@ -210,7 +215,10 @@ impl Vda5050CommandSink {
             shared.tracked.push(Tracked {
                 command_id: action.action_id.clone(),
                 vehicle_id: vehicle_id.to_owned(),
-                tracking: Tracking::Action(action.action_id.clone()),
+                tracking: Tracking::Action {
+                    action_id: action.action_id.clone(),
+                    order: None,
+                },
                 delivered: false,
                 sent_at: Instant::now(),
             });
@@ -277,7 +285,13 @@ impl Vda5050CommandSink {
                             map_id: pos.map_id,
                         },
                     );
-                    (s.order_id.clone(), s.order_update_id + 1, seq)
+                    // Our last update may not show in `state` yet.
+                    let sent = track
+                        .order
+                        .as_ref()
+                        .filter(|o| o.order_id == s.order_id)
+                        .map_or(0, |o| o.order_update_id);
+                    (s.order_id.clone(), s.order_update_id.max(sent) + 1, seq)
                 }
                 None => {
                     // A new order starts where the vehicle is.
@@ -501,7 +515,10 @@ impl CommandSink for Vda5050CommandSink {
                     .push(Tracked {
                         command_id: id.clone(),
                         vehicle_id: command.vehicle_id.clone(),
-                        tracking: Tracking::Action(id.clone()),
+                        tracking: Tracking::Action {
+                            action_id: id.clone(),
+                            order: Some((order.order_id.clone(), order.order_update_id)),
+                        },
                         delivered: false,
                         sent_at: Instant::now(),
                     });
@@ -589,6 +606,24 @@ async fn track(
     }
 }
 
+/// `"errorType: errorDescription"` of an error the vehicle reports about this order (update),
+/// e.g. an `orderUpdateError` rejecting it.
+fn order_error(state: &State, order_id: &str, update_id: u64) -> Option<String> {
+    let e = state.errors.iter().find(|e| {
+        let refs = &e.error_references;
+        refs.iter()
+            .any(|r| r.reference_key == "orderId" && r.reference_value == order_id)
+            && refs.iter().all(|r| {
+                r.reference_key != "orderUpdateId" || r.reference_value == update_id.to_string()
+            })
+    })?;
+    Some(format!(
+        "{}: {}",
+        e.error_type,
+        e.error_description.clone().unwrap_or_default()
+    ))
+}
+
 /// The acknowledgement `state` implies for a tracked command, if any new one.
 fn assess(t: &Tracked, state: &State) -> Option<(CommandStatus, Option<String>)> {
     let delivered = |t: &Tracked| {
@@ -599,7 +634,13 @@ fn assess(t: &Tracked, state: &State) -> Option<(CommandStatus, Option<String>)>
         }
     };
     match &t.tracking {
-        Tracking::Action(action_id) => {
+        Tracking::Action { action_id, order } => {
+            if let Some(reason) = order
+                .as_ref()
+                .and_then(|(id, update)| order_error(state, id, *update))
+            {
+                return Some((CommandStatus::Failed, Some(reason)));
+            }
             let s = state
                 .action_states
                 .iter()
@@ -624,24 +665,8 @@ fn assess(t: &Tracked, state: &State) -> Option<(CommandStatus, Option<String>)>
             update_id,
             last_sequence_id,
         } => {
-            let rejected = state.errors.iter().find(|e| {
-                e.error_references
-                    .iter()
-                    .any(|r| r.reference_key == "orderId" && &r.reference_value == order_id)
-                    && e.error_references.iter().all(|r| {
-                        r.reference_key != "orderUpdateId"
-                            || r.reference_value == update_id.to_string()
-                    })
-            });
-            if let Some(e) = rejected {
-                return Some((
-                    CommandStatus::Failed,
-                    Some(format!(
-                        "{}: {}",
-                        e.error_type,
-                        e.error_description.clone().unwrap_or_default()
-                    )),
-                ));
+            if let Some(reason) = order_error(state, order_id, *update_id) {
+                return Some((CommandStatus::Failed, Some(reason)));
             }
             if &state.order_id != order_id || state.order_update_id < *update_id {
                 return if t.delivered {
@@ -703,7 +728,10 @@ mod tests {
 
     #[test]
     fn action_states_map_to_the_command_lifecycle() {
-        let action = || Tracking::Action("cmd-1".into());
+        let action = || Tracking::Action {
+            action_id: "cmd-1".into(),
+            order: None,
+        };
         for waiting in [
             ActionStatus::Waiting,
             ActionStatus::Initializing,
@@ -737,6 +765,37 @@ mod tests {
             assess(&tracked(action(), false), &sample_state("AGV-1")),
             None,
             "not seen yet"
+        );
+    }
+
+    #[test]
+    fn an_action_fails_with_the_order_that_carries_it() {
+        let charge = Tracking::Action {
+            action_id: "cmd-1".into(),
+            order: Some(("cmd-1".into(), 0)),
+        };
+        let mut s = sample_state("AGV-1");
+        s.errors.push(VehicleError {
+            error_type: "orderError".into(),
+            error_references: vec![
+                ErrorReference {
+                    reference_key: "orderId".into(),
+                    reference_value: "cmd-1".into(),
+                },
+                ErrorReference {
+                    reference_key: "orderUpdateId".into(),
+                    reference_value: "0".into(),
+                },
+            ],
+            error_description: Some("order o7 still running".into()),
+            error_level: ErrorLevel::Warning,
+        });
+        assert_eq!(
+            assess(&tracked(charge, false), &s),
+            Some((
+                CommandStatus::Failed,
+                Some("orderError: order o7 still running".into())
+            ))
         );
     }
 
