@@ -6,7 +6,7 @@
 //! | STOP | instantActions `startPause` (or `cancelOrder`, [`StopMode`]) | its action state |
 //! | RESUME | instantActions `stopPause` | its action state |
 //! | REROUTE | an order through the waypoints (an update of the running order, `orderUpdateId` + 1, when there is one) | the order |
-//! | RETURN_TO_BASE | an order to the charging node with `startCharging` there | the `startCharging` action state |
+//! | RETURN_TO_BASE | an order (or update) to the charging node with `startCharging` there | the `startCharging` action state, or an error rejecting its order |
 //!
 //! Action ids are the command ids. Action states map to acknowledgements: WAITING,
 //! INITIALIZING and RUNNING → DELIVERED; FINISHED → EXECUTED; FAILED → FAILED (with the

@@ -15,6 +15,8 @@
 //!
 //! `visualization` updates pose and speed on top of the vehicle's last `state`; `connection`
 //! OFFLINE or CONNECTIONBROKEN (the vehicle's last will) yields a reading with status OFFLINE.
+//! Messages of another major version are rejected; a `state` or `visualization` whose
+//! `headerId` and timestamp do not advance is a repeat and dropped.
 //! Messages that are not JSON, fail the official schema, or do not map to valid telemetry go to
 //! the configured [`DeadLetterSink`] with the reason and are counted in [`SourceCounters`].
 //!
