@@ -31,11 +31,13 @@ step "toolchain"
 cargo --version
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 
-step "servers: PostgreSQL 15 (private cluster), TimescaleDB (PGlite)"
+step "servers: PostgreSQL 15 (private cluster), TimescaleDB (PGlite), mosquitto (MQTT)"
 eval "$(scripts/pg.sh start)"
 STOPS+=("scripts/pg.sh stop")
 eval "$(scripts/timescale.sh start)"
 STOPS+=("scripts/timescale.sh stop")
+export VEHICLEOPS_TEST_MQTT="$(bash scripts/mosquitto.sh start 18830)"
+STOPS+=("bash scripts/mosquitto.sh stop")
 started
 
 FEATURES=(--features vehicleops-store/postgres)
