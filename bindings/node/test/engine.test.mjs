@@ -103,6 +103,22 @@ test('a throwing JS rule is counted and does not stop the pipeline', async () =>
   await engine.close()
 })
 
+test('a JS rule slower than ruleTimeoutMs gives no verdict and the pipeline goes on', async () => {
+  const engine = await Engine.open({ defaultRules: false, ruleTimeoutMs: 10 })
+  engine.addRule('slow', (r) => {
+    // Holds the JS thread far longer than the engine waits for a verdict.
+    const until = Date.now() + 1000
+    while (Date.now() < until);
+    return { alertType: 'LATE', severity: 'LOW', value: r.speedKmh, threshold: 0, message: 'too late' }
+  })
+  await engine.start()
+  await engine.publish([reading('VH-S', 0), reading('VH-S', 1)])
+  await eventually('stored', () => engine.stats().stored === 2)
+  assert.equal(engine.stats().ruleFailures, 2)
+  assert.equal((await engine.alerts({ vehicleId: 'VH-S' })).total, 0, 'late verdicts raise nothing')
+  await engine.close()
+})
+
 test('the built-in rules raise OVERSPEED from published readings', async () => {
   const engine = await Engine.open()
   await engine.start()
@@ -270,6 +286,11 @@ test('bad telemetry is refused with the field named', async () => {
     (e) => e.kind === 'validation' && e.field === 'battery_pct' && /reading 1/.test(e.message),
   )
   assert.equal(engine.stats().received, 0, 'a rejected batch publishes nothing')
+  await assert.rejects(engine.runSimulator({ vehicles: 0 }), (e) => e.kind === 'validation' && e.field === 'vehicles')
+  await assert.rejects(engine.runSimulator({ scenario: 'chaos' }), (e) => e.field === 'scenario')
+  await assert.rejects(engine.runSimulator({ speed: 3 }), (e) => e.field === 'simulator' && /speed/.test(e.message))
+  await assert.rejects(engine.series('VH-1', 'altitude'), (e) => e.field === 'metric')
+  await assert.rejects(engine.history('VH-1', { from: 'yesterday' }), (e) => e.field === 'from')
   await engine.close()
   await assert.rejects(engine.publish([reading('VH-1', 0)]), (e) => e.kind === 'closed' && e.code === 'CLOSED')
 })
