@@ -54,6 +54,8 @@ struct Setup {
 struct Inner {
     store: Arc<SqliteStore>,
     hub: LiveHub,
+    /// Simulators started by this engine; `close()` stops them.
+    simulators: Mutex<Vec<SharedSimulator>>,
     /// Taken (and so dropped) by `close()`.
     publisher: Mutex<Option<InProcessPublisher>>,
     setup: Mutex<Option<Setup>>,
@@ -118,6 +120,7 @@ pub async fn open_engine(options: Option<EngineOptions>) -> napi::Result<NativeE
         inner: Arc::new(Inner {
             store,
             hub,
+            simulators: Mutex::new(Vec::new()),
             publisher: Mutex::new(Some(bus.publisher)),
             setup: Mutex::new(Some(Setup {
                 source: bus.source,
@@ -178,10 +181,13 @@ impl SimulatorOptions {
     }
 }
 
-/// A running simulator; `stop()` ends it (so does dropping the engine's runtime at exit).
+/// A running simulator; `stop()` ends it, and so does closing the engine.
+/// A simulator's handle, shared by its `SimulatorRun` and the engine.
+type SharedSimulator = Arc<tokio::sync::Mutex<Option<SimulatorHandle>>>;
+
 #[napi]
 pub struct SimulatorRun {
-    handle: tokio::sync::Mutex<Option<SimulatorHandle>>,
+    handle: SharedSimulator,
     vehicle_ids: Vec<String>,
 }
 
@@ -520,9 +526,16 @@ impl NativeEngine {
         let publisher: Arc<dyn TelemetryPublisher> = Arc::new(self.publisher()?);
         let link = self.inner.vehicle_link.lock().expect("link lock").take();
         let link = link.map(|l| Arc::new(l) as Arc<dyn vehicleops_core::VehicleCommandLink>);
-        let handle = simulator.spawn(publisher, link).or_js()?;
+        let handle: SharedSimulator = Arc::new(tokio::sync::Mutex::new(Some(
+            simulator.spawn(publisher, link).or_js()?,
+        )));
+        self.inner
+            .simulators
+            .lock()
+            .expect("sims lock")
+            .push(handle.clone());
         Ok(SimulatorRun {
-            handle: tokio::sync::Mutex::new(Some(handle)),
+            handle,
             vehicle_ids,
         })
     }
@@ -547,13 +560,23 @@ impl NativeEngine {
         Ok(v)
     }
 
-    /// Stops accepting readings, stores what was published, ends live subscriptions and
-    /// returns the final counters. Idempotent.
+    /// Stops accepting readings (running simulators end), stores everything published so far,
+    /// ends live subscriptions and returns the final counters. Idempotent.
     #[napi]
     pub async fn close(&self) -> napi::Result<Value> {
+        // The bus ends once every publisher is gone and its queue is drained; the pipeline then
+        // ends on its own, having stored everything published before `close()` (a shutdown
+        // signal instead would leave what is still queued unread).
+        let simulators = std::mem::take(&mut *self.inner.simulators.lock().expect("sims lock"));
+        for sim in simulators {
+            if let Some(handle) = sim.lock().await.take() {
+                // A run that already failed has nothing left to stop.
+                let _ = handle.stop().await;
+            }
+        }
         self.inner.publisher.lock().expect("publisher lock").take();
         if let Some(pipeline) = self.inner.pipeline.lock().await.take() {
-            pipeline.shutdown().await.or_js()?;
+            pipeline.join().await.or_js()?;
         }
         self.inner.hub.close();
         self.stats()

@@ -71,7 +71,9 @@ test('a JS rule raises one alert per episode and clears it', async () => {
       break
     }
   }
-  await eventually('all stored', () => engine.stats().stored === speeds.length)
+  // close() stores everything published, alerts included; the store stays readable.
+  const stats = await engine.close()
+  assert.equal(stats.stored, speeds.length)
   const alerts = await engine.alerts({ vehicleId: 'VH-R' })
   assert.equal(alerts.total, 2, 'two episodes: 60–70 and 65–66')
   const [second, first] = alerts.data
@@ -81,13 +83,12 @@ test('a JS rule raises one alert per episode and clears it', async () => {
   assert.equal(first.message, 'VH-R too fast')
   assert.ok(first.clearedAt, 'the first episode ended at 20 km/h')
   assert.equal(second.clearedAt, null, 'the second is still open')
-  assert.deepEqual(engine.stats().alertsByType, { SLOW_ZONE: 2 })
+  assert.deepEqual(stats.alertsByType, { SLOW_ZONE: 2 })
 
   const acked = await engine.acknowledgeAlert(first.id, 'op-7', 'checked')
   assert.equal(acked.acknowledged, true)
   assert.equal(acked.acknowledgedBy, 'op-7')
   assert.equal((await engine.alerts({ vehicleId: 'VH-R', acknowledged: false })).total, 1)
-  await engine.close()
 })
 
 test('a throwing JS rule is counted and does not stop the pipeline', async () => {
@@ -97,10 +98,10 @@ test('a throwing JS rule is counted and does not stop the pipeline', async () =>
   })
   await engine.start()
   await engine.publish([reading('VH-X', 0), reading('VH-X', 1)])
-  await eventually('stored', () => engine.stats().stored === 2)
-  assert.equal(engine.stats().ruleFailures, 2)
   assert.throws(() => engine.addRule('late', () => null), (e) => e instanceof VehicleOpsError && e.kind === 'config')
-  await engine.close()
+  const stats = await engine.close()
+  assert.equal(stats.stored, 2)
+  assert.equal(stats.ruleFailures, 2)
 })
 
 test('a JS rule slower than ruleTimeoutMs gives no verdict and the pipeline goes on', async () => {
@@ -113,22 +114,22 @@ test('a JS rule slower than ruleTimeoutMs gives no verdict and the pipeline goes
   })
   await engine.start()
   await engine.publish([reading('VH-S', 0), reading('VH-S', 1)])
-  await eventually('stored', () => engine.stats().stored === 2)
-  assert.equal(engine.stats().ruleFailures, 2)
+  const stats = await engine.close()
+  assert.equal(stats.stored, 2)
+  assert.equal(stats.ruleFailures, 2)
   assert.equal((await engine.alerts({ vehicleId: 'VH-S' })).total, 0, 'late verdicts raise nothing')
-  await engine.close()
 })
 
 test('the built-in rules raise OVERSPEED from published readings', async () => {
   const engine = await Engine.open()
   await engine.start()
-  await engine.publish([reading('VH-O', 0, { speedKmh: 95 })])
-  const alerts = await eventually('alert stored', async () => {
-    const page = await engine.alerts({ fleetId: 'fleet-001' })
-    return page.total > 0 && page
-  })
-  assert.equal(alerts.data[0].alertType, 'OVERSPEED')
+  await engine.publish([reading('VH-O', 0, { speedKmh: 95 }), reading('VH-O', 1, { speedKmh: 96 })])
   await engine.close()
+  const alerts = await engine.alerts({ fleetId: 'fleet-001' })
+  const overspeed = alerts.data.filter((a) => a.alertType === 'OVERSPEED')
+  assert.equal(overspeed.length, 1, 'one episode, one alert')
+  assert.equal(overspeed[0].value, 95)
+  assert.equal(overspeed[0].threshold, 80)
 })
 
 test('STOP reaches EXECUTED with the simulator', async () => {
@@ -177,7 +178,7 @@ test('analytics: summary, series, fleet performance and history windows', async 
   const speeds = [10, 20, 30, 40, 50, 60, 70, 20, 10, 0]
   await engine.publish(speeds.map((speedKmh, i) => reading('VH-A', i, { speedKmh })))
   await engine.publish([reading('VH-B', 0), reading('VH-B', 1, { latitude: 4.711 })])
-  await eventually('stored', () => engine.stats().stored === 12)
+  assert.equal((await engine.close()).stored, 12)
 
   const summary = await engine.vehicleSummary('VH-A')
   assert.equal(summary.vehicleId, 'VH-A')
@@ -216,7 +217,6 @@ test('analytics: summary, series, fleet performance and history windows', async 
   assert.equal(window[0].timestamp, '2024-02-15T14:00:02Z')
   assert.equal((await engine.history('VH-A', { limit: 3 })).length, 3)
   assert.equal(await engine.latest('VH-NONE'), null)
-  await engine.close()
 })
 
 test('missions: create, read, and a conflict for a second active mission', async () => {
