@@ -15,12 +15,17 @@ test('the simulator feeds the embedded engine and every reading is stored', asyn
   assert.ok(report.readings >= 4)
   assert.equal(await sim.stop(), null, 'a second stop is a no-op')
   const stats = await engine.close()
-  assert.equal(stats.stored, report.readings, 'all published readings are stored by close()')
+  // A tick cut short by stop() may have published part of its batch on top of the report.
+  assert.ok(stats.stored >= report.readings, `${stats.stored} stored, ${report.readings} reported`)
   assert.equal(stats.deadLettered, 0)
-  const history = await engine.history('sim-a-VH-001', { limit: 10_000 })
-  assert.equal(history.length, report.readings / 4)
-  assert.equal(history[0].fleetId, 'sim-a')
-  assert.equal(typeof history[0].speedKmh, 'number')
+  let rows = 0
+  for (const vehicle of sim.vehicleIds) {
+    const history = await engine.history(vehicle, { limit: 10_000 })
+    assert.equal(history[0].fleetId, 'sim-a')
+    assert.equal(typeof history[0].speedKmh, 'number')
+    rows += history.length
+  }
+  assert.equal(rows, stats.stored, 'every stored reading is in the history, once')
 })
 
 test('async iteration yields live updates and leaving the loop cancels the subscription', async () => {
