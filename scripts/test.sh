@@ -55,4 +55,8 @@ step "Rust test suites"
 cargo test --workspace --locked "${FEATURES[@]}"
 started
 
+step "Node binding: npm ci, napi build, tsc, node --test"
+bash bindings/node/scripts/test.sh
+started
+
 step "all suites passed"
