@@ -3,9 +3,9 @@
 //! A dedicated thread runs an rdkafka `BaseConsumer` and turns what it polls into batches of
 //! raw records (payload + topic/partition/offset), handed to the pipeline through a small
 //! bounded queue. That keeps [`TelemetrySource::next_batch`] cancellation-safe (the pipeline
-//! selects on it) and keeps the consumer polling — so group heartbeats and rebalances are
-//! served — even while the pipeline is busy; when the queue is full the thread pauses its
-//! partitions instead of buffering without bound.
+//! selects on it). When the queue is full the thread waits briefly for room, then pauses its
+//! partitions and keeps polling — so rebalances are still served and the member stays in the
+//! group — instead of buffering without bound.
 //!
 //! **Delivery.** Auto-commit is off. Each batch carries a [`BatchAck`] that records, per
 //! partition, the highest offset of the batch + 1 as stored and commits it; the pipeline calls
@@ -272,6 +272,35 @@ type Consumer_ = BaseConsumer<IngestContext>;
 /// How often a paused consumer checks whether the pipeline has room again.
 const PAUSED_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
+/// How long the consumer thread waits for room in the batch queue before it pauses its
+/// partitions. Pausing makes librdkafka drop what it prefetched, so brief waits (the pipeline
+/// is busy with the previous batch) are better spent waiting; rebalance callbacks wait at
+/// most this long (heartbeats run on librdkafka's own thread).
+const PAUSE_AFTER: Duration = Duration::from_millis(500);
+
+/// Counts batches the pipeline took, so the consumer thread can sleep until there is room.
+#[derive(Debug, Default)]
+struct Handoff {
+    taken: Mutex<u64>,
+    room: Condvar,
+}
+
+impl Handoff {
+    fn count(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.taken.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn took_one(&self) {
+        *self.count() += 1;
+        self.room.notify_one();
+    }
+
+    fn wake(&self) {
+        let _guard = self.count();
+        self.room.notify_all();
+    }
+}
+
 /// Records polled and the next offset per partition they cover.
 struct PolledBatch {
     records: Vec<SourceRecord>,
@@ -288,6 +317,22 @@ impl PolledBatch {
 
     fn is_empty(&self) -> bool {
         self.records.is_empty()
+    }
+
+    /// Records `next` as the position after the batch's last record of a partition. Looks
+    /// the partition up without allocating: this runs once per record.
+    fn advance(&mut self, topic: &str, partition: i32, next: i64) {
+        match self
+            .next_offsets
+            .iter_mut()
+            .find(|((t, p), _)| *p == partition && t == topic)
+        {
+            Some((_, at)) => *at = next,
+            None => {
+                self.next_offsets
+                    .insert((topic.to_owned(), partition), next);
+            }
+        }
     }
 
     /// Drops records of partitions this member no longer owns.
@@ -309,6 +354,7 @@ impl PolledBatch {
 /// shut down to leave the group promptly (dropping the source does the same).
 pub struct KafkaTelemetrySource {
     batches: AsyncMutex<mpsc::Receiver<PolledBatch>>,
+    handoff: Arc<Handoff>,
     consumer: Arc<Consumer_>,
     ledger: Arc<Ledger>,
     requested_max: Arc<AtomicUsize>,
@@ -357,7 +403,9 @@ impl KafkaTelemetrySource {
         let (tx, rx) = mpsc::channel(settings.queued_batches.max(1));
         let requested_max = Arc::new(AtomicUsize::new(settings.max_batch));
         let stop = Arc::new(AtomicBool::new(false));
+        let handoff = Arc::new(Handoff::default());
         let poller = Poller {
+            handoff: handoff.clone(),
             consumer: consumer.clone(),
             ledger: ledger.clone(),
             requested_max: requested_max.clone(),
@@ -377,6 +425,7 @@ impl KafkaTelemetrySource {
         );
         Ok(KafkaTelemetrySource {
             batches: AsyncMutex::new(rx),
+            handoff,
             consumer,
             ledger,
             requested_max,
@@ -392,6 +441,7 @@ impl KafkaTelemetrySource {
         self.ledger.lock().closing = true;
         self.ledger.progress.notify_all();
         self.stop.store(true, Ordering::SeqCst);
+        self.handoff.wake();
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(t) = thread {
             let _ = t.join();
@@ -424,6 +474,7 @@ impl TelemetrySource for KafkaTelemetrySource {
         let Some(batch) = rx.recv().await else {
             return Ok(None);
         };
+        self.handoff.took_one();
         Ok(Some(SourceBatch {
             records: batch.records,
             ack: Some(Box::new(OffsetsAck {
@@ -501,6 +552,7 @@ impl ErrorLog {
 
 /// The consumer thread.
 struct Poller {
+    handoff: Arc<Handoff>,
     consumer: Arc<Consumer_>,
     ledger: Arc<Ledger>,
     requested_max: Arc<AtomicUsize>,
@@ -536,16 +588,16 @@ impl Poller {
             unpaused_records |= paused && matches!(polled, Some(Ok(_)));
             match polled {
                 Some(Ok(m)) => {
-                    let key = (m.topic().to_owned(), m.partition());
+                    let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
                     batch.records.push(SourceRecord::Raw {
                         payload: m.payload().unwrap_or_default().to_vec(),
                         origin: RecordOrigin {
-                            stream: key.0.clone(),
-                            partition: key.1,
-                            offset: m.offset(),
+                            stream: topic.to_owned(),
+                            partition,
+                            offset,
                         },
                     });
-                    batch.next_offsets.insert(key, m.offset() + 1);
+                    batch.advance(topic, partition, offset + 1);
                 }
                 Some(Err(e)) => {
                     // Transport errors: librdkafka reconnects by itself; say why we wait.
@@ -575,7 +627,12 @@ impl Poller {
             if batch.records.len() < max && !fetched_nothing {
                 continue;
             }
-            match self.tx.try_reserve() {
+            let reserved = if paused {
+                self.tx.try_reserve()
+            } else {
+                self.reserve_within(PAUSE_AFTER)
+            };
+            match reserved {
                 Ok(permit) => {
                     let mut state = self.ledger.lock();
                     for (key, next) in &batch.next_offsets {
@@ -604,6 +661,35 @@ impl Poller {
         self.leave_group();
     }
 
+    /// A place in the batch queue, waiting up to `limit` for the pipeline to take a batch.
+    fn reserve_within(
+        &self,
+        limit: Duration,
+    ) -> std::result::Result<mpsc::Permit<'_, PolledBatch>, mpsc::error::TrySendError<()>> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let taken = *self.handoff.count();
+            match self.tx.try_reserve() {
+                Err(mpsc::error::TrySendError::Full(())) => {}
+                other => return other,
+            }
+            let now = Instant::now();
+            if now >= deadline || self.stop.load(Ordering::SeqCst) {
+                return Err(mpsc::error::TrySendError::Full(()));
+            }
+            let count = self.handoff.count();
+            // Sleep only if no batch was taken since the attempt above.
+            if *count == taken {
+                drop(
+                    self.handoff
+                        .room
+                        .wait_timeout(count, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner()),
+                );
+            }
+        }
+    }
+
     /// Pauses or resumes every assigned partition; true when it worked.
     fn set_paused(&self, pause: bool) -> bool {
         let result = self.consumer.assignment().and_then(|tpl| {
@@ -614,7 +700,13 @@ impl Poller {
             }
         });
         match result {
-            Ok(()) => true,
+            Ok(()) => {
+                debug!(
+                    pause,
+                    "telemetry consumer paused/resumed (pipeline behind/caught up)"
+                );
+                true
+            }
             Err(e) => {
                 warn!(error = %e, pause, "pausing/resuming the telemetry consumer failed");
                 false

@@ -243,6 +243,7 @@ async fn a_slow_pipeline_pauses_the_consumer_without_gaps_or_repeats() {
     .unwrap();
     let mut next_offset: std::collections::HashMap<i32, i64> = Default::default();
     let mut seen = 0;
+    let mut batches = 0u32;
     while seen < all.len() {
         let batch = source.next_batch(100).await.unwrap().unwrap();
         assert!(batch.records.len() <= 100);
@@ -256,8 +257,11 @@ async fn a_slow_pipeline_pauses_the_consumer_without_gaps_or_repeats() {
         }
         seen += batch.records.len();
         batch.ack.unwrap().ack().await.unwrap();
-        // Slower than the consumer: the one-batch queue stays full and the source pauses.
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Now and then much slower than the consumer: the one-batch queue stays full for
+        // longer than the source waits, and it pauses its partitions.
+        batches += 1;
+        let pause = if batches % 8 == 0 { 700 } else { 5 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
     assert_eq!(seen, all.len());
     assert_eq!(
@@ -276,6 +280,7 @@ async fn drain_slowly(
     seen: Arc<std::sync::Mutex<std::collections::BTreeSet<(i32, i64)>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) {
+    let mut batches = 0u32;
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
         let next = tokio::time::timeout(Duration::from_millis(200), source.next_batch(50)).await;
         let Ok(batch) = next else { continue };
@@ -289,7 +294,10 @@ async fn drain_slowly(
             }
         }
         batch.ack.unwrap().ack().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Every 8th batch takes longer than the source waits for room: it pauses.
+        batches += 1;
+        let pause = if batches % 8 == 0 { 700 } else { 5 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }
 
