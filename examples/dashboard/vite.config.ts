@@ -13,10 +13,9 @@ export default defineConfig(({ mode }) => ({
     outDir: mode === 'bench' ? 'dist-bench' : 'dist',
     chunkSizeWarningLimit: 2000,
     rollupOptions: {
-      input:
-        mode === 'bench'
-          ? { bench: resolve(__dirname, 'bench.html') }
-          : { index: resolve(__dirname, 'index.html') },
+      input: (mode === 'bench'
+        ? { bench: resolve(__dirname, 'bench.html') }
+        : { index: resolve(__dirname, 'index.html') }) as Record<string, string>,
     },
   },
   server: {

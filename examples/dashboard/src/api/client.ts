@@ -38,6 +38,7 @@ export interface TimeWindow {
 
 export class ApiClient {
   private token: string | null = null;
+  private onUnauthorized: (() => void) | null = null;
 
   constructor(
     /** e.g. `/api/v1` (same origin) or `http://host:8000/api/v1`. */
@@ -47,6 +48,11 @@ export class ApiClient {
 
   setToken(token: string | null): void {
     this.token = token;
+  }
+
+  /** Called when the server rejects the token (401 on anything but the login itself). */
+  setUnauthorizedHandler(handler: (() => void) | null): void {
+    this.onUnauthorized = handler;
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -69,6 +75,7 @@ export class ApiClient {
         typeof envelope?.detail === 'string'
           ? envelope.detail
           : `${method} ${path} failed with HTTP ${response.status}`;
+      if (response.status === 401 && this.token && path !== '/auth/login') this.onUnauthorized?.();
       throw new ApiError(response.status, envelope?.error ?? `HTTP_${response.status}`, detail);
     }
     return parsed as T;

@@ -17,8 +17,3 @@ export function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
-
-/** Whether the failure means the session is over (token expired or revoked). */
-export function isUnauthorized(e: unknown): boolean {
-  return e instanceof ApiError && e.status === 401;
-}

@@ -1,0 +1,275 @@
+/**
+ * The live fleet map. Vehicles are one clustered GeoJSON source drawn by WebGL circle/symbol
+ * layers (never one DOM element per vehicle). The component reads the store directly rather than
+ * through React state: a fleet-sized update must not re-render React, only refresh the source.
+ */
+import { useEffect, useRef, useState } from 'react';
+import type { GeoJSONSource, MapMouseEvent } from 'maplibre-gl';
+import type { DashboardConfig } from '../config';
+import { useAppDispatch, useAppSelector, useAppStore, type RootState } from '../store';
+import { selectActiveCount, vehicleSelected } from '../store/fleetSlice';
+import { waypointPicked } from '../store/uiSlice';
+import type { VehicleState, Waypoint } from '../types';
+import { clusterExpansionZoom, createMap, type FleetMapInstance } from './engine';
+import { countIcon, headingArrow } from './icons';
+import { vehicleLayers, type VehicleProps } from './style';
+
+/**
+ * Longest a vehicle position may wait before it is drawn. Vehicles report at ~1 Hz, so
+ * refreshing the source 5× a second shows every report while sparing the worker from
+ * re-clustering a 10,000-point source on every animation frame.
+ */
+export const MAP_REFRESH_MS = 200;
+
+type VehicleFeature = GeoJSON.Feature<GeoJSON.Point, VehicleProps>;
+
+/** Builds the feature collection, reusing the feature of every vehicle that did not change. */
+export class FeatureCache {
+  private readonly byId = new Map<string, { state: VehicleState; feature: VehicleFeature }>();
+
+  collection(vehicles: Record<string, VehicleState>): GeoJSON.FeatureCollection<GeoJSON.Point, VehicleProps> {
+    const features: VehicleFeature[] = [];
+    for (const id in vehicles) {
+      const state = vehicles[id]!;
+      let entry = this.byId.get(id);
+      if (!entry || entry.state !== state) {
+        entry = {
+          state,
+          feature: {
+            type: 'Feature',
+            geometry: { type: 'Point', coordinates: [state.longitude, state.latitude] },
+            properties: {
+              id,
+              status: state.status,
+              alert: state.alerts && state.alerts.length ? 1 : 0,
+              heading: state.heading_deg ?? 0,
+            },
+          },
+        };
+        this.byId.set(id, entry);
+      }
+      features.push(entry.feature);
+    }
+    if (this.byId.size > features.length) {
+      for (const id of this.byId.keys()) if (!(id in vehicles)) this.byId.delete(id);
+    }
+    return { type: 'FeatureCollection', features };
+  }
+}
+
+function routeCollection(points: Waypoint[]): GeoJSON.FeatureCollection {
+  const coords = points.map((w) => [w.longitude, w.latitude]);
+  const features: GeoJSON.Feature[] = coords.map((c, i) => ({
+    type: 'Feature',
+    properties: { order: i + 1 },
+    geometry: { type: 'Point', coordinates: c },
+  }));
+  if (coords.length > 1) {
+    features.push({ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: coords } });
+  }
+  return { type: 'FeatureCollection', features };
+}
+
+/** The route drawn on the map: the waypoints being picked, else the selected vehicle's mission. */
+function routeOf(s: RootState): Waypoint[] {
+  if (s.ui.picking) return s.ui.picked;
+  const id = s.fleet.selectedId;
+  const missionId = id ? s.fleet.vehicles[id]?.active_mission_id : null;
+  const mission = missionId ? s.missions.byId[missionId] : undefined;
+  return mission && Array.isArray(mission.waypoints) ? mission.waypoints : [];
+}
+
+declare global {
+  interface Window {
+    /** The map, for end-to-end tests and the benchmark harness. */
+    __fleetMap?: FleetMapInstance;
+  }
+}
+
+export function FleetMap({ config, visible = true }: { config: DashboardConfig; visible?: boolean }) {
+  const containerRef = useRef<HTMLDivElement>(null);
+  const mapRef = useRef<FleetMapInstance | null>(null);
+  const store = useAppStore();
+  const dispatch = useAppDispatch();
+  const activeCount = useAppSelector(selectActiveCount);
+  const picking = useAppSelector((s) => s.ui.picking);
+  const [engine, setEngine] = useState<string>('');
+  const [popup, setPopup] = useState<{ id: string; x: number; y: number } | null>(null);
+  const popupVehicle = useAppSelector((s) => (popup ? s.fleet.vehicles[popup.id] : undefined));
+
+  useEffect(() => {
+    const container = containerRef.current;
+    if (!container) return;
+    let disposed = false;
+    let unsubscribe = () => {};
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const cache = new FeatureCache();
+
+    void createMap(container, config).then(({ map, engine }) => {
+      if (disposed) {
+        map.remove();
+        return;
+      }
+      mapRef.current = map;
+      window.__fleetMap = map;
+      setEngine(engine);
+      map.on('styleimagemissing', (e: { id: string }) => {
+        const icon = countIcon(e.id);
+        if (icon && !map.hasImage(e.id)) map.addImage(e.id, icon.image, { pixelRatio: icon.pixelRatio });
+      });
+      map.on('load', () => {
+        const arrow = headingArrow();
+        if (arrow) map.addImage('heading-arrow', arrow.image, { pixelRatio: arrow.pixelRatio });
+        if (config.sitePlan) {
+          map.addSource('site-plan', {
+            type: 'image',
+            url: config.sitePlan.url,
+            coordinates: config.sitePlan.coordinates,
+          });
+          map.addLayer({
+            id: 'site-plan',
+            type: 'raster',
+            source: 'site-plan',
+            paint: { 'raster-opacity': config.sitePlan.opacity ?? 0.8 },
+          });
+        }
+        map.addSource('vehicles', {
+          type: 'geojson',
+          data: { type: 'FeatureCollection', features: [] },
+          cluster: true,
+          clusterMaxZoom: 14,
+          clusterRadius: 40,
+          clusterProperties: { alerts: ['+', ['get', 'alert']] },
+        });
+        map.addSource('route', { type: 'geojson', data: routeCollection([]) });
+        for (const layer of vehicleLayers) map.addLayer(layer);
+
+        let drawnVersion = -1;
+        let drawnSelected: string | null | undefined;
+        let drawnRoute: Waypoint[] | null = null;
+        let lastDraw = 0;
+        const draw = () => {
+          timer = null;
+          lastDraw = performance.now();
+          const s = store.getState();
+          if (s.fleet.version !== drawnVersion) {
+            drawnVersion = s.fleet.version;
+            (map.getSource('vehicles') as GeoJSONSource).setData(cache.collection(s.fleet.vehicles));
+          }
+          if (s.fleet.selectedId !== drawnSelected) {
+            drawnSelected = s.fleet.selectedId;
+            map.setPaintProperty('vehicles', 'circle-stroke-width', [
+              'case', ['==', ['get', 'id'], drawnSelected ?? ''], 4, 1.5,
+            ]);
+            map.setPaintProperty('vehicles', 'circle-stroke-color', [
+              'case', ['==', ['get', 'id'], drawnSelected ?? ''], '#facc15', '#f8fafc',
+            ]);
+          }
+          const route = routeOf(s);
+          if (route !== drawnRoute) {
+            drawnRoute = route;
+            (map.getSource('route') as GeoJSONSource).setData(routeCollection(route));
+          }
+        };
+        const schedule = () => {
+          if (timer !== null) return;
+          const wait = Math.max(0, MAP_REFRESH_MS - (performance.now() - lastDraw));
+          timer = setTimeout(() => requestAnimationFrame(draw), wait);
+        };
+        unsubscribe = store.subscribe(schedule);
+        schedule();
+      });
+
+      const selectAt = (e: MapMouseEvent) => {
+        if (store.getState().ui.picking) {
+          dispatch(waypointPicked({ latitude: e.lngLat.lat, longitude: e.lngLat.lng }));
+          return;
+        }
+        const hits = map.queryRenderedFeatures(e.point, { layers: ['vehicles', 'clusters'] });
+        const hit = hits[0];
+        if (!hit) {
+          setPopup(null);
+          return;
+        }
+        if (hit.layer.id === 'clusters') {
+          const clusterId = hit.properties.cluster_id as number;
+          void clusterExpansionZoom(map.getSource('vehicles'), clusterId).then((zoom) =>
+            map.easeTo({ center: (hit.geometry as GeoJSON.Point).coordinates as [number, number], zoom }),
+          );
+          return;
+        }
+        const id = hit.properties.id as string;
+        dispatch(vehicleSelected(id));
+        setPopup({ id, x: e.point.x, y: e.point.y });
+      };
+      map.on('click', selectAt);
+      for (const layer of ['vehicles', 'clusters']) {
+        map.on('mouseenter', layer, () => (map.getCanvas().style.cursor = 'pointer'));
+        map.on('mouseleave', layer, () => (map.getCanvas().style.cursor = ''));
+      }
+    });
+    return () => {
+      disposed = true;
+      unsubscribe();
+      if (timer !== null) clearTimeout(timer);
+      mapRef.current?.remove();
+      mapRef.current = null;
+      delete window.__fleetMap;
+    };
+  }, [config, store, dispatch]);
+
+  // Keep the popup on its vehicle as it moves.
+  useEffect(() => {
+    const map = mapRef.current;
+    if (!map || !popupVehicle || !popup) return;
+    const p = map.project([popupVehicle.longitude, popupVehicle.latitude]);
+    if (Math.abs(p.x - popup.x) > 0.5 || Math.abs(p.y - popup.y) > 0.5) {
+      setPopup({ id: popup.id, x: p.x, y: p.y });
+    }
+  }, [popupVehicle, popup]);
+  const popupId = popup?.id ?? null;
+  useEffect(() => {
+    const map = mapRef.current;
+    if (!map || !popupId) return;
+    const follow = () => {
+      const v = store.getState().fleet.vehicles[popupId];
+      if (!v) return;
+      const p = map.project([v.longitude, v.latitude]);
+      setPopup((old) =>
+        old && old.id === popupId && (old.x !== p.x || old.y !== p.y) ? { id: old.id, x: p.x, y: p.y } : old,
+      );
+    };
+    map.on('move', follow);
+    return () => {
+      map.off('move', follow);
+    };
+  }, [popupId, store]);
+
+  // A map that was hidden (display: none) must measure its container again.
+  useEffect(() => {
+    if (visible) mapRef.current?.resize();
+  }, [visible]);
+
+  return (
+    <div className={`map-wrapper${picking ? ' picking' : ''}`} data-testid="fleet-map" data-engine={engine}>
+      <div ref={containerRef} className="map-container" />
+      <div className="vehicle-count" data-testid="vehicle-count">
+        {activeCount} vehicles active
+      </div>
+      {popup && popupVehicle && (
+        <div className="vehicle-popup" data-testid="vehicle-popup" style={{ left: popup.x, top: popup.y }}>
+          <button className="popup-close" aria-label="Close" onClick={() => setPopup(null)}>
+            ×
+          </button>
+          <strong>{popupVehicle.vehicle_id}</strong>
+          <div>Speed: {popupVehicle.speed_kmh.toFixed(1)} km/h</div>
+          <div>Battery: {popupVehicle.battery_pct.toFixed(0)}%</div>
+          <div>Status: {popupVehicle.status}</div>
+          {popupVehicle.alerts && popupVehicle.alerts.length > 0 && (
+            <div className="popup-alerts">Alerts: {popupVehicle.alerts.join(', ')}</div>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
