@@ -26,6 +26,7 @@ pub mod inproc;
 pub mod missions;
 pub mod model;
 pub mod pipeline;
+pub mod rules;
 pub mod simulator;
 pub mod traits;
 
@@ -33,6 +34,10 @@ pub use decode::decode_telemetry;
 pub use error::{Error, ErrorKind, Result, ValidationError};
 pub use inproc::{TelemetryPublisher, VehicleCommandLink};
 pub use model::*;
+pub use rules::{
+    Comparison, Debounce, Fence, FenceShape, GeofenceRule, MessageTemplate, OfflineRule,
+    RateDirection, RateOfChangeRule, RuleConfig, ThresholdRule, default_rules,
+};
 pub use simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 pub use traits::*;
 

@@ -1,0 +1,222 @@
+//! The embedded store: [`SqliteStore`], one SQLite database holding readings and the fleet
+//! repository.
+//!
+//! SQLite calls block, so every call runs on tokio's blocking pool. Writes go through one writer
+//! connection (SQLite allows one writer at a time anyway); a file-backed store also keeps a few
+//! reader connections, which in WAL mode read while the writer writes. An in-memory store has a
+//! single connection for everything: private memory databases cannot be shared, and shared-cache
+//! ones fail concurrent readers with `SQLITE_LOCKED` instead of waiting.
+
+mod convert;
+mod repository;
+mod schema;
+mod telemetry;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use vehicleops_core::{Error, Result, StoreStatus};
+
+/// The name this backend gives in errors and [`StoreStatus::backend`].
+const BACKEND: &str = "sqlite";
+
+/// How many reader connections a file-backed store opens. The machine class this targets has few
+/// cores, and readers only help while the writer is busy.
+const READER_CONNECTIONS: usize = 2;
+
+/// How long a connection waits for a lock held by another connection (or process) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection; the store uses a few dozen distinct statements.
+const STATEMENT_CACHE_CAPACITY: usize = 64;
+
+/// Maps a rusqlite error to the core error.
+pub(crate) fn backend_error(err: rusqlite::Error) -> Error {
+    Error::backend(BACKEND, err)
+}
+
+/// The embedded default store, implementing both
+/// [`TimeSeriesStore`](vehicleops_core::TimeSeriesStore) and
+/// [`FleetRepository`](vehicleops_core::FleetRepository).
+///
+/// Cloning is cheap and clones share the connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    writer: Mutex<Connection>,
+    /// Empty for an in-memory store: reads then use the writer connection.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    /// `None` for an in-memory store.
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.shared.path)
+            .field("readers", &self.shared.readers.len())
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and brings its schema up to date.
+    ///
+    /// The file uses write-ahead logging with `synchronous=NORMAL`: a committed batch survives a
+    /// crash of the process; a power loss may drop the last few commits but never corrupts the
+    /// file. This blocks while it opens and migrates; call it before serving or from
+    /// `spawn_blocking`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let mut writer = Connection::open(&path).map_err(backend_error)?;
+        configure(&writer)?;
+        // WAL is a property of the file: set once by the writer, readers then share it.
+        let mode: String = writer
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(backend_error)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::backend_msg(
+                BACKEND,
+                format!(
+                    "{} cannot use write-ahead logging (journal mode {mode})",
+                    path.display()
+                ),
+            ));
+        }
+        writer
+            .execute_batch("PRAGMA synchronous = NORMAL")
+            .map_err(backend_error)?;
+        schema::migrate(&mut writer)?;
+
+        let readers = (0..READER_CONNECTIONS)
+            .map(|_| {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_URI
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let reader = Connection::open_with_flags(&path, flags).map_err(backend_error)?;
+                configure(&reader)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::from_parts(writer, readers, Some(path)))
+    }
+
+    /// A fresh, private in-memory database, gone when the last clone is dropped. Meant for tests,
+    /// demos and short-lived runs.
+    pub fn in_memory() -> Result<Self> {
+        let mut conn = Connection::open_in_memory().map_err(backend_error)?;
+        configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        Ok(Self::from_parts(conn, Vec::new(), None))
+    }
+
+    fn from_parts(
+        writer: Connection,
+        readers: Vec<Mutex<Connection>>,
+        path: Option<PathBuf>,
+    ) -> Self {
+        SqliteStore {
+            shared: Arc::new(Shared {
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+                path,
+            }),
+        }
+    }
+
+    /// The database file, `None` for an in-memory store.
+    pub fn path(&self) -> Option<&Path> {
+        self.shared.path.as_deref()
+    }
+
+    /// Runs `work` with the writer connection on the blocking pool.
+    async fn with_writer<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        run_blocking(move || {
+            // A panic while holding the lock leaves no open transaction behind (rusqlite rolls
+            // back on drop), so the connection is still sound.
+            let mut conn = shared.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&mut conn)
+        })
+        .await
+    }
+
+    /// Runs `work` with a reader connection (the writer for in-memory stores) on the blocking
+    /// pool.
+    async fn with_reader<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let shared = Arc::clone(&self.shared);
+        run_blocking(move || {
+            let slot = if shared.readers.is_empty() {
+                &shared.writer
+            } else {
+                let i = shared.next_reader.fetch_add(1, Ordering::Relaxed) % shared.readers.len();
+                &shared.readers[i]
+            };
+            let conn = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&conn)
+        })
+        .await
+    }
+
+    /// Backend, SQLite version and the settings in use.
+    async fn store_status(&self) -> Result<StoreStatus> {
+        let file_backed = self.shared.path.is_some();
+        self.with_reader(move |conn| {
+            let version: String = conn
+                .query_row("SELECT sqlite_version()", [], |row| row.get(0))
+                .map_err(backend_error)?;
+            let features = if file_backed {
+                vec!["file".into(), "wal".into(), "synchronous=normal".into()]
+            } else {
+                vec!["in-memory".into()]
+            };
+            Ok(StoreStatus {
+                backend: BACKEND.into(),
+                version,
+                features,
+            })
+        })
+        .await
+    }
+}
+
+/// Per-connection settings.
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(backend_error)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+    // foreign_keys: vehicles must belong to a known fleet.
+    // temp_store / cache_size: sorting and grouping for analytics stay in memory; 64 MiB of page
+    // cache keeps the hot end of the telemetry b-tree resident while ingesting.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -65536;",
+    )
+    .map_err(backend_error)
+}
+
+async fn run_blocking<T, F>(work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::backend_msg(BACKEND, format!("blocking database task failed: {e}")))?
+}

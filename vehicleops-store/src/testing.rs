@@ -1,0 +1,1125 @@
+//! The store conformance suite: behaviour every [`TimeSeriesStore`] and [`FleetRepository`]
+//! backend must share, so the embedded store and the PostgreSQL store answer alike.
+//!
+//! Each check is an async function taking a fresh, empty pair of stores and panicking (through
+//! `assert!`) when the backend misbehaves. [`store_conformance_tests!`](crate::store_conformance_tests)
+//! turns the whole list into one `#[tokio::test]` per check:
+//!
+//! ```ignore
+//! use std::sync::Arc;
+//! use vehicleops_store::{SqliteStore, store_conformance_tests, testing::Stores};
+//!
+//! async fn fresh_stores() -> Stores {
+//!     let store = Arc::new(SqliteStore::in_memory().unwrap());
+//!     (store.clone(), store)
+//! }
+//!
+//! store_conformance_tests!(fresh_stores);
+//! ```
+//!
+//! The test crate needs `tokio` (features `macros`, `rt`) as a dependency, since the expanded
+//! tests are `#[tokio::test]`s.
+//!
+//! Fixed points of the contract that the traits leave open, pinned here so backends agree:
+//! - a limit of 0 in [`AlertFilter::limit`] and [`FleetRepository::list_commands`] means "no
+//!   limit"; `total` always counts every match;
+//! - a duplicate key in a write keeps the first stored reading (later copies are ignored, even
+//!   when their values differ), and a batch may repeat a key;
+//! - `upsert_vehicle` with an unknown fleet, and clearing, acknowledging or updating an unknown
+//!   alert, command or mission, fail with [`ErrorKind::NotFound`];
+//! - clearing an alert twice keeps the first clearing time;
+//! - timestamps are kept to the microsecond.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use vehicleops_core::{
+    Alert, AlertFilter, AlertType, Command, CommandKind, CommandParams, CommandStatus, ErrorKind,
+    Fleet, FleetRepository, GeoPoint, HistoryQuery, MapPose, Metric, Mission, MissionPriority,
+    MissionStatus, MissionType, Operator, Reading, Role, Severity, Telemetry, TimeRange,
+    TimeSeriesStore, Vehicle, VehicleStatus, Waypoint, WriteOutcome,
+};
+
+/// A backend under test: its time-series store and its repository (often the same object).
+pub type Stores = (Arc<dyn TimeSeriesStore>, Arc<dyn FleetRepository>);
+
+/// Expands to one `#[tokio::test]` per conformance check, each given fresh stores by
+/// `factory`: anything callable with no arguments that returns a future of
+/// [`Stores`](crate::testing::Stores) — an `async fn` path or a `|| async { … }` closure. Every
+/// call must return new, empty stores.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:expr $(,)?) => {
+        $crate::__store_conformance_tests!(
+            $factory;
+            idempotent_writes,
+            same_timestamp_different_seq_are_distinct,
+            every_field_round_trips,
+            history_is_oldest_first_and_limited,
+            windows_are_inclusive,
+            latest_and_latest_for_fleet,
+            series_buckets_align_to_the_epoch,
+            series_supports_every_metric,
+            vehicle_summary_figures,
+            fleet_performance_ranking,
+            status_names_the_backend,
+            fleets_vehicles_operators_round_trip,
+            alerts_lifecycle_and_filters,
+            count_open_alerts,
+            commands_lifecycle,
+            missions_lifecycle,
+            concurrent_missions_for_one_vehicle_admit_one,
+            unknown_entities_are_not_found,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_tests {
+    ($factory:expr; $($check:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test]
+            async fn $check() {
+                let stores: $crate::testing::Stores = ($factory)().await;
+                $crate::testing::$check(stores).await;
+            }
+        )+
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+/// A base time aligned to 5 minutes (and so to 1 minute), so bucket edges are easy to reason
+/// about: 1_700_000_100 = 5_666_667 × 300.
+const T0: i64 = 1_700_000_100;
+
+const FLEET: &str = "fleet-001";
+const OTHER_FLEET: &str = "fleet-002";
+
+/// `T0 + secs` seconds.
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(T0 + secs, 0).expect("test times are in range")
+}
+
+fn range(from_secs: i64, to_secs: i64) -> TimeRange {
+    TimeRange::new(at(from_secs), at(to_secs)).expect("test ranges are ordered")
+}
+
+/// A wide window holding every reading the checks write.
+fn everything() -> TimeRange {
+    range(-86_400, 86_400)
+}
+
+/// A plain MOVING reading of `vehicle_id` at `T0 + secs`.
+fn reading(vehicle_id: &str, fleet_id: &str, secs: i64, seq: u64) -> Reading {
+    Reading {
+        telemetry: Telemetry {
+            vehicle_id: vehicle_id.into(),
+            fleet_id: fleet_id.into(),
+            latitude: 4.71,
+            longitude: -74.07,
+            speed_kmh: 30.0,
+            battery_pct: 80.0,
+            engine_temp_c: 70.0,
+            load_pct: 10.0,
+            status: VehicleStatus::Moving,
+            timestamp: at(secs),
+            heading_deg: 90.0,
+            seq,
+            pose: None,
+        },
+        distance_m: 0.0,
+    }
+}
+
+fn with_speed(mut r: Reading, speed_kmh: f64) -> Reading {
+    r.telemetry.speed_kmh = speed_kmh;
+    r
+}
+
+fn history_query(vehicle_id: &str, range: TimeRange, limit: u32) -> HistoryQuery {
+    HistoryQuery {
+        vehicle_id: vehicle_id.into(),
+        range,
+        limit,
+    }
+}
+
+/// `(timestamp offset from T0 in seconds, seq)` of each reading, for compact order assertions.
+fn keys(readings: &[Telemetry]) -> Vec<(i64, u64)> {
+    readings
+        .iter()
+        .map(|t| (t.timestamp.timestamp() - T0, t.seq))
+        .collect()
+}
+
+#[track_caller]
+fn assert_close(actual: f64, expected: f64) {
+    assert!(
+        (actual - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+        "expected {expected}, got {actual}"
+    );
+}
+
+#[track_caller]
+fn assert_close_opt(actual: Option<f64>, expected: f64) {
+    match actual {
+        Some(actual) => assert_close(actual, expected),
+        None => panic!("expected {expected}, got None"),
+    }
+}
+
+async fn write(ts: &dyn TimeSeriesStore, readings: &[Reading]) -> WriteOutcome {
+    ts.write_batch(readings).await.expect("write_batch")
+}
+
+async fn history_of(ts: &dyn TimeSeriesStore, vehicle_id: &str) -> Vec<Telemetry> {
+    ts.history(&history_query(
+        vehicle_id,
+        everything(),
+        HistoryQuery::MAX_LIMIT,
+    ))
+    .await
+    .expect("history")
+}
+
+fn alert(id: &str, vehicle_id: &str, fleet_id: &str, severity: Severity, secs: i64) -> Alert {
+    Alert {
+        id: id.into(),
+        vehicle_id: vehicle_id.into(),
+        fleet_id: fleet_id.into(),
+        alert_type: AlertType::OVERSPEED,
+        severity,
+        value: 92.5,
+        threshold: 80.0,
+        message: format!("{vehicle_id} over speed"),
+        key: None,
+        triggered_at: at(secs),
+        cleared_at: None,
+        acknowledged: false,
+        acknowledged_by: None,
+        acknowledged_at: None,
+        notes: None,
+    }
+}
+
+fn command(id: &str, vehicle_id: &str, kind: CommandKind, secs: i64) -> Command {
+    Command {
+        id: id.into(),
+        vehicle_id: vehicle_id.into(),
+        fleet_id: FLEET.into(),
+        command: kind,
+        params: CommandParams::default(),
+        status: CommandStatus::Dispatched,
+        issued_by: "op-1".into(),
+        issued_at: at(secs),
+        delivered_at: None,
+        executed_at: None,
+        failure_reason: None,
+    }
+}
+
+fn mission(id: &str, vehicle_id: &str) -> Mission {
+    Mission {
+        id: id.into(),
+        fleet_id: FLEET.into(),
+        vehicle_id: vehicle_id.into(),
+        mission_type: MissionType::Delivery,
+        priority: MissionPriority::High,
+        waypoints: vec![
+            Waypoint {
+                latitude: 4.70,
+                longitude: -74.05,
+                order: 1,
+            },
+            Waypoint {
+                latitude: 4.72,
+                longitude: -74.06,
+                order: 2,
+            },
+        ],
+        status: MissionStatus::Assigned,
+        completed_waypoints: 0,
+        created_at: at(0),
+        started_at: None,
+        completed_at: None,
+        estimated_completion: Some(at(3_600)),
+        failure_reason: None,
+    }
+}
+
+fn ids<'a, T: 'a>(items: impl IntoIterator<Item = &'a T>, id: fn(&T) -> &str) -> Vec<String> {
+    items.into_iter().map(|i| id(i).to_string()).collect()
+}
+
+fn alert_ids(alerts: &[Alert]) -> Vec<String> {
+    ids(alerts, |a| &a.id)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time series
+// ---------------------------------------------------------------------------------------------
+
+/// Writing a batch twice stores it once; overlapping batches store only the new readings; a key
+/// repeated within a batch is one row; the first stored copy wins.
+pub async fn idempotent_writes((ts, _): Stores) {
+    let batch = vec![
+        reading("VH-1", FLEET, 0, 0),
+        reading("VH-1", FLEET, 10, 0),
+        reading("VH-1", FLEET, 20, 0),
+    ];
+    let first = write(&*ts, &batch).await;
+    assert_eq!(
+        first,
+        WriteOutcome {
+            inserted: 3,
+            duplicates: 0
+        }
+    );
+    let replay = write(&*ts, &batch).await;
+    assert_eq!(
+        replay,
+        WriteOutcome {
+            inserted: 0,
+            duplicates: 3
+        }
+    );
+
+    // Two already stored (one with changed values), two new.
+    let overlapping = vec![
+        with_speed(reading("VH-1", FLEET, 10, 0), 99.0),
+        reading("VH-1", FLEET, 20, 0),
+        reading("VH-1", FLEET, 30, 0),
+        reading("VH-1", FLEET, 40, 0),
+    ];
+    let outcome = write(&*ts, &overlapping).await;
+    assert_eq!(
+        outcome,
+        WriteOutcome {
+            inserted: 2,
+            duplicates: 2
+        }
+    );
+
+    // The same key twice in one batch.
+    let repeated = vec![reading("VH-1", FLEET, 50, 0), reading("VH-1", FLEET, 50, 0)];
+    let outcome = write(&*ts, &repeated).await;
+    assert_eq!(
+        outcome,
+        WriteOutcome {
+            inserted: 1,
+            duplicates: 1
+        }
+    );
+
+    let stored = history_of(&*ts, "VH-1").await;
+    assert_eq!(
+        keys(&stored),
+        vec![(0, 0), (10, 0), (20, 0), (30, 0), (40, 0), (50, 0)]
+    );
+    assert_eq!(stored[1].speed_kmh, 30.0, "a duplicate must not overwrite");
+
+    assert_eq!(write(&*ts, &[]).await, WriteOutcome::default());
+}
+
+/// Readings of one vehicle at the same instant with different `seq` are different readings.
+pub async fn same_timestamp_different_seq_are_distinct((ts, _): Stores) {
+    let batch = vec![
+        reading("VH-1", FLEET, 0, 1),
+        reading("VH-1", FLEET, 0, 2),
+        // Same time and seq, other vehicle: also distinct.
+        reading("VH-2", FLEET, 0, 1),
+    ];
+    assert_eq!(write(&*ts, &batch).await.inserted, 3);
+    assert_eq!(keys(&history_of(&*ts, "VH-1").await), vec![(0, 1), (0, 2)]);
+    assert_eq!(keys(&history_of(&*ts, "VH-2").await), vec![(0, 1)]);
+}
+
+/// Every field of a reading, the optional map pose included, reads back as written (at
+/// microsecond precision).
+pub async fn every_field_round_trips((ts, _): Stores) {
+    let mut with_pose = reading("VH-1", FLEET, 0, 7);
+    with_pose.telemetry = Telemetry {
+        latitude: -33.4489,
+        longitude: -70.6693,
+        speed_kmh: 12.25,
+        battery_pct: 55.5,
+        engine_temp_c: 81.75,
+        load_pct: 42.0,
+        status: VehicleStatus::LowBattery,
+        timestamp: at(0) + Duration::microseconds(123_456),
+        heading_deg: 271.5,
+        pose: Some(MapPose {
+            x: 12.5,
+            y: -3.25,
+            theta: 0.75,
+            map_id: "warehouse-a".into(),
+        }),
+        ..with_pose.telemetry
+    };
+    with_pose.distance_m = 3.5;
+    let mut without_pose = reading("VH-1", FLEET, 1, 8);
+    without_pose.telemetry.status = VehicleStatus::Charging;
+
+    write(&*ts, &[with_pose.clone(), without_pose.clone()]).await;
+    let stored = history_of(&*ts, "VH-1").await;
+    assert_eq!(stored, vec![with_pose.telemetry, without_pose.telemetry]);
+}
+
+/// History is oldest first with ties broken by `seq`, whatever the write order, and `limit`
+/// keeps the oldest.
+pub async fn history_is_oldest_first_and_limited((ts, _): Stores) {
+    let batch = vec![
+        reading("VH-1", FLEET, 20, 0),
+        reading("VH-1", FLEET, 0, 5),
+        reading("VH-1", FLEET, 10, 2),
+        reading("VH-1", FLEET, 10, 1),
+        reading("VH-2", FLEET, 5, 0),
+    ];
+    write(&*ts, &batch).await;
+    let all = ts
+        .history(&history_query("VH-1", everything(), 100))
+        .await
+        .unwrap();
+    assert_eq!(keys(&all), vec![(0, 5), (10, 1), (10, 2), (20, 0)]);
+
+    let limited = ts
+        .history(&history_query("VH-1", everything(), 2))
+        .await
+        .unwrap();
+    assert_eq!(keys(&limited), vec![(0, 5), (10, 1)]);
+
+    let unknown = ts
+        .history(&history_query("VH-404", everything(), 100))
+        .await
+        .unwrap();
+    assert!(unknown.is_empty());
+}
+
+/// `[from, to]` includes readings exactly at `from` and exactly at `to`, in history, summary and
+/// series alike.
+pub async fn windows_are_inclusive((ts, _): Stores) {
+    let batch = vec![
+        with_speed(reading("VH-1", FLEET, 0, 0), 10.0),
+        with_speed(reading("VH-1", FLEET, 10, 0), 20.0),
+        with_speed(reading("VH-1", FLEET, 20, 0), 30.0),
+        with_speed(reading("VH-1", FLEET, 30, 0), 40.0),
+    ];
+    write(&*ts, &batch).await;
+
+    let window = range(10, 20);
+    let history = ts
+        .history(&history_query("VH-1", window, 100))
+        .await
+        .unwrap();
+    assert_eq!(keys(&history), vec![(10, 0), (20, 0)]);
+
+    let instant = ts
+        .history(&history_query("VH-1", range(10, 10), 100))
+        .await
+        .unwrap();
+    assert_eq!(keys(&instant), vec![(10, 0)]);
+
+    let summary = ts.vehicle_summary("VH-1", window).await.unwrap();
+    assert_eq!(summary.total_readings, 2);
+    assert_close_opt(summary.avg_speed_kmh, 25.0);
+
+    let series = ts
+        .series("VH-1", Metric::SpeedKmh, window, Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(series.len(), 1);
+    assert_close(series[0].avg_value, 25.0);
+    assert_close(series[0].min_value, 20.0);
+    assert_close(series[0].max_value, 30.0);
+
+    // One microsecond short of a reading on either side excludes it.
+    let inner = TimeRange::new(
+        at(10) + Duration::microseconds(1),
+        at(20) - Duration::microseconds(1),
+    )
+    .unwrap();
+    assert!(
+        ts.history(&history_query("VH-1", inner, 100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// `latest` is the newest reading (ties by `seq`), not the last written; `latest_for_fleet` has
+/// each of the fleet's vehicles once, ordered by vehicle id.
+pub async fn latest_and_latest_for_fleet((ts, _): Stores) {
+    let batch = vec![
+        // Newest first, so insertion order is not the answer.
+        with_speed(reading("VH-B", FLEET, 10, 2), 12.0),
+        reading("VH-B", FLEET, 10, 1),
+        reading("VH-B", FLEET, 0, 0),
+        with_speed(reading("VH-A", FLEET, 5, 0), 5.0),
+        reading("VH-A", FLEET, 1, 0),
+        reading("VH-C", OTHER_FLEET, 50, 0),
+    ];
+    write(&*ts, &batch).await;
+    // An older reading arriving late does not become the latest.
+    write(&*ts, &[reading("VH-B", FLEET, -100, 0)]).await;
+
+    let latest = ts.latest("VH-B").await.unwrap().expect("VH-B has readings");
+    assert_eq!(keys(std::slice::from_ref(&latest)), vec![(10, 2)]);
+    assert_eq!(latest.speed_kmh, 12.0);
+    assert!(ts.latest("VH-404").await.unwrap().is_none());
+
+    let fleet = ts.latest_for_fleet(FLEET).await.unwrap();
+    let vehicles: Vec<&str> = fleet.iter().map(|t| t.vehicle_id.as_str()).collect();
+    assert_eq!(vehicles, vec!["VH-A", "VH-B"]);
+    assert_eq!(keys(&fleet), vec![(5, 0), (10, 2)]);
+
+    let other = ts.latest_for_fleet(OTHER_FLEET).await.unwrap();
+    assert_eq!(keys(&other), vec![(50, 0)]);
+    assert!(ts.latest_for_fleet("fleet-404").await.unwrap().is_empty());
+}
+
+/// Buckets start at multiples of the bucket length since the Unix epoch (not at the window
+/// start); a reading exactly on an edge belongs to the later bucket; empty buckets are omitted.
+pub async fn series_buckets_align_to_the_epoch((ts, _): Stores) {
+    // (seconds after T0, speed). T0 is a multiple of 5 minutes.
+    let points = [
+        (0, 10.0),
+        (30, 20.0),
+        (59, 30.0),
+        (60, 40.0),  // on the 1-minute edge
+        (150, 50.0), // minutes 3 and 4 stay empty
+        (300, 60.0), // on the 5-minute edge
+    ];
+    let batch: Vec<Reading> = points
+        .iter()
+        .map(|&(secs, speed)| with_speed(reading("VH-1", FLEET, secs, 0), speed))
+        .collect();
+    write(&*ts, &batch).await;
+    // Another vehicle in the same buckets must not leak in.
+    write(&*ts, &[with_speed(reading("VH-2", FLEET, 30, 0), 500.0)]).await;
+
+    let expect = |series: &[vehicleops_core::SeriesPoint], want: &[(i64, f64, f64, f64)]| {
+        let got: Vec<i64> = series.iter().map(|p| p.bucket.timestamp() - T0).collect();
+        let want_buckets: Vec<i64> = want.iter().map(|w| w.0).collect();
+        assert_eq!(got, want_buckets, "bucket starts (seconds after T0)");
+        for (point, &(_, avg, min, max)) in series.iter().zip(want) {
+            assert_close(point.avg_value, avg);
+            assert_close(point.min_value, min);
+            assert_close(point.max_value, max);
+        }
+    };
+
+    let one_minute = ts
+        .series("VH-1", Metric::SpeedKmh, everything(), Duration::minutes(1))
+        .await
+        .unwrap();
+    expect(
+        &one_minute,
+        &[
+            (0, 20.0, 10.0, 30.0),
+            (60, 40.0, 40.0, 40.0),
+            (120, 50.0, 50.0, 50.0),
+            (300, 60.0, 60.0, 60.0),
+        ],
+    );
+
+    let five_minutes = ts
+        .series("VH-1", Metric::SpeedKmh, everything(), Duration::minutes(5))
+        .await
+        .unwrap();
+    expect(
+        &five_minutes,
+        &[(0, 30.0, 10.0, 50.0), (300, 60.0, 60.0, 60.0)],
+    );
+
+    // A window starting mid-bucket still labels the bucket by its epoch-aligned start.
+    let mid = ts
+        .series(
+            "VH-1",
+            Metric::SpeedKmh,
+            range(30, 90),
+            Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+    expect(&mid, &[(0, 25.0, 20.0, 30.0), (60, 40.0, 40.0, 40.0)]);
+
+    let none = ts
+        .series(
+            "VH-404",
+            Metric::SpeedKmh,
+            everything(),
+            Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+/// Every [`Metric`] aggregates its own column.
+pub async fn series_supports_every_metric((ts, _): Stores) {
+    let mut a = reading("VH-1", FLEET, 0, 0);
+    let mut b = reading("VH-1", FLEET, 10, 0);
+    for (r, base) in [(&mut a, 1.0), (&mut b, 3.0)] {
+        r.telemetry.speed_kmh = base * 10.0;
+        r.telemetry.battery_pct = base * 20.0;
+        r.telemetry.engine_temp_c = base * 30.0;
+        r.telemetry.load_pct = base * 5.0;
+    }
+    write(&*ts, &[a, b]).await;
+
+    for metric in Metric::ALL {
+        let scale = match metric {
+            Metric::SpeedKmh => 10.0,
+            Metric::BatteryPct => 20.0,
+            Metric::EngineTempC => 30.0,
+            Metric::LoadPct => 5.0,
+        };
+        let series = ts
+            .series("VH-1", metric, everything(), Duration::minutes(5))
+            .await
+            .unwrap_or_else(|e| panic!("series of {metric:?}: {e}"));
+        assert_eq!(series.len(), 1, "{metric:?}");
+        assert_close(series[0].avg_value, 2.0 * scale);
+        assert_close(series[0].min_value, scale);
+        assert_close(series[0].max_value, 3.0 * scale);
+    }
+}
+
+/// The vehicle summary's figures against hand-computed ones; an empty window gives zero counts
+/// and no averages.
+pub async fn vehicle_summary_figures((ts, _): Stores) {
+    let figures = [
+        // (secs, speed, battery, engine temp, distance m, status)
+        (0, 10.0, 90.0, 60.0, 0.0, VehicleStatus::Moving),
+        (10, 20.0, 80.0, 70.0, 1500.0, VehicleStatus::Alert),
+        (20, 30.0, 70.0, 95.0, 2500.0, VehicleStatus::Alert),
+        (30, 0.0, 70.0, 50.0, 0.0, VehicleStatus::Idle),
+    ];
+    let mut batch: Vec<Reading> = figures
+        .iter()
+        .map(|&(secs, speed, battery, temp, distance, status)| {
+            let mut r = reading("VH-1", FLEET, secs, 0);
+            r.telemetry.speed_kmh = speed;
+            r.telemetry.battery_pct = battery;
+            r.telemetry.engine_temp_c = temp;
+            r.telemetry.status = status;
+            r.distance_m = distance;
+            r
+        })
+        .collect();
+    // Outside the window, and another vehicle inside it: neither counts.
+    let mut late = reading("VH-1", FLEET, 1_000, 0);
+    late.distance_m = 9_999.0;
+    late.telemetry.status = VehicleStatus::Alert;
+    batch.push(late);
+    batch.push(with_speed(reading("VH-2", FLEET, 10, 0), 300.0));
+    write(&*ts, &batch).await;
+
+    let summary = ts.vehicle_summary("VH-1", range(0, 30)).await.unwrap();
+    assert_eq!(summary.vehicle_id, "VH-1");
+    assert_eq!(summary.total_readings, 4);
+    assert_close_opt(summary.avg_speed_kmh, 15.0);
+    assert_close_opt(summary.max_speed_kmh, 30.0);
+    assert_close_opt(summary.avg_battery_pct, 77.5);
+    assert_close_opt(summary.min_battery_pct, 70.0);
+    assert_close_opt(summary.avg_engine_temp_c, 68.75);
+    assert_close_opt(summary.max_engine_temp_c, 95.0);
+    assert_close(summary.total_distance_km, 4.0);
+    assert_eq!(summary.alert_count, 2);
+
+    let empty = ts.vehicle_summary("VH-1", range(100, 200)).await.unwrap();
+    assert_eq!(empty.vehicle_id, "VH-1");
+    assert_eq!(empty.total_readings, 0);
+    assert_eq!(empty.avg_speed_kmh, None);
+    assert_eq!(empty.max_speed_kmh, None);
+    assert_eq!(empty.avg_battery_pct, None);
+    assert_eq!(empty.min_battery_pct, None);
+    assert_eq!(empty.avg_engine_temp_c, None);
+    assert_eq!(empty.max_engine_temp_c, None);
+    assert_close(empty.total_distance_km, 0.0);
+    assert_eq!(empty.alert_count, 0);
+}
+
+/// Fleet performance ranks the fleet's vehicles by distance, longest first, ties by vehicle id,
+/// with per-vehicle averages and ALERT counts over the window only.
+pub async fn fleet_performance_ranking((ts, _): Stores) {
+    let leg = |vehicle: &str, secs: i64, distance_m: f64, speed: f64, battery: f64, alert: bool| {
+        let mut r = reading(vehicle, FLEET, secs, 0);
+        r.distance_m = distance_m;
+        r.telemetry.speed_kmh = speed;
+        r.telemetry.battery_pct = battery;
+        if alert {
+            r.telemetry.status = VehicleStatus::Alert;
+        }
+        r
+    };
+    let mut batch = vec![
+        leg("VH-A", 0, 400.0, 10.0, 90.0, false),
+        leg("VH-A", 10, 600.0, 20.0, 80.0, true),
+        leg("VH-B", 0, 3_000.0, 40.0, 60.0, true),
+        leg("VH-B", 10, 0.0, 0.0, 50.0, true),
+        leg("VH-C", 5, 1_000.0, 15.0, 70.0, false),
+        // Outside the window: would put VH-C first if counted.
+        leg("VH-C", 500, 50_000.0, 15.0, 70.0, true),
+    ];
+    batch.push({
+        let mut r = reading("VH-X", OTHER_FLEET, 5, 0);
+        r.distance_m = 100_000.0;
+        r
+    });
+    write(&*ts, &batch).await;
+
+    let report = ts.fleet_performance(FLEET, range(0, 60)).await.unwrap();
+    assert_eq!(report.fleet_id, FLEET);
+    assert_eq!((report.from, report.to), (at(0), at(60)));
+    let order: Vec<&str> = report
+        .vehicles
+        .iter()
+        .map(|v| v.vehicle_id.as_str())
+        .collect();
+    assert_eq!(order, vec!["VH-B", "VH-A", "VH-C"]);
+
+    let b = &report.vehicles[0];
+    assert_close(b.distance_km, 3.0);
+    assert_close(b.avg_speed, 20.0);
+    assert_close(b.avg_battery, 55.0);
+    assert_eq!(b.alerts, 2);
+    let a = &report.vehicles[1];
+    assert_close(a.distance_km, 1.0);
+    assert_close(a.avg_speed, 15.0);
+    assert_close(a.avg_battery, 85.0);
+    assert_eq!(a.alerts, 1);
+    let c = &report.vehicles[2];
+    assert_close(c.distance_km, 1.0);
+    assert_eq!(c.alerts, 0);
+
+    let quiet = ts.fleet_performance(FLEET, range(100, 200)).await.unwrap();
+    assert!(quiet.vehicles.is_empty());
+}
+
+/// `status()` names a backend and its version.
+pub async fn status_names_the_backend((ts, _): Stores) {
+    let status = ts.status().await.unwrap();
+    assert!(!status.backend.is_empty());
+    assert!(!status.version.is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Repository
+// ---------------------------------------------------------------------------------------------
+
+/// Fleets, vehicles and operators read back as written, upserts replace, lists are ordered by id,
+/// and the password hash survives the round trip.
+pub async fn fleets_vehicles_operators_round_trip((_, repo): Stores) {
+    let fleet_b = Fleet {
+        id: "fleet-b".into(),
+        name: "Bogotá yard".into(),
+    };
+    let fleet_a = Fleet {
+        id: "fleet-a".into(),
+        name: "Port".into(),
+    };
+    repo.upsert_fleet(&fleet_b).await.unwrap();
+    repo.upsert_fleet(&fleet_a).await.unwrap();
+    let renamed = Fleet {
+        name: "Port terminal".into(),
+        ..fleet_a.clone()
+    };
+    repo.upsert_fleet(&renamed).await.unwrap();
+    assert_eq!(
+        repo.get_fleet("fleet-a").await.unwrap(),
+        Some(renamed.clone())
+    );
+    assert_eq!(repo.get_fleet("fleet-404").await.unwrap(), None);
+    assert_eq!(repo.list_fleets().await.unwrap(), vec![renamed, fleet_b]);
+
+    let v2 = Vehicle {
+        id: "VH-2".into(),
+        fleet_id: "fleet-a".into(),
+        name: None,
+        home: None,
+    };
+    let v1 = Vehicle {
+        id: "VH-1".into(),
+        fleet_id: "fleet-a".into(),
+        name: Some("Forklift 1".into()),
+        home: Some(GeoPoint {
+            latitude: 4.6,
+            longitude: -74.1,
+        }),
+    };
+    let elsewhere = Vehicle {
+        id: "VH-9".into(),
+        fleet_id: "fleet-b".into(),
+        name: None,
+        home: None,
+    };
+    for v in [&v2, &v1, &elsewhere] {
+        repo.upsert_vehicle(v).await.unwrap();
+    }
+    assert_eq!(repo.get_vehicle("VH-1").await.unwrap(), Some(v1.clone()));
+    assert_eq!(repo.get_vehicle("VH-404").await.unwrap(), None);
+    assert_eq!(
+        repo.list_vehicles("fleet-a").await.unwrap(),
+        vec![v1.clone(), v2.clone()]
+    );
+    let moved = Vehicle {
+        fleet_id: "fleet-b".into(),
+        name: Some("Forklift 1 (lent)".into()),
+        ..v1
+    };
+    repo.upsert_vehicle(&moved).await.unwrap();
+    assert_eq!(repo.list_vehicles("fleet-a").await.unwrap(), vec![v2]);
+    assert_eq!(
+        repo.list_vehicles("fleet-b").await.unwrap(),
+        vec![moved, elsewhere]
+    );
+
+    let orphan = Vehicle {
+        id: "VH-7".into(),
+        fleet_id: "fleet-404".into(),
+        name: None,
+        home: None,
+    };
+    let err = repo.upsert_vehicle(&orphan).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(repo.get_vehicle("VH-7").await.unwrap(), None);
+
+    let operator = Operator {
+        id: "op-1".into(),
+        email: "ana@example.com".into(),
+        role: Role::Manager,
+        fleet_ids: vec!["fleet-a".into(), "fleet-b".into()],
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+    };
+    repo.upsert_operator(&operator).await.unwrap();
+    assert_eq!(
+        repo.operator_by_email("ana@example.com").await.unwrap(),
+        Some(operator.clone())
+    );
+    assert_eq!(
+        repo.get_operator("op-1").await.unwrap(),
+        Some(operator.clone())
+    );
+    assert_eq!(
+        repo.operator_by_email("nobody@example.com").await.unwrap(),
+        None
+    );
+    assert_eq!(repo.get_operator("op-404").await.unwrap(), None);
+
+    let promoted = Operator {
+        role: Role::Admin,
+        fleet_ids: Vec::new(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3".into(),
+        ..operator
+    };
+    repo.upsert_operator(&promoted).await.unwrap();
+    assert_eq!(repo.get_operator("op-1").await.unwrap(), Some(promoted));
+}
+
+/// Alerts: insert, list newest first with each filter, limit and total; clear; acknowledge
+/// (returning the updated alert).
+pub async fn alerts_lifecycle_and_filters((_, repo): Stores) {
+    let a1 = alert("a1", "VH-1", FLEET, Severity::High, 0);
+    let a2 = Alert {
+        alert_type: AlertType::custom("GEOFENCE_ENTER"),
+        key: Some("zone-7".into()),
+        ..alert("a2", "VH-2", FLEET, Severity::Low, 10)
+    };
+    let a3 = alert("a3", "VH-1", FLEET, Severity::Critical, 20);
+    let a4 = alert("a4", "VH-9", OTHER_FLEET, Severity::High, 30);
+    // Inserted out of time order.
+    for a in [&a3, &a1, &a4, &a2] {
+        repo.insert_alert(a).await.unwrap();
+    }
+    assert_eq!(repo.get_alert("a2").await.unwrap(), Some(a2.clone()));
+    assert_eq!(repo.get_alert("a404").await.unwrap(), None);
+
+    let list = |filter: AlertFilter| {
+        let repo = Arc::clone(&repo);
+        async move {
+            let page = repo.list_alerts(&filter).await.unwrap();
+            (alert_ids(&page.data), page.total)
+        }
+    };
+    let all = AlertFilter::default();
+    assert_eq!(
+        list(all.clone()).await,
+        (vec!["a4".into(), "a3".into(), "a2".into(), "a1".into()], 4)
+    );
+    let by_fleet = AlertFilter {
+        fleet_id: Some(FLEET.into()),
+        ..all.clone()
+    };
+    assert_eq!(
+        list(by_fleet.clone()).await,
+        (vec!["a3".into(), "a2".into(), "a1".into()], 3)
+    );
+    assert_eq!(
+        list(AlertFilter {
+            limit: 2,
+            ..by_fleet.clone()
+        })
+        .await,
+        (vec!["a3".into(), "a2".into()], 3),
+        "limit cuts the page, not the total"
+    );
+    assert_eq!(
+        list(AlertFilter {
+            vehicle_id: Some("VH-1".into()),
+            ..all.clone()
+        })
+        .await,
+        (vec!["a3".into(), "a1".into()], 2)
+    );
+    assert_eq!(
+        list(AlertFilter {
+            severity: Some(Severity::High),
+            ..all.clone()
+        })
+        .await,
+        (vec!["a4".into(), "a1".into()], 2)
+    );
+    assert_eq!(
+        list(AlertFilter {
+            severity: Some(Severity::High),
+            fleet_id: Some(FLEET.into()),
+            ..all.clone()
+        })
+        .await,
+        (vec!["a1".into()], 1)
+    );
+
+    let acked = repo
+        .acknowledge_alert("a3", "op-1", at(100), Some("driver called"))
+        .await
+        .unwrap();
+    let expected = Alert {
+        acknowledged: true,
+        acknowledged_by: Some("op-1".into()),
+        acknowledged_at: Some(at(100)),
+        notes: Some("driver called".into()),
+        ..a3.clone()
+    };
+    assert_eq!(acked, expected);
+    assert_eq!(repo.get_alert("a3").await.unwrap(), Some(expected));
+    assert_eq!(
+        list(AlertFilter {
+            acknowledged: Some(true),
+            ..all.clone()
+        })
+        .await,
+        (vec!["a3".into()], 1)
+    );
+    assert_eq!(
+        list(AlertFilter {
+            acknowledged: Some(false),
+            ..by_fleet
+        })
+        .await,
+        (vec!["a2".into(), "a1".into()], 2)
+    );
+
+    repo.clear_alert("a1", at(50)).await.unwrap();
+    repo.clear_alert("a1", at(70)).await.unwrap();
+    let cleared = repo.get_alert("a1").await.unwrap().unwrap();
+    assert_eq!(
+        cleared.cleared_at,
+        Some(at(50)),
+        "the first clearing time is kept"
+    );
+    assert!(!cleared.acknowledged, "clearing does not acknowledge");
+}
+
+/// Open alerts are a fleet's unacknowledged ones, cleared or not.
+pub async fn count_open_alerts((_, repo): Stores) {
+    for a in [
+        alert("a1", "VH-1", FLEET, Severity::High, 0),
+        alert("a2", "VH-2", FLEET, Severity::Low, 10),
+        alert("a3", "VH-1", FLEET, Severity::Critical, 20),
+        alert("a4", "VH-9", OTHER_FLEET, Severity::High, 30),
+    ] {
+        repo.insert_alert(&a).await.unwrap();
+    }
+    assert_eq!(repo.count_open_alerts(FLEET).await.unwrap(), 3);
+    assert_eq!(repo.count_open_alerts(OTHER_FLEET).await.unwrap(), 1);
+    assert_eq!(repo.count_open_alerts("fleet-404").await.unwrap(), 0);
+
+    repo.acknowledge_alert("a2", "op-1", at(40), None)
+        .await
+        .unwrap();
+    repo.clear_alert("a1", at(40)).await.unwrap();
+    assert_eq!(repo.count_open_alerts(FLEET).await.unwrap(), 2);
+}
+
+/// Commands: round trip with params, lifecycle updates, newest-first listing with limit and
+/// total.
+pub async fn commands_lifecycle((_, repo): Stores) {
+    let reroute = Command {
+        params: CommandParams {
+            waypoints: vec![Waypoint {
+                latitude: 4.7,
+                longitude: -74.0,
+                order: 1,
+            }],
+            reason: Some("road closed".into()),
+        },
+        ..command("c1", "VH-1", CommandKind::Reroute, 0)
+    };
+    let c2 = command("c2", "VH-1", CommandKind::Stop, 10);
+    let c3 = command("c3", "VH-1", CommandKind::Resume, 20);
+    let other = command("c4", "VH-2", CommandKind::ReturnToBase, 30);
+    for c in [&c2, &reroute, &other, &c3] {
+        repo.insert_command(c).await.unwrap();
+    }
+    assert_eq!(repo.get_command("c1").await.unwrap(), Some(reroute.clone()));
+    assert_eq!(repo.get_command("c404").await.unwrap(), None);
+
+    let mut delivered = reroute.clone();
+    delivered
+        .advance(CommandStatus::Delivered, at(1), None)
+        .unwrap();
+    repo.update_command(&delivered).await.unwrap();
+    assert_eq!(
+        repo.get_command("c1").await.unwrap(),
+        Some(delivered.clone())
+    );
+    let mut executed = delivered;
+    executed
+        .advance(CommandStatus::Executed, at(2), None)
+        .unwrap();
+    repo.update_command(&executed).await.unwrap();
+    assert_eq!(repo.get_command("c1").await.unwrap(), Some(executed));
+
+    let mut failed = c2.clone();
+    failed
+        .advance(CommandStatus::Failed, at(11), Some("e-stop engaged".into()))
+        .unwrap();
+    repo.update_command(&failed).await.unwrap();
+    assert_eq!(repo.get_command("c2").await.unwrap(), Some(failed));
+
+    let page = repo.list_commands("VH-1", 2).await.unwrap();
+    assert_eq!(page.total, 3);
+    assert_eq!(ids(&page.data, |c| &c.id), vec!["c3", "c2"]);
+    let page = repo.list_commands("VH-1", 0).await.unwrap();
+    assert_eq!(ids(&page.data, |c| &c.id), vec!["c3", "c2", "c1"]);
+    let page = repo.list_commands("VH-404", 10).await.unwrap();
+    assert_eq!((page.data.len(), page.total), (0, 0));
+}
+
+/// Missions: one active (ASSIGNED or IN_PROGRESS) mission per vehicle, a new one allowed after
+/// completion; get, update, active mission and the fleet's active count.
+pub async fn missions_lifecycle((_, repo): Stores) {
+    let m1 = mission("m1", "VH-1");
+    repo.insert_mission(&m1).await.unwrap();
+    assert_eq!(repo.get_mission("m1").await.unwrap(), Some(m1.clone()));
+    assert_eq!(repo.get_mission("m404").await.unwrap(), None);
+
+    let second = mission("m2", "VH-1");
+    let err = repo.insert_mission(&second).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(repo.get_mission("m2").await.unwrap(), None);
+
+    let other_vehicle = mission("m3", "VH-2");
+    repo.insert_mission(&other_vehicle).await.unwrap();
+    let elsewhere = Mission {
+        fleet_id: OTHER_FLEET.into(),
+        ..mission("m4", "VH-9")
+    };
+    repo.insert_mission(&elsewhere).await.unwrap();
+    assert_eq!(repo.count_active_missions(FLEET).await.unwrap(), 2);
+    assert_eq!(repo.count_active_missions(OTHER_FLEET).await.unwrap(), 1);
+
+    let started = Mission {
+        status: MissionStatus::InProgress,
+        started_at: Some(at(60)),
+        completed_waypoints: 1,
+        ..m1.clone()
+    };
+    repo.update_mission(&started).await.unwrap();
+    assert_eq!(repo.get_mission("m1").await.unwrap(), Some(started.clone()));
+    assert_eq!(
+        repo.active_mission("VH-1").await.unwrap(),
+        Some(started.clone())
+    );
+    let err = repo.insert_mission(&second).await.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::Conflict,
+        "IN_PROGRESS blocks too: {err}"
+    );
+
+    let completed = Mission {
+        status: MissionStatus::Completed,
+        completed_at: Some(at(600)),
+        completed_waypoints: 2,
+        ..started
+    };
+    repo.update_mission(&completed).await.unwrap();
+    assert_eq!(repo.active_mission("VH-1").await.unwrap(), None);
+    assert_eq!(repo.count_active_missions(FLEET).await.unwrap(), 1);
+
+    repo.insert_mission(&second).await.unwrap();
+    assert_eq!(repo.active_mission("VH-1").await.unwrap(), Some(second));
+    assert_eq!(repo.count_active_missions(FLEET).await.unwrap(), 2);
+    assert_eq!(repo.get_mission("m1").await.unwrap(), Some(completed));
+
+    let failed = Mission {
+        status: MissionStatus::Failed,
+        failure_reason: Some("blocked aisle".into()),
+        ..other_vehicle
+    };
+    repo.update_mission(&failed).await.unwrap();
+    assert_eq!(repo.active_mission("VH-2").await.unwrap(), None);
+    assert_eq!(repo.get_mission("m3").await.unwrap(), Some(failed));
+    assert_eq!(repo.active_mission("VH-404").await.unwrap(), None);
+}
+
+/// Racing inserts of missions for one idle vehicle: exactly one wins, the rest conflict.
+pub async fn concurrent_missions_for_one_vehicle_admit_one((_, repo): Stores) {
+    let mut racers = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let repo = Arc::clone(&repo);
+        racers.spawn(async move {
+            repo.insert_mission(&mission(&format!("race-{i}"), "VH-5"))
+                .await
+        });
+    }
+    let (mut won, mut conflicted) = (0, 0);
+    while let Some(result) = racers.join_next().await {
+        match result.expect("insert task panicked") {
+            Ok(()) => won += 1,
+            Err(e) if e.kind() == ErrorKind::Conflict => conflicted += 1,
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!((won, conflicted), (1, 7));
+    assert_eq!(repo.count_active_missions(FLEET).await.unwrap(), 1);
+}
+
+/// Acting on an entity that does not exist fails with NotFound and changes nothing.
+pub async fn unknown_entities_are_not_found((_, repo): Stores) {
+    let err = repo
+        .acknowledge_alert("a404", "op-1", at(0), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let err = repo.clear_alert("a404", at(0)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let err = repo
+        .update_command(&command("c404", "VH-1", CommandKind::Stop, 0))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    let err = repo
+        .update_mission(&mission("m404", "VH-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(repo.get_alert("a404").await.unwrap(), None);
+    assert_eq!(repo.get_mission("m404").await.unwrap(), None);
+}

@@ -1,0 +1,42 @@
+//! The shared store conformance suite against the embedded store, in memory and file-backed.
+#![cfg(feature = "sqlite")]
+
+use std::sync::Arc;
+
+use vehicleops_store::SqliteStore;
+use vehicleops_store::testing::Stores;
+
+mod in_memory {
+    use super::*;
+
+    async fn fresh_stores() -> Stores {
+        let store = Arc::new(SqliteStore::in_memory().expect("open in-memory store"));
+        (store.clone(), store)
+    }
+
+    vehicleops_store::store_conformance_tests!(fresh_stores);
+}
+
+/// The file-backed store reads through separate reader connections, so it runs the suite too.
+mod file_backed {
+    use std::path::Path;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    async fn fresh_stores() -> Stores {
+        // Cargo's scratch directory for integration tests; each call gets its own file (tests run
+        // in parallel), and leftovers of an earlier run are removed first.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sqlite-conformance");
+        std::fs::create_dir_all(&dir).expect("create scratch dir");
+        let path = dir.join(format!("{}.db", NEXT.fetch_add(1, Ordering::Relaxed)));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let store = Arc::new(SqliteStore::open(&path).expect("open file store"));
+        (store.clone(), store)
+    }
+
+    vehicleops_store::store_conformance_tests!(fresh_stores);
+}
