@@ -45,6 +45,19 @@ export interface VehicleState {
   active_mission_id?: string | null;
 }
 
+/** A row of GET /fleet/{id}/vehicles: figures are null for a vehicle that never reported. */
+export type VehicleListRow = Omit<
+  VehicleState,
+  'latitude' | 'longitude' | 'speed_kmh' | 'battery_pct' | 'engine_temp_c' | 'load_pct'
+> & {
+  latitude: number | null;
+  longitude: number | null;
+  speed_kmh: number | null;
+  battery_pct: number | null;
+  engine_temp_c: number | null;
+  load_pct: number | null;
+};
+
 export interface Waypoint {
   latitude: number;
   longitude: number;

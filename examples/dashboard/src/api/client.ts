@@ -14,7 +14,7 @@ import type {
   Mission,
   Page,
   SeriesPoint,
-  VehicleState,
+  VehicleListRow,
   Waypoint,
 } from '../types';
 
@@ -89,7 +89,7 @@ export class ApiClient {
     return this.request('GET', `/fleet/${enc(fleetId)}/summary`);
   }
 
-  fleetVehicles(fleetId: string, page: number, limit: number): Promise<Page<VehicleState>> {
+  fleetVehicles(fleetId: string, page: number, limit: number): Promise<Page<VehicleListRow>> {
     return this.request('GET', `/fleet/${enc(fleetId)}/vehicles?page=${page}&limit=${limit}`);
   }
 
@@ -153,6 +153,10 @@ export class ApiClient {
 
   mission(missionId: string): Promise<Mission> {
     return this.request('GET', `/missions/${enc(missionId)}`);
+  }
+
+  cancelMission(missionId: string): Promise<Mission> {
+    return this.request('POST', `/missions/${enc(missionId)}/cancel`, {});
   }
 
   missions(fleetId: string): Promise<Page<Mission>> {

@@ -6,7 +6,7 @@
  * drops readings older than the one already shown (per-vehicle `seq`).
  */
 import { createSelector, createSlice, type PayloadAction } from '@reduxjs/toolkit';
-import type { FleetSummary, VehicleState, VehicleStatus } from '../types';
+import type { FleetSummary, VehicleListRow, VehicleState, VehicleStatus } from '../types';
 import { createAppThunk, errorMessage } from './thunk';
 
 export interface FleetState {
@@ -40,7 +40,10 @@ export const fetchVehicles = createAppThunk(
       const limit = 200;
       for (let page = 1; page <= 100; page++) {
         const res = await extra.api.fleetVehicles(fleetId, page, limit);
-        all.push(...res.data);
+        for (const row of res.data) {
+          const v = fromListRow(row);
+          if (v) all.push(v);
+        }
         if (res.data.length < limit || all.length >= res.total) break;
       }
       return all;
@@ -49,6 +52,23 @@ export const fetchVehicles = createAppThunk(
     }
   },
 );
+
+/**
+ * A vehicles-list row as a live state. Rows of vehicles that never reported carry no position
+ * and are left to the live stream; missing figures read as 0.
+ */
+export function fromListRow(row: VehicleListRow): VehicleState | null {
+  if (typeof row.latitude !== 'number' || typeof row.longitude !== 'number') return null;
+  return {
+    ...row,
+    latitude: row.latitude,
+    longitude: row.longitude,
+    speed_kmh: row.speed_kmh ?? 0,
+    battery_pct: row.battery_pct ?? 0,
+    engine_temp_c: row.engine_temp_c ?? undefined,
+    load_pct: row.load_pct ?? undefined,
+  };
+}
 
 export const fetchSummary = createAppThunk(
   'fleet/fetchSummary',

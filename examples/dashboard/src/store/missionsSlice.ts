@@ -61,6 +61,17 @@ export const fetchMission = createAppThunk(
   },
 );
 
+export const cancelMission = createAppThunk(
+  'missions/cancel',
+  async (id: string, { extra, rejectWithValue }) => {
+    try {
+      return await extra.api.cancelMission(id);
+    } catch (e) {
+      return rejectWithValue(errorMessage(e));
+    }
+  },
+);
+
 export const fetchMissions = createAppThunk(
   'missions/fetchAll',
   async (fleetId: string, { extra, rejectWithValue }) => {
@@ -113,6 +124,10 @@ const missionsSlice = createSlice({
         s.error = a.payload ?? 'Could not create the mission';
       })
       .addCase(fetchMission.fulfilled, (s, a) => upsert(s, a.payload))
+      .addCase(cancelMission.fulfilled, (s, a) => upsert(s, a.payload))
+      .addCase(cancelMission.rejected, (s, a) => {
+        s.error = a.payload ?? 'Could not cancel the mission';
+      })
       .addCase(fetchMissions.fulfilled, (s, a) => {
         for (const m of [...a.payload].reverse()) upsert(s, m);
       });

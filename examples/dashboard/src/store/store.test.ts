@@ -115,6 +115,24 @@ describe('fleet', () => {
     expect(calls).toHaveLength(3);
   });
 
+  it('leaves vehicles that never reported to the live stream', async () => {
+    const { store } = fakeServer({
+      'GET /fleet/f/vehicles': () => [
+        200,
+        {
+          data: [
+            { ...v('A', 'MOVING'), speed_kmh: null },
+            { vehicle_id: 'B', status: 'OFFLINE', latitude: null, longitude: null, speed_kmh: null, battery_pct: null },
+          ],
+          total: 2,
+        },
+      ],
+    });
+    await store.dispatch(fetchVehicles('f'));
+    expect(Object.keys(store.getState().fleet.vehicles)).toEqual(['A']);
+    expect(store.getState().fleet.vehicles.A!.speed_kmh).toBe(0);
+  });
+
   it('filters the list by search text and status, sorted by id, and counts active vehicles', () => {
     const { store } = fakeServer({});
     store.dispatch(

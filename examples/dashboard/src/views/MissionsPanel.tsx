@@ -1,7 +1,7 @@
 /** Missions: create one from waypoints clicked on the map, and follow each one's progress. */
 import { useState } from 'react';
 import { useAppDispatch, useAppSelector } from '../store';
-import { createMission, missionProgress } from '../store/missionsSlice';
+import { cancelMission, createMission, missionProgress } from '../store/missionsSlice';
 import { lastWaypointRemoved, pickEnded, pickStarted } from '../store/uiSlice';
 import { vehicleSelected } from '../store/fleetSlice';
 import { formatTime } from '../hooks';
@@ -82,6 +82,11 @@ export function MissionsPanel() {
               <div className="row">
                 <strong>{id}</strong>
                 <span className={`mission-status mission-${m.status}`}>{m.status}</span>
+                {(m.status === 'ASSIGNED' || m.status === 'IN_PROGRESS') && (
+                  <button data-testid="mission-cancel-btn" onClick={() => void dispatch(cancelMission(id))}>
+                    Cancel
+                  </button>
+                )}
               </div>
               <div className="muted">
                 <button className="link" onClick={() => dispatch(vehicleSelected(m.vehicle_id))}>

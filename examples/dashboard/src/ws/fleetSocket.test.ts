@@ -183,7 +183,10 @@ describe('FleetSocket', () => {
     const { client, sockets, scheduler, batches, events } = setup();
     client.start();
     sockets[0]!.open();
-    sockets[0]!.message({ type: 'SNAPSHOT', payload: [vehicle('A', 1), vehicle('B', 1)] });
+    sockets[0]!.message({
+      type: 'SNAPSHOT',
+      payload: { fleet_id: 'fleet-001', vehicles: [vehicle('A', 1), vehicle('B', 1)] },
+    });
     sockets[0]!.message({ type: 'ALERT', payload: { vehicle_id: 'A', alert_type: 'OVERSPEED' } });
     sockets[0]!.message({
       type: 'COMMAND',

@@ -66,6 +66,9 @@ function eventsOf(value: unknown, out: FleetEvent[]): void {
       }
       return;
     case 'SNAPSHOT':
+      // `{"payload": {"fleet_id", "vehicles": [...]}}` or `{"payload": [...]}`.
+      eventsOf(isObject(payload) && Array.isArray(payload.vehicles) ? payload.vehicles : payload, out);
+      return;
     case 'UPDATE':
     case 'UPDATES':
     case 'VEHICLE_UPDATE':
