@@ -77,6 +77,8 @@ export async function startServer({ dashboardDir, env = {} } = {}) {
         APP_ENV: 'demo',
         APP_HOST: '127.0.0.1',
         APP_PORT: String(port),
+        // A fixed key, so tokens outlive a restart (as in production) and reconnects can be tested.
+        SECRET_KEY: process.env.SECRET_KEY ?? 'e2e-secret-key-for-tests-only-0123456789',
         VEHICLEOPS_SQLITE_PATH: join(dataDir, 'vehicleops.db'),
         VEHICLEOPS_DASHBOARD_DIR: dashboardDir ?? '',
         RUST_LOG: process.env.RUST_LOG ?? 'warn',

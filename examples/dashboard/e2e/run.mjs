@@ -88,7 +88,8 @@ const tests = [
       // Zoom in past the clustering so single vehicles are drawn, then click one.
       const point = await page.evaluate(async () => {
         const map = window.__fleetMap;
-        map.jumpTo({ zoom: 15 });
+        const any = map.queryRenderedFeatures({ layers: ['vehicles', 'clusters'] })[0];
+        map.jumpTo({ center: any.geometry.coordinates, zoom: 17 });
         await new Promise((r) => map.once('idle', r));
         const f = map.queryRenderedFeatures({ layers: ['vehicles'] })[0];
         if (!f) return null;
@@ -96,14 +97,14 @@ const tests = [
         const rect = map.getCanvas().getBoundingClientRect();
         return { x: rect.left + p.x, y: rect.top + p.y, id: f.properties.id };
       });
-      assert(point, 'a single vehicle is drawn at zoom 15');
+      assert(point, 'a single vehicle is drawn at zoom 17');
       await page.mouse.click(point.x, point.y);
       const popup = page.getByTestId('vehicle-popup');
       await popup.waitFor({ timeout: 5_000 });
       const body = await popup.textContent();
       assert(/Speed: .* km\/h/.test(body) && /Battery: \d+%/.test(body) && /Status: [A-Z_]+/.test(body), `popup shows speed, battery, status: ${body}`);
       await page.getByTestId('vehicle-detail-panel').waitFor({ timeout: 5_000 });
-      await page.evaluate(() => window.__fleetMap.jumpTo({ zoom: 13 }));
+      await page.evaluate(() => window.__fleetMap.jumpTo({ zoom: 12 }));
     },
   ],
   [
@@ -160,9 +161,21 @@ const tests = [
   [
     'an alert appears live and is acknowledged with notes',
     async ({ page, server }) => {
-      const item = page.locator('[data-testid="alert-item"]:has([data-testid="alert-ack-btn"])').first();
-      await item.waitFor({ timeout: 120_000 });
-      const alertId = await item.getAttribute('data-alert-id');
+      const open = page.locator('[data-testid="alert-item"]:has([data-testid="alert-ack-btn"])').first();
+      await open.waitFor({ timeout: 120_000 });
+      const alertId = await open.getAttribute('data-alert-id');
+      const item = page.locator(`[data-testid="alert-item"][data-alert-id="${alertId}"]`);
+      if (process.env.VEHICLEOPS_SCREENSHOT) {
+        // The documentation's picture: the whole fleet, a vehicle selected, a live alert.
+        await page.evaluate(async () => {
+          const map = window.__fleetMap;
+          const pts = map.queryRenderedFeatures({ layers: ['vehicles', 'clusters'] });
+          void pts;
+          map.jumpTo({ zoom: 12.5 });
+          await new Promise((r) => map.once('idle', r));
+        });
+        await page.screenshot({ path: process.env.VEHICLEOPS_SCREENSHOT });
+      }
       const severity = await item.getByTestId('alert-severity').textContent();
       assert(/^(LOW|MEDIUM|HIGH|CRITICAL)$/.test(severity), `severity shown: ${severity}`);
       await item.getByTestId('alert-ack-btn').click();
@@ -233,9 +246,6 @@ const ok = await runTests(tests, {
     // The first test is the refused login; later ones share one logged-in page.
   },
   after: async (ctx) => {
-    if (ctx.page && process.env.VEHICLEOPS_SCREENSHOT) {
-      await ctx.page.screenshot({ path: process.env.VEHICLEOPS_SCREENSHOT });
-    }
     if (ctx.consoleErrors?.length) console.log(`page errors:\n  ${ctx.consoleErrors.join('\n  ')}`);
     await ctx.browser?.close();
     await ctx.server?.stop();

@@ -12,7 +12,7 @@ import { waypointPicked } from '../store/uiSlice';
 import type { VehicleState, Waypoint } from '../types';
 import { clusterExpansionZoom, createMap, type FleetMapInstance } from './engine';
 import { countIcon, headingArrow } from './icons';
-import { vehicleLayers, type VehicleProps } from './style';
+import { gridLines, vehicleLayers, type VehicleProps } from './style';
 
 /**
  * Longest a vehicle position may wait before it is drawn. Vehicles report at ~1 Hz, so
@@ -55,6 +55,19 @@ export class FeatureCache {
     }
     return { type: 'FeatureCollection', features };
   }
+}
+
+/** [[west, south], [east, north]] of the features. */
+function boundsOf(features: VehicleFeature[]): [[number, number], [number, number]] {
+  let [w, s, e, n] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const f of features) {
+    const [lon, lat] = f.geometry.coordinates as [number, number];
+    w = Math.min(w, lon);
+    e = Math.max(e, lon);
+    s = Math.min(s, lat);
+    n = Math.max(n, lat);
+  }
+  return [[w, s], [e, n]];
 }
 
 function routeCollection(points: Waypoint[]): GeoJSON.FeatureCollection {
@@ -145,6 +158,7 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
         for (const layer of vehicleLayers) map.addLayer(layer);
 
         let drawnVersion = -1;
+        let fitted = false;
         let drawnSelected: string | null | undefined;
         let drawnRoute: Waypoint[] | null = null;
         let lastDraw = 0;
@@ -154,7 +168,18 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
           const s = store.getState();
           if (s.fleet.version !== drawnVersion) {
             drawnVersion = s.fleet.version;
-            (map.getSource('vehicles') as GeoJSONSource).setData(cache.collection(s.fleet.vehicles));
+            const data = cache.collection(s.fleet.vehicles);
+            (map.getSource('vehicles') as GeoJSONSource).setData(data);
+            if (!fitted && data.features.length) {
+              // Show the whole fleet once, wherever it operates; the operator steers from there.
+              fitted = true;
+              const bounds = boundsOf(data.features);
+              map.fitBounds(bounds, { padding: 60, maxZoom: 15, duration: 0 });
+              // Lay the offline grid under the fleet, wherever the fleet is.
+              const grid = map.getSource('grid') as GeoJSONSource | undefined;
+              const [[w, so], [e, n]] = bounds;
+              grid?.setData(gridLines([(w + e) / 2, (so + n) / 2], Math.max(e - w, n - so) + 0.05));
+            }
           }
           if (s.fleet.selectedId !== drawnSelected) {
             drawnSelected = s.fleet.selectedId;

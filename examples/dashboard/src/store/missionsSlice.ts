@@ -38,12 +38,15 @@ export const createMission = createAppThunk(
         priority: arg.priority,
         waypoints: arg.waypoints,
       });
-      // The creation answer is short (waypoints as a count); fetch the full record.
+      // The creation answer is short (waypoints as a count); fetch the full record, and keep
+      // the route we sent so the map can draw it whatever the record carries.
+      let full: Mission = created;
       try {
-        return await extra.api.mission(created.id);
+        full = await extra.api.mission(created.id);
       } catch {
-        return created;
+        // The short answer is enough to show the mission; progress frames fill it in.
       }
+      return Array.isArray(full.waypoints) ? full : { ...full, waypoints: arg.waypoints };
     } catch (e) {
       return rejectWithValue(errorMessage(e));
     }
