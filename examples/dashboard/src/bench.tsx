@@ -29,6 +29,8 @@ const MEASURE_S = Number(params.get('seconds') ?? 20);
 const PARTS = new Set((params.get('parts') ?? 'map,list,alerts').split(','));
 /** `feed=0` mounts everything but sends no updates: the cost of an idle page. */
 const FEED = params.get('feed') !== '0';
+/** `refresh=ms`: the map's source refresh interval (default: the dashboard's). */
+const config = { ...defaultConfig, mapRefreshMs: Number(params.get('refresh') ?? defaultConfig.mapRefreshMs) };
 
 declare global {
   interface Window {
@@ -114,6 +116,26 @@ setInterval(() => {
   }
 }, 10);
 
+// `hide=layer1,layer2`: hide map layers, to attribute the rendering cost.
+const HIDE = (params.get('hide') ?? '').split(',').filter(Boolean);
+if (HIDE.length) {
+  const hide = setInterval(() => {
+    const map = window.__fleetMap;
+    if (!map || !HIDE.every((id) => map.getLayer(id))) return;
+    for (const id of HIDE) map.setLayoutProperty(id, 'visibility', 'none');
+    clearInterval(hide);
+  }, 100);
+}
+
+// `repaint=1`: repaint the map every frame (as during a pan): the rendering cost alone.
+if (params.get('repaint') === '1') {
+  const again = () => {
+    window.__fleetMap?.triggerRepaint();
+    requestAnimationFrame(again);
+  };
+  requestAnimationFrame(again);
+}
+
 // Measure: animation frame intervals and long tasks after the warm-up.
 const intervals: number[] = [];
 const longTasks: number[] = [];
@@ -160,6 +182,7 @@ setTimeout(() => {
       longTaskMsTotal: longTasks.reduce((a, b) => a + b, 0),
       storeVersion: store.getState().fleet.version,
       parts: [...PARTS].join(','),
+      mapRefreshMs: config.mapRefreshMs,
       feed: FEED,
     };
   }, MEASURE_S * 1000);
@@ -171,7 +194,7 @@ createRoot(document.getElementById('root')!).render(
       <div className="workspace" style={{ gridTemplateColumns: '300px 1fr 300px' }}>
         <aside className="left">{PARTS.has('list') && <VehicleList />}</aside>
         <div className="center">
-          <div className="map-slot">{PARTS.has('map') && <FleetMap config={defaultConfig} />}</div>
+          <div className="map-slot">{PARTS.has('map') && <FleetMap config={config} />}</div>
         </div>
         <aside className="right">{PARTS.has('alerts') && <AlertsPanel />}</aside>
       </div>

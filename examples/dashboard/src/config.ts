@@ -23,6 +23,12 @@ export interface DashboardConfig {
   center: [number, number];
   zoom: number;
   sitePlan: SitePlan | null;
+  /**
+   * Longest a vehicle position waits before it is drawn. Vehicles report at ~1 Hz; each source
+   * refresh re-clusters the fleet in the worker and repaints the map, which on a machine without
+   * a GPU (software WebGL) is the dominant cost.
+   */
+  mapRefreshMs: number;
 }
 
 function env(name: string): string | undefined {
@@ -38,6 +44,7 @@ export const defaultConfig: DashboardConfig = {
   center: [-74.0721, 4.711],
   zoom: 13,
   sitePlan: null,
+  mapRefreshMs: 250,
 };
 
 /** Reads `config.json` beside the page; a missing or broken file keeps the defaults. */

@@ -12,7 +12,7 @@ function AlertItem({ alert }: { alert: Alert }) {
   const [notes, setNotes] = useState<string | null>(null);
   return (
     <li
-      className={`alert-item severity-${alert.severity}${alert.acknowledged ? ' acknowledged' : ''}`}
+      className={`alert-item alert-sev-${alert.severity}${alert.acknowledged ? ' acknowledged' : ''}`}
       data-testid="alert-item"
       data-alert-id={alert.id}
       data-alert-type={alert.alert_type}

@@ -9,53 +9,11 @@ import type { DashboardConfig } from '../config';
 import { useAppDispatch, useAppSelector, useAppStore, type RootState } from '../store';
 import { selectActiveCount, vehicleSelected } from '../store/fleetSlice';
 import { waypointPicked } from '../store/uiSlice';
-import type { VehicleState, Waypoint } from '../types';
+import type { Waypoint } from '../types';
 import { clusterExpansionZoom, createMap, type FleetMapInstance } from './engine';
 import { countIcon, headingArrow } from './icons';
-import { gridLines, vehicleLayers, type VehicleProps } from './style';
-
-/**
- * Longest a vehicle position may wait before it is drawn. Vehicles report at ~1 Hz, so
- * refreshing the source 5× a second shows every report while sparing the worker from
- * re-clustering a 10,000-point source on every animation frame.
- */
-export const MAP_REFRESH_MS = 200;
-
-type VehicleFeature = GeoJSON.Feature<GeoJSON.Point, VehicleProps>;
-
-/** Builds the feature collection, reusing the feature of every vehicle that did not change. */
-export class FeatureCache {
-  private readonly byId = new Map<string, { state: VehicleState; feature: VehicleFeature }>();
-
-  collection(vehicles: Record<string, VehicleState>): GeoJSON.FeatureCollection<GeoJSON.Point, VehicleProps> {
-    const features: VehicleFeature[] = [];
-    for (const id in vehicles) {
-      const state = vehicles[id]!;
-      let entry = this.byId.get(id);
-      if (!entry || entry.state !== state) {
-        entry = {
-          state,
-          feature: {
-            type: 'Feature',
-            geometry: { type: 'Point', coordinates: [state.longitude, state.latitude] },
-            properties: {
-              id,
-              status: state.status,
-              alert: state.alerts && state.alerts.length ? 1 : 0,
-              heading: state.heading_deg ?? 0,
-            },
-          },
-        };
-        this.byId.set(id, entry);
-      }
-      features.push(entry.feature);
-    }
-    if (this.byId.size > features.length) {
-      for (const id of this.byId.keys()) if (!(id in vehicles)) this.byId.delete(id);
-    }
-    return { type: 'FeatureCollection', features };
-  }
-}
+import { gridLines, vehicleLayers } from './style';
+import { FeatureCache, type VehicleFeature } from './features';
 
 /** [[west, south], [east, north]] of the features. */
 function boundsOf(features: VehicleFeature[]): [[number, number], [number, number]] {
@@ -168,12 +126,17 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
           const s = store.getState();
           if (s.fleet.version !== drawnVersion) {
             drawnVersion = s.fleet.version;
-            const data = cache.collection(s.fleet.vehicles);
-            (map.getSource('vehicles') as GeoJSONSource).setData(data);
-            if (!fitted && data.features.length) {
+            const { all, changed, removed } = cache.sync(s.fleet.vehicles);
+            const source = map.getSource('vehicles') as GeoJSONSource;
+            if (!fitted) {
+              void source.setData({ type: 'FeatureCollection', features: all });
+            } else if (changed.length || removed.length) {
+              void source.updateData({ add: changed, remove: removed });
+            }
+            if (!fitted && all.length) {
               // Show the whole fleet once, wherever it operates; the operator steers from there.
               fitted = true;
-              const bounds = boundsOf(data.features);
+              const bounds = boundsOf(all);
               map.fitBounds(bounds, { padding: 60, maxZoom: 15, duration: 0 });
               // Lay the offline grid under the fleet, wherever the fleet is.
               const grid = map.getSource('grid') as GeoJSONSource | undefined;
@@ -198,7 +161,7 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
         };
         const schedule = () => {
           if (timer !== null) return;
-          const wait = Math.max(0, MAP_REFRESH_MS - (performance.now() - lastDraw));
+          const wait = Math.max(0, config.mapRefreshMs - (performance.now() - lastDraw));
           timer = setTimeout(() => requestAnimationFrame(draw), wait);
         };
         unsubscribe = store.subscribe(schedule);

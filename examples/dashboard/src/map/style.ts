@@ -125,6 +125,9 @@ export const vehicleLayers: AddLayerObject[] = [
     id: 'vehicle-heading',
     type: 'symbol',
     source: 'vehicles',
+    // Symbol placement runs on the main thread for every source refresh; arrows are only
+    // legible close up, so they cost nothing while the whole fleet is in view.
+    minzoom: 15,
     filter: ['all', ['!', ['has', 'point_count']], ['==', ['get', 'status'], 'MOVING']],
     layout: {
       'icon-image': 'heading-arrow',

@@ -76,6 +76,8 @@ const alertsSlice = createSlice({
         value: 0,
         threshold: 0,
         acknowledged: false,
+        // Live frames carry the original's `timestamp`; stored alerts call it `triggered_at`.
+        triggered_at: live.timestamp,
         ...live,
         id: live.id,
       } as Alert);

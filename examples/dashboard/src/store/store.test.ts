@@ -93,6 +93,15 @@ describe('fleet', () => {
     expect(store.getState().fleet.version).toBe(version + 1);
   });
 
+  it('takes a lower sequence number with a newer time (the vehicle restarted counting)', () => {
+    const { store } = fakeServer({});
+    store.dispatch(vehiclesReceived([v('A', 'MOVING', 500, { timestamp: '2024-01-01T00:10:00Z', speed_kmh: 50 })]));
+    store.dispatch(vehiclesReceived([v('A', 'MOVING', 499, { timestamp: '2024-01-01T00:09:59Z', speed_kmh: 1 })]));
+    expect(store.getState().fleet.vehicles.A!.speed_kmh).toBe(50);
+    store.dispatch(vehiclesReceived([v('A', 'MOVING', 1, { timestamp: '2024-01-01T00:12:00Z', speed_kmh: 20 })]));
+    expect(store.getState().fleet.vehicles.A!.speed_kmh).toBe(20);
+  });
+
   it('keeps live alert state when a REST row (without alerts) arrives', () => {
     const { store } = fakeServer({});
     store.dispatch(vehiclesReceived([v('A', 'ALERT', 1, { alerts: ['OVERSPEED'] })]));
@@ -180,6 +189,8 @@ describe('alerts', () => {
     expect(s.order).toHaveLength(MAX_ALERTS);
     expect(s.order[0]).toBe(`a${MAX_ALERTS + 4}`);
     expect(s.byId.a0).toBeUndefined();
+    store.dispatch(alertReceived({ id: 'live', vehicle_id: 'A', alert_type: 'OVERSPEED', timestamp: '2024-01-01T00:00:00Z' }));
+    expect(store.getState().alerts.byId.live).toMatchObject({ triggered_at: '2024-01-01T00:00:00Z', acknowledged: false });
     store.dispatch(alertReceived({ vehicle_id: 'A', alert_type: 'LOW_BATTERY' }));
     expect(store.getState().alerts.stale).toBe(true);
   });

@@ -314,4 +314,5 @@ export class FleetSocket {
   }
 }
 
-export type LiveAlert = Partial<Alert> & { vehicle_id: string; alert_type: string };
+/** An `ALERT` frame's payload: the original's fields, plus id and severity from our server. */
+export type LiveAlert = Partial<Alert> & { vehicle_id: string; alert_type: string; timestamp?: string };
