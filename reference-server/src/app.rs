@@ -11,12 +11,14 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use vehicleops_core::commands::CommandCenterTask;
-use vehicleops_core::inproc::{InProcessBus, InProcessPublisher, InProcessTelemetrySource, command_channel};
+use vehicleops_core::inproc::{InProcessBus, InProcessPublisher, command_channel};
 use vehicleops_core::missions::MissionServiceTask;
+use vehicleops_core::pipeline::ReadingObserver;
 use vehicleops_core::simulator::{Area, Scenario};
 use vehicleops_core::{
-    CommandCenter, Fleet, FleetRepository, LiveHub, MissionService, PipelineBuilder,
-    PipelineHandle, Role, Simulator, SimulatorConfig, SimulatorHandle, TimeSeriesStore, Vehicle,
+    CommandCenter, CommandSink, DeadLetterSink, Fleet, FleetRepository, LiveHub, MissionService,
+    PipelineBuilder, PipelineHandle, Role, Simulator, SimulatorConfig, SimulatorHandle,
+    TelemetryPublisher, TelemetrySource, TimeSeriesStore, Vehicle, VehicleCommandLink,
     default_rules,
 };
 use vehicleops_store::SqliteStore;
@@ -121,10 +123,119 @@ async fn open_store(config: &Config) -> Result<Stores, StartupError> {
             let store = Arc::new(store);
             Ok((store.clone(), store))
         }
+        #[cfg(feature = "postgres")]
+        StoreKind::Postgres => {
+            let store =
+                Arc::new(vehicleops_store::PostgresStore::connect(&config.postgres_url()).await?);
+            Ok((store.clone(), store))
+        }
+        #[cfg(not(feature = "postgres"))]
         StoreKind::Postgres => Err(StartupError::Config(
-            "VEHICLEOPS_STORE=postgres needs a build with PostgreSQL support, which this \
-             build does not have"
-                .into(),
+            "VEHICLEOPS_STORE=postgres needs a server built with `--features postgres`".into(),
+        )),
+    }
+}
+
+/// How telemetry and commands travel, and where live events go.
+struct Transport {
+    source: Arc<dyn TelemetrySource>,
+    sink: Arc<dyn CommandSink>,
+    /// The in-process bus's publishing side (in-process mode only).
+    local: Option<InProcessPublisher>,
+    /// Where the built-in simulator publishes and takes its commands from.
+    sim_publisher: Arc<dyn TelemetryPublisher>,
+    sim_link: Arc<dyn VehicleCommandLink>,
+    /// The hub the pipeline and mission tracking publish to.
+    ingest_hub: LiveHub,
+    /// The hub WebSocket clients subscribe to (the same as `ingest_hub` in-process).
+    live_hub: LiveHub,
+    observers: Vec<Arc<dyn ReadingObserver>>,
+    /// Where invalid readings go (counted either way).
+    dead_letters: Option<Arc<dyn DeadLetterSink>>,
+    /// Runs after the pipeline drained (leaves consumer groups, stops fan-out).
+    on_stop: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+fn inproc_transport() -> Transport {
+    let InProcessBus { publisher, source } = InProcessBus::new(BUS_CAPACITY);
+    let (sink, link) = command_channel(COMMAND_CAPACITY);
+    let hub = LiveHub::new();
+    Transport {
+        source: Arc::new(source),
+        sink: Arc::new(sink),
+        local: Some(publisher.clone()),
+        sim_publisher: Arc::new(publisher),
+        sim_link: Arc::new(link),
+        ingest_hub: hub.clone(),
+        live_hub: hub,
+        observers: Vec::new(),
+        dead_letters: None,
+        on_stop: Vec::new(),
+    }
+}
+
+#[cfg(feature = "kafka")]
+async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
+    use vehicleops_kafka::{
+        KafkaCommandSink, KafkaDeadLetterSink, KafkaEventPublisher, KafkaTelemetryPublisher,
+        KafkaTelemetrySource, KafkaVehicleLink, ProducerSettings, SourceSettings,
+    };
+    let kafka = crate::kafka_mode::kafka_config(config)?;
+    if config.kafka_create_topics {
+        crate::kafka_mode::ensure_topics(&kafka).await?;
+    }
+    let producer = ProducerSettings::default();
+    let source = Arc::new(KafkaTelemetrySource::new(
+        &kafka,
+        SourceSettings::default(),
+    )?);
+    // Every instance reads every acknowledgement (a group of its own) and applies those of the
+    // commands it dispatched; a shared group would hand some of them to instances that never
+    // saw the command.
+    let instance = uuid::Uuid::new_v4().simple().to_string();
+    let mut own_group = kafka.clone();
+    own_group.group_id = format!("{}.instance-{instance}", kafka.group_id);
+    let sink = Arc::new(KafkaCommandSink::new(&own_group, &producer)?);
+    let sim_link = Arc::new(KafkaVehicleLink::new(
+        &kafka,
+        &format!("{}.simulator", kafka.group_id),
+        &producer,
+    )?);
+    let events = Arc::new(KafkaEventPublisher::new(&kafka, &producer)?);
+    let ingest_hub = LiveHub::new();
+    let live_hub = LiveHub::new();
+    let bridge = events.clone().bridge_hub(&ingest_hub);
+    let fanout = crate::kafka_mode::Fanout::start(&own_group, live_hub.clone())?;
+    let (closing_source, closing_sink, closing_link) =
+        (source.clone(), sink.clone(), sim_link.clone());
+    Ok(Transport {
+        source,
+        sink,
+        local: None,
+        sim_publisher: Arc::new(KafkaTelemetryPublisher::new(&kafka, &producer)?),
+        sim_link,
+        ingest_hub,
+        live_hub,
+        observers: vec![events],
+        dead_letters: Some(Arc::new(KafkaDeadLetterSink::new(&kafka, &producer)?)),
+        on_stop: vec![Box::new(move || {
+            closing_source.close();
+            closing_sink.close();
+            closing_link.close();
+            bridge.abort();
+            fanout.close();
+        })],
+    })
+}
+
+async fn transport(config: &Config) -> Result<Transport, StartupError> {
+    match config.bus {
+        BusKind::Inproc => Ok(inproc_transport()),
+        #[cfg(feature = "kafka")]
+        BusKind::Kafka => kafka_transport(config).await,
+        #[cfg(not(feature = "kafka"))]
+        BusKind::Kafka => Err(StartupError::Config(
+            "VEHICLEOPS_BUS=kafka needs a server built with `--features kafka`".into(),
         )),
     }
 }
@@ -133,9 +244,9 @@ async fn open_store(config: &Config) -> Result<Stores, StartupError> {
 struct Background {
     ready: Arc<AtomicBool>,
     simulator: Option<SimulatorHandle>,
-    source: Arc<InProcessTelemetrySource>,
     pipeline: PipelineHandle,
-    hub: LiveHub,
+    hubs: [LiveHub; 2],
+    on_stop: Vec<Box<dyn FnOnce() + Send>>,
     _commands: CommandCenterTask,
     _missions: MissionServiceTask,
 }
@@ -148,8 +259,7 @@ impl Background {
                 tracing::warn!(error = %e, "simulator stopped with an error");
             }
         }
-        // No more readings in; the pipeline stores and acknowledges what it already read.
-        self.source.close().await;
+        // Stops reading; stores and acknowledges everything already read.
         match self.pipeline.shutdown().await {
             Ok(stats) => tracing::info!(
                 received = stats.received,
@@ -159,39 +269,43 @@ impl Background {
             ),
             Err(e) => tracing::error!(error = %e, "pipeline did not drain cleanly"),
         }
+        for stop in self.on_stop {
+            stop();
+        }
         // Ends every WebSocket session with a close frame.
-        self.hub.close();
+        for hub in &self.hubs {
+            hub.close();
+        }
     }
 }
 
 /// Starts the whole system and begins serving. Returns once the port is bound.
 pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     config.validate()?;
-    if config.bus == BusKind::Kafka {
-        return Err(StartupError::Config(
-            "VEHICLEOPS_BUS=kafka needs a build with Kafka support, which this build does not have"
-                .into(),
-        ));
-    }
     let (store, repo) = open_store(&config).await?;
+    let transport = transport(&config).await?;
 
-    let InProcessBus { publisher, source } = InProcessBus::new(BUS_CAPACITY);
-    let source = Arc::new(source);
-    let (command_sink, vehicle_link) = command_channel(COMMAND_CAPACITY);
-
-    let hub = LiveHub::new();
-    let (missions, missions_task) =
-        MissionService::start(repo.clone(), Some(hub.clone()), config.arrival_radius_m);
-    let pipeline = PipelineBuilder::new(source.clone(), store.clone())
-        .repository(repo.clone())
-        .hub(hub.clone())
-        .rules(default_rules())
-        .observer(missions.clone())
-        .spawn();
-    let (commands, commands_task) = CommandCenter::start(
-        Arc::new(command_sink),
+    let (missions, missions_task) = MissionService::start(
         repo.clone(),
-        Some(hub.clone()),
+        Some(transport.ingest_hub.clone()),
+        config.arrival_radius_m,
+    );
+    let mut pipeline = PipelineBuilder::new(transport.source.clone(), store.clone())
+        .repository(repo.clone())
+        .hub(transport.ingest_hub.clone())
+        .rules(default_rules())
+        .observer(missions.clone());
+    for observer in &transport.observers {
+        pipeline = pipeline.observer(observer.clone());
+    }
+    if let Some(sink) = &transport.dead_letters {
+        pipeline = pipeline.dead_letters(sink.clone());
+    }
+    let pipeline = pipeline.spawn();
+    let (commands, commands_task) = CommandCenter::start(
+        transport.sink.clone(),
+        repo.clone(),
+        Some(transport.live_hub.clone()),
         config.command_timeouts(),
     );
 
@@ -199,12 +313,27 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         demo::seed(repo.as_ref()).await?;
     }
     if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
-        demo::upsert_account(repo.as_ref(), "op-bootstrap-admin", email, password, Role::Admin, Vec::new())
-            .await?;
+        demo::upsert_account(
+            repo.as_ref(),
+            "op-bootstrap-admin",
+            email,
+            password,
+            Role::Admin,
+            Vec::new(),
+        )
+        .await?;
     }
 
     let simulator = if config.simulator_enabled() {
-        Some(start_simulator(&config, repo.as_ref(), &publisher, vehicle_link).await?)
+        Some(
+            start_simulator(
+                &config,
+                repo.as_ref(),
+                transport.sim_publisher.clone(),
+                transport.sim_link.clone(),
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -213,7 +342,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         Some(key) => key.as_bytes().to_vec(),
         None => {
             if config.app_env == AppEnv::Development {
-                tracing::warn!("SECRET_KEY is not set: using a random key; tokens end with this process");
+                tracing::warn!(
+                    "SECRET_KEY is not set: using a random key; tokens end with this process"
+                );
             }
             random_bytes()
         }
@@ -230,7 +361,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     let state = AppState {
         store,
         repo,
-        hub: hub.clone(),
+        hub: transport.live_hub.clone(),
         commands,
         missions,
         tokens: Arc::new(tokens),
@@ -238,7 +369,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
             config.login_max_failures,
             Duration::from_secs(config.login_window_seconds),
         )),
-        metrics: Arc::new(Metrics::new(pipeline.stats(), hub.clone())),
+        metrics: Arc::new(Metrics::new(pipeline.stats(), transport.live_hub.clone())),
         dummy_hash: dummy_hash.into(),
         ready: ready.clone(),
     };
@@ -249,9 +380,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     let background = Background {
         ready,
         simulator,
-        source,
         pipeline,
-        hub,
+        hubs: [transport.ingest_hub.clone(), transport.live_hub.clone()],
+        on_stop: transport.on_stop,
         _commands: commands_task,
         _missions: missions_task,
     };
@@ -270,10 +401,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         tracing::info!("server stopped");
         Ok(())
     });
-    tracing::info!(%local_addr, mode = ?config.app_env, "listening");
+    tracing::info!(%local_addr, mode = ?config.app_env, store = ?config.store, bus = ?config.bus, "listening");
     Ok(RunningServer {
         local_addr,
-        publisher: Some(publisher),
+        publisher: transport.local,
         stop: Some(stop_tx),
         task,
     })
@@ -282,8 +413,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
 async fn start_simulator(
     config: &Config,
     repo: &dyn FleetRepository,
-    publisher: &InProcessPublisher,
-    link: vehicleops_core::inproc::InProcessVehicleLink,
+    publisher: Arc<dyn TelemetryPublisher>,
+    link: Arc<dyn VehicleCommandLink>,
 ) -> Result<SimulatorHandle, StartupError> {
     let area: Area = config
         .simulator_area
@@ -302,8 +433,8 @@ async fn start_simulator(
         seed: rand_seed(),
         max_ticks: None,
     };
-    let simulator = Simulator::new(sim_config)
-        .map_err(|e| StartupError::Config(format!("simulator: {e}")))?;
+    let simulator =
+        Simulator::new(sim_config).map_err(|e| StartupError::Config(format!("simulator: {e}")))?;
     // The simulated fleet and vehicles must be registered for commands and missions.
     if repo.get_fleet(&config.simulator_fleet).await?.is_none() {
         repo.upsert_fleet(&Fleet {
@@ -321,7 +452,7 @@ async fn start_simulator(
         })
         .await?;
     }
-    Ok(simulator.spawn(Arc::new(publisher.clone()), Some(Arc::new(link)))?)
+    Ok(simulator.spawn(publisher, Some(link))?)
 }
 
 fn random_bytes() -> Vec<u8> {

@@ -6,9 +6,9 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -200,7 +200,10 @@ impl LoginLimiter {
     }
 
     fn keys(ip: IpAddr, email: &str) -> [String; 2] {
-        [format!("ip:{ip}"), format!("email:{}", email.to_lowercase())]
+        [
+            format!("ip:{ip}"),
+            format!("email:{}", email.to_lowercase()),
+        ]
     }
 
     /// `Err(retry_after_secs)` while either key is over the limit.
@@ -210,7 +213,10 @@ impl LoginLimiter {
         let mut retry_after = None;
         for key in Self::keys(ip, email) {
             if let Some(q) = failures.get_mut(&key) {
-                while q.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+                while q
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.window)
+                {
                     q.pop_front();
                 }
                 if q.len() as u32 >= self.max_failures {
@@ -227,7 +233,10 @@ impl LoginLimiter {
         let now = Instant::now();
         let mut failures = self.failures.lock().expect("limiter lock");
         if failures.len() > SWEEP_ABOVE_KEYS {
-            failures.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < self.window));
+            failures.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) < self.window)
+            });
         }
         for key in Self::keys(ip, email) {
             failures.entry(key).or_default().push_back(now);
@@ -264,10 +273,7 @@ mod tests {
         let p = tokens.verify(&tokens.issue(&operator()).unwrap()).unwrap();
         assert_eq!(p.id, "op-001");
         assert!(p.can_access("fleet-001") && !p.can_access("fleet-002"));
-        assert_eq!(
-            p.require_fleet("fleet-002").unwrap_err().code,
-            "FORBIDDEN"
-        );
+        assert_eq!(p.require_fleet("fleet-002").unwrap_err().code, "FORBIDDEN");
 
         let other = TokenService::new(&[8; 32], Duration::from_secs(60));
         let forged = other.issue(&operator()).unwrap();
@@ -285,7 +291,10 @@ mod tests {
                 iss: ISSUER.into(),
             })
             .unwrap();
-        assert_eq!(tokens.verify(&expired).unwrap_err().detail, "Token has expired");
+        assert_eq!(
+            tokens.verify(&expired).unwrap_err().detail,
+            "Token has expired"
+        );
     }
 
     #[test]
@@ -298,7 +307,10 @@ mod tests {
         limiter.record_failure(a, "X@Y");
         let wait = limiter.check(b, "x@y").unwrap_err();
         assert!((1..=61).contains(&wait));
-        assert!(limiter.check(a, "other@y").is_err(), "the address is blocked too");
+        assert!(
+            limiter.check(a, "other@y").is_err(),
+            "the address is blocked too"
+        );
         assert!(limiter.check(b, "other@y").is_ok());
     }
 }

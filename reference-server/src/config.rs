@@ -55,6 +55,7 @@ pub enum LogFormat {
 #[command(
     name = "vehicleops-server",
     version,
+    args_override_self = true,
     about = "VehicleOps reference server: REST + WebSocket fleet API over the VehicleOps SDK.\n\
              With no configuration it starts a self-contained demo on http://localhost:8000."
 )]
@@ -107,6 +108,10 @@ pub struct Config {
     #[arg(long, env = "VEHICLEOPS_SQLITE_PATH")]
     pub sqlite_path: Option<PathBuf>,
 
+    /// Full PostgreSQL URL (postgres://user:password@host:port/db?sslmode=…); overrides POSTGRES_*.
+    #[arg(long, env = "VEHICLEOPS_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
     /// PostgreSQL host.
     #[arg(long, env = "POSTGRES_HOST", default_value = "localhost")]
     pub postgres_host: String,
@@ -132,11 +137,19 @@ pub struct Config {
     pub bus: BusKind,
 
     /// Kafka bootstrap servers.
-    #[arg(long, env = "KAFKA_BOOTSTRAP_SERVERS", default_value = "localhost:9092")]
+    #[arg(
+        long,
+        env = "KAFKA_BOOTSTRAP_SERVERS",
+        default_value = "localhost:9092"
+    )]
     pub kafka_bootstrap_servers: String,
 
     /// Topic of raw telemetry.
-    #[arg(long, env = "KAFKA_TELEMETRY_TOPIC", default_value = "fleet.telemetry.raw")]
+    #[arg(
+        long,
+        env = "KAFKA_TELEMETRY_TOPIC",
+        default_value = "fleet.telemetry.raw"
+    )]
     pub kafka_telemetry_topic: String,
 
     /// Topic of vehicle commands.
@@ -144,8 +157,21 @@ pub struct Config {
     pub kafka_commands_topic: String,
 
     /// Consumer group of the ingest consumers (shared by all instances).
-    #[arg(long, env = "KAFKA_CONSUMER_GROUP", default_value = "vehicleops-backend")]
+    #[arg(
+        long,
+        env = "KAFKA_CONSUMER_GROUP",
+        default_value = "vehicleops-backend"
+    )]
     pub kafka_consumer_group: String,
+
+    /// Appended to every Kafka topic name (e.g. `.staging`), to share a cluster between
+    /// environments.
+    #[arg(long, env = "VEHICLEOPS_KAFKA_TOPIC_SUFFIX", default_value = "")]
+    pub kafka_topic_suffix: String,
+
+    /// Create missing Kafka topics at start (off where topics are managed elsewhere, e.g. MSK).
+    #[arg(long, env = "VEHICLEOPS_KAFKA_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub kafka_create_topics: bool,
 
     /// Run the built-in simulator (default: on in demo mode, off otherwise).
     #[arg(long, env = "VEHICLEOPS_SIMULATOR")]
@@ -168,11 +194,19 @@ pub struct Config {
     pub simulator_area: String,
 
     /// Simulator scenario: normal, high-load or fault-injection.
-    #[arg(long, env = "VEHICLEOPS_SIMULATOR_SCENARIO", default_value = "fault-injection")]
+    #[arg(
+        long,
+        env = "VEHICLEOPS_SIMULATOR_SCENARIO",
+        default_value = "fault-injection"
+    )]
     pub simulator_scenario: String,
 
     /// Directory of the web dashboard's static files, served at `/` when it exists.
-    #[arg(long, env = "VEHICLEOPS_DASHBOARD_DIR", default_value = "dashboard/dist")]
+    #[arg(
+        long,
+        env = "VEHICLEOPS_DASHBOARD_DIR",
+        default_value = "dashboard/dist"
+    )]
     pub dashboard_dir: PathBuf,
 
     /// Origin allowed to call the API from a browser (CORS), e.g. http://localhost:3000.
@@ -180,7 +214,12 @@ pub struct Config {
     pub frontend_url: Option<String>,
 
     /// Log format.
-    #[arg(long, env = "VEHICLEOPS_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        env = "VEHICLEOPS_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
 
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info,vehicleops_server=debug`.
@@ -188,11 +227,19 @@ pub struct Config {
     pub log: String,
 
     /// Seconds a command may wait for a vehicle's acknowledgement before it EXPIRES.
-    #[arg(long, env = "VEHICLEOPS_COMMAND_DELIVERY_TIMEOUT_SECONDS", default_value_t = 30)]
+    #[arg(
+        long,
+        env = "VEHICLEOPS_COMMAND_DELIVERY_TIMEOUT_SECONDS",
+        default_value_t = 30
+    )]
     pub command_delivery_timeout_seconds: u64,
 
     /// Seconds a delivered command may take before it TIMES OUT.
-    #[arg(long, env = "VEHICLEOPS_COMMAND_EXECUTION_TIMEOUT_SECONDS", default_value_t = 120)]
+    #[arg(
+        long,
+        env = "VEHICLEOPS_COMMAND_EXECUTION_TIMEOUT_SECONDS",
+        default_value_t = 120
+    )]
     pub command_execution_timeout_seconds: u64,
 
     /// Distance in metres at which a mission waypoint counts as reached.
@@ -222,9 +269,8 @@ impl Config {
         let Some(path) = first.config else {
             return Ok(first);
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            StartupError::Config(format!("cannot read {}: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| StartupError::Config(format!("cannot read {}: {e}", path.display())))?;
         let table: toml::Table = text
             .parse()
             .map_err(|e| StartupError::Config(format!("{}: {e}", path.display())))?;
@@ -316,8 +362,11 @@ impl Config {
         }
     }
 
-    /// The PostgreSQL connection URL built from the `POSTGRES_*` settings.
+    /// The PostgreSQL connection URL: `VEHICLEOPS_DATABASE_URL`, or one built from `POSTGRES_*`.
     pub fn postgres_url(&self) -> String {
+        if let Some(url) = &self.database_url {
+            return url.clone();
+        }
         let password = self
             .postgres_password
             .as_deref()
@@ -375,8 +424,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("vo-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("server.toml");
-        std::fs::write(&file, "app_port = 9100\nsimulator_vehicles = 3\nsimulator = false\n")
-            .unwrap();
+        std::fs::write(
+            &file,
+            "app_port = 9100\nsimulator_vehicles = 3\nsimulator = false\n",
+        )
+        .unwrap();
         let f = file.to_str().unwrap();
         let c = Config::load_from(["s", "--config", f, "--simulator-vehicles", "7"]).unwrap();
         assert_eq!(c.app_port, 9100);

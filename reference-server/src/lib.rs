@@ -24,5 +24,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+#[cfg(feature = "kafka")]
+pub mod kafka_mode;
 pub mod metrics;
 pub mod ws;

@@ -19,7 +19,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("vehicleops-server: cannot start the runtime: {e}");
@@ -47,7 +50,10 @@ async fn run(config: Config) -> Result<(), StartupError> {
     };
     println!("VehicleOps is running on http://{host}:{}", addr.port());
     println!("  API docs:  http://{host}:{}/docs", addr.port());
-    println!("  Live feed: ws://{host}:{}/ws/fleet/fleet-001?token=<access_token>", addr.port());
+    println!(
+        "  Live feed: ws://{host}:{}/ws/fleet/fleet-001?token=<access_token>",
+        addr.port()
+    );
     if demo {
         println!("Demo logins (demo mode only):");
         for a in DEMO_ACCOUNTS {

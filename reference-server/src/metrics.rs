@@ -162,20 +162,90 @@ fn gauge(
 impl Collector for LiveCollector {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = self.pipeline.snapshot();
-        counter(&mut e, "telemetry_received", "Telemetry records read from the source (rate() = ingest rate)", s.received)?;
-        counter(&mut e, "telemetry_valid", "Telemetry records that passed validation", s.valid)?;
-        counter(&mut e, "telemetry_stored", "Readings written to the store", s.stored)?;
-        counter(&mut e, "telemetry_duplicates", "Readings the store already had (replays)", s.duplicates)?;
-        counter(&mut e, "telemetry_stale", "Out-of-order readings stored without changing state", s.stale)?;
-        counter(&mut e, "dead_letters", "Invalid records sent to the dead-letter sink", s.dead_lettered)?;
-        counter(&mut e, "store_write_errors", "Failed store writes (retried)", s.write_errors)?;
-        counter(&mut e, "store_write_batches", "Batches written to the store", s.batches_written)?;
-        gauge(&mut e, "store_write_seconds_sum", "Total time spent writing batches, seconds", s.avg_write_ms * s.batches_written as f64 / 1000.0)?;
-        gauge(&mut e, "store_write_avg_seconds", "Average batch write latency, seconds", s.avg_write_ms / 1000.0)?;
-        gauge(&mut e, "store_write_max_seconds", "Slowest batch write, seconds", s.max_write_ms / 1000.0)?;
-        gauge(&mut e, "pipeline_lag_seconds", "Age of the newest stored reading when it was stored", s.last_lag_ms as f64 / 1000.0)?;
-        gauge(&mut e, "pipeline_in_flight", "Readings processed but not yet stored", s.in_flight as f64)?;
-        counter(&mut e, "alerts_cleared", "Alert episodes that ended", s.alerts_cleared)?;
+        counter(
+            &mut e,
+            "telemetry_received",
+            "Telemetry records read from the source (rate() = ingest rate)",
+            s.received,
+        )?;
+        counter(
+            &mut e,
+            "telemetry_valid",
+            "Telemetry records that passed validation",
+            s.valid,
+        )?;
+        counter(
+            &mut e,
+            "telemetry_stored",
+            "Readings written to the store",
+            s.stored,
+        )?;
+        counter(
+            &mut e,
+            "telemetry_duplicates",
+            "Readings the store already had (replays)",
+            s.duplicates,
+        )?;
+        counter(
+            &mut e,
+            "telemetry_stale",
+            "Out-of-order readings stored without changing state",
+            s.stale,
+        )?;
+        counter(
+            &mut e,
+            "dead_letters",
+            "Invalid records sent to the dead-letter sink",
+            s.dead_lettered,
+        )?;
+        counter(
+            &mut e,
+            "store_write_errors",
+            "Failed store writes (retried)",
+            s.write_errors,
+        )?;
+        counter(
+            &mut e,
+            "store_write_batches",
+            "Batches written to the store",
+            s.batches_written,
+        )?;
+        gauge(
+            &mut e,
+            "store_write_seconds_sum",
+            "Total time spent writing batches, seconds",
+            s.avg_write_ms * s.batches_written as f64 / 1000.0,
+        )?;
+        gauge(
+            &mut e,
+            "store_write_avg_seconds",
+            "Average batch write latency, seconds",
+            s.avg_write_ms / 1000.0,
+        )?;
+        gauge(
+            &mut e,
+            "store_write_max_seconds",
+            "Slowest batch write, seconds",
+            s.max_write_ms / 1000.0,
+        )?;
+        gauge(
+            &mut e,
+            "pipeline_lag_seconds",
+            "Age of the newest stored reading when it was stored",
+            s.last_lag_ms as f64 / 1000.0,
+        )?;
+        gauge(
+            &mut e,
+            "pipeline_in_flight",
+            "Readings processed but not yet stored",
+            s.in_flight as f64,
+        )?;
+        counter(
+            &mut e,
+            "alerts_cleared",
+            "Alert episodes that ended",
+            s.alerts_cleared,
+        )?;
         let family = ConstCounter::new(0u64);
         let mut by_type = e.encode_descriptor(
             "alerts_raised",
@@ -189,8 +259,18 @@ impl Collector for LiveCollector {
             let labels = [("alert_type", alert_type)];
             ConstCounter::new(n).encode(by_type.encode_family(&labels)?)?;
         }
-        gauge(&mut e, "websocket_clients", "Connected WebSocket clients", self.ws_clients.load(Ordering::Relaxed) as f64)?;
-        counter(&mut e, "websocket_updates_coalesced", "Vehicle updates replaced by a newer one before a slow client read them", self.hub.coalesced_updates())?;
+        gauge(
+            &mut e,
+            "websocket_clients",
+            "Connected WebSocket clients",
+            self.ws_clients.load(Ordering::Relaxed) as f64,
+        )?;
+        counter(
+            &mut e,
+            "websocket_updates_coalesced",
+            "Vehicle updates replaced by a newer one before a slow client read them",
+            self.hub.coalesced_updates(),
+        )?;
         Ok(())
     }
 }

@@ -16,9 +16,9 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -54,7 +54,11 @@ pub async fn fleet_ws(
     let principal = state.tokens.verify(&token)?;
     state.fleet(&principal, &fleet_id).await?;
     let upgrade = upgrade.map_err(|r| {
-        ApiError::new(r.status(), "UPGRADE_REQUIRED", "Expected a WebSocket upgrade request")
+        ApiError::new(
+            r.status(),
+            "UPGRADE_REQUIRED",
+            "Expected a WebSocket upgrade request",
+        )
     })?;
     Ok(upgrade
         .on_upgrade(move |socket| session(state, fleet_id, principal, socket))
@@ -125,7 +129,10 @@ async fn session(state: AppState, fleet_id: String, principal: Principal, socket
     }
     let refs: Vec<&LiveUpdate> = snapshot.iter().map(|u| &**u).collect();
     let first = Message::Text(snapshot_frame(&fleet_id, &refs).into());
-    if !matches!(tokio::time::timeout(SEND_TIMEOUT, tx.send(first)).await, Ok(Ok(()))) {
+    if !matches!(
+        tokio::time::timeout(SEND_TIMEOUT, tx.send(first)).await,
+        Ok(Ok(()))
+    ) {
         return;
     }
     state.metrics.ws_frames_sent(1);

@@ -5,6 +5,7 @@
 //! [`FleetRepository`](vehicleops_core::FleetRepository) traits.
 //!
 //! - feature `sqlite` (default): [`SqliteStore`], the embedded store, backed by a bundled SQLite.
+//! - feature `postgres`: `PostgresStore`, the PostgreSQL / TimescaleDB store.
 //! - feature `testing`: [`testing`], the conformance suite every backend runs.
 //!
 //! ```
@@ -50,3 +51,8 @@ pub use sqlite::SqliteStore;
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresConfig, PostgresStore, TelemetryLayout};

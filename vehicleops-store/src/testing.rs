@@ -28,7 +28,8 @@
 //! - `upsert_vehicle` with an unknown fleet, and clearing, acknowledging or updating an unknown
 //!   alert, command or mission, fail with [`ErrorKind::NotFound`];
 //! - clearing an alert twice keeps the first clearing time;
-//! - timestamps are kept to the microsecond.
+//! - timestamps are kept to the microsecond;
+//! - a series bucket that is not positive fails with [`ErrorKind::Validation`].
 
 use std::sync::Arc;
 
@@ -482,7 +483,8 @@ pub async fn latest_and_latest_for_fleet((ts, _): Stores) {
 }
 
 /// Buckets start at multiples of the bucket length since the Unix epoch (not at the window
-/// start); a reading exactly on an edge belongs to the later bucket; empty buckets are omitted.
+/// start); a reading exactly on an edge belongs to the later bucket; empty buckets are omitted;
+/// a bucket that is not positive is a validation error.
 pub async fn series_buckets_align_to_the_epoch((ts, _): Stores) {
     // (seconds after T0, speed). T0 is a multiple of 5 minutes.
     let points = [
@@ -557,6 +559,14 @@ pub async fn series_buckets_align_to_the_epoch((ts, _): Stores) {
         .await
         .unwrap();
     assert!(none.is_empty());
+
+    for bucket in [Duration::zero(), Duration::minutes(-1)] {
+        let err = ts
+            .series("VH-1", Metric::SpeedKmh, everything(), bucket)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation, "bucket {bucket}: {err}");
+    }
 }
 
 /// Every [`Metric`] aggregates its own column.

@@ -38,9 +38,16 @@ fn window(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> ApiResult<T
     TimeRange::new(from, to).map_err(|e| ApiError::unprocessable(e.field, e.reason))
 }
 
-fn parse_enum<T: serde::de::DeserializeOwned>(field: &str, value: &str, expected: &str) -> ApiResult<T> {
+fn parse_enum<T: serde::de::DeserializeOwned>(
+    field: &str,
+    value: &str,
+    expected: &str,
+) -> ApiResult<T> {
     serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|_| {
-        ApiError::unprocessable(field, format!("unknown value {value:?}; expected {expected}"))
+        ApiError::unprocessable(
+            field,
+            format!("unknown value {value:?}; expected {expected}"),
+        )
     })
 }
 
@@ -76,7 +83,10 @@ pub async fn login(
         tracing::warn!(client = %ip, "login rate-limited");
         return Err(ApiError::too_many_requests(retry_after));
     }
-    let operator = state.repo.operator_by_email(&body.email.to_lowercase()).await?;
+    let operator = state
+        .repo
+        .operator_by_email(&body.email.to_lowercase())
+        .await?;
     // Verify against a dummy hash when the account does not exist, so response time does not
     // reveal which e-mails are registered.
     let hash = operator
@@ -318,10 +328,12 @@ pub async fn dispatch_command(
     ApiPath(vehicle_id): ApiPath<String>,
     ApiJson(body): ApiJson<CommandRequest>,
 ) -> ApiResult<(StatusCode, Json<CommandDispatched>)> {
-    let kind: CommandKind = body
-        .command
-        .parse()
-        .map_err(|e: vehicleops_core::ValidationError| ApiError::unprocessable("command", e.reason))?;
+    let kind: CommandKind =
+        body.command
+            .parse()
+            .map_err(|e: vehicleops_core::ValidationError| {
+                ApiError::unprocessable("command", e.reason)
+            })?;
     state.vehicle(&principal, &vehicle_id).await?;
     let params = CommandParams {
         waypoints: waypoints(body.params.waypoints),
@@ -382,7 +394,11 @@ pub async fn vehicle_metrics(
     let range = window(q.from, q.to)?;
     state.vehicle(&principal, &vehicle_id).await?;
     Ok(Json(
-        state.store.vehicle_summary(&vehicle_id, range).await?.into(),
+        state
+            .store
+            .vehicle_summary(&vehicle_id, range)
+            .await?
+            .into(),
     ))
 }
 
@@ -436,7 +452,9 @@ pub async fn metric_series(
         .as_deref()
         .ok_or_else(|| ApiError::unprocessable("metric", "is required"))?
         .parse()
-        .map_err(|e: vehicleops_core::ValidationError| ApiError::unprocessable("metric", e.reason))?;
+        .map_err(|e: vehicleops_core::ValidationError| {
+            ApiError::unprocessable("metric", e.reason)
+        })?;
     series(&state, &principal, &vehicle_id, metric, &q).await
 }
 
@@ -498,12 +516,14 @@ pub async fn list_alerts(
     };
     // An admin, or anyone asking for one fleet or one vehicle, is one query; others get the
     // union of their own fleets.
-    let scopes: Vec<Option<String>> =
-        if q.fleet_id.is_some() || q.vehicle_id.is_some() || principal.role == vehicleops_core::Role::Admin {
-            vec![q.fleet_id.clone()]
-        } else {
-            principal.fleet_ids.iter().cloned().map(Some).collect()
-        };
+    let scopes: Vec<Option<String>> = if q.fleet_id.is_some()
+        || q.vehicle_id.is_some()
+        || principal.role == vehicleops_core::Role::Admin
+    {
+        vec![q.fleet_id.clone()]
+    } else {
+        principal.fleet_ids.iter().cloned().map(Some).collect()
+    };
     let mut data = Vec::new();
     let mut total = 0;
     for scope in scopes {
@@ -511,7 +531,7 @@ pub async fn list_alerts(
         total += page.total;
         data.extend(page.data);
     }
-    data.sort_by(|a, b| b.triggered_at.cmp(&a.triggered_at));
+    data.sort_by_key(|a| std::cmp::Reverse(a.triggered_at));
     data.truncate(limit as usize);
     Ok(Json(AlertPage {
         data: data.iter().map(AlertOut::from).collect(),

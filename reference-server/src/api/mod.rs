@@ -55,7 +55,11 @@ impl AppState {
     }
 
     /// The fleet of a vehicle (registered, or only seen in telemetry) if the caller may see it.
-    pub async fn vehicle(&self, principal: &Principal, vehicle_id: &str) -> Result<String, ApiError> {
+    pub async fn vehicle(
+        &self,
+        principal: &Principal,
+        vehicle_id: &str,
+    ) -> Result<String, ApiError> {
         let fleet_id = match self.repo.get_vehicle(vehicle_id).await? {
             Some(v) => v.fleet_id,
             None => self
@@ -129,8 +133,7 @@ const DOCS_PAGE: &str = r#"<!doctype html>
 <script src="/docs/swagger-ui-bundle.js"></script>
 <script src="/docs/init.js"></script>
 </body></html>"#;
-const DOCS_INIT: &str =
-    "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true });";
+const DOCS_INIT: &str = "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true });";
 
 fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
     (
@@ -209,19 +212,46 @@ pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) 
         .route("/fleets", get(handlers::list_fleets))
         .route("/fleet/{fleet_id}/summary", get(handlers::fleet_summary))
         .route("/fleet/{fleet_id}/vehicles", get(handlers::fleet_vehicles))
-        .route("/telemetry/{vehicle_id}/latest", get(handlers::telemetry_latest))
-        .route("/telemetry/{vehicle_id}/history", get(handlers::telemetry_history))
+        .route(
+            "/telemetry/{vehicle_id}/latest",
+            get(handlers::telemetry_latest),
+        )
+        .route(
+            "/telemetry/{vehicle_id}/history",
+            get(handlers::telemetry_history),
+        )
         .route("/commands/{vehicle_id}", post(handlers::dispatch_command))
-        .route("/commands/{vehicle_id}/history", get(handlers::command_history))
-        .route("/analytics/vehicle/{vehicle_id}/metrics", get(handlers::vehicle_metrics))
-        .route("/analytics/vehicle/{vehicle_id}/speed-series", get(handlers::speed_series))
-        .route("/analytics/vehicle/{vehicle_id}/series", get(handlers::metric_series))
-        .route("/analytics/fleet/{fleet_id}/performance", get(handlers::fleet_performance))
+        .route(
+            "/commands/{vehicle_id}/history",
+            get(handlers::command_history),
+        )
+        .route(
+            "/analytics/vehicle/{vehicle_id}/metrics",
+            get(handlers::vehicle_metrics),
+        )
+        .route(
+            "/analytics/vehicle/{vehicle_id}/speed-series",
+            get(handlers::speed_series),
+        )
+        .route(
+            "/analytics/vehicle/{vehicle_id}/series",
+            get(handlers::metric_series),
+        )
+        .route(
+            "/analytics/fleet/{fleet_id}/performance",
+            get(handlers::fleet_performance),
+        )
         .route("/alerts", get(handlers::list_alerts))
-        .route("/alerts/{alert_id}/acknowledge", post(handlers::acknowledge_alert))
+        .route(
+            "/alerts/{alert_id}/acknowledge",
+            post(handlers::acknowledge_alert),
+        )
         .route("/missions", post(handlers::create_mission))
         .route("/missions/{mission_id}", get(handlers::get_mission))
-        .route("/missions/{mission_id}/cancel", post(handlers::cancel_mission))
+        .route(
+            "/missions/{mission_id}/cancel",
+            post(handlers::cancel_mission),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 
@@ -232,9 +262,18 @@ pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) 
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi_json))
         .route("/docs", get(|| async { Html(DOCS_PAGE) }))
-        .route("/docs/init.js", get(|| async { asset("text/javascript", DOCS_INIT.as_bytes()) }))
-        .route("/docs/swagger-ui-bundle.js", get(|| async { asset("text/javascript", SWAGGER_BUNDLE) }))
-        .route("/docs/swagger-ui.css", get(|| async { asset("text/css", SWAGGER_CSS) }))
+        .route(
+            "/docs/init.js",
+            get(|| async { asset("text/javascript", DOCS_INIT.as_bytes()) }),
+        )
+        .route(
+            "/docs/swagger-ui-bundle.js",
+            get(|| async { asset("text/javascript", SWAGGER_BUNDLE) }),
+        )
+        .route(
+            "/docs/swagger-ui.css",
+            get(|| async { asset("text/css", SWAGGER_CSS) }),
+        )
         .route("/metrics", get(serve_metrics).with_state(metrics.clone()))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
@@ -250,10 +289,12 @@ pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) 
     let mut app = app
         .layer(axum::middleware::from_fn_with_state(metrics, track_http))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            // The path only: query strings may carry a WebSocket token.
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-        }));
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // The path only: query strings may carry a WebSocket token.
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            }),
+        );
     if let Some(origin) = cors_origin.and_then(|o| HeaderValue::from_str(o).ok()) {
         app = app.layer(
             CorsLayer::new()

@@ -13,7 +13,7 @@ mod schema;
 mod telemetry;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -29,6 +29,15 @@ const READER_CONNECTIONS: usize = 2;
 
 /// How long a connection waits for a lock held by another connection (or process) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Rows written between background checkpoints. A checkpoint copies the WAL back into the
+/// database file; run inline it would stall the writer, so a separate connection does it while
+/// the writer goes on.
+const CHECKPOINT_EVERY_ROWS: u64 = 100_000;
+
+/// The writer's own automatic checkpoint, in WAL pages (4 KiB): only a backstop, for when
+/// background checkpoints cannot keep up or cannot finish.
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 65_536;
 
 /// Prepared statements kept per connection; the store uses a few dozen distinct statements.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
@@ -55,6 +64,15 @@ struct Shared {
     next_reader: AtomicUsize,
     /// `None` for an in-memory store.
     path: Option<PathBuf>,
+    /// `None` for an in-memory store, which has no WAL.
+    checkpointer: Option<Arc<Checkpointer>>,
+}
+
+/// Runs WAL checkpoints off the writer's path.
+struct Checkpointer {
+    conn: Mutex<Connection>,
+    running: AtomicBool,
+    rows_since_last: AtomicU64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -91,9 +109,20 @@ impl SqliteStore {
             ));
         }
         writer
-            .execute_batch("PRAGMA synchronous = NORMAL")
+            .execute_batch(&format!(
+                "PRAGMA synchronous = NORMAL;
+                 PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES};"
+            ))
             .map_err(backend_error)?;
         schema::migrate(&mut writer)?;
+
+        let checkpointer = Connection::open(&path).map_err(backend_error)?;
+        configure(&checkpointer)?;
+        let checkpointer = Checkpointer {
+            conn: Mutex::new(checkpointer),
+            running: AtomicBool::new(false),
+            rows_since_last: AtomicU64::new(0),
+        };
 
         let readers = (0..READER_CONNECTIONS)
             .map(|_| {
@@ -105,7 +134,12 @@ impl SqliteStore {
                 Ok(Mutex::new(reader))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self::from_parts(writer, readers, Some(path)))
+        Ok(Self::from_parts(
+            writer,
+            readers,
+            Some(path),
+            Some(Arc::new(checkpointer)),
+        ))
     }
 
     /// A fresh, private in-memory database, gone when the last clone is dropped. Meant for tests,
@@ -114,13 +148,14 @@ impl SqliteStore {
         let mut conn = Connection::open_in_memory().map_err(backend_error)?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
-        Ok(Self::from_parts(conn, Vec::new(), None))
+        Ok(Self::from_parts(conn, Vec::new(), None, None))
     }
 
     fn from_parts(
         writer: Connection,
         readers: Vec<Mutex<Connection>>,
         path: Option<PathBuf>,
+        checkpointer: Option<Arc<Checkpointer>>,
     ) -> Self {
         SqliteStore {
             shared: Arc::new(Shared {
@@ -128,6 +163,7 @@ impl SqliteStore {
                 readers,
                 next_reader: AtomicUsize::new(0),
                 path,
+                checkpointer,
             }),
         }
     }
@@ -135,6 +171,34 @@ impl SqliteStore {
     /// The database file, `None` for an in-memory store.
     pub fn path(&self) -> Option<&Path> {
         self.shared.path.as_deref()
+    }
+
+    /// Counts `rows` newly written and, every [`CHECKPOINT_EVERY_ROWS`], starts a passive
+    /// checkpoint on the blocking pool unless one is still running. Passive: it never waits for
+    /// (or blocks) the writer or readers; frames it cannot copy yet are copied next time.
+    fn note_rows_written(&self, rows: u64) {
+        let Some(checkpointer) = &self.shared.checkpointer else {
+            return;
+        };
+        let since = checkpointer
+            .rows_since_last
+            .fetch_add(rows, Ordering::Relaxed)
+            + rows;
+        if since < CHECKPOINT_EVERY_ROWS || checkpointer.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        checkpointer.rows_since_last.store(0, Ordering::Relaxed);
+        let checkpointer = Arc::clone(checkpointer);
+        tokio::task::spawn_blocking(move || {
+            let conn = checkpointer
+                .conn
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                tracing::warn!(error = %e, "background WAL checkpoint failed");
+            }
+            checkpointer.running.store(false, Ordering::Release);
+        });
     }
 
     /// Runs `work` with the writer connection on the blocking pool.

@@ -42,6 +42,18 @@ fn insert_sql(rows: usize) -> String {
 
 /// Writes `readings` in one transaction; returns how many rows were new.
 fn write_readings(conn: &mut Connection, readings: &[Reading]) -> Result<WriteOutcome> {
+    // In key order, consecutive inserts land on the same b-tree leaf instead of hopping between
+    // vehicles: the pages they touch stay hot in the CPU cache.
+    let mut sorted: Vec<&Reading> = readings.iter().collect();
+    sorted.sort_unstable_by(|a, b| {
+        let (a, b) = (&a.telemetry, &b.telemetry);
+        (a.vehicle_id.as_str(), a.timestamp, a.seq).cmp(&(
+            b.vehicle_id.as_str(),
+            b.timestamp,
+            b.seq,
+        ))
+    });
+    let readings = sorted;
     let tx = conn.transaction().map_err(backend_error)?;
     let mut inserted = 0u64;
     {
@@ -52,7 +64,7 @@ fn write_readings(conn: &mut Connection, readings: &[Reading]) -> Result<WriteOu
                 .prepare_cached(&insert_sql(ROWS_PER_INSERT))
                 .map_err(backend_error)?;
             for chunk in chunks {
-                let params = chunk.iter().flat_map(reading_params);
+                let params = chunk.iter().flat_map(|r| reading_params(r));
                 inserted += stmt
                     .execute(rusqlite::params_from_iter(params))
                     .map_err(backend_error)? as u64;
@@ -60,7 +72,7 @@ fn write_readings(conn: &mut Connection, readings: &[Reading]) -> Result<WriteOu
         }
         if !remainder.is_empty() {
             let mut stmt = tx.prepare_cached(&insert_sql(1)).map_err(backend_error)?;
-            for reading in remainder {
+            for &reading in remainder {
                 inserted += stmt
                     .execute(rusqlite::params_from_iter(reading_params(reading)))
                     .map_err(backend_error)? as u64;
@@ -331,8 +343,11 @@ impl TimeSeriesStore for SqliteStore {
             return Ok(WriteOutcome::default());
         }
         let readings = readings.to_vec();
-        self.with_writer(move |conn| write_readings(conn, &readings))
-            .await
+        let outcome = self
+            .with_writer(move |conn| write_readings(conn, &readings))
+            .await?;
+        self.note_rows_written(outcome.inserted);
+        Ok(outcome)
     }
 
     async fn latest(&self, vehicle_id: &str) -> Result<Option<Telemetry>> {
