@@ -26,6 +26,12 @@ async function text(page, testId) {
   return (await page.getByTestId(testId).first().textContent())?.trim() ?? '';
 }
 
+/** Clicks the map at an offset (px) from its centre. */
+async function clickMap(page, dx, dy) {
+  const box = await page.locator('.map-container').boundingBox();
+  await page.mouse.click(box.x + box.width / 2 + dx, box.y + box.height / 2 + dy);
+}
+
 /** Vehicle features MapLibre has in its source (rendered or clustered). */
 function mapVehicleCount(page) {
   return page.evaluate(() => {
@@ -252,6 +258,39 @@ const tests = [
       await page.getByTestId('performance-table').waitFor({ timeout: 15_000 });
       await page.getByTestId('nav-missions').click();
       await page.getByTestId('missions-panel').waitFor();
+      await page.getByTestId('nav-map').click();
+    },
+  ],
+  [
+    'REROUTE takes waypoints picked on the map and is executed',
+    async ({ page }) => {
+      const item = page.locator('[data-testid="vehicle-list-item"]', { hasText: 'MOVING' }).nth(1);
+      await item.click();
+      await page.getByTestId('cmd-reroute-btn').click();
+      await page.getByTestId('reroute-picker').waitFor();
+      for (const [dx, dy] of [[-120, -80], [60, -140]]) await clickMap(page, dx, dy);
+      await page.waitForFunction(() => /\(2 picked\)/.test(document.querySelector('[data-testid="reroute-picker"]')?.textContent ?? ''));
+      await page.getByTestId('reroute-send-btn').click();
+      await page.getByTestId('confirm-dialog-btn').click();
+      await page.waitForSelector('[data-testid="command-feedback"][data-status="EXECUTED"]', { timeout: 30_000 });
+      assert(/^REROUTE: DISPATCHED/.test(await text(page, 'command-feedback')), 'REROUTE lifecycle shown');
+    },
+  ],
+  [
+    'a mission is created from waypoints picked on the map and followed',
+    async ({ page }) => {
+      const item = page.locator('[data-testid="vehicle-list-item"]', { hasText: 'MOVING' }).nth(2);
+      const vehicleId = await item.getAttribute('data-vehicle-id');
+      await item.click();
+      await page.getByTestId('nav-missions').click();
+      await page.getByTestId('mission-pick-btn').click();
+      for (const [dx, dy] of [[100, 60], [160, 120], [40, 180]]) await clickMap(page, dx, dy);
+      await page.getByTestId('mission-create-btn').click();
+      const mission = page.locator('[data-testid="mission-item"]').first();
+      await mission.waitFor({ timeout: 15_000 });
+      assert((await mission.textContent()).includes(vehicleId), 'the mission is for the selected vehicle');
+      assert(/0\/3 waypoints|[123]\/3 waypoints/.test(await mission.textContent()), 'three waypoints');
+      assert(['ASSIGNED', 'IN_PROGRESS'].includes(await mission.getAttribute('data-status')), 'active mission');
       await page.getByTestId('nav-map').click();
     },
   ],

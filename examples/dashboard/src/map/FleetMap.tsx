@@ -244,7 +244,7 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
       <div className="vehicle-count" data-testid="vehicle-count">
         {activeCount} vehicles active
       </div>
-      {popup && popupVehicle && (
+      {popup && popupVehicle && !picking && (
         <div className="vehicle-popup" data-testid="vehicle-popup" style={{ left: popup.x, top: popup.y }}>
           <button className="popup-close" aria-label="Close" onClick={() => setPopup(null)}>
             ×
