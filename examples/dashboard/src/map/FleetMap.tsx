@@ -128,7 +128,8 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
             drawnVersion = s.fleet.version;
             const { all, changed, removed } = cache.sync(s.fleet.vehicles);
             const source = map.getSource('vehicles') as GeoJSONSource;
-            if (!fitted) {
+            // Mapbox GL's `updateData` takes another shape; it gets the whole collection.
+            if (!fitted || engine !== 'maplibre') {
               void source.setData({ type: 'FeatureCollection', features: all });
             } else if (changed.length || removed.length) {
               void source.updateData({ add: changed, remove: removed });
