@@ -29,6 +29,8 @@ export function connectLive(
         const fleetId = store.getState().fleet.fleetId;
         // Frames without an id (the original's short shape) need the list to act on them.
         if (!alert.id && fleetId) void store.dispatch(fetchAlerts(fleetId));
+        // The summary cards count open alerts: bring them up to date now, not at the next poll.
+        if (fleetId) void store.dispatch(fetchSummary(fleetId));
       },
       onCommand: (command) => store.dispatch(commandUpdated(command)),
       onMission: (mission) => store.dispatch(missionUpdated(mission)),
