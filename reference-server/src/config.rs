@@ -201,11 +201,13 @@ pub struct Config {
     )]
     pub simulator_scenario: String,
 
-    /// Directory of the web dashboard's static files, served at `/` when it exists.
+    /// Directory of the web dashboard's static files, served at `/` when it exists. Defaults to
+    /// the built copy shipped in `reference-server/dashboard/` (rebuilt by
+    /// `examples/dashboard/scripts/ship.sh`).
     #[arg(
         long,
         env = "VEHICLEOPS_DASHBOARD_DIR",
-        default_value = "dashboard/dist"
+        default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboard")
     )]
     pub dashboard_dir: PathBuf,
 
