@@ -9,6 +9,7 @@
 #   FUZZ_PORT          port for the server (default 18765)
 #   FUZZ_VENV          virtualenv with schemathesis (default ${TMPDIR:-/tmp}/vehicleops-fuzz-venv)
 #   CARGO_TARGET_DIR   as usual
+#   VEHICLEOPS_SERVER_BIN  a server binary to use instead of building one
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,15 +28,19 @@ if [[ ! -x "$VENV/bin/schemathesis" ]]; then
   "$VENV/bin/pip" install --quiet "schemathesis>=4,<5"
 fi
 
-log "building the server"
-cargo build --quiet -p vehicleops-server --manifest-path "$ROOT/Cargo.toml"
+SERVER_BIN="${VEHICLEOPS_SERVER_BIN:-}"
+if [[ -z "$SERVER_BIN" ]]; then
+  log "building the server"
+  cargo build --quiet -p vehicleops-server --manifest-path "$ROOT/Cargo.toml"
+  SERVER_BIN="$TARGET/debug/vehicleops-server"
+fi
 
 LOG="$(mktemp)"
 APP_ENV=demo APP_HOST=127.0.0.1 APP_PORT="$PORT" \
   SECRET_KEY="fuzzing-secret-key-at-least-32-bytes-long" \
   VEHICLEOPS_SIMULATOR_VEHICLES=5 VEHICLEOPS_LOG=warn \
   VEHICLEOPS_LOGIN_MAX_FAILURES=1000000 \
-  "$TARGET/debug/vehicleops-server" >"$LOG" 2>&1 &
+  "$SERVER_BIN" >"$LOG" 2>&1 &
 SERVER_PID=$!
 cleanup() {
   kill -TERM "$SERVER_PID" 2>/dev/null || true
