@@ -31,17 +31,32 @@ step "toolchain"
 cargo --version
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 
+step "servers: PostgreSQL 15 (private cluster), TimescaleDB (PGlite), mosquitto (MQTT)"
+eval "$(scripts/pg.sh start)"
+STOPS+=("scripts/pg.sh stop")
+eval "$(scripts/timescale.sh start)"
+STOPS+=("scripts/timescale.sh stop")
+export VEHICLEOPS_TEST_MQTT="$(bash scripts/mosquitto.sh start 18830)"
+STOPS+=("bash scripts/mosquitto.sh stop")
+started
+
+FEATURES=(--features vehicleops-store/postgres)
+
 step "format and lint"
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings
 started
 
 step "build every test once"
-cargo test --workspace --locked --no-run
+cargo test --workspace --locked "${FEATURES[@]}" --no-run
 started
 
 step "Rust test suites"
-cargo test --workspace --locked
+cargo test --workspace --locked "${FEATURES[@]}"
+started
+
+step "Node binding: npm ci, napi build, tsc, node --test"
+bash bindings/node/scripts/test.sh
 started
 
 step "all suites passed"
