@@ -152,5 +152,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     rate("consume+decode+rules+commit", seen, consumed_bytes, elapsed);
     println!("alert signals raised: {alerts}");
     tokio::task::spawn_blocking(move || source.close()).await?;
+    // The benchmark's topic is of no further use.
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        config.client_config().create()?;
+    admin
+        .delete_topics(
+            &[config.topics.telemetry_raw.as_str()],
+            &rdkafka::admin::AdminOptions::new(),
+        )
+        .await?;
     Ok(())
 }
