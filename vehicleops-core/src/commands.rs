@@ -129,23 +129,40 @@ impl CommandCenter {
         self.repository.list_commands(vehicle_id, limit).await
     }
 
-    /// Applies one acknowledgement. Unknown or already finished commands are ignored (an ack
-    /// can arrive twice through an at-least-once transport).
+    /// Applies one acknowledgement. A command this center did not dispatch (it restarted, or
+    /// another instance dispatched it) is looked up in the repository. Unknown commands, repeats
+    /// and acks a finished command can no longer take are ignored: an at-least-once transport
+    /// can deliver an ack twice.
     pub async fn apply_ack(&self, ack: &CommandAck) -> Result<Option<Command>> {
-        let updated = {
+        let tracked = {
             let mut pending = self.pending.lock().expect("commands lock");
-            let Some(cmd) = pending.get_mut(&ack.command_id) else {
-                return Ok(None);
-            };
-            if cmd.status == ack.status || !cmd.status.can_become(ack.status) {
-                return Ok(None);
+            match pending.get_mut(&ack.command_id) {
+                Some(cmd) => {
+                    if cmd.status == ack.status || !cmd.status.can_become(ack.status) {
+                        return Ok(None);
+                    }
+                    cmd.advance(ack.status, ack.at, ack.reason.clone())?;
+                    let cmd = cmd.clone();
+                    if cmd.status.is_terminal() {
+                        pending.remove(&ack.command_id);
+                    }
+                    Some(cmd)
+                }
+                None => None,
             }
-            cmd.advance(ack.status, ack.at, ack.reason.clone())?;
-            let cmd = cmd.clone();
-            if cmd.status.is_terminal() {
-                pending.remove(&ack.command_id);
+        };
+        let updated = match tracked {
+            Some(cmd) => cmd,
+            None => {
+                let Some(mut cmd) = self.repository.get_command(&ack.command_id).await? else {
+                    return Ok(None);
+                };
+                if cmd.status == ack.status || !cmd.status.can_become(ack.status) {
+                    return Ok(None);
+                }
+                cmd.advance(ack.status, ack.at, ack.reason.clone())?;
+                cmd
             }
-            cmd
         };
         self.repository.update_command(&updated).await?;
         self.publish(&updated);

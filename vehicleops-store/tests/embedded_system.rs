@@ -416,3 +416,80 @@ async fn missions_progress_from_telemetry_and_one_active_mission_per_vehicle() {
     drop(bus.publisher);
     pipeline.join().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgements_reach_commands_dispatched_before_a_restart() {
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    store
+        .upsert_fleet(&Fleet {
+            id: "fleet-001".into(),
+            name: "Zone A".into(),
+        })
+        .await
+        .unwrap();
+    store
+        .upsert_vehicle(&Vehicle {
+            id: "VH-1".into(),
+            fleet_id: "fleet-001".into(),
+            name: None,
+            home: None,
+        })
+        .await
+        .unwrap();
+    let (sink, _link) = command_channel(8);
+    let (before, task) = CommandCenter::start(
+        Arc::new(sink),
+        store.clone(),
+        None,
+        CommandTimeouts::default(),
+    );
+    let cmd = before
+        .dispatch("VH-1", CommandKind::Stop, Default::default(), "op-001")
+        .await
+        .unwrap();
+    drop(task);
+
+    // A new center (the process restarted) has nothing in memory but the stored command.
+    let (sink, _link) = command_channel(8);
+    let (after, _task) = CommandCenter::start(
+        Arc::new(sink),
+        store.clone(),
+        None,
+        CommandTimeouts::default(),
+    );
+    let ack = |status| CommandAck {
+        command_id: cmd.id.clone(),
+        vehicle_id: "VH-1".into(),
+        status,
+        at: Utc::now(),
+        reason: None,
+    };
+    let delivered = after
+        .apply_ack(&ack(CommandStatus::Delivered))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivered.status, CommandStatus::Delivered);
+    after
+        .apply_ack(&ack(CommandStatus::Executed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.get_command(&cmd.id).await.unwrap().unwrap().status,
+        CommandStatus::Executed
+    );
+    // Repeats and late acks change nothing; unknown commands are ignored.
+    assert!(
+        after
+            .apply_ack(&ack(CommandStatus::Delivered))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let unknown = CommandAck {
+        command_id: "cmd-unknown".into(),
+        ..ack(CommandStatus::Executed)
+    };
+    assert!(after.apply_ack(&unknown).await.unwrap().is_none());
+}
