@@ -305,25 +305,27 @@ async fn stop_command_halts_a_simulated_vehicle_and_reaches_executed() {
     pipeline.shutdown().await.unwrap();
 }
 
+/// An empty in-memory store with `fleet-001` and one vehicle in it.
+async fn store_with_vehicle(vehicle_id: &str) -> Arc<SqliteStore> {
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let fleet = Fleet {
+        id: "fleet-001".into(),
+        name: "Zone A".into(),
+    };
+    store.upsert_fleet(&fleet).await.unwrap();
+    let vehicle = Vehicle {
+        id: vehicle_id.into(),
+        fleet_id: fleet.id,
+        name: None,
+        home: None,
+    };
+    store.upsert_vehicle(&vehicle).await.unwrap();
+    store
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missions_progress_from_telemetry_and_one_active_mission_per_vehicle() {
-    let store = Arc::new(SqliteStore::in_memory().unwrap());
-    store
-        .upsert_fleet(&Fleet {
-            id: "fleet-001".into(),
-            name: "Zone A".into(),
-        })
-        .await
-        .unwrap();
-    store
-        .upsert_vehicle(&Vehicle {
-            id: "VH-1".into(),
-            fleet_id: "fleet-001".into(),
-            name: None,
-            home: None,
-        })
-        .await
-        .unwrap();
+    let store = store_with_vehicle("VH-1").await;
     let (missions, _task) = MissionService::start(store.clone(), None, DEFAULT_ARRIVAL_RADIUS_M);
     let bus = InProcessBus::new(256);
     let pipeline = PipelineBuilder::new(Arc::new(bus.source), store.clone())
@@ -419,23 +421,7 @@ async fn missions_progress_from_telemetry_and_one_active_mission_per_vehicle() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledgements_reach_commands_dispatched_before_a_restart() {
-    let store = Arc::new(SqliteStore::in_memory().unwrap());
-    store
-        .upsert_fleet(&Fleet {
-            id: "fleet-001".into(),
-            name: "Zone A".into(),
-        })
-        .await
-        .unwrap();
-    store
-        .upsert_vehicle(&Vehicle {
-            id: "VH-1".into(),
-            fleet_id: "fleet-001".into(),
-            name: None,
-            home: None,
-        })
-        .await
-        .unwrap();
+    let store = store_with_vehicle("VH-1").await;
     let (sink, _link) = command_channel(8);
     let (before, task) = CommandCenter::start(
         Arc::new(sink),
