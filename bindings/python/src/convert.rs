@@ -43,6 +43,15 @@ fn read_telemetry(obj: &Bound<'_, PyAny>) -> PyResult<Result<Telemetry, Validati
             }
         };
     }
+    // Read in the wire format's field order, so the first problem reported is the first field.
+    let vehicle_id = req!(fields.required("vehicle_id"));
+    let fleet_id = req!(fields.required("fleet_id"));
+    let latitude = req!(fields.required("latitude"));
+    let longitude = req!(fields.required("longitude"));
+    let speed_kmh = req!(fields.required("speed_kmh"));
+    let battery_pct = req!(fields.required("battery_pct"));
+    let engine_temp_c = req!(fields.required("engine_temp_c"));
+    let load_pct = req!(fields.optional("load_pct")).unwrap_or(0.0);
     let status: String = req!(fields.required("status"));
     let status = match status.parse::<VehicleStatus>() {
         Ok(s) => s,
@@ -55,6 +64,8 @@ fn read_telemetry(obj: &Bound<'_, PyAny>) -> PyResult<Result<Telemetry, Validati
             Err(e) => return Ok(Err(e)),
         },
     };
+    let heading_deg = req!(fields.optional("heading_deg")).unwrap_or(0.0);
+    let seq = req!(fields.optional("seq")).unwrap_or(0);
     let pose = match map.get_item("pose")? {
         Some(p) if !p.is_none() => match pythonize::depythonize::<MapPose>(&p) {
             Ok(pose) => Some(pose),
@@ -63,18 +74,18 @@ fn read_telemetry(obj: &Bound<'_, PyAny>) -> PyResult<Result<Telemetry, Validati
         _ => None,
     };
     Ok(Ok(Telemetry {
-        vehicle_id: req!(fields.required("vehicle_id")),
-        fleet_id: req!(fields.required("fleet_id")),
-        latitude: req!(fields.required("latitude")),
-        longitude: req!(fields.required("longitude")),
-        speed_kmh: req!(fields.required("speed_kmh")),
-        battery_pct: req!(fields.required("battery_pct")),
-        engine_temp_c: req!(fields.required("engine_temp_c")),
-        load_pct: req!(fields.optional("load_pct")).unwrap_or(0.0),
+        vehicle_id,
+        fleet_id,
+        latitude,
+        longitude,
+        speed_kmh,
+        battery_pct,
+        engine_temp_c,
+        load_pct,
         status,
         timestamp,
-        heading_deg: req!(fields.optional("heading_deg")).unwrap_or(0.0),
-        seq: req!(fields.optional("seq")).unwrap_or(0),
+        heading_deg,
+        seq,
         pose,
     }))
 }

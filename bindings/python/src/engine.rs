@@ -354,6 +354,11 @@ impl Engine {
         Subscription::new(self.inner.hub.subscribe(fleet_id))
     }
 
+    /// How many live subscriptions are open (closed or collected ones are gone).
+    fn subscriber_count(&self) -> usize {
+        self.inner.hub.subscriber_count()
+    }
+
     /// The newest live state of every vehicle of a fleet, without waiting.
     fn snapshot(&self, fleet_id: &str) -> PyResult<Py<PyAny>> {
         let updates: Vec<_> = self
