@@ -113,15 +113,17 @@ fn waypoints_from_py(
 #[pymethods]
 impl Engine {
     /// An engine on an in-memory database (`path=None`) or the SQLite file at `path`.
+    /// `batch_size` caps the readings per store transaction (the pipeline's default if `None`).
     #[new]
-    #[pyo3(signature = (path=None, *, default_rules=true, bus_capacity=20_000, batch_size=2_000))]
+    #[pyo3(signature = (path=None, *, default_rules=true, bus_capacity=20_000, batch_size=None))]
     fn new(
         py: Python<'_>,
         path: Option<std::path::PathBuf>,
         default_rules: bool,
         bus_capacity: usize,
-        batch_size: usize,
+        batch_size: Option<usize>,
     ) -> PyResult<Self> {
+        let batch_size = batch_size.unwrap_or(PipelineConfig::default().batch_size);
         if batch_size == 0 {
             return Err(invalid("batch_size", "must be at least 1"));
         }

@@ -88,7 +88,7 @@ class Engine:
         *,
         default_rules: bool = True,
         bus_capacity: int = 20000,
-        batch_size: int = 2000,
+        batch_size: Optional[int] = None,
     ) -> None: ...
     def add_rule(self, name: str, function: Callable[[Dict[str, Any]], RuleResult]) -> None:
         """Adds a Python alert rule (before ``start()``); one alert per episode."""
