@@ -4,6 +4,7 @@
 //! Run with: `cargo bench -p vehicleops-benches --bench embedded_pipeline`
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::DateTime;
@@ -16,6 +17,7 @@ use vehicleops_store::SqliteStore;
 
 const VEHICLES: u32 = 500;
 const TICKS: i64 = 200;
+static RUN: AtomicU64 = AtomicU64::new(0);
 
 fn readings() -> Vec<Vec<Telemetry>> {
     let mut sim = Simulator::new(SimulatorConfig {
@@ -94,14 +96,11 @@ fn pipeline(c: &mut Criterion) {
         g.bench_function(format!("{name}/sqlite_file"), |b| {
             b.iter_custom(|iters| {
                 (0..iters)
-                    .map(|i| {
-                        let path = dir.join(format!(
-                            "{name}-{i}-{}.db",
-                            Instant::now().elapsed().as_nanos()
-                        ));
-                        let d = rt.block_on(run_once(input, SqliteStore::open(&path).unwrap()));
-                        let _ = std::fs::remove_file(&path);
-                        d
+                    .map(|_| {
+                        // A fresh database per run; files are removed with the folder at the end.
+                        let n = RUN.fetch_add(1, Ordering::Relaxed);
+                        let path = dir.join(format!("{name}-{n}.db"));
+                        rt.block_on(run_once(input, SqliteStore::open(&path).unwrap()))
                     })
                     .sum()
             })

@@ -52,7 +52,7 @@ pub struct PipelineConfig {
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
-            batch_size: 2000,
+            batch_size: 5000,
             write_queue: 8,
             tick_interval: Duration::from_secs(1),
             initial_retry_delay: Duration::from_millis(100),

@@ -2,17 +2,19 @@
 //! way the embedded pipeline writes: batches of many vehicles, time moving forward.
 //!
 //! ```text
-//! cargo run --release -p vehicleops-store --example write_throughput -- [readings] [batch] [vehicles]
+//! cargo run --release -p vehicleops-store --example write_throughput -- \
+//!     [readings] [batch] [vehicles] [compact_after_rows]
 //! ```
 //!
-//! Defaults: 1,000,000 readings in batches of 5,000 from 1,000 vehicles. The database goes to a
+//! Defaults: 1,000,000 readings in batches of 5,000 from 1,000 vehicles, and the store's default
+//! compaction threshold. The database goes to a
 //! fresh directory under the system temp dir, removed at the end.
 
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use vehicleops_core::{Reading, Telemetry, TimeSeriesStore, VehicleStatus};
-use vehicleops_store::SqliteStore;
+use vehicleops_store::{SqliteOptions, SqliteStore};
 
 fn arg(n: usize, default: usize) -> usize {
     std::env::args()
@@ -59,13 +61,17 @@ fn main() -> vehicleops_core::Result<()> {
     let total = arg(1, 1_000_000);
     let batch_size = arg(2, 5_000);
     let vehicles = arg(3, 1_000);
+    let options = SqliteOptions {
+        compact_after_rows: arg(4, SqliteOptions::default().compact_after_rows as usize) as u64,
+        ..SqliteOptions::default()
+    };
 
     let dir = std::env::temp_dir().join(format!(
         "vehicleops-write-throughput-{}",
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).expect("create temp dir");
-    let store = SqliteStore::open(dir.join("bench.db"))?;
+    let store = SqliteStore::open_with(dir.join("bench.db"), options)?;
     let start = DateTime::from_timestamp(1_700_000_000, 0).expect("valid start");
 
     // Built up front so the measurement is the store, not the generator.

@@ -50,6 +50,7 @@ mod compacting {
     async fn fresh_stores() -> Stores {
         let options = SqliteOptions {
             compact_after_rows: 2,
+            compact_rows_per_vehicle: 0,
         };
         let store = Arc::new(SqliteStore::in_memory_with(options).expect("open in-memory store"));
         (store.clone(), store)

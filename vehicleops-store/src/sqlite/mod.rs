@@ -9,6 +9,7 @@
 
 mod convert;
 mod repository;
+mod rollup;
 mod schema;
 mod telemetry;
 
@@ -49,16 +50,23 @@ const STATEMENT_CACHE_CAPACITY: usize = 64;
 /// Tuning for [`SqliteStore`]. The defaults suit the embedded pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqliteOptions {
-    /// Once the time-clustered table of new readings holds this many rows, its older half moves
-    /// to the vehicle-clustered table. Larger means fewer, more efficient moves and more rows for
+    /// Once the time-clustered table of new readings holds this many rows (or
+    /// `compact_rows_per_vehicle` per vehicle, if more), its older half moves to the
+    /// vehicle-clustered table. Larger means fewer, more efficient moves and more rows for
     /// queries to scan by time. Default 100,000.
     pub compact_after_rows: u64,
+    /// Raises the threshold with the number of vehicles, so that each move carries several
+    /// readings per vehicle: a move dirties at least one page per vehicle, and with thousands of
+    /// vehicles and few rows each that page count is the cost. Default 40 (400,000 rows for
+    /// 10,000 vehicles); 0 turns it off.
+    pub compact_rows_per_vehicle: u64,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
         SqliteOptions {
             compact_after_rows: 100_000,
+            compact_rows_per_vehicle: 40,
         }
     }
 }
@@ -88,6 +96,18 @@ struct Shared {
     /// `None` for an in-memory store, which has no WAL.
     checkpointer: Option<Arc<Checkpointer>>,
     tiers: Arc<telemetry::Tiers>,
+}
+
+impl Drop for Shared {
+    /// Closes the writer last. SQLite lets the connection that closes last (as far as file locks
+    /// show; an idle connection holds none) delete the WAL and truncate the shared-memory index
+    /// that other connections of this process still have mapped; touching it then is a SIGBUS.
+    /// So the checkpointer and the readers go first, and a checkpoint in progress keeps the whole
+    /// store alive until it is done (see `note_rows_written`).
+    fn drop(&mut self) {
+        self.checkpointer.take();
+        self.readers.clear();
+    }
 }
 
 /// Runs WAL checkpoints off the writer's path.
@@ -143,7 +163,7 @@ impl SqliteStore {
             ))
             .map_err(backend_error)?;
         schema::migrate(&mut writer)?;
-        let tiers = telemetry::Tiers::load(&writer, options.compact_after_rows)?;
+        let tiers = telemetry::Tiers::load(&writer, &options)?;
 
         let checkpointer = Connection::open(&path).map_err(backend_error)?;
         configure(&checkpointer)?;
@@ -183,7 +203,7 @@ impl SqliteStore {
         let mut conn = Connection::open_in_memory().map_err(backend_error)?;
         configure(&conn)?;
         schema::migrate(&mut conn)?;
-        let tiers = telemetry::Tiers::load(&conn, options.compact_after_rows)?;
+        let tiers = telemetry::Tiers::load(&conn, &options)?;
         Ok(Self::from_parts(conn, Vec::new(), None, None, tiers))
     }
 
@@ -231,8 +251,11 @@ impl SqliteStore {
             return;
         }
         checkpointer.rows_since_last.store(0, Ordering::Relaxed);
-        let checkpointer = Arc::clone(checkpointer);
+        let shared = Arc::clone(&self.shared);
         tokio::task::spawn_blocking(move || {
+            let Some(checkpointer) = &shared.checkpointer else {
+                return;
+            };
             let conn = checkpointer
                 .conn
                 .lock()

@@ -4,10 +4,11 @@
 //! every new reading at or after the `recent_from` watermark, and `telemetry`, clustered by
 //! vehicle, holds everything older. Writes append to the recent table in a few pages whatever the
 //! number of vehicles; [`compact`] moves its older half into `telemetry` once it grows past the
-//! configured size. Every query reads both tables inside one read transaction, so it sees one
-//! consistent snapshot even while a compaction commits.
+//! configured size, adding them to the per-minute rollups ([`rollup`]) as it goes. Every query
+//! reads its tables inside one read transaction, so it sees one consistent snapshot even while a
+//! compaction commits.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
@@ -20,7 +21,8 @@ use vehicleops_core::{
 };
 
 use super::convert::{from_micros, micros};
-use super::{SqliteStore, backend_error};
+use super::rollup::{self, WindowPlan};
+use super::{SqliteOptions, SqliteStore, backend_error};
 
 /// Rows per multi-row INSERT. Fewer statement executions per batch; 32 rows × 17 columns stays
 /// far below SQLite's bound-parameter limit.
@@ -45,22 +47,36 @@ const SELECT_COLUMNS: &str = "vehicle_id, ts, seq, fleet_id, latitude, longitude
 pub(super) struct Tiers {
     /// Rows in `telemetry_recent` as this store counts them: only decides when to compact.
     recent_rows: AtomicU64,
-    /// Compact once `telemetry_recent` holds this many rows.
+    /// Vehicle–fleet pairs that have reported (`telemetry_streams`): the vehicle count.
+    streams: AtomicU64,
     compact_after_rows: u64,
+    compact_rows_per_vehicle: u64,
 }
 
 impl Tiers {
-    /// Counts the recent table's rows.
-    pub(super) fn load(conn: &Connection, compact_after_rows: u64) -> Result<Self> {
-        let recent_rows: i64 = conn
-            .query_row("SELECT COUNT(*) FROM telemetry_recent", [], |row| {
-                row.get(0)
+    /// Counts the recent table's rows and the vehicles.
+    pub(super) fn load(conn: &Connection, options: &SqliteOptions) -> Result<Self> {
+        let count = |table: &str| -> Result<u64> {
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                row.get::<_, i64>(0)
             })
-            .map_err(backend_error)?;
+            .map(|n| n as u64)
+            .map_err(backend_error)
+        };
         Ok(Tiers {
-            recent_rows: AtomicU64::new(recent_rows as u64),
-            compact_after_rows: compact_after_rows.max(1),
+            recent_rows: AtomicU64::new(count(RECENT)?),
+            streams: AtomicU64::new(count("telemetry_streams")?),
+            compact_after_rows: options.compact_after_rows.max(1),
+            compact_rows_per_vehicle: options.compact_rows_per_vehicle,
         })
+    }
+
+    /// Compact once `telemetry_recent` holds this many rows.
+    fn compact_threshold(&self) -> u64 {
+        let per_vehicle = self
+            .compact_rows_per_vehicle
+            .saturating_mul(self.streams.load(Ordering::Acquire));
+        self.compact_after_rows.max(per_vehicle)
     }
 }
 
@@ -104,6 +120,28 @@ fn insert_rows(conn: &Connection, table: &str, rows: &[&Reading]) -> Result<u64>
     Ok(inserted)
 }
 
+/// Inserts readings older than the watermark straight into the archive, adding each new one to
+/// its minute's rollup. One at a time, to know which were new; late readings are few.
+fn insert_late_rows(conn: &Connection, rows: &[&Reading]) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut inserted = 0;
+    let mut stmt = conn
+        .prepare_cached(&insert_sql(ARCHIVE, 1))
+        .map_err(backend_error)?;
+    for &reading in rows {
+        let added = stmt
+            .execute(rusqlite::params_from_iter(reading_params(reading)))
+            .map_err(backend_error)?;
+        if added == 1 {
+            rollup::add_reading(conn, reading)?;
+            inserted += 1;
+        }
+    }
+    Ok(inserted)
+}
+
 /// Writes `readings` in one transaction, each into the table its timestamp belongs to; returns
 /// how many rows were new. Compacts afterwards when the recent table has grown enough.
 fn write_readings(
@@ -138,7 +176,8 @@ fn write_readings(
     });
 
     let inserted_recent = insert_rows(&tx, RECENT, &recent)?;
-    let inserted_late = insert_rows(&tx, ARCHIVE, &late)?;
+    let inserted_late = insert_late_rows(&tx, &late)?;
+    let mut new_streams = 0;
     {
         let streams: BTreeSet<(&str, &str)> = readings
             .iter()
@@ -155,17 +194,19 @@ fn write_readings(
             )
             .map_err(backend_error)?;
         for (fleet_id, vehicle_id) in streams {
-            stmt.execute(params![fleet_id, vehicle_id])
-                .map_err(backend_error)?;
+            new_streams += stmt
+                .execute(params![fleet_id, vehicle_id])
+                .map_err(backend_error)? as u64;
         }
     }
     tx.commit().map_err(backend_error)?;
+    tiers.streams.fetch_add(new_streams, Ordering::AcqRel);
 
     let recent_rows = tiers
         .recent_rows
         .fetch_add(inserted_recent, Ordering::AcqRel)
         + inserted_recent;
-    if recent_rows >= tiers.compact_after_rows {
+    if recent_rows >= tiers.compact_threshold() {
         // The batch is already durable: a failed compaction must not report it as failed (the
         // caller would only replay it). The rows stay in the recent table and the next write
         // tries again.
@@ -202,6 +243,7 @@ fn compact(conn: &mut Connection, tiers: &Tiers) -> Result<()> {
     if new_recent_from <= watermark(&tx)? {
         return Ok(());
     }
+    rollup::add_rows_before(&tx, RECENT, new_recent_from)?;
     // Sorted by the archive's key: each vehicle's readings are appended together.
     tx.execute(
         &format!(
@@ -413,36 +455,106 @@ fn vehicle_summary(
     vehicle_id: &str,
     range: TimeRange,
 ) -> Result<VehicleMetricsSummary> {
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT COUNT(*), AVG(speed_kmh), MAX(speed_kmh), AVG(battery_pct), \
-             MIN(battery_pct), AVG(engine_temp_c), MAX(engine_temp_c), \
-             COALESCE(SUM(distance_m), 0.0) / 1000.0, COALESCE(SUM(status = 'ALERT'), 0) \
-             FROM (SELECT speed_kmh, battery_pct, engine_temp_c, distance_m, status FROM {ARCHIVE} \
-                   WHERE vehicle_id = ?1 AND ts BETWEEN ?2 AND ?3 \
-                   UNION ALL \
-                   SELECT speed_kmh, battery_pct, engine_temp_c, distance_m, status FROM {RECENT} \
-                   WHERE vehicle_id = ?1 AND ts BETWEEN ?2 AND ?3)"
-        ))
-        .map_err(backend_error)?;
-    stmt.query_row(
-        params![vehicle_id, micros(range.from), micros(range.to)],
-        |row| {
-            Ok(VehicleMetricsSummary {
-                vehicle_id: vehicle_id.to_string(),
-                total_readings: row.get::<_, i64>(0)? as u64,
-                avg_speed_kmh: row.get(1)?,
-                max_speed_kmh: row.get(2)?,
-                avg_battery_pct: row.get(3)?,
-                min_battery_pct: row.get(4)?,
-                avg_engine_temp_c: row.get(5)?,
-                max_engine_temp_c: row.get(6)?,
-                total_distance_km: row.get(7)?,
-                alert_count: row.get::<_, i64>(8)? as u64,
+    let plan = WindowPlan::new(range, true);
+    let mut total = SummaryParts::default();
+    let raw = |table: &str| {
+        format!(
+            "SELECT COUNT(*), SUM(speed_kmh), MAX(speed_kmh), SUM(battery_pct), MIN(battery_pct), \
+             SUM(engine_temp_c), MAX(engine_temp_c), SUM(distance_m), SUM(status = 'ALERT') \
+             FROM {table} WHERE vehicle_id = ? AND ts BETWEEN ? AND ?"
+        )
+    };
+    for (from, to) in plan.raw_archive_ranges() {
+        total.merge(SummaryParts::query(
+            conn,
+            &raw(ARCHIVE),
+            vehicle_id,
+            from,
+            to,
+        )?);
+    }
+    total.merge(SummaryParts::query(
+        conn,
+        &raw(RECENT),
+        vehicle_id,
+        plan.from,
+        plan.to,
+    )?);
+    if let Some((start, end)) = plan.whole_minutes {
+        let sql = "SELECT SUM(readings), SUM(speed_kmh_sum), MAX(speed_kmh_max), \
+             SUM(battery_pct_sum), MIN(battery_pct_min), SUM(engine_temp_c_sum), \
+             MAX(engine_temp_c_max), SUM(distance_m), SUM(alerts) FROM telemetry_minutes \
+             WHERE vehicle_id = ? AND minute >= ? AND minute < ?";
+        total.merge(SummaryParts::query(conn, sql, vehicle_id, start, end)?);
+    }
+    let n = total.readings as f64;
+    let avg = |sum: f64| (total.readings > 0).then(|| sum / n);
+    Ok(VehicleMetricsSummary {
+        vehicle_id: vehicle_id.to_string(),
+        total_readings: total.readings,
+        avg_speed_kmh: avg(total.speed_sum),
+        max_speed_kmh: total.speed_max,
+        avg_battery_pct: avg(total.battery_sum),
+        min_battery_pct: total.battery_min,
+        avg_engine_temp_c: avg(total.engine_temp_sum),
+        max_engine_temp_c: total.engine_temp_max,
+        total_distance_km: total.distance_m / 1000.0,
+        alert_count: total.alerts,
+    })
+}
+
+/// The additive parts of a vehicle summary, from raw rows or rollups, merged across sources.
+#[derive(Default)]
+struct SummaryParts {
+    readings: u64,
+    speed_sum: f64,
+    speed_max: Option<f64>,
+    battery_sum: f64,
+    battery_min: Option<f64>,
+    engine_temp_sum: f64,
+    engine_temp_max: Option<f64>,
+    distance_m: f64,
+    alerts: u64,
+}
+
+impl SummaryParts {
+    /// Runs `sql` (vehicle, from, to) returning the nine parts in field order; NULLs (no rows)
+    /// count as nothing.
+    fn query(conn: &Connection, sql: &str, vehicle_id: &str, from: i64, to: i64) -> Result<Self> {
+        let mut stmt = conn.prepare_cached(sql).map_err(backend_error)?;
+        stmt.query_row(params![vehicle_id, from, to], |row| {
+            Ok(SummaryParts {
+                readings: row.get::<_, Option<i64>>(0)?.unwrap_or(0) as u64,
+                speed_sum: row.get::<_, Option<f64>>(1)?.unwrap_or(0.0),
+                speed_max: row.get(2)?,
+                battery_sum: row.get::<_, Option<f64>>(3)?.unwrap_or(0.0),
+                battery_min: row.get(4)?,
+                engine_temp_sum: row.get::<_, Option<f64>>(5)?.unwrap_or(0.0),
+                engine_temp_max: row.get(6)?,
+                distance_m: row.get::<_, Option<f64>>(7)?.unwrap_or(0.0),
+                alerts: row.get::<_, Option<i64>>(8)?.unwrap_or(0) as u64,
             })
-        },
-    )
-    .map_err(backend_error)
+        })
+        .map_err(backend_error)
+    }
+
+    fn merge(&mut self, other: SummaryParts) {
+        fn pick(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(f(a, b)),
+                (a, b) => a.or(b),
+            }
+        }
+        self.readings += other.readings;
+        self.speed_sum += other.speed_sum;
+        self.speed_max = pick(self.speed_max, other.speed_max, f64::max);
+        self.battery_sum += other.battery_sum;
+        self.battery_min = pick(self.battery_min, other.battery_min, f64::min);
+        self.engine_temp_sum += other.engine_temp_sum;
+        self.engine_temp_max = pick(self.engine_temp_max, other.engine_temp_max, f64::max);
+        self.distance_m += other.distance_m;
+        self.alerts += other.alerts;
+    }
 }
 
 fn series(
@@ -456,77 +568,101 @@ fn series(
         .num_microseconds()
         .filter(|&us| us > 0)
         .ok_or_else(|| Error::validation("bucket", "the bucket must be positive"))?;
-    // `column()` is one of four fixed names, never user text. Rows arrive in time order (the
-    // archive's first, all older), so buckets are aggregated here as they stream by: GROUP BY in
-    // SQL would first copy every row of the window into a temporary b-tree.
+    // Floor, not truncation: epoch-aligned for times before 1970 too.
+    let bucket_of = |ts: i64| ts - ts.rem_euclid(bucket_us);
+    // A minute lies inside one bucket only when buckets are whole minutes.
+    let plan = WindowPlan::new(range, bucket_us % rollup::MINUTE_US == 0);
+    // `column()` is one of four fixed names, never user text.
     let column = metric.column();
-    let mut points = Vec::new();
-    let mut current: Option<BucketAggregate> = None;
-    for table in [ARCHIVE, RECENT] {
+    let mut buckets: BTreeMap<i64, BucketAggregate> = BTreeMap::new();
+
+    let mut add_raw = |table: &str, from: i64, to: i64| -> Result<()> {
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT ts, {column} FROM {table} WHERE vehicle_id = ? AND ts BETWEEN ? AND ? \
-                 ORDER BY ts"
+                "SELECT ts, {column} FROM {table} WHERE vehicle_id = ? AND ts BETWEEN ? AND ?"
             ))
             .map_err(backend_error)?;
         let mut rows = stmt
-            .query(params![vehicle_id, micros(range.from), micros(range.to)])
+            .query(params![vehicle_id, from, to])
             .map_err(backend_error)?;
         while let Some(row) = rows.next().map_err(backend_error)? {
             let ts: i64 = row.get(0).map_err(backend_error)?;
             let value: f64 = row.get(1).map_err(backend_error)?;
-            // Floor, not truncation: epoch-aligned for times before 1970 too.
-            let start = ts - ts.rem_euclid(bucket_us);
-            match &mut current {
-                Some(bucket) if bucket.start == start => bucket.add(value),
-                _ => {
-                    if let Some(done) = current.replace(BucketAggregate::new(start, value)) {
-                        points.push(done.finish()?);
-                    }
-                }
-            }
+            buckets
+                .entry(bucket_of(ts))
+                .or_default()
+                .merge(1, value, value, value);
+        }
+        Ok(())
+    };
+    for (from, to) in plan.raw_archive_ranges() {
+        add_raw(ARCHIVE, from, to)?;
+    }
+    add_raw(RECENT, plan.from, plan.to)?;
+
+    if let Some((start, end)) = plan.whole_minutes {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT minute, readings, {column}_sum, {column}_min, {column}_max \
+                 FROM telemetry_minutes WHERE vehicle_id = ? AND minute >= ? AND minute < ?"
+            ))
+            .map_err(backend_error)?;
+        let mut rows = stmt
+            .query(params![vehicle_id, start, end])
+            .map_err(backend_error)?;
+        while let Some(row) = rows.next().map_err(backend_error)? {
+            let minute: i64 = row.get(0).map_err(backend_error)?;
+            let readings: i64 = row.get(1).map_err(backend_error)?;
+            let (sum, min, max): (f64, f64, f64) = (
+                row.get(2).map_err(backend_error)?,
+                row.get(3).map_err(backend_error)?,
+                row.get(4).map_err(backend_error)?,
+            );
+            buckets
+                .entry(bucket_of(minute))
+                .or_default()
+                .merge(readings as u64, sum, min, max);
         }
     }
-    if let Some(done) = current {
-        points.push(done.finish()?);
-    }
-    Ok(points)
+
+    buckets
+        .into_iter()
+        .map(|(start, aggregate)| {
+            Ok(SeriesPoint {
+                bucket: from_micros(start).map_err(backend_error)?,
+                avg_value: aggregate.sum / aggregate.count as f64,
+                max_value: aggregate.max,
+                min_value: aggregate.min,
+            })
+        })
+        .collect()
 }
 
-/// The running avg/min/max of one series bucket.
+/// The running count/sum/min/max of one series bucket.
 struct BucketAggregate {
-    start: i64,
-    sum: f64,
     count: u64,
+    sum: f64,
     min: f64,
     max: f64,
 }
 
-impl BucketAggregate {
-    fn new(start: i64, value: f64) -> Self {
+impl Default for BucketAggregate {
+    fn default() -> Self {
         BucketAggregate {
-            start,
-            sum: value,
-            count: 1,
-            min: value,
-            max: value,
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
         }
     }
+}
 
-    fn add(&mut self, value: f64) {
-        self.sum += value;
-        self.count += 1;
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
-    }
-
-    fn finish(self) -> Result<SeriesPoint> {
-        Ok(SeriesPoint {
-            bucket: from_micros(self.start).map_err(backend_error)?,
-            avg_value: self.sum / self.count as f64,
-            max_value: self.max,
-            min_value: self.min,
-        })
+impl BucketAggregate {
+    fn merge(&mut self, count: u64, sum: f64, min: f64, max: f64) {
+        self.count += count;
+        self.sum += sum;
+        self.min = self.min.min(min);
+        self.max = self.max.max(max);
     }
 }
 
@@ -653,7 +789,6 @@ impl TimeSeriesStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SqliteOptions;
     use chrono::DateTime;
 
     fn reading(vehicle_id: &str, secs: i64) -> Reading {
@@ -704,10 +839,158 @@ mod tests {
             .unwrap()
     }
 
+    /// Series and summaries read from rollups, raw edges and the recent table must equal the
+    /// same figures computed directly from the readings, for windows that do and do not align
+    /// with minutes and buckets that do and do not consist of whole minutes.
+    #[tokio::test]
+    async fn rollups_and_raw_rows_give_the_figures_of_the_readings() {
+        let store = SqliteStore::in_memory_with(SqliteOptions {
+            compact_after_rows: 50,
+            compact_rows_per_vehicle: 0,
+        })
+        .unwrap();
+        // 12 minutes of readings every 7 s from two vehicles, values from a small LCG.
+        let mut state: u64 = 42;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) as f64 / (1u64 << 31) as f64
+        };
+        let mut written = Vec::new();
+        for secs in (0..720).step_by(7) {
+            for vehicle in ["VH-1", "VH-2"] {
+                let mut r = reading(vehicle, secs);
+                r.telemetry.speed_kmh = (next() * 100.0).round();
+                r.telemetry.battery_pct = (next() * 100.0).round();
+                r.telemetry.engine_temp_c = 40.0 + (next() * 60.0).round();
+                r.telemetry.load_pct = (next() * 100.0).round();
+                r.distance_m = (next() * 50.0).round();
+                if next() < 0.2 {
+                    r.telemetry.status = VehicleStatus::Alert;
+                }
+                written.push(r);
+            }
+        }
+        for batch in written.chunks(10) {
+            store.write_batch(batch).await.unwrap();
+        }
+        // Late readings, older than the watermark by now, between the others.
+        let late: Vec<Reading> = (0..60)
+            .step_by(10)
+            .map(|secs| {
+                let mut r = reading("VH-1", secs + 3);
+                r.telemetry.speed_kmh = 77.0;
+                r
+            })
+            .collect();
+        store.write_batch(&late).await.unwrap();
+        written.extend(late);
+        let (archived, _, _) = layout(&store).await;
+        assert!(archived > 100, "most readings must have been archived");
+
+        let vh1: Vec<&Reading> = written
+            .iter()
+            .filter(|r| r.telemetry.vehicle_id == "VH-1")
+            .collect();
+        let base = vh1[0].telemetry.timestamp - Duration::seconds(0);
+        let at = |secs: i64| base + Duration::seconds(secs);
+        let windows = [
+            (at(0), at(719)),
+            (at(60), at(240) - Duration::microseconds(1)),
+            (at(31), at(333)),
+            (at(60), at(240)),
+            (at(100), at(110)),
+        ];
+        for (from, to) in windows {
+            let range = TimeRange::new(from, to).unwrap();
+            let inside: Vec<&&Reading> = vh1
+                .iter()
+                .filter(|r| range.contains(r.telemetry.timestamp))
+                .collect();
+
+            let summary = store.vehicle_summary("VH-1", range).await.unwrap();
+            let n = inside.len() as f64;
+            let sum = |f: fn(&Reading) -> f64| inside.iter().map(|r| f(r)).sum::<f64>();
+            assert_eq!(summary.total_readings, inside.len() as u64, "{range:?}");
+            let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-9;
+            assert!(close(
+                summary.avg_speed_kmh,
+                sum(|r| r.telemetry.speed_kmh) / n
+            ));
+            assert!(close(
+                summary.avg_battery_pct,
+                sum(|r| r.telemetry.battery_pct) / n
+            ));
+            assert!(close(
+                summary.max_engine_temp_c,
+                inside
+                    .iter()
+                    .map(|r| r.telemetry.engine_temp_c)
+                    .fold(f64::MIN, f64::max)
+            ));
+            assert!((summary.total_distance_km - sum(|r| r.distance_m) / 1000.0).abs() < 1e-9);
+            let alerts = inside
+                .iter()
+                .filter(|r| r.telemetry.status == VehicleStatus::Alert)
+                .count();
+            assert_eq!(summary.alert_count, alerts as u64);
+
+            for bucket_secs in [60, 90, 120, 300] {
+                let bucket_us = bucket_secs * 1_000_000;
+                let mut expected: BTreeMap<i64, (u64, f64, f64, f64)> = BTreeMap::new();
+                for r in &inside {
+                    let ts = micros(r.telemetry.timestamp);
+                    let v = r.telemetry.load_pct;
+                    let e = expected.entry(ts - ts.rem_euclid(bucket_us)).or_insert((
+                        0,
+                        0.0,
+                        f64::MAX,
+                        f64::MIN,
+                    ));
+                    *e = (e.0 + 1, e.1 + v, e.2.min(v), e.3.max(v));
+                }
+                let series = store
+                    .series(
+                        "VH-1",
+                        Metric::LoadPct,
+                        range,
+                        Duration::seconds(bucket_secs),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(series.len(), expected.len(), "{range:?} / {bucket_secs} s");
+                for (point, (start, (count, total, min, max))) in series.iter().zip(expected) {
+                    assert_eq!(micros(point.bucket), start);
+                    assert!((point.avg_value - total / count as f64).abs() < 1e-9);
+                    assert_eq!((point.min_value, point.max_value), (min, max));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_compaction_threshold_grows_with_the_vehicles() {
+        let tiers = |vehicles: u64| Tiers {
+            recent_rows: AtomicU64::new(0),
+            streams: AtomicU64::new(vehicles),
+            compact_after_rows: 100_000,
+            compact_rows_per_vehicle: 40,
+        };
+        assert_eq!(tiers(10).compact_threshold(), 100_000);
+        assert_eq!(tiers(10_000).compact_threshold(), 400_000);
+        let off = Tiers {
+            compact_rows_per_vehicle: 0,
+            ..tiers(10_000)
+        };
+        assert_eq!(off.compact_threshold(), 100_000);
+    }
+
     #[tokio::test]
     async fn compaction_moves_the_older_half_and_late_readings_go_to_the_archive() {
         let store = SqliteStore::in_memory_with(SqliteOptions {
             compact_after_rows: 4,
+            compact_rows_per_vehicle: 0,
         })
         .unwrap();
         let batch: Vec<Reading> = (0..3).map(|s| reading("VH-1", s)).collect();

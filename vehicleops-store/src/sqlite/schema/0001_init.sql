@@ -58,6 +58,31 @@ CREATE TABLE telemetry_meta (
 -- Initially everything is recent.
 INSERT INTO telemetry_meta (key, value) VALUES ('recent_from', -9223372036854775808);
 
+-- Per-vehicle, per-minute aggregates of the readings in `telemetry` (never of the recent table),
+-- maintained as readings arrive there. Series with whole-minute buckets and summaries read whole
+-- minutes of a window from here instead of every reading: 30 days are 43,200 rows instead of
+-- 2,592,000 at 1 Hz.
+CREATE TABLE telemetry_minutes (
+    vehicle_id        TEXT    NOT NULL,
+    minute            INTEGER NOT NULL, -- start, µs since the epoch, a multiple of 60,000,000
+    readings          INTEGER NOT NULL,
+    alerts            INTEGER NOT NULL, -- readings with status ALERT
+    distance_m        REAL    NOT NULL,
+    speed_kmh_sum     REAL    NOT NULL,
+    speed_kmh_min     REAL    NOT NULL,
+    speed_kmh_max     REAL    NOT NULL,
+    battery_pct_sum   REAL    NOT NULL,
+    battery_pct_min   REAL    NOT NULL,
+    battery_pct_max   REAL    NOT NULL,
+    engine_temp_c_sum REAL    NOT NULL,
+    engine_temp_c_min REAL    NOT NULL,
+    engine_temp_c_max REAL    NOT NULL,
+    load_pct_sum      REAL    NOT NULL,
+    load_pct_min      REAL    NOT NULL,
+    load_pct_max      REAL    NOT NULL,
+    PRIMARY KEY (vehicle_id, minute)
+) WITHOUT ROWID;
+
 -- Which vehicles have reported under which fleet. Kept beside `telemetry` so the fleet queries
 -- find their vehicles without a second index on the (large, hot) telemetry table.
 CREATE TABLE telemetry_streams (
