@@ -127,3 +127,12 @@ async def test_default_rules_raise_overspeed(engine):
     # One episode, one alert. (The 2024 timestamps also make OFFLINE fire on the wall clock.)
     overspeed = [a for a in alerts if a["alert_type"] == "OVERSPEED"]
     assert len(overspeed) == 1 and overspeed[0]["value"] == 95.0
+
+
+async def test_a_cancelled_wait_leaves_the_subscription_usable(engine):
+    sub = engine.subscribe(FLEET)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(sub.__anext__(), 0.05)
+    await engine.publish([reading("VH-1", 0)])
+    assert (await next_event(sub, "update"))["data"]["vehicle_id"] == "VH-1"
+    sub.close()
