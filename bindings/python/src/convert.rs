@@ -16,7 +16,8 @@ use crate::errors::IntoPyResult;
 
 /// Serializes `value` into Python objects; attaches to the interpreter only for the conversion.
 pub fn to_py<T: Serialize>(value: &T) -> PyResult<Py<PyAny>> {
-    Python::attach(|py| Ok(pythonize::pythonize(py, value)?.unbind()))
+    crate::awaitable::attach(|py| Ok(pythonize::pythonize(py, value)?.unbind()))
+        .unwrap_or_else(|| Err(crate::errors::interpreter_exiting()))
 }
 
 /// Reads one telemetry mapping and validates it like a decoded JSON message.

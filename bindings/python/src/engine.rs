@@ -31,7 +31,7 @@ use crate::errors::{IntoPyResult, to_py_err};
 use crate::live::Subscription;
 use crate::rules::PythonRule;
 
-use pyo3_async_runtimes::tokio::future_into_py;
+use crate::awaitable::awaitable as future_into_py;
 
 /// Parts that exist between `start()` and `close()`.
 struct Running {
@@ -242,7 +242,7 @@ impl Engine {
         future_into_py(py, async move {
             let running = inner.running.lock().expect("engine lock poisoned").take();
             let Some(mut running) = running else {
-                return Python::attach(|py| Ok(py.None()));
+                return Ok(None);
             };
             let pipeline = running.pipeline.take();
             // Without publishers the source ends once drained; shutdown also stops reading.
@@ -252,7 +252,7 @@ impl Engine {
                 None => Default::default(),
             };
             inner.hub.close();
-            to_py(&stats)
+            to_py(&stats).map(Some)
         })
     }
 

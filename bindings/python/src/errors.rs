@@ -7,7 +7,7 @@
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::{PyErr, Python, create_exception};
+use pyo3::{PyErr, create_exception};
 use vehicleops_core::{Error, ErrorKind};
 
 create_exception!(
@@ -89,8 +89,8 @@ impl<T, E: Into<Error>> IntoPyResult<T> for Result<T, E> {
 
 /// The exception for `error`, with `.kind` and (for validation errors) `.field` set.
 ///
-/// Setting attributes needs the interpreter, so this attaches briefly; it never waits on
-/// anything while attached.
+/// Setting attributes needs the interpreter, so this attaches briefly (never waiting on
+/// anything while attached); once the interpreter is exiting the exception goes without them.
 pub fn to_py_err(error: Error) -> PyErr {
     let kind = error.kind();
     let message = error.to_string();
@@ -98,17 +98,19 @@ pub fn to_py_err(error: Error) -> PyErr {
         Error::Validation(v) => Some(v.field),
         _ => None,
     };
-    Python::attach(|py| {
-        let err = match kind {
-            ErrorKind::Validation => ValidationError::new_err(message),
-            ErrorKind::NotFound => NotFoundError::new_err(message),
-            ErrorKind::Conflict => ConflictError::new_err(message),
-            ErrorKind::InvalidTransition => InvalidTransitionError::new_err(message),
-            ErrorKind::Backend => BackendError::new_err(message),
-            ErrorKind::Closed => ClosedError::new_err(message),
-            ErrorKind::Config => ConfigError::new_err(message),
-            _ => VehicleOpsError::new_err(message),
-        };
+    let make = |message: String| match kind {
+        ErrorKind::Validation => ValidationError::new_err(message),
+        ErrorKind::NotFound => NotFoundError::new_err(message),
+        ErrorKind::Conflict => ConflictError::new_err(message),
+        ErrorKind::InvalidTransition => InvalidTransitionError::new_err(message),
+        ErrorKind::Backend => BackendError::new_err(message),
+        ErrorKind::Closed => ClosedError::new_err(message),
+        ErrorKind::Config => ConfigError::new_err(message),
+        _ => VehicleOpsError::new_err(message),
+    };
+    let fallback = message.clone();
+    crate::awaitable::attach(|py| {
+        let err = make(message);
         let value = err.value(py);
         // Setting attributes on a fresh exception instance cannot fail short of memory
         // exhaustion, in which case the bare exception is still the right thing to raise.
@@ -118,4 +120,10 @@ pub fn to_py_err(error: Error) -> PyErr {
         }
         err
     })
+    .unwrap_or_else(|| make(fallback))
+}
+
+/// What a runtime thread returns instead of a result once the interpreter is exiting.
+pub fn interpreter_exiting() -> PyErr {
+    ClosedError::new_err("the Python interpreter is exiting")
 }

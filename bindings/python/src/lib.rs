@@ -6,7 +6,7 @@
 //! ([`errors`]) and `decode_telemetry`.
 //!
 //! One tokio runtime serves the whole process; awaitables returned to Python are futures on it
-//! (via `pyo3-async-runtimes`). The GIL is never held while waiting: async work runs on the
+//! (see [`awaitable`]). The GIL is never held while waiting: async work runs on the
 //! runtime's threads, which attach to the interpreter only to convert results or call Python
 //! rules.
 
@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use tokio::runtime::Runtime;
 
+mod awaitable;
 mod convert;
 mod engine;
 mod errors;
@@ -36,6 +37,12 @@ fn runtime() -> &'static Runtime {
     })
 }
 
+/// The package's `atexit` hook; see [`awaitable::shutdown`].
+#[pyfunction]
+fn _shutdown(py: Python<'_>) {
+    awaitable::shutdown(py);
+}
+
 /// Decodes and validates one JSON telemetry message (`bytes` or `str`); returns the reading
 /// as a dict or raises `ValidationError` naming the offending field.
 #[pyfunction]
@@ -52,12 +59,11 @@ fn decode_telemetry(py: Python<'_>, payload: Bound<'_, PyAny>) -> PyResult<Py<Py
 
 #[pymodule]
 fn _vehicleops(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // Another extension in the process may have set the runtime first; then theirs is shared.
-    let _ = pyo3_async_runtimes::tokio::init_with_runtime(runtime());
     m.add_class::<engine::Engine>()?;
     m.add_class::<engine::SimulatorRun>()?;
     m.add_class::<live::Subscription>()?;
     m.add_function(wrap_pyfunction!(decode_telemetry, m)?)?;
+    m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
     Ok(())

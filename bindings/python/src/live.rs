@@ -54,7 +54,7 @@ impl Subscription {
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         let mut closed = self.closed.subscribe();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        crate::awaitable::awaitable(py, async move {
             let mut guard = inner.lock().await;
             let Some(sub) = guard.as_mut() else {
                 return Err(PyStopAsyncIteration::new_err(()));
@@ -82,7 +82,7 @@ impl Subscription {
     }
 
     fn __aenter__<'py>(slf: Py<Self>, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(slf) })
+        crate::awaitable::awaitable(py, async move { Ok(slf) })
     }
 
     fn __aexit__<'py>(
@@ -93,7 +93,7 @@ impl Subscription {
         _traceback: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.close();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(false) })
+        crate::awaitable::awaitable(py, async move { Ok(false) })
     }
 
     fn __repr__(&self) -> String {
@@ -114,7 +114,7 @@ impl Drop for Subscription {
 
 /// `{"type": ..., "data": ...}` for one live event.
 fn event_to_py(event: &LiveEvent) -> PyResult<Py<PyAny>> {
-    Python::attach(|py| {
+    crate::awaitable::attach(|py| {
         let (kind, data) = match event {
             LiveEvent::Update(u) => ("update", pythonize::pythonize(py, &**u)?),
             LiveEvent::Alert(a) => ("alert", pythonize::pythonize(py, &**a)?),
@@ -126,4 +126,5 @@ fn event_to_py(event: &LiveEvent) -> PyResult<Py<PyAny>> {
         dict.set_item("data", data)?;
         Ok(dict.into_any().unbind())
     })
+    .unwrap_or_else(|| Err(crate::errors::interpreter_exiting()))
 }

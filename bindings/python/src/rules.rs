@@ -56,7 +56,7 @@ impl PythonRule {
     }
 
     fn call(&self, reading: &Telemetry) -> Option<Violation> {
-        let outcome = Python::attach(|py| -> PyResult<Option<Violation>> {
+        let outcome = crate::awaitable::attach(|py| -> PyResult<Option<Violation>> {
             let arg = pythonize::pythonize(py, reading)?;
             let result = self.function.bind(py).call1((arg,))?;
             if result.is_none() {
@@ -64,13 +64,13 @@ impl PythonRule {
             }
             self.violation(result.cast::<PyDict>().map_err(PyErr::from)?)
                 .map(Some)
-        });
+        })?;
         match outcome {
             Ok(v) => v,
             Err(e) => {
                 // Report the first failure with its traceback; count the rest.
                 if self.errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                    Python::attach(|py| e.display(py));
+                    crate::awaitable::attach(|py| e.display(py));
                 }
                 None
             }

@@ -28,10 +28,12 @@ strings). Errors are :class:`VehicleOpsError` subclasses with a ``kind`` code;
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Union
 
+from ._vehicleops import _shutdown
 from ._vehicleops import (
     BackendError,
     ClosedError,
@@ -64,6 +66,10 @@ __all__ = [
     "ConfigError",
     "__version__",
 ]
+
+# Let awaitables that are completing on the runtime's threads finish before the interpreter
+# tears down (see `_shutdown` in the native module).
+atexit.register(_shutdown)
 
 
 @dataclasses.dataclass
