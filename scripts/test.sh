@@ -31,17 +31,48 @@ step "toolchain"
 cargo --version
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 
+step "servers: PostgreSQL 15 (private cluster), TimescaleDB (PGlite), Kafka (1 and 3 brokers), mosquitto"
+eval "$(scripts/pg.sh start)"
+STOPS+=("scripts/pg.sh stop")
+eval "$(scripts/timescale.sh start)"
+STOPS+=("scripts/timescale.sh stop")
+bash scripts/kafka.sh start
+STOPS+=("bash scripts/kafka.sh stop")
+export VEHICLEOPS_TEST_KAFKA="$(bash scripts/kafka.sh bootstrap)"
+bash scripts/kafka.sh --brokers 3 start
+STOPS+=("bash scripts/kafka.sh --brokers 3 stop")
+export VEHICLEOPS_TEST_KAFKA_CLUSTER="$(bash scripts/kafka.sh --brokers 3 bootstrap)"
+export VEHICLEOPS_TEST_MQTT="$(bash scripts/mosquitto.sh start 18830)"
+STOPS+=("bash scripts/mosquitto.sh stop")
+started
+
+# One feature set for every build, so each crate is compiled once.
+FEATURES=(--features "vehicleops-store/postgres vehicleops-server/postgres vehicleops-server/kafka")
+export VEHICLEOPS_SERVER_BIN="$CARGO_TARGET_DIR/debug/vehicleops-server"
+
 step "format and lint"
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings
 started
 
 step "build every test once"
-cargo test --workspace --locked --no-run
+cargo test --workspace --locked "${FEATURES[@]}" --no-run
 started
 
 step "Rust test suites"
-cargo test --workspace --locked
+cargo test --workspace --locked "${FEATURES[@]}"
+started
+
+step "API fuzzing from the server's own OpenAPI document (schemathesis)"
+bash scripts/fuzz-api.sh
+started
+
+step "dashboard: typecheck, Vitest, end-to-end in Chromium against the real server"
+bash examples/dashboard/scripts/test.sh
+started
+
+step "Node binding: npm ci, napi build, tsc, node --test"
+bash bindings/node/scripts/test.sh
 started
 
 step "all suites passed"

@@ -30,7 +30,9 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use tokio::sync::{Mutex, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{Mutex, Notify, mpsc};
 
 use crate::error::{Error, Result};
 use crate::model::{Command, CommandAck, CommandKind, Telemetry};
@@ -66,7 +68,11 @@ impl InProcessBus {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         InProcessBus {
             publisher: InProcessPublisher { tx },
-            source: InProcessTelemetrySource { rx: Mutex::new(rx) },
+            source: InProcessTelemetrySource {
+                rx: Mutex::new(rx),
+                closing: AtomicBool::new(false),
+                close_signal: Notify::new(),
+            },
         }
     }
 }
@@ -117,13 +123,22 @@ impl TelemetryPublisher for InProcessPublisher {
 pub struct InProcessTelemetrySource {
     // `next_batch` takes `&self`; the lock is only contended if several tasks read one source.
     rx: Mutex<mpsc::Receiver<SourceRecord>>,
+    // `close` must not wait for the lock a pending `next_batch` holds, so it only raises a flag
+    // and wakes the reader, which closes the channel itself.
+    closing: AtomicBool,
+    close_signal: Notify,
 }
 
 impl InProcessTelemetrySource {
     /// Refuses further publishes; what is already queued can still be read, then the source
-    /// ends.
+    /// ends. Safe to call while another task waits in `next_batch`.
     pub async fn close(&self) {
-        self.rx.lock().await.close();
+        self.closing.store(true, Ordering::Release);
+        match self.rx.try_lock() {
+            Ok(mut rx) => rx.close(),
+            // A reader is waiting with the receiver: it closes the channel as soon as it wakes.
+            Err(_) => self.close_signal.notify_waiters(),
+        }
     }
 }
 
@@ -134,10 +149,22 @@ impl TelemetrySource for InProcessTelemetrySource {
     async fn next_batch(&self, max: usize) -> Result<Option<SourceBatch>> {
         let mut rx = self.rx.lock().await;
         let mut records = Vec::with_capacity(max.clamp(1, 1024));
-        if rx.recv_many(&mut records, max.max(1)).await == 0 {
-            return Ok(None);
+        loop {
+            let woken = self.close_signal.notified();
+            tokio::pin!(woken);
+            // Registered before the flag is read, so a `close` in between is not missed.
+            woken.as_mut().enable();
+            if self.closing.load(Ordering::Acquire) {
+                rx.close();
+            }
+            tokio::select! {
+                n = rx.recv_many(&mut records, max.max(1)) => {
+                    return Ok((n > 0).then_some(SourceBatch { records, ack: None }));
+                }
+                // Closed meanwhile: loop to close the channel and drain what is queued.
+                _ = woken => {}
+            }
         }
-        Ok(Some(SourceBatch { records, ack: None }))
     }
 }
 
@@ -301,6 +328,40 @@ mod tests {
                 SourceRecord::Raw { .. } => panic!("expected a decoded record"),
             })
             .collect()
+    }
+
+    #[tokio::test]
+    async fn close_wakes_a_waiting_reader_and_keeps_what_is_queued() {
+        let bus = InProcessBus::new(8);
+        let source = Arc::new(bus.source);
+        let reader = {
+            let source = source.clone();
+            tokio::spawn(async move {
+                source
+                    .next_batch(10)
+                    .await
+                    .unwrap()
+                    .map(|b| b.records.len())
+            })
+        };
+        tokio::task::yield_now().await;
+        // The reader holds the receiver while it waits; closing must not wait for it.
+        source.close().await;
+        assert_eq!(reader.await.unwrap(), None);
+        assert!(
+            bus.publisher.publish(vec![reading(1)]).await.is_err(),
+            "publishing after close fails"
+        );
+
+        let bus = InProcessBus::new(8);
+        bus.publisher
+            .publish(vec![reading(1), reading(2)])
+            .await
+            .unwrap();
+        bus.source.close().await;
+        let batch = bus.source.next_batch(10).await.unwrap().unwrap();
+        assert_eq!(seqs(&batch), vec![1, 2]);
+        assert!(bus.source.next_batch(10).await.unwrap().is_none());
     }
 
     fn command(kind: CommandKind) -> Command {

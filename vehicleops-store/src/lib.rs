@@ -6,6 +6,7 @@
 //!
 //! - feature `sqlite` (default): [`SqliteStore`], the embedded store, backed by a bundled SQLite
 //!   (tuned through [`SqliteOptions`]).
+//! - feature `postgres`: `PostgresStore`, the PostgreSQL / TimescaleDB store.
 //! - feature `testing`: [`testing`], the conformance suite every backend runs.
 //!
 //! ```
@@ -51,3 +52,8 @@ pub use sqlite::{SqliteOptions, SqliteStore};
 
 #[cfg(feature = "testing")]
 pub mod testing;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresConfig, PostgresStore, TelemetryLayout};

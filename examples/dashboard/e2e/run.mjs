@@ -1,0 +1,325 @@
+// End-to-end tests: the built dashboard, served by a real reference server in demo mode
+// (its simulator drives 20 vehicles in Bogotá), driven in Debian's Chromium. Nothing is stubbed.
+//
+//   VEHICLEOPS_SERVER_BIN=/path/to/vehicleops-server node e2e/run.mjs
+//   VEHICLEOPS_URL=http://127.0.0.1:8000 node e2e/run.mjs   (a server already serving dist/)
+//
+// VEHICLEOPS_SCREENSHOT=path.png saves a screenshot of the running dashboard.
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { assert, launchBrowser, runTests, startServer } from './harness.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const DIST = resolve(here, '..', 'dist');
+const ARTIFACTS = join(here, 'artifacts');
+const OPERATOR = { email: 'operator@vehicleops.io', password: 'Operator123!' };
+
+async function login(page, url, { email, password }) {
+  await page.goto(url);
+  await page.getByTestId('login-email').fill(email);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+}
+
+async function text(page, testId) {
+  return (await page.getByTestId(testId).first().textContent())?.trim() ?? '';
+}
+
+/** Clicks the map at an offset (px) from its centre. */
+async function clickMap(page, dx, dy) {
+  const box = await page.locator('.map-container').boundingBox();
+  await page.mouse.click(box.x + box.width / 2 + dx, box.y + box.height / 2 + dy);
+}
+
+/** Vehicle features MapLibre has in its source (rendered or clustered). */
+function mapVehicleCount(page) {
+  return page.evaluate(() => {
+    const map = window.__fleetMap;
+    if (!map || !map.getSource('vehicles')) return 0;
+    const feats = map.queryRenderedFeatures({ layers: ['vehicles', 'clusters'] });
+    return feats.reduce((n, f) => n + (f.properties.point_count ?? 1), 0);
+  });
+}
+
+const tests = [
+  [
+    'a wrong password is refused',
+    async ({ page, server }) => {
+      await login(page, server.url, { email: OPERATOR.email, password: 'not-the-password' });
+      const error = page.getByTestId('login-error');
+      await error.waitFor({ timeout: 10_000 });
+      assert((await error.textContent()).length > 0, 'an error message is shown');
+      assert((await page.getByTestId('fleet-map').count()) === 0, 'no dashboard without a valid login');
+      const stored = await page.evaluate(() => sessionStorage.getItem('vehicleops.session'));
+      assert(stored === null, 'no token kept');
+    },
+  ],
+  [
+    'login shows the live map with its connection state',
+    async ({ page, server }) => {
+      await login(page, server.url, OPERATOR);
+      await page.getByTestId('fleet-map').waitFor({ timeout: 15_000 });
+      await page.waitForSelector('[data-testid="connection-state"][data-phase="open"]', { timeout: 15_000 });
+      const stored = await page.evaluate(() => JSON.parse(sessionStorage.getItem('vehicleops.session')));
+      assert(stored?.token, 'the token is kept for REST and the WebSocket');
+    },
+  ],
+  [
+    'vehicles appear on the map and in the list',
+    async ({ page }) => {
+      await page.waitForFunction(
+        () => /^\s*([1-9]\d*) vehicles active/.test(document.querySelector('[data-testid="vehicle-count"]')?.textContent ?? ''),
+        null,
+        { timeout: 20_000 },
+      );
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="vehicle-list-item"]').length >= 20, null, {
+        timeout: 20_000,
+      });
+      await page.waitForFunction(
+        () => {
+          const map = window.__fleetMap;
+          return !!map && map.loaded() && map.queryRenderedFeatures({ layers: ['vehicles', 'clusters'] }).length > 0;
+        },
+        null,
+        { timeout: 20_000 },
+      );
+      const onMap = await mapVehicleCount(page);
+      assert(onMap >= 20, `all 20 demo vehicles drawn on the map (got ${onMap})`);
+    },
+  ],
+  [
+    'clicking a vehicle on the map opens its popup',
+    async ({ page }) => {
+      // Zoom in past the clustering so single vehicles are drawn, then click one.
+      const point = await page.evaluate(async () => {
+        const map = window.__fleetMap;
+        const any = map.queryRenderedFeatures({ layers: ['vehicles', 'clusters'] })[0];
+        map.jumpTo({ center: any.geometry.coordinates, zoom: 17 });
+        await new Promise((r) => map.once('idle', r));
+        const f = map.queryRenderedFeatures({ layers: ['vehicles'] })[0];
+        if (!f) return null;
+        const p = map.project(f.geometry.coordinates);
+        const rect = map.getCanvas().getBoundingClientRect();
+        return { x: rect.left + p.x, y: rect.top + p.y, id: f.properties.id };
+      });
+      assert(point, 'a single vehicle is drawn at zoom 17');
+      await page.mouse.click(point.x, point.y);
+      const popup = page.getByTestId('vehicle-popup');
+      await popup.waitFor({ timeout: 5_000 });
+      const body = await popup.textContent();
+      assert(/Speed: .* km\/h/.test(body) && /Battery: \d+%/.test(body) && /Status: [A-Z_]+/.test(body), `popup shows speed, battery, status: ${body}`);
+      await page.getByTestId('vehicle-detail-panel').waitFor({ timeout: 5_000 });
+      await page.evaluate(() => window.__fleetMap.jumpTo({ zoom: 12 }));
+    },
+  ],
+  [
+    'selecting a vehicle shows live values that change',
+    async (ctx) => {
+      const { page } = ctx;
+      const moving = page.locator('[data-testid="vehicle-list-item"]', { hasText: 'MOVING' }).first();
+      await moving.waitFor({ timeout: 20_000 });
+      ctx.vehicleId = await moving.getAttribute('data-vehicle-id');
+      await moving.click();
+      const panel = page.getByTestId('vehicle-detail-panel');
+      await panel.waitFor();
+      assert((await panel.getAttribute('data-vehicle-id')) === ctx.vehicleId, 'the panel shows the chosen vehicle');
+      const read = async () =>
+        [await text(page, 'speed-value'), await text(page, 'battery-value'), await text(page, 'temp-value')].join('|');
+      const first = await read();
+      assert(/km\/h/.test(first) && /%/.test(first), `live values shown: ${first}`);
+      await page.waitForFunction(
+        (initial) =>
+          ['speed-value', 'battery-value', 'temp-value']
+            .map((id) => document.querySelector(`[data-testid="${id}"]`)?.textContent?.trim())
+            .join('|') !== initial,
+        first,
+        { timeout: 20_000 },
+      );
+      await page.waitForSelector('[data-testid="speed-battery-chart"]');
+      // The map's source follows the vehicle too (it gets only the changed vehicles each refresh).
+      const where = (id) =>
+        page.evaluate(async (vid) => {
+          const data = await window.__fleetMap.getSource('vehicles').getData();
+          return JSON.stringify(data.features.find((f) => f.properties.id === vid)?.geometry.coordinates);
+        }, id);
+      const before = await where(ctx.vehicleId);
+      assert(before, 'the selected vehicle is on the map');
+      await page.waitForFunction(
+        async ([vid, initial]) => {
+          const data = await window.__fleetMap.getSource('vehicles').getData();
+          return JSON.stringify(data.features.find((f) => f.properties.id === vid)?.geometry.coordinates) !== initial;
+        },
+        [ctx.vehicleId, before],
+        { timeout: 20_000, polling: 500 },
+      );
+    },
+  ],
+  [
+    'STOP is confirmed, dispatched, executed, and the vehicle stops',
+    async ({ page, vehicleId }) => {
+      assert(vehicleId, 'a vehicle was selected by the previous test');
+      await page.getByTestId('cmd-stop-btn').click();
+      await page.getByTestId('confirm-dialog').waitFor();
+      await page.getByTestId('confirm-dialog-btn').click();
+      const feedback = page.getByTestId('command-feedback');
+      await page.waitForFunction(
+        () => /DISPATCHED/.test(document.querySelector('[data-testid="command-feedback"]')?.textContent ?? ''),
+        null,
+        { timeout: 10_000 },
+      );
+      await page.waitForSelector('[data-testid="command-feedback"][data-status="EXECUTED"]', { timeout: 30_000 });
+      const steps = await feedback.textContent();
+      assert(/STOP: DISPATCHED → (DELIVERED → )?EXECUTED/.test(steps), `lifecycle shown in order: ${steps}`);
+      await page.waitForFunction(
+        () =>
+          document.querySelector('[data-testid="status-value"]')?.textContent?.trim() === 'STOPPED' &&
+          /^0\.0 km\/h$/.test(document.querySelector('[data-testid="speed-value"]')?.textContent?.trim() ?? ''),
+        null,
+        { timeout: 20_000 },
+      );
+    },
+  ],
+  [
+    'an alert appears live and is acknowledged with notes',
+    async ({ page, server }) => {
+      const open = page.locator('[data-testid="alert-item"]:has([data-testid="alert-ack-btn"])').first();
+      await open.waitFor({ timeout: 120_000 });
+      const alertId = await open.getAttribute('data-alert-id');
+      const item = page.locator(`[data-testid="alert-item"][data-alert-id="${alertId}"]`);
+      if (process.env.VEHICLEOPS_SCREENSHOT) {
+        // The documentation's picture: the whole fleet, a vehicle selected, a live alert.
+        await page.evaluate(async () => {
+          const map = window.__fleetMap;
+          const data = await map.getSource('vehicles').getData();
+          const xs = data.features.map((f) => f.geometry.coordinates[0]);
+          const ys = data.features.map((f) => f.geometry.coordinates[1]);
+          map.fitBounds([[Math.min(...xs), Math.min(...ys)], [Math.max(...xs), Math.max(...ys)]], { padding: 80, duration: 0 });
+          await new Promise((r) => map.once('idle', r));
+        });
+        await page.screenshot({ path: process.env.VEHICLEOPS_SCREENSHOT });
+      }
+      const severity = await item.getByTestId('alert-severity').textContent();
+      assert(/^(LOW|MEDIUM|HIGH|CRITICAL)$/.test(severity), `severity shown: ${severity}`);
+      await item.getByTestId('alert-ack-btn').click();
+      await item.getByTestId('alert-notes-input').fill('e2e: operator checked the vehicle');
+      await item.getByTestId('alert-ack-confirm-btn').click();
+      const done = page.locator(`[data-alert-id="${alertId}"] [data-testid="alert-acknowledged"]`);
+      await done.waitFor({ timeout: 10_000 });
+      assert(/e2e: operator checked the vehicle/.test(await done.textContent()), 'notes shown');
+      // The server agrees.
+      const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('vehicleops.session')).token);
+      const res = await fetch(`${server.url}/api/v1/alerts?fleet_id=fleet-001&acknowledged=true&limit=200`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      const body = await res.json();
+      const stored = body.data.find((a) => a.id === alertId);
+      assert(stored?.acknowledged && stored.notes === 'e2e: operator checked the vehicle', 'acknowledgement stored');
+    },
+  ],
+  [
+    'the connection comes back after a server restart',
+    async ({ page, server }) => {
+      if (!server.restart) {
+        console.log('     (skipped the restart: the server was given by URL)');
+        return;
+      }
+      // The outage is shown while it lasts.
+      const sawReconnecting = page.waitForSelector('[data-testid="connection-state"][data-phase="reconnecting"]', {
+        timeout: 60_000,
+      });
+      await server.restart({ downMs: 1500 });
+      await sawReconnecting;
+      await page.waitForSelector('[data-testid="connection-state"][data-phase="open"]', { timeout: 60_000 });
+      // Live again: values keep changing after the reconnect.
+      const before = await text(page, 'vehicle-count');
+      assert(/vehicles active/.test(before), 'map still populated');
+      const item = page.locator('[data-testid="vehicle-list-item"]', { hasText: 'MOVING' }).first();
+      await item.click();
+      const first = await page.evaluate(() =>
+        ['speed-value', 'battery-value', 'temp-value']
+          .map((id) => document.querySelector(`[data-testid="${id}"]`)?.textContent?.trim())
+          .join('|'),
+      );
+      await page.waitForFunction(
+        (initial) =>
+          ['speed-value', 'battery-value', 'temp-value']
+            .map((id) => document.querySelector(`[data-testid="${id}"]`)?.textContent?.trim())
+            .join('|') !== initial,
+        first,
+        { timeout: 20_000 },
+      );
+    },
+  ],
+  [
+    'analytics and missions views load from the API',
+    async ({ page }) => {
+      await page.getByTestId('nav-analytics').click();
+      await page.getByTestId('performance-table').waitFor({ timeout: 15_000 });
+      await page.getByTestId('nav-missions').click();
+      await page.getByTestId('missions-panel').waitFor();
+      await page.getByTestId('nav-map').click();
+    },
+  ],
+  [
+    'REROUTE takes waypoints picked on the map and is executed',
+    async ({ page }) => {
+      const item = page.locator('[data-testid="vehicle-list-item"]', { hasText: 'MOVING' }).nth(1);
+      await item.click();
+      await page.getByTestId('cmd-reroute-btn').click();
+      await page.getByTestId('reroute-picker').waitFor();
+      for (const [dx, dy] of [[-120, -80], [60, -140]]) await clickMap(page, dx, dy);
+      await page.waitForFunction(() => /\(2 picked\)/.test(document.querySelector('[data-testid="reroute-picker"]')?.textContent ?? ''));
+      await page.getByTestId('reroute-send-btn').click();
+      await page.getByTestId('confirm-dialog-btn').click();
+      await page.waitForSelector('[data-testid="command-feedback"][data-status="EXECUTED"]', { timeout: 30_000 });
+      assert(/^REROUTE: DISPATCHED/.test(await text(page, 'command-feedback')), 'REROUTE lifecycle shown');
+    },
+  ],
+  [
+    'a mission is created from waypoints picked on the map and followed',
+    async ({ page }) => {
+      const item = page.locator('[data-testid="vehicle-list-item"]', { hasText: 'MOVING' }).nth(2);
+      const vehicleId = await item.getAttribute('data-vehicle-id');
+      await item.click();
+      await page.getByTestId('nav-missions').click();
+      await page.getByTestId('mission-pick-btn').click();
+      for (const [dx, dy] of [[100, 60], [160, 120], [40, 180]]) await clickMap(page, dx, dy);
+      await page.getByTestId('mission-create-btn').click();
+      const mission = page.locator('[data-testid="mission-item"]').first();
+      await mission.waitFor({ timeout: 15_000 });
+      assert((await mission.textContent()).includes(vehicleId), 'the mission is for the selected vehicle');
+      assert(/0\/3 waypoints|[123]\/3 waypoints/.test(await mission.textContent()), 'three waypoints');
+      assert(['ASSIGNED', 'IN_PROGRESS'].includes(await mission.getAttribute('data-status')), 'active mission');
+      await page.getByTestId('nav-map').click();
+    },
+  ],
+  [
+    'the page raised no errors',
+    async ({ consoleErrors }) => {
+      assert(consoleErrors.length === 0, `page errors: ${consoleErrors.join('; ')}`);
+    },
+  ],
+];
+
+const ok = await runTests(tests, {
+  before: async (ctx) => {
+    ctx.server = await startServer({ dashboardDir: DIST });
+    ctx.browser = await launchBrowser();
+    ctx.page = await ctx.browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    ctx.consoleErrors = [];
+    ctx.page.on('pageerror', (e) => ctx.consoleErrors.push(String(e)));
+    ctx.onFailure = async (name) => {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await ctx.page.screenshot({ path: join(ARTIFACTS, `${name.replace(/\W+/g, '-')}.png`) });
+      if (ctx.server.logs) console.log(ctx.server.logs().split('\n').slice(-20).join('\n'));
+    };
+    // The first test is the refused login; later ones share one logged-in page.
+  },
+  after: async (ctx) => {
+    if (ctx.consoleErrors?.length) console.log(`page errors:\n  ${ctx.consoleErrors.join('\n  ')}`);
+    await ctx.browser?.close();
+    await ctx.server?.stop();
+  },
+});
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,181 @@
+/**
+ * REST client for the reference server's /api/v1 contract.
+ *
+ * The token is read on every request (not captured once) so a re-login takes effect at once;
+ * errors come back as {@link ApiError} carrying the server's `{detail, status_code, error}`.
+ */
+import type {
+  Alert,
+  Command,
+  CommandKind,
+  FleetPerformanceReport,
+  FleetSummary,
+  LoginResponse,
+  Mission,
+  Page,
+  SeriesPoint,
+  VehicleListRow,
+  Waypoint,
+} from '../types';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(detail);
+    this.name = 'ApiError';
+  }
+}
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+export interface TimeWindow {
+  from: string;
+  to: string;
+}
+
+export class ApiClient {
+  private token: string | null = null;
+  private onUnauthorized: (() => void) | null = null;
+
+  constructor(
+    /** e.g. `/api/v1` (same origin) or `http://host:8000/api/v1`. */
+    readonly baseUrl: string,
+    private readonly fetchImpl: FetchLike = (input, init) => fetch(input, init),
+  ) {}
+
+  setToken(token: string | null): void {
+    this.token = token;
+  }
+
+  /** Called when the server rejects the token (401 on anything but the login itself). */
+  setUnauthorizedHandler(handler: (() => void) | null): void {
+    this.onUnauthorized = handler;
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    const init: RequestInit = { method, headers };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    let response: Response;
+    try {
+      response = await this.fetchImpl(`${this.baseUrl}${path}`, init);
+    } catch (e) {
+      throw new ApiError(0, 'NETWORK', `Server unreachable: ${(e as Error).message}`);
+    }
+    const text = await response.text();
+    const parsed: unknown = text ? safeJson(text) : undefined;
+    if (!response.ok) {
+      const envelope = parsed as Partial<{ detail: unknown; error: string }> | undefined;
+      const detail =
+        typeof envelope?.detail === 'string'
+          ? envelope.detail
+          : `${method} ${path} failed with HTTP ${response.status}`;
+      if (response.status === 401 && this.token && path !== '/auth/login') this.onUnauthorized?.();
+      throw new ApiError(response.status, envelope?.error ?? `HTTP_${response.status}`, detail);
+    }
+    return parsed as T;
+  }
+
+  login(email: string, password: string): Promise<LoginResponse> {
+    return this.request('POST', '/auth/login', { email, password });
+  }
+
+  fleetSummary(fleetId: string): Promise<FleetSummary> {
+    return this.request('GET', `/fleet/${enc(fleetId)}/summary`);
+  }
+
+  fleetVehicles(fleetId: string, page: number, limit: number): Promise<Page<VehicleListRow>> {
+    return this.request('GET', `/fleet/${enc(fleetId)}/vehicles?page=${page}&limit=${limit}`);
+  }
+
+  dispatchCommand(
+    vehicleId: string,
+    command: CommandKind,
+    waypoints: Waypoint[] = [],
+  ): Promise<Command> {
+    const params = waypoints.length ? { waypoints } : {};
+    return this.request('POST', `/commands/${enc(vehicleId)}`, { command, params });
+  }
+
+  commandHistory(vehicleId: string, limit = 20): Promise<Page<Command>> {
+    return this.request('GET', `/commands/${enc(vehicleId)}/history?limit=${limit}`);
+  }
+
+  alerts(fleetId: string, acknowledged: boolean, limit = 100): Promise<Page<Alert>> {
+    return this.request(
+      'GET',
+      `/alerts?fleet_id=${enc(fleetId)}&acknowledged=${acknowledged}&limit=${limit}`,
+    );
+  }
+
+  acknowledgeAlert(alertId: string, notes: string): Promise<Partial<Alert> & { id: string }> {
+    return this.request('POST', `/alerts/${enc(alertId)}/acknowledge`, { notes });
+  }
+
+  speedSeries(vehicleId: string, w: TimeWindow, bucketMinutes: number): Promise<SeriesPoint[]> {
+    return this.request(
+      'GET',
+      `/analytics/vehicle/${enc(vehicleId)}/speed-series?${range(w)}&bucket_minutes=${bucketMinutes}`,
+    );
+  }
+
+  /** Any metric's bucketed series (battery_pct, engine_temp_c, …). */
+  metricSeries(
+    vehicleId: string,
+    metric: string,
+    w: TimeWindow,
+    bucketMinutes: number,
+  ): Promise<SeriesPoint[]> {
+    return this.request(
+      'GET',
+      `/analytics/vehicle/${enc(vehicleId)}/series?metric=${enc(metric)}&${range(w)}&bucket_minutes=${bucketMinutes}`,
+    );
+  }
+
+  fleetPerformance(fleetId: string, w: TimeWindow): Promise<FleetPerformanceReport> {
+    return this.request('GET', `/analytics/fleet/${enc(fleetId)}/performance?${range(w)}`);
+  }
+
+  createMission(body: {
+    fleet_id: string;
+    vehicle_id: string;
+    mission_type: string;
+    priority: string;
+    waypoints: Waypoint[];
+  }): Promise<Mission> {
+    return this.request('POST', '/missions', body);
+  }
+
+  mission(missionId: string): Promise<Mission> {
+    return this.request('GET', `/missions/${enc(missionId)}`);
+  }
+
+  cancelMission(missionId: string): Promise<Mission> {
+    return this.request('POST', `/missions/${enc(missionId)}/cancel`, {});
+  }
+
+  missions(fleetId: string): Promise<Page<Mission>> {
+    return this.request('GET', `/missions?fleet_id=${enc(fleetId)}&limit=100`);
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function range(w: TimeWindow): string {
+  return `from=${enc(w.from)}&to=${enc(w.to)}`;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { FeatureCache } from './features';
+import type { VehicleState } from '../types';
+
+const v = (id: string, lon: number, extra: Partial<VehicleState> = {}): VehicleState => ({
+  vehicle_id: id,
+  latitude: 4.7,
+  longitude: lon,
+  speed_kmh: 10,
+  battery_pct: 80,
+  status: 'MOVING',
+  ...extra,
+});
+
+describe('FeatureCache', () => {
+  it('sends only the vehicles that changed since the last refresh, and the ones gone', () => {
+    const cache = new FeatureCache();
+    const a = v('A', -74);
+    const b = v('B', -74.01, { alerts: ['OVERSPEED'], heading_deg: 90 });
+    const first = cache.sync({ A: a, B: b });
+    expect(first.all).toHaveLength(2);
+    expect(first.changed.map((f) => f.id)).toEqual(['A', 'B']);
+    expect(first.changed[1]).toMatchObject({
+      id: 'B',
+      geometry: { coordinates: [-74.01, 4.7] },
+      properties: { id: 'B', status: 'MOVING', alert: 1, heading: 90 },
+    });
+
+    const a2 = v('A', -74.001);
+    const second = cache.sync({ A: a2, B: b });
+    expect(second.changed.map((f) => f.id)).toEqual(['A']);
+    expect(second.all).toHaveLength(2);
+    expect(second.removed).toEqual([]);
+
+    const third = cache.sync({ A: a2 });
+    expect(third.changed).toEqual([]);
+    expect(third.removed).toEqual(['B']);
+  });
+});

@@ -1,0 +1,39 @@
+/** The Redux store: slices plus the REST client as the thunks' extra argument. */
+import { combineReducers, configureStore } from '@reduxjs/toolkit';
+import { useDispatch, useSelector, useStore } from 'react-redux';
+import type { ApiClient } from '../api/client';
+import auth, { loggedOut } from './authSlice';
+import fleet from './fleetSlice';
+import alerts from './alertsSlice';
+import commands from './commandsSlice';
+import missions from './missionsSlice';
+import analytics from './analyticsSlice';
+import ui from './uiSlice';
+
+const appReducer = combineReducers({ auth, fleet, alerts, commands, missions, analytics, ui });
+export type RootState = ReturnType<typeof appReducer>;
+
+/** Logging out forgets everything about the fleet, not only the token. */
+const rootReducer: typeof appReducer = (state, action) =>
+  appReducer(loggedOut.match(action) ? undefined : state, action);
+
+export function createStore(api: ApiClient, preloadedState?: Partial<RootState>) {
+  return configureStore({
+    reducer: rootReducer,
+    preloadedState: preloadedState as RootState | undefined,
+    middleware: (getDefault) =>
+      getDefault({
+        thunk: { extraArgument: { api } },
+        // The vehicles record holds up to a whole fleet; walking it on every action (the dev
+        // checks) would cost more than the update itself.
+        immutableCheck: false,
+        serializableCheck: false,
+      }),
+  });
+}
+
+export type AppStore = ReturnType<typeof createStore>;
+export type AppDispatch = AppStore['dispatch'];
+export const useAppDispatch = useDispatch.withTypes<AppDispatch>();
+export const useAppSelector = useSelector.withTypes<RootState>();
+export const useAppStore = useStore.withTypes<AppStore>();

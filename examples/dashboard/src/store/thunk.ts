@@ -1,0 +1,19 @@
+/** Typed `createAsyncThunk` with the REST client as the thunk's extra argument. */
+import { createAsyncThunk } from '@reduxjs/toolkit';
+import { ApiError, type ApiClient } from '../api/client';
+
+export interface ThunkExtra {
+  api: ApiClient;
+}
+
+export const createAppThunk = createAsyncThunk.withTypes<{
+  extra: ThunkExtra;
+  rejectValue: string;
+}>();
+
+/** The message shown to operators for a failed request. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof ApiError) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

@@ -1,0 +1,73 @@
+/**
+ * UI state shared by distant components: the current view, the connection indicator, the
+ * confirmation dialog, and waypoint picking on the map (for REROUTE and new missions).
+ */
+import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
+import type { CommandKind, Waypoint } from '../types';
+import type { ConnectionInfo } from '../ws/fleetSocket';
+
+export type View = 'map' | 'analytics' | 'missions';
+export type PickPurpose = 'reroute' | 'mission';
+
+export interface UiState {
+  view: View;
+  connection: ConnectionInfo;
+  /** A command waiting for the operator's confirmation. */
+  confirming: { vehicleId: string; command: CommandKind; waypoints: Waypoint[] } | null;
+  picking: PickPurpose | null;
+  picked: Waypoint[];
+}
+
+export const initialUiState: UiState = {
+  view: 'map',
+  connection: { phase: 'idle', attempt: 0, retryInMs: null, reconnects: 0, lastError: null },
+  confirming: null,
+  picking: null,
+  picked: [],
+};
+
+const uiSlice = createSlice({
+  name: 'ui',
+  initialState: initialUiState,
+  reducers: {
+    viewChosen: (s, a: PayloadAction<View>) => {
+      s.view = a.payload;
+    },
+    connectionChanged: (s, a: PayloadAction<ConnectionInfo>) => {
+      s.connection = a.payload;
+    },
+    confirmRequested: (s, a: PayloadAction<NonNullable<UiState['confirming']>>) => {
+      s.confirming = a.payload;
+    },
+    confirmClosed: (s) => {
+      s.confirming = null;
+    },
+    pickStarted: (s, a: PayloadAction<PickPurpose>) => {
+      s.picking = a.payload;
+      s.picked = [];
+    },
+    waypointPicked: (s, a: PayloadAction<{ latitude: number; longitude: number }>) => {
+      if (!s.picking) return;
+      s.picked.push({ ...a.payload, order: s.picked.length + 1 });
+    },
+    lastWaypointRemoved: (s) => {
+      s.picked.pop();
+    },
+    pickEnded: (s) => {
+      s.picking = null;
+      s.picked = [];
+    },
+  },
+});
+
+export const {
+  viewChosen,
+  connectionChanged,
+  confirmRequested,
+  confirmClosed,
+  pickStarted,
+  waypointPicked,
+  lastWaypointRemoved,
+  pickEnded,
+} = uiSlice.actions;
+export default uiSlice.reducer;

@@ -1,0 +1,175 @@
+/**
+ * Wire types of the reference server's REST and WebSocket API (the original's field names).
+ * Only the fields the dashboard reads are required; servers may send more.
+ */
+
+export const VEHICLE_STATUSES = [
+  'IDLE',
+  'MOVING',
+  'ALERT',
+  'LOW_BATTERY',
+  'OFFLINE',
+  'STOPPED',
+  'CHARGING',
+] as const;
+export type VehicleStatus = (typeof VEHICLE_STATUSES)[number];
+
+export type Severity = 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
+export type CommandKind = 'STOP' | 'RESUME' | 'REROUTE' | 'RETURN_TO_BASE';
+export type CommandStatus =
+  | 'DISPATCHED'
+  | 'DELIVERED'
+  | 'EXECUTED'
+  | 'FAILED'
+  | 'TIMEOUT'
+  | 'EXPIRED';
+export type MissionStatus = 'ASSIGNED' | 'IN_PROGRESS' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+
+/** A vehicle's live state: one WebSocket update, or one row of the vehicles list. */
+export interface VehicleState {
+  vehicle_id: string;
+  fleet_id?: string;
+  latitude: number;
+  longitude: number;
+  speed_kmh: number;
+  battery_pct: number;
+  engine_temp_c?: number;
+  load_pct?: number;
+  heading_deg?: number;
+  status: VehicleStatus;
+  /** Alert types currently open for the vehicle. */
+  alerts?: string[];
+  seq?: number;
+  timestamp?: string;
+  last_seen?: string;
+  active_mission_id?: string | null;
+}
+
+/** A row of GET /fleet/{id}/vehicles: figures are null for a vehicle that never reported. */
+export type VehicleListRow = Omit<
+  VehicleState,
+  'latitude' | 'longitude' | 'speed_kmh' | 'battery_pct' | 'engine_temp_c' | 'load_pct'
+> & {
+  latitude: number | null;
+  longitude: number | null;
+  speed_kmh: number | null;
+  battery_pct: number | null;
+  engine_temp_c: number | null;
+  load_pct: number | null;
+};
+
+export interface Waypoint {
+  latitude: number;
+  longitude: number;
+  order: number;
+}
+
+export interface Operator {
+  id: string;
+  email: string;
+  role: string;
+  fleet_ids: string[];
+}
+
+export interface LoginResponse {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  operator: Operator;
+}
+
+export interface FleetSummary {
+  fleet_id: string;
+  fleet_name?: string;
+  total_vehicles: number;
+  active_vehicles: number;
+  idle_vehicles: number;
+  vehicles_in_alert: number;
+  avg_battery_pct: number | null;
+  avg_speed_kmh: number | null;
+  active_missions: number;
+  open_alerts: number;
+  last_updated?: string | null;
+}
+
+export interface Page<T> {
+  data: T[];
+  total: number;
+  page?: number;
+  limit?: number;
+}
+
+export interface Alert {
+  id: string;
+  vehicle_id: string;
+  fleet_id?: string;
+  alert_type: string;
+  severity: Severity;
+  value: number;
+  threshold: number;
+  message?: string;
+  acknowledged: boolean;
+  acknowledged_by?: string | null;
+  acknowledged_at?: string | null;
+  notes?: string | null;
+  triggered_at?: string;
+  cleared_at?: string | null;
+}
+
+export interface Command {
+  id?: string;
+  vehicle_id: string;
+  command: CommandKind;
+  status: CommandStatus;
+  issued_by?: string;
+  issued_at?: string;
+  delivered_at?: string | null;
+  executed_at?: string | null;
+  failure_reason?: string | null;
+}
+
+export interface Mission {
+  id: string;
+  vehicle_id: string;
+  fleet_id?: string;
+  mission_type?: string;
+  priority?: string;
+  status: MissionStatus;
+  /** A number in the creation response, the list of points elsewhere. */
+  waypoints?: Waypoint[] | number;
+  completed_waypoints?: number;
+  total_waypoints?: number;
+  completion_pct?: number;
+  created_at?: string;
+  started_at?: string | null;
+  estimated_completion?: string | null;
+  failure_reason?: string | null;
+}
+
+export interface SeriesPoint {
+  bucket: string;
+  avg_value: number;
+  max_value: number;
+  min_value: number;
+}
+
+export interface VehiclePerformance {
+  vehicle_id: string;
+  avg_speed: number;
+  avg_battery: number;
+  distance_km: number;
+  alerts: number;
+}
+
+export interface FleetPerformanceReport {
+  fleet_id: string;
+  from: string;
+  to: string;
+  vehicles: VehiclePerformance[];
+}
+
+export interface ApiErrorBody {
+  detail: string;
+  status_code: number;
+  error: string;
+}

@@ -1,0 +1,622 @@
+//! The REST handlers of `/api/v1`, one per endpoint of the original contract (plus fleet listing,
+//! a generic metric series and mission cancellation).
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, Utc};
+use vehicleops_core::{
+    AlertFilter, CommandKind, CommandParams, FleetSummary, HistoryQuery, Metric, MissionPriority,
+    MissionRequest, MissionType, Severity, TimeRange, VehicleStatus, Waypoint,
+};
+
+use super::AppState;
+use super::dto::*;
+use crate::auth::{Principal, verify_password};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, decode_json};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Checks an optional numeric parameter against its range, or takes the default.
+fn bounded(name: &str, value: Option<u32>, default: u32, min: u32, max: u32) -> ApiResult<u32> {
+    let v = value.unwrap_or(default);
+    if v < min || v > max {
+        return Err(ApiError::unprocessable(
+            name,
+            format!("must be between {min} and {max}, got {v}"),
+        ));
+    }
+    Ok(v)
+}
+
+fn window(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> ApiResult<TimeRange> {
+    let to = to.unwrap_or_else(Utc::now);
+    let from = from.unwrap_or(to - Duration::hours(24));
+    TimeRange::new(from, to).map_err(|e| ApiError::unprocessable(e.field, e.reason))
+}
+
+fn waypoints(input: Vec<WaypointIn>) -> Vec<Waypoint> {
+    input
+        .into_iter()
+        .map(|w| Waypoint {
+            latitude: w.latitude,
+            longitude: w.longitude,
+            order: w.order,
+        })
+        .collect()
+}
+
+// --- auth -------------------------------------------------------------------------------------
+
+/// Exchange e-mail and password for a bearer token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 401, body = ErrorBody, description = "Wrong e-mail or password"),
+        (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "Too many failed attempts"),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    let ip = peer.ip();
+    if let Err(retry_after) = state.limiter.check(ip, &body.email) {
+        state.metrics.login_failed();
+        tracing::warn!(client = %ip, "login rate-limited");
+        return Err(ApiError::too_many_requests(retry_after));
+    }
+    let operator = state
+        .repo
+        .operator_by_email(&body.email.to_lowercase())
+        .await?;
+    // Verify against a dummy hash when the account does not exist, so response time does not
+    // reveal which e-mails are registered.
+    let hash = operator
+        .as_ref()
+        .map(|o| o.password_hash.clone())
+        .unwrap_or_else(|| state.dummy_hash.to_string());
+    let password = body.password;
+    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(ApiError::internal)?;
+    let operator = match operator {
+        Some(o) if matches => o,
+        _ => {
+            state.limiter.record_failure(ip, &body.email);
+            state.metrics.login_failed();
+            tracing::info!(client = %ip, "login failed");
+            return Err(ApiError::unauthorized("Incorrect email or password"));
+        }
+    };
+    let access_token = state.tokens.issue(&operator)?;
+    tracing::info!(operator_id = %operator.id, role = operator.role.as_str(), "login");
+    Ok(Json(LoginResponse {
+        access_token,
+        token_type: "bearer".into(),
+        expires_in: state.tokens.lifetime().as_secs(),
+        operator: OperatorOut {
+            id: operator.id,
+            email: operator.email,
+            role: operator.role.as_str().into(),
+            fleet_ids: operator.fleet_ids,
+        },
+    }))
+}
+
+// --- fleets -----------------------------------------------------------------------------------
+
+/// Fleets the caller may see.
+#[utoipa::path(get, path = "/api/v1/fleets", tag = "fleet", security(("bearer" = [])),
+    responses((status = 200, body = [FleetOut]), (status = 401, body = ErrorBody)))]
+pub async fn list_fleets(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Vec<FleetOut>>> {
+    let fleets = state.repo.list_fleets().await?;
+    Ok(Json(
+        fleets
+            .into_iter()
+            .filter(|f| principal.can_access(&f.id))
+            .map(|f| FleetOut {
+                id: f.id,
+                name: f.name,
+            })
+            .collect(),
+    ))
+}
+
+/// Live counts and averages of a fleet.
+#[utoipa::path(get, path = "/api/v1/fleet/{fleet_id}/summary", tag = "fleet",
+    security(("bearer" = [])), params(("fleet_id" = String, Path)),
+    responses((status = 200, body = FleetSummaryOut), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn fleet_summary(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(fleet_id): ApiPath<String>,
+) -> ApiResult<Json<FleetSummaryOut>> {
+    let fleet = state.fleet(&principal, &fleet_id).await?;
+    let (vehicles, latest, missions, alerts) = tokio::try_join!(
+        state.repo.list_vehicles(&fleet_id),
+        state.store.latest_for_fleet(&fleet_id),
+        state.repo.count_active_missions(&fleet_id),
+        state.repo.count_open_alerts(&fleet_id),
+    )?;
+    let summary = FleetSummary::compute(
+        &fleet.id,
+        &fleet.name,
+        vehicles.len() as u64,
+        &latest,
+        missions,
+        alerts,
+    );
+    Ok(Json(summary.into()))
+}
+
+/// Vehicles of a fleet with their latest reading, filtered by status and paged.
+#[utoipa::path(get, path = "/api/v1/fleet/{fleet_id}/vehicles", tag = "fleet",
+    security(("bearer" = [])), params(("fleet_id" = String, Path), VehicleListQuery),
+    responses((status = 200, body = VehiclePage), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn fleet_vehicles(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(fleet_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<VehicleListQuery>,
+) -> ApiResult<Json<VehiclePage>> {
+    let page = bounded("page", q.page, 1, 1, 1_000_000)?;
+    let limit = bounded("limit", q.limit, 50, 1, 200)?;
+    let status = q.status.map(VehicleStatus::from);
+    state.fleet(&principal, &fleet_id).await?;
+    let (registered, latest) = tokio::try_join!(
+        state.repo.list_vehicles(&fleet_id),
+        state.store.latest_for_fleet(&fleet_id),
+    )?;
+    let mut latest: std::collections::HashMap<_, _> = latest
+        .into_iter()
+        .map(|t| (t.vehicle_id.clone(), t))
+        .collect();
+    // Registered vehicles first (with or without readings), then vehicles only seen on the wire.
+    let mut rows: Vec<VehicleOut> = registered
+        .iter()
+        .map(|v| vehicle_row(&v.id, &fleet_id, latest.remove(&v.id).as_ref()))
+        .collect();
+    rows.extend(
+        latest
+            .values()
+            .map(|t| vehicle_row(&t.vehicle_id, &fleet_id, Some(t))),
+    );
+    rows.sort_by(|a, b| a.vehicle_id.cmp(&b.vehicle_id));
+    if let Some(status) = status {
+        rows.retain(|r| r.status == status.as_str());
+    }
+    let total = rows.len() as u64;
+    let start = ((page - 1) as usize).saturating_mul(limit as usize);
+    let mut data: Vec<VehicleOut> = rows.into_iter().skip(start).take(limit as usize).collect();
+    for row in &mut data {
+        row.active_mission_id = state
+            .repo
+            .active_mission(&row.vehicle_id)
+            .await?
+            .map(|m| m.id);
+    }
+    Ok(Json(VehiclePage {
+        data,
+        total,
+        page,
+        limit,
+    }))
+}
+
+fn vehicle_row(
+    vehicle_id: &str,
+    fleet_id: &str,
+    t: Option<&vehicleops_core::Telemetry>,
+) -> VehicleOut {
+    VehicleOut {
+        vehicle_id: vehicle_id.to_owned(),
+        fleet_id: fleet_id.to_owned(),
+        latitude: t.map(|t| t.latitude),
+        longitude: t.map(|t| t.longitude),
+        speed_kmh: t.map(|t| t.speed_kmh),
+        battery_pct: t.map(|t| t.battery_pct),
+        engine_temp_c: t.map(|t| t.engine_temp_c),
+        load_pct: t.map(|t| t.load_pct),
+        status: t
+            .map_or(VehicleStatus::Offline, |t| t.status)
+            .as_str()
+            .into(),
+        active_mission_id: None,
+        last_seen: t.map(|t| t.timestamp),
+    }
+}
+
+// --- telemetry --------------------------------------------------------------------------------
+
+/// The newest reading of a vehicle.
+#[utoipa::path(get, path = "/api/v1/telemetry/{vehicle_id}/latest", tag = "telemetry",
+    security(("bearer" = [])), params(("vehicle_id" = String, Path)),
+    responses((status = 200, body = TelemetryOut), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn telemetry_latest(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(vehicle_id): ApiPath<String>,
+) -> ApiResult<Json<TelemetryOut>> {
+    state.vehicle(&principal, &vehicle_id).await?;
+    let t = state
+        .store
+        .latest(&vehicle_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("No telemetry for vehicle {vehicle_id}")))?;
+    Ok(Json((&t).into()))
+}
+
+/// Readings of a vehicle in a window, oldest first.
+#[utoipa::path(get, path = "/api/v1/telemetry/{vehicle_id}/history", tag = "telemetry",
+    security(("bearer" = [])), params(("vehicle_id" = String, Path), HistoryQueryParams),
+    responses((status = 200, body = HistoryOut), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn telemetry_history(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(vehicle_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<HistoryQueryParams>,
+) -> ApiResult<Json<HistoryOut>> {
+    let limit = bounded(
+        "limit",
+        q.limit,
+        HistoryQuery::DEFAULT_LIMIT,
+        1,
+        HistoryQuery::MAX_LIMIT,
+    )?;
+    let range = window(Some(q.from), Some(q.to))?;
+    state.vehicle(&principal, &vehicle_id).await?;
+    let readings = state
+        .store
+        .history(&HistoryQuery {
+            vehicle_id: vehicle_id.clone(),
+            range,
+            limit,
+        })
+        .await?;
+    Ok(Json(HistoryOut {
+        vehicle_id,
+        from: range.from,
+        to: range.to,
+        total_records: readings.len() as u64,
+        data: readings.iter().map(HistoryPoint::from).collect(),
+    }))
+}
+
+// --- commands ---------------------------------------------------------------------------------
+
+/// Send STOP, RESUME, REROUTE (with `params.waypoints`) or RETURN_TO_BASE to a vehicle.
+#[utoipa::path(post, path = "/api/v1/commands/{vehicle_id}", tag = "commands",
+    security(("bearer" = [])), params(("vehicle_id" = String, Path)), request_body = CommandRequest,
+    responses((status = 202, body = CommandDispatched), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn dispatch_command(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(vehicle_id): ApiPath<String>,
+    ApiJson(body): ApiJson<CommandRequest>,
+) -> ApiResult<(StatusCode, Json<CommandDispatched>)> {
+    let kind = CommandKind::from(body.command);
+    state.vehicle(&principal, &vehicle_id).await?;
+    let params = CommandParams {
+        waypoints: waypoints(body.params.waypoints),
+        reason: body.params.reason,
+    };
+    let command = state
+        .commands
+        .dispatch(&vehicle_id, kind, params, &principal.id)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CommandDispatched {
+            id: command.id,
+            vehicle_id: command.vehicle_id,
+            command: command.command.as_str().into(),
+            status: command.status.as_str().into(),
+            issued_by: command.issued_by,
+            issued_at: command.issued_at,
+        }),
+    ))
+}
+
+/// Commands sent to a vehicle, newest first, with their lifecycle status.
+#[utoipa::path(get, path = "/api/v1/commands/{vehicle_id}/history", tag = "commands",
+    security(("bearer" = [])), params(("vehicle_id" = String, Path), LimitQuery),
+    responses((status = 200, body = CommandHistory), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn command_history(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(vehicle_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
+) -> ApiResult<Json<CommandHistory>> {
+    let limit = bounded("limit", q.limit, 20, 1, 200)?;
+    state.vehicle(&principal, &vehicle_id).await?;
+    let page = state.commands.history(&vehicle_id, limit).await?;
+    Ok(Json(CommandHistory {
+        data: page.data.iter().map(CommandOut::from).collect(),
+        total: page.total,
+    }))
+}
+
+// --- analytics --------------------------------------------------------------------------------
+
+/// Aggregates of one vehicle over a window (default: the last 24 hours).
+#[utoipa::path(get, path = "/api/v1/analytics/vehicle/{vehicle_id}/metrics", tag = "analytics",
+    security(("bearer" = [])), params(("vehicle_id" = String, Path), WindowQuery),
+    responses((status = 200, body = VehicleMetricsOut), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn vehicle_metrics(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(vehicle_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<WindowQuery>,
+) -> ApiResult<Json<VehicleMetricsOut>> {
+    let range = window(q.from, q.to)?;
+    state.vehicle(&principal, &vehicle_id).await?;
+    Ok(Json(
+        state
+            .store
+            .vehicle_summary(&vehicle_id, range)
+            .await?
+            .into(),
+    ))
+}
+
+async fn series(
+    state: &AppState,
+    principal: &Principal,
+    vehicle_id: &str,
+    metric: Metric,
+    q: &SeriesQuery,
+) -> ApiResult<Json<Vec<SeriesPointOut>>> {
+    let bucket = bounded("bucket_minutes", q.bucket_minutes, 5, 1, 60)?;
+    let range = window(q.from, q.to)?;
+    state.vehicle(principal, vehicle_id).await?;
+    let points = state
+        .store
+        .series(vehicle_id, metric, range, Duration::minutes(bucket as i64))
+        .await?;
+    Ok(Json(points.into_iter().map(SeriesPointOut::from).collect()))
+}
+
+/// Speed of one vehicle bucketed in time (avg, max, min per bucket).
+#[utoipa::path(get, path = "/api/v1/analytics/vehicle/{vehicle_id}/speed-series", tag = "analytics",
+    security(("bearer" = [])), params(("vehicle_id" = String, Path), SeriesQuery),
+    responses((status = 200, body = [SeriesPointOut]), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn speed_series(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(vehicle_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SeriesQuery>,
+) -> ApiResult<Json<Vec<SeriesPointOut>>> {
+    series(&state, &principal, &vehicle_id, Metric::SpeedKmh, &q).await
+}
+
+/// Any metric of one vehicle bucketed in time (`metric` = speed_kmh, battery_pct, engine_temp_c
+/// or load_pct).
+#[utoipa::path(get, path = "/api/v1/analytics/vehicle/{vehicle_id}/series", tag = "analytics",
+    security(("bearer" = [])), params(("vehicle_id" = String, Path), SeriesQuery),
+    responses((status = 200, body = [SeriesPointOut]), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn metric_series(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(vehicle_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SeriesQuery>,
+) -> ApiResult<Json<Vec<SeriesPointOut>>> {
+    let metric = q
+        .metric
+        .map(Metric::from)
+        .ok_or_else(|| ApiError::unprocessable("metric", "is required"))?;
+    series(&state, &principal, &vehicle_id, metric, &q).await
+}
+
+/// Per-vehicle performance of a fleet, longest distance first.
+#[utoipa::path(get, path = "/api/v1/analytics/fleet/{fleet_id}/performance", tag = "analytics",
+    security(("bearer" = [])), params(("fleet_id" = String, Path), WindowQuery),
+    responses((status = 200, body = FleetPerformanceOut), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn fleet_performance(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(fleet_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<WindowQuery>,
+) -> ApiResult<Json<FleetPerformanceOut>> {
+    let range = window(q.from, q.to)?;
+    state.fleet(&principal, &fleet_id).await?;
+    let report = state.store.fleet_performance(&fleet_id, range).await?;
+    Ok(Json(FleetPerformanceOut {
+        fleet_id: report.fleet_id,
+        from: report.from,
+        to: report.to,
+        vehicles: report.vehicles.into_iter().map(Into::into).collect(),
+    }))
+}
+
+// --- alerts -----------------------------------------------------------------------------------
+
+/// Alerts, newest first. Without `fleet_id`, every fleet the caller may see.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", security(("bearer" = [])),
+    params(AlertQuery),
+    responses((status = 200, body = AlertPage), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(q): ApiQuery<AlertQuery>,
+) -> ApiResult<Json<AlertPage>> {
+    let limit = bounded("limit", q.limit, 50, 1, 500)?;
+    let severity = q.severity.map(Severity::from);
+    if let Some(fleet_id) = &q.fleet_id {
+        principal.require_fleet(fleet_id)?;
+    }
+    if let Some(vehicle_id) = &q.vehicle_id {
+        state.vehicle(&principal, vehicle_id).await?;
+    }
+    let filter = |fleet_id: Option<String>| AlertFilter {
+        fleet_id,
+        vehicle_id: q.vehicle_id.clone(),
+        severity,
+        acknowledged: Some(q.acknowledged.unwrap_or(false)),
+        limit,
+    };
+    // An admin, or anyone asking for one fleet or one vehicle, is one query; others get the
+    // union of their own fleets.
+    let scopes: Vec<Option<String>> = if q.fleet_id.is_some()
+        || q.vehicle_id.is_some()
+        || principal.role == vehicleops_core::Role::Admin
+    {
+        vec![q.fleet_id.clone()]
+    } else {
+        principal.fleet_ids.iter().cloned().map(Some).collect()
+    };
+    let mut data = Vec::new();
+    let mut total = 0;
+    for scope in scopes {
+        let page = state.repo.list_alerts(&filter(scope)).await?;
+        total += page.total;
+        data.extend(page.data);
+    }
+    data.sort_by_key(|a| std::cmp::Reverse(a.triggered_at));
+    data.truncate(limit as usize);
+    Ok(Json(AlertPage {
+        data: data.iter().map(AlertOut::from).collect(),
+        total,
+    }))
+}
+
+/// Mark an alert as seen, with optional notes.
+#[utoipa::path(post, path = "/api/v1/alerts/{alert_id}/acknowledge", tag = "alerts",
+    security(("bearer" = [])), params(("alert_id" = String, Path)),
+    request_body(content = AcknowledgeRequest, description = "Optional notes"),
+    responses((status = 200, body = AcknowledgeOut), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn acknowledge_alert(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(alert_id): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<AcknowledgeOut>> {
+    // The body is optional: no body (or an empty one) means no notes.
+    let notes = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        decode_json::<AcknowledgeRequest>(&body)?.notes
+    };
+    if notes.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+        return Err(ApiError::unprocessable("notes", "at most 2000 characters"));
+    }
+    let alert = state
+        .repo
+        .get_alert(&alert_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Alert {alert_id} not found")))?;
+    principal.require_fleet(&alert.fleet_id)?;
+    let alert = state
+        .repo
+        .acknowledge_alert(&alert_id, &principal.id, Utc::now(), notes.as_deref())
+        .await?;
+    tracing::info!(alert_id = %alert.id, operator_id = %principal.id, "alert acknowledged");
+    Ok(Json(AcknowledgeOut {
+        id: alert.id,
+        acknowledged: alert.acknowledged,
+        acknowledged_by: alert.acknowledged_by,
+        acknowledged_at: alert.acknowledged_at,
+        notes: alert.notes,
+    }))
+}
+
+// --- missions ---------------------------------------------------------------------------------
+
+/// Assign a route to a vehicle. 409 when the vehicle already has an active mission.
+#[utoipa::path(post, path = "/api/v1/missions", tag = "missions", security(("bearer" = [])),
+    request_body = MissionCreate,
+    responses((status = 201, body = MissionCreated), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_mission(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(body): ApiJson<MissionCreate>,
+) -> ApiResult<(StatusCode, Json<MissionCreated>)> {
+    let mission_type = MissionType::from(body.mission_type);
+    let priority = body.priority.map_or(MissionPriority::default(), Into::into);
+    principal.require_fleet(&body.fleet_id)?;
+    let mission = state
+        .missions
+        .create(MissionRequest {
+            fleet_id: body.fleet_id,
+            vehicle_id: body.vehicle_id,
+            mission_type,
+            waypoints: waypoints(body.waypoints),
+            priority,
+        })
+        .await?;
+    tracing::info!(mission_id = %mission.id, vehicle_id = %mission.vehicle_id, operator_id = %principal.id, "mission created");
+    Ok((
+        StatusCode::CREATED,
+        Json(MissionCreated {
+            waypoints: mission.total_waypoints(),
+            id: mission.id,
+            vehicle_id: mission.vehicle_id,
+            status: mission.status.as_str().into(),
+            created_at: mission.created_at,
+        }),
+    ))
+}
+
+/// A mission's progress and estimated completion.
+#[utoipa::path(get, path = "/api/v1/missions/{mission_id}", tag = "missions",
+    security(("bearer" = [])), params(("mission_id" = String, Path)),
+    responses((status = 200, body = MissionOut), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_mission(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(mission_id): ApiPath<String>,
+) -> ApiResult<Json<MissionOut>> {
+    let mission = state.missions.get(&mission_id).await?;
+    principal.require_fleet(&mission.fleet_id)?;
+    Ok(Json((&mission).into()))
+}
+
+/// Cancel an ASSIGNED or IN_PROGRESS mission. 409 when it already ended.
+#[utoipa::path(post, path = "/api/v1/missions/{mission_id}/cancel", tag = "missions",
+    security(("bearer" = [])), params(("mission_id" = String, Path)),
+    responses((status = 200, body = MissionOut), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn cancel_mission(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(mission_id): ApiPath<String>,
+) -> ApiResult<Json<MissionOut>> {
+    let mission = state.missions.get(&mission_id).await?;
+    principal.require_fleet(&mission.fleet_id)?;
+    let mission = state.missions.cancel(&mission_id).await?;
+    tracing::info!(mission_id = %mission.id, operator_id = %principal.id, "mission cancelled");
+    Ok(Json((&mission).into()))
+}

@@ -1,0 +1,309 @@
+//! The HTTP surface: shared state, the router, the OpenAPI document, Swagger UI, health and
+//! readiness.
+
+pub mod dto;
+pub mod handlers;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tower_http::cors::CorsLayer;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use vehicleops_core::{
+    CommandCenter, Fleet, FleetRepository, LiveHub, MissionService, TimeSeriesStore,
+};
+
+use crate::auth::{LoginLimiter, Principal, TokenService};
+use crate::error::{ApiError, ErrorBody};
+use crate::metrics::{Metrics, serve_metrics, track_http};
+use dto::*;
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn TimeSeriesStore>,
+    pub repo: Arc<dyn FleetRepository>,
+    pub hub: LiveHub,
+    pub commands: Arc<CommandCenter>,
+    pub missions: Arc<MissionService>,
+    pub tokens: Arc<TokenService>,
+    pub limiter: Arc<LoginLimiter>,
+    pub metrics: Arc<Metrics>,
+    /// A valid argon2 hash checked when a login names an unknown e-mail (equal timing).
+    pub dummy_hash: Arc<str>,
+    /// False once shutdown has begun; `/readyz` then reports 503.
+    pub ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    /// The fleet, if the caller may see it: 403 first (so existence does not leak), then 404.
+    pub async fn fleet(&self, principal: &Principal, fleet_id: &str) -> Result<Fleet, ApiError> {
+        principal.require_fleet(fleet_id)?;
+        self.repo
+            .get_fleet(fleet_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("Fleet {fleet_id} not found")))
+    }
+
+    /// The fleet of a vehicle (registered, or only seen in telemetry) if the caller may see it.
+    pub async fn vehicle(
+        &self,
+        principal: &Principal,
+        vehicle_id: &str,
+    ) -> Result<String, ApiError> {
+        let fleet_id = match self.repo.get_vehicle(vehicle_id).await? {
+            Some(v) => v.fleet_id,
+            None => self
+                .store
+                .latest(vehicle_id)
+                .await?
+                .map(|t| t.fleet_id)
+                .ok_or_else(|| ApiError::not_found(format!("Vehicle {vehicle_id} not found")))?,
+        };
+        principal.require_fleet(&fleet_id)?;
+        Ok(fleet_id)
+    }
+}
+
+/// The OpenAPI 3 document of the REST API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "VehicleOps API", description = "Fleet telemetry, commands, analytics, alerts and missions. \
+        Live telemetry: `WS /ws/fleet/{fleet_id}?token=…` (see docs/api.md)."),
+    paths(
+        handlers::login,
+        handlers::list_fleets,
+        handlers::fleet_summary,
+        handlers::fleet_vehicles,
+        handlers::telemetry_latest,
+        handlers::telemetry_history,
+        handlers::dispatch_command,
+        handlers::command_history,
+        handlers::vehicle_metrics,
+        handlers::speed_series,
+        handlers::metric_series,
+        handlers::fleet_performance,
+        handlers::list_alerts,
+        handlers::acknowledge_alert,
+        handlers::create_mission,
+        handlers::get_mission,
+        handlers::cancel_mission,
+    ),
+    components(schemas(
+        ErrorBody, CommandName, StatusName, SeverityName, MetricName, MissionTypeName, PriorityName
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth"), (name = "fleet"), (name = "telemetry"), (name = "commands"),
+        (name = "analytics"), (name = "alerts"), (name = "missions"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+const SWAGGER_BUNDLE: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js");
+const SWAGGER_CSS: &[u8] = include_bytes!("../../assets/swagger-ui/swagger-ui.css");
+const DOCS_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>VehicleOps API</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script>
+</body></html>"#;
+const DOCS_INIT: &str = "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true });";
+
+fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+async fn healthz() -> Json<HealthOut> {
+    Json(HealthOut {
+        status: "ok".into(),
+    })
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<ReadyOut>) {
+    if !state.ready.load(Ordering::Relaxed) {
+        let body = ReadyOut {
+            status: "shutting_down".into(),
+            store: None,
+            detail: None,
+        };
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
+    match state.store.status().await {
+        Ok(s) => (
+            StatusCode::OK,
+            Json(ReadyOut {
+                status: "ready".into(),
+                store: Some(s.backend),
+                detail: None,
+            }),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(ReadyOut {
+                status: "unavailable".into(),
+                store: None,
+                detail: Some(e.to_string()),
+            }),
+        ),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("Not found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "Method not allowed",
+    )
+}
+
+/// Largest accepted request body.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Builds the whole HTTP application.
+///
+/// `dashboard_dir`: static files served at `/` when the directory exists (SPA fallback to its
+/// `index.html`); otherwise `/` redirects to `/docs`. `cors_origin`: one browser origin allowed
+/// to call the API.
+pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) -> Router {
+    let metrics = state.metrics.clone();
+    let api = Router::new()
+        .route("/auth/login", post(handlers::login))
+        .route("/fleets", get(handlers::list_fleets))
+        .route("/fleet/{fleet_id}/summary", get(handlers::fleet_summary))
+        .route("/fleet/{fleet_id}/vehicles", get(handlers::fleet_vehicles))
+        .route(
+            "/telemetry/{vehicle_id}/latest",
+            get(handlers::telemetry_latest),
+        )
+        .route(
+            "/telemetry/{vehicle_id}/history",
+            get(handlers::telemetry_history),
+        )
+        .route("/commands/{vehicle_id}", post(handlers::dispatch_command))
+        .route(
+            "/commands/{vehicle_id}/history",
+            get(handlers::command_history),
+        )
+        .route(
+            "/analytics/vehicle/{vehicle_id}/metrics",
+            get(handlers::vehicle_metrics),
+        )
+        .route(
+            "/analytics/vehicle/{vehicle_id}/speed-series",
+            get(handlers::speed_series),
+        )
+        .route(
+            "/analytics/vehicle/{vehicle_id}/series",
+            get(handlers::metric_series),
+        )
+        .route(
+            "/analytics/fleet/{fleet_id}/performance",
+            get(handlers::fleet_performance),
+        )
+        .route("/alerts", get(handlers::list_alerts))
+        .route(
+            "/alerts/{alert_id}/acknowledge",
+            post(handlers::acknowledge_alert),
+        )
+        .route("/missions", post(handlers::create_mission))
+        .route("/missions/{mission_id}", get(handlers::get_mission))
+        .route(
+            "/missions/{mission_id}/cancel",
+            post(handlers::cancel_mission),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+
+    let mut app = Router::new()
+        .nest("/api/v1", api)
+        .route("/ws/fleet/{fleet_id}", get(crate::ws::fleet_ws))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi_json))
+        .route("/docs", get(|| async { Html(DOCS_PAGE) }))
+        .route(
+            "/docs/init.js",
+            get(|| async { asset("text/javascript", DOCS_INIT.as_bytes()) }),
+        )
+        .route(
+            "/docs/swagger-ui-bundle.js",
+            get(|| async { asset("text/javascript", SWAGGER_BUNDLE) }),
+        )
+        .route(
+            "/docs/swagger-ui.css",
+            get(|| async { asset("text/css", SWAGGER_CSS) }),
+        )
+        .route("/metrics", get(serve_metrics).with_state(metrics.clone()))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+
+    app = if dashboard_dir.is_dir() {
+        let index = dashboard_dir.join("index.html");
+        app.fallback_service(ServeDir::new(dashboard_dir).fallback(ServeFile::new(index)))
+    } else {
+        app.route("/", get(|| async { Redirect::temporary("/docs") }))
+            .fallback(not_found)
+    };
+
+    let mut app = app
+        .layer(axum::middleware::from_fn_with_state(metrics, track_http))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // The path only: query strings may carry a WebSocket token.
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            }),
+        );
+    if let Some(origin) = cors_origin.and_then(|o| HeaderValue::from_str(o).ok()) {
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(origin)
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        );
+    }
+    app
+}

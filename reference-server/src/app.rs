@@ -1,0 +1,492 @@
+//! Assembles and runs the whole system from a [`Config`]: store, bus, ingest pipeline with the
+//! alert rules, live hub, command center, mission tracking, optional simulator, and the HTTP
+//! server; and shuts it all down in order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use vehicleops_core::commands::CommandCenterTask;
+use vehicleops_core::inproc::{
+    InProcessBus, InProcessPublisher, InProcessTelemetrySource, command_channel,
+};
+use vehicleops_core::missions::MissionServiceTask;
+use vehicleops_core::pipeline::ReadingObserver;
+use vehicleops_core::simulator::{Area, Scenario};
+use vehicleops_core::{
+    CommandCenter, CommandSink, DeadLetterSink, Fleet, FleetRepository, LiveHub, MissionService,
+    PipelineBuilder, PipelineHandle, Role, Simulator, SimulatorConfig, SimulatorHandle,
+    TelemetryPublisher, TelemetrySource, TimeSeriesStore, Vehicle, VehicleCommandLink,
+    default_rules,
+};
+use vehicleops_store::SqliteStore;
+
+use crate::api::{AppState, router};
+use crate::auth::{LoginLimiter, TokenService, hash_password};
+use crate::config::{AppEnv, BusKind, Config, StoreKind};
+use crate::demo;
+use crate::error::StartupError;
+use crate::metrics::Metrics;
+
+/// Capacity of the in-process telemetry queue (readings).
+const BUS_CAPACITY: usize = 10_000;
+/// Capacity of the in-process command queue.
+const COMMAND_CAPACITY: usize = 1_024;
+/// Longest a shutdown waits for the in-process queue to be stored.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running server. Stop it with [`RunningServer::shutdown`].
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    publisher: Option<InProcessPublisher>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), StartupError>>,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// The bound address (useful with `APP_PORT=0`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Publishes telemetry into the in-process bus, as a co-located gateway would; `None` when
+    /// telemetry comes from an external broker.
+    pub fn publisher(&self) -> Option<&InProcessPublisher> {
+        self.publisher.as_ref()
+    }
+
+    /// Drains the pipeline, closes live connections and stops serving.
+    pub async fn shutdown(mut self) -> Result<(), StartupError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.join().await
+    }
+
+    /// Waits until the server stops (after [`RunningServer::shutdown`] or a failure).
+    pub async fn join(self) -> Result<(), StartupError> {
+        self.task
+            .await
+            .map_err(|e| StartupError::Config(format!("server task failed: {e}")))?
+    }
+
+    /// Shuts down on SIGINT (Ctrl-C) or SIGTERM.
+    pub async fn run_until_signal(self) -> Result<(), StartupError> {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested");
+        self.shutdown().await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// The stores behind one backend.
+type Stores = (Arc<dyn TimeSeriesStore>, Arc<dyn FleetRepository>);
+
+async fn open_store(config: &Config) -> Result<Stores, StartupError> {
+    match config.store {
+        StoreKind::Sqlite => {
+            let path = config.sqlite_path.clone();
+            let store = tokio::task::spawn_blocking(move || match path {
+                Some(p) => SqliteStore::open(p),
+                None => SqliteStore::in_memory(),
+            })
+            .await
+            .map_err(|e| StartupError::Config(format!("opening the store failed: {e}")))??;
+            let store = Arc::new(store);
+            Ok((store.clone(), store))
+        }
+        #[cfg(feature = "postgres")]
+        StoreKind::Postgres => {
+            let store =
+                Arc::new(vehicleops_store::PostgresStore::connect(&config.postgres_url()).await?);
+            Ok((store.clone(), store))
+        }
+        #[cfg(not(feature = "postgres"))]
+        StoreKind::Postgres => Err(StartupError::Config(
+            "VEHICLEOPS_STORE=postgres needs a server built with `--features postgres`".into(),
+        )),
+    }
+}
+
+/// How telemetry and commands travel, and where live events go.
+struct Transport {
+    source: Arc<dyn TelemetrySource>,
+    sink: Arc<dyn CommandSink>,
+    /// The in-process bus's publishing side (in-process mode only).
+    local: Option<InProcessPublisher>,
+    /// The in-process bus's reading side: closed at shutdown so the pipeline drains what is
+    /// queued (it lives nowhere else).
+    local_source: Option<Arc<InProcessTelemetrySource>>,
+    /// Where the built-in simulator publishes and takes its commands from.
+    sim_publisher: Arc<dyn TelemetryPublisher>,
+    sim_link: Arc<dyn VehicleCommandLink>,
+    /// The live hub: the pipeline, commands and missions publish to it, WebSocket clients
+    /// subscribe to it.
+    hub: LiveHub,
+    observers: Vec<Arc<dyn ReadingObserver>>,
+    /// Where invalid readings go (counted either way).
+    dead_letters: Option<Arc<dyn DeadLetterSink>>,
+    /// Runs after the pipeline drained (leaves consumer groups, stops the live feed).
+    on_stop: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+fn inproc_transport() -> Transport {
+    let InProcessBus { publisher, source } = InProcessBus::new(BUS_CAPACITY);
+    let (sink, link) = command_channel(COMMAND_CAPACITY);
+    let hub = LiveHub::new();
+    let source = Arc::new(source);
+    Transport {
+        source: source.clone(),
+        sink: Arc::new(sink),
+        local: Some(publisher.clone()),
+        local_source: Some(source),
+        sim_publisher: Arc::new(publisher),
+        sim_link: Arc::new(link),
+        hub,
+        observers: Vec::new(),
+        dead_letters: None,
+        on_stop: Vec::new(),
+    }
+}
+
+/// Kafka mode. Each instance's pipeline reads its share of the raw topic (one consumer group
+/// for all instances) and publishes what it processed, its alerts and mission progress to the
+/// event topics; a live feed brings every *other* instance's events into this instance's hub,
+/// so a WebSocket client sees every vehicle whichever instance it is connected to.
+#[cfg(feature = "kafka")]
+async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
+    use vehicleops_kafka::{
+        KafkaCommandSink, KafkaDeadLetterSink, KafkaEventPublisher, KafkaLiveFeed,
+        KafkaTelemetryPublisher, KafkaTelemetrySource, KafkaVehicleLink, ProducerSettings,
+        SourceSettings,
+    };
+    let kafka = crate::kafka_mode::kafka_config(config)?;
+    if config.kafka_create_topics {
+        crate::kafka_mode::ensure_topics(&kafka).await?;
+    }
+    let producer = ProducerSettings::default();
+    let source = Arc::new(KafkaTelemetrySource::new(
+        &kafka,
+        SourceSettings::default(),
+    )?);
+    // Acknowledgements are read by every instance (a group of its own per sink); each applies
+    // those of the commands it dispatched.
+    let sink = Arc::new(KafkaCommandSink::new(&kafka, &producer)?);
+    let sim_link = Arc::new(KafkaVehicleLink::new(
+        &kafka,
+        &format!("{}.simulator", kafka.group_id),
+        None,
+        &producer,
+    )?);
+    let events = Arc::new(KafkaEventPublisher::new(&kafka, &producer)?);
+    let hub = LiveHub::new();
+    let bridge = events.clone().bridge_hub(&hub);
+    let feed = KafkaLiveFeed::start(&kafka, hub.clone(), Some(&events), false)?;
+    let (closing_source, closing_sink, closing_link) =
+        (source.clone(), sink.clone(), sim_link.clone());
+    Ok(Transport {
+        source,
+        sink,
+        local: None,
+        local_source: None,
+        sim_publisher: Arc::new(KafkaTelemetryPublisher::new(&kafka, &producer)?),
+        sim_link,
+        hub,
+        observers: vec![events],
+        dead_letters: Some(Arc::new(KafkaDeadLetterSink::new(&kafka, &producer)?)),
+        on_stop: vec![Box::new(move || {
+            closing_source.close();
+            closing_sink.close();
+            closing_link.close();
+            bridge.abort();
+            feed.close();
+        })],
+    })
+}
+
+async fn transport(config: &Config) -> Result<Transport, StartupError> {
+    match config.bus {
+        BusKind::Inproc => Ok(inproc_transport()),
+        #[cfg(feature = "kafka")]
+        BusKind::Kafka => kafka_transport(config).await,
+        #[cfg(not(feature = "kafka"))]
+        BusKind::Kafka => Err(StartupError::Config(
+            "VEHICLEOPS_BUS=kafka needs a server built with `--features kafka`".into(),
+        )),
+    }
+}
+
+/// Everything the server stops in order at shutdown.
+struct Background {
+    ready: Arc<AtomicBool>,
+    simulator: Option<SimulatorHandle>,
+    local_source: Option<Arc<InProcessTelemetrySource>>,
+    pipeline: PipelineHandle,
+    hub: LiveHub,
+    on_stop: Vec<Box<dyn FnOnce() + Send>>,
+    _commands: CommandCenterTask,
+    _missions: MissionServiceTask,
+}
+
+impl Background {
+    async fn stop(self) {
+        self.ready.store(false, Ordering::Relaxed);
+        if let Some(sim) = self.simulator {
+            if let Err(e) = sim.stop().await {
+                tracing::warn!(error = %e, "simulator stopped with an error");
+            }
+        }
+        let drained = match self.local_source {
+            // In-process readings exist only in the queue: refuse new ones and let the pipeline
+            // run until it has stored every queued reading and the source ends.
+            Some(source) => {
+                source.close().await;
+                tokio::time::timeout(DRAIN_TIMEOUT, self.pipeline.join())
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(vehicleops_core::Error::backend_msg(
+                            "pipeline",
+                            "still draining after the shutdown timeout",
+                        ))
+                    })
+            }
+            // A broker keeps what was not read: stop reading, store and acknowledge the rest.
+            None => self.pipeline.shutdown().await,
+        };
+        match drained {
+            Ok(stats) => tracing::info!(
+                received = stats.received,
+                stored = stats.stored,
+                dead_letters = stats.dead_lettered,
+                "pipeline drained"
+            ),
+            Err(e) => tracing::error!(error = %e, "pipeline did not drain cleanly"),
+        }
+        for stop in self.on_stop {
+            stop();
+        }
+        // Ends every WebSocket session with a close frame.
+        self.hub.close();
+    }
+}
+
+/// Starts the whole system and begins serving. Returns once the port is bound.
+pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
+    config.validate()?;
+    let (store, repo) = open_store(&config).await?;
+    let transport = transport(&config).await?;
+
+    let (missions, missions_task) = MissionService::start(
+        repo.clone(),
+        Some(transport.hub.clone()),
+        config.arrival_radius_m,
+    );
+    let mut pipeline = PipelineBuilder::new(transport.source.clone(), store.clone())
+        .repository(repo.clone())
+        .hub(transport.hub.clone())
+        .rules(default_rules())
+        .observer(missions.clone());
+    for observer in &transport.observers {
+        pipeline = pipeline.observer(observer.clone());
+    }
+    if let Some(sink) = &transport.dead_letters {
+        pipeline = pipeline.dead_letters(sink.clone());
+    }
+    let pipeline = pipeline.spawn();
+    let (commands, commands_task) = CommandCenter::start(
+        transport.sink.clone(),
+        repo.clone(),
+        Some(transport.hub.clone()),
+        config.command_timeouts(),
+    );
+
+    if config.app_env == AppEnv::Demo {
+        demo::seed(repo.as_ref()).await?;
+    }
+    if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
+        demo::upsert_account(
+            repo.as_ref(),
+            "op-bootstrap-admin",
+            email,
+            password,
+            Role::Admin,
+            Vec::new(),
+        )
+        .await?;
+    }
+
+    let simulator = if config.simulator_enabled() {
+        Some(
+            start_simulator(
+                &config,
+                repo.as_ref(),
+                transport.sim_publisher.clone(),
+                transport.sim_link.clone(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+
+    let secret = match &config.secret_key {
+        Some(key) => key.as_bytes().to_vec(),
+        None => {
+            if config.app_env == AppEnv::Development {
+                tracing::warn!(
+                    "SECRET_KEY is not set: using a random key; tokens end with this process"
+                );
+            }
+            random_bytes()
+        }
+    };
+    let tokens = TokenService::new(
+        &secret,
+        Duration::from_secs(u64::from(config.access_token_expire_minutes) * 60),
+    );
+    let dummy_hash = tokio::task::spawn_blocking(|| hash_password("not-a-real-password"))
+        .await
+        .map_err(|e| StartupError::Config(e.to_string()))?
+        .map_err(|e| StartupError::Config(e.to_string()))?;
+    let ready = Arc::new(AtomicBool::new(true));
+    let state = AppState {
+        store,
+        repo,
+        hub: transport.hub.clone(),
+        commands,
+        missions,
+        tokens: Arc::new(tokens),
+        limiter: Arc::new(LoginLimiter::new(
+            config.login_max_failures,
+            Duration::from_secs(config.login_window_seconds),
+        )),
+        metrics: Arc::new(Metrics::new(pipeline.stats(), transport.hub.clone())),
+        dummy_hash: dummy_hash.into(),
+        ready: ready.clone(),
+    };
+    let app = router(state, &config.dashboard_dir, config.frontend_url.as_deref());
+
+    let listener = TcpListener::bind(config.listen_addr()?).await?;
+    let local_addr = listener.local_addr()?;
+    let background = Background {
+        ready,
+        simulator,
+        local_source: transport.local_source,
+        pipeline,
+        hub: transport.hub.clone(),
+        on_stop: transport.on_stop,
+        _commands: commands_task,
+        _missions: missions_task,
+    };
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let graceful = async move {
+            let _ = stop_rx.await;
+            background.stop().await;
+        };
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(graceful)
+        .await?;
+        tracing::info!("server stopped");
+        Ok(())
+    });
+    tracing::info!(%local_addr, mode = ?config.app_env, store = ?config.store, bus = ?config.bus, "listening");
+    Ok(RunningServer {
+        local_addr,
+        publisher: transport.local,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+async fn start_simulator(
+    config: &Config,
+    repo: &dyn FleetRepository,
+    publisher: Arc<dyn TelemetryPublisher>,
+    link: Arc<dyn VehicleCommandLink>,
+) -> Result<SimulatorHandle, StartupError> {
+    let area: Area = config
+        .simulator_area
+        .parse()
+        .map_err(|e: vehicleops_core::ValidationError| StartupError::Config(e.to_string()))?;
+    let scenario: Scenario = config
+        .simulator_scenario
+        .parse()
+        .map_err(|e: vehicleops_core::ValidationError| StartupError::Config(e.to_string()))?;
+    let sim_config = SimulatorConfig {
+        fleet_id: config.simulator_fleet.clone(),
+        vehicles: config.simulator_vehicles,
+        interval_ms: config.simulator_interval_ms,
+        area,
+        scenario,
+        seed: rand_seed(),
+        max_ticks: None,
+    };
+    let simulator =
+        Simulator::new(sim_config).map_err(|e| StartupError::Config(format!("simulator: {e}")))?;
+    // The simulated fleet and vehicles must be registered for commands and missions.
+    if repo.get_fleet(&config.simulator_fleet).await?.is_none() {
+        repo.upsert_fleet(&Fleet {
+            id: config.simulator_fleet.clone(),
+            name: format!("Simulated fleet ({area})"),
+        })
+        .await?;
+    }
+    for id in simulator.vehicle_ids() {
+        repo.upsert_vehicle(&Vehicle {
+            id: id.to_owned(),
+            fleet_id: config.simulator_fleet.clone(),
+            name: None,
+            home: simulator.home_of(id),
+        })
+        .await?;
+    }
+    Ok(simulator.spawn(publisher, Some(link))?)
+}
+
+fn random_bytes() -> Vec<u8> {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+    let mut key = vec![0u8; 32];
+    OsRng.fill_bytes(&mut key);
+    key
+}
+
+fn rand_seed() -> u64 {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+    OsRng.next_u64()
+}

@@ -1,0 +1,458 @@
+//! Server configuration: command-line flags, environment variables and an optional TOML file.
+//!
+//! Precedence, highest first: command-line flag, environment variable, TOML file
+//! (`--config` / `VEHICLEOPS_CONFIG`, keys are the flag names in snake_case), built-in default.
+//! Variables keep the original system's names where it had them (`APP_PORT`, `SECRET_KEY`,
+//! `KAFKA_BOOTSTRAP_SERVERS`, …); new ones start with `VEHICLEOPS_`.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+
+use crate::error::StartupError;
+
+/// Which mode the server runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AppEnv {
+    /// One-command demo: demo fleets, vehicles and the three demo accounts, simulator on.
+    Demo,
+    /// Like production, but a missing secret key is replaced by a random one (with a warning).
+    Development,
+    /// `SECRET_KEY` must be set (at least 32 bytes); nothing is seeded.
+    Production,
+}
+
+/// Where telemetry and commands travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BusKind {
+    /// In this process (single instance).
+    Inproc,
+    /// Apache Kafka (several instances side by side).
+    Kafka,
+}
+
+/// Where readings and entities are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// Embedded SQLite: a file (`VEHICLEOPS_SQLITE_PATH`) or, without one, memory.
+    Sqlite,
+    /// PostgreSQL / TimescaleDB (`POSTGRES_*`).
+    Postgres,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Every setting of the server. `vehicleops-server --help` lists them with their variables.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "vehicleops-server",
+    version,
+    args_override_self = true,
+    about = "VehicleOps reference server: REST + WebSocket fleet API over the VehicleOps SDK.\n\
+             With no configuration it starts a self-contained demo on http://localhost:8000."
+)]
+pub struct Config {
+    /// TOML file with defaults for any setting below (keys in snake_case, e.g. `app_port = 8080`).
+    #[arg(long, env = "VEHICLEOPS_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Mode: demo seeds demo data and accounts; production requires SECRET_KEY.
+    #[arg(long, env = "APP_ENV", value_enum, default_value = "demo")]
+    pub app_env: AppEnv,
+
+    /// Address to listen on.
+    #[arg(long, env = "APP_HOST", default_value = "127.0.0.1")]
+    pub app_host: String,
+
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "APP_PORT", default_value_t = 8000)]
+    pub app_port: u16,
+
+    /// HMAC key signing access tokens; at least 32 bytes, required in production.
+    #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Lifetime of access tokens, in minutes.
+    #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 60)]
+    pub access_token_expire_minutes: u32,
+
+    /// Failed logins allowed per client address and per e-mail within the login window.
+    #[arg(long, env = "VEHICLEOPS_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+
+    /// Length of the login rate-limit window, in seconds.
+    #[arg(long, env = "VEHICLEOPS_LOGIN_WINDOW_SECONDS", default_value_t = 300)]
+    pub login_window_seconds: u64,
+
+    /// E-mail of an ADMIN account created (or updated) at start, for non-demo modes.
+    #[arg(long, env = "VEHICLEOPS_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+
+    /// Password of that ADMIN account.
+    #[arg(long, env = "VEHICLEOPS_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Storage backend.
+    #[arg(long, env = "VEHICLEOPS_STORE", value_enum, default_value = "sqlite")]
+    pub store: StoreKind,
+
+    /// SQLite database file; in memory when unset.
+    #[arg(long, env = "VEHICLEOPS_SQLITE_PATH")]
+    pub sqlite_path: Option<PathBuf>,
+
+    /// Full PostgreSQL URL (postgres://user:password@host:port/db?sslmode=…); overrides POSTGRES_*.
+    #[arg(long, env = "VEHICLEOPS_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL host.
+    #[arg(long, env = "POSTGRES_HOST", default_value = "localhost")]
+    pub postgres_host: String,
+
+    /// PostgreSQL port.
+    #[arg(long, env = "POSTGRES_PORT", default_value_t = 5432)]
+    pub postgres_port: u16,
+
+    /// PostgreSQL user.
+    #[arg(long, env = "POSTGRES_USER", default_value = "vehicleops_user")]
+    pub postgres_user: String,
+
+    /// PostgreSQL password.
+    #[arg(long, env = "POSTGRES_PASSWORD", hide_env_values = true)]
+    pub postgres_password: Option<String>,
+
+    /// PostgreSQL database.
+    #[arg(long, env = "POSTGRES_DB", default_value = "vehicleops_db")]
+    pub postgres_db: String,
+
+    /// Telemetry and command transport.
+    #[arg(long, env = "VEHICLEOPS_BUS", value_enum, default_value = "inproc")]
+    pub bus: BusKind,
+
+    /// Kafka bootstrap servers.
+    #[arg(
+        long,
+        env = "KAFKA_BOOTSTRAP_SERVERS",
+        default_value = "localhost:9092"
+    )]
+    pub kafka_bootstrap_servers: String,
+
+    /// Topic of raw telemetry.
+    #[arg(
+        long,
+        env = "KAFKA_TELEMETRY_TOPIC",
+        default_value = "fleet.telemetry.raw"
+    )]
+    pub kafka_telemetry_topic: String,
+
+    /// Topic of vehicle commands.
+    #[arg(long, env = "KAFKA_COMMANDS_TOPIC", default_value = "fleet.commands")]
+    pub kafka_commands_topic: String,
+
+    /// Consumer group of the ingest consumers (shared by all instances).
+    #[arg(
+        long,
+        env = "KAFKA_CONSUMER_GROUP",
+        default_value = "vehicleops-backend"
+    )]
+    pub kafka_consumer_group: String,
+
+    /// Appended to every Kafka topic name (e.g. `.staging`), to share a cluster between
+    /// environments.
+    #[arg(long, env = "VEHICLEOPS_KAFKA_TOPIC_SUFFIX", default_value = "")]
+    pub kafka_topic_suffix: String,
+
+    /// Create missing Kafka topics at start (off where topics are managed elsewhere, e.g. MSK).
+    #[arg(long, env = "VEHICLEOPS_KAFKA_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub kafka_create_topics: bool,
+
+    /// Run the built-in simulator (default: on in demo mode, off otherwise).
+    #[arg(long, env = "VEHICLEOPS_SIMULATOR")]
+    pub simulator: Option<bool>,
+
+    /// Vehicles the simulator drives in its fleet.
+    #[arg(long, env = "VEHICLEOPS_SIMULATOR_VEHICLES", default_value_t = 20)]
+    pub simulator_vehicles: u32,
+
+    /// Fleet the simulator drives.
+    #[arg(long, env = "VEHICLEOPS_SIMULATOR_FLEET", default_value = "fleet-001")]
+    pub simulator_fleet: String,
+
+    /// Milliseconds between readings of each simulated vehicle.
+    #[arg(long, env = "VEHICLEOPS_SIMULATOR_INTERVAL_MS", default_value_t = 1000)]
+    pub simulator_interval_ms: u64,
+
+    /// Operating area of the simulator: bogota, medellin or cali.
+    #[arg(long, env = "VEHICLEOPS_SIMULATOR_AREA", default_value = "bogota")]
+    pub simulator_area: String,
+
+    /// Simulator scenario: normal, high-load or fault-injection.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_SIMULATOR_SCENARIO",
+        default_value = "fault-injection"
+    )]
+    pub simulator_scenario: String,
+
+    /// Directory of the web dashboard's static files, served at `/` when it exists. Defaults to
+    /// the built copy shipped in `reference-server/dashboard/` (rebuilt by
+    /// `examples/dashboard/scripts/ship.sh`).
+    #[arg(
+        long,
+        env = "VEHICLEOPS_DASHBOARD_DIR",
+        default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/dashboard")
+    )]
+    pub dashboard_dir: PathBuf,
+
+    /// Origin allowed to call the API from a browser (CORS), e.g. http://localhost:3000.
+    #[arg(long, env = "FRONTEND_URL")]
+    pub frontend_url: Option<String>,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info,vehicleops_server=debug`.
+    #[arg(long, env = "VEHICLEOPS_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Seconds a command may wait for a vehicle's acknowledgement before it EXPIRES.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_COMMAND_DELIVERY_TIMEOUT_SECONDS",
+        default_value_t = 30
+    )]
+    pub command_delivery_timeout_seconds: u64,
+
+    /// Seconds a delivered command may take before it TIMES OUT.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_COMMAND_EXECUTION_TIMEOUT_SECONDS",
+        default_value_t = 120
+    )]
+    pub command_execution_timeout_seconds: u64,
+
+    /// Distance in metres at which a mission waypoint counts as reached.
+    #[arg(long, env = "VEHICLEOPS_ARRIVAL_RADIUS_M", default_value_t = 25.0)]
+    pub arrival_radius_m: f64,
+}
+
+/// The smallest accepted secret key, in bytes (HS256 wants at least the hash size).
+pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
+impl Config {
+    /// Parses the process's arguments and environment, then the TOML file they name.
+    pub fn load() -> Result<Self, StartupError> {
+        Self::load_from(std::env::args_os())
+    }
+
+    /// Like [`Config::load`] with explicit arguments (the first is the program name).
+    pub fn load_from<I, T>(args: I) -> Result<Self, StartupError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        // First pass only to find the file: its values become defaults for the second pass,
+        // so flags and variables still win over it.
+        let first = Config::try_parse_from(&args).map_err(StartupError::Cli)?;
+        let Some(path) = first.config else {
+            return Ok(first);
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| StartupError::Config(format!("cannot read {}: {e}", path.display())))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| StartupError::Config(format!("{}: {e}", path.display())))?;
+        let mut command = Config::command();
+        let known: Vec<String> = command
+            .get_arguments()
+            .map(|a| a.get_id().as_str().to_owned())
+            .collect();
+        for (key, value) in table {
+            if !known.contains(&key) || key == "config" {
+                return Err(StartupError::Config(format!(
+                    "{}: unknown setting `{key}`",
+                    path.display()
+                )));
+            }
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(StartupError::Config(format!(
+                        "{}: `{key}` must be a string, number or boolean, not {}",
+                        path.display(),
+                        other.type_str()
+                    )));
+                }
+            };
+            command = command.mut_arg(key, |a| a.default_value(value));
+        }
+        let matches = command
+            .try_get_matches_from(&args)
+            .map_err(StartupError::Cli)?;
+        Config::from_arg_matches(&matches).map_err(StartupError::Cli)
+    }
+
+    /// Checks settings that depend on each other.
+    pub fn validate(&self) -> Result<(), StartupError> {
+        if self
+            .secret_key
+            .as_ref()
+            .is_some_and(|k| k.len() < MIN_SECRET_KEY_BYTES)
+        {
+            return Err(StartupError::Config(format!(
+                "SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes long"
+            )));
+        }
+        if self.app_env == AppEnv::Production && self.secret_key.is_none() {
+            return Err(StartupError::Config(
+                "SECRET_KEY is required when APP_ENV=production".into(),
+            ));
+        }
+        if self.admin_email.is_some() != self.admin_password.is_some() {
+            return Err(StartupError::Config(
+                "VEHICLEOPS_ADMIN_EMAIL and VEHICLEOPS_ADMIN_PASSWORD go together".into(),
+            ));
+        }
+        if self.access_token_expire_minutes == 0 {
+            return Err(StartupError::Config(
+                "ACCESS_TOKEN_EXPIRE_MINUTES must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the built-in simulator runs.
+    pub fn simulator_enabled(&self) -> bool {
+        self.simulator.unwrap_or(self.app_env == AppEnv::Demo)
+    }
+
+    /// The address to bind.
+    pub fn listen_addr(&self) -> Result<SocketAddr, StartupError> {
+        let host = if self.app_host.contains(':') && !self.app_host.starts_with('[') {
+            format!("[{}]", self.app_host)
+        } else {
+            self.app_host.clone()
+        };
+        format!("{host}:{}", self.app_port)
+            .parse()
+            .map_err(|e| StartupError::Config(format!("APP_HOST/APP_PORT: {e}")))
+    }
+
+    /// Command lifetimes for the command center.
+    pub fn command_timeouts(&self) -> vehicleops_core::CommandTimeouts {
+        vehicleops_core::CommandTimeouts {
+            delivery: Duration::from_secs(self.command_delivery_timeout_seconds),
+            execution: Duration::from_secs(self.command_execution_timeout_seconds),
+            ..Default::default()
+        }
+    }
+
+    /// The PostgreSQL connection URL: `VEHICLEOPS_DATABASE_URL`, or one built from `POSTGRES_*`.
+    pub fn postgres_url(&self) -> String {
+        if let Some(url) = &self.database_url {
+            return url.clone();
+        }
+        let password = self
+            .postgres_password
+            .as_deref()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
+        format!(
+            "postgres://{}{password}@{}:{}/{}",
+            self.postgres_user, self.postgres_host, self.postgres_port, self.postgres_db
+        )
+    }
+
+    /// Every environment variable the server reads.
+    pub fn environment_variables() -> Vec<String> {
+        Config::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_demo_on_port_8000() {
+        let c = Config::try_parse_from(["vehicleops-server"]).unwrap();
+        assert_eq!(c.app_env, AppEnv::Demo);
+        assert_eq!(c.app_port, 8000);
+        assert!(c.simulator_enabled());
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn production_requires_a_long_secret() {
+        let c = Config::try_parse_from(["s", "--app-env", "production"]).unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("SECRET_KEY"));
+        let c = Config::try_parse_from(["s", "--app-env", "production", "--secret-key", "short"])
+            .unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("32 bytes"));
+        let c = Config::try_parse_from([
+            "s",
+            "--app-env",
+            "production",
+            "--secret-key",
+            &"k".repeat(32),
+        ])
+        .unwrap();
+        c.validate().unwrap();
+        assert!(!c.simulator_enabled());
+    }
+
+    #[test]
+    fn toml_file_fills_in_what_flags_leave_unset() {
+        let dir = std::env::temp_dir().join(format!("vo-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("server.toml");
+        std::fs::write(
+            &file,
+            "app_port = 9100\nsimulator_vehicles = 3\nsimulator = false\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let c = Config::load_from(["s", "--config", f, "--simulator-vehicles", "7"]).unwrap();
+        assert_eq!(c.app_port, 9100);
+        assert_eq!(c.simulator_vehicles, 7, "the flag wins over the file");
+        assert!(!c.simulator_enabled());
+        std::fs::write(&file, "no_such_setting = 1\n").unwrap();
+        let e = Config::load_from(["s", "--config", f]).unwrap_err();
+        assert!(e.to_string().contains("no_such_setting"), "{e}");
+    }
+
+    #[test]
+    fn variables_keep_the_original_names() {
+        let vars = Config::environment_variables();
+        for v in [
+            "APP_ENV",
+            "APP_PORT",
+            "SECRET_KEY",
+            "ACCESS_TOKEN_EXPIRE_MINUTES",
+            "KAFKA_BOOTSTRAP_SERVERS",
+            "POSTGRES_HOST",
+        ] {
+            assert!(vars.iter().any(|x| x == v), "{v} missing");
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The shared store conformance suite against a real PostgreSQL server, each check in a new
+//! database (see `postgres_support` for where the server comes from).
+#![cfg(feature = "postgres")]
+
+mod postgres_support;
+
+use std::sync::Arc;
+
+use vehicleops_store::testing::Stores;
+use vehicleops_store::{PostgresConfig, PostgresStore};
+
+async fn fresh_stores() -> Stores {
+    let mut config = PostgresConfig::new(postgres_support::fresh_database().await);
+    config.max_connections = 4;
+    let store = Arc::new(
+        PostgresStore::connect_with(config)
+            .await
+            .expect("connect the store to its fresh database"),
+    );
+    (store.clone(), store)
+}
+
+vehicleops_store::store_conformance_tests!(fresh_stores);

@@ -1,0 +1,883 @@
+//! [`Vda5050CommandSink`]: VehicleOps commands as VDA 5050 instant actions and orders, with
+//! their lifecycle read back from the vehicles' `state`.
+//!
+//! | Command | Sent as | Tracked by |
+//! |---|---|---|
+//! | STOP | instantActions `startPause` (or `cancelOrder`, [`StopMode`]) | its action state |
+//! | RESUME | instantActions `stopPause` | its action state |
+//! | REROUTE | an order through the waypoints (an update of the running order, `orderUpdateId` + 1, when there is one) | the order |
+//! | RETURN_TO_BASE | an order (or update) to the charging node with `startCharging` there | the `startCharging` action state, or an error rejecting its order |
+//!
+//! Action ids are the command ids. Action states map to acknowledgements: WAITING,
+//! INITIALIZING and RUNNING → DELIVERED; FINISHED → EXECUTED; FAILED → FAILED (with the
+//! `resultDescription`). An order is DELIVERED once `state` shows its id and update id,
+//! EXECUTED once its last node is passed (also under a later update), FAILED when the vehicle
+//! reports an error that references it, or ends or leaves the order before that node. Delivery and execution timeouts are the
+//! [`vehicleops_core::CommandTimeouts`] of the `CommandCenter` (EXPIRED, TIMEOUT).
+//!
+//! Vehicles are addressed by serial number (= vehicle id); the manufacturer is learnt from
+//! their `state` and falls back to [`SinkConfig::manufacturer`].
+
+use std::collections::HashMap;
+use std::sync::Mutex as SyncMutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use rumqttc::{AsyncClient, QoS};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::warn;
+use vehicleops_core::{
+    Command, CommandAck, CommandKind, CommandSink, CommandStatus, DispatchReceipt, Error, Mission,
+    Result,
+};
+
+use crate::georef::SiteGeoreference;
+use crate::messages::{
+    Action, ActionStatus, BlockingType, Header, InstantActions, Order, PROTOCOL_VERSION, State,
+};
+use crate::mqtt::{self, Incoming, MqttEndpoint};
+use crate::order::{OrderProgress, RoutePoint, order, progress, route};
+use crate::schema::SchemaValidator;
+use crate::topic::{MessageKind, TopicScheme};
+
+/// What STOP sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopMode {
+    /// `startPause`: the vehicle halts and keeps its order; RESUME continues it.
+    #[default]
+    Pause,
+    /// `cancelOrder`: the vehicle halts and drops its order.
+    CancelOrder,
+}
+
+/// Configuration of the command sink.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    pub endpoint: MqttEndpoint,
+    pub scheme: TopicScheme,
+    /// Used for vehicles whose `state` has not been seen yet.
+    pub manufacturer: String,
+    pub stop_mode: StopMode,
+    /// Where RETURN_TO_BASE sends vehicles (and `startCharging` runs).
+    pub charging_node: RoutePoint,
+    /// Needed for REROUTE and missions, whose waypoints are GPS positions.
+    pub georeference: Option<SiteGeoreference>,
+}
+
+/// How a command's outcome shows up in `state`.
+#[derive(Debug, Clone)]
+enum Tracking {
+    /// By an action's state; `order` is the order (id, update id) that carries the action,
+    /// whose rejection fails the command too.
+    Action {
+        action_id: String,
+        order: Option<(String, u64)>,
+    },
+    Order {
+        order_id: String,
+        update_id: u64,
+        last_sequence_id: u64,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Tracked {
+    command_id: String,
+    vehicle_id: String,
+    tracking: Tracking,
+    delivered: bool,
+    sent_at: Instant,
+}
+
+/// Commands without an outcome after this are forgotten (the `CommandCenter` has long timed
+/// them out), so vehicles that never answer cannot grow the tracking table.
+const TRACKING_LIMIT: Duration = Duration::from_secs(3600);
+
+/// What the sink knows about one vehicle.
+#[derive(Debug, Default)]
+struct VehicleTrack {
+    manufacturer: Option<String>,
+    state: Option<State>,
+    /// The latest order (or update) sent to it.
+    order: Option<Order>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    vehicles: HashMap<String, VehicleTrack>,
+    tracked: Vec<Tracked>,
+    /// Next headerId per (vehicle, topic).
+    header_ids: HashMap<(String, MessageKind), u64>,
+}
+
+/// Sends commands and missions to VDA 5050 vehicles over MQTT.
+pub struct Vda5050CommandSink {
+    config: SinkConfig,
+    client: AsyncClient,
+    validator: SchemaValidator,
+    shared: std::sync::Arc<SyncMutex<Shared>>,
+    acks: Mutex<mpsc::Receiver<CommandAck>>,
+    subscribed: watch::Receiver<bool>,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl Drop for Vda5050CommandSink {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Vda5050CommandSink {
+    /// Connects, subscribes to every vehicle's `state`, and starts tracking on the current
+    /// runtime.
+    pub fn connect(config: SinkConfig) -> Self {
+        let conn = mqtt::connect(
+            &config.endpoint,
+            vec![config.scheme.all_vehicles(MessageKind::State)],
+            None,
+            1024,
+        );
+        let shared = std::sync::Arc::new(SyncMutex::new(Shared::default()));
+        let (ack_tx, ack_rx) = mpsc::channel(1024);
+        let tracker = tokio::spawn(track(
+            conn.inbox,
+            config.scheme.clone(),
+            SchemaValidator::official(),
+            shared.clone(),
+            ack_tx,
+        ));
+        Vda5050CommandSink {
+            config,
+            client: conn.client,
+            validator: SchemaValidator::official(),
+            shared,
+            acks: Mutex::new(ack_rx),
+            subscribed: conn.subscribed,
+            tasks: [conn.task, tracker],
+        }
+    }
+
+    /// Waits until the broker has acknowledged the `state` subscription.
+    pub async fn wait_subscribed(&self) {
+        mqtt::wait_subscribed(&mut self.subscribed.clone()).await;
+    }
+
+    fn header(&self, shared: &mut Shared, vehicle_id: &str, kind: MessageKind) -> Header {
+        let manufacturer = shared
+            .vehicles
+            .get(vehicle_id)
+            .and_then(|v| v.manufacturer.clone())
+            .unwrap_or_else(|| self.config.manufacturer.clone());
+        let id = shared
+            .header_ids
+            .entry((vehicle_id.to_owned(), kind))
+            .or_insert(0);
+        let header_id = *id;
+        *id += 1;
+        Header {
+            header_id,
+            timestamp: Utc::now(),
+            version: PROTOCOL_VERSION.to_owned(),
+            manufacturer,
+            serial_number: vehicle_id.to_owned(),
+        }
+    }
+
+    async fn publish<T: Serialize>(
+        &self,
+        header: &Header,
+        kind: MessageKind,
+        message: &T,
+    ) -> Result<String> {
+        let payload = self
+            .validator
+            .to_checked_json(kind, message)
+            .map_err(|e| Error::validation("vda5050", e.to_string()))?;
+        let topic = self
+            .config
+            .scheme
+            .topic(&header.manufacturer, &header.serial_number, kind);
+        self.client
+            .publish(topic.as_str(), QoS::AtLeastOnce, false, payload)
+            .await
+            .map_err(|e| Error::backend("mqtt", e))?;
+        Ok(format!("{topic}#{}", header.header_id))
+    }
+
+    async fn instant_action(&self, vehicle_id: &str, action: Action) -> Result<String> {
+        let header = {
+            let mut shared = self.shared.lock().expect("sink lock");
+            shared.tracked.push(Tracked {
+                command_id: action.action_id.clone(),
+                vehicle_id: vehicle_id.to_owned(),
+                tracking: Tracking::Action {
+                    action_id: action.action_id.clone(),
+                    order: None,
+                },
+                delivered: false,
+                sent_at: Instant::now(),
+            });
+            self.header(&mut shared, vehicle_id, MessageKind::InstantActions)
+        };
+        let message = InstantActions {
+            header: header.clone(),
+            actions: vec![action],
+        };
+        self.publish(&header, MessageKind::InstantActions, &message)
+            .await
+    }
+
+    /// Sends `points` to a vehicle: a new order `new_order_id` (from where the vehicle stands)
+    /// when it has none running, else an update of the running one that continues from its
+    /// last base node. The first `released` of `points` join the base, the rest are horizon.
+    async fn send_route(
+        &self,
+        vehicle_id: &str,
+        new_order_id: &str,
+        mut points: Vec<RoutePoint>,
+        released: usize,
+        last_actions: Vec<Action>,
+        tracking_id: Option<&str>,
+    ) -> Result<Order> {
+        let given = points.len();
+        let (header, message) = {
+            let mut shared = self.shared.lock().expect("sink lock");
+            let track = shared.vehicles.entry(vehicle_id.to_owned()).or_default();
+            let state = track.state.as_ref();
+            let running = state.filter(|s| !s.node_states.is_empty());
+            let (order_id, update_id, first_seq) = match running {
+                Some(s) => {
+                    // Start at the last base node: released nodes cannot be taken back.
+                    let base = s
+                        .node_states
+                        .iter()
+                        .filter(|n| n.released)
+                        .max_by_key(|n| n.sequence_id);
+                    let (id, seq, pos) = match base {
+                        Some(n) => (n.node_id.clone(), n.sequence_id, n.node_position.clone()),
+                        None => (s.last_node_id.clone(), s.last_node_sequence_id, None),
+                    };
+                    let pos = pos.or_else(|| {
+                        track.order.as_ref().and_then(|o| {
+                            o.nodes
+                                .iter()
+                                .find(|n| n.sequence_id == seq)
+                                .and_then(|n| n.node_position.clone())
+                        })
+                    });
+                    let Some(pos) = pos else {
+                        return Err(Error::validation(
+                            "vda5050",
+                            format!("vehicle {vehicle_id}'s last base node has no position"),
+                        ));
+                    };
+                    points.insert(
+                        0,
+                        RoutePoint {
+                            node_id: id,
+                            x: pos.x,
+                            y: pos.y,
+                            map_id: pos.map_id,
+                        },
+                    );
+                    // Our last update may not show in `state` yet.
+                    let sent = track
+                        .order
+                        .as_ref()
+                        .filter(|o| o.order_id == s.order_id)
+                        .map_or(0, |o| o.order_update_id);
+                    (s.order_id.clone(), s.order_update_id.max(sent) + 1, seq)
+                }
+                None => {
+                    // A new order starts where the vehicle is.
+                    if let Some(p) = state.and_then(|s| s.agv_position.as_ref()) {
+                        let last = state
+                            .map(|s| s.last_node_id.clone())
+                            .filter(|id| !id.is_empty());
+                        points.insert(
+                            0,
+                            RoutePoint {
+                                node_id: last.unwrap_or_else(|| format!("{vehicle_id}-start")),
+                                x: p.x,
+                                y: p.y,
+                                map_id: p.map_id.clone(),
+                            },
+                        );
+                    }
+                    (new_order_id.to_owned(), 0, 0)
+                }
+            };
+            // The node put in front (start or last base node) is always released.
+            let released = (released + points.len() - given).min(points.len());
+            let (nodes, edges) = route(&points, first_seq, released, last_actions);
+            let last_sequence_id = nodes.last().map_or(first_seq, |n| n.sequence_id);
+            let header = self.header(&mut shared, vehicle_id, MessageKind::Order);
+            let message = order(header.clone(), &order_id, update_id, nodes, edges);
+            // Remember the whole order: what was sent before this update's first node, then
+            // the update.
+            let track = shared.vehicles.entry(vehicle_id.to_owned()).or_default();
+            let mut whole = message.clone();
+            if update_id > 0 {
+                if let Some(prev) = track.order.as_ref().filter(|o| o.order_id == order_id) {
+                    let before = |seq: u64| seq < first_seq;
+                    whole.nodes = prev
+                        .nodes
+                        .iter()
+                        .filter(|n| before(n.sequence_id))
+                        .cloned()
+                        .chain(whole.nodes)
+                        .collect();
+                    whole.edges = prev
+                        .edges
+                        .iter()
+                        .filter(|e| before(e.sequence_id))
+                        .cloned()
+                        .chain(whole.edges)
+                        .collect();
+                }
+            }
+            track.order = Some(whole);
+            if let Some(command_id) = tracking_id {
+                shared.tracked.push(Tracked {
+                    command_id: command_id.to_owned(),
+                    vehicle_id: vehicle_id.to_owned(),
+                    tracking: Tracking::Order {
+                        order_id,
+                        update_id,
+                        last_sequence_id,
+                    },
+                    delivered: false,
+                    sent_at: Instant::now(),
+                });
+            }
+            (header, message)
+        };
+        self.publish(&header, MessageKind::Order, &message).await?;
+        Ok(message)
+    }
+
+    /// GPS waypoints as route points in the charging node's map, named `<prefix>-<n>`.
+    fn waypoints_to_route(
+        &self,
+        field: &'static str,
+        waypoints: &[vehicleops_core::Waypoint],
+        prefix: &str,
+    ) -> Result<Vec<RoutePoint>> {
+        let site = self.config.georeference.ok_or_else(|| {
+            Error::validation(
+                field,
+                "GPS waypoints need a site georeference in the VDA 5050 sink configuration",
+            )
+        })?;
+        Ok(waypoints
+            .iter()
+            .enumerate()
+            .map(|(i, wp)| {
+                let (x, y) = site.to_map(wp.point());
+                RoutePoint {
+                    node_id: format!("{prefix}-{}", i + 1),
+                    x,
+                    y,
+                    map_id: self.config.charging_node.map_id.clone(),
+                }
+            })
+            .collect())
+    }
+
+    /// Sends a mission as an order: a start node where the vehicle stands, then one node per
+    /// waypoint (in the map of the charging node), the first `released` waypoints as base and
+    /// the rest as horizon (release more with
+    /// [`Self::release`]). Track it with [`Self::order_progress`].
+    pub async fn assign_mission(&self, mission: &Mission, released: usize) -> Result<Order> {
+        let points = self.waypoints_to_route("waypoints", &mission.waypoints, &mission.id)?;
+        self.send_route(
+            &mission.vehicle_id,
+            &mission.id,
+            points,
+            released,
+            Vec::new(),
+            None,
+        )
+        .await
+    }
+
+    /// Releases the first `released` nodes (counting the start node) of the vehicle's order
+    /// with an order update (`orderUpdateId` + 1) that repeats the horizon from the last base
+    /// node on.
+    pub async fn release(&self, vehicle_id: &str, released: usize) -> Result<Order> {
+        let (sent, base_seq) = {
+            let shared = self.shared.lock().expect("sink lock");
+            let track = shared.vehicles.get(vehicle_id);
+            let sent = track
+                .and_then(|t| t.order.clone())
+                .ok_or_else(|| Error::not_found("order for vehicle", vehicle_id))?;
+            let base_seq = sent
+                .nodes
+                .iter()
+                .filter(|n| n.released)
+                .map(|n| n.sequence_id)
+                .max()
+                .unwrap_or(0);
+            (sent, base_seq)
+        };
+        let points: Vec<RoutePoint> = sent
+            .nodes
+            .iter()
+            .filter(|n| n.sequence_id > base_seq)
+            .filter_map(|n| {
+                n.node_position.as_ref().map(|p| RoutePoint {
+                    node_id: n.node_id.clone(),
+                    x: p.x,
+                    y: p.y,
+                    map_id: p.map_id.clone(),
+                })
+            })
+            .collect();
+        let already = sent.nodes.iter().filter(|n| n.released).count();
+        self.send_route(
+            vehicle_id,
+            &sent.order_id,
+            points,
+            released.saturating_sub(already),
+            Vec::new(),
+            None,
+        )
+        .await
+    }
+
+    /// Progress through the latest order sent to the vehicle, from its latest `state`.
+    pub fn order_progress(&self, vehicle_id: &str) -> Option<OrderProgress> {
+        let shared = self.shared.lock().expect("sink lock");
+        let track = shared.vehicles.get(vehicle_id)?;
+        progress(track.order.as_ref()?, track.state.as_ref()?)
+    }
+
+    /// The vehicle's latest `state`, if one was received.
+    pub fn last_state(&self, vehicle_id: &str) -> Option<State> {
+        let shared = self.shared.lock().expect("sink lock");
+        shared.vehicles.get(vehicle_id)?.state.clone()
+    }
+}
+
+#[async_trait]
+impl CommandSink for Vda5050CommandSink {
+    async fn dispatch(&self, command: &Command) -> Result<DispatchReceipt> {
+        let id = command.id.clone();
+        let transport_ref = match command.command {
+            CommandKind::Stop => {
+                let action_type = match self.config.stop_mode {
+                    StopMode::Pause => "startPause",
+                    StopMode::CancelOrder => "cancelOrder",
+                };
+                self.instant_action(
+                    &command.vehicle_id,
+                    Action::new(action_type, id.clone(), BlockingType::Hard),
+                )
+                .await?
+            }
+            CommandKind::Resume => {
+                self.instant_action(
+                    &command.vehicle_id,
+                    Action::new("stopPause", id.clone(), BlockingType::Hard),
+                )
+                .await?
+            }
+            CommandKind::Reroute => {
+                let points =
+                    self.waypoints_to_route("params.waypoints", &command.params.waypoints, &id)?;
+                let n = points.len();
+                let order = self
+                    .send_route(&command.vehicle_id, &id, points, n, Vec::new(), Some(&id))
+                    .await?;
+                format!("order {}#{}", order.order_id, order.order_update_id)
+            }
+            CommandKind::ReturnToBase => {
+                let charge = Action::new("startCharging", id.clone(), BlockingType::Hard);
+                let order = self
+                    .send_route(
+                        &command.vehicle_id,
+                        &id,
+                        vec![self.config.charging_node.clone()],
+                        1,
+                        vec![charge],
+                        None,
+                    )
+                    .await?;
+                self.shared
+                    .lock()
+                    .expect("sink lock")
+                    .tracked
+                    .push(Tracked {
+                        command_id: id.clone(),
+                        vehicle_id: command.vehicle_id.clone(),
+                        tracking: Tracking::Action {
+                            action_id: id.clone(),
+                            order: Some((order.order_id.clone(), order.order_update_id)),
+                        },
+                        delivered: false,
+                        sent_at: Instant::now(),
+                    });
+                format!("order {}#{}", order.order_id, order.order_update_id)
+            }
+        };
+        Ok(DispatchReceipt {
+            command_id: id,
+            accepted_at: Utc::now(),
+            transport_ref: Some(transport_ref),
+        })
+    }
+
+    async fn next_ack(&self) -> Option<CommandAck> {
+        self.acks.lock().await.recv().await
+    }
+}
+
+/// Reads `state` messages: remembers them per vehicle and turns tracked commands' progress
+/// into acknowledgements.
+async fn track(
+    mut inbox: mpsc::Receiver<Incoming>,
+    scheme: TopicScheme,
+    validator: SchemaValidator,
+    shared: std::sync::Arc<SyncMutex<Shared>>,
+    acks: mpsc::Sender<CommandAck>,
+) {
+    while let Some(message) = inbox.recv().await {
+        let Some(address) = scheme.parse(&message.topic) else {
+            continue;
+        };
+        let state: State = match serde_json::from_slice::<serde_json::Value>(&message.payload)
+            .map_err(|e| e.to_string())
+            .and_then(|json| {
+                validator
+                    .validate(MessageKind::State, &json)
+                    .map_err(|e| e.to_string())?;
+                serde_json::from_value(json).map_err(|e| e.to_string())
+            }) {
+            Ok(state) => state,
+            Err(reason) => {
+                warn!(topic = %message.topic, %reason, "VDA 5050 state ignored by the command sink");
+                continue;
+            }
+        };
+        let out = {
+            let mut shared = shared.lock().expect("sink lock");
+            let mut out = Vec::new();
+            shared.tracked.retain_mut(|t| {
+                if t.sent_at.elapsed() >= TRACKING_LIMIT {
+                    return false;
+                }
+                if t.vehicle_id != address.serial_number {
+                    return true;
+                }
+                let step = assess(t, &state);
+                let keep = !matches!(step, Some((s, _)) if s.is_terminal());
+                if let Some((status, reason)) = step {
+                    if status == CommandStatus::Delivered {
+                        t.delivered = true;
+                    }
+                    out.push(CommandAck {
+                        command_id: t.command_id.clone(),
+                        vehicle_id: t.vehicle_id.clone(),
+                        status,
+                        at: state.header.timestamp,
+                        reason,
+                    });
+                }
+                keep
+            });
+            let track = shared
+                .vehicles
+                .entry(address.serial_number.clone())
+                .or_default();
+            track.manufacturer = Some(address.manufacturer);
+            track.state = Some(state);
+            out
+        };
+        for ack in out {
+            if acks.send(ack).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// `"errorType: errorDescription"` of an error the vehicle reports about this order (update),
+/// e.g. an `orderUpdateError` rejecting it.
+fn order_error(state: &State, order_id: &str, update_id: u64) -> Option<String> {
+    let e = state.errors.iter().find(|e| {
+        let refs = &e.error_references;
+        refs.iter()
+            .any(|r| r.reference_key == "orderId" && r.reference_value == order_id)
+            && refs.iter().all(|r| {
+                r.reference_key != "orderUpdateId" || r.reference_value == update_id.to_string()
+            })
+    })?;
+    Some(format!(
+        "{}: {}",
+        e.error_type,
+        e.error_description.clone().unwrap_or_default()
+    ))
+}
+
+/// The acknowledgement `state` implies for a tracked command, if any new one.
+fn assess(t: &Tracked, state: &State) -> Option<(CommandStatus, Option<String>)> {
+    let delivered = |t: &Tracked| {
+        if t.delivered {
+            None
+        } else {
+            Some((CommandStatus::Delivered, None))
+        }
+    };
+    match &t.tracking {
+        Tracking::Action { action_id, order } => {
+            if let Some(reason) = order
+                .as_ref()
+                .and_then(|(id, update)| order_error(state, id, *update))
+            {
+                return Some((CommandStatus::Failed, Some(reason)));
+            }
+            let s = state
+                .action_states
+                .iter()
+                .find(|a| &a.action_id == action_id)?;
+            match s.action_status {
+                ActionStatus::Waiting | ActionStatus::Initializing | ActionStatus::Running => {
+                    delivered(t)
+                }
+                ActionStatus::Finished => Some((CommandStatus::Executed, None)),
+                ActionStatus::Failed => Some((
+                    CommandStatus::Failed,
+                    Some(
+                        s.result_description
+                            .clone()
+                            .unwrap_or_else(|| "the vehicle reported the action as FAILED".into()),
+                    ),
+                )),
+            }
+        }
+        Tracking::Order {
+            order_id,
+            update_id,
+            last_sequence_id,
+        } => {
+            if let Some(reason) = order_error(state, order_id, *update_id) {
+                return Some((CommandStatus::Failed, Some(reason)));
+            }
+            if &state.order_id != order_id || state.order_update_id < *update_id {
+                return if t.delivered {
+                    Some((
+                        CommandStatus::Failed,
+                        Some(format!("replaced by order {}", state.order_id)),
+                    ))
+                } else {
+                    None
+                };
+            }
+            // Sequence ids grow along the route, so a later update (which starts at this
+            // route's last base node) still counts this route as done once it is passed.
+            let passed_last = state.last_node_sequence_id >= *last_sequence_id
+                && !state
+                    .node_states
+                    .iter()
+                    .any(|n| n.sequence_id == *last_sequence_id);
+            if passed_last {
+                return Some((CommandStatus::Executed, None));
+            }
+            if state.node_states.is_empty() {
+                return Some((
+                    CommandStatus::Failed,
+                    Some("the order ended before its last node (cancelled)".into()),
+                ));
+            }
+            delivered(t)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agv::sample_state;
+    use crate::messages::{ActionState, ErrorLevel, ErrorReference, NodeState, VehicleError};
+
+    fn tracked(tracking: Tracking, delivered: bool) -> Tracked {
+        Tracked {
+            command_id: "cmd-1".into(),
+            vehicle_id: "AGV-1".into(),
+            tracking,
+            delivered,
+            sent_at: Instant::now(),
+        }
+    }
+
+    fn with_action(status: ActionStatus) -> State {
+        let mut s = sample_state("AGV-1");
+        s.action_states.push(ActionState {
+            action_id: "cmd-1".into(),
+            action_type: Some("startPause".into()),
+            action_status: status,
+            result_description: (status == ActionStatus::Failed).then(|| "brakes stuck".into()),
+        });
+        s
+    }
+
+    #[test]
+    fn action_states_map_to_the_command_lifecycle() {
+        let action = || Tracking::Action {
+            action_id: "cmd-1".into(),
+            order: None,
+        };
+        for waiting in [
+            ActionStatus::Waiting,
+            ActionStatus::Initializing,
+            ActionStatus::Running,
+        ] {
+            assert_eq!(
+                assess(&tracked(action(), false), &with_action(waiting)),
+                Some((CommandStatus::Delivered, None))
+            );
+            assert_eq!(
+                assess(&tracked(action(), true), &with_action(waiting)),
+                None,
+                "DELIVERED once"
+            );
+        }
+        assert_eq!(
+            assess(
+                &tracked(action(), true),
+                &with_action(ActionStatus::Finished)
+            ),
+            Some((CommandStatus::Executed, None))
+        );
+        assert_eq!(
+            assess(
+                &tracked(action(), false),
+                &with_action(ActionStatus::Failed)
+            ),
+            Some((CommandStatus::Failed, Some("brakes stuck".into())))
+        );
+        assert_eq!(
+            assess(&tracked(action(), false), &sample_state("AGV-1")),
+            None,
+            "not seen yet"
+        );
+    }
+
+    #[test]
+    fn an_action_fails_with_the_order_that_carries_it() {
+        let charge = Tracking::Action {
+            action_id: "cmd-1".into(),
+            order: Some(("cmd-1".into(), 0)),
+        };
+        let mut s = sample_state("AGV-1");
+        s.errors.push(VehicleError {
+            error_type: "orderError".into(),
+            error_references: vec![
+                ErrorReference {
+                    reference_key: "orderId".into(),
+                    reference_value: "cmd-1".into(),
+                },
+                ErrorReference {
+                    reference_key: "orderUpdateId".into(),
+                    reference_value: "0".into(),
+                },
+            ],
+            error_description: Some("order o7 still running".into()),
+            error_level: ErrorLevel::Warning,
+        });
+        assert_eq!(
+            assess(&tracked(charge, false), &s),
+            Some((
+                CommandStatus::Failed,
+                Some("orderError: order o7 still running".into())
+            ))
+        );
+    }
+
+    fn running(order_id: &str, update_id: u64, last_seq: u64, pending: &[u64]) -> State {
+        let mut s = sample_state("AGV-1");
+        s.order_id = order_id.into();
+        s.order_update_id = update_id;
+        s.last_node_sequence_id = last_seq;
+        s.node_states = pending
+            .iter()
+            .map(|seq| NodeState {
+                node_id: format!("n{seq}"),
+                sequence_id: *seq,
+                released: true,
+                node_position: None,
+            })
+            .collect();
+        s
+    }
+
+    #[test]
+    fn orders_are_delivered_executed_or_failed_from_state() {
+        let order = || Tracking::Order {
+            order_id: "o1".into(),
+            update_id: 1,
+            last_sequence_id: 4,
+        };
+        assert_eq!(
+            assess(&tracked(order(), false), &running("o1", 0, 0, &[2, 4])),
+            None,
+            "the update is not taken yet"
+        );
+        assert_eq!(
+            assess(&tracked(order(), false), &running("o1", 1, 0, &[2, 4])),
+            Some((CommandStatus::Delivered, None))
+        );
+        assert_eq!(
+            assess(&tracked(order(), true), &running("o1", 1, 2, &[4])),
+            None
+        );
+        assert_eq!(
+            assess(&tracked(order(), true), &running("o1", 1, 4, &[])),
+            Some((CommandStatus::Executed, None))
+        );
+        assert_eq!(
+            assess(&tracked(order(), true), &running("o1", 2, 6, &[8])),
+            Some((CommandStatus::Executed, None)),
+            "a later update continued from the last node"
+        );
+        let (status, reason) = assess(&tracked(order(), true), &running("o1", 1, 2, &[])).unwrap();
+        assert_eq!(status, CommandStatus::Failed);
+        assert!(reason.unwrap().contains("cancelled"));
+        let (status, reason) = assess(&tracked(order(), true), &running("o2", 0, 0, &[2])).unwrap();
+        assert_eq!(
+            (status, reason.as_deref()),
+            (CommandStatus::Failed, Some("replaced by order o2"))
+        );
+
+        let mut rejected = running("o1", 0, 0, &[2]);
+        rejected.errors.push(VehicleError {
+            error_type: "orderUpdateError".into(),
+            error_references: vec![
+                ErrorReference {
+                    reference_key: "orderId".into(),
+                    reference_value: "o1".into(),
+                },
+                ErrorReference {
+                    reference_key: "orderUpdateId".into(),
+                    reference_value: "1".into(),
+                },
+            ],
+            error_description: Some("does not start at the last base node".into()),
+            error_level: ErrorLevel::Warning,
+        });
+        let (status, reason) = assess(&tracked(order(), false), &rejected).unwrap();
+        assert_eq!(status, CommandStatus::Failed);
+        assert_eq!(
+            reason.as_deref(),
+            Some("orderUpdateError: does not start at the last base node")
+        );
+        // An error about another update of the same order is not this command's.
+        rejected.errors[0].error_references[1].reference_value = "7".into();
+        assert_eq!(assess(&tracked(order(), false), &rejected), None);
+    }
+}

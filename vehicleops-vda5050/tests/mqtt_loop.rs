@@ -1,0 +1,773 @@
+//! The VDA 5050 loop against a real MQTT broker: simulated AGVs → MQTT → pipeline → SQLite
+//! store and live hub; commands and orders back. The broker address comes from
+//! `VEHICLEOPS_TEST_MQTT` (`host:port`, e.g. from `scripts/mosquitto.sh start`); without it
+//! every test prints a notice and passes without running.
+//!
+//! Each test uses its own interface name, so tests share one broker without seeing each
+//! other's vehicles.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use vehicleops_core::*;
+use vehicleops_store::SqliteStore;
+use vehicleops_vda5050::messages::{ErrorLevel, VehicleError};
+use vehicleops_vda5050::*;
+
+const FLEET: &str = "fleet-vda";
+
+fn broker() -> Option<String> {
+    match std::env::var("VEHICLEOPS_TEST_MQTT") {
+        Ok(address) if !address.trim().is_empty() => Some(address),
+        _ => {
+            eprintln!(
+                "VEHICLEOPS_TEST_MQTT is not set: skipping (start a broker with scripts/mosquitto.sh)"
+            );
+            None
+        }
+    }
+}
+
+/// A topic scheme and client-id prefix no other test uses.
+fn isolated(name: &str) -> (TopicScheme, String) {
+    let tag = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    (
+        TopicScheme {
+            interface_name: format!("test-{tag}"),
+            major_version: "v2".into(),
+        },
+        tag,
+    )
+}
+
+fn endpoint(address: &str, client_id: String) -> MqttEndpoint {
+    let mut e =
+        MqttEndpoint::from_address(address, client_id).expect("VEHICLEOPS_TEST_MQTT is host:port");
+    e.keep_alive = Duration::from_secs(2);
+    e
+}
+
+fn site() -> SiteGeoreference {
+    SiteGeoreference {
+        origin: GeoPoint {
+            latitude: 52.52,
+            longitude: 13.405,
+        },
+        rotation_deg: 0.0,
+    }
+}
+
+fn agv(address: &str, scheme: &TopicScheme, tag: &str, serial: &str, x: f64) -> SimulatedAgv {
+    let mut config =
+        SimAgvConfig::new(endpoint(address, format!("{tag}-{serial}")), "acme", serial);
+    config.scheme = scheme.clone();
+    config.x = x;
+    config.speed_mps = 10.0;
+    config.tick = Duration::from_millis(50);
+    SimulatedAgv::start(config)
+}
+
+/// Polls `check` until it yields a value. The deadline only keeps a broken build from hanging
+/// CI; nothing is asserted about how long it takes.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[derive(Default)]
+struct CollectingDeadLetters(Mutex<Vec<DeadLetter>>);
+
+#[async_trait]
+impl DeadLetterSink for CollectingDeadLetters {
+    async fn send(&self, letters: Vec<DeadLetter>) -> Result<()> {
+        self.0.lock().unwrap().extend(letters);
+        Ok(())
+    }
+}
+
+struct Platform {
+    store: Arc<SqliteStore>,
+    hub: LiveHub,
+    source: Arc<Vda5050TelemetrySource>,
+    pipeline: PipelineHandle,
+    dead: Arc<CollectingDeadLetters>,
+}
+
+async fn platform(address: &str, scheme: &TopicScheme, tag: &str) -> Platform {
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    store
+        .upsert_fleet(&Fleet {
+            id: FLEET.into(),
+            name: "VDA hall".into(),
+        })
+        .await
+        .unwrap();
+    let hub = LiveHub::new();
+    let dead = Arc::new(CollectingDeadLetters::default());
+    let mut config = SourceConfig::new(endpoint(address, format!("{tag}-source")), FLEET);
+    config.scheme = scheme.clone();
+    config.georeference = Some(site());
+    let source = Arc::new(Vda5050TelemetrySource::connect(config).with_dead_letters(dead.clone()));
+    source.wait_subscribed().await;
+    let mut rules = default_rules();
+    rules.push(Arc::new(FatalErrorRule::new(source.fatal_errors())));
+    let pipeline = PipelineBuilder::new(source.clone(), store.clone())
+        .repository(store.clone())
+        .hub(hub.clone())
+        .rules(rules)
+        .spawn();
+    Platform {
+        store,
+        hub,
+        source,
+        pipeline,
+        dead,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_agvs_reach_the_store_and_live_hub_and_fatal_errors_raise_alerts() {
+    let Some(address) = broker() else { return };
+    let (scheme, tag) = isolated("flow");
+    let p = platform(&address, &scheme, &tag).await;
+    let a = agv(&address, &scheme, &tag, "AGV-1", 0.0);
+    let b = agv(&address, &scheme, &tag, "AGV-2", 40.0);
+
+    for (serial, x) in [("AGV-1", 0.0), ("AGV-2", 40.0)] {
+        let latest = eventually("a stored reading", || {
+            let store = p.store.clone();
+            async move { store.latest(serial).await.unwrap() }
+        })
+        .await;
+        assert_eq!(latest.fleet_id, FLEET);
+        assert_eq!(latest.status, VehicleStatus::Idle);
+        assert_eq!(latest.battery_pct, 90.0);
+        let pose = latest.pose.clone().expect("map pose");
+        assert_eq!((pose.x, pose.y, pose.map_id.as_str()), (x, 0.0, "site"));
+        // Georeferenced: x metres east of the site origin.
+        let here = geodesy::distance_m(site().origin, latest.position());
+        assert!((here - x).abs() < 0.01, "{here}");
+    }
+    let live = eventually("both vehicles on the live hub", || {
+        let snapshot = p.hub.snapshot(FLEET);
+        async move { (snapshot.len() == 2).then_some(snapshot) }
+    })
+    .await;
+    assert!(live.iter().all(|u| u.pose.is_some()));
+
+    a.raise_error(VehicleError {
+        error_type: "laserScannerFault".into(),
+        error_references: Vec::new(),
+        error_description: Some("front scanner blind".into()),
+        error_level: ErrorLevel::Fatal,
+    });
+    let alert = eventually("a FATAL error alert", || {
+        let store = p.store.clone();
+        async move {
+            let filter = AlertFilter {
+                vehicle_id: Some("AGV-1".into()),
+                limit: 10,
+                ..AlertFilter::default()
+            };
+            store
+                .list_alerts(&filter)
+                .await
+                .unwrap()
+                .data
+                .into_iter()
+                .find(|a| a.alert_type == fatal_error_alert())
+        }
+    })
+    .await;
+    assert_eq!(alert.severity, Severity::Critical);
+    assert!(
+        alert
+            .message
+            .contains("laserScannerFault: front scanner blind"),
+        "{}",
+        alert.message
+    );
+    assert_eq!(
+        p.store.latest("AGV-1").await.unwrap().unwrap().status,
+        VehicleStatus::Alert
+    );
+
+    a.clear_errors();
+    eventually("the FATAL alert cleared", || {
+        let store = p.store.clone();
+        async move {
+            let alert = store
+                .list_alerts(&AlertFilter {
+                    vehicle_id: Some("AGV-1".into()),
+                    limit: 10,
+                    ..AlertFilter::default()
+                })
+                .await
+                .unwrap();
+            alert
+                .data
+                .iter()
+                .any(|a| a.alert_type == fatal_error_alert() && a.cleared_at.is_some())
+                .then_some(())
+        }
+    })
+    .await;
+    assert_eq!(
+        p.source
+            .counters()
+            .rejected
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    assert_eq!(
+        a.counters()
+            .schema_failures
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    drop((a, b));
+    p.pipeline.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_connection_fires_the_last_will_and_the_vehicle_goes_offline() {
+    let Some(address) = broker() else { return };
+    let (scheme, tag) = isolated("will");
+    let p = platform(&address, &scheme, &tag).await;
+    let a = agv(&address, &scheme, &tag, "AGV-9", 5.0);
+    let online = eventually("a reading", || {
+        let store = p.store.clone();
+        async move { store.latest("AGV-9").await.unwrap() }
+    })
+    .await;
+    assert_ne!(online.status, VehicleStatus::Offline);
+
+    a.kill();
+    let offline = eventually("OFFLINE after the last will", || {
+        let store = p.store.clone();
+        async move {
+            store
+                .latest("AGV-9")
+                .await
+                .unwrap()
+                .filter(|t| t.status == VehicleStatus::Offline)
+        }
+    })
+    .await;
+    assert!(offline.timestamp >= online.timestamp);
+    assert!(offline.pose.is_some(), "the last known pose is kept");
+    assert_eq!(offline.battery_pct, online.battery_pct);
+    let live = p.hub.snapshot(FLEET);
+    assert_eq!(live[0].status, VehicleStatus::Offline);
+
+    // A clean shutdown says OFFLINE itself.
+    let b = agv(&address, &scheme, &tag, "AGV-10", 8.0);
+    eventually("a reading", || {
+        let store = p.store.clone();
+        async move { store.latest("AGV-10").await.unwrap() }
+    })
+    .await;
+    b.shutdown().await;
+    eventually("OFFLINE after a clean shutdown", || {
+        let store = p.store.clone();
+        async move {
+            store
+                .latest("AGV-10")
+                .await
+                .unwrap()
+                .filter(|t| t.status == VehicleStatus::Offline)
+        }
+    })
+    .await;
+    p.pipeline.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_messages_are_dead_lettered_with_the_schema_violation() {
+    let Some(address) = broker() else { return };
+    let (scheme, tag) = isolated("invalid");
+    let p = platform(&address, &scheme, &tag).await;
+    let raw = raw_client(&address, &format!("{tag}-raw")).await;
+    let topic = scheme.topic("acme", "AGV-X", MessageKind::State);
+    let bad_state = serde_json::json!({
+        "headerId": 1, "timestamp": "2026-01-01T00:00:00Z", "version": "2.1.0",
+        "manufacturer": "acme", "serialNumber": "AGV-X", "orderId": "", "orderUpdateId": 0,
+        "lastNodeId": "", "lastNodeSequenceId": 0, "driving": false, "operatingMode": "AUTOMATIC",
+        "nodeStates": [], "edgeStates": [], "actionStates": [], "errors": [],
+        "safetyState": {"eStop": "NONE", "fieldViolation": false}
+    });
+    let mut wrong_enum = bad_state.clone();
+    wrong_enum["batteryState"] = serde_json::json!({"batteryCharge": 50.0, "charging": false});
+    wrong_enum["operatingMode"] = "FLYING".into();
+    for payload in [
+        bad_state.to_string(),
+        wrong_enum.to_string(),
+        "{not json".to_owned(),
+    ] {
+        raw.publish(topic.as_str(), QoS::AtLeastOnce, false, payload)
+            .await
+            .unwrap();
+    }
+    let letters = eventually("three dead letters", || {
+        let letters = p.dead.0.lock().unwrap().clone();
+        async move { (letters.len() >= 3).then_some(letters) }
+    })
+    .await;
+    assert_eq!(letters[0].origin.stream, topic);
+    assert!(
+        letters[0].reason.contains("invalid VDA 5050 state message")
+            && letters[0].reason.contains("batteryState"),
+        "{}",
+        letters[0].reason
+    );
+    assert_eq!(letters[1].field, "/operatingMode");
+    assert!(
+        letters[1].reason.contains("FLYING"),
+        "{}",
+        letters[1].reason
+    );
+    assert!(
+        letters[2].reason.starts_with("not JSON"),
+        "{}",
+        letters[2].reason
+    );
+    assert!(p.store.latest("AGV-X").await.unwrap().is_none());
+    p.pipeline.shutdown().await.unwrap();
+}
+
+async fn raw_client(address: &str, id: &str) -> AsyncClient {
+    let (host, port) = address.rsplit_once(':').unwrap();
+    let (client, mut eventloop) =
+        AsyncClient::new(MqttOptions::new(id, host, port.parse().unwrap()), 64);
+    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    client
+}
+
+/// Records every message under a scheme, for schema checks.
+async fn recorder(
+    address: &str,
+    scheme: &TopicScheme,
+    id: &str,
+) -> Arc<Mutex<Vec<(String, Vec<u8>)>>> {
+    let (host, port) = address.rsplit_once(':').unwrap();
+    let (client, mut eventloop) =
+        AsyncClient::new(MqttOptions::new(id, host, port.parse().unwrap()), 64);
+    client
+        .subscribe(format!("{}/#", scheme.interface_name), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut tx = Some(tx);
+    let sink = seen.clone();
+    tokio::spawn(async move {
+        let _keep = client;
+        while let Ok(event) = eventloop.poll().await {
+            match event {
+                Event::Incoming(Packet::SubAck(_)) => {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Event::Incoming(Packet::Publish(p)) => sink
+                    .lock()
+                    .unwrap()
+                    .push((p.topic.clone(), p.payload.to_vec())),
+                _ => {}
+            }
+        }
+    });
+    rx.await.unwrap();
+    seen
+}
+
+fn sink(address: &str, scheme: &TopicScheme, tag: &str) -> Vda5050CommandSink {
+    sink_stopping_with(address, scheme, tag, StopMode::Pause)
+}
+
+fn sink_stopping_with(
+    address: &str,
+    scheme: &TopicScheme,
+    tag: &str,
+    stop_mode: StopMode,
+) -> Vda5050CommandSink {
+    Vda5050CommandSink::connect(SinkConfig {
+        endpoint: endpoint(address, format!("{tag}-sink")),
+        scheme: scheme.clone(),
+        manufacturer: "acme".into(),
+        stop_mode,
+        charging_node: RoutePoint {
+            node_id: "charger".into(),
+            x: 0.0,
+            y: 20.0,
+            map_id: "site".into(),
+        },
+        georeference: Some(site()),
+    })
+}
+
+async fn command_status(store: &SqliteStore, id: &str, want: CommandStatus) -> Command {
+    eventually(&format!("command {id} {want:?}"), || async {
+        store
+            .get_command(id)
+            .await
+            .unwrap()
+            .filter(|c| c.status == want || c.status.is_terminal())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_round_trip_with_their_lifecycle_and_every_message_validates() {
+    let Some(address) = broker() else { return };
+    let (scheme, tag) = isolated("commands");
+    let seen = recorder(&address, &scheme, &format!("{tag}-recorder")).await;
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    store
+        .upsert_fleet(&Fleet {
+            id: FLEET.into(),
+            name: "VDA hall".into(),
+        })
+        .await
+        .unwrap();
+    store
+        .upsert_vehicle(&Vehicle {
+            id: "AGV-5".into(),
+            fleet_id: FLEET.into(),
+            name: None,
+            home: None,
+        })
+        .await
+        .unwrap();
+    let sink = Arc::new(sink(&address, &scheme, &tag));
+    sink.wait_subscribed().await;
+    let (center, _task) = CommandCenter::start(
+        sink.clone(),
+        store.clone(),
+        None,
+        CommandTimeouts::default(),
+    );
+    let agv = agv(&address, &scheme, &tag, "AGV-5", 0.0);
+    eventually("the sink sees the vehicle", || async {
+        sink.last_state("AGV-5")
+    })
+    .await;
+
+    // REROUTE through two GPS waypoints 30 m and 60 m east.
+    let wp = |x: f64, y: f64, order| {
+        let p = site().to_geo(x, y);
+        Waypoint {
+            latitude: p.latitude,
+            longitude: p.longitude,
+            order,
+        }
+    };
+    let params = CommandParams {
+        waypoints: vec![wp(30.0, 0.0, 1), wp(60.0, 0.0, 2)],
+        reason: None,
+    };
+    let reroute = center
+        .dispatch("AGV-5", CommandKind::Reroute, params, "op-1")
+        .await
+        .unwrap();
+    // STOP while it drives: the vehicle pauses mid-route.
+    eventually("driving", || async {
+        sink.last_state("AGV-5").filter(|s| s.driving)
+    })
+    .await;
+    let stop = center
+        .dispatch("AGV-5", CommandKind::Stop, CommandParams::default(), "op-1")
+        .await
+        .unwrap();
+    let stop = command_status(&store, &stop.id, CommandStatus::Executed).await;
+    assert_eq!(stop.status, CommandStatus::Executed);
+    assert!(stop.delivered_at.is_some() && stop.executed_at.is_some());
+    let paused = eventually("paused and still", || async {
+        sink.last_state("AGV-5")
+            .filter(|s| s.paused == Some(true) && !s.driving)
+    })
+    .await;
+    assert!(
+        !paused.node_states.is_empty(),
+        "the route is kept while paused"
+    );
+    assert_eq!(
+        store
+            .get_command(&reroute.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        CommandStatus::Delivered
+    );
+
+    // A second REROUTE while the first order runs is an order update that continues from
+    // the first route's last node.
+    let params = CommandParams {
+        waypoints: vec![wp(60.0, 30.0, 1)],
+        reason: None,
+    };
+    let extend = center
+        .dispatch("AGV-5", CommandKind::Reroute, params, "op-1")
+        .await
+        .unwrap();
+    let updated = eventually("the order update taken", || async {
+        sink.last_state("AGV-5").filter(|s| s.order_update_id == 1)
+    })
+    .await;
+    assert_eq!(updated.order_id, reroute.id);
+
+    let resume = center
+        .dispatch(
+            "AGV-5",
+            CommandKind::Resume,
+            CommandParams::default(),
+            "op-1",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        command_status(&store, &resume.id, CommandStatus::Executed)
+            .await
+            .status,
+        CommandStatus::Executed
+    );
+    let reroute = command_status(&store, &reroute.id, CommandStatus::Executed).await;
+    assert_eq!(reroute.status, CommandStatus::Executed);
+    let extend = command_status(&store, &extend.id, CommandStatus::Executed).await;
+    assert_eq!(extend.status, CommandStatus::Executed);
+    let at = agv.state().agv_position.unwrap();
+    assert!(
+        (at.x - 60.0).abs() < 0.1 && (at.y - 30.0).abs() < 0.1,
+        "{at:?}"
+    );
+
+    let home = center
+        .dispatch(
+            "AGV-5",
+            CommandKind::ReturnToBase,
+            CommandParams::default(),
+            "op-1",
+        )
+        .await
+        .unwrap();
+    let home = command_status(&store, &home.id, CommandStatus::Executed).await;
+    assert_eq!(home.status, CommandStatus::Executed);
+    let state = agv.state();
+    assert!(state.battery_state.charging);
+    assert_eq!(state.last_node_id, "charger");
+
+    // Everything on the wire — connection, state, visualization, order, instantActions — is
+    // valid against the official schemas.
+    let validator = SchemaValidator::official();
+    let seen = seen.lock().unwrap().clone();
+    let mut kinds = std::collections::BTreeSet::new();
+    for (topic, payload) in &seen {
+        let kind = scheme
+            .parse(topic)
+            .unwrap_or_else(|| panic!("unexpected topic {topic}"))
+            .kind;
+        kinds.insert(kind.as_str());
+        let json: serde_json::Value = serde_json::from_slice(payload).unwrap();
+        validator
+            .validate(kind, &json)
+            .unwrap_or_else(|e| panic!("{topic}: {e}"));
+    }
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        [
+            "connection",
+            "instantActions",
+            "order",
+            "state",
+            "visualization"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mission_order_with_a_horizon_completes_node_by_node() {
+    let Some(address) = broker() else { return };
+    let (scheme, tag) = isolated("mission");
+    let sink = sink(&address, &scheme, &tag);
+    sink.wait_subscribed().await;
+    let agv = agv(&address, &scheme, &tag, "AGV-7", 0.0);
+    eventually("the sink sees the vehicle", || async {
+        sink.last_state("AGV-7")
+    })
+    .await;
+    let waypoints = (1..=4)
+        .map(|i| {
+            let p = site().to_geo(10.0 * i as f64, 5.0);
+            Waypoint {
+                latitude: p.latitude,
+                longitude: p.longitude,
+                order: i,
+            }
+        })
+        .collect();
+    let mission = MissionRequest {
+        fleet_id: FLEET.into(),
+        vehicle_id: "AGV-7".into(),
+        mission_type: MissionType::Delivery,
+        waypoints,
+        priority: MissionPriority::default(),
+    }
+    .into_mission()
+    .unwrap();
+    // Start node + 4 waypoints; release the start and the first two waypoints.
+    let order = sink.assign_mission(&mission, 2).await.unwrap();
+    assert_eq!(order.nodes.len(), 5);
+    assert_eq!(
+        order
+            .nodes
+            .iter()
+            .map(|n| n.sequence_id)
+            .collect::<Vec<_>>(),
+        [0, 2, 4, 6, 8]
+    );
+    assert_eq!(order.nodes.iter().filter(|n| n.released).count(), 3);
+
+    // The vehicle stops at the end of the base and waits for the horizon to be released.
+    let at_base = eventually("the end of the base", || async {
+        sink.order_progress("AGV-7")
+            .filter(|p| p.nodes_reached == 3)
+            .zip(sink.last_state("AGV-7"))
+            .filter(|(_, s)| !s.driving)
+    })
+    .await;
+    assert!(!at_base.0.finished);
+    assert_eq!(at_base.1.last_node_sequence_id, 4);
+    assert_eq!(
+        at_base.1.node_states.iter().filter(|n| !n.released).count(),
+        2
+    );
+
+    let update = sink.release("AGV-7", 5).await.unwrap();
+    assert_eq!(
+        (update.order_id.as_str(), update.order_update_id),
+        (order.order_id.as_str(), 1)
+    );
+    assert_eq!(
+        update
+            .nodes
+            .iter()
+            .map(|n| n.sequence_id)
+            .collect::<Vec<_>>(),
+        [4, 6, 8]
+    );
+    let mut reached = Vec::new();
+    let done = eventually("the whole order", || {
+        let p = sink.order_progress("AGV-7");
+        if let Some(p) = p {
+            if reached.last() != Some(&p.nodes_reached) {
+                reached.push(p.nodes_reached);
+            }
+        }
+        async move { p.filter(|p| p.finished) }
+    })
+    .await;
+    assert_eq!((done.nodes_reached, done.nodes_total), (5, 5));
+    assert!(
+        reached.windows(2).all(|w| w[0] < w[1]),
+        "progress only grows: {reached:?}"
+    );
+    let at = agv.state().agv_position.unwrap();
+    assert!(
+        (at.x - 40.0).abs() < 0.1 && (at.y - 5.0).abs() < 0.1,
+        "{at:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_by_cancel_order_fails_the_running_reroute() {
+    let Some(address) = broker() else { return };
+    let (scheme, tag) = isolated("cancel");
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    store
+        .upsert_fleet(&Fleet {
+            id: FLEET.into(),
+            name: "VDA hall".into(),
+        })
+        .await
+        .unwrap();
+    store
+        .upsert_vehicle(&Vehicle {
+            id: "AGV-3".into(),
+            fleet_id: FLEET.into(),
+            name: None,
+            home: None,
+        })
+        .await
+        .unwrap();
+    let sink = Arc::new(sink_stopping_with(
+        &address,
+        &scheme,
+        &tag,
+        StopMode::CancelOrder,
+    ));
+    sink.wait_subscribed().await;
+    let (center, _task) = CommandCenter::start(
+        sink.clone(),
+        store.clone(),
+        None,
+        CommandTimeouts::default(),
+    );
+    let agv = agv(&address, &scheme, &tag, "AGV-3", 0.0);
+    eventually("the sink sees the vehicle", || async {
+        sink.last_state("AGV-3")
+    })
+    .await;
+    let far = site().to_geo(500.0, 0.0);
+    let params = CommandParams {
+        waypoints: vec![Waypoint {
+            latitude: far.latitude,
+            longitude: far.longitude,
+            order: 1,
+        }],
+        reason: None,
+    };
+    let reroute = center
+        .dispatch("AGV-3", CommandKind::Reroute, params, "op-1")
+        .await
+        .unwrap();
+    eventually("driving", || async {
+        sink.last_state("AGV-3").filter(|s| s.driving)
+    })
+    .await;
+    let stop = center
+        .dispatch("AGV-3", CommandKind::Stop, CommandParams::default(), "op-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        command_status(&store, &stop.id, CommandStatus::Executed)
+            .await
+            .status,
+        CommandStatus::Executed
+    );
+    let reroute = command_status(&store, &reroute.id, CommandStatus::Failed).await;
+    assert_eq!(reroute.status, CommandStatus::Failed);
+    assert_eq!(
+        reroute.failure_reason.as_deref(),
+        Some("the order ended before its last node (cancelled)")
+    );
+    let state = agv.state();
+    assert!(state.node_states.is_empty() && !state.driving);
+    assert!(state.agv_position.unwrap().x < 500.0);
+}
