@@ -17,7 +17,7 @@ VENV="$WORK/venv"
 echo "==> fresh virtualenv in $VENV"
 python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-  "maturin>=1.9.4,<2" "pytest>=8" "pytest-asyncio>=0.23"
+  "maturin>=1.9.4,<2" "pytest>=8" "pytest-asyncio>=0.23" "pytest-timeout>=2"
 
 echo "==> build the wheel"
 PROFILE=()

@@ -245,7 +245,12 @@ impl Engine {
                 return Ok(None);
             };
             let pipeline = running.pipeline.take();
-            // Without publishers the source ends once drained; shutdown also stops reading.
+            // Shutdown stops reading the bus, so first let the pipeline take everything this
+            // engine published (simulators still running are cut off at their current tick).
+            let published = inner.published.load(Ordering::Relaxed);
+            while running.stats.snapshot().received < published {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
             drop(running);
             let stats = match pipeline {
                 Some(p) => p.shutdown().await.into_py_result()?,
