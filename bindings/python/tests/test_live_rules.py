@@ -1,0 +1,138 @@
+"""Live subscriptions as async iterators, and alert rules written in Python."""
+
+import asyncio
+import gc
+
+import pytest
+
+import vehicleops
+from conftest import FLEET, eventually, reading
+
+
+async def next_event(sub, of_type):
+    async for event in sub:
+        if event["type"] == of_type:
+            return event
+    raise AssertionError(f"subscription ended before a {of_type} event")
+
+
+async def test_async_for_receives_vehicle_updates(engine):
+    sub = engine.subscribe(FLEET)
+    await engine.publish([reading("VH-1", 0, speed_kmh=12.5)])
+    event = await next_event(sub, "update")
+    assert event["data"]["vehicle_id"] == "VH-1"
+    assert event["data"]["speed_kmh"] == 12.5
+    assert engine.snapshot(FLEET)[0]["vehicle_id"] == "VH-1"
+    sub.close()
+
+
+async def test_close_ends_a_pending_iteration(engine):
+    sub = engine.subscribe(FLEET)
+    pending = asyncio.ensure_future(sub.__anext__())
+    await asyncio.sleep(0.05)
+    assert not pending.done()
+    sub.close()
+    with pytest.raises(StopAsyncIteration):
+        await pending
+    assert sub.closed
+    await eventually("the hub forgot the subscription", _count_is(engine, 0))
+
+
+async def test_async_with_and_garbage_collection_unsubscribe(engine):
+    async with engine.subscribe(FLEET) as sub:
+        assert engine.subscriber_count() == 1
+        await engine.publish([reading("VH-1", 0)])
+        assert (await next_event(sub, "update"))["data"]["seq"] == 0
+    assert engine.subscriber_count() == 0
+
+    engine.subscribe(FLEET)  # dropped at once
+    gc.collect()
+    assert engine.subscriber_count() == 0
+
+
+async def test_engine_close_ends_subscriptions():
+    e = vehicleops.Engine()
+    await e.start()
+    sub = e.subscribe("*")
+    await e.close()
+    events = [ev async for ev in sub]
+    assert all(ev["type"] != "alert" for ev in events)
+
+
+def _count_is(engine, n):
+    async def check():
+        return engine.subscriber_count() == n
+
+    return check
+
+
+def too_fast(r):
+    if r["speed_kmh"] > 50:
+        return {
+            "alert_type": "TOO_FAST",
+            "severity": "HIGH",
+            "value": r["speed_kmh"],
+            "threshold": 50.0,
+            "message": f"{r['vehicle_id']} at {r['speed_kmh']} km/h",
+        }
+    return None
+
+
+async def test_python_rule_raises_one_alert_per_episode():
+    engine = vehicleops.Engine(default_rules=False)
+    engine.add_rule("too-fast", too_fast)
+    await engine.start()
+    live = engine.subscribe(FLEET)
+    # Two episodes: 60, 70, 65 and later 55; each cleared by the next slow reading.
+    pattern = [10, 60, 70, 65, 20, 30, 55, 10]
+    await engine.publish([reading("VH-1", s, speed_kmh=float(v)) for s, v in enumerate(pattern)])
+    await engine.flush()
+
+    alerts = await engine.alerts(fleet_id=FLEET)
+    assert [a["alert_type"] for a in alerts] == ["TOO_FAST", "TOO_FAST"]
+    oldest = alerts[-1]
+    assert (oldest["severity"], oldest["value"], oldest["threshold"]) == ("HIGH", 60.0, 50.0)
+    assert oldest["message"] == "VH-1 at 60.0 km/h"
+    assert all(a["cleared_at"] is not None for a in alerts)
+    stats = engine.stats()
+    assert (stats["alerts_raised"], stats["alerts_cleared"], stats["rule_errors"]) == (2, 2, 0)
+
+    first = await next_event(live, "alert")
+    assert first["data"]["alert_type"] == "TOO_FAST"
+
+    acked = await engine.acknowledge_alert(oldest["id"], "op-001", "checked")
+    assert acked["acknowledged"] and acked["acknowledged_by"] == "op-001"
+    assert len(await engine.alerts(acknowledged=False)) == 1
+    with pytest.raises(vehicleops.NotFoundError):
+        await engine.acknowledge_alert("alert-404", "op-001")
+    live.close()
+    await engine.close()
+
+
+async def test_a_failing_python_rule_is_counted_and_ingest_goes_on():
+    engine = vehicleops.Engine(default_rules=False)
+    engine.add_rule("broken", lambda r: 1 / 0)
+    await engine.start()
+    await engine.publish([reading("VH-1", s) for s in range(5)])
+    await engine.flush()
+    stats = engine.stats()
+    assert (stats["stored"], stats["rule_errors"]) == (5, 5)
+    await engine.close()
+
+
+async def test_default_rules_raise_overspeed(engine):
+    await engine.publish([reading("VH-9", s, speed_kmh=v) for s, v in enumerate([40.0, 95.0, 96.0])])
+    await engine.flush()
+    alerts = await engine.alerts(vehicle_id="VH-9")
+    # One episode, one alert. (The 2024 timestamps also make OFFLINE fire on the wall clock.)
+    overspeed = [a for a in alerts if a["alert_type"] == "OVERSPEED"]
+    assert len(overspeed) == 1 and overspeed[0]["value"] == 95.0
+
+
+async def test_a_cancelled_wait_leaves_the_subscription_usable(engine):
+    sub = engine.subscribe(FLEET)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(sub.__anext__(), 0.05)
+    await engine.publish([reading("VH-1", 0)])
+    assert (await next_event(sub, "update"))["data"]["vehicle_id"] == "VH-1"
+    sub.close()
