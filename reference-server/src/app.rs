@@ -154,6 +154,8 @@ struct Transport {
     local_source: Option<Arc<InProcessTelemetrySource>>,
     /// What the built-in simulator drives.
     simulator: SimulatorTarget,
+    /// Messages the source rejects before the pipeline, exported when set.
+    source_rejections: Option<prometheus_client::metrics::counter::Counter>,
     /// Alert rules the pipeline runs besides the default ones.
     extra_rules: Vec<Arc<dyn AlertRule>>,
     /// The live hub: the pipeline, commands and missions publish to it, WebSocket clients
@@ -218,6 +220,7 @@ fn inproc_transport() -> Transport {
             link: Arc::new(link),
         },
         extra_rules: Vec::new(),
+        source_rejections: None,
         hub,
         observers: Vec::new(),
         dead_letters: None,
@@ -270,6 +273,7 @@ async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
             link: sim_link,
         },
         extra_rules: Vec::new(),
+        source_rejections: None,
         hub,
         observers: vec![events],
         dead_letters: Some(Arc::new(KafkaDeadLetterSink::new(&kafka, &producer)?)),
@@ -286,13 +290,18 @@ async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
 /// VDA 5050 mode: telemetry from every vehicle's `state`, `visualization` and `connection`
 /// on the MQTT broker, commands as instant actions and orders. FATAL vehicle errors raise
 /// alerts through [`vehicleops_vda5050::FatalErrorRule`]; rejected messages are logged and
-/// counted by the source. The built-in simulator runs simulated AGVs on the same broker.
+/// counted in `vehicleops_source_rejections`. The built-in simulator runs simulated AGVs on
+/// the same broker.
 #[cfg(feature = "vda5050")]
 async fn vda5050_transport(config: &Config) -> Result<Transport, StartupError> {
     use vehicleops_vda5050::{FatalErrorRule, Vda5050CommandSink, Vda5050TelemetrySource};
-    let source = Arc::new(Vda5050TelemetrySource::connect(
-        crate::vda5050_mode::source_config(config),
-    ));
+    let rejected = prometheus_client::metrics::counter::Counter::default();
+    let source = Arc::new(
+        Vda5050TelemetrySource::connect(crate::vda5050_mode::source_config(config))
+            .with_dead_letters(Arc::new(crate::vda5050_mode::CountingDeadLetters(
+                rejected.clone(),
+            ))),
+    );
     let sink = Arc::new(Vda5050CommandSink::connect(
         crate::vda5050_mode::sink_config(config),
     ));
@@ -315,6 +324,7 @@ async fn vda5050_transport(config: &Config) -> Result<Transport, StartupError> {
         local: None,
         local_source: None,
         simulator: SimulatorTarget::Vda5050,
+        source_rejections: Some(rejected),
         hub: LiveHub::new(),
         observers: Vec::new(),
         dead_letters: None,
@@ -483,6 +493,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         .map_err(|e| StartupError::Config(e.to_string()))?
         .map_err(|e| StartupError::Config(e.to_string()))?;
     let ready = Arc::new(AtomicBool::new(true));
+    let mut metrics = Metrics::new(pipeline.stats(), transport.hub.clone());
+    if let Some(rejected) = transport.source_rejections.clone() {
+        metrics.count_source_rejections(rejected);
+    }
     let state = AppState {
         store,
         repo,
@@ -494,7 +508,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
             config.login_max_failures,
             Duration::from_secs(config.login_window_seconds),
         )),
-        metrics: Arc::new(Metrics::new(pipeline.stats(), transport.hub.clone())),
+        metrics: Arc::new(metrics),
         dummy_hash: dummy_hash.into(),
         ready: ready.clone(),
     };

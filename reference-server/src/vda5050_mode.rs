@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use vehicleops_core::{Fleet, FleetRepository, GeoPoint, Vehicle};
+use async_trait::async_trait;
+use prometheus_client::metrics::counter::Counter;
+use vehicleops_core::{DeadLetter, DeadLetterSink, Fleet, FleetRepository, GeoPoint, Vehicle};
 use vehicleops_vda5050::{
     MqttEndpoint, RoutePoint, SimAgvConfig, SimulatedAgv, SinkConfig, SiteGeoreference,
     SourceConfig, StopMode, TopicScheme,
@@ -70,6 +72,18 @@ pub fn sink_config(config: &Config) -> SinkConfig {
             map_id: config.vda5050_map_id.clone(),
         },
         georeference: georeference(config),
+    }
+}
+
+/// Counts the messages the source rejects (it logs each one itself), for
+/// `vehicleops_source_rejections`.
+pub struct CountingDeadLetters(pub Counter);
+
+#[async_trait]
+impl DeadLetterSink for CountingDeadLetters {
+    async fn send(&self, letters: Vec<DeadLetter>) -> vehicleops_core::Result<()> {
+        self.0.inc_by(letters.len() as u64);
+        Ok(())
     }
 }
 
@@ -177,6 +191,20 @@ mod tests {
             (sink.charging_node.node_id.as_str(), sink.charging_node.y),
             ("dock", 20.0)
         );
+    }
+
+    #[tokio::test]
+    async fn rejected_messages_are_counted() {
+        let sink = CountingDeadLetters(Counter::default());
+        let letter = DeadLetter {
+            payload: b"{not json".to_vec(),
+            field: String::new(),
+            reason: "not JSON".into(),
+            origin: Default::default(),
+            at: chrono::Utc::now(),
+        };
+        sink.send(vec![letter.clone(), letter]).await.unwrap();
+        assert_eq!(sink.0.get(), 2);
     }
 
     #[test]

@@ -138,6 +138,19 @@ mod over_mqtt {
         })
         .await;
         assert_eq!(executed["command"], "STOP");
+        let metrics = s
+            .http
+            .get(s.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("vehicleops_source_rejections_total 0"),
+            "{metrics}"
+        );
         s.stop().await;
     }
 }
