@@ -18,10 +18,10 @@ use vehicleops_core::missions::MissionServiceTask;
 use vehicleops_core::pipeline::ReadingObserver;
 use vehicleops_core::simulator::{Area, Scenario};
 use vehicleops_core::{
-    CommandCenter, CommandSink, DeadLetterSink, Fleet, FleetRepository, LiveHub, MissionService,
-    PipelineBuilder, PipelineHandle, Role, Simulator, SimulatorConfig, SimulatorHandle,
-    TelemetryPublisher, TelemetrySource, TimeSeriesStore, Vehicle, VehicleCommandLink,
-    default_rules,
+    AlertRule, CommandCenter, CommandSink, DeadLetterSink, Fleet, FleetRepository, LiveHub,
+    MissionService, PipelineBuilder, PipelineHandle, Role, Simulator, SimulatorConfig,
+    SimulatorHandle, TelemetryPublisher, TelemetrySource, TimeSeriesStore, Vehicle,
+    VehicleCommandLink, default_rules,
 };
 use vehicleops_store::SqliteStore;
 
@@ -38,6 +38,9 @@ const BUS_CAPACITY: usize = 10_000;
 const COMMAND_CAPACITY: usize = 1_024;
 /// Longest a shutdown waits for the in-process queue to be stored.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest the start waits for the MQTT broker to acknowledge subscriptions.
+#[cfg(feature = "vda5050")]
+const MQTT_SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running server. Stop it with [`RunningServer::shutdown`].
 pub struct RunningServer {
@@ -149,9 +152,12 @@ struct Transport {
     /// The in-process bus's reading side: closed at shutdown so the pipeline drains what is
     /// queued (it lives nowhere else).
     local_source: Option<Arc<InProcessTelemetrySource>>,
-    /// Where the built-in simulator publishes and takes its commands from.
-    sim_publisher: Arc<dyn TelemetryPublisher>,
-    sim_link: Arc<dyn VehicleCommandLink>,
+    /// What the built-in simulator drives.
+    simulator: SimulatorTarget,
+    /// Messages the source rejects before the pipeline, exported when set.
+    source_rejections: Option<prometheus_client::metrics::counter::Counter>,
+    /// Alert rules the pipeline runs besides the default ones.
+    extra_rules: Vec<Arc<dyn AlertRule>>,
     /// The live hub: the pipeline, commands and missions publish to it, WebSocket clients
     /// subscribe to it.
     hub: LiveHub,
@@ -160,6 +166,43 @@ struct Transport {
     dead_letters: Option<Arc<dyn DeadLetterSink>>,
     /// Runs after the pipeline drained (leaves consumer groups, stops the live feed).
     on_stop: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+/// What the built-in simulator drives in a transport.
+enum SimulatorTarget {
+    /// The SDK's simulator publishes readings here and takes its commands from here.
+    Core {
+        publisher: Arc<dyn TelemetryPublisher>,
+        link: Arc<dyn VehicleCommandLink>,
+    },
+    /// Simulated VDA 5050 AGVs on the transport's MQTT broker.
+    #[cfg(feature = "vda5050")]
+    Vda5050,
+}
+
+/// The built-in simulator while it runs.
+enum RunningSimulator {
+    Core(SimulatorHandle),
+    #[cfg(feature = "vda5050")]
+    Vda5050(Vec<vehicleops_vda5050::SimulatedAgv>),
+}
+
+impl RunningSimulator {
+    async fn stop(self) {
+        match self {
+            RunningSimulator::Core(sim) => {
+                if let Err(e) = sim.stop().await {
+                    tracing::warn!(error = %e, "simulator stopped with an error");
+                }
+            }
+            #[cfg(feature = "vda5050")]
+            RunningSimulator::Vda5050(agvs) => {
+                for agv in agvs {
+                    agv.shutdown().await;
+                }
+            }
+        }
+    }
 }
 
 fn inproc_transport() -> Transport {
@@ -172,8 +215,12 @@ fn inproc_transport() -> Transport {
         sink: Arc::new(sink),
         local: Some(publisher.clone()),
         local_source: Some(source),
-        sim_publisher: Arc::new(publisher),
-        sim_link: Arc::new(link),
+        simulator: SimulatorTarget::Core {
+            publisher: Arc::new(publisher),
+            link: Arc::new(link),
+        },
+        extra_rules: Vec::new(),
+        source_rejections: None,
         hub,
         observers: Vec::new(),
         dead_letters: None,
@@ -221,8 +268,12 @@ async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
         sink,
         local: None,
         local_source: None,
-        sim_publisher: Arc::new(KafkaTelemetryPublisher::new(&kafka, &producer)?),
-        sim_link,
+        simulator: SimulatorTarget::Core {
+            publisher: Arc::new(KafkaTelemetryPublisher::new(&kafka, &producer)?),
+            link: sim_link,
+        },
+        extra_rules: Vec::new(),
+        source_rejections: None,
         hub,
         observers: vec![events],
         dead_letters: Some(Arc::new(KafkaDeadLetterSink::new(&kafka, &producer)?)),
@@ -236,6 +287,51 @@ async fn kafka_transport(config: &Config) -> Result<Transport, StartupError> {
     })
 }
 
+/// VDA 5050 mode: telemetry from every vehicle's `state`, `visualization` and `connection`
+/// on the MQTT broker, commands as instant actions and orders. FATAL vehicle errors raise
+/// alerts through [`vehicleops_vda5050::FatalErrorRule`]; rejected messages are logged and
+/// counted in `vehicleops_source_rejections`. The built-in simulator runs simulated AGVs on
+/// the same broker.
+#[cfg(feature = "vda5050")]
+async fn vda5050_transport(config: &Config) -> Result<Transport, StartupError> {
+    use vehicleops_vda5050::{FatalErrorRule, Vda5050CommandSink, Vda5050TelemetrySource};
+    let rejected = prometheus_client::metrics::counter::Counter::default();
+    let source = Arc::new(
+        Vda5050TelemetrySource::connect(crate::vda5050_mode::source_config(config))
+            .with_dead_letters(Arc::new(crate::vda5050_mode::CountingDeadLetters(
+                rejected.clone(),
+            ))),
+    );
+    let sink = Arc::new(Vda5050CommandSink::connect(
+        crate::vda5050_mode::sink_config(config),
+    ));
+    let subscribed = async {
+        source.wait_subscribed().await;
+        sink.wait_subscribed().await;
+    };
+    tokio::time::timeout(MQTT_SUBSCRIBE_TIMEOUT, subscribed)
+        .await
+        .map_err(|_| {
+            StartupError::Config(format!(
+                "no answer from the MQTT broker at {}:{} (VEHICLEOPS_MQTT_HOST/PORT)",
+                config.mqtt_host, config.mqtt_port
+            ))
+        })?;
+    Ok(Transport {
+        extra_rules: vec![Arc::new(FatalErrorRule::new(source.fatal_errors()))],
+        source,
+        sink,
+        local: None,
+        local_source: None,
+        simulator: SimulatorTarget::Vda5050,
+        source_rejections: Some(rejected),
+        hub: LiveHub::new(),
+        observers: Vec::new(),
+        dead_letters: None,
+        on_stop: Vec::new(),
+    })
+}
+
 async fn transport(config: &Config) -> Result<Transport, StartupError> {
     match config.bus {
         BusKind::Inproc => Ok(inproc_transport()),
@@ -245,13 +341,19 @@ async fn transport(config: &Config) -> Result<Transport, StartupError> {
         BusKind::Kafka => Err(StartupError::Config(
             "VEHICLEOPS_BUS=kafka needs a server built with `--features kafka`".into(),
         )),
+        #[cfg(feature = "vda5050")]
+        BusKind::Vda5050 => vda5050_transport(config).await,
+        #[cfg(not(feature = "vda5050"))]
+        BusKind::Vda5050 => Err(StartupError::Config(
+            "VEHICLEOPS_BUS=vda5050 needs a server built with `--features vda5050`".into(),
+        )),
     }
 }
 
 /// Everything the server stops in order at shutdown.
 struct Background {
     ready: Arc<AtomicBool>,
-    simulator: Option<SimulatorHandle>,
+    simulator: Option<RunningSimulator>,
     local_source: Option<Arc<InProcessTelemetrySource>>,
     pipeline: PipelineHandle,
     hub: LiveHub,
@@ -264,9 +366,7 @@ impl Background {
     async fn stop(self) {
         self.ready.store(false, Ordering::Relaxed);
         if let Some(sim) = self.simulator {
-            if let Err(e) = sim.stop().await {
-                tracing::warn!(error = %e, "simulator stopped with an error");
-            }
+            sim.stop().await;
         }
         let drained = match self.local_source {
             // In-process readings exist only in the queue: refuse new ones and let the pipeline
@@ -316,7 +416,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     let mut pipeline = PipelineBuilder::new(transport.source.clone(), store.clone())
         .repository(repo.clone())
         .hub(transport.hub.clone())
-        .rules(default_rules())
+        .rules(
+            default_rules()
+                .into_iter()
+                .chain(transport.extra_rules.iter().cloned()),
+        )
         .observer(missions.clone());
     for observer in &transport.observers {
         pipeline = pipeline.observer(observer.clone());
@@ -347,16 +451,24 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         .await?;
     }
 
+    #[cfg(feature = "vda5050")]
+    if config.bus == BusKind::Vda5050 {
+        let mut serials = config.vda5050_vehicles.clone();
+        if config.simulator_enabled() {
+            serials.extend(crate::vda5050_mode::simulated_serials(&config));
+        }
+        crate::vda5050_mode::register(repo.as_ref(), &config, &serials).await?;
+    }
     let simulator = if config.simulator_enabled() {
-        Some(
-            start_simulator(
-                &config,
-                repo.as_ref(),
-                transport.sim_publisher.clone(),
-                transport.sim_link.clone(),
-            )
-            .await?,
-        )
+        Some(match &transport.simulator {
+            SimulatorTarget::Core { publisher, link } => RunningSimulator::Core(
+                start_simulator(&config, repo.as_ref(), publisher.clone(), link.clone()).await?,
+            ),
+            #[cfg(feature = "vda5050")]
+            SimulatorTarget::Vda5050 => {
+                RunningSimulator::Vda5050(crate::vda5050_mode::start_agvs(&config))
+            }
+        })
     } else {
         None
     };
@@ -381,6 +493,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         .map_err(|e| StartupError::Config(e.to_string()))?
         .map_err(|e| StartupError::Config(e.to_string()))?;
     let ready = Arc::new(AtomicBool::new(true));
+    let mut metrics = Metrics::new(pipeline.stats(), transport.hub.clone());
+    if let Some(rejected) = transport.source_rejections.clone() {
+        metrics.count_source_rejections(rejected);
+    }
     let state = AppState {
         store,
         repo,
@@ -392,7 +508,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
             config.login_max_failures,
             Duration::from_secs(config.login_window_seconds),
         )),
-        metrics: Arc::new(Metrics::new(pipeline.stats(), transport.hub.clone())),
+        metrics: Arc::new(metrics),
         dummy_hash: dummy_hash.into(),
         ready: ready.clone(),
     };

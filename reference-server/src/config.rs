@@ -32,6 +32,17 @@ pub enum BusKind {
     Inproc,
     /// Apache Kafka (several instances side by side).
     Kafka,
+    /// VDA 5050 AGVs over an MQTT broker (feature `vda5050`).
+    Vda5050,
+}
+
+/// What STOP sends to a VDA 5050 vehicle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Vda5050StopMode {
+    /// `startPause`: the vehicle halts and keeps its order; RESUME continues it.
+    Pause,
+    /// `cancelOrder`: the vehicle halts and drops its order.
+    CancelOrder,
 }
 
 /// Where readings and entities are stored.
@@ -173,11 +184,119 @@ pub struct Config {
     #[arg(long, env = "VEHICLEOPS_KAFKA_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub kafka_create_topics: bool,
 
+    /// MQTT broker host (VEHICLEOPS_BUS=vda5050).
+    #[arg(long, env = "VEHICLEOPS_MQTT_HOST", default_value = "localhost")]
+    pub mqtt_host: String,
+
+    /// MQTT broker port.
+    #[arg(long, env = "VEHICLEOPS_MQTT_PORT", default_value_t = 1883)]
+    pub mqtt_port: u16,
+
+    /// Prefix of this instance's MQTT client ids (`…-ingest`, `…-commands`, `…-sim-<serial>`);
+    /// unique per instance on the broker.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_MQTT_CLIENT_ID",
+        default_value = "vehicleops-server"
+    )]
+    pub mqtt_client_id: String,
+
+    /// VDA 5050 interface name, the first topic level (`uagv` in the specification).
+    #[arg(long, env = "VEHICLEOPS_VDA5050_INTERFACE", default_value = "uagv")]
+    pub vda5050_interface: String,
+
+    /// VDA 5050 major version, the second topic level.
+    #[arg(long, env = "VEHICLEOPS_VDA5050_MAJOR_VERSION", default_value = "v2")]
+    pub vda5050_major_version: String,
+
+    /// Manufacturer used for commands to vehicles not seen yet, and by the simulated AGVs.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_VDA5050_MANUFACTURER",
+        default_value = "vehicleops"
+    )]
+    pub vda5050_manufacturer: String,
+
+    /// Fleet every VDA 5050 vehicle belongs to (registered at start).
+    #[arg(long, env = "VEHICLEOPS_VDA5050_FLEET", default_value = "fleet-vda")]
+    pub vda5050_fleet: String,
+
+    /// Serial numbers of the real VDA 5050 vehicles to register in that fleet, comma-separated
+    /// (simulated AGVs are registered by themselves).
+    #[arg(long, env = "VEHICLEOPS_VDA5050_VEHICLES", value_delimiter = ',')]
+    pub vda5050_vehicles: Vec<String>,
+
+    /// Latitude of the map origin (x = y = 0); with the longitude, gives readings GPS
+    /// positions and lets REROUTE and missions use GPS waypoints.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_VDA5050_ORIGIN_LAT",
+        allow_hyphen_values = true
+    )]
+    pub vda5050_origin_lat: Option<f64>,
+
+    /// Longitude of the map origin.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_VDA5050_ORIGIN_LON",
+        allow_hyphen_values = true
+    )]
+    pub vda5050_origin_lon: Option<f64>,
+
+    /// Angle of the map's x axis from east, counter-clockwise, in degrees.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_VDA5050_ROTATION_DEG",
+        default_value_t = 0.0,
+        allow_hyphen_values = true
+    )]
+    pub vda5050_rotation_deg: f64,
+
+    /// What STOP sends: pause (RESUME continues) or cancel-order.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_VDA5050_STOP_MODE",
+        value_enum,
+        default_value = "pause"
+    )]
+    pub vda5050_stop_mode: Vda5050StopMode,
+
+    /// Map the vehicles drive on (the simulated AGVs' map and that of the charging node).
+    #[arg(long, env = "VEHICLEOPS_VDA5050_MAP_ID", default_value = "site")]
+    pub vda5050_map_id: String,
+
+    /// Node id of the charging station RETURN_TO_BASE drives to.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_VDA5050_CHARGING_NODE",
+        default_value = "charger"
+    )]
+    pub vda5050_charging_node: String,
+
+    /// Map x of the charging station, metres.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_VDA5050_CHARGING_X",
+        default_value_t = 0.0,
+        allow_hyphen_values = true
+    )]
+    pub vda5050_charging_x: f64,
+
+    /// Map y of the charging station, metres.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_VDA5050_CHARGING_Y",
+        default_value_t = 0.0,
+        allow_hyphen_values = true
+    )]
+    pub vda5050_charging_y: f64,
+
     /// Run the built-in simulator (default: on in demo mode, off otherwise).
     #[arg(long, env = "VEHICLEOPS_SIMULATOR")]
     pub simulator: Option<bool>,
 
-    /// Vehicles the simulator drives in its fleet.
+    /// Vehicles the simulator drives in its fleet (with VEHICLEOPS_BUS=vda5050: simulated
+    /// AGVs on the broker, in VEHICLEOPS_VDA5050_FLEET).
     #[arg(long, env = "VEHICLEOPS_SIMULATOR_VEHICLES", default_value_t = 20)]
     pub simulator_vehicles: u32,
 
@@ -330,6 +449,12 @@ impl Config {
                 "VEHICLEOPS_ADMIN_EMAIL and VEHICLEOPS_ADMIN_PASSWORD go together".into(),
             ));
         }
+        if self.vda5050_origin_lat.is_some() != self.vda5050_origin_lon.is_some() {
+            return Err(StartupError::Config(
+                "VEHICLEOPS_VDA5050_ORIGIN_LAT and VEHICLEOPS_VDA5050_ORIGIN_LON go together"
+                    .into(),
+            ));
+        }
         if self.access_token_expire_minutes == 0 {
             return Err(StartupError::Config(
                 "ACCESS_TOKEN_EXPIRE_MINUTES must be at least 1".into(),
@@ -442,6 +567,28 @@ mod tests {
     }
 
     #[test]
+    fn vda5050_settings_parse_and_the_origin_needs_both_coordinates() {
+        let c = Config::try_parse_from([
+            "s",
+            "--bus",
+            "vda5050",
+            "--vda5050-vehicles",
+            "AGV-1,AGV-2",
+            "--vda5050-origin-lat",
+            "-4.6",
+            "--vda5050-stop-mode",
+            "cancel-order",
+        ])
+        .unwrap();
+        assert_eq!(c.bus, BusKind::Vda5050);
+        assert_eq!(c.vda5050_vehicles, ["AGV-1", "AGV-2"]);
+        assert_eq!(c.vda5050_stop_mode, Vda5050StopMode::CancelOrder);
+        assert_eq!(c.vda5050_origin_lat, Some(-4.6));
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("VEHICLEOPS_VDA5050_ORIGIN_LON"), "{e}");
+    }
+
+    #[test]
     fn variables_keep_the_original_names() {
         let vars = Config::environment_variables();
         for v in [
@@ -451,6 +598,8 @@ mod tests {
             "ACCESS_TOKEN_EXPIRE_MINUTES",
             "KAFKA_BOOTSTRAP_SERVERS",
             "POSTGRES_HOST",
+            "VEHICLEOPS_MQTT_HOST",
+            "VEHICLEOPS_VDA5050_INTERFACE",
         ] {
             assert!(vars.iter().any(|x| x == v), "{v} missing");
         }

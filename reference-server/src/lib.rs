@@ -27,4 +27,6 @@ pub mod extract;
 #[cfg(feature = "kafka")]
 pub mod kafka_mode;
 pub mod metrics;
+#[cfg(feature = "vda5050")]
+pub mod vda5050_mode;
 pub mod ws;

@@ -93,6 +93,16 @@ impl Metrics {
         }
     }
 
+    /// Exports `rejected` as `vehicleops_source_rejections`: messages a telemetry source
+    /// refused before the pipeline saw them (VDA 5050 messages failing the schema).
+    pub fn count_source_rejections(&mut self, rejected: Counter) {
+        self.registry.register(
+            "source_rejections",
+            "Messages the telemetry source rejected and dead-lettered before the pipeline",
+            rejected,
+        );
+    }
+
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
