@@ -47,7 +47,7 @@ STOPS+=("bash scripts/mosquitto.sh stop")
 started
 
 # One feature set for every build, so each crate is compiled once.
-FEATURES=(--features "vehicleops-store/postgres vehicleops-server/postgres vehicleops-server/kafka")
+FEATURES=(--features "vehicleops-store/postgres vehicleops-server/postgres vehicleops-server/kafka vehicleops-server/vda5050")
 export VEHICLEOPS_SERVER_BIN="$CARGO_TARGET_DIR/debug/vehicleops-server"
 
 step "format and lint"
