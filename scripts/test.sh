@@ -13,6 +13,8 @@ ROOT="$PWD"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vehicleops/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE=1
+# Package installs by the server scripts must never wait for an answer (CI has no stdin).
+export DEBIAN_FRONTEND=noninteractive
 LOGS="${VEHICLEOPS_TEST_LOGS:-$(mktemp -d -t vehicleops-test-XXXX)}"
 mkdir -p "$LOGS"
 
