@@ -15,8 +15,6 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE=1
 # Package installs by the server scripts must never wait for an answer (CI has no stdin).
 export DEBIAN_FRONTEND=noninteractive
-LOGS="${VEHICLEOPS_TEST_LOGS:-$(mktemp -d -t vehicleops-test-XXXX)}"
-mkdir -p "$LOGS"
 
 STOPS=()
 cleanup() {

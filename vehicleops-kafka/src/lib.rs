@@ -17,6 +17,27 @@
 //! - [`admin::ensure_topics`]: creates the topics with the original's partitions and retention;
 //! - [`KafkaConfig`]: settings with the original's defaults, from the environment.
 //!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use vehicleops_core::{PipelineBuilder, default_rules};
+//! use vehicleops_kafka::{KafkaConfig, KafkaTelemetrySource, SourceSettings, ensure_topics, standard_topics};
+//! use vehicleops_store::SqliteStore;
+//!
+//! # async fn run() -> vehicleops_core::Result<()> {
+//! let kafka = KafkaConfig::from_env()?; // KAFKA_BOOTSTRAP_SERVERS, KAFKA_CONSUMER_GROUP, …
+//! ensure_topics(&kafka, &standard_topics(&kafka.topics), None, Duration::from_secs(10)).await?;
+//! let store = Arc::new(SqliteStore::open("fleet.db")?);
+//! // Offsets are committed only after each batch is stored.
+//! let source = Arc::new(KafkaTelemetrySource::new(&kafka, SourceSettings::default())?);
+//! let pipeline = PipelineBuilder::new(source, store.clone())
+//!     .repository(store)
+//!     .rules(default_rules())
+//!     .spawn();
+//! pipeline.join().await?;
+//! # Ok(()) }
+//! ```
+//!
 //! `docs/kafka.md` explains partitioning, scale-out with consumer groups and the processed
 //! topic's role in serving WebSocket clients from several instances.
 
