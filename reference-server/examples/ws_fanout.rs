@@ -1,6 +1,8 @@
 //! WebSocket fan-out benchmark: connects N clients to a running server's live feed and reports
 //! the vehicle updates per second delivered to all of them together.
 //!
+//! Run with:
+//!
 //! ```text
 //! cargo run --release --example ws_fanout -- http://127.0.0.1:8000 1000 30
 //! #                                           server              clients seconds

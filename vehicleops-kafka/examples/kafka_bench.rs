@@ -1,5 +1,7 @@
 //! Kafka throughput benchmark against a running broker (`scripts/kafka.sh start`).
 //!
+//! Run with:
+//!
 //! ```text
 //! cargo run --release -p vehicleops-kafka --example kafka_bench -- [RECORDS] [VEHICLES]
 //! ```

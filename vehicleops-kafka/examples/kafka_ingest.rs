@@ -1,5 +1,7 @@
 //! Kafka → pipeline (default rules: none) → embedded SQLite store, as one process.
 //!
+//! Run with:
+//!
 //! ```text
 //! VEHICLEOPS_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 \
 //!   cargo run -p vehicleops-kafka --example kafka_ingest -- fleet.db

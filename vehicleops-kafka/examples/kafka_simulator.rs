@@ -1,6 +1,8 @@
 //! The fleet simulator on Kafka: publishes telemetry to `fleet.telemetry.raw` and obeys
 //! commands from `fleet.commands`, acknowledging them on `fleet.commands.acks`.
 //!
+//! Run with:
+//!
 //! ```text
 //! scripts/kafka.sh start
 //! cargo run -p vehicleops-kafka --example kafka_simulator -- [VEHICLES] [INTERVAL_MS] [SCENARIO]

@@ -1,6 +1,8 @@
 //! Times the analytics the dashboard asks for over 30 days of 1 Hz data from one vehicle
 //! (2,592,000 readings): the 5-minute speed series, the vehicle summary and the latest reading.
 //!
+//! Run with:
+//!
 //! ```text
 //! cargo run --release -p vehicleops-store --example series_query -- [days]
 //! ```

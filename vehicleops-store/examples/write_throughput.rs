@@ -1,6 +1,8 @@
 //! Measures how many readings per second `SqliteStore::write_batch` stores into a WAL file, the
 //! way the embedded pipeline writes: batches of many vehicles, time moving forward.
 //!
+//! Run with:
+//!
 //! ```text
 //! cargo run --release -p vehicleops-store --example write_throughput -- \
 //!     [readings] [batch] [vehicles] [compact_after_rows]

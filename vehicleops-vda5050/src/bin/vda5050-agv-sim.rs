@@ -1,5 +1,7 @@
 //! Runs simulated VDA 5050 AGVs against an MQTT broker until Ctrl-C, then takes them OFFLINE.
 //!
+//! Run with:
+//!
 //! ```text
 //! vda5050-agv-sim [--broker HOST:PORT] [--count N] [--manufacturer NAME]
 //!                 [--interface NAME] [--serial-prefix PREFIX] [--speed M_PER_S] [--tick-ms MS]
