@@ -103,6 +103,14 @@ running_pid() {
     fi
 }
 
+# True while the recorded process exists. Unlike `running_pid` it does not require the
+# command line to be Kafka's yet: right after start it may still be `setsid` about to exec java.
+pid_alive() {
+    local f
+    f="$(pid_file "$1")"
+    [[ -f "$f" ]] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
 write_config() {
     local n="$1" dir voters="" m
     dir="$(node_dir "$n")"
@@ -188,7 +196,7 @@ wait_ready() {
     while :; do
         pending=""
         for n in $(seq 1 "$BROKERS"); do
-            if [[ -z "$(running_pid "$n")" ]]; then
+            if ! pid_alive "$n"; then
                 tail -n 30 "$(node_dir "$n")/server.log" >&2 || true
                 log "node $n exited during startup"
                 exit 1

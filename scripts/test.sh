@@ -32,18 +32,19 @@ cargo --version
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 
 step "servers: PostgreSQL 15 (private cluster), TimescaleDB (PGlite), Kafka (1 and 3 brokers), mosquitto"
-eval "$(scripts/pg.sh start)"
+# Each stop is registered before its start, so a start that fails half way is cleaned up too.
 STOPS+=("scripts/pg.sh stop")
-eval "$(scripts/timescale.sh start)"
+eval "$(scripts/pg.sh start)"
 STOPS+=("scripts/timescale.sh stop")
-bash scripts/kafka.sh start
+eval "$(scripts/timescale.sh start)"
 STOPS+=("bash scripts/kafka.sh stop")
+bash scripts/kafka.sh start
 export VEHICLEOPS_TEST_KAFKA="$(bash scripts/kafka.sh bootstrap)"
-bash scripts/kafka.sh --brokers 3 start
 STOPS+=("bash scripts/kafka.sh --brokers 3 stop")
+bash scripts/kafka.sh --brokers 3 start
 export VEHICLEOPS_TEST_KAFKA_CLUSTER="$(bash scripts/kafka.sh --brokers 3 bootstrap)"
-export VEHICLEOPS_TEST_MQTT="$(bash scripts/mosquitto.sh start 18830)"
 STOPS+=("bash scripts/mosquitto.sh stop")
+export VEHICLEOPS_TEST_MQTT="$(bash scripts/mosquitto.sh start 18830)"
 started
 
 # One feature set for every build, so each crate is compiled once.
