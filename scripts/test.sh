@@ -76,4 +76,8 @@ step "Node binding: npm ci, napi build, tsc, node --test"
 bash bindings/node/scripts/test.sh
 started
 
+step "Python binding: maturin wheel, fresh virtualenv, pytest"
+bash bindings/python/scripts/test.sh
+started
+
 step "all suites passed"

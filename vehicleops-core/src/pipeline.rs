@@ -112,7 +112,7 @@ pub struct StatsSnapshot {
 
 impl PipelineStats {
     pub fn snapshot(&self) -> StatsSnapshot {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let l = |a: &AtomicU64| a.load(Ordering::SeqCst);
         let batches = l(&self.batches_written);
         StatsSnapshot {
             received: l(&self.received),
@@ -377,12 +377,15 @@ impl Processor {
             };
             self.apply(decoded, &mut readings, &mut updates, &mut alerts);
         }
-        self.stats
-            .valid
-            .fetch_add(readings.len() as u64, Ordering::Relaxed);
+        // `in_flight` grows before `valid` does: a reader that sees `valid` (or
+        // `dead_lettered`) account for this batch then also sees it in flight until stored,
+        // so "received == valid + dead_lettered && in_flight == 0" means everything is stored.
         self.stats
             .in_flight
-            .fetch_add(readings.len() as u64, Ordering::Relaxed);
+            .fetch_add(readings.len() as u64, Ordering::SeqCst);
+        self.stats
+            .valid
+            .fetch_add(readings.len() as u64, Ordering::SeqCst);
         if !dead.is_empty() {
             self.stats
                 .dead_lettered
@@ -617,7 +620,7 @@ impl Writer {
                     warn!(error = %e, "acknowledging a stored batch failed; it may be replayed");
                 }
             }
-            self.stats.in_flight.fetch_sub(n, Ordering::Relaxed);
+            self.stats.in_flight.fetch_sub(n, Ordering::SeqCst);
         }
         Ok(())
     }

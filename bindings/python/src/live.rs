@@ -8,6 +8,14 @@ use pyo3::types::PyDict;
 use tokio::sync::{Mutex, watch};
 use vehicleops_core::LiveEvent;
 
+/// The hub subscription and an event a cancelled `__anext__` took but could not hand over.
+struct Feed {
+    /// `None` once closed.
+    sub: Option<vehicleops_core::Subscription>,
+    /// Delivered first by the next `__anext__`, so a cancelled wait loses nothing.
+    undelivered: Option<LiveEvent>,
+}
+
 /// A live subscription to one fleet (or every fleet with `"*"`).
 ///
 /// `async for event in subscription` yields dicts `{"type": ..., "data": ...}` where `type` is
@@ -18,8 +26,9 @@ use vehicleops_core::LiveEvent;
 #[pyclass(module = "vehicleops._vehicleops", frozen)]
 pub struct Subscription {
     fleet_id: String,
-    /// `None` once closed; the async lock is held by at most one pending `__anext__`.
-    inner: Arc<Mutex<Option<vehicleops_core::Subscription>>>,
+    /// The async lock is held by at most one pending `__anext__`, until its event is handed
+    /// over (or put back).
+    inner: Arc<Mutex<Feed>>,
     closed: watch::Sender<bool>,
 }
 
@@ -27,7 +36,10 @@ impl Subscription {
     pub fn new(sub: vehicleops_core::Subscription) -> Self {
         Subscription {
             fleet_id: sub.fleet_id().to_owned(),
-            inner: Arc::new(Mutex::new(Some(sub))),
+            inner: Arc::new(Mutex::new(Feed {
+                sub: Some(sub),
+                undelivered: None,
+            })),
             closed: watch::channel(false).0,
         }
     }
@@ -54,30 +66,39 @@ impl Subscription {
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         let mut closed = self.closed.subscribe();
-        crate::awaitable::awaitable(py, async move {
-            let mut guard = inner.lock().await;
-            let Some(sub) = guard.as_mut() else {
-                return Err(PyStopAsyncIteration::new_err(()));
-            };
-            tokio::select! {
-                event = sub.recv() => match event {
-                    Some(event) => event_to_py(&event),
-                    None => Err(PyStopAsyncIteration::new_err(())),
-                },
-                _ = closed.wait_for(|c| *c) => {
-                    // Unsubscribe now rather than when the Python object is collected.
-                    *guard = None;
-                    Err(PyStopAsyncIteration::new_err(()))
+        crate::awaitable::awaitable_taking(py, async move {
+            let mut feed = inner.lock_owned().await;
+            let event = match feed.undelivered.take() {
+                Some(event) => event,
+                None => {
+                    let Some(sub) = feed.sub.as_mut() else {
+                        return Err(PyStopAsyncIteration::new_err(()));
+                    };
+                    tokio::select! {
+                        event = sub.recv() => match event {
+                            Some(event) => event,
+                            None => return Err(PyStopAsyncIteration::new_err(())),
+                        },
+                        _ = closed.wait_for(|c| *c) => {
+                            // Unsubscribe now rather than when the Python object is collected.
+                            feed.sub = None;
+                            return Err(PyStopAsyncIteration::new_err(()));
+                        }
+                    }
                 }
-            }
+            };
+            // Holding the lock until the event is handed over keeps the next `__anext__` from
+            // overtaking an event that goes back.
+            let give_back = move |EventValue(event)| feed.undelivered = Some(event);
+            Ok((EventValue(event), give_back))
         })
     }
 
     /// Unsubscribes; a pending `__anext__` ends the iteration.
     fn close(&self) {
         self.closed.send_replace(true);
-        if let Ok(mut guard) = self.inner.try_lock() {
-            *guard = None;
+        if let Ok(mut feed) = self.inner.try_lock() {
+            feed.sub = None;
         }
     }
 
@@ -112,10 +133,17 @@ impl Drop for Subscription {
     }
 }
 
-/// `{"type": ..., "data": ...}` for one live event.
-fn event_to_py(event: &LiveEvent) -> PyResult<Py<PyAny>> {
-    crate::awaitable::attach(|py| {
-        let (kind, data) = match event {
+/// One live event on its way to Python as `{"type": ..., "data": ...}`.
+#[derive(Clone)]
+struct EventValue(LiveEvent);
+
+impl<'py> IntoPyObject<'py> for EventValue {
+    type Target = PyDict;
+    type Output = Bound<'py, PyDict>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (kind, data) = match &self.0 {
             LiveEvent::Update(u) => ("update", pythonize::pythonize(py, &**u)?),
             LiveEvent::Alert(a) => ("alert", pythonize::pythonize(py, &**a)?),
             LiveEvent::Command(c) => ("command", pythonize::pythonize(py, &**c)?),
@@ -124,7 +152,6 @@ fn event_to_py(event: &LiveEvent) -> PyResult<Py<PyAny>> {
         let dict = PyDict::new(py);
         dict.set_item("type", kind)?;
         dict.set_item("data", data)?;
-        Ok(dict.into_any().unbind())
-    })
-    .unwrap_or_else(|| Err(crate::errors::interpreter_exiting()))
+        Ok(dict)
+    }
 }

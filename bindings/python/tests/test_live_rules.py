@@ -136,3 +136,19 @@ async def test_a_cancelled_wait_leaves_the_subscription_usable(engine):
     await engine.publish([reading("VH-1", 0)])
     assert (await next_event(sub, "update"))["data"]["vehicle_id"] == "VH-1"
     sub.close()
+
+
+async def test_waits_cancelled_while_events_arrive_lose_nothing(engine):
+    # Each round cancels a pending wait at a varying point around the event's arrival: the
+    # event is either not taken yet or handed back, so the next wait always receives it.
+    sub = engine.subscribe(FLEET)
+    for seq in range(60):
+        pending = asyncio.ensure_future(sub.__anext__())
+        await engine.publish([reading("VH-1", seq)])
+        for _ in range(seq % 4):
+            await asyncio.sleep(0)
+        event = None if pending.cancel() else pending.result()
+        if event is None or event["type"] != "update":  # OFFLINE alerts may come in between
+            event = await next_event(sub, "update")
+        assert event["data"]["seq"] == seq
+    sub.close()
