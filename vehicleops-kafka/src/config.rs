@@ -32,6 +32,23 @@ pub struct TopicNames {
     pub dead_letters: String,
 }
 
+impl TopicNames {
+    /// These names with `.<suffix>` appended, to keep several deployments or test runs apart
+    /// on one cluster.
+    pub fn with_suffix(&self, suffix: &str) -> Self {
+        let name = |base: &str| format!("{base}.{suffix}");
+        TopicNames {
+            telemetry_raw: name(&self.telemetry_raw),
+            telemetry_processed: name(&self.telemetry_processed),
+            commands: name(&self.commands),
+            command_acks: name(&self.command_acks),
+            alerts: name(&self.alerts),
+            missions: name(&self.missions),
+            dead_letters: name(&self.dead_letters),
+        }
+    }
+}
+
 impl Default for TopicNames {
     fn default() -> Self {
         TopicNames {

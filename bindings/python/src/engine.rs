@@ -1,5 +1,6 @@
-//! The embedded engine: SQLite store, in-process bus, ingest pipeline with the default and
-//! Python rules, live hub, command center, mission service and simulator, in one object.
+//! The engine: its store (SQLite, or PostgreSQL) and bus (in-process, or Kafka), ingest
+//! pipeline with the default and Python rules, live hub, command center, mission service and
+//! simulator, in one object. `vehicleops-backends` opens the store and the bus.
 //!
 //! Every I/O method returns an awaitable run on the binding's tokio runtime. Arguments are read
 //! while the caller holds the GIL; the work itself runs detached from the interpreter, and
@@ -12,19 +13,19 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use serde::de::DeserializeOwned;
-use vehicleops_core::inproc::{
-    InProcessBus, InProcessPublisher, InProcessVehicleLink, TelemetryPublisher, command_channel,
+use vehicleops_backends::{
+    Bus, BusSettings, FleetStore, KafkaSettings, ReadingPublisher, StoreSettings, open_bus,
+    open_store,
 };
 use vehicleops_core::missions::DEFAULT_ARRIVAL_RADIUS_M;
 use vehicleops_core::pipeline::PipelineStats;
 use vehicleops_core::simulator::{Area, Scenario};
 use vehicleops_core::{
     AlertFilter, AlertRule, CommandCenter, CommandKind, CommandParams, CommandTimeouts, Error,
-    Fleet, FleetRepository, FleetSummary, HistoryQuery, LiveHub, Metric, MissionRequest,
-    MissionService, PipelineBuilder, PipelineConfig, PipelineHandle, Severity, Simulator,
-    SimulatorConfig, SimulatorHandle, Telemetry, TimeSeriesStore, Vehicle, Waypoint, default_rules,
+    Fleet, FleetSummary, HistoryQuery, LiveHub, Metric, MissionRequest, MissionService,
+    PipelineBuilder, PipelineConfig, PipelineHandle, Severity, Simulator, SimulatorConfig,
+    SimulatorHandle, Telemetry, Vehicle, VehicleCommandLink, Waypoint, default_rules,
 };
-use vehicleops_store::SqliteStore;
 
 use crate::convert::{invalid, telemetry_from_py, time_range, to_py};
 use crate::errors::{IntoPyResult, to_py_err};
@@ -35,13 +36,15 @@ use crate::awaitable::awaitable as future_into_py;
 
 /// Parts that exist between `start()` and `close()`.
 struct Running {
-    publisher: InProcessPublisher,
+    /// Closed once the pipeline has stopped, so Kafka offsets are still committed at the end.
+    bus: Bus,
+    publisher: Arc<dyn ReadingPublisher>,
     pipeline: Option<PipelineHandle>,
     stats: Arc<PipelineStats>,
     commands: Arc<CommandCenter>,
     missions: Arc<MissionService>,
     /// The vehicle side of the command channel, handed to the first simulator started.
-    vehicle_link: Option<InProcessVehicleLink>,
+    vehicle_link: Option<Arc<dyn VehicleCommandLink>>,
     // Background tasks, aborted when dropped.
     _tasks: (
         vehicleops_core::commands::CommandCenterTask,
@@ -50,10 +53,10 @@ struct Running {
 }
 
 struct Inner {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn FleetStore>,
     hub: LiveHub,
     default_rules: bool,
-    bus_capacity: usize,
+    bus: BusSettings,
     pipeline_config: PipelineConfig,
     python_rules: Mutex<Vec<Arc<PythonRule>>>,
     running: Mutex<Option<Running>>,
@@ -81,7 +84,7 @@ impl Inner {
         self.with_running(|r| r.missions.clone())
     }
 
-    fn publisher(&self) -> PyResult<InProcessPublisher> {
+    fn publisher(&self) -> PyResult<Arc<dyn ReadingPublisher>> {
         self.with_running(|r| r.publisher.clone())
     }
 }
@@ -112,13 +115,24 @@ fn waypoints_from_py(
 
 #[pymethods]
 impl Engine {
-    /// An engine on an in-memory database (`path=None`) or the SQLite file at `path`.
+    /// An engine on an in-memory database (`path=None`), the SQLite file at `path`, or the
+    /// PostgreSQL database at `database_url`; readings and commands travel through an
+    /// in-process bus, or through Kafka when `kafka_bootstrap_servers` is given (topics
+    /// created when missing; `kafka_topic_suffix` keeps deployments apart on one cluster).
     /// `batch_size` caps the readings per store transaction (the pipeline's default if `None`).
     #[new]
-    #[pyo3(signature = (path=None, *, default_rules=true, bus_capacity=20_000, batch_size=None))]
+    #[pyo3(signature = (
+        path=None, *, database_url=None, kafka_bootstrap_servers=None, kafka_group_id=None,
+        kafka_topic_suffix=None, default_rules=true, bus_capacity=20_000, batch_size=None
+    ))]
+    #[allow(clippy::too_many_arguments)] // keyword arguments on the Python side
     fn new(
         py: Python<'_>,
         path: Option<std::path::PathBuf>,
+        database_url: Option<String>,
+        kafka_bootstrap_servers: Option<String>,
+        kafka_group_id: Option<String>,
+        kafka_topic_suffix: Option<String>,
         default_rules: bool,
         bus_capacity: usize,
         batch_size: Option<usize>,
@@ -127,19 +141,42 @@ impl Engine {
         if batch_size == 0 {
             return Err(invalid("batch_size", "must be at least 1"));
         }
-        // Opening migrates the schema: blocking work, done without the GIL.
+        let store = match (path, database_url) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "database_url",
+                    "give either a SQLite `path` or a PostgreSQL `database_url`, not both",
+                ));
+            }
+            (_, Some(url)) => StoreSettings::Postgres { url },
+            (path, None) => StoreSettings::Sqlite { path },
+        };
+        let bus = match kafka_bootstrap_servers {
+            Some(servers) => BusSettings::Kafka(KafkaSettings {
+                group_id: kafka_group_id.unwrap_or_else(|| KafkaSettings::new("").group_id),
+                topic_suffix: kafka_topic_suffix,
+                ..KafkaSettings::new(servers)
+            }),
+            None if kafka_group_id.is_some() || kafka_topic_suffix.is_some() => {
+                return Err(invalid(
+                    "kafka_bootstrap_servers",
+                    "is required with the other kafka_* arguments",
+                ));
+            }
+            None => BusSettings::InProcess {
+                capacity: bus_capacity,
+            },
+        };
+        // Opening connects and migrates the schema: blocking work, done without the GIL.
         let store = py
-            .detach(|| match path {
-                Some(p) => SqliteStore::open(p),
-                None => SqliteStore::in_memory(),
-            })
+            .detach(|| crate::runtime().block_on(open_store(&store)))
             .into_py_result()?;
         Ok(Engine {
             inner: Arc::new(Inner {
-                store: Arc::new(store),
+                store,
                 hub: LiveHub::new(),
                 default_rules,
-                bus_capacity,
+                bus,
                 pipeline_config: PipelineConfig {
                     batch_size,
                     ..PipelineConfig::default()
@@ -179,15 +216,25 @@ impl Engine {
         Ok(())
     }
 
-    /// Starts the pipeline, the command center and the mission service.
+    /// Starts the pipeline, the command center and the mission service (connecting to Kafka
+    /// first when configured).
     fn start<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         future_into_py(py, async move {
+            let already_started =
+                || to_py_err(Error::Conflict("the engine is already started".into()));
+            if inner
+                .running
+                .lock()
+                .expect("engine lock poisoned")
+                .is_some()
+            {
+                return Err(already_started());
+            }
+            let bus = open_bus(&inner.bus).await.into_py_result()?;
             let mut running = inner.running.lock().expect("engine lock poisoned");
             if running.is_some() {
-                return Err(to_py_err(Error::Conflict(
-                    "the engine is already started".into(),
-                )));
+                return Err(already_started());
             }
             let mut rules: Vec<Arc<dyn AlertRule>> = if inner.default_rules {
                 default_rules()
@@ -202,14 +249,12 @@ impl Engine {
             {
                 rules.push(rule.clone());
             }
-            let (sink, link) = command_channel(1024);
             let (missions, missions_task) = MissionService::start(
                 inner.store.clone(),
                 Some(inner.hub.clone()),
                 DEFAULT_ARRIVAL_RADIUS_M,
             );
-            let bus = InProcessBus::new(inner.bus_capacity);
-            let pipeline = PipelineBuilder::new(Arc::new(bus.source), inner.store.clone())
+            let pipeline = PipelineBuilder::new(bus.source.clone(), inner.store.clone())
                 .repository(inner.store.clone())
                 .rules(rules)
                 .hub(inner.hub.clone())
@@ -217,18 +262,19 @@ impl Engine {
                 .config(inner.pipeline_config.clone())
                 .spawn();
             let (commands, commands_task) = CommandCenter::start(
-                Arc::new(sink),
+                bus.command_sink.clone(),
                 inner.store.clone(),
                 Some(inner.hub.clone()),
                 CommandTimeouts::default(),
             );
             *running = Some(Running {
-                publisher: bus.publisher,
+                publisher: bus.publisher.clone(),
+                vehicle_link: Some(bus.vehicle_link.clone()),
+                bus,
                 stats: pipeline.stats(),
                 pipeline: Some(pipeline),
                 commands,
                 missions,
-                vehicle_link: Some(link),
                 _tasks: (commands_task, missions_task),
             });
             Ok(())
@@ -251,11 +297,12 @@ impl Engine {
             while running.stats.snapshot().received < published {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            drop(running);
+            let Running { mut bus, .. } = running;
             let stats = match pipeline {
                 Some(p) => p.shutdown().await.into_py_result()?,
                 None => Default::default(),
             };
+            bus.close();
             inner.hub.close();
             to_py(&stats).map(Some)
         })
@@ -308,9 +355,7 @@ impl Engine {
         let inner = self.inner.clone();
         future_into_py(py, async move {
             let n = batch.len();
-            for payload in batch {
-                publisher.publish_raw(payload).await.into_py_result()?;
-            }
+            publisher.publish_raw(batch).await.into_py_result()?;
             inner.published.fetch_add(n as u64, Ordering::Relaxed);
             Ok(n)
         })
@@ -779,10 +824,7 @@ impl Engine {
                 };
                 store.upsert_vehicle(&vehicle).await.into_py_result()?;
             }
-            let link = link.map(|l| Arc::new(l) as Arc<dyn vehicleops_core::VehicleCommandLink>);
-            let handle = simulator
-                .spawn(Arc::new(publisher), link)
-                .into_py_result()?;
+            let handle = simulator.spawn(publisher, link).into_py_result()?;
             Ok(SimulatorRun {
                 fleet_id,
                 vehicle_ids,

@@ -53,19 +53,9 @@ pub fn init_tracing() {
 /// A configuration whose topics and group are unique to this test run.
 pub fn unique_config(bootstrap: &str, test: &str) -> KafkaConfig {
     let suffix = format!("{test}.{}", uuid::Uuid::new_v4().simple());
-    let d = TopicNames::default();
-    let name = |base: &str| format!("{base}.{suffix}");
     KafkaConfig {
         group_id: format!("vehicleops-test.{suffix}"),
-        topics: TopicNames {
-            telemetry_raw: name(&d.telemetry_raw),
-            telemetry_processed: name(&d.telemetry_processed),
-            commands: name(&d.commands),
-            command_acks: name(&d.command_acks),
-            alerts: name(&d.alerts),
-            missions: name(&d.missions),
-            dead_letters: name(&d.dead_letters),
-        },
+        topics: TopicNames::default().with_suffix(&suffix),
         ..KafkaConfig::new(bootstrap)
     }
 }

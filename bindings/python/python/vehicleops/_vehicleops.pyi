@@ -79,13 +79,17 @@ class SimulatorRun:
         """Stops the run; returns ``{"ticks", "readings", "commands"}``."""
 
 class Engine:
-    """The embedded engine: SQLite store, in-process bus, pipeline and rules, live hub,
-    commands, missions and simulator."""
+    """The engine: store (SQLite file or memory, or PostgreSQL), bus (in-process, or Kafka),
+    pipeline and rules, live hub, commands, missions and simulator."""
 
     def __init__(
         self,
         path: Union[str, PathLike[str], None] = None,
         *,
+        database_url: Optional[str] = None,
+        kafka_bootstrap_servers: Optional[str] = None,
+        kafka_group_id: Optional[str] = None,
+        kafka_topic_suffix: Optional[str] = None,
         default_rules: bool = True,
         bus_capacity: int = 20000,
         batch_size: Optional[int] = None,

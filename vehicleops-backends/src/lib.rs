@@ -1,0 +1,298 @@
+//! # vehicleops-backends
+//!
+//! Opens the store and the transport an embedded VehicleOps engine runs on, from settings read
+//! at run time. The language bindings build their engines on it, so a Python or Node user picks
+//! SQLite or PostgreSQL, the in-process bus or Kafka, with an option rather than another API.
+//!
+//! - [`open_store`]: [`StoreSettings::Sqlite`] (file, or memory) or [`StoreSettings::Postgres`]
+//!   (feature `postgres`), as one [`FleetStore`] (time series and fleet repository);
+//! - [`open_bus`]: [`BusSettings::InProcess`] or [`BusSettings::Kafka`] (feature `kafka`), as a
+//!   [`Bus`]: the pipeline's source, a publisher of readings and raw payloads, the platform's
+//!   command sink and the vehicles' command link.
+//!
+//! A backend whose feature is off is refused with a [`vehicleops_core::ErrorKind::Config`]
+//! error naming the feature.
+//!
+//! ```
+//! use vehicleops_backends::{BusSettings, StoreSettings, open_bus, open_store};
+//! use vehicleops_core::{PipelineBuilder, default_rules};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> vehicleops_core::Result<()> {
+//! let store = open_store(&StoreSettings::Sqlite { path: None }).await?;
+//! let bus = open_bus(&BusSettings::InProcess { capacity: 20_000 }).await?;
+//! let pipeline = PipelineBuilder::new(bus.source.clone(), store.clone())
+//!     .repository(store.clone())
+//!     .rules(default_rules())
+//!     .spawn();
+//! drop(bus); // the in-process bus ends once its publisher is gone
+//! pipeline.join().await?;
+//! # Ok(()) }
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use vehicleops_core::inproc::{InProcessBus, InProcessPublisher, command_channel};
+use vehicleops_core::{
+    CommandSink, Error, FleetRepository, Result, TelemetryPublisher, TelemetrySource,
+    TimeSeriesStore, VehicleCommandLink,
+};
+
+/// A store that keeps both the time series and the fleet's records (fleets, vehicles, alerts,
+/// commands, missions): what an engine needs from its database.
+pub trait FleetStore: TimeSeriesStore + FleetRepository {}
+
+impl<T: TimeSeriesStore + FleetRepository + ?Sized> FleetStore for T {}
+
+/// Which database an engine keeps its data in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSettings {
+    /// SQLite at `path`, or in memory when `None`.
+    Sqlite { path: Option<PathBuf> },
+    /// PostgreSQL (TimescaleDB when installed) at `url`, e.g.
+    /// `postgres://user:pass@host:5432/db`. Needs the `postgres` feature.
+    Postgres { url: String },
+}
+
+/// Opens (and migrates) the store `settings` names.
+pub async fn open_store(settings: &StoreSettings) -> Result<Arc<dyn FleetStore>> {
+    match settings {
+        StoreSettings::Sqlite { path } => {
+            let path = path.clone();
+            // Opening migrates the schema: blocking work, kept off the async workers.
+            let store = tokio::task::spawn_blocking(move || match path {
+                Some(p) => vehicleops_store::SqliteStore::open(p),
+                None => vehicleops_store::SqliteStore::in_memory(),
+            })
+            .await
+            .map_err(|e| Error::backend("sqlite", e))??;
+            Ok(Arc::new(store))
+        }
+        StoreSettings::Postgres { url } => open_postgres(url).await,
+    }
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(url: &str) -> Result<Arc<dyn FleetStore>> {
+    Ok(Arc::new(
+        vehicleops_store::PostgresStore::connect(url).await?,
+    ))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(_url: &str) -> Result<Arc<dyn FleetStore>> {
+    Err(Error::Config(
+        "a PostgreSQL store needs VehicleOps built with the `postgres` feature".into(),
+    ))
+}
+
+/// Where readings and commands travel between vehicles and the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusSettings {
+    /// Within this process; publishers wait once `capacity` readings are queued.
+    InProcess { capacity: usize },
+    /// Through Kafka topics. Needs the `kafka` feature.
+    Kafka(KafkaSettings),
+}
+
+/// The Kafka settings an embedded engine needs; everything else keeps
+/// `vehicleops_kafka::KafkaConfig`'s defaults (the original's topic names and partitions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSettings {
+    /// Comma-separated `host:port` list.
+    pub bootstrap_servers: String,
+    /// Consumer group of the telemetry ingest (engines in one group share the partitions).
+    pub group_id: String,
+    /// Appended to every topic name (`fleet.telemetry.raw.<suffix>`, …) to keep several
+    /// deployments or test runs apart on one cluster; `None` for the standard names.
+    pub topic_suffix: Option<String>,
+    /// Create missing topics with the standard layout before starting.
+    pub create_topics: bool,
+}
+
+impl KafkaSettings {
+    /// The standard topics and group on `bootstrap_servers`, created when missing.
+    pub fn new(bootstrap_servers: impl Into<String>) -> Self {
+        KafkaSettings {
+            bootstrap_servers: bootstrap_servers.into(),
+            group_id: "vehicleops-backend".into(),
+            topic_suffix: None,
+            create_topics: true,
+        }
+    }
+}
+
+/// Publishes readings, decoded ([`TelemetryPublisher`]) or as raw JSON payloads that the
+/// pipeline decodes and dead-letters when invalid.
+#[async_trait]
+pub trait ReadingPublisher: TelemetryPublisher {
+    /// Publishes raw payloads in order, waiting while the transport is full.
+    async fn publish_raw(&self, payloads: Vec<Vec<u8>>) -> Result<()>;
+}
+
+#[async_trait]
+impl ReadingPublisher for InProcessPublisher {
+    async fn publish_raw(&self, payloads: Vec<Vec<u8>>) -> Result<()> {
+        for payload in payloads {
+            InProcessPublisher::publish_raw(self, payload).await?;
+        }
+        Ok(())
+    }
+}
+
+/// An opened transport. Dropping it (or [`Bus::close`]) stops its background consumers; the
+/// in-process bus ends once every clone of its publisher is gone.
+pub struct Bus {
+    /// What the pipeline reads.
+    pub source: Arc<dyn TelemetrySource>,
+    /// Where readings are published (by the engine's user or a simulator).
+    pub publisher: Arc<dyn ReadingPublisher>,
+    /// The platform's side of commands (for `CommandCenter`).
+    pub command_sink: Arc<dyn CommandSink>,
+    /// The vehicles' side of commands (for a simulator or a gateway).
+    pub vehicle_link: Arc<dyn VehicleCommandLink>,
+    closers: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl Bus {
+    /// Stops the transport's background consumers; pending reads end.
+    pub fn close(&mut self) {
+        for close in self.closers.drain(..) {
+            close();
+        }
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus").finish_non_exhaustive()
+    }
+}
+
+/// How many commands (per lane) the in-process command channel holds.
+const IN_PROCESS_COMMAND_CAPACITY: usize = 1024;
+
+/// Opens the transport `settings` names (creating Kafka topics when asked to).
+pub async fn open_bus(settings: &BusSettings) -> Result<Bus> {
+    match settings {
+        BusSettings::InProcess { capacity } => {
+            let bus = InProcessBus::new(*capacity);
+            let (sink, link) = command_channel(IN_PROCESS_COMMAND_CAPACITY);
+            Ok(Bus {
+                source: Arc::new(bus.source),
+                publisher: Arc::new(bus.publisher),
+                command_sink: Arc::new(sink),
+                vehicle_link: Arc::new(link),
+                closers: Vec::new(),
+            })
+        }
+        BusSettings::Kafka(kafka) => kafka::open(kafka).await,
+    }
+}
+
+#[cfg(feature = "kafka")]
+mod kafka {
+    //! The Kafka transport: the same parts the reference server's Kafka mode uses.
+
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use vehicleops_core::{Result, decode_telemetry};
+    use vehicleops_kafka::{
+        KafkaCommandSink, KafkaConfig, KafkaTelemetryPublisher, KafkaTelemetrySource,
+        KafkaVehicleLink, ProducerSettings, SourceSettings, ensure_topics, standard_topics,
+    };
+
+    use super::{Bus, KafkaSettings, ReadingPublisher};
+
+    /// How long topic creation may take before opening fails.
+    const TOPIC_TIMEOUT: Duration = Duration::from_secs(30);
+
+    #[async_trait]
+    impl ReadingPublisher for KafkaTelemetryPublisher {
+        /// Keys each payload by its vehicle id, so one vehicle's readings stay in order on one
+        /// partition; a payload that does not decode is sent unkeyed (it is dead-lettered).
+        async fn publish_raw(&self, payloads: Vec<Vec<u8>>) -> Result<()> {
+            let records = payloads
+                .into_iter()
+                .map(|p| {
+                    let key = decode_telemetry(&p)
+                        .map(|t| t.vehicle_id)
+                        .unwrap_or_default();
+                    (key, p)
+                })
+                .collect();
+            KafkaTelemetryPublisher::publish_raw(self, records).await?;
+            Ok(())
+        }
+    }
+
+    pub(super) async fn open(settings: &KafkaSettings) -> Result<Bus> {
+        let mut config = KafkaConfig::new(&settings.bootstrap_servers);
+        config.group_id = settings.group_id.clone();
+        if let Some(suffix) = &settings.topic_suffix {
+            config.topics = config.topics.with_suffix(suffix);
+        }
+        config.validate()?;
+        if settings.create_topics {
+            ensure_topics(
+                &config,
+                &standard_topics(&config.topics),
+                None,
+                TOPIC_TIMEOUT,
+            )
+            .await?;
+        }
+        let producer = ProducerSettings::default();
+        let source = Arc::new(KafkaTelemetrySource::new(
+            &config,
+            SourceSettings::default(),
+        )?);
+        let sink = Arc::new(KafkaCommandSink::new(&config, &producer)?);
+        // A group of the link's own: the vehicles' side sees every command.
+        let link = Arc::new(KafkaVehicleLink::new(
+            &config,
+            &format!(
+                "{}.vehicles.{}",
+                config.group_id,
+                uuid::Uuid::new_v4().simple()
+            ),
+            None,
+            &producer,
+        )?);
+        let (s, c, l) = (source.clone(), sink.clone(), link.clone());
+        Ok(Bus {
+            source,
+            publisher: Arc::new(KafkaTelemetryPublisher::new(&config, &producer)?),
+            command_sink: sink,
+            vehicle_link: link,
+            closers: vec![Box::new(move || {
+                s.close();
+                c.close();
+                l.close();
+            })],
+        })
+    }
+}
+
+#[cfg(not(feature = "kafka"))]
+mod kafka {
+    use vehicleops_core::{Error, Result};
+
+    use super::{Bus, KafkaSettings};
+
+    pub(super) async fn open(_settings: &KafkaSettings) -> Result<Bus> {
+        Err(Error::Config(
+            "a Kafka bus needs VehicleOps built with the `kafka` feature".into(),
+        ))
+    }
+}
