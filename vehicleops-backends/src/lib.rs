@@ -25,7 +25,7 @@
 //!     .repository(store.clone())
 //!     .rules(default_rules())
 //!     .spawn();
-//! drop(bus); // the in-process bus ends once its publisher is gone
+//! drop(bus); // the in-process bus ends once its publisher is gone (`source_ends_with_publishers`)
 //! pipeline.join().await?;
 //! # Ok(()) }
 //! ```
@@ -142,8 +142,8 @@ impl ReadingPublisher for InProcessPublisher {
     }
 }
 
-/// An opened transport. Dropping it (or [`Bus::close`]) stops its background consumers; the
-/// in-process bus ends once every clone of its publisher is gone.
+/// An opened transport: its parts, to hand to the pipeline, the command center and the
+/// simulator, and what closes it.
 pub struct Bus {
     /// What the pipeline reads.
     pub source: Arc<dyn TelemetrySource>,
@@ -153,27 +153,42 @@ pub struct Bus {
     pub command_sink: Arc<dyn CommandSink>,
     /// The vehicles' side of commands (for a simulator or a gateway).
     pub vehicle_link: Arc<dyn VehicleCommandLink>,
-    closers: Vec<Box<dyn FnOnce() + Send>>,
+    /// Whether `source` ends by itself once every clone of `publisher` is gone and what was
+    /// published is read (the in-process bus). A Kafka source never ends that way: stop its
+    /// pipeline once it has received what was published.
+    pub source_ends_with_publishers: bool,
+    /// Stops the transport's background consumers when closed or dropped.
+    pub closer: BusCloser,
 }
 
-impl Bus {
-    /// Stops the transport's background consumers; pending reads end.
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field(
+                "source_ends_with_publishers",
+                &self.source_ends_with_publishers,
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Closes a [`Bus`]'s background consumers (pending reads end) on [`BusCloser::close`] or
+/// drop. Close it after the pipeline stopped, so its last offsets are still committed.
+#[derive(Default)]
+pub struct BusCloser(Vec<Box<dyn FnOnce() + Send + Sync>>);
+
+impl BusCloser {
+    /// Closes now; later calls do nothing.
     pub fn close(&mut self) {
-        for close in self.closers.drain(..) {
+        for close in self.0.drain(..) {
             close();
         }
     }
 }
 
-impl Drop for Bus {
+impl Drop for BusCloser {
     fn drop(&mut self) {
         self.close();
-    }
-}
-
-impl std::fmt::Debug for Bus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bus").finish_non_exhaustive()
     }
 }
 
@@ -191,7 +206,8 @@ pub async fn open_bus(settings: &BusSettings) -> Result<Bus> {
                 publisher: Arc::new(bus.publisher),
                 command_sink: Arc::new(sink),
                 vehicle_link: Arc::new(link),
-                closers: Vec::new(),
+                source_ends_with_publishers: true,
+                closer: BusCloser::default(),
             })
         }
         BusSettings::Kafka(kafka) => kafka::open(kafka).await,
@@ -212,7 +228,7 @@ mod kafka {
         KafkaVehicleLink, ProducerSettings, SourceSettings, ensure_topics, standard_topics,
     };
 
-    use super::{Bus, KafkaSettings, ReadingPublisher};
+    use super::{Bus, BusCloser, KafkaSettings, ReadingPublisher};
 
     /// How long topic creation may take before opening fails.
     const TOPIC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -275,11 +291,12 @@ mod kafka {
             publisher: Arc::new(KafkaTelemetryPublisher::new(&config, &producer)?),
             command_sink: sink,
             vehicle_link: link,
-            closers: vec![Box::new(move || {
+            source_ends_with_publishers: false,
+            closer: BusCloser(vec![Box::new(move || {
                 s.close();
                 c.close();
                 l.close();
-            })],
+            })]),
         })
     }
 }

@@ -141,8 +141,9 @@ function window(w: TimeWindow | undefined): [string | undefined, string | undefi
 }
 
 /**
- * An embedded VehicleOps engine: SQLite store (in memory or a file), in-process bus, pipeline
- * with the built-in and your own alert rules, live updates, commands, missions and simulator.
+ * A VehicleOps engine: SQLite store (in memory or a file) or PostgreSQL, in-process bus or Kafka,
+ * pipeline with the built-in and your own alert rules, live updates, commands, missions and
+ * simulator.
  */
 export class Engine {
   #native: native.NativeEngine

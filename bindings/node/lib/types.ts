@@ -295,8 +295,12 @@ export interface SimulatorReport {
 }
 
 export interface EngineOptions {
-  /** SQLite database file; in memory when absent. */
+  /** SQLite database file; in memory when absent (and no `databaseUrl`). */
   path?: string
+  /** PostgreSQL (TimescaleDB when installed) instead of SQLite: `postgres://user:pass@host/db`. */
+  databaseUrl?: string
+  /** Kafka instead of the in-process bus (topics are created when missing). */
+  kafka?: KafkaOptions
   /** Load the built-in rules (OVERSPEED, LOW_BATTERY, ENGINE_OVERHEAT, …); default true. */
   defaultRules?: boolean
   /** Longest wait for one JS rule verdict; default 1000 ms. */
@@ -305,6 +309,16 @@ export interface EngineOptions {
   busCapacity?: number
   /** Largest batch the pipeline stores at once; default 2000. */
   batchSize?: number
+}
+
+/** Where readings and commands travel when the engine uses Kafka. */
+export interface KafkaOptions {
+  /** Comma-separated `host:port` list. */
+  bootstrapServers: string
+  /** Consumer group of the ingest (engines in one group share the partitions); default `vehicleops-backend`. */
+  groupId?: string
+  /** Appended to every topic name, to keep deployments or test runs apart on one cluster. */
+  topicSuffix?: string
 }
 
 /** What a subscription yields. */

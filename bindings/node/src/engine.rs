@@ -1,4 +1,5 @@
-//! The embedded engine: SQLite store, in-process bus, pipeline with default and custom rules,
+//! The engine: its store (SQLite, or PostgreSQL) and bus (in-process, or Kafka), opened by
+//! `vehicleops-backends`; pipeline with default and custom rules,
 //! live hub, command center, mission service and simulator, all on the binding's runtime.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,20 +10,19 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use vehicleops_core::commands::CommandCenterTask;
-use vehicleops_core::inproc::{
-    InProcessBus, InProcessPublisher, InProcessTelemetrySource, InProcessVehicleLink,
-    command_channel,
+use vehicleops_backends::{
+    BusCloser, BusSettings, FleetStore, KafkaSettings, ReadingPublisher, StoreSettings, open_bus,
+    open_store,
 };
+use vehicleops_core::commands::CommandCenterTask;
 use vehicleops_core::missions::{DEFAULT_ARRIVAL_RADIUS_M, MissionServiceTask};
 use vehicleops_core::pipeline::PipelineStats;
 use vehicleops_core::{
     AlertFilter, AlertRule, CommandCenter, CommandKind, CommandParams, CommandTimeouts, Error,
-    Fleet, FleetRepository, HistoryQuery, LiveHub, Metric, MissionRequest, MissionService,
-    PipelineBuilder, PipelineConfig, PipelineHandle, Severity, Simulator, SimulatorConfig,
-    SimulatorHandle, TelemetryPublisher, TimeSeriesStore, Vehicle, decode_telemetry, default_rules,
+    Fleet, HistoryQuery, LiveHub, Metric, MissionRequest, MissionService, PipelineBuilder,
+    PipelineConfig, PipelineHandle, Severity, Simulator, SimulatorConfig, SimulatorHandle,
+    TelemetrySource, Vehicle, VehicleCommandLink, decode_telemetry, default_rules,
 };
-use vehicleops_store::SqliteStore;
 
 use crate::convert::{from_js, range, to_js};
 use crate::error::{IntoJsError, OrJs, invalid_input};
@@ -32,8 +32,12 @@ use crate::subscription::NativeSubscription;
 /// How the engine is built; every field is optional.
 #[napi(object)]
 pub struct EngineOptions {
-    /// SQLite database file; in memory when absent.
+    /// SQLite database file; in memory when absent (and no `database_url`).
     pub path: Option<String>,
+    /// PostgreSQL URL (`postgres://user:pass@host:5432/db`) instead of SQLite.
+    pub database_url: Option<String>,
+    /// Kafka instead of the in-process bus.
+    pub kafka: Option<KafkaOptions>,
     /// Load the built-in rules (OVERSPEED, LOW_BATTERY, ENGINE_OVERHEAT, …); default true.
     pub default_rules: Option<bool>,
     /// Longest wait for one JS rule verdict, in milliseconds; default 1000.
@@ -44,27 +48,44 @@ pub struct EngineOptions {
     pub batch_size: Option<u32>,
 }
 
+/// Where an engine's readings and commands travel when it uses Kafka.
+#[napi(object)]
+pub struct KafkaOptions {
+    /// Comma-separated `host:port` list.
+    pub bootstrap_servers: String,
+    /// Consumer group of the ingest; default `vehicleops-backend`.
+    pub group_id: Option<String>,
+    /// Appended to every topic name, to keep deployments or test runs apart on one cluster.
+    pub topic_suffix: Option<String>,
+}
+
 /// Everything that is fixed when the pipeline starts.
 struct Setup {
-    source: InProcessTelemetrySource,
+    source: Arc<dyn TelemetrySource>,
     rules: Vec<Arc<dyn AlertRule>>,
     config: PipelineConfig,
 }
 
 struct Inner {
-    store: Arc<SqliteStore>,
+    store: Arc<dyn FleetStore>,
     hub: LiveHub,
     /// Simulators started by this engine; `close()` stops them.
     simulators: Mutex<Vec<SharedSimulator>>,
     /// Taken (and so dropped) by `close()`.
-    publisher: Mutex<Option<InProcessPublisher>>,
+    publisher: Mutex<Option<Arc<dyn ReadingPublisher>>>,
+    /// Readings published through `publisher`, for `close()` on a bus that does not end by
+    /// itself.
+    published: AtomicU64,
+    source_ends_with_publishers: bool,
+    /// Closed by `close()` once the pipeline has stopped.
+    bus_closer: Mutex<Option<BusCloser>>,
     setup: Mutex<Option<Setup>>,
     pipeline: tokio::sync::Mutex<Option<PipelineHandle>>,
     stats: OnceLock<Arc<PipelineStats>>,
     commands: Arc<CommandCenter>,
     missions: Arc<MissionService>,
     /// The vehicles' end of the command channel, handed to the first simulator.
-    vehicle_link: Mutex<Option<InProcessVehicleLink>>,
+    vehicle_link: Mutex<Option<Arc<dyn VehicleCommandLink>>>,
     rule_timeout: Duration,
     rule_failures: Arc<AtomicU64>,
     /// Background tasks that end when the engine is dropped.
@@ -87,20 +108,42 @@ fn closed() -> napi::Error {
 pub async fn open_engine(options: Option<EngineOptions>) -> napi::Result<NativeEngine> {
     let o = options.unwrap_or(EngineOptions {
         path: None,
+        database_url: None,
+        kafka: None,
         default_rules: None,
         rule_timeout_ms: None,
         bus_capacity: None,
         batch_size: None,
     });
-    let store = Arc::new(match &o.path {
-        Some(path) => SqliteStore::open(path).or_js()?,
-        None => SqliteStore::in_memory().or_js()?,
-    });
+    let store = match (o.path, o.database_url) {
+        (Some(_), Some(_)) => {
+            return Err(invalid_input(
+                "databaseUrl",
+                "give either a SQLite `path` or a PostgreSQL `databaseUrl`, not both",
+            ));
+        }
+        (_, Some(url)) => StoreSettings::Postgres { url },
+        (path, None) => StoreSettings::Sqlite {
+            path: path.map(Into::into),
+        },
+    };
+    let bus = match o.kafka {
+        Some(k) => BusSettings::Kafka(KafkaSettings {
+            group_id: k
+                .group_id
+                .unwrap_or_else(|| KafkaSettings::new("").group_id),
+            topic_suffix: k.topic_suffix,
+            ..KafkaSettings::new(k.bootstrap_servers)
+        }),
+        None => BusSettings::InProcess {
+            capacity: o.bus_capacity.unwrap_or(20_000) as usize,
+        },
+    };
+    let store = open_store(&store).await.or_js()?;
+    let bus = open_bus(&bus).await.or_js()?;
     let hub = LiveHub::new();
-    let bus = InProcessBus::new(o.bus_capacity.unwrap_or(20_000) as usize);
-    let (sink, link) = command_channel(256);
     let (commands, commands_task) = CommandCenter::start(
-        Arc::new(sink),
+        bus.command_sink,
         store.clone(),
         Some(hub.clone()),
         CommandTimeouts::default(),
@@ -122,6 +165,9 @@ pub async fn open_engine(options: Option<EngineOptions>) -> napi::Result<NativeE
             hub,
             simulators: Mutex::new(Vec::new()),
             publisher: Mutex::new(Some(bus.publisher)),
+            published: AtomicU64::new(0),
+            source_ends_with_publishers: bus.source_ends_with_publishers,
+            bus_closer: Mutex::new(Some(bus.closer)),
             setup: Mutex::new(Some(Setup {
                 source: bus.source,
                 rules,
@@ -131,7 +177,7 @@ pub async fn open_engine(options: Option<EngineOptions>) -> napi::Result<NativeE
             stats: OnceLock::new(),
             commands,
             missions,
-            vehicle_link: Mutex::new(Some(link)),
+            vehicle_link: Mutex::new(Some(bus.vehicle_link)),
             rule_timeout: Duration::from_millis(o.rule_timeout_ms.unwrap_or(1000).into()),
             rule_failures: Arc::new(AtomicU64::new(0)),
             _tasks: (commands_task, missions_task),
@@ -226,7 +272,7 @@ struct AlertQuery {
 }
 
 impl NativeEngine {
-    fn publisher(&self) -> napi::Result<InProcessPublisher> {
+    fn publisher(&self) -> napi::Result<Arc<dyn ReadingPublisher>> {
         self.inner
             .publisher
             .lock()
@@ -262,7 +308,7 @@ impl NativeEngine {
             return Ok(());
         };
         let store = self.inner.store.clone();
-        let handle = PipelineBuilder::new(Arc::new(setup.source), store.clone())
+        let handle = PipelineBuilder::new(setup.source, store.clone())
             .repository(store)
             .rules(setup.rules)
             .hub(self.inner.hub.clone())
@@ -293,6 +339,7 @@ impl NativeEngine {
         }
         let n = batch.len() as u32;
         publisher.publish(batch).await.or_js()?;
+        self.inner.published.fetch_add(n.into(), Ordering::SeqCst);
         Ok(n)
     }
 
@@ -523,9 +570,8 @@ impl NativeEngine {
             };
             store.upsert_vehicle(&vehicle).await.or_js()?;
         }
-        let publisher: Arc<dyn TelemetryPublisher> = Arc::new(self.publisher()?);
+        let publisher = self.publisher()?;
         let link = self.inner.vehicle_link.lock().expect("link lock").take();
-        let link = link.map(|l| Arc::new(l) as Arc<dyn vehicleops_core::VehicleCommandLink>);
         let handle: SharedSimulator = Arc::new(tokio::sync::Mutex::new(Some(
             simulator.spawn(publisher, link).or_js()?,
         )));
@@ -564,19 +610,36 @@ impl NativeEngine {
     /// ends live subscriptions and returns the final counters. Idempotent.
     #[napi]
     pub async fn close(&self) -> napi::Result<Value> {
-        // The bus ends once every publisher is gone and its queue is drained; the pipeline then
-        // ends on its own, having stored everything published before `close()` (a shutdown
-        // signal instead would leave what is still queued unread).
         let simulators = std::mem::take(&mut *self.inner.simulators.lock().expect("sims lock"));
+        let mut simulated = 0;
         for sim in simulators {
             if let Some(handle) = sim.lock().await.take() {
                 // A run that already failed has nothing left to stop.
-                let _ = handle.stop().await;
+                if let Ok(report) = handle.stop().await {
+                    simulated += report.readings;
+                }
             }
         }
         self.inner.publisher.lock().expect("publisher lock").take();
         if let Some(pipeline) = self.inner.pipeline.lock().await.take() {
-            pipeline.join().await.or_js()?;
+            if self.inner.source_ends_with_publishers {
+                // The bus ends once every publisher is gone and its queue is drained; the
+                // pipeline then ends on its own, having stored everything published before
+                // `close()` (a shutdown signal instead would leave what is still queued unread).
+                pipeline.join().await.or_js()?;
+            } else {
+                // Kafka keeps its source open: wait until the pipeline has taken what this
+                // engine published, then stop it (it stores and commits what it took).
+                let target = self.inner.published.load(Ordering::SeqCst) + simulated;
+                let stats = pipeline.stats();
+                while stats.snapshot().received < target {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                pipeline.shutdown().await.or_js()?;
+            }
+        }
+        if let Some(mut closer) = self.inner.bus_closer.lock().expect("closer lock").take() {
+            closer.close();
         }
         self.inner.hub.close();
         self.stats()

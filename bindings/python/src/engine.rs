@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use serde::de::DeserializeOwned;
 use vehicleops_backends::{
-    Bus, BusSettings, FleetStore, KafkaSettings, ReadingPublisher, StoreSettings, open_bus,
+    BusCloser, BusSettings, FleetStore, KafkaSettings, ReadingPublisher, StoreSettings, open_bus,
     open_store,
 };
 use vehicleops_core::missions::DEFAULT_ARRIVAL_RADIUS_M;
@@ -37,7 +37,7 @@ use crate::awaitable::awaitable as future_into_py;
 /// Parts that exist between `start()` and `close()`.
 struct Running {
     /// Closed once the pipeline has stopped, so Kafka offsets are still committed at the end.
-    bus: Bus,
+    bus_closer: BusCloser,
     publisher: Arc<dyn ReadingPublisher>,
     pipeline: Option<PipelineHandle>,
     stats: Arc<PipelineStats>,
@@ -254,7 +254,7 @@ impl Engine {
                 Some(inner.hub.clone()),
                 DEFAULT_ARRIVAL_RADIUS_M,
             );
-            let pipeline = PipelineBuilder::new(bus.source.clone(), inner.store.clone())
+            let pipeline = PipelineBuilder::new(bus.source, inner.store.clone())
                 .repository(inner.store.clone())
                 .rules(rules)
                 .hub(inner.hub.clone())
@@ -262,15 +262,15 @@ impl Engine {
                 .config(inner.pipeline_config.clone())
                 .spawn();
             let (commands, commands_task) = CommandCenter::start(
-                bus.command_sink.clone(),
+                bus.command_sink,
                 inner.store.clone(),
                 Some(inner.hub.clone()),
                 CommandTimeouts::default(),
             );
             *running = Some(Running {
-                publisher: bus.publisher.clone(),
-                vehicle_link: Some(bus.vehicle_link.clone()),
-                bus,
+                publisher: bus.publisher,
+                vehicle_link: Some(bus.vehicle_link),
+                bus_closer: bus.closer,
                 stats: pipeline.stats(),
                 pipeline: Some(pipeline),
                 commands,
@@ -297,12 +297,12 @@ impl Engine {
             while running.stats.snapshot().received < published {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            let Running { mut bus, .. } = running;
+            let Running { mut bus_closer, .. } = running;
             let stats = match pipeline {
                 Some(p) => p.shutdown().await.into_py_result()?,
                 None => Default::default(),
             };
-            bus.close();
+            bus_closer.close();
             inner.hub.close();
             to_py(&stats).map(Some)
         })
