@@ -29,3 +29,10 @@ echo "==> install it"
 
 echo "==> pytest"
 "$VENV/bin/pytest" -q -p no:cacheprovider tests "$@"
+
+echo "==> load harness smoke (loss and duplicate check only)"
+"$VENV/bin/python" scripts/bench_load.py --smoke
+if [[ -n "${VEHICLEOPS_TEST_DATABASE_URL:-}" && -n "${VEHICLEOPS_TEST_KAFKA:-}" ]]; then
+  "$VENV/bin/python" scripts/bench_load.py --smoke \
+    --database-url "$VEHICLEOPS_TEST_DATABASE_URL" --kafka "$VEHICLEOPS_TEST_KAFKA"
+fi
