@@ -17,3 +17,8 @@ echo "==> native build (napi build, debug) and TypeScript"
 npm run build
 echo "==> node --test"
 npm test
+echo "==> load harness smoke (loss and duplicate check only)"
+node bench/load.mjs --smoke
+if [[ -n "${VEHICLEOPS_TEST_DATABASE_URL:-}" && -n "${VEHICLEOPS_TEST_KAFKA:-}" ]]; then
+  node bench/load.mjs --smoke --database-url "$VEHICLEOPS_TEST_DATABASE_URL" --kafka "$VEHICLEOPS_TEST_KAFKA"
+fi
