@@ -332,7 +332,7 @@ mod tests {
 
         let alert = r#"{"type":"ALERT","payload":{"id":"a1","vehicle_id":"V-1","fleet_id":"f",
             "alert_type":"LOW_BATTERY","severity":"HIGH","value":9.0,"threshold":10.0,
-            "message":"low","timestamp":"2026-01-01T00:00:00Z"}"#;
+            "message":"low","timestamp":"2026-01-01T00:00:00Z"}}"#;
         let Frame::Alert(a) = parse_frame(alert).unwrap() else {
             panic!("an alert")
         };
