@@ -386,21 +386,27 @@ impl VehicleAgent {
     /// Queues a sample for sending; returns at once. While the broker is unreachable samples
     /// wait in the offline buffer (see [`AgentStats::buffered`] and `dropped`).
     pub fn publish(&self, sample: TelemetrySample) -> Result<()> {
+        self.publish_batch(vec![sample])
+    }
+
+    /// Queues several samples in one call (cheaper across the language boundary), in order.
+    /// If one is invalid, none is queued.
+    pub fn publish_batch(&self, samples: Vec<TelemetrySample>) -> Result<()> {
         if self.inner.closed.load(Ordering::SeqCst) {
             return Err(VehicleOpsError::Closed {
                 detail: "the agent was shut down".into(),
             });
         }
-        check_sample(&sample)?;
-        let at = sample
-            .timestamp
-            .map_or_else(Utc::now, DateTime::<Utc>::from);
-        let number = self.inner.next_number.fetch_add(1, Ordering::SeqCst);
-        self.inner
-            .buffer
-            .lock()
-            .expect("buffer lock")
-            .push(Pending { number, sample, at });
+        samples.iter().try_for_each(check_sample)?;
+        let now = Utc::now();
+        {
+            let mut buffer = self.inner.buffer.lock().expect("buffer lock");
+            for sample in samples {
+                let at = sample.timestamp.map_or(now, DateTime::<Utc>::from);
+                let number = self.inner.next_number.fetch_add(1, Ordering::SeqCst);
+                buffer.push(Pending { number, sample, at });
+            }
+        }
         self.inner.wake.notify_one();
         Ok(())
     }

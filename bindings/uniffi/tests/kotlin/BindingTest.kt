@@ -254,10 +254,17 @@ suspend fun agentTests(url: String, brokerPort: Int, proxyPort: Int) {
         // KT-2 reaches the broker only through a relay that is not listening yet.
         val offline = VehicleAgent.start(agentConfig("KT-2", proxyPort, capacity = 3u))
         val t0 = Instant.now().minusSeconds(60)
-        for (i in 0 until 5) {
-            offline.publish(TelemetrySample(latitude = 4.711, longitude = -74.0721, speedKmh = 0.0,
-                batteryPct = 50.0 + i, timestamp = t0.plusSeconds(i.toLong())))
+        val samples = (0 until 5).map { i ->
+            TelemetrySample(latitude = 4.711, longitude = -74.0721, speedKmh = 0.0,
+                batteryPct = 50.0 + i, timestamp = t0.plusSeconds(i.toLong()))
         }
+        try {
+            offline.publishBatch(samples + samples[0].copy(batteryPct = 120.0))
+            throw AssertionError("a battery of 120 % was accepted")
+        } catch (e: VehicleOpsException.Validation) {
+            check(e.field == "battery_pct" && offline.stats().buffered == 0uL) { "$e ${offline.stats()}" }
+        }
+        offline.publishBatch(samples)
         val before = offline.stats()
         check(!before.connected && before.buffered == 3uL && before.dropped == 2uL && before.published == 0uL) { "$before" }
         val relay = Relay(proxyPort, brokerPort)
