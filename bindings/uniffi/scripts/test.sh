@@ -109,7 +109,7 @@ INTERFACE="uniffi$$"
 SECRET="uniffi-test-secret-key-of-32-bytes!!"
 common=(--app-env demo --app-host 127.0.0.1 --secret-key "$SECRET" --dashboard-dir /nonexistent-dashboard)
 "$SERVER" "${common[@]}" --app-port "$DEMO_PORT" --simulator true --simulator-vehicles 5 \
-  --simulator-interval-ms 200 --simulator-scenario fault-injection >"$WORK/demo-server.log" 2>&1 &
+  --simulator-interval-ms 200 --simulator-scenario normal >"$WORK/demo-server.log" 2>&1 &
 PIDS+=($!)
 "$SERVER" "${common[@]}" --app-port "$VDA_PORT" --bus vda5050 --simulator false \
   --mqtt-host 127.0.0.1 --mqtt-port "$MQTT_PORT" --mqtt-client-id "$INTERFACE-server" \

@@ -1,6 +1,6 @@
 // Kotlin tests of the UniFFI bindings against real reference servers started by
 // bindings/uniffi/scripts/test.sh:
-//   VEHICLEOPS_DEMO_URL  a demo-mode server (in-process simulator, fault injection)
+//   VEHICLEOPS_DEMO_URL  a demo-mode server (in-process simulator)
 //   VEHICLEOPS_VDA_URL   a VDA 5050-mode server on the broker at 127.0.0.1:VEHICLEOPS_MQTT_PORT
 //   VEHICLEOPS_VDA_INTERFACE  the VDA 5050 interface name that server uses
 //   VEHICLEOPS_PROXY_PORT     a free port, for the offline-buffer test's broker link
@@ -196,15 +196,6 @@ suspend fun operatorTests(url: String) {
         }
     }
 
-    test("alerts are listed and acknowledged") {
-        val alert = eventually("an open alert in fleet-001") {
-            client.alerts(AlertFilter(fleetId = "fleet-001")).firstOrNull()
-        }
-        val ack = client.acknowledgeAlert(alert.id, "checked from Kotlin")
-        check(ack.acknowledged && ack.notes == "checked from Kotlin" && ack.acknowledgedAt != null) { "$ack" }
-        val acknowledged = client.alerts(AlertFilter(fleetId = "fleet-001", acknowledged = true, limit = 200u))
-        check(acknowledged.any { it.id == alert.id && it.acknowledgedBy != null }) { "not listed as acknowledged" }
-    }
     client.close()
 }
 
@@ -248,6 +239,26 @@ suspend fun agentTests(url: String, brokerPort: Int, proxyPort: Int) {
         val failedResume = commandReaches(operator, "KT-1", resume.id, CommandStatus.FAILED)
         check(failedResume.failureReason?.contains("brakes still engaged") == true) { "$failedResume" }
         check(agent.stats().commandsFailed == 1uL) { "${agent.stats()}" }
+    }
+
+    test("a low battery raises an alert, delivered live and listed over REST, then acknowledged") {
+        val listener = RecordingListener()
+        val subscription = operator.subscribe("fleet-vda", listener)
+        eventually("connected") { listener.states.firstOrNull { it is ConnectionState.Connected } }
+        val live = eventually("a live LOW_BATTERY alert for KT-1") {
+            // One more low reading per poll: the rule may want several before it fires.
+            agent.publish(TelemetrySample(latitude = 4.7115, longitude = -74.0718, speedKmh = 0.0, batteryPct = 9.0))
+            listener.alerts.firstOrNull { it.vehicleId == "KT-1" && it.alertType == "LOW_BATTERY" }
+        }
+        check(live.fleetId == "fleet-vda" && live.value < live.threshold) { "$live" }
+        subscription.cancel()
+        val listed = operator.alerts(AlertFilter(vehicleId = "KT-1")).first { it.id == live.id }
+        check(!listed.acknowledged && listed.severity == live.severity) { "$listed" }
+        val ack = operator.acknowledgeAlert(live.id, "checked from Kotlin")
+        check(ack.acknowledged && ack.notes == "checked from Kotlin" && ack.acknowledgedAt != null) { "$ack" }
+        val acknowledged = operator.alerts(AlertFilter(vehicleId = "KT-1", acknowledged = true))
+        check(acknowledged.any { it.id == live.id && it.acknowledgedBy != null }) { "not listed as acknowledged" }
+        subscription.close()
     }
 
     test("samples published while the broker is unreachable are buffered, oldest dropped, and flushed on reconnect") {
