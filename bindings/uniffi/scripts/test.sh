@@ -37,12 +37,12 @@ trap cleanup EXIT INT TERM
 
 step() { printf '\n--> %s\n' "$*"; }
 
+# The first port from $1 on that nothing listens on (each caller starts above the last pick).
 free_port() {
   local port="$1"
-  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || [[ " ${TAKEN:-} " == *" $port "* ]]; do
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
     port=$((port + 1))
   done
-  TAKEN="${TAKEN:-} $port"
   echo "$port"
 }
 
@@ -56,49 +56,9 @@ if [ -z "$SERVER" ] || [ ! -x "$SERVER" ]; then
   SERVER="$CARGO_TARGET_DIR/debug/vehicleops-server"
 fi
 
-step "generate Kotlin and Swift sources (library mode)"
-for language in kotlin swift; do
-  "$CARGO_TARGET_DIR/debug/uniffi-bindgen" generate --no-format --library "$LIB" \
-    --language "$language" --out-dir "$WORK/generated/$language"
-done
-KOTLIN_SOURCE="$WORK/generated/kotlin/io/vehicleops/vehicleops_uniffi.kt"
-for generated in "$KOTLIN_SOURCE" "$WORK/generated/swift/VehicleOps.swift" \
-  "$WORK/generated/swift/VehicleOpsFFI.h" "$WORK/generated/swift/VehicleOpsFFI.modulemap"; do
-  [ -s "$generated" ] || { echo "missing or empty: $generated" >&2; exit 1; }
-  echo "    $(wc -l <"$generated") lines  ${generated#"$WORK/generated/"}"
-done
-
-step "Kotlin compiler, kotlinx-coroutines and JNA from Maven Central"
-FETCH="bindings/uniffi/scripts/maven-fetch.sh"
-mapfile -t COMPILER < <(bash "$FETCH" \
-  org.jetbrains.kotlin:kotlin-compiler-embeddable:2.4.21 \
-  org.jetbrains.kotlin:kotlin-stdlib:2.4.21 \
-  org.jetbrains.kotlin:kotlin-script-runtime:2.4.21 \
-  org.jetbrains.kotlin:kotlin-reflect:1.6.10 \
-  org.jetbrains.kotlin:kotlin-daemon-embeddable:2.4.21 \
-  org.jetbrains.kotlin:kotlin-build-tools-api:2.4.21 \
-  org.jetbrains.kotlinx:kotlinx-coroutines-core-jvm:1.11.0 \
-  org.jetbrains:annotations:13.0)
-mapfile -t RUNTIME < <(bash "$FETCH" \
-  org.jetbrains.kotlin:kotlin-stdlib:2.4.21 \
-  org.jetbrains.kotlinx:kotlinx-coroutines-core-jvm:1.11.0 \
-  net.java.dev.jna:jna:5.19.1)
-join() { local IFS=:; echo "$*"; }
-
-step "compile the generated Kotlin and the Kotlin tests"
-# The jar is cached by the hash of its sources: a warm run with unchanged bindings skips kotlinc.
-TESTS=(bindings/uniffi/tests/kotlin/*.kt)
-HASH="$(cat "$KOTLIN_SOURCE" "${TESTS[@]}" | sha1sum | cut -c1-16)"
-JAR="$CARGO_TARGET_DIR/uniffi-kotlin/tests-$HASH.jar"
-if [ ! -s "$JAR" ]; then
-  mkdir -p "$(dirname "$JAR")"
-  java -cp "$(join "${COMPILER[@]}")" org.jetbrains.kotlin.cli.jvm.K2JVMCompiler \
-    -no-stdlib -no-reflect -jvm-target 17 -nowarn \
-    -classpath "$(join "${RUNTIME[@]}")" -d "$JAR.part" "$KOTLIN_SOURCE" "${TESTS[@]}"
-  mv "$JAR.part" "$JAR"
-else
-  echo "    unchanged sources: $JAR"
-fi
+# shellcheck source=kotlin.sh
+source bindings/uniffi/scripts/kotlin.sh
+kotlin_build "$LIB" "$CARGO_TARGET_DIR/debug/uniffi-bindgen" "$WORK"
 
 step "servers: mosquitto on $MQTT_PORT, a demo server and a VDA 5050 server"
 bash scripts/mosquitto.sh start "$MQTT_PORT" >/dev/null
@@ -130,4 +90,4 @@ VEHICLEOPS_VDA_URL="http://127.0.0.1:$VDA_PORT" \
 VEHICLEOPS_VDA_INTERFACE="$INTERFACE" \
 VEHICLEOPS_MQTT_PORT="$MQTT_PORT" \
 VEHICLEOPS_PROXY_PORT="$PROXY_PORT" \
-  java -Djna.library.path="$(dirname "$LIB")" -cp "$JAR:$(join "${RUNTIME[@]}")" io.vehicleops.test.BindingTestKt
+  java -Djna.library.path="$(dirname "$LIB")" -cp "$KOTLIN_JAR:$KOTLIN_RUNTIME_CP" io.vehicleops.test.BindingTestKt

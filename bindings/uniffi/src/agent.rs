@@ -632,6 +632,14 @@ async fn send_loop(inner: Arc<Inner>) {
                     buffer.pop();
                 }
             }
+            Err(e @ VehicleOpsError::Validation { .. }) => {
+                // Retrying cannot fix a message the schema refuses: skip the sample.
+                warn!(error = %e, "VDA 5050 agent dropped a sample it could not encode");
+                let mut buffer = inner.buffer.lock().expect("buffer lock");
+                if buffer.front().is_some_and(|p| p.number == pending.number) {
+                    buffer.pop();
+                }
+            }
             Err(e) => {
                 warn!(error = %e, "VDA 5050 agent could not send a sample; retrying");
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -1059,6 +1067,46 @@ mod tests {
             payload: b"{\"orderId\": 1}".to_vec(),
         };
         assert!(classify(&site, &validator, &vehicle, &bad).is_err());
+    }
+
+    /// No broker listens on port 1: the agent stays offline and everything stays buffered.
+    #[tokio::test]
+    async fn offline_samples_are_buffered_bounded_and_refused_after_shutdown() {
+        let agent = VehicleAgent::start(AgentConfig {
+            broker_host: "127.0.0.1".into(),
+            broker_port: 1,
+            manufacturer: "acme".into(),
+            serial_number: "KT-9".into(),
+            origin_latitude: 4.711,
+            origin_longitude: -74.0721,
+            rotation_deg: 0.0,
+            map_id: "site".into(),
+            interface_name: "uagv".into(),
+            major_version: "v2".into(),
+            client_id: None,
+            offline_buffer_capacity: 3,
+            keep_alive_secs: 5,
+        })
+        .unwrap();
+        let mut bad = sample();
+        bad.latitude = 91.0;
+        let e = agent.publish_batch(vec![sample(), bad]).unwrap_err();
+        assert!(matches!(e, VehicleOpsError::Validation { ref field, .. } if field == "latitude"));
+        assert_eq!(agent.stats().buffered, 0, "an invalid batch queues nothing");
+        agent.publish_batch(vec![sample(); 5]).unwrap();
+        let stats = agent.stats();
+        assert_eq!(
+            (
+                stats.connected,
+                stats.buffered,
+                stats.dropped,
+                stats.published
+            ),
+            (false, 3, 2, 0)
+        );
+        agent.shutdown().await.unwrap();
+        let e = agent.publish(sample()).unwrap_err();
+        assert!(matches!(e, VehicleOpsError::Closed { .. }), "{e:?}");
     }
 
     #[test]
