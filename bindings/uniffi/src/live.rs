@@ -15,6 +15,7 @@ use serde::Deserialize;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tracing::debug;
+use vehicleops_core::LiveUpdate;
 
 use crate::backoff::Backoff;
 use crate::operator::{Severity, Shared, VehicleStatus, is_permanent_refusal};
@@ -22,7 +23,7 @@ use crate::runtime;
 use crate::time::rfc3339;
 
 /// A vehicle's live state.
-#[derive(Debug, Clone, PartialEq, Deserialize, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct VehicleUpdate {
     pub vehicle_id: String,
     pub fleet_id: String,
@@ -38,8 +39,28 @@ pub struct VehicleUpdate {
     pub alerts: Vec<String>,
     /// Per-vehicle sequence number of the reading.
     pub seq: u64,
-    #[serde(deserialize_with = "rfc3339")]
     pub timestamp: SystemTime,
+}
+
+/// The server sends the core's [`LiveUpdate`] as is: its wire shape is defined once, there.
+impl From<LiveUpdate> for VehicleUpdate {
+    fn from(u: LiveUpdate) -> Self {
+        VehicleUpdate {
+            vehicle_id: u.vehicle_id,
+            fleet_id: u.fleet_id,
+            latitude: u.latitude,
+            longitude: u.longitude,
+            speed_kmh: u.speed_kmh,
+            battery_pct: u.battery_pct,
+            engine_temp_c: u.engine_temp_c,
+            load_pct: u.load_pct,
+            heading_deg: u.heading_deg,
+            status: u.status.into(),
+            alerts: u.alerts.iter().map(|a| a.as_str().to_owned()).collect(),
+            seq: u.seq,
+            timestamp: u.timestamp.into(),
+        }
+    }
 }
 
 /// An alert as it is raised.
@@ -130,7 +151,7 @@ fn parse_frame(text: &str) -> Result<Frame, serde_json::Error> {
     }
     #[derive(Deserialize)]
     struct Snapshot {
-        vehicles: Vec<VehicleUpdate>,
+        vehicles: Vec<LiveUpdate>,
     }
     if text.trim() == "pong" {
         return Ok(Frame::Other);
@@ -139,8 +160,14 @@ fn parse_frame(text: &str) -> Result<Frame, serde_json::Error> {
     let tagged = Tagged::deserialize(&value)?;
     Ok(match tagged.kind.as_deref() {
         // A bare object is a vehicle update.
-        None => Frame::Vehicles(vec![VehicleUpdate::deserialize(value)?]),
-        Some("SNAPSHOT") => Frame::Vehicles(Snapshot::deserialize(tagged.payload)?.vehicles),
+        None => Frame::Vehicles(vec![LiveUpdate::deserialize(value)?.into()]),
+        Some("SNAPSHOT") => Frame::Vehicles(
+            Snapshot::deserialize(tagged.payload)?
+                .vehicles
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        ),
         Some("ALERT") => Frame::Alert(LiveAlert::deserialize(tagged.payload)?),
         Some(_) => Frame::Other,
     })
