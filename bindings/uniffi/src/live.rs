@@ -18,7 +18,7 @@ use tracing::debug;
 use vehicleops_core::LiveUpdate;
 
 use crate::backoff::Backoff;
-use crate::operator::{Severity, Shared, VehicleStatus, is_permanent_refusal};
+use crate::operator::{CommandRecord, Severity, Shared, VehicleStatus, is_permanent_refusal};
 use crate::runtime;
 use crate::time::rfc3339;
 
@@ -104,6 +104,8 @@ pub enum ConnectionState {
 pub trait FleetListener: Send + Sync {
     fn on_vehicle_update(&self, update: VehicleUpdate);
     fn on_alert(&self, alert: LiveAlert);
+    /// A step of a command's lifecycle (DELIVERED, EXECUTED, FAILED…) in the fleet.
+    fn on_command_update(&self, command: CommandRecord);
     fn on_connection_state(&self, state: ConnectionState);
 }
 
@@ -137,7 +139,8 @@ impl Drop for Subscription {
 enum Frame {
     Vehicles(Vec<VehicleUpdate>),
     Alert(LiveAlert),
-    /// Command and mission lifecycle frames, `pong`, and anything newer than this client.
+    Command(CommandRecord),
+    /// Mission progress frames, `pong`, and anything newer than this client.
     Other,
 }
 
@@ -169,6 +172,7 @@ fn parse_frame(text: &str) -> Result<Frame, serde_json::Error> {
                 .collect(),
         ),
         Some("ALERT") => Frame::Alert(LiveAlert::deserialize(tagged.payload)?),
+        Some("COMMAND") => Frame::Command(CommandRecord::deserialize(tagged.payload)?),
         Some(_) => Frame::Other,
     })
 }
@@ -330,6 +334,9 @@ async fn connection(
                 }
             }
             Ok(Frame::Alert(alert)) => deliver(listener, move |l| l.on_alert(alert)).await,
+            Ok(Frame::Command(command)) => {
+                deliver(listener, move |l| l.on_command_update(command)).await
+            }
             Ok(Frame::Other) => {}
             Err(e) => debug!(error = %e, "unreadable live frame skipped"),
         }
@@ -339,6 +346,7 @@ async fn connection(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::operator::CommandStatus;
 
     const UPDATE: &str = r#"{"vehicle_id":"V-1","fleet_id":"f","latitude":1.5,"longitude":2.5,
         "speed_kmh":12.0,"battery_pct":80.0,"engine_temp_c":70.0,"load_pct":0.0,"heading_deg":90.0,
@@ -368,9 +376,18 @@ mod tests {
             ("LOW_BATTERY", Severity::High)
         );
 
+        let command = r#"{"type":"COMMAND","payload":{"id":"c1","vehicle_id":"V-1","fleet_id":"f",
+            "command":"STOP","status":"EXECUTED","issued_by":"op","issued_at":"2026-01-01T00:00:00Z",
+            "delivered_at":"2026-01-01T00:00:01Z","executed_at":"2026-01-01T00:00:02Z",
+            "failure_reason":null,"params":{}}}"#;
+        let Frame::Command(c) = parse_frame(command).unwrap() else {
+            panic!("a command step")
+        };
+        assert_eq!((c.id.as_str(), c.status), ("c1", CommandStatus::Executed));
+
         assert_eq!(parse_frame("pong").unwrap(), Frame::Other);
         assert_eq!(
-            parse_frame(r#"{"type":"COMMAND","payload":{}}"#).unwrap(),
+            parse_frame(r#"{"type":"MISSION","payload":{}}"#).unwrap(),
             Frame::Other
         );
         assert!(parse_frame(r#"{"vehicle_id":"V-1"}"#).is_err());

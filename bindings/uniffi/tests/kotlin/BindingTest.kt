@@ -56,6 +56,7 @@ fun env(name: String): String = System.getenv(name) ?: error("$name is not set")
 class RecordingListener : FleetListener {
     val updates = ConcurrentLinkedQueue<VehicleUpdate>()
     val alerts = ConcurrentLinkedQueue<LiveAlert>()
+    val commands = ConcurrentLinkedQueue<CommandRecord>()
     val states = ConcurrentLinkedQueue<ConnectionState>()
     val afterClose = AtomicInteger()
     private val closed = AtomicBoolean()
@@ -68,6 +69,11 @@ class RecordingListener : FleetListener {
     override fun onAlert(alert: LiveAlert) {
         if (closed.get()) afterClose.incrementAndGet()
         alerts.add(alert)
+    }
+
+    override fun onCommandUpdate(command: CommandRecord) {
+        if (closed.get()) afterClose.incrementAndGet()
+        commands.add(command)
     }
 
     override fun onConnectionState(state: ConnectionState) {
@@ -180,13 +186,20 @@ suspend fun operatorTests(url: String) {
         subscription.close()
     }
 
-    test("STOP is dispatched and reaches EXECUTED") {
+    test("STOP is dispatched and reaches EXECUTED, in the history and live") {
+        val listener = RecordingListener()
+        val subscription = client.subscribe("fleet-001", listener)
+        eventually("connected") { listener.states.firstOrNull { it is ConnectionState.Connected } }
         val vehicle = client.vehicles("fleet-001", VehicleStatus.MOVING, null, null).vehicles.firstOrNull()
             ?: client.vehicles("fleet-001", null, null, null).vehicles.first()
         val receipt = client.sendCommand(vehicle.vehicleId, CommandKind.STOP, emptyList(), "kotlin test")
         check(receipt.status == CommandStatus.DISPATCHED && receipt.command == CommandKind.STOP) { "$receipt" }
         val done = commandReaches(client, vehicle.vehicleId, receipt.id, CommandStatus.EXECUTED)
         check(done.executedAt != null) { "$done" }
+        eventually("the live EXECUTED step") {
+            listener.commands.firstOrNull { it.id == receipt.id && it.status == CommandStatus.EXECUTED }
+        }
+        subscription.close()
         client.sendCommand(vehicle.vehicleId, CommandKind.RESUME, emptyList(), null)
         try {
             client.sendCommand(vehicle.vehicleId, CommandKind.REROUTE, emptyList(), null)
