@@ -4,15 +4,21 @@
 #
 #   kotlin_build LIB BINDGEN WORKDIR   # sets KOTLIN_JAR and KOTLIN_RUNTIME_CP
 #
-# The Kotlin compiler, kotlinx-coroutines and JNA come from Maven Central (maven-fetch.sh). The
-# jar is cached under $CARGO_TARGET_DIR by the hash of its sources, so an unchanged binding and
-# unchanged tests skip the compiler.
+# The Kotlin compiler, kotlinx-coroutines and JNA come from Maven Central (maven-fetch.sh); a JVM
+# is installed from Debian if none is there. The jar is cached under $CARGO_TARGET_DIR by the
+# hash of its sources, so an unchanged binding and unchanged tests skip the compiler.
 
 _join() { local IFS=:; echo "$*"; }
 
 kotlin_build() {
   local lib="$1" bindgen="$2" work="$3"
   local language generated
+  if ! command -v java >/dev/null; then
+    echo "installing a JVM (openjdk-17-jre-headless)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends openjdk-17-jre-headless >&2 \
+      || { apt-get update >&2 && apt-get install -y --no-install-recommends openjdk-17-jre-headless >&2; }
+  fi
   step "generate Kotlin and Swift sources (library mode) from $(basename "$lib")"
   for language in kotlin swift; do
     "$bindgen" generate --no-format --library "$lib" --language "$language" \
