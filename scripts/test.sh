@@ -76,6 +76,10 @@ step "Node binding: npm ci, napi build, tsc, node --test"
 bash bindings/node/scripts/test.sh
 started
 
+step "UniFFI binding: cdylib, Kotlin + Swift generation, kotlinc, Kotlin tests on the JVM against real servers"
+bash bindings/uniffi/scripts/test.sh
+started
+
 step "Python binding: maturin wheel, fresh virtualenv, pytest"
 bash bindings/python/scripts/test.sh
 started

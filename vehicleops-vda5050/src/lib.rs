@@ -47,7 +47,7 @@
 pub mod agv;
 pub mod georef;
 pub mod messages;
-mod mqtt;
+pub mod mqtt;
 pub mod order;
 pub mod schema;
 pub mod sink;

@@ -1,5 +1,6 @@
 //! A small layer over `rumqttc`: connect, keep subscriptions across reconnects, and hand
-//! incoming publishes to a channel.
+//! incoming publishes to a channel. Public so that other vehicle-side clients (the UniFFI
+//! vehicle agent) connect the same way as [`crate::SimulatedAgv`].
 
 use std::time::Duration;
 
@@ -45,14 +46,14 @@ impl MqttEndpoint {
 
 /// One message as it arrived.
 #[derive(Debug, Clone)]
-pub(crate) struct Incoming {
+pub struct Incoming {
     pub topic: String,
     pub payload: Vec<u8>,
 }
 
 /// A running connection: the client to publish with, incoming messages, and whether the
 /// subscriptions are in place.
-pub(crate) struct Connection {
+pub struct Connection {
     pub client: AsyncClient,
     pub inbox: mpsc::Receiver<Incoming>,
     pub subscribed: watch::Receiver<bool>,
@@ -62,7 +63,7 @@ pub(crate) struct Connection {
 /// Connects on the current runtime. The event loop task re-subscribes after every reconnect
 /// and ends when `inbox` is dropped; aborting it drops the socket without a DISCONNECT, which
 /// makes the broker publish the will.
-pub(crate) fn connect(
+pub fn connect(
     endpoint: &MqttEndpoint,
     subscriptions: Vec<String>,
     will: Option<LastWill>,
@@ -138,7 +139,7 @@ async fn run(
 }
 
 /// Waits until the subscriptions are acknowledged by the broker.
-pub(crate) async fn wait_subscribed(subscribed: &mut watch::Receiver<bool>) {
+pub async fn wait_subscribed(subscribed: &mut watch::Receiver<bool>) {
     // An Err means the event loop ended; nothing more to wait for.
     let _ = subscribed.wait_for(|ready| *ready).await;
 }

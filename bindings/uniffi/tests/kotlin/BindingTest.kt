@@ -1,0 +1,328 @@
+// Kotlin tests of the UniFFI bindings against real reference servers started by
+// bindings/uniffi/scripts/test.sh:
+//   VEHICLEOPS_DEMO_URL  a demo-mode server (in-process simulator)
+//   VEHICLEOPS_VDA_URL   a VDA 5050-mode server on the broker at 127.0.0.1:VEHICLEOPS_MQTT_PORT
+//   VEHICLEOPS_VDA_INTERFACE  the VDA 5050 interface name that server uses
+//   VEHICLEOPS_PROXY_PORT     a free port, for the offline-buffer test's broker link
+// Prints one line per test and "N passed, N failed"; exits non-zero on any failure.
+package io.vehicleops.test
+
+import io.vehicleops.*
+import java.net.InetAddress
+import java.net.ServerSocket
+import java.net.Socket
+import java.time.Duration
+import java.time.Instant
+import java.util.concurrent.ConcurrentLinkedQueue
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.concurrent.thread
+import kotlin.system.exitProcess
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.runBlocking
+
+var passed = 0
+var failed = 0
+
+suspend fun test(name: String, body: suspend () -> Unit) {
+    try {
+        body()
+        passed++
+        println("ok - $name")
+    } catch (e: Throwable) {
+        failed++
+        println("FAILED - $name: $e")
+        e.printStackTrace()
+    }
+}
+
+fun check(condition: Boolean, message: () -> String) {
+    if (!condition) throw AssertionError(message())
+}
+
+/** Polls until [probe] returns non-null; the limit guards against hanging, it is not a timing assertion. */
+suspend fun <T> eventually(what: String, probe: suspend () -> T?): T {
+    val deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos()
+    while (true) {
+        probe()?.let { return it }
+        if (System.nanoTime() > deadline) throw AssertionError("gave up waiting for $what")
+        delay(100)
+    }
+}
+
+fun env(name: String): String = System.getenv(name) ?: error("$name is not set")
+
+/** Records what a subscription delivers, and whether anything came after CLOSED. */
+class RecordingListener : FleetListener {
+    val updates = ConcurrentLinkedQueue<VehicleUpdate>()
+    val alerts = ConcurrentLinkedQueue<LiveAlert>()
+    val commands = ConcurrentLinkedQueue<CommandRecord>()
+    val states = ConcurrentLinkedQueue<ConnectionState>()
+    val afterClose = AtomicInteger()
+    private val closed = AtomicBoolean()
+
+    override fun onVehicleUpdate(update: VehicleUpdate) {
+        if (closed.get()) afterClose.incrementAndGet()
+        updates.add(update)
+    }
+
+    override fun onAlert(alert: LiveAlert) {
+        if (closed.get()) afterClose.incrementAndGet()
+        alerts.add(alert)
+    }
+
+    override fun onCommandUpdate(command: CommandRecord) {
+        if (closed.get()) afterClose.incrementAndGet()
+        commands.add(command)
+    }
+
+    override fun onConnectionState(state: ConnectionState) {
+        if (closed.get()) afterClose.incrementAndGet()
+        if (state is ConnectionState.Closed) closed.set(true)
+        states.add(state)
+    }
+}
+
+/** Carries out commands the way a vehicle app would: records them, refuses RESUME. */
+class RecordingHandler : CommandHandler {
+    val received = ConcurrentLinkedQueue<AgentCommand>()
+
+    override fun onCommand(command: AgentCommand) {
+        received.add(command)
+        if (command.kind == CommandKind.RESUME) {
+            throw CommandRejected.Rejected("brakes still engaged")
+        }
+    }
+}
+
+/** A TCP relay to the broker, started late to play a broker that comes back. */
+class Relay(private val port: Int, private val brokerPort: Int) {
+    private val server = ServerSocket(port, 50, InetAddress.getLoopbackAddress())
+
+    init {
+        thread(isDaemon = true) {
+            while (!server.isClosed) {
+                val client = try { server.accept() } catch (e: Exception) { break }
+                val broker = Socket(InetAddress.getLoopbackAddress(), brokerPort)
+                pump(client, broker)
+                pump(broker, client)
+            }
+        }
+    }
+
+    private fun pump(from: Socket, to: Socket) = thread(isDaemon = true) {
+        try {
+            from.getInputStream().copyTo(to.getOutputStream())
+        } catch (_: Exception) {
+        } finally {
+            from.close()
+            to.close()
+        }
+    }
+
+    fun close() = server.close()
+}
+
+suspend fun admin(url: String): OperatorClient {
+    val client = OperatorClient.connect(url)
+    client.login("admin@vehicleops.io", "Admin123!")
+    return client
+}
+
+suspend fun commandReaches(client: OperatorClient, vehicle: String, id: String, status: CommandStatus): CommandRecord =
+    eventually("command $id $status") {
+        client.commandHistory(vehicle, 20u).firstOrNull { it.id == id && it.status == status }
+    }
+
+suspend fun operatorTests(url: String) {
+    val client = OperatorClient.connect(url)
+
+    test("login returns the operator; a wrong password throws Unauthorized with its detail") {
+        val me = client.login("admin@vehicleops.io", "Admin123!")
+        check(me.role == "ADMIN" && me.email == "admin@vehicleops.io") { "$me" }
+        try {
+            OperatorClient.connect(url).login("admin@vehicleops.io", "wrong password")
+            throw AssertionError("a wrong password logged in")
+        } catch (e: VehicleOpsException.Unauthorized) {
+            check(e.detail.isNotBlank()) { "no detail in $e" }
+        }
+    }
+
+    test("fleets, fleet summary and vehicle pages") {
+        check(client.fleets().any { it.id == "fleet-001" }) { "fleet-001 missing" }
+        val summary = eventually("vehicles in fleet-001") {
+            client.fleetSummary("fleet-001").takeIf { it.totalVehicles >= 3u }
+        }
+        check(summary.fleetName.isNotBlank()) { "$summary" }
+        val page = client.vehicles("fleet-001", null, 1u, 2u)
+        check(page.vehicles.size == 2 && page.total >= 3u && page.limit == 2u) { "$page" }
+        val reporting = eventually("a moving vehicle") {
+            client.vehicles("fleet-001", VehicleStatus.MOVING, null, null).vehicles.takeIf { it.isNotEmpty() }
+        }
+        check(reporting.all { it.status == VehicleStatus.MOVING && it.latitude != null }) { "$reporting" }
+        val latest = client.latest(reporting[0].vehicleId)
+        check(latest.vehicleId == reporting[0].vehicleId) { "$latest" }
+        try {
+            client.latest("no-such-vehicle")
+            throw AssertionError("an unknown vehicle has a reading")
+        } catch (e: VehicleOpsException.NotFound) {
+        }
+    }
+
+    test("a live subscription delivers updates; cancel stops them with CLOSED last") {
+        val listener = RecordingListener()
+        val subscription = client.subscribe("fleet-001", listener)
+        eventually("connected and three updates") {
+            (listener.states.any { it is ConnectionState.Connected } && listener.updates.size >= 3).takeIf { it }
+        }
+        check(listener.updates.all { it.fleetId == "fleet-001" }) { "foreign fleet in ${listener.updates}" }
+        subscription.cancel()
+        eventually("CLOSED") { listener.states.lastOrNull()?.takeIf { it is ConnectionState.Closed } }
+        val count = listener.updates.size
+        delay(1_000) // the simulator ticks every 200 ms: updates would have come by now
+        check(listener.updates.size == count && listener.afterClose.get() == 0) {
+            "${listener.updates.size - count} updates after cancel"
+        }
+        subscription.close()
+    }
+
+    test("STOP is dispatched and reaches EXECUTED, in the history and live") {
+        val listener = RecordingListener()
+        val subscription = client.subscribe("fleet-001", listener)
+        eventually("connected") { listener.states.firstOrNull { it is ConnectionState.Connected } }
+        val vehicle = client.vehicles("fleet-001", VehicleStatus.MOVING, null, null).vehicles.firstOrNull()
+            ?: client.vehicles("fleet-001", null, null, null).vehicles.first()
+        val receipt = client.sendCommand(vehicle.vehicleId, CommandKind.STOP, emptyList(), "kotlin test")
+        check(receipt.status == CommandStatus.DISPATCHED && receipt.command == CommandKind.STOP) { "$receipt" }
+        val done = commandReaches(client, vehicle.vehicleId, receipt.id, CommandStatus.EXECUTED)
+        check(done.executedAt != null) { "$done" }
+        eventually("the live EXECUTED step") {
+            listener.commands.firstOrNull { it.id == receipt.id && it.status == CommandStatus.EXECUTED }
+        }
+        subscription.close()
+        client.sendCommand(vehicle.vehicleId, CommandKind.RESUME, emptyList(), null)
+        try {
+            client.sendCommand(vehicle.vehicleId, CommandKind.REROUTE, emptyList(), null)
+            throw AssertionError("REROUTE without waypoints was accepted")
+        } catch (e: VehicleOpsException.Validation) {
+            check(e.field.contains("waypoints")) { "field ${e.field}" }
+        }
+    }
+
+    client.close()
+}
+
+fun agentConfig(serial: String, port: Int, capacity: UInt = 1000u) = AgentConfig(
+    brokerHost = "127.0.0.1",
+    brokerPort = port.toUShort(),
+    manufacturer = "kotlin",
+    serialNumber = serial,
+    originLatitude = 4.711,
+    originLongitude = -74.0721,
+    interfaceName = env("VEHICLEOPS_VDA_INTERFACE"),
+    clientId = "kotlin-test-$serial-${System.nanoTime()}",
+    offlineBufferCapacity = capacity,
+)
+
+suspend fun agentTests(url: String, brokerPort: Int, proxyPort: Int) {
+    val operator = admin(url)
+    val handler = RecordingHandler()
+    val agent = VehicleAgent.start(agentConfig("KT-1", brokerPort))
+    agent.setCommandHandler(handler)
+
+    test("published telemetry reaches the operator over REST") {
+        agent.publish(TelemetrySample(latitude = 4.7115, longitude = -74.0718, speedKmh = 7.2, batteryPct = 64.5, loaded = true))
+        val latest = eventually("KT-1's reading") {
+            try { operator.latest("KT-1").takeIf { it.batteryPct == 64.5 } } catch (e: VehicleOpsException.NotFound) { null }
+        }
+        check(latest.fleetId == "fleet-vda" && latest.status == VehicleStatus.MOVING) { "$latest" }
+        check(Math.abs(latest.latitude - 4.7115) < 1e-6 && Math.abs(latest.longitude + 74.0718) < 1e-6) { "$latest" }
+        check(Math.abs(latest.speedKmh - 7.2) < 1e-6 && latest.loadPct == 100.0) { "$latest" }
+        check(operator.vehicles("fleet-vda", null, null, null).vehicles.any { it.vehicleId == "KT-1" }) { "not listed" }
+        check(agent.stats().published >= 1uL) { "${agent.stats()}" }
+    }
+
+    test("an operator STOP runs the Kotlin handler and is EXECUTED; a rejected RESUME is FAILED") {
+        val stop = operator.sendCommand("KT-1", CommandKind.STOP, emptyList(), "kotlin agent test")
+        commandReaches(operator, "KT-1", stop.id, CommandStatus.EXECUTED)
+        check(handler.received.any { it.id == stop.id && it.kind == CommandKind.STOP }) { "${handler.received}" }
+        val stopped = eventually("KT-1 STOPPED") { operator.latest("KT-1").takeIf { it.status == VehicleStatus.STOPPED } }
+        check(stopped.vehicleId == "KT-1") { "$stopped" }
+        val resume = operator.sendCommand("KT-1", CommandKind.RESUME, emptyList(), null)
+        val failedResume = commandReaches(operator, "KT-1", resume.id, CommandStatus.FAILED)
+        check(failedResume.failureReason?.contains("brakes still engaged") == true) { "$failedResume" }
+        check(agent.stats().commandsFailed == 1uL) { "${agent.stats()}" }
+    }
+
+    test("a low battery raises an alert, delivered live and listed over REST, then acknowledged") {
+        val listener = RecordingListener()
+        val subscription = operator.subscribe("fleet-vda", listener)
+        eventually("connected") { listener.states.firstOrNull { it is ConnectionState.Connected } }
+        val live = eventually("a live LOW_BATTERY alert for KT-1") {
+            // One more low reading per poll: the rule may want several before it fires.
+            agent.publish(TelemetrySample(latitude = 4.7115, longitude = -74.0718, speedKmh = 0.0, batteryPct = 9.0))
+            listener.alerts.firstOrNull { it.vehicleId == "KT-1" && it.alertType == "LOW_BATTERY" }
+        }
+        check(live.fleetId == "fleet-vda" && live.value < live.threshold) { "$live" }
+        subscription.cancel()
+        val listed = operator.alerts(AlertFilter(vehicleId = "KT-1")).first { it.id == live.id }
+        check(!listed.acknowledged && listed.severity == live.severity) { "$listed" }
+        val ack = operator.acknowledgeAlert(live.id, "checked from Kotlin")
+        check(ack.acknowledged && ack.notes == "checked from Kotlin" && ack.acknowledgedAt != null) { "$ack" }
+        val acknowledged = operator.alerts(AlertFilter(vehicleId = "KT-1", acknowledged = true))
+        check(acknowledged.any { it.id == live.id && it.acknowledgedBy != null }) { "not listed as acknowledged" }
+        subscription.close()
+    }
+
+    test("samples published while the broker is unreachable are buffered, oldest dropped, and flushed on reconnect") {
+        // KT-2 reaches the broker only through a relay that is not listening yet.
+        val offline = VehicleAgent.start(agentConfig("KT-2", proxyPort, capacity = 3u))
+        val t0 = Instant.now().minusSeconds(60)
+        val samples = (0 until 5).map { i ->
+            TelemetrySample(latitude = 4.711, longitude = -74.0721, speedKmh = 0.0,
+                batteryPct = 50.0 + i, timestamp = t0.plusSeconds(i.toLong()))
+        }
+        try {
+            offline.publishBatch(samples + samples[0].copy(batteryPct = 120.0))
+            throw AssertionError("a battery of 120 % was accepted")
+        } catch (e: VehicleOpsException.Validation) {
+            check(e.field == "battery_pct" && offline.stats().buffered == 0uL) { "$e ${offline.stats()}" }
+        }
+        offline.publishBatch(samples)
+        val before = offline.stats()
+        check(!before.connected && before.buffered == 3uL && before.dropped == 2uL && before.published == 0uL) { "$before" }
+        val relay = Relay(proxyPort, brokerPort)
+        try {
+            eventually("the buffer flushed") { offline.stats().takeIf { it.connected && it.buffered == 0uL } }
+            val batteries = eventually("three readings of KT-2") {
+                try {
+                    operator.telemetryHistory("KT-2", t0.minusSeconds(5), Instant.now().plusSeconds(5), null)
+                        .map { it.batteryPct }.takeIf { it.size >= 3 }
+                } catch (e: VehicleOpsException.NotFound) { null }
+            }
+            check(batteries == listOf(52.0, 53.0, 54.0)) { "history $batteries" }
+            offline.shutdown()
+        } finally {
+            relay.close()
+            offline.close()
+        }
+    }
+
+    agent.shutdown()
+    try {
+        agent.publish(TelemetrySample(latitude = 0.0, longitude = 0.0, speedKmh = 0.0, batteryPct = 1.0))
+        throw AssertionError("publish after shutdown")
+    } catch (e: VehicleOpsException.Closed) {
+    }
+    agent.close()
+    operator.close()
+}
+
+fun main() {
+    runBlocking {
+        operatorTests(env("VEHICLEOPS_DEMO_URL"))
+        agentTests(env("VEHICLEOPS_VDA_URL"), env("VEHICLEOPS_MQTT_PORT").toInt(), env("VEHICLEOPS_PROXY_PORT").toInt())
+    }
+    println("$passed passed, $failed failed")
+    exitProcess(if (failed == 0) 0 else 1)
+}
