@@ -291,6 +291,27 @@ const tests = [
       assert((await mission.textContent()).includes(vehicleId), 'the mission is for the selected vehicle');
       assert(/0\/3 waypoints|[123]\/3 waypoints/.test(await mission.textContent()), 'three waypoints');
       assert(['ASSIGNED', 'IN_PROGRESS'].includes(await mission.getAttribute('data-status')), 'active mission');
+      const missionId = await mission.getAttribute('data-mission-id');
+
+      // The list comes from the server: the mission is still there after a page reload, with
+      // the route the map draws when its vehicle is selected.
+      await page.reload();
+      await page.getByTestId('nav-missions').click();
+      const listed = page.locator(`[data-testid="mission-item"][data-mission-id="${missionId}"]`);
+      await listed.waitFor({ timeout: 15_000 });
+      assert((await listed.textContent()).includes(vehicleId), 'the reloaded mission names its vehicle');
+      assert(/[0-3]\/3 waypoints/.test(await listed.textContent()), 'the reloaded mission has its three waypoints');
+      await listed.getByRole('button', { name: vehicleId }).click();
+      await page.waitForFunction(
+        async () => {
+          const source = window.__fleetMap?.getSource('route');
+          if (!source) return false;
+          const data = await source.getData();
+          return data.features.filter((f) => f.geometry.type === 'Point').length === 3;
+        },
+        null,
+        { timeout: 15_000, polling: 500 },
+      );
       await page.getByTestId('nav-map').click();
     },
   ],

@@ -13,7 +13,7 @@ import {
 } from './fleetSlice';
 import { acknowledgeAlert, alertReceived, fetchAlerts, MAX_ALERTS } from './alertsSlice';
 import { commandUpdated, dispatchCommand, selectLatestCommand } from './commandsSlice';
-import { missionProgress, missionUpdated } from './missionsSlice';
+import { fetchMissions, missionProgress, missionUpdated } from './missionsSlice';
 import { bucketMinutesFor, windowOf, initialAnalyticsState } from './analyticsSlice';
 import { pickStarted, waypointPicked, pickEnded } from './uiSlice';
 import type { VehicleState } from '../types';
@@ -247,6 +247,51 @@ describe('missions, analytics and waypoint picking', () => {
     const m = store.getState().missions.byId.m1!;
     expect(m.waypoints).toHaveLength(4);
     expect(missionProgress(m)).toEqual({ done: 1, total: 4, pct: 25 });
+  });
+
+  it('loads the fleet\'s missions newest first with their routes, keeping live-only ones on top', async () => {
+    const route = [1, 2].map((order) => ({ latitude: 4.7, longitude: -74, order }));
+    const listed = (id: string, created_at: string, status: string) => ({
+      id,
+      vehicle_id: 'A',
+      fleet_id: 'fleet-001',
+      status,
+      created_at,
+      waypoints: route,
+      completed_waypoints: status === 'COMPLETED' ? 2 : 0,
+      total_waypoints: 2,
+      completion_pct: status === 'COMPLETED' ? 100 : 0,
+    });
+    const { store, calls } = fakeServer({
+      'GET /missions?': () => [
+        200,
+        {
+          data: [listed('m3', '2024-02-15T12:00:02Z', 'ASSIGNED'), listed('m1', '2024-02-15T12:00:00Z', 'COMPLETED')],
+          total: 2,
+        },
+      ],
+    });
+    // A mission seen live before the list arrives (a frame without a creation time).
+    store.dispatch(missionUpdated({ id: 'm9', vehicle_id: 'B', status: 'IN_PROGRESS', completed_waypoints: 1 }));
+    await store.dispatch(fetchMissions('fleet-001'));
+    expect(calls[0]!.url).toBe('/api/v1/missions?fleet_id=fleet-001&limit=100');
+    const { order, byId, error } = store.getState().missions;
+    expect(error).toBeNull();
+    expect(order).toEqual(['m9', 'm3', 'm1']);
+    expect(byId.m3!.waypoints).toEqual(route);
+    expect(missionProgress(byId.m1!)).toEqual({ done: 2, total: 2, pct: 100 });
+
+    // Loading again (a reload or a reconnect) neither duplicates nor reorders.
+    await store.dispatch(fetchMissions('fleet-001'));
+    expect(store.getState().missions.order).toEqual(['m9', 'm3', 'm1']);
+  });
+
+  it('says when the missions list cannot be loaded', async () => {
+    const { store } = fakeServer({
+      'GET /missions?': () => [503, { detail: 'store unavailable', error: 'UNAVAILABLE', status_code: 503 }],
+    });
+    await store.dispatch(fetchMissions('fleet-001'));
+    expect(store.getState().missions.error).toContain('store unavailable');
   });
 
   it('derives report windows and chart bucket widths', () => {
