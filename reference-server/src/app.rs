@@ -564,13 +564,16 @@ async fn start_simulator(
         .simulator_scenario
         .parse()
         .map_err(|e: vehicleops_core::ValidationError| StartupError::Config(e.to_string()))?;
+    let seed = config.simulator_seed.unwrap_or_else(rand_seed);
+    // Logged so that any run (a demo, a failed test) can be replayed with VEHICLEOPS_SIMULATOR_SEED.
+    tracing::info!(seed, scenario = %scenario, "simulator seeded");
     let sim_config = SimulatorConfig {
         fleet_id: config.simulator_fleet.clone(),
         vehicles: config.simulator_vehicles,
         interval_ms: config.simulator_interval_ms,
         area,
         scenario,
-        seed: rand_seed(),
+        seed,
         max_ticks: None,
     };
     let simulator =

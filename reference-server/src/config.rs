@@ -320,6 +320,12 @@ pub struct Config {
     )]
     pub simulator_scenario: String,
 
+    /// Seed of the simulator's random numbers: the same seed drives the same fleet (routes,
+    /// faults and so alerts), e.g. to reproduce a demo or a test run. Random when unset; the
+    /// seed in use is logged at start.
+    #[arg(long, env = "VEHICLEOPS_SIMULATOR_SEED")]
+    pub simulator_seed: Option<u64>,
+
     /// Directory of the web dashboard's static files, served at `/` when it exists. Defaults to
     /// the built copy shipped in `reference-server/dashboard/` (rebuilt by
     /// `examples/dashboard/scripts/ship.sh`).

@@ -81,6 +81,10 @@ export async function startServer({ dashboardDir, env = {} } = {}) {
         SECRET_KEY: process.env.SECRET_KEY ?? 'e2e-secret-key-for-tests-only-0123456789',
         VEHICLEOPS_SQLITE_PATH: join(dataDir, 'vehicleops.db'),
         VEHICLEOPS_DASHBOARD_DIR: dashboardDir ?? '',
+        // A fleet known to raise its first alert ~12 s after start and another at least every
+        // 24 s (pinned by a test in reference-server/src/demo.rs), so "an alert appears live"
+        // never waits on the luck of a random seed.
+        VEHICLEOPS_SIMULATOR_SEED: '933',
         RUST_LOG: process.env.RUST_LOG ?? 'warn',
         ...env,
       },

@@ -184,7 +184,8 @@ const tests = [
     'an alert appears live and is acknowledged with notes',
     async ({ page, server }) => {
       const open = page.locator('[data-testid="alert-item"]:has([data-testid="alert-ack-btn"])').first();
-      await open.waitFor({ timeout: 120_000 });
+      // The seeded demo fleet raises an alert at least every 24 s (see harness.mjs).
+      await open.waitFor({ timeout: 60_000 });
       const alertId = await open.getAttribute('data-alert-id');
       const item = page.locator(`[data-testid="alert-item"][data-alert-id="${alertId}"]`);
       if (process.env.VEHICLEOPS_SCREENSHOT) {
