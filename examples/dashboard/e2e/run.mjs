@@ -253,6 +253,29 @@ const tests = [
     },
   ],
   [
+    'a token the restarted server refuses leads back to the login page, saying why',
+    async ({ page, server }) => {
+      if (!server.restart) {
+        console.log('     (skipped: the server was given by URL)');
+        return;
+      }
+      // Another key voids every token issued so far (as deleting the demo key file would).
+      await server.restart({ env: { SECRET_KEY: 'e2e-another-key-voiding-old-tokens-0123456789' } });
+      const error = page.getByTestId('login-error');
+      await error.waitFor({ timeout: 30_000 });
+      const message = await error.textContent();
+      assert(/no longer accepts this session/.test(message) && /log in again/.test(message), `clear message: ${message}`);
+      const stored = await page.evaluate(() => sessionStorage.getItem('vehicleops.session'));
+      assert(stored === null, 'the refused token is forgotten');
+      // Back to the server's own key file, and logged in again for the tests that follow.
+      await server.restart();
+      await page.getByTestId('login-email').fill(OPERATOR.email);
+      await page.getByTestId('login-password').fill(OPERATOR.password);
+      await page.getByTestId('login-submit').click();
+      await page.waitForSelector('[data-testid="connection-state"][data-phase="open"]', { timeout: 30_000 });
+    },
+  ],
+  [
     'analytics and missions views load from the API',
     async ({ page }) => {
       await page.getByTestId('nav-analytics').click();

@@ -9,7 +9,7 @@ import { alertReceived, fetchAlerts } from './store/alertsSlice';
 import { commandUpdated } from './store/commandsSlice';
 import { fetchMissions, missionUpdated } from './store/missionsSlice';
 import { connectionChanged } from './store/uiSlice';
-import { loggedOut } from './store/authSlice';
+import { loggedOut, SESSION_REFUSED_MESSAGE } from './store/authSlice';
 
 export function connectLive(
   store: AppStore,
@@ -44,7 +44,7 @@ export function connectLive(
         // Missions may have advanced or ended while the connection was down.
         void store.dispatch(fetchMissions(fleetId));
       },
-      onUnauthorized: () => store.dispatch(loggedOut('Session expired: please log in again')),
+      onUnauthorized: () => store.dispatch(loggedOut(SESSION_REFUSED_MESSAGE)),
     },
   });
   return socket;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiClient, type FetchLike } from '../api/client';
 import { createStore } from './index';
-import { login, loggedOut } from './authSlice';
+import { login, loggedOut, SESSION_REFUSED_MESSAGE } from './authSlice';
 import {
   fleetChosen,
   fetchVehicles,
@@ -68,6 +68,24 @@ describe('auth', () => {
     });
     await store.dispatch(login({ email: 'operator@vehicleops.io', password: 'nope' }));
     expect(store.getState().auth).toMatchObject({ token: null, status: 'failed', error: 'Invalid email or password' });
+  });
+
+  it('a token the server refuses (e.g. after a restart with a new key) ends the session, saying why', async () => {
+    let accepted = true;
+    const { store } = fakeServer({
+      'POST /auth/login': () => [200, { access_token: 'T1', token_type: 'bearer', expires_in: 3600, operator }],
+      'GET /fleet/fleet-001/vehicles': () =>
+        accepted ? [200, { data: [], total: 0 }] : [401, { detail: 'Invalid token', error: 'UNAUTHORIZED', status_code: 401 }],
+    });
+    await store.dispatch(login({ email: 'operator@vehicleops.io', password: 'Operator123!' }));
+    store.dispatch(fleetChosen('fleet-001'));
+    await store.dispatch(fetchVehicles('fleet-001'));
+    expect(store.getState().auth.token).toBe('T1');
+
+    accepted = false;
+    await store.dispatch(fetchVehicles('fleet-001'));
+    expect(store.getState().auth).toMatchObject({ token: null, error: SESSION_REFUSED_MESSAGE });
+    expect(store.getState().fleet.fleetId).toBeNull();
   });
 
   it('logging out forgets the fleet as well', () => {
