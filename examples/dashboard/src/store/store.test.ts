@@ -173,6 +173,21 @@ describe('fleet', () => {
     expect(ids()).toEqual(['fleet-001-VH-002']);
     expect(selectActiveCount(store.getState())).toBe(2);
   });
+
+  it('keeps the active count as vehicles go offline, come back, appear, or report late', () => {
+    const { store } = fakeServer({});
+    const count = () => selectActiveCount(store.getState());
+    store.dispatch(vehiclesReceived([v('A', 'MOVING', 1), v('B', 'IDLE', 1)]));
+    expect(count()).toBe(2);
+    store.dispatch(vehiclesReceived([v('A', 'OFFLINE', 2), v('C', 'OFFLINE', 1)]));
+    expect(count()).toBe(1);
+    store.dispatch(vehiclesReceived([v('A', 'MOVING', 1)])); // older than the OFFLINE reading
+    expect(count()).toBe(1);
+    store.dispatch(vehiclesReceived([v('A', 'CHARGING', 3), v('C', 'MOVING', 2), v('D', 'STOPPED', 1)]));
+    expect(count()).toBe(4);
+    store.dispatch(fleetChosen('fleet-002'));
+    expect(count()).toBe(0);
+  });
 });
 
 describe('alerts', () => {
