@@ -215,6 +215,21 @@ describe('alerts', () => {
     expect(calls.at(-1)!.body).toEqual({ notes: 'called the driver' });
   });
 
+  it('keeps a live alert that arrives while the list is being fetched (published before stored)', async () => {
+    const { store } = fakeServer({
+      'GET /alerts': () => [200, { data: [alert('a1', '2024-01-01T00:00:00Z')], total: 1 }],
+    });
+    // The request is out; the live alert comes in before its answer, which does not hold it.
+    const fetching = store.dispatch(fetchAlerts('fleet-001'));
+    store.dispatch(alertReceived({ ...alert('a2', '2024-01-01T00:01:00Z'), id: 'a2' }));
+    await fetching;
+    expect(store.getState().alerts.order).toEqual(['a2', 'a1']);
+    // Once no fetch is in flight, the next answer is the whole truth again.
+    expect(store.getState().alerts.liveDuringFetch).toEqual([]);
+    await store.dispatch(fetchAlerts('fleet-001'));
+    expect(store.getState().alerts.order).toEqual(['a1']);
+  });
+
   it('adds live alerts on top, bounded; id-less ones mark the list stale', () => {
     const { store } = fakeServer({});
     for (let i = 0; i < MAX_ALERTS + 5; i++) store.dispatch(alertReceived({ ...alert(`a${i}`, ''), id: `a${i}` }));
