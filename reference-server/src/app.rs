@@ -31,6 +31,7 @@ use crate::config::{AppEnv, BusKind, Config, StoreKind};
 use crate::demo;
 use crate::error::StartupError;
 use crate::metrics::Metrics;
+use crate::secret_key;
 
 /// Capacity of the in-process telemetry queue (readings).
 const BUS_CAPACITY: usize = 10_000;
@@ -475,14 +476,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
 
     let secret = match &config.secret_key {
         Some(key) => key.as_bytes().to_vec(),
-        None => {
-            if config.app_env == AppEnv::Development {
-                tracing::warn!(
-                    "SECRET_KEY is not set: using a random key; tokens end with this process"
-                );
-            }
-            random_bytes()
-        }
+        None => generated_secret(&config),
     };
     let tokens = TokenService::new(
         &secret,
@@ -564,13 +558,16 @@ async fn start_simulator(
         .simulator_scenario
         .parse()
         .map_err(|e: vehicleops_core::ValidationError| StartupError::Config(e.to_string()))?;
+    let seed = config.simulator_seed.unwrap_or_else(rand_seed);
+    // Logged so that any run (a demo, a failed test) can be replayed with this seed.
+    tracing::info!(seed, scenario = %scenario, "simulator seeded");
     let sim_config = SimulatorConfig {
         fleet_id: config.simulator_fleet.clone(),
         vehicles: config.simulator_vehicles,
         interval_ms: config.simulator_interval_ms,
         area,
         scenario,
-        seed: rand_seed(),
+        seed,
         max_ticks: None,
     };
     let simulator =
@@ -595,11 +592,36 @@ async fn start_simulator(
     Ok(simulator.spawn(publisher, Some(link))?)
 }
 
-fn random_bytes() -> Vec<u8> {
-    use argon2::password_hash::rand_core::{OsRng, RngCore};
-    let mut key = vec![0u8; 32];
-    OsRng.fill_bytes(&mut key);
-    key
+/// The token key when SECRET_KEY is unset (never in production, which requires it): the one
+/// kept in the key file, created on first start, so tokens outlive a restart. Without a usable
+/// file, a random key for this process only.
+fn generated_secret(config: &Config) -> Vec<u8> {
+    let path = config
+        .secret_key_file
+        .clone()
+        .or_else(|| secret_key::default_key_file(config.sqlite_path.as_deref()));
+    let Some(path) = path else {
+        tracing::warn!(
+            "SECRET_KEY is not set and there is no place for a key file (no HOME): using a \
+             random key; tokens end with this process"
+        );
+        return secret_key::random_key().to_vec();
+    };
+    match secret_key::load_or_create(&path) {
+        Ok(key) => {
+            tracing::info!(path = %path.display(), "SECRET_KEY is not set: using the key kept in this file");
+            key
+        }
+        Err(e) => {
+            tracing::warn!(
+                path = %path.display(),
+                error = %e,
+                "SECRET_KEY is not set and the key file is unusable: using a random key; tokens \
+                 end with this process"
+            );
+            secret_key::random_key().to_vec()
+        }
+    }
 }
 
 fn rand_seed() -> u64 {

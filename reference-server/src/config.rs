@@ -19,7 +19,7 @@ use crate::error::StartupError;
 pub enum AppEnv {
     /// One-command demo: demo fleets, vehicles and the three demo accounts, simulator on.
     Demo,
-    /// Like production, but a missing secret key is replaced by a random one (with a warning).
+    /// Like production, but a missing secret key is generated and kept in the key file.
     Development,
     /// `SECRET_KEY` must be set (at least 32 bytes); nothing is seeded.
     Production,
@@ -90,6 +90,13 @@ pub struct Config {
     /// HMAC key signing access tokens; at least 32 bytes, required in production.
     #[arg(long, env = "SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+
+    /// Without SECRET_KEY (demo and development modes): file keeping the generated token key,
+    /// so tokens survive a restart. Created with mode 0600 on first start. Default:
+    /// `<VEHICLEOPS_SQLITE_PATH>.secret-key`, else `$XDG_STATE_HOME/vehicleops/secret-key`
+    /// (`~/.local/state/vehicleops/secret-key`).
+    #[arg(long, env = "VEHICLEOPS_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
 
     /// Lifetime of access tokens, in minutes.
     #[arg(long, env = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 60)]
@@ -319,6 +326,12 @@ pub struct Config {
         default_value = "fault-injection"
     )]
     pub simulator_scenario: String,
+
+    /// Seed of the simulator's random numbers: the same seed drives the same fleet (routes,
+    /// faults and so alerts), e.g. to reproduce a demo or a test run. Random when unset; the
+    /// seed in use is logged at start.
+    #[arg(long, env = "VEHICLEOPS_SIMULATOR_SEED")]
+    pub simulator_seed: Option<u64>,
 
     /// Directory of the web dashboard's static files, served at `/` when it exists. Defaults to
     /// the built copy shipped in `reference-server/dashboard/` (rebuilt by

@@ -27,6 +27,7 @@ pub mod extract;
 #[cfg(feature = "kafka")]
 pub mod kafka_mode;
 pub mod metrics;
+pub mod secret_key;
 #[cfg(feature = "vda5050")]
 pub mod vda5050_mode;
 pub mod ws;

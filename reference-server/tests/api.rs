@@ -830,6 +830,108 @@ async fn missions_create_conflict_get_and_cancel() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missions_list_newest_first_with_routes_filters_and_rbac() {
+    let s = TestServer::start(&[]).await;
+    let operator = s.token("operator").await;
+    let mut ids = Vec::new();
+    for vehicle in ["fleet-001-VH-001", "fleet-001-VH-002"] {
+        let body = json!({
+            "fleet_id": "fleet-001",
+            "vehicle_id": vehicle,
+            "mission_type": "INSPECTION",
+            "waypoints": [
+                {"latitude": 4.7120, "longitude": -74.0730, "order": 1},
+                {"latitude": 4.7205, "longitude": -74.0650, "order": 2}
+            ]
+        });
+        let (st, created) = s.post("/api/v1/missions", &operator, body).await;
+        assert_eq!(st, StatusCode::CREATED, "{created}");
+        ids.push(created["id"].as_str().unwrap().to_string());
+    }
+    let (st, c) = s
+        .post(
+            &format!("/api/v1/missions/{}/cancel", ids[0]),
+            &operator,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{c}");
+
+    let listed_ids = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (st, page) = s
+        .get("/api/v1/missions?fleet_id=fleet-001", &operator)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 2);
+    assert_eq!(
+        listed_ids(&page),
+        vec![ids[1].clone(), ids[0].clone()],
+        "newest first"
+    );
+    let newest = &page["data"][0];
+    assert_eq!(newest["vehicle_id"], "fleet-001-VH-002");
+    assert_eq!(newest["mission_type"], "INSPECTION");
+    assert_eq!(newest["priority"], "NORMAL");
+    assert_eq!(newest["total_waypoints"], 2);
+    assert_eq!(
+        newest["waypoints"],
+        json!([
+            {"latitude": 4.7120, "longitude": -74.0730, "order": 1},
+            {"latitude": 4.7205, "longitude": -74.0650, "order": 2}
+        ]),
+        "the route comes with the mission"
+    );
+    let (_, single) = s
+        .get(&format!("/api/v1/missions/{}", ids[1]), &operator)
+        .await;
+    assert_eq!(single["waypoints"], newest["waypoints"]);
+
+    for (query, expected) in [
+        ("status=CANCELLED", vec![ids[0].clone()]),
+        ("vehicle_id=fleet-001-VH-002", vec![ids[1].clone()]),
+        ("fleet_id=fleet-001&limit=1", vec![ids[1].clone()]),
+        ("", vec![ids[1].clone(), ids[0].clone()]),
+    ] {
+        let (st, page) = s.get(&format!("/api/v1/missions?{query}"), &operator).await;
+        assert_eq!(st, StatusCode::OK, "{query}: {page}");
+        assert_eq!(listed_ids(&page), expected, "{query}");
+    }
+    let (_, limited) = s.get("/api/v1/missions?limit=1", &operator).await;
+    assert_eq!(limited["total"], 2, "the total counts past the limit");
+
+    let (st, b) = s
+        .get("/api/v1/missions?fleet_id=fleet-003", &operator)
+        .await;
+    assert_error(st, &b, StatusCode::FORBIDDEN, "FORBIDDEN");
+    let (st, b) = s
+        .get("/api/v1/missions?vehicle_id=fleet-001-VH-099", &operator)
+        .await;
+    assert_error(st, &b, StatusCode::NOT_FOUND, "NOT_FOUND");
+    for (query, field) in [
+        ("status=LOST", "status"),
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+    ] {
+        let (st, b) = s.get(&format!("/api/v1/missions?{query}"), &operator).await;
+        assert_eq!(
+            assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE").as_deref(),
+            Some(field),
+            "{query}"
+        );
+    }
+    let (st, _) = s.call(Method::GET, "/api/v1/missions", None, None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operations_endpoints_and_error_envelopes() {
     let s = TestServer::start(&[]).await;
     let (st, b) = s.call(Method::GET, "/healthz", None, None).await;

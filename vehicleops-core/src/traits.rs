@@ -227,6 +227,15 @@ pub struct AlertFilter {
     pub limit: u32,
 }
 
+/// Filters for listing missions. `None` means "any"; a `limit` of 0 means "no limit".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MissionFilter {
+    pub fleet_id: Option<String>,
+    pub vehicle_id: Option<String>,
+    pub status: Option<MissionStatus>,
+    pub limit: u32,
+}
+
 /// A page of results with the total that matched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
@@ -281,6 +290,8 @@ pub trait FleetRepository: Send + Sync {
     async fn get_mission(&self, mission_id: &str) -> Result<Option<Mission>>;
     async fn active_mission(&self, vehicle_id: &str) -> Result<Option<Mission>>;
     async fn count_active_missions(&self, fleet_id: &str) -> Result<u64>;
+    /// Newest first (by creation time, then id), with the total that matched the filter.
+    async fn list_missions(&self, filter: &MissionFilter) -> Result<Page<Mission>>;
 }
 
 /// A reading that failed validation, with why and where it came from.

@@ -21,8 +21,8 @@
 //! tests are `#[tokio::test]`s.
 //!
 //! Fixed points of the contract that the traits leave open, pinned here so backends agree:
-//! - a limit of 0 in [`AlertFilter::limit`] and [`FleetRepository::list_commands`] means "no
-//!   limit"; `total` always counts every match;
+//! - a limit of 0 in [`AlertFilter::limit`], [`MissionFilter::limit`] and
+//!   [`FleetRepository::list_commands`] means "no limit"; `total` always counts every match;
 //! - a duplicate key in a write keeps the first stored reading (later copies are ignored, even
 //!   when their values differ), and a batch may repeat a key;
 //! - `upsert_vehicle` with an unknown fleet, and clearing, acknowledging or updating an unknown
@@ -36,9 +36,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use vehicleops_core::{
     Alert, AlertFilter, AlertType, Command, CommandKind, CommandParams, CommandStatus, ErrorKind,
-    Fleet, FleetRepository, GeoPoint, HistoryQuery, MapPose, Metric, Mission, MissionPriority,
-    MissionStatus, MissionType, Operator, Reading, Role, Severity, Telemetry, TimeRange,
-    TimeSeriesStore, Vehicle, VehicleStatus, Waypoint, WriteOutcome,
+    Fleet, FleetRepository, GeoPoint, HistoryQuery, MapPose, Metric, Mission, MissionFilter,
+    MissionPriority, MissionStatus, MissionType, Operator, Reading, Role, Severity, Telemetry,
+    TimeRange, TimeSeriesStore, Vehicle, VehicleStatus, Waypoint, WriteOutcome,
 };
 
 /// A backend under test: its time-series store and its repository (often the same object).
@@ -69,6 +69,7 @@ macro_rules! store_conformance_tests {
             count_open_alerts,
             commands_lifecycle,
             missions_lifecycle,
+            missions_list_filters_newest_first,
             concurrent_missions_for_one_vehicle_admit_one,
             unknown_entities_are_not_found,
         );
@@ -1093,6 +1094,92 @@ pub async fn missions_lifecycle((_, repo): Stores) {
     assert_eq!(repo.active_mission("VH-2").await.unwrap(), None);
     assert_eq!(repo.get_mission("m3").await.unwrap(), Some(failed));
     assert_eq!(repo.active_mission("VH-404").await.unwrap(), None);
+}
+
+/// Listing missions: newest first (ties by id, newest id first), each filter, limit and total,
+/// every field (waypoints included) as stored.
+pub async fn missions_list_filters_newest_first((_, repo): Stores) {
+    let created = |id: &str, vehicle_id: &str, secs: i64| Mission {
+        created_at: at(secs),
+        ..mission(id, vehicle_id)
+    };
+    let done = Mission {
+        status: MissionStatus::Completed,
+        completed_waypoints: 2,
+        completed_at: Some(at(50)),
+        ..created("m1", "VH-1", 0)
+    };
+    let active = created("m2", "VH-1", 100);
+    let tie = created("m3", "VH-2", 100);
+    let elsewhere = Mission {
+        fleet_id: OTHER_FLEET.into(),
+        ..created("m4", "VH-9", 200)
+    };
+    // Inserted out of time order.
+    for m in [&tie, &elsewhere, &done, &active] {
+        repo.insert_mission(m).await.unwrap();
+    }
+
+    let names = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+    let list = |filter: MissionFilter| {
+        let repo = Arc::clone(&repo);
+        async move {
+            let page = repo.list_missions(&filter).await.unwrap();
+            (ids(&page.data, |m| &m.id), page.total)
+        }
+    };
+    assert_eq!(
+        list(MissionFilter::default()).await,
+        (names(&["m4", "m3", "m2", "m1"]), 4)
+    );
+    let by_fleet = MissionFilter {
+        fleet_id: Some(FLEET.into()),
+        ..MissionFilter::default()
+    };
+    assert_eq!(
+        list(by_fleet.clone()).await,
+        (names(&["m3", "m2", "m1"]), 3)
+    );
+    assert_eq!(
+        list(MissionFilter {
+            limit: 2,
+            ..by_fleet.clone()
+        })
+        .await,
+        (names(&["m3", "m2"]), 3),
+        "the limit cuts the page, not the total"
+    );
+    assert_eq!(
+        list(MissionFilter {
+            vehicle_id: Some("VH-1".into()),
+            ..by_fleet.clone()
+        })
+        .await,
+        (names(&["m2", "m1"]), 2)
+    );
+    assert_eq!(
+        list(MissionFilter {
+            status: Some(MissionStatus::Completed),
+            ..by_fleet.clone()
+        })
+        .await,
+        (names(&["m1"]), 1)
+    );
+    assert_eq!(
+        list(MissionFilter {
+            fleet_id: Some("fleet-404".into()),
+            ..MissionFilter::default()
+        })
+        .await,
+        (names(&[]), 0)
+    );
+
+    let page = repo.list_missions(&by_fleet).await.unwrap();
+    assert_eq!(
+        page.data,
+        vec![tie, active, done],
+        "every field round-trips"
+    );
 }
 
 /// Racing inserts of missions for one idle vehicle: exactly one wins, the rest conflict.

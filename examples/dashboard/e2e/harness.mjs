@@ -55,7 +55,8 @@ async function waitHealthy(url, child, deadlineMs) {
 /**
  * A reference server in demo mode. `VEHICLEOPS_URL` points at one already running; otherwise
  * `VEHICLEOPS_SERVER_BIN` is started on a free port with the built dashboard and a private
- * data directory, and can be restarted (same port, same data) to test reconnects.
+ * data directory, and can be restarted (same port, same data, same token key) to test
+ * reconnects.
  */
 export async function startServer({ dashboardDir, env = {} } = {}) {
   if (process.env.VEHICLEOPS_URL) {
@@ -70,19 +71,24 @@ export async function startServer({ dashboardDir, env = {} } = {}) {
   const url = `http://127.0.0.1:${port}`;
   let child = null;
   const logs = [];
-  const start = async () => {
+  // No SECRET_KEY: like the demo, the server keeps a generated key next to its database, so
+  // tokens outlive a restart. `restart({ env })` can start it with other settings once.
+  const start = async (overrides = {}) => {
     child = spawn(bin, [], {
       env: {
         ...process.env,
         APP_ENV: 'demo',
         APP_HOST: '127.0.0.1',
         APP_PORT: String(port),
-        // A fixed key, so tokens outlive a restart (as in production) and reconnects can be tested.
-        SECRET_KEY: process.env.SECRET_KEY ?? 'e2e-secret-key-for-tests-only-0123456789',
         VEHICLEOPS_SQLITE_PATH: join(dataDir, 'vehicleops.db'),
         VEHICLEOPS_DASHBOARD_DIR: dashboardDir ?? '',
+        // A fleet known to raise its first alert ~12 s after start and another at least every
+        // 24 s (pinned by a test in reference-server/src/demo.rs), so "an alert appears live"
+        // never waits on the luck of a random seed.
+        VEHICLEOPS_SIMULATOR_SEED: '933',
         RUST_LOG: process.env.RUST_LOG ?? 'warn',
         ...env,
+        ...overrides,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -106,10 +112,10 @@ export async function startServer({ dashboardDir, env = {} } = {}) {
   return {
     url,
     logs: () => logs.join(''),
-    restart: async ({ downMs = 0 } = {}) => {
+    restart: async ({ downMs = 0, env: overrides = {} } = {}) => {
       await stop();
       if (downMs) await new Promise((r) => setTimeout(r, downMs));
-      await start();
+      await start(overrides);
     },
     stop,
   };

@@ -184,7 +184,8 @@ const tests = [
     'an alert appears live and is acknowledged with notes',
     async ({ page, server }) => {
       const open = page.locator('[data-testid="alert-item"]:has([data-testid="alert-ack-btn"])').first();
-      await open.waitFor({ timeout: 120_000 });
+      // The seeded demo fleet raises an alert at least every 24 s (see harness.mjs).
+      await open.waitFor({ timeout: 60_000 });
       const alertId = await open.getAttribute('data-alert-id');
       const item = page.locator(`[data-testid="alert-item"][data-alert-id="${alertId}"]`);
       if (process.env.VEHICLEOPS_SCREENSHOT) {
@@ -252,6 +253,29 @@ const tests = [
     },
   ],
   [
+    'a token the restarted server refuses leads back to the login page, saying why',
+    async ({ page, server }) => {
+      if (!server.restart) {
+        console.log('     (skipped: the server was given by URL)');
+        return;
+      }
+      // Another key voids every token issued so far (as deleting the demo key file would).
+      await server.restart({ env: { SECRET_KEY: 'e2e-another-key-voiding-old-tokens-0123456789' } });
+      const error = page.getByTestId('login-error');
+      await error.waitFor({ timeout: 30_000 });
+      const message = await error.textContent();
+      assert(/no longer accepts this session/.test(message) && /log in again/.test(message), `clear message: ${message}`);
+      const stored = await page.evaluate(() => sessionStorage.getItem('vehicleops.session'));
+      assert(stored === null, 'the refused token is forgotten');
+      // Back to the server's own key file, and logged in again for the tests that follow.
+      await server.restart();
+      await page.getByTestId('login-email').fill(OPERATOR.email);
+      await page.getByTestId('login-password').fill(OPERATOR.password);
+      await page.getByTestId('login-submit').click();
+      await page.waitForSelector('[data-testid="connection-state"][data-phase="open"]', { timeout: 30_000 });
+    },
+  ],
+  [
     'analytics and missions views load from the API',
     async ({ page }) => {
       await page.getByTestId('nav-analytics').click();
@@ -291,6 +315,27 @@ const tests = [
       assert((await mission.textContent()).includes(vehicleId), 'the mission is for the selected vehicle');
       assert(/0\/3 waypoints|[123]\/3 waypoints/.test(await mission.textContent()), 'three waypoints');
       assert(['ASSIGNED', 'IN_PROGRESS'].includes(await mission.getAttribute('data-status')), 'active mission');
+      const missionId = await mission.getAttribute('data-mission-id');
+
+      // The list comes from the server: the mission is still there after a page reload, with
+      // the route the map draws when its vehicle is selected.
+      await page.reload();
+      await page.getByTestId('nav-missions').click();
+      const listed = page.locator(`[data-testid="mission-item"][data-mission-id="${missionId}"]`);
+      await listed.waitFor({ timeout: 15_000 });
+      assert((await listed.textContent()).includes(vehicleId), 'the reloaded mission names its vehicle');
+      assert(/[0-3]\/3 waypoints/.test(await listed.textContent()), 'the reloaded mission has its three waypoints');
+      await listed.getByRole('button', { name: vehicleId }).click();
+      await page.waitForFunction(
+        async () => {
+          const source = window.__fleetMap?.getSource('route');
+          if (!source) return false;
+          const data = await source.getData();
+          return data.features.filter((f) => f.geometry.type === 'Point').length === 3;
+        },
+        null,
+        { timeout: 15_000, polling: 500 },
+      );
       await page.getByTestId('nav-map').click();
     },
   ],

@@ -44,10 +44,4 @@ if [[ -z "${VEHICLEOPS_URL:-}" && -z "${VEHICLEOPS_SERVER_BIN:-}" ]]; then
 fi
 
 echo "== end-to-end tests (chromium, real server in demo mode)"
-# Known flake (open): once in CI the alert test saw no alert in 120 s from the randomly seeded
-# demo fleet. A second full run against a fresh server tells a flake from a regression; the
-# retry is printed so it is never silent.
-if ! node e2e/run.mjs; then
-  echo "== end-to-end tests failed; running them once more against a fresh server (see above)"
-  node e2e/run.mjs
-fi
+node e2e/run.mjs

@@ -24,9 +24,10 @@ export interface DashboardConfig {
   zoom: number;
   sitePlan: SitePlan | null;
   /**
-   * Longest a vehicle position waits before it is drawn. Vehicles report at ~1 Hz; each source
-   * refresh re-clusters the fleet in the worker and repaints the map, which on a machine without
-   * a GPU (software WebGL) is the dominant cost.
+   * Longest a vehicle position waits before it is drawn, for small fleets; large fleets are
+   * refreshed less often, down to once a second from 1,000 vehicles (see `mapRefreshInterval`).
+   * Vehicles report at ~1 Hz; each source refresh re-clusters the fleet in the worker and
+   * repaints the map, which on a machine without a GPU (software WebGL) is the dominant cost.
    */
   mapRefreshMs: number;
 }

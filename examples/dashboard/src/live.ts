@@ -7,9 +7,9 @@ import type { AppStore } from './store';
 import { vehiclesReceived, fetchSummary, fetchVehicles } from './store/fleetSlice';
 import { alertReceived, fetchAlerts } from './store/alertsSlice';
 import { commandUpdated } from './store/commandsSlice';
-import { missionUpdated } from './store/missionsSlice';
+import { fetchMissions, missionUpdated } from './store/missionsSlice';
 import { connectionChanged } from './store/uiSlice';
-import { loggedOut } from './store/authSlice';
+import { loggedOut, SESSION_REFUSED_MESSAGE } from './store/authSlice';
 
 export function connectLive(
   store: AppStore,
@@ -41,8 +41,10 @@ export function connectLive(
         void store.dispatch(fetchVehicles(fleetId));
         void store.dispatch(fetchAlerts(fleetId));
         void store.dispatch(fetchSummary(fleetId));
+        // Missions may have advanced or ended while the connection was down.
+        void store.dispatch(fetchMissions(fleetId));
       },
-      onUnauthorized: () => store.dispatch(loggedOut('Session expired: please log in again')),
+      onUnauthorized: () => store.dispatch(loggedOut(SESSION_REFUSED_MESSAGE)),
     },
   });
   return socket;

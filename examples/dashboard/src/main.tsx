@@ -5,7 +5,7 @@ import { Provider } from 'react-redux';
 import { ApiClient } from './api/client';
 import { loadConfig, wsOrigin } from './config';
 import { createStore } from './store';
-import { initialAuthState, loggedOut, type AuthState } from './store/authSlice';
+import { initialAuthState, type AuthState } from './store/authSlice';
 import { App } from './App';
 import './styles.css';
 
@@ -40,8 +40,6 @@ async function main() {
     if (token) sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
     else sessionStorage.removeItem(SESSION_KEY);
   });
-  // Any REST call answered 401 ends the session.
-  api.setUnauthorizedHandler(() => store.dispatch(loggedOut('Session expired: please log in again')));
 
   createRoot(document.getElementById('root')!).render(
     <StrictMode>

@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use vehicleops_core::{
-    Alert, Command, CommandKind, FleetSummary, Metric, Mission, MissionPriority, MissionType,
-    SeriesPoint, Severity, Telemetry, VehicleMetricsSummary, VehiclePerformance, VehicleStatus,
+    Alert, Command, CommandKind, FleetSummary, Metric, Mission, MissionPriority, MissionStatus,
+    MissionType, SeriesPoint, Severity, Telemetry, VehicleMetricsSummary, VehiclePerformance,
+    VehicleStatus,
 };
 
 /// Declares an API enum with its wire names (so the OpenAPI document lists the accepted values
@@ -52,6 +53,11 @@ wire_enum!(
     /// What a mission is for.
     MissionTypeName => MissionType { Delivery = "DELIVERY", Pickup = "PICKUP", Inspection = "INSPECTION",
         Patrol = "PATROL", Charging = "CHARGING", Transfer = "TRANSFER" }
+);
+wire_enum!(
+    /// Where a mission is in its lifecycle.
+    MissionStatusName => MissionStatus { Assigned = "ASSIGNED", InProgress = "IN_PROGRESS",
+        Completed = "COMPLETED", Failed = "FAILED", Cancelled = "CANCELLED" }
 );
 wire_enum!(
     /// Mission priority.
@@ -261,6 +267,7 @@ pub struct HistoryOut {
 
 // --- commands ---------------------------------------------------------------------------------
 
+/// A route point, in requests (REROUTE, new missions) and in mission records.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct WaypointIn {
     #[schema(example = 4.712)]
@@ -572,6 +579,27 @@ pub struct MissionOut {
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub estimated_completion: Option<DateTime<Utc>>,
+    /// Why a FAILED mission failed.
+    pub failure_reason: Option<String>,
+    /// The route, in order (so a client can draw it).
+    pub waypoints: Vec<WaypointIn>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MissionQuery {
+    pub fleet_id: Option<String>,
+    pub vehicle_id: Option<String>,
+    pub status: Option<MissionStatusName>,
+    /// Most missions returned (default 50, max 500).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MissionPage {
+    pub data: Vec<MissionOut>,
+    pub total: u64,
 }
 
 /// The wire name of a serde enum variant (e.g. `MissionType::Delivery` → `"DELIVERY"`).
@@ -598,6 +626,16 @@ impl From<&Mission> for MissionOut {
             started_at: m.started_at,
             completed_at: m.completed_at,
             estimated_completion: m.estimated_completion,
+            failure_reason: m.failure_reason.clone(),
+            waypoints: m
+                .waypoints
+                .iter()
+                .map(|w| WaypointIn {
+                    latitude: w.latitude,
+                    longitude: w.longitude,
+                    order: w.order,
+                })
+                .collect(),
         }
     }
 }

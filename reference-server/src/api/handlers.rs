@@ -8,8 +8,9 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use vehicleops_core::{
-    AlertFilter, CommandKind, CommandParams, FleetSummary, HistoryQuery, Metric, MissionPriority,
-    MissionRequest, MissionType, Severity, TimeRange, VehicleStatus, Waypoint,
+    AlertFilter, CommandKind, CommandParams, FleetSummary, HistoryQuery, Metric, MissionFilter,
+    MissionPriority, MissionRequest, MissionStatus, MissionType, Severity, TimeRange,
+    VehicleStatus, Waypoint,
 };
 
 use super::AppState;
@@ -456,6 +457,33 @@ pub async fn fleet_performance(
 
 // --- alerts -----------------------------------------------------------------------------------
 
+/// The fleet scopes a list query runs over, after checking the caller may see the fleet and
+/// vehicle asked for. An admin, or anyone asking for one fleet or one vehicle, is one query
+/// (`None`: every fleet); others get one query per fleet of their own.
+async fn list_scopes(
+    state: &AppState,
+    principal: &Principal,
+    fleet_id: &Option<String>,
+    vehicle_id: &Option<String>,
+) -> ApiResult<Vec<Option<String>>> {
+    if let Some(fleet_id) = fleet_id {
+        principal.require_fleet(fleet_id)?;
+    }
+    if let Some(vehicle_id) = vehicle_id {
+        state.vehicle(principal, vehicle_id).await?;
+    }
+    Ok(
+        if fleet_id.is_some()
+            || vehicle_id.is_some()
+            || principal.role == vehicleops_core::Role::Admin
+        {
+            vec![fleet_id.clone()]
+        } else {
+            principal.fleet_ids.iter().cloned().map(Some).collect()
+        },
+    )
+}
+
 /// Alerts, newest first. Without `fleet_id`, every fleet the caller may see.
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", security(("bearer" = [])),
     params(AlertQuery),
@@ -469,12 +497,6 @@ pub async fn list_alerts(
 ) -> ApiResult<Json<AlertPage>> {
     let limit = bounded("limit", q.limit, 50, 1, 500)?;
     let severity = q.severity.map(Severity::from);
-    if let Some(fleet_id) = &q.fleet_id {
-        principal.require_fleet(fleet_id)?;
-    }
-    if let Some(vehicle_id) = &q.vehicle_id {
-        state.vehicle(&principal, vehicle_id).await?;
-    }
     let filter = |fleet_id: Option<String>| AlertFilter {
         fleet_id,
         vehicle_id: q.vehicle_id.clone(),
@@ -482,19 +504,9 @@ pub async fn list_alerts(
         acknowledged: Some(q.acknowledged.unwrap_or(false)),
         limit,
     };
-    // An admin, or anyone asking for one fleet or one vehicle, is one query; others get the
-    // union of their own fleets.
-    let scopes: Vec<Option<String>> = if q.fleet_id.is_some()
-        || q.vehicle_id.is_some()
-        || principal.role == vehicleops_core::Role::Admin
-    {
-        vec![q.fleet_id.clone()]
-    } else {
-        principal.fleet_ids.iter().cloned().map(Some).collect()
-    };
     let mut data = Vec::new();
     let mut total = 0;
-    for scope in scopes {
+    for scope in list_scopes(&state, &principal, &q.fleet_id, &q.vehicle_id).await? {
         let page = state.repo.list_alerts(&filter(scope)).await?;
         total += page.total;
         data.extend(page.data);
@@ -586,6 +598,41 @@ pub async fn create_mission(
             created_at: mission.created_at,
         }),
     ))
+}
+
+/// Missions, newest first, with their routes. Without `fleet_id`, every fleet the caller may
+/// see.
+#[utoipa::path(get, path = "/api/v1/missions", tag = "missions", security(("bearer" = [])),
+    params(MissionQuery),
+    responses((status = 200, body = MissionPage), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn list_missions(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(q): ApiQuery<MissionQuery>,
+) -> ApiResult<Json<MissionPage>> {
+    let limit = bounded("limit", q.limit, 50, 1, 500)?;
+    let mut data = Vec::new();
+    let mut total = 0;
+    for scope in list_scopes(&state, &principal, &q.fleet_id, &q.vehicle_id).await? {
+        let filter = MissionFilter {
+            fleet_id: scope,
+            vehicle_id: q.vehicle_id.clone(),
+            status: q.status.map(MissionStatus::from),
+            limit,
+        };
+        let page = state.repo.list_missions(&filter).await?;
+        total += page.total;
+        data.extend(page.data);
+    }
+    // Several fleets' pages merge into one newest-first page, ordered as the store orders one.
+    data.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    data.truncate(limit as usize);
+    Ok(Json(MissionPage {
+        data: data.iter().map(MissionOut::from).collect(),
+        total,
+    }))
 }
 
 /// A mission's progress and estimated completion.

@@ -95,11 +95,13 @@ impl AppState {
         handlers::list_alerts,
         handlers::acknowledge_alert,
         handlers::create_mission,
+        handlers::list_missions,
         handlers::get_mission,
         handlers::cancel_mission,
     ),
     components(schemas(
-        ErrorBody, CommandName, StatusName, SeverityName, MetricName, MissionTypeName, PriorityName
+        ErrorBody, CommandName, StatusName, SeverityName, MetricName, MissionTypeName, PriorityName,
+        MissionStatusName
     )),
     modifiers(&BearerAuth),
     tags(
@@ -248,7 +250,10 @@ pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) 
             "/alerts/{alert_id}/acknowledge",
             post(handlers::acknowledge_alert),
         )
-        .route("/missions", post(handlers::create_mission))
+        .route(
+            "/missions",
+            post(handlers::create_mission).get(handlers::list_missions),
+        )
         .route("/missions/{mission_id}", get(handlers::get_mission))
         .route(
             "/missions/{mission_id}/cancel",

@@ -28,6 +28,14 @@ pub struct TestServer {
 impl TestServer {
     /// Demo mode with 3 simulated vehicles in fleet-001 ticking every 200 ms, plus `extra` flags.
     pub async fn start(extra: &[&str]) -> TestServer {
+        let mut args = vec!["--secret-key", SECRET];
+        args.extend_from_slice(extra);
+        TestServer::start_without_secret_key(&args).await
+    }
+
+    /// Like [`TestServer::start`] but without `--secret-key`: the server generates its key or
+    /// takes it from its key file (`--secret-key-file` in `extra`).
+    pub async fn start_without_secret_key(extra: &[&str]) -> TestServer {
         let mut args = vec![
             "vehicleops-server",
             "--app-env",
@@ -36,8 +44,6 @@ impl TestServer {
             "127.0.0.1",
             "--app-port",
             "0",
-            "--secret-key",
-            SECRET,
             "--simulator",
             "true",
             "--simulator-vehicles",

@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use vehicleops_core::{
     Alert, AlertFilter, AlertType, Command, CommandParams, Error, Fleet, FleetRepository, GeoPoint,
-    Mission, Operator, Page, Result, Vehicle, Waypoint,
+    Mission, MissionFilter, Operator, Page, Result, Vehicle, Waypoint,
 };
 
 use super::{PostgresStore, constraint, sqlstate};
@@ -589,5 +589,41 @@ impl FleetRepository for PostgresStore {
             fleet_id,
         )
         .await
+    }
+
+    async fn list_missions(&self, filter: &MissionFilter) -> Result<Page<Mission>> {
+        let conditions = "($1::text IS NULL OR fleet_id = $1)
+            AND ($2::text IS NULL OR vehicle_id = $2)
+            AND ($3::text IS NULL OR status = $3)";
+        let status = filter.status.map(|s| s.as_str());
+        let total: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM vehicleops.missions WHERE {conditions}"
+        ))
+        .bind(&filter.fleet_id)
+        .bind(&filter.vehicle_id)
+        .bind(status)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.db(e))?;
+        let rows = sqlx::query(&format!(
+            "SELECT {MISSION_COLUMNS} FROM vehicleops.missions WHERE {conditions}
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        ))
+        .bind(&filter.fleet_id)
+        .bind(&filter.vehicle_id)
+        .bind(status)
+        .bind(limit_or_all(filter.limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db(e))?;
+        let data = rows
+            .iter()
+            .map(mission_from_row)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| self.db(e))?;
+        Ok(Page {
+            data,
+            total: total as u64,
+        })
     }
 }

@@ -7,7 +7,7 @@ use rusqlite::types::ToSql;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 use vehicleops_core::{
     Alert, AlertFilter, AlertType, Command, Error, Fleet, FleetRepository, GeoPoint, Mission,
-    Operator, Page, Result, Vehicle,
+    MissionFilter, Operator, Page, Result, Vehicle,
 };
 
 use super::convert::{
@@ -186,16 +186,7 @@ fn insert_alert(conn: &Connection, alert: &Alert) -> Result<()> {
 fn list_alerts(conn: &Connection, filter: &AlertFilter) -> Result<Page<Alert>> {
     // Only the filters in use become conditions, so SQLite can pick the matching index.
     let severity = filter.severity.as_ref().map(enum_name).transpose()?;
-    let mut conditions: Vec<&str> = Vec::new();
-    let mut values: Vec<&dyn ToSql> = Vec::new();
-    if let Some(fleet_id) = &filter.fleet_id {
-        conditions.push("fleet_id = ?");
-        values.push(fleet_id);
-    }
-    if let Some(vehicle_id) = &filter.vehicle_id {
-        conditions.push("vehicle_id = ?");
-        values.push(vehicle_id);
-    }
+    let (mut conditions, mut values) = scope_conditions(&filter.fleet_id, &filter.vehicle_id);
     if let Some(severity) = &severity {
         conditions.push("severity = ?");
         values.push(severity);
@@ -204,24 +195,68 @@ fn list_alerts(conn: &Connection, filter: &AlertFilter) -> Result<Page<Alert>> {
         conditions.push("acknowledged = ?");
         values.push(acknowledged);
     }
+    filtered_page(
+        conn,
+        SELECT_ALERT,
+        "alerts",
+        &conditions,
+        &values,
+        "triggered_at DESC, id DESC",
+        filter.limit,
+        alert_from_row,
+    )
+}
+
+/// The fleet and vehicle conditions shared by the list filters, only for the ones in use.
+fn scope_conditions<'a>(
+    fleet_id: &'a Option<String>,
+    vehicle_id: &'a Option<String>,
+) -> (Vec<&'static str>, Vec<&'a dyn ToSql>) {
+    let mut conditions = Vec::new();
+    let mut values: Vec<&dyn ToSql> = Vec::new();
+    if let Some(fleet_id) = fleet_id {
+        conditions.push("fleet_id = ?");
+        values.push(fleet_id);
+    }
+    if let Some(vehicle_id) = vehicle_id {
+        conditions.push("vehicle_id = ?");
+        values.push(vehicle_id);
+    }
+    (conditions, values)
+}
+
+/// One page of `select` (which reads `FROM table`) under the AND of `conditions` (each with one
+/// `?`, bound from `values` in order), sorted by `order_by`, at most `limit` rows (0: all), with
+/// the total that matched.
+#[allow(clippy::too_many_arguments)]
+fn filtered_page<T>(
+    conn: &Connection,
+    select: &str,
+    table: &str,
+    conditions: &[&str],
+    values: &[&dyn ToSql],
+    order_by: &str,
+    limit: u32,
+    map: fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Page<T>> {
     let where_clause = if conditions.is_empty() {
         String::new()
     } else {
         format!(" WHERE {}", conditions.join(" AND "))
     };
-
     let total: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM alerts{where_clause}"))
-        .and_then(|mut stmt| stmt.query_row(values.as_slice(), |row| row.get(0)))
+        .prepare_cached(&format!("SELECT COUNT(*) FROM {table}{where_clause}"))
+        .and_then(|mut stmt| stmt.query_row(values, |row| row.get(0)))
         .map_err(backend_error)?;
-    let limit = sql_limit(filter.limit);
-    values.push(&limit);
+    let limit = sql_limit(limit);
+    let mut page_values = values.to_vec();
+    page_values.push(&limit);
     let data = conn
         .prepare_cached(&format!(
-            "{SELECT_ALERT}{where_clause} ORDER BY triggered_at DESC, id DESC LIMIT ?"
+            "{select}{where_clause} ORDER BY {order_by} LIMIT ?"
         ))
         .and_then(|mut stmt| {
-            stmt.query_map(values.as_slice(), alert_from_row)?
+            stmt.query_map(page_values.as_slice(), map)?
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(backend_error)?;
@@ -435,6 +470,25 @@ fn update_mission(conn: &Connection, mission: &Mission) -> Result<()> {
         return Err(Error::not_found("mission", &mission.id));
     }
     Ok(())
+}
+
+fn list_missions(conn: &Connection, filter: &MissionFilter) -> Result<Page<Mission>> {
+    let status = filter.status.map(|s| s.as_str());
+    let (mut conditions, mut values) = scope_conditions(&filter.fleet_id, &filter.vehicle_id);
+    if let Some(status) = &status {
+        conditions.push("status = ?");
+        values.push(status);
+    }
+    filtered_page(
+        conn,
+        SELECT_MISSION,
+        "missions",
+        &conditions,
+        &values,
+        "created_at DESC, id DESC",
+        filter.limit,
+        mission_from_row,
+    )
 }
 
 // --- helpers ----------------------------------------------------------------------------------
@@ -723,5 +777,11 @@ impl FleetRepository for SqliteStore {
             )
         })
         .await
+    }
+
+    async fn list_missions(&self, filter: &MissionFilter) -> Result<Page<Mission>> {
+        let filter = filter.clone();
+        self.with_reader(move |conn| list_missions(conn, &filter))
+            .await
     }
 }

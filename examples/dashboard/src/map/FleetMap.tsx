@@ -13,7 +13,7 @@ import type { Waypoint } from '../types';
 import { clusterExpansionZoom, createMap, type FleetMapInstance } from './engine';
 import { countIcon, headingArrow } from './icons';
 import { gridLines, vehicleLayers } from './style';
-import { FeatureCache, type VehicleFeature } from './features';
+import { FeatureCache, mapRefreshInterval, type VehicleFeature } from './features';
 
 /** [[west, south], [east, north]] of the features. */
 function boundsOf(features: VehicleFeature[]): [[number, number], [number, number]] {
@@ -111,6 +111,9 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
           clusterMaxZoom: 14,
           clusterRadius: 40,
           clusterProperties: { alerts: ['+', ['get', 'alert']] },
+          // Points need only a margin as wide as the largest circle (the 14 px alert halo),
+          // not the default 128 px: fewer features copied into neighbouring tiles.
+          buffer: 32,
         });
         map.addSource('route', { type: 'geojson', data: routeCollection([]) });
         for (const layer of vehicleLayers) map.addLayer(layer);
@@ -162,7 +165,8 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
         };
         const schedule = () => {
           if (timer !== null) return;
-          const wait = Math.max(0, config.mapRefreshMs - (performance.now() - lastDraw));
+          const every = mapRefreshInterval(config.mapRefreshMs, cache.size);
+          const wait = Math.max(0, every - (performance.now() - lastDraw));
           timer = setTimeout(() => requestAnimationFrame(draw), wait);
         };
         unsubscribe = store.subscribe(schedule);

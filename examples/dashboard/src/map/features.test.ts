@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureCache } from './features';
+import { FeatureCache, mapRefreshInterval } from './features';
 import type { VehicleState } from '../types';
 
 const v = (id: string, lon: number, extra: Partial<VehicleState> = {}): VehicleState => ({
@@ -35,5 +35,17 @@ describe('FeatureCache', () => {
     const third = cache.sync({ A: a2 });
     expect(third.changed).toEqual([]);
     expect(third.removed).toEqual(['B']);
+  });
+});
+
+describe('mapRefreshInterval', () => {
+  it('keeps the configured pace for small fleets and slows to 1 Hz from 1,000 vehicles', () => {
+    expect(mapRefreshInterval(250, 20)).toBe(250);
+    expect(mapRefreshInterval(250, 250)).toBe(250);
+    expect(mapRefreshInterval(250, 500)).toBe(500);
+    expect(mapRefreshInterval(250, 1000)).toBe(1000);
+    expect(mapRefreshInterval(250, 10_000)).toBe(1000);
+    expect(mapRefreshInterval(250, 50_000)).toBe(1000);
+    expect(mapRefreshInterval(2000, 10_000)).toBe(2000);
   });
 });

@@ -16,6 +16,14 @@ export interface AlertsState {
   error: string | null;
   /** Live alerts without an id: the list must be refetched to act on them. */
   stale: boolean;
+  /** List fetches in flight. */
+  fetching: number;
+  /**
+   * Ids of live alerts received while a fetch was in flight. The server publishes an alert live
+   * before storing it, so the fetch's answer may not hold it yet: replacing the list with that
+   * answer alone would drop the alert from the panel until the next one.
+   */
+  liveDuringFetch: string[];
 }
 
 export const initialAlertsState: AlertsState = {
@@ -24,6 +32,8 @@ export const initialAlertsState: AlertsState = {
   acknowledging: {},
   error: null,
   stale: false,
+  fetching: 0,
+  liveDuringFetch: [],
 };
 
 /** Keeps the panel bounded whatever the alert rate. */
@@ -61,6 +71,11 @@ function insert(s: AlertsState, alert: Alert): void {
   }
 }
 
+function endFetch(s: AlertsState): void {
+  s.fetching = Math.max(0, s.fetching - 1);
+  if (s.fetching === 0) s.liveDuringFetch = [];
+}
+
 const alertsSlice = createSlice({
   name: 'alerts',
   initialState: initialAlertsState,
@@ -81,23 +96,32 @@ const alertsSlice = createSlice({
         ...live,
         id: live.id,
       } as Alert);
+      if (s.fetching > 0) s.liveDuringFetch.push(live.id);
     },
     alertsCleared: () => initialAlertsState,
   },
   extraReducers: (b) => {
-    b.addCase(fetchAlerts.fulfilled, (s, a) => {
-      // The server's list is the truth for what is open; newest first by trigger time.
-      const sorted = [...a.payload].sort((x, y) =>
-        (y.triggered_at ?? '').localeCompare(x.triggered_at ?? ''),
-      );
-      s.byId = {};
-      s.order = [];
-      for (const alert of sorted.reverse()) insert(s, alert);
-      s.error = null;
-      s.stale = false;
+    b.addCase(fetchAlerts.pending, (s) => {
+      s.fetching += 1;
     })
+      .addCase(fetchAlerts.fulfilled, (s, a) => {
+        // The server's list is the truth for what is open; newest first by trigger time. Live
+        // alerts that arrived meanwhile stay on top (the answer may predate them).
+        const arrivedMeanwhile = s.liveDuringFetch.map((id) => s.byId[id]).filter((x) => x !== undefined);
+        const sorted = [...a.payload].sort((x, y) =>
+          (y.triggered_at ?? '').localeCompare(x.triggered_at ?? ''),
+        );
+        s.byId = {};
+        s.order = [];
+        for (const alert of sorted.reverse()) insert(s, alert);
+        for (const alert of arrivedMeanwhile) if (!s.byId[alert.id]) insert(s, alert);
+        s.error = null;
+        s.stale = false;
+        endFetch(s);
+      })
       .addCase(fetchAlerts.rejected, (s, a) => {
         s.error = a.payload ?? 'Could not load alerts';
+        endFetch(s);
       })
       .addCase(acknowledgeAlert.pending, (s, a) => {
         s.acknowledging[a.meta.arg.id] = true;

@@ -20,6 +20,14 @@ export const initialAuthState: AuthState = {
   error: null,
 };
 
+/**
+ * Shown on the login page when the server refuses a token it issued: after a restart with
+ * another key (a demo server keeps its key across restarts, see docs/operations.md), or once an
+ * administrator revoked it.
+ */
+export const SESSION_REFUSED_MESSAGE =
+  'The server no longer accepts this session (it may have restarted with a new key): please log in again.';
+
 export const login = createAppThunk(
   'auth/login',
   async (creds: { email: string; password: string }, { extra, rejectWithValue }) => {

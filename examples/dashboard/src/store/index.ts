@@ -2,7 +2,7 @@
 import { combineReducers, configureStore } from '@reduxjs/toolkit';
 import { useDispatch, useSelector, useStore } from 'react-redux';
 import type { ApiClient } from '../api/client';
-import auth, { loggedOut } from './authSlice';
+import auth, { loggedOut, SESSION_REFUSED_MESSAGE } from './authSlice';
 import fleet from './fleetSlice';
 import alerts from './alertsSlice';
 import commands from './commandsSlice';
@@ -17,8 +17,9 @@ export type RootState = ReturnType<typeof appReducer>;
 const rootReducer: typeof appReducer = (state, action) =>
   appReducer(loggedOut.match(action) ? undefined : state, action);
 
+/** The store, with `api` as the thunks' client; a token the server refuses ends the session. */
 export function createStore(api: ApiClient, preloadedState?: Partial<RootState>) {
-  return configureStore({
+  const store = configureStore({
     reducer: rootReducer,
     preloadedState: preloadedState as RootState | undefined,
     middleware: (getDefault) =>
@@ -30,6 +31,9 @@ export function createStore(api: ApiClient, preloadedState?: Partial<RootState>)
         serializableCheck: false,
       }),
   });
+  // Any REST call answered 401 (other than a login) goes back to the login page, saying why.
+  api.setUnauthorizedHandler(() => store.dispatch(loggedOut(SESSION_REFUSED_MESSAGE)));
+  return store;
 }
 
 export type AppStore = ReturnType<typeof createStore>;

@@ -132,7 +132,14 @@ const missionsSlice = createSlice({
         s.error = a.payload ?? 'Could not cancel the mission';
       })
       .addCase(fetchMissions.fulfilled, (s, a) => {
-        for (const m of [...a.payload].reverse()) upsert(s, m);
+        for (const m of a.payload) upsert(s, m);
+        // The list is the server's order (newest first); missions only known from live frames
+        // (no creation time here) stay on top, as the newest.
+        const created = (id: string) => Date.parse(s.byId[id]?.created_at ?? '') || Infinity;
+        s.order.sort((x, y) => created(y) - created(x) || (y < x ? -1 : y > x ? 1 : 0));
+      })
+      .addCase(fetchMissions.rejected, (s, a) => {
+        s.error = a.payload ?? 'Could not load the missions';
       });
   },
 });

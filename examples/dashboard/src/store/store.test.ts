@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiClient, type FetchLike } from '../api/client';
 import { createStore } from './index';
-import { login, loggedOut } from './authSlice';
+import { login, loggedOut, SESSION_REFUSED_MESSAGE } from './authSlice';
 import {
   fleetChosen,
   fetchVehicles,
@@ -13,7 +13,7 @@ import {
 } from './fleetSlice';
 import { acknowledgeAlert, alertReceived, fetchAlerts, MAX_ALERTS } from './alertsSlice';
 import { commandUpdated, dispatchCommand, selectLatestCommand } from './commandsSlice';
-import { missionProgress, missionUpdated } from './missionsSlice';
+import { fetchMissions, missionProgress, missionUpdated } from './missionsSlice';
 import { bucketMinutesFor, windowOf, initialAnalyticsState } from './analyticsSlice';
 import { pickStarted, waypointPicked, pickEnded } from './uiSlice';
 import type { VehicleState } from '../types';
@@ -68,6 +68,24 @@ describe('auth', () => {
     });
     await store.dispatch(login({ email: 'operator@vehicleops.io', password: 'nope' }));
     expect(store.getState().auth).toMatchObject({ token: null, status: 'failed', error: 'Invalid email or password' });
+  });
+
+  it('a token the server refuses (e.g. after a restart with a new key) ends the session, saying why', async () => {
+    let accepted = true;
+    const { store } = fakeServer({
+      'POST /auth/login': () => [200, { access_token: 'T1', token_type: 'bearer', expires_in: 3600, operator }],
+      'GET /fleet/fleet-001/vehicles': () =>
+        accepted ? [200, { data: [], total: 0 }] : [401, { detail: 'Invalid token', error: 'UNAUTHORIZED', status_code: 401 }],
+    });
+    await store.dispatch(login({ email: 'operator@vehicleops.io', password: 'Operator123!' }));
+    store.dispatch(fleetChosen('fleet-001'));
+    await store.dispatch(fetchVehicles('fleet-001'));
+    expect(store.getState().auth.token).toBe('T1');
+
+    accepted = false;
+    await store.dispatch(fetchVehicles('fleet-001'));
+    expect(store.getState().auth).toMatchObject({ token: null, error: SESSION_REFUSED_MESSAGE });
+    expect(store.getState().fleet.fleetId).toBeNull();
   });
 
   it('logging out forgets the fleet as well', () => {
@@ -155,6 +173,21 @@ describe('fleet', () => {
     expect(ids()).toEqual(['fleet-001-VH-002']);
     expect(selectActiveCount(store.getState())).toBe(2);
   });
+
+  it('keeps the active count as vehicles go offline, come back, appear, or report late', () => {
+    const { store } = fakeServer({});
+    const count = () => selectActiveCount(store.getState());
+    store.dispatch(vehiclesReceived([v('A', 'MOVING', 1), v('B', 'IDLE', 1)]));
+    expect(count()).toBe(2);
+    store.dispatch(vehiclesReceived([v('A', 'OFFLINE', 2), v('C', 'OFFLINE', 1)]));
+    expect(count()).toBe(1);
+    store.dispatch(vehiclesReceived([v('A', 'MOVING', 1)])); // older than the OFFLINE reading
+    expect(count()).toBe(1);
+    store.dispatch(vehiclesReceived([v('A', 'CHARGING', 3), v('C', 'MOVING', 2), v('D', 'STOPPED', 1)]));
+    expect(count()).toBe(4);
+    store.dispatch(fleetChosen('fleet-002'));
+    expect(count()).toBe(0);
+  });
 });
 
 describe('alerts', () => {
@@ -180,6 +213,21 @@ describe('alerts', () => {
     expect(store.getState().alerts.byId.a1).toMatchObject({ acknowledged: true, acknowledged_by: 'op-001', notes: 'called the driver' });
     expect(store.getState().alerts.acknowledging).toEqual({});
     expect(calls.at(-1)!.body).toEqual({ notes: 'called the driver' });
+  });
+
+  it('keeps a live alert that arrives while the list is being fetched (published before stored)', async () => {
+    const { store } = fakeServer({
+      'GET /alerts': () => [200, { data: [alert('a1', '2024-01-01T00:00:00Z')], total: 1 }],
+    });
+    // The request is out; the live alert comes in before its answer, which does not hold it.
+    const fetching = store.dispatch(fetchAlerts('fleet-001'));
+    store.dispatch(alertReceived({ ...alert('a2', '2024-01-01T00:01:00Z'), id: 'a2' }));
+    await fetching;
+    expect(store.getState().alerts.order).toEqual(['a2', 'a1']);
+    // Once no fetch is in flight, the next answer is the whole truth again.
+    expect(store.getState().alerts.liveDuringFetch).toEqual([]);
+    await store.dispatch(fetchAlerts('fleet-001'));
+    expect(store.getState().alerts.order).toEqual(['a1']);
   });
 
   it('adds live alerts on top, bounded; id-less ones mark the list stale', () => {
@@ -247,6 +295,51 @@ describe('missions, analytics and waypoint picking', () => {
     const m = store.getState().missions.byId.m1!;
     expect(m.waypoints).toHaveLength(4);
     expect(missionProgress(m)).toEqual({ done: 1, total: 4, pct: 25 });
+  });
+
+  it('loads the fleet\'s missions newest first with their routes, keeping live-only ones on top', async () => {
+    const route = [1, 2].map((order) => ({ latitude: 4.7, longitude: -74, order }));
+    const listed = (id: string, created_at: string, status: string) => ({
+      id,
+      vehicle_id: 'A',
+      fleet_id: 'fleet-001',
+      status,
+      created_at,
+      waypoints: route,
+      completed_waypoints: status === 'COMPLETED' ? 2 : 0,
+      total_waypoints: 2,
+      completion_pct: status === 'COMPLETED' ? 100 : 0,
+    });
+    const { store, calls } = fakeServer({
+      'GET /missions?': () => [
+        200,
+        {
+          data: [listed('m3', '2024-02-15T12:00:02Z', 'ASSIGNED'), listed('m1', '2024-02-15T12:00:00Z', 'COMPLETED')],
+          total: 2,
+        },
+      ],
+    });
+    // A mission seen live before the list arrives (a frame without a creation time).
+    store.dispatch(missionUpdated({ id: 'm9', vehicle_id: 'B', status: 'IN_PROGRESS', completed_waypoints: 1 }));
+    await store.dispatch(fetchMissions('fleet-001'));
+    expect(calls[0]!.url).toBe('/api/v1/missions?fleet_id=fleet-001&limit=100');
+    const { order, byId, error } = store.getState().missions;
+    expect(error).toBeNull();
+    expect(order).toEqual(['m9', 'm3', 'm1']);
+    expect(byId.m3!.waypoints).toEqual(route);
+    expect(missionProgress(byId.m1!)).toEqual({ done: 2, total: 2, pct: 100 });
+
+    // Loading again (a reload or a reconnect) neither duplicates nor reorders.
+    await store.dispatch(fetchMissions('fleet-001'));
+    expect(store.getState().missions.order).toEqual(['m9', 'm3', 'm1']);
+  });
+
+  it('says when the missions list cannot be loaded', async () => {
+    const { store } = fakeServer({
+      'GET /missions?': () => [503, { detail: 'store unavailable', error: 'UNAVAILABLE', status_code: 503 }],
+    });
+    await store.dispatch(fetchMissions('fleet-001'));
+    expect(store.getState().missions.error).toContain('store unavailable');
   });
 
   it('derives report windows and chart bucket widths', () => {

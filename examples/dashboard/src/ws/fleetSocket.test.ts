@@ -179,6 +179,30 @@ describe('FleetSocket', () => {
     expect(batches).toHaveLength(1);
   });
 
+  it('hands updates over at most every 100 ms, however fast they come', () => {
+    const { client, sockets, scheduler, batches } = setup();
+    client.start();
+    sockets[0]!.open();
+    sockets[0]!.message(vehicle('A', 1, 10));
+    scheduler.runFrame();
+    expect(batches).toHaveLength(1);
+    // Updates arriving right after a hand-over wait for the next one, 100 ms on.
+    sockets[0]!.message(vehicle('A', 2, 20));
+    sockets[0]!.message(vehicle('B', 1, 30));
+    scheduler.runFrame();
+    expect(batches).toHaveLength(1);
+    scheduler.advance(99);
+    scheduler.runFrame();
+    expect(batches).toHaveLength(1);
+    scheduler.advance(1);
+    scheduler.runFrame();
+    expect(batches).toHaveLength(2);
+    expect(batches[1]!.map((v) => [v.vehicle_id, v.speed_kmh])).toEqual([
+      ['A', 20],
+      ['B', 30],
+    ]);
+  });
+
   it('unpacks snapshots and passes alerts and lifecycle frames through at once', () => {
     const { client, sockets, scheduler, batches, events } = setup();
     client.start();
