@@ -59,6 +59,8 @@ const tickMs = 10
 const perTick = Math.max(1, Math.round((rate * tickMs) / 1000))
 const ticks = Math.floor((seconds * 1000) / tickMs)
 const started = performance.now()
+const MAX_IN_FLIGHT = 16
+const inFlight = []
 let sent = 0
 let behind = 0
 for (let t = 0; t < ticks; t++) {
@@ -73,12 +75,16 @@ for (let t = 0; t < ticks; t++) {
       engineTempC: 70, loadPct: 40, status: 'MOVING', timestamp: now, headingDeg: 0, seq,
     }
   }
-  await engine.publish(batch)
+  // Several batches in flight, like a gateway would: a Kafka publish waits for the brokers'
+  // acknowledgement (linger + acks=all), which must not pace the offered rate.
+  inFlight.push(engine.publish(batch))
+  if (inFlight.length > MAX_IN_FLIGHT) await inFlight.shift()
   sent += perTick
   const delay = started + (t + 1) * tickMs - performance.now()
   if (delay > 0) await sleep(delay)
   else behind++
 }
+await Promise.all(inFlight)
 const publishSeconds = (performance.now() - started) / 1000
 const stats = await engine.close() // stores everything published, then ends the subscription
 const storedSeconds = (performance.now() - started) / 1000
