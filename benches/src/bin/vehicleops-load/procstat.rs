@@ -90,6 +90,7 @@ pub fn find_kafka_broker(port: u16) -> Option<u32> {
         };
         let args: Vec<String> = cmdline
             .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
         if !args.iter().any(|a| a == "kafka.Kafka") {
