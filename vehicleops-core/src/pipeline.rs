@@ -40,6 +40,11 @@ pub struct PipelineConfig {
     /// Batches buffered between processing and the writer; bounds memory and applies
     /// backpressure to the source when the store is slow.
     pub write_queue: usize,
+    /// Most readings the writer stores in one write. When batches queue up behind a slow
+    /// write, the writer merges them (up to this many readings) into one store write and one
+    /// round of acknowledgements, so a store that is slow per transaction catches up instead
+    /// of falling further behind, and small batches at low rates never queue.
+    pub max_write_rows: usize,
     /// How often silence-based rules (OFFLINE) are evaluated.
     pub tick_interval: Duration,
     /// First retry delay after a failed store write; doubles up to `max_retry_delay`.
@@ -54,6 +59,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             batch_size: 5000,
             write_queue: 8,
+            max_write_rows: 20_000,
             tick_interval: Duration::from_secs(1),
             initial_retry_delay: Duration::from_millis(100),
             max_retry_delay: Duration::from_secs(5),
@@ -570,9 +576,39 @@ struct Writer {
     shutdown: watch::Receiver<bool>,
 }
 
+/// Moves every job already queued behind `job` into it, while it holds fewer than `max_rows`
+/// readings. Alert changes keep their order; acknowledgements are collected in order.
+fn coalesce(
+    job: WriteJob,
+    jobs: &mut mpsc::Receiver<WriteJob>,
+    max_rows: usize,
+) -> (WriteJob, Vec<Box<dyn BatchAck>>) {
+    let WriteJob {
+        mut readings,
+        mut alerts,
+        ack,
+    } = job;
+    let mut acks: Vec<Box<dyn BatchAck>> = ack.into_iter().collect();
+    while readings.len() < max_rows {
+        let Ok(next) = jobs.try_recv() else { break };
+        readings.extend(next.readings);
+        alerts.extend(next.alerts);
+        acks.extend(next.ack);
+    }
+    (
+        WriteJob {
+            readings,
+            alerts,
+            ack: None,
+        },
+        acks,
+    )
+}
+
 impl Writer {
     async fn run(self, mut jobs: mpsc::Receiver<WriteJob>) -> Result<()> {
         while let Some(job) = jobs.recv().await {
+            let (job, acks) = coalesce(job, &mut jobs, self.config.max_write_rows);
             let n = job.readings.len() as u64;
             if !job.readings.is_empty() {
                 let started = Instant::now();
@@ -611,10 +647,18 @@ impl Writer {
                     }
                 }
             }
-            if let Some(ack) = job.ack {
-                // A failed ack means the source will redeliver; the store absorbs the replay.
-                if let Err(e) = ack.ack().await {
-                    warn!(error = %e, "acknowledging a stored batch failed; it may be replayed");
+            // Every merged batch is durable now: acknowledge them together, so a source that
+            // commits positions (Kafka) folds them into one or two commits instead of one
+            // round trip per batch. A failed ack means the source will redeliver; the store
+            // absorbs the replay.
+            let pending: Vec<_> = acks.into_iter().map(|ack| tokio::spawn(ack.ack())).collect();
+            for ack in pending {
+                match ack.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        warn!(error = %e, "acknowledging a stored batch failed; it may be replayed")
+                    }
+                    Err(e) => warn!(error = %e, "acknowledgement task failed; it may be replayed"),
                 }
             }
             self.stats.in_flight.fetch_sub(n, Ordering::Relaxed);
@@ -969,5 +1013,44 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    fn job(first_second: i64, rows: i64, ack: usize, acked: &Arc<Mutex<Vec<usize>>>) -> WriteJob {
+        WriteJob {
+            readings: (first_second..first_second + rows)
+                .map(|s| Reading {
+                    telemetry: reading("VH-1", s, 10.0, 4.7),
+                    distance_m: 0.0,
+                })
+                .collect(),
+            alerts: Vec::new(),
+            ack: Some(Box::new(Ack(ack, acked.clone()))),
+        }
+    }
+
+    #[tokio::test]
+    async fn queued_batches_merge_into_one_write_up_to_the_row_limit() {
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let (tx, mut rx) = mpsc::channel(8);
+        for (i, first) in [0, 10, 20, 30].into_iter().enumerate() {
+            tx.send(job(first, 10, i, &acked)).await.unwrap();
+        }
+        let first = rx.recv().await.unwrap();
+        let (merged, acks) = coalesce(first, &mut rx, 25);
+        // 10 + 10 + 10 reaches the limit of 25: the fourth batch waits for the next write.
+        let seconds: Vec<i64> = merged
+            .readings
+            .iter()
+            .map(|r| r.telemetry.timestamp.timestamp() % 1000)
+            .collect();
+        assert_eq!(merged.readings.len(), 30);
+        assert!(seconds.windows(2).all(|w| w[0] < w[1]), "order kept: {seconds:?}");
+        assert_eq!(acks.len(), 3);
+        for ack in acks {
+            ack.ack().await.unwrap();
+        }
+        assert_eq!(*acked.lock().unwrap(), vec![0, 1, 2]);
+        let (rest, acks) = coalesce(rx.recv().await.unwrap(), &mut rx, 25);
+        assert_eq!((rest.readings.len(), acks.len()), (10, 1));
     }
 }
