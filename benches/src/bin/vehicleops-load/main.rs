@@ -15,6 +15,7 @@ mod procstat;
 mod report;
 mod run;
 mod server;
+mod tap;
 mod verify;
 mod ws;
 

@@ -88,6 +88,9 @@ pub struct RunReport {
     /// Seconds from the end of publishing until the last record was stored.
     pub drain_s: f64,
     pub latency: Latency,
+    /// Publish → consume by a plain Kafka consumer beside the server (Kafka mode): Kafka's
+    /// share of `latency`.
+    pub kafka_latency: Option<Latency>,
     pub ws_updates: u64,
     /// Updates the clients would get with no coalescing: run readings × clients.
     pub ws_updates_uncoalesced: u64,
@@ -212,6 +215,12 @@ impl Report {
             ));
         }
         for r in &self.runs {
+            if let Some(k) = &r.kafka_latency {
+                s.push_str(&format!(
+                    "  {}/s: publish → plain Kafka consumer p50 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms\n",
+                    r.offered_per_s, k.p50_ms, k.p99_ms, k.p999_ms, k.max_ms
+                ));
+            }
             let procs: Vec<String> = r
                 .processes
                 .iter()

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::load::{DeliveryCounts, Fleet, ProducerProgress, Transport, publish_at_rate};
 use crate::procstat;
 use crate::report::{Latency, ProcessUsage, RunReport, Sample, StoreWrites};
+use crate::tap::KafkaTap;
 use crate::server::{Api, DEMO_ADMIN, PipelineCounters, ServerLaunch};
 use crate::verify;
 use crate::ws::WsClients;
@@ -202,7 +203,8 @@ pub async fn kafka_run(
             monitored.push(("postgres".into(), pid));
         }
         let (transport, counts) = Transport::kafka(&system.bootstrap, &topic, settings.linger_ms)?;
-        let run = drive(&api, transport, counts, &id, settings, rate, &monitored, "kafka").await?;
+        let tap = (&system.bootstrap, topic.as_str());
+        let run = drive(&api, transport, counts, &id, settings, rate, &monitored, Some(tap)).await?;
         Ok::<_, anyhow::Error>((run, pool))
     }
     .await;
@@ -266,7 +268,7 @@ pub async fn embedded_run(settings: &RunSettings, rate: u64) -> Result<RunReport
         settings,
         rate,
         &monitored,
-        "embedded",
+        None,
     )
     .await;
     server.shutdown().await?;
@@ -320,13 +322,23 @@ async fn drive(
     settings: &RunSettings,
     rate: u64,
     monitored: &[(String, u32)],
-    mode: &str,
+    kafka_tap: Option<(&String, &str)>,
 ) -> Result<(RunReport, Fleet)> {
+    let mode = if kafka_tap.is_some() { "kafka" } else { "embedded" };
     let token = api.login(DEMO_ADMIN.0, DEMO_ADMIN.1).await?;
     let ws_url = api.ws_url(&settings.fleet, &token);
     wait_for_pipeline(&ws_url, &transport, &counts, id, &settings.fleet).await?;
     let prefix = format!("{id}-v");
     let clients = WsClients::connect(&ws_url, settings.ws_clients, &prefix).await?;
+    let tap = match kafka_tap {
+        Some((bootstrap, topic)) => Some(KafkaTap::start(
+            bootstrap,
+            topic,
+            &format!("{id}-tap"),
+            clients.counters.clone(),
+        )?),
+        None => None,
+    };
     let transport = Arc::new(transport);
     let progress = Arc::new(ProducerProgress::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -433,6 +445,7 @@ async fn drive(
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ws_updates = clients.counters.updates.load(Ordering::Relaxed);
     let hist = clients.finish().await?;
+    let kafka_latency = tap.map(|t| Latency::from_histogram(&t.finish()));
     let last = PipelineCounters::from_metrics(&api.metrics().await?);
 
     let (w_from, acked_from, c_from, cpu_from) = window_start.context("the run ended before its warm-up")?;
@@ -469,6 +482,7 @@ async fn drive(
         stored_per_s,
         drain_s,
         latency: Latency::from_histogram(&hist),
+        kafka_latency,
         ws_updates,
         ws_updates_uncoalesced: fleet.total() * settings.ws_clients as u64,
         store_writes: StoreWrites {
