@@ -74,6 +74,13 @@ pub trait ReadingObserver: Send + Sync {
     fn observe(&self, readings: &[Reading]);
 }
 
+/// Upper bounds, in milliseconds, of the store write duration buckets of [`PipelineStats`]:
+/// 1 ms to ~33 s, doubling.
+pub const WRITE_BUCKETS_MS: [f64; 16] = [
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0,
+    16384.0, 32768.0,
+];
+
 /// Live counters of a running pipeline.
 #[derive(Debug, Default)]
 pub struct PipelineStats {
@@ -93,6 +100,9 @@ pub struct PipelineStats {
     pub in_flight: AtomicU64,
     /// Milliseconds between the newest stored reading's timestamp and its storage.
     pub last_lag_ms: AtomicU64,
+    /// Store batch writes by duration: `write_buckets[i]` counts writes that took at most
+    /// [`WRITE_BUCKETS_MS`]`[i]` (and more than the bound before); the last counts the rest.
+    pub write_buckets: [AtomicU64; WRITE_BUCKETS_MS.len() + 1],
     alerts_by_type: std::sync::Mutex<HashMap<String, u64>>,
 }
 
@@ -113,10 +123,25 @@ pub struct StatsSnapshot {
     pub max_write_ms: f64,
     pub in_flight: u64,
     pub last_lag_ms: u64,
+    /// Total seconds spent writing batches.
+    pub write_seconds_total: f64,
+    /// Store writes per duration bucket: (upper bound in ms, count in that bucket), the last
+    /// bound infinite. Not cumulative.
+    pub write_histogram: Vec<(f64, u64)>,
     pub alerts_by_type: HashMap<String, u64>,
 }
 
 impl PipelineStats {
+    /// Counts one store write of `micros` in its duration bucket.
+    fn record_write_bucket(&self, micros: u64) {
+        let ms = micros as f64 / 1000.0;
+        let i = WRITE_BUCKETS_MS
+            .iter()
+            .position(|bound| ms <= *bound)
+            .unwrap_or(WRITE_BUCKETS_MS.len());
+        self.write_buckets[i].fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> StatsSnapshot {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let batches = l(&self.batches_written);
@@ -139,6 +164,13 @@ impl PipelineStats {
             max_write_ms: l(&self.write_micros_max) as f64 / 1000.0,
             in_flight: l(&self.in_flight),
             last_lag_ms: l(&self.last_lag_ms),
+            write_seconds_total: l(&self.write_micros_total) as f64 / 1e6,
+            write_histogram: WRITE_BUCKETS_MS
+                .iter()
+                .copied()
+                .chain([f64::INFINITY])
+                .zip(self.write_buckets.iter().map(l))
+                .collect(),
             alerts_by_type: self.alerts_by_type.lock().expect("stats lock").clone(),
         }
     }
@@ -622,6 +654,7 @@ impl Writer {
                 self.stats
                     .write_micros_max
                     .fetch_max(micros, Ordering::Relaxed);
+                self.stats.record_write_bucket(micros);
                 self.stats.batches_written.fetch_add(1, Ordering::Relaxed);
                 self.stats
                     .stored
@@ -1052,5 +1085,19 @@ mod tests {
         assert_eq!(*acked.lock().unwrap(), vec![0, 1, 2]);
         let (rest, acks) = coalesce(rx.recv().await.unwrap(), &mut rx, 25);
         assert_eq!((rest.readings.len(), acks.len()), (10, 1));
+    }
+
+    #[test]
+    fn store_writes_are_counted_in_their_duration_bucket() {
+        let stats = PipelineStats::default();
+        for micros in [500, 1_000, 1_001, 3_000, 100_000_000] {
+            stats.record_write_bucket(micros);
+        }
+        let h = stats.snapshot().write_histogram;
+        assert_eq!(h.len(), WRITE_BUCKETS_MS.len() + 1);
+        assert_eq!(h[0], (1.0, 2), "0.5 ms and exactly 1 ms");
+        assert_eq!(h[1], (2.0, 1));
+        assert_eq!(h[2], (4.0, 1));
+        assert_eq!(h[WRITE_BUCKETS_MS.len()], (f64::INFINITY, 1));
     }
 }

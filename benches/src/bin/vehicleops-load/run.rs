@@ -18,7 +18,7 @@ use crate::load::{DeliveryCounts, Fleet, ProducerProgress, Transport, publish_at
 use crate::procstat;
 use crate::report::{Latency, ProcessUsage, RunReport, Sample, StoreWrites};
 use crate::tap::KafkaTap;
-use crate::server::{Api, DEMO_ADMIN, PipelineCounters, ServerLaunch};
+use crate::server::{Api, DEMO_ADMIN, PipelineCounters, ServerLaunch, write_quantile_ms};
 use crate::verify;
 use crate::ws::WsClients;
 
@@ -413,7 +413,7 @@ async fn drive(
         timeline.push(sample);
         if window_start.is_none() && began.elapsed() >= settings.warmup {
             clients.counters.measuring.store(true, Ordering::Relaxed);
-            window_start = Some((now, acked, counters, usage.clone()));
+            window_start = Some((now, acked, counters.clone(), usage.clone()));
         }
         last_cpu = usage;
         last_t = now;
@@ -492,6 +492,8 @@ async fn drive(
             } else {
                 0.0
             },
+            p50_ms_at_most: write_quantile_ms(&c_from.write_buckets, &c_to.write_buckets, 0.5),
+            p99_ms_at_most: write_quantile_ms(&c_from.write_buckets, &c_to.write_buckets, 0.99),
             max_ms: last.write_max_seconds * 1000.0,
             avg_rows_per_batch: if batches > 0.0 {
                 (c_to.stored - c_from.stored) / batches

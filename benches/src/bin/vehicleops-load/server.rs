@@ -190,7 +190,7 @@ pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
 }
 
 /// The pipeline counters the harness follows, from one scrape.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PipelineCounters {
     pub received: f64,
     pub stored: f64,
@@ -198,6 +198,9 @@ pub struct PipelineCounters {
     pub write_seconds: f64,
     pub write_max_seconds: f64,
     pub in_flight: f64,
+    /// `vehicleops_store_write_duration_seconds` buckets: (upper bound in seconds, cumulative
+    /// count), ascending; empty when the server does not export the histogram.
+    pub write_buckets: Vec<(f64, f64)>,
 }
 
 impl PipelineCounters {
@@ -210,8 +213,42 @@ impl PipelineCounters {
             write_seconds: get("vehicleops_store_write_seconds_total"),
             write_max_seconds: get("vehicleops_store_write_max_seconds"),
             in_flight: get("vehicleops_pipeline_in_flight"),
+            write_buckets: write_buckets(m),
         }
     }
+}
+
+fn write_buckets(m: &HashMap<String, f64>) -> Vec<(f64, f64)> {
+    const PREFIX: &str = "vehicleops_store_write_duration_seconds_bucket{le=\"";
+    let mut buckets: Vec<(f64, f64)> = m
+        .iter()
+        .filter_map(|(k, v)| {
+            let le = k.strip_prefix(PREFIX)?.strip_suffix("\"}")?;
+            let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            Some((bound, *v))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    buckets
+}
+
+/// The upper bound (ms) of the bucket holding quantile `q` of the writes between two scrapes
+/// of the cumulative buckets; `None` without writes.
+pub fn write_quantile_ms(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> Option<f64> {
+    let diff: Vec<(f64, f64)> = after
+        .iter()
+        .map(|&(le, n)| {
+            let old = before.iter().find(|b| b.0 == le).map_or(0.0, |b| b.1);
+            (le, n - old)
+        })
+        .collect();
+    let total = diff.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    diff.iter()
+        .find(|(_, n)| *n >= q * total)
+        .map(|(le, _)| le * 1000.0)
 }
 
 #[cfg(test)]
@@ -232,6 +269,21 @@ mod tests {
         assert_eq!(c.stored, 1000.0);
         assert_eq!(c.write_max_seconds, 0.25);
         assert_eq!(c.batches, 0.0);
+    }
+
+    #[test]
+    fn write_quantiles_come_from_the_bucket_differences() {
+        let text = "vehicleops_store_write_duration_seconds_bucket{le=\"0.001\"} 10\n\
+                    vehicleops_store_write_duration_seconds_bucket{le=\"0.002\"} 15\n\
+                    vehicleops_store_write_duration_seconds_bucket{le=\"+Inf\"} 20\n";
+        let before = PipelineCounters::from_metrics(&parse_metrics(text)).write_buckets;
+        assert_eq!(before.len(), 3);
+        // 100 more writes: 50 under 1 ms, 49 under 2 ms, 1 slower.
+        let after = vec![(0.001, 60.0), (0.002, 114.0), (f64::INFINITY, 120.0)];
+        assert_eq!(write_quantile_ms(&before, &after, 0.5), Some(1.0));
+        assert_eq!(write_quantile_ms(&before, &after, 0.99), Some(2.0));
+        assert_eq!(write_quantile_ms(&before, &after, 1.0), Some(f64::INFINITY));
+        assert_eq!(write_quantile_ms(&after, &after, 0.5), None);
     }
 
     #[test]
