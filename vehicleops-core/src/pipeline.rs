@@ -43,7 +43,9 @@ pub struct PipelineConfig {
     /// Most readings the writer stores in one write. When batches queue up behind a slow
     /// write, the writer merges them (up to this many readings) into one store write and one
     /// round of acknowledgements, so a store that is slow per transaction catches up instead
-    /// of falling further behind, and small batches at low rates never queue.
+    /// of falling further behind. While the write queue is full, processing goes on — live
+    /// updates keep flowing — and merges its batches into one held job of up to this many
+    /// readings; only then does it stop reading the source.
     pub max_write_rows: usize,
     /// How often silence-based rules (OFFLINE) are evaluated.
     pub tick_interval: Duration,
@@ -303,7 +305,25 @@ impl PipelineHandle {
 struct WriteJob {
     readings: Vec<Reading>,
     alerts: Vec<AlertChange>,
-    ack: Option<Box<dyn BatchAck>>,
+    /// The source batches' acknowledgements, oldest first.
+    acks: Vec<Box<dyn BatchAck>>,
+}
+
+impl WriteJob {
+    /// Appends a later job: its readings, alert changes and acknowledgements keep their order.
+    fn absorb(&mut self, later: WriteJob) {
+        self.readings.extend(later.readings);
+        self.alerts.extend(later.alerts);
+        self.acks.extend(later.acks);
+    }
+}
+
+/// Keeps `job` for the writer, merged into the job already held.
+fn hold(held: &mut Option<WriteJob>, job: WriteJob) {
+    match held {
+        Some(h) => h.absorb(job),
+        None => *held = Some(job),
+    }
 }
 
 enum AlertChange {
@@ -341,25 +361,34 @@ impl Processor {
     ) -> Result<()> {
         let mut tick = tokio::time::interval(config.tick_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // What the writer has no room for yet. Processing (and so the live hub) goes on while
+        // the store is busy; the source is read only while this stays under the row limit.
+        let mut held: Option<WriteJob> = None;
         loop {
+            let held_rows = held.as_ref().map_or(0, |j| j.readings.len());
             let batch = tokio::select! {
                 biased;
                 _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
-                _ = tick.tick() => {
-                    let job = self.on_tick();
-                    if !job.alerts.is_empty() && write_tx.send(job).await.is_err() {
-                        break;
+                permit = write_tx.reserve(), if held.is_some() => {
+                    match (permit, held.take()) {
+                        (Ok(permit), Some(job)) => permit.send(job),
+                        _ => break,
                     }
                     continue;
                 }
-                b = source.next_batch(config.batch_size) => b,
+                _ = tick.tick() => {
+                    let job = self.on_tick();
+                    if !job.alerts.is_empty() {
+                        hold(&mut held, job);
+                    }
+                    continue;
+                }
+                b = source.next_batch(config.batch_size), if held_rows < config.max_write_rows => b,
             };
             match batch {
                 Ok(Some(batch)) => {
                     let job = self.process(batch).await;
-                    if write_tx.send(job).await.is_err() {
-                        break;
-                    }
+                    hold(&mut held, job);
                 }
                 Ok(None) => {
                     info!("telemetry source ended");
@@ -371,6 +400,10 @@ impl Processor {
                     tokio::time::sleep(config.initial_retry_delay).await;
                 }
             }
+        }
+        // What was processed is stored and acknowledged before the writer ends.
+        if let Some(job) = held {
+            let _ = write_tx.send(job).await;
         }
         Ok(())
     }
@@ -446,7 +479,7 @@ impl Processor {
         WriteJob {
             readings,
             alerts,
-            ack: batch.ack,
+            acks: batch.ack.into_iter().collect(),
         }
     }
 
@@ -527,7 +560,7 @@ impl Processor {
         WriteJob {
             readings: Vec::new(),
             alerts,
-            ack: None,
+            acks: Vec::new(),
         }
     }
 }
@@ -609,38 +642,20 @@ struct Writer {
 }
 
 /// Moves every job already queued behind `job` into it, while it holds fewer than `max_rows`
-/// readings. Alert changes keep their order; acknowledgements are collected in order.
-fn coalesce(
-    job: WriteJob,
-    jobs: &mut mpsc::Receiver<WriteJob>,
-    max_rows: usize,
-) -> (WriteJob, Vec<Box<dyn BatchAck>>) {
-    let WriteJob {
-        mut readings,
-        mut alerts,
-        ack,
-    } = job;
-    let mut acks: Vec<Box<dyn BatchAck>> = ack.into_iter().collect();
-    while readings.len() < max_rows {
+/// readings.
+fn coalesce(mut job: WriteJob, jobs: &mut mpsc::Receiver<WriteJob>, max_rows: usize) -> WriteJob {
+    while job.readings.len() < max_rows {
         let Ok(next) = jobs.try_recv() else { break };
-        readings.extend(next.readings);
-        alerts.extend(next.alerts);
-        acks.extend(next.ack);
+        job.absorb(next);
     }
-    (
-        WriteJob {
-            readings,
-            alerts,
-            ack: None,
-        },
-        acks,
-    )
+    job
 }
 
 impl Writer {
     async fn run(self, mut jobs: mpsc::Receiver<WriteJob>) -> Result<()> {
         while let Some(job) = jobs.recv().await {
-            let (job, acks) = coalesce(job, &mut jobs, self.config.max_write_rows);
+            let mut job = coalesce(job, &mut jobs, self.config.max_write_rows);
+            let acks = std::mem::take(&mut job.acks);
             let n = job.readings.len() as u64;
             if !job.readings.is_empty() {
                 let started = Instant::now();
@@ -1057,7 +1072,7 @@ mod tests {
                 })
                 .collect(),
             alerts: Vec::new(),
-            ack: Some(Box::new(Ack(ack, acked.clone()))),
+            acks: vec![Box::new(Ack(ack, acked.clone()))],
         }
     }
 
@@ -1069,7 +1084,7 @@ mod tests {
             tx.send(job(first, 10, i, &acked)).await.unwrap();
         }
         let first = rx.recv().await.unwrap();
-        let (merged, acks) = coalesce(first, &mut rx, 25);
+        let merged = coalesce(first, &mut rx, 25);
         // 10 + 10 + 10 reaches the limit of 25: the fourth batch waits for the next write.
         let seconds: Vec<i64> = merged
             .readings
@@ -1078,13 +1093,13 @@ mod tests {
             .collect();
         assert_eq!(merged.readings.len(), 30);
         assert!(seconds.windows(2).all(|w| w[0] < w[1]), "order kept: {seconds:?}");
-        assert_eq!(acks.len(), 3);
-        for ack in acks {
+        assert_eq!(merged.acks.len(), 3);
+        for ack in merged.acks {
             ack.ack().await.unwrap();
         }
         assert_eq!(*acked.lock().unwrap(), vec![0, 1, 2]);
-        let (rest, acks) = coalesce(rx.recv().await.unwrap(), &mut rx, 25);
-        assert_eq!((rest.readings.len(), acks.len()), (10, 1));
+        let rest = coalesce(rx.recv().await.unwrap(), &mut rx, 25);
+        assert_eq!((rest.readings.len(), rest.acks.len()), (10, 1));
     }
 
     #[test]
@@ -1099,5 +1114,40 @@ mod tests {
         assert_eq!(h[1], (2.0, 1));
         assert_eq!(h[2], (4.0, 1));
         assert_eq!(h[WRITE_BUCKETS_MS.len()], (f64::INFINITY, 1));
+    }
+
+    #[tokio::test]
+    async fn live_updates_keep_flowing_while_the_store_is_down() {
+        let batches = (0..20)
+            .map(|i| vec![SourceRecord::Decoded(reading(&format!("VH-{i}"), i, 10.0, 4.7))])
+            .collect();
+        let (src, acked) = source(batches);
+        let store = Arc::new(MemoryStore::default());
+        store.fail_always.store(true, Ordering::SeqCst);
+        let hub = LiveHub::new();
+        let mut sub = hub.subscribe("fleet-001");
+        let handle = PipelineBuilder::new(src, store.clone())
+            .hub(hub.clone())
+            .config(PipelineConfig {
+                write_queue: 1,
+                ..fast_config()
+            })
+            .spawn();
+        // Far more batches than the write queue holds reach live subscribers, none stored.
+        let mut seen = Vec::new();
+        while seen.len() < 20 {
+            match sub.recv().await {
+                Some(LiveEvent::Update(u)) => seen.push(u.seq),
+                other => panic!("{other:?}"),
+            }
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..20).collect::<Vec<u64>>());
+        assert!(store.rows.lock().unwrap().is_empty());
+        assert!(acked.lock().unwrap().is_empty(), "nothing acknowledged before it is stored");
+        store.fail_always.store(false, Ordering::SeqCst);
+        let stats = handle.join().await.unwrap();
+        assert_eq!(stats.stored, 20);
+        assert_eq!(*acked.lock().unwrap(), (0..20).collect::<Vec<usize>>());
     }
 }

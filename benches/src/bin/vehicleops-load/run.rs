@@ -330,15 +330,15 @@ async fn drive(
     wait_for_pipeline(&ws_url, &transport, &counts, id, &settings.fleet).await?;
     let prefix = format!("{id}-v");
     let clients = WsClients::connect(&ws_url, settings.ws_clients, &prefix).await?;
-    let tap = match kafka_tap {
-        Some((bootstrap, topic)) => Some(KafkaTap::start(
-            bootstrap,
-            topic,
-            &format!("{id}-tap"),
-            clients.counters.clone(),
-        )?),
-        None => None,
-    };
+    // Plain consumers on the raw topic and on the server's processed topic (same suffix).
+    let mut taps = Vec::new();
+    if let Some((bootstrap, topic)) = kafka_tap {
+        let processed = topic.replacen("fleet.telemetry.raw", "fleet.telemetry.processed", 1);
+        for (i, t) in [topic, processed.as_str()].into_iter().enumerate() {
+            let group = format!("{id}-tap{i}");
+            taps.push(KafkaTap::start(bootstrap, t, &group, clients.counters.clone())?);
+        }
+    }
     let transport = Arc::new(transport);
     let progress = Arc::new(ProducerProgress::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -445,7 +445,11 @@ async fn drive(
     tokio::time::sleep(Duration::from_millis(300)).await;
     let ws_updates = clients.counters.updates.load(Ordering::Relaxed);
     let hist = clients.finish().await?;
-    let kafka_latency = tap.map(|t| Latency::from_histogram(&t.finish()));
+    let mut tap_latencies = taps
+        .into_iter()
+        .map(|t| Latency::from_histogram(&t.finish()));
+    let kafka_latency = tap_latencies.next();
+    let processed_latency = tap_latencies.next();
     let last = PipelineCounters::from_metrics(&api.metrics().await?);
 
     let (w_from, acked_from, c_from, cpu_from) = window_start.context("the run ended before its warm-up")?;
@@ -483,6 +487,7 @@ async fn drive(
         drain_s,
         latency: Latency::from_histogram(&hist),
         kafka_latency,
+        processed_latency,
         ws_updates,
         ws_updates_uncoalesced: fleet.total() * settings.ws_clients as u64,
         store_writes: StoreWrites {
