@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use crate::report::RunReport;
 
 /// Draws stored events/s (left axis, with the ideal "stored = offered" line) and p99 latency in
-/// ms (right axis, log scale) against the offered rate (log scale).
+/// ms (right axis) against the offered rate; every axis is logarithmic.
 pub fn sweep_svg(runs: &[RunReport], path: &Path, title: &str) -> Result<()> {
     if runs.is_empty() {
         return Ok(());
@@ -26,7 +26,7 @@ pub fn sweep_svg(runs: &[RunReport], path: &Path, title: &str) -> Result<()> {
         .x_label_area_size(45)
         .y_label_area_size(70)
         .right_y_label_area_size(70)
-        .build_cartesian_2d((min_rate..max_rate).log_scale(), 0.0..max_rate)
+        .build_cartesian_2d((min_rate..max_rate).log_scale(), (min_rate..max_rate).log_scale())
         .map_err(|e| err(&e))?
         .set_secondary_coord((min_rate..max_rate).log_scale(), (0.5..max_p99).log_scale());
     chart
