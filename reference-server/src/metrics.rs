@@ -233,7 +233,16 @@ impl Collector for LiveCollector {
             .write_histogram
             .iter()
             // prometheus-client writes `le="+Inf"` for f64::MAX.
-            .map(|&(ms, n)| (if ms.is_finite() { ms / 1000.0 } else { f64::MAX }, n))
+            .map(|&(ms, n)| {
+                (
+                    if ms.is_finite() {
+                        ms / 1000.0
+                    } else {
+                        f64::MAX
+                    },
+                    n,
+                )
+            })
             .collect();
         let count = buckets.iter().map(|(_, n)| n).sum();
         e.encode_descriptor(

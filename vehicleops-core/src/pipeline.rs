@@ -699,7 +699,10 @@ impl Writer {
             // commits positions (Kafka) folds them into one or two commits instead of one
             // round trip per batch. A failed ack means the source will redeliver; the store
             // absorbs the replay.
-            let pending: Vec<_> = acks.into_iter().map(|ack| tokio::spawn(ack.ack())).collect();
+            let pending: Vec<_> = acks
+                .into_iter()
+                .map(|ack| tokio::spawn(ack.ack()))
+                .collect();
             for ack in pending {
                 match ack.await {
                     Ok(Ok(())) => {}
@@ -1092,7 +1095,10 @@ mod tests {
             .map(|r| r.telemetry.timestamp.timestamp() % 1000)
             .collect();
         assert_eq!(merged.readings.len(), 30);
-        assert!(seconds.windows(2).all(|w| w[0] < w[1]), "order kept: {seconds:?}");
+        assert!(
+            seconds.windows(2).all(|w| w[0] < w[1]),
+            "order kept: {seconds:?}"
+        );
         assert_eq!(merged.acks.len(), 3);
         for ack in merged.acks {
             ack.ack().await.unwrap();
@@ -1119,7 +1125,14 @@ mod tests {
     #[tokio::test]
     async fn live_updates_keep_flowing_while_the_store_is_down() {
         let batches = (0..20)
-            .map(|i| vec![SourceRecord::Decoded(reading(&format!("VH-{i}"), i, 10.0, 4.7))])
+            .map(|i| {
+                vec![SourceRecord::Decoded(reading(
+                    &format!("VH-{i}"),
+                    i,
+                    10.0,
+                    4.7,
+                ))]
+            })
             .collect();
         let (src, acked) = source(batches);
         let store = Arc::new(MemoryStore::default());
@@ -1144,7 +1157,10 @@ mod tests {
         seen.sort_unstable();
         assert_eq!(seen, (0..20).collect::<Vec<u64>>());
         assert!(store.rows.lock().unwrap().is_empty());
-        assert!(acked.lock().unwrap().is_empty(), "nothing acknowledged before it is stored");
+        assert!(
+            acked.lock().unwrap().is_empty(),
+            "nothing acknowledged before it is stored"
+        );
         store.fail_always.store(false, Ordering::SeqCst);
         let stats = handle.join().await.unwrap();
         assert_eq!(stats.stored, 20);

@@ -41,7 +41,10 @@ pub async fn kafka_tools(
 ) -> Result<KafkaLimits> {
     let libs = kafka_home.join("libs");
     if !libs.join(".complete").exists() && !libs.is_dir() {
-        bail!("no Kafka jars in {} (run scripts/kafka.sh fetch)", libs.display());
+        bail!(
+            "no Kafka jars in {} (run scripts/kafka.sh fetch)",
+            libs.display()
+        );
     }
     create_topic(bootstrap, topic, partitions).await?;
     // The same payloads the load sends: 1,000 distinct readings, one per line.
@@ -174,7 +177,11 @@ pub async fn raw_copy(pool: &PgPool, rows: u64, batch: usize) -> Result<f64> {
     .await
     .context("creating the raw COPY table")?;
     let today = chrono::Utc::now().date_naive();
-    for day in [today.pred_opt().unwrap_or(today), today, today.succ_opt().unwrap_or(today)] {
+    for day in [
+        today.pred_opt().unwrap_or(today),
+        today,
+        today.succ_opt().unwrap_or(today),
+    ] {
         let next = day.succ_opt().unwrap_or(day);
         sqlx::raw_sql(&format!(
             "CREATE TABLE load_raw.telemetry_{} PARTITION OF load_raw.telemetry
@@ -206,7 +213,9 @@ pub async fn raw_copy(pool: &PgPool, rows: u64, batch: usize) -> Result<f64> {
         tx.commit().await?;
     }
     let rate = rows as f64 / began.elapsed().as_secs_f64();
-    sqlx::raw_sql("DROP SCHEMA load_raw CASCADE").execute(pool).await?;
+    sqlx::raw_sql("DROP SCHEMA load_raw CASCADE")
+        .execute(pool)
+        .await?;
     Ok(rate)
 }
 

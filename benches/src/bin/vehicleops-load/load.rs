@@ -11,9 +11,7 @@ use chrono::Utc;
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{
-    BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
-};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use vehicleops_core::inproc::{InProcessPublisher, TelemetryPublisher};
 use vehicleops_core::{Telemetry, VehicleStatus};
 
@@ -113,7 +111,11 @@ pub enum Transport {
 }
 
 impl Transport {
-    pub fn kafka(bootstrap: &str, topic: &str, linger_ms: u64) -> Result<(Self, Arc<DeliveryCounts>)> {
+    pub fn kafka(
+        bootstrap: &str,
+        topic: &str,
+        linger_ms: u64,
+    ) -> Result<(Self, Arc<DeliveryCounts>)> {
         let counts = Arc::new(DeliveryCounts::default());
         let producer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
@@ -144,7 +146,10 @@ impl Transport {
                     loop {
                         match producer.send(record) {
                             Ok(()) => break,
-                            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                            Err((
+                                KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                                r,
+                            )) => {
                                 record = r;
                                 tokio::time::sleep(Duration::from_millis(1)).await;
                             }

@@ -319,7 +319,12 @@ async fn run(cli: Cli) -> Result<bool> {
 fn one_line(r: &report::RunReport) -> String {
     format!(
         "{} {}/s: stored {:.0}/s, p99 {:.1} ms, lost {}, duplicated {}",
-        r.mode, r.offered_per_s, r.stored_per_s, r.latency.p99_ms, r.verdict.lost, r.verdict.duplicated
+        r.mode,
+        r.offered_per_s,
+        r.stored_per_s,
+        r.latency.p99_ms,
+        r.verdict.lost,
+        r.verdict.duplicated
     )
 }
 

@@ -26,7 +26,10 @@ pub fn sweep_svg(runs: &[RunReport], path: &Path, title: &str) -> Result<()> {
         .x_label_area_size(45)
         .y_label_area_size(70)
         .right_y_label_area_size(70)
-        .build_cartesian_2d((min_rate..max_rate).log_scale(), (min_rate..max_rate).log_scale())
+        .build_cartesian_2d(
+            (min_rate..max_rate).log_scale(),
+            (min_rate..max_rate).log_scale(),
+        )
         .map_err(|e| err(&e))?
         .set_secondary_coord((min_rate..max_rate).log_scale(), (0.5..max_p99).log_scale());
     chart

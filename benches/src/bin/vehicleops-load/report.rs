@@ -271,7 +271,9 @@ impl Report {
             ));
         }
         if let Some(c) = self.limits.raw_copy_rows_per_s {
-            s.push_str(&format!("raw binary COPY into the same PostgreSQL: {c:.0} rows/s\n"));
+            s.push_str(&format!(
+                "raw binary COPY into the same PostgreSQL: {c:.0} rows/s\n"
+            ));
         }
         for (k, v) in &self.ratios {
             s.push_str(&format!("ratio {k}: {v:.2}\n"));

@@ -17,8 +17,8 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::load::{DeliveryCounts, Fleet, ProducerProgress, Transport, publish_at_rate};
 use crate::procstat;
 use crate::report::{Latency, ProcessUsage, RunReport, Sample, StoreWrites};
-use crate::tap::KafkaTap;
 use crate::server::{Api, DEMO_ADMIN, PipelineCounters, ServerLaunch, write_quantile_ms};
+use crate::tap::KafkaTap;
 use crate::verify;
 use crate::ws::WsClients;
 
@@ -152,7 +152,8 @@ pub async fn kafka_run(
     raw_copy_rows: Option<u64>,
 ) -> Result<(RunReport, Option<f64>)> {
     let id = run_id();
-    let db = RunDatabase::create(&system.admin_database_url, &id, system.existing.is_none()).await?;
+    let db =
+        RunDatabase::create(&system.admin_database_url, &id, system.existing.is_none()).await?;
     let mut monitored: Vec<(String, u32)> = vec![("harness".into(), std::process::id())];
     if let Some(pid) = system
         .bootstrap
@@ -180,7 +181,12 @@ pub async fn kafka_run(
             let child = launch.spawn()?;
             monitored.push(("server".into(), child.pid));
             let api = Api::new(&format!("http://127.0.0.1:{}", l.port));
-            (api, format!("fleet.telemetry.raw.{id}"), Some(child), Some(log_path))
+            (
+                api,
+                format!("fleet.telemetry.raw.{id}"),
+                Some(child),
+                Some(log_path),
+            )
         }
         (None, Some(e)) => {
             if let Some(pid) = e.pid {
@@ -198,13 +204,25 @@ pub async fn kafka_run(
         .await;
     let outcome = async {
         ready?;
-        let pool = PgPool::connect(&db.url).await.context("connecting to the run's database")?;
+        let pool = PgPool::connect(&db.url)
+            .await
+            .context("connecting to the run's database")?;
         if let Some(pid) = postgres_pid(&pool).await {
             monitored.push(("postgres".into(), pid));
         }
         let (transport, counts) = Transport::kafka(&system.bootstrap, &topic, settings.linger_ms)?;
         let tap = (&system.bootstrap, topic.as_str());
-        let run = drive(&api, transport, counts, &id, settings, rate, &monitored, Some(tap)).await?;
+        let run = drive(
+            &api,
+            transport,
+            counts,
+            &id,
+            settings,
+            rate,
+            &monitored,
+            Some(tap),
+        )
+        .await?;
         Ok::<_, anyhow::Error>((run, pool))
     }
     .await;
@@ -299,7 +317,9 @@ async fn wait_for_pipeline(
     let probe_id = probe.ids()[0].clone();
     let deadline = Instant::now() + Duration::from_secs(90);
     while Instant::now() < deadline {
-        transport.send_batch(vec![probe.next_reading()], counts).await?;
+        transport
+            .send_batch(vec![probe.next_reading()], counts)
+            .await?;
         let until = Instant::now() + Duration::from_millis(500);
         while let Ok(Some(msg)) = tokio::time::timeout_at(until.into(), ws.next()).await {
             if let Message::Text(t) = msg?
@@ -324,7 +344,11 @@ async fn drive(
     monitored: &[(String, u32)],
     kafka_tap: Option<(&String, &str)>,
 ) -> Result<(RunReport, Fleet)> {
-    let mode = if kafka_tap.is_some() { "kafka" } else { "embedded" };
+    let mode = if kafka_tap.is_some() {
+        "kafka"
+    } else {
+        "embedded"
+    };
     let token = api.login(DEMO_ADMIN.0, DEMO_ADMIN.1).await?;
     let ws_url = api.ws_url(&settings.fleet, &token);
     wait_for_pipeline(&ws_url, &transport, &counts, id, &settings.fleet).await?;
@@ -336,7 +360,12 @@ async fn drive(
         let processed = topic.replacen("fleet.telemetry.raw", "fleet.telemetry.processed", 1);
         for (i, t) in [topic, processed.as_str()].into_iter().enumerate() {
             let group = format!("{id}-tap{i}");
-            taps.push(KafkaTap::start(bootstrap, t, &group, clients.counters.clone())?);
+            taps.push(KafkaTap::start(
+                bootstrap,
+                t,
+                &group,
+                clients.counters.clone(),
+            )?);
         }
     }
     let transport = Arc::new(transport);
@@ -345,8 +374,12 @@ async fn drive(
     let baseline_acked = counts.acked.load(Ordering::Relaxed);
     let producer = {
         let fleet = Fleet::new(&prefix, &settings.fleet, settings.vehicles);
-        let (transport, counts, progress, stop) =
-            (transport.clone(), counts.clone(), progress.clone(), stop.clone());
+        let (transport, counts, progress, stop) = (
+            transport.clone(),
+            counts.clone(),
+            progress.clone(),
+            stop.clone(),
+        );
         tokio::spawn(async move {
             publish_at_rate(fleet, &transport, &counts, rate, &progress, &stop).await
         })
@@ -369,7 +402,8 @@ async fn drive(
     let mut last_cpu: Vec<Option<procstat::Usage>> = procstat::sample(&roots(monitored));
     let mut last_t = Instant::now();
     let mut last_counters = PipelineCounters::default();
-    let mut window_start: Option<(Instant, u64, PipelineCounters, Vec<Option<procstat::Usage>>)> = None;
+    let mut window_start: Option<(Instant, u64, PipelineCounters, Vec<Option<procstat::Usage>>)> =
+        None;
     let mut rss_max: BTreeMap<String, f64> = BTreeMap::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
@@ -422,7 +456,12 @@ async fn drive(
             break;
         }
     }
-    let window_end = (Instant::now(), counts.acked.load(Ordering::Relaxed) - baseline_acked, last_counters, last_cpu);
+    let window_end = (
+        Instant::now(),
+        counts.acked.load(Ordering::Relaxed) - baseline_acked,
+        last_counters,
+        last_cpu,
+    );
     stop.store(true, Ordering::Relaxed);
     let fleet = producer.await.context("producer task")??;
     transport.flush(Duration::from_secs(60))?;
@@ -452,7 +491,8 @@ async fn drive(
     let processed_latency = tap_latencies.next();
     let last = PipelineCounters::from_metrics(&api.metrics().await?);
 
-    let (w_from, acked_from, c_from, cpu_from) = window_start.context("the run ended before its warm-up")?;
+    let (w_from, acked_from, c_from, cpu_from) =
+        window_start.context("the run ended before its warm-up")?;
     let (w_to, acked_to, c_to, cpu_to) = window_end;
     let secs = w_to.duration_since(w_from).as_secs_f64().max(1e-9);
     let mut processes = BTreeMap::new();

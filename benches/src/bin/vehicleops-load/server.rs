@@ -224,7 +224,11 @@ fn write_buckets(m: &HashMap<String, f64>) -> Vec<(f64, f64)> {
         .iter()
         .filter_map(|(k, v)| {
             let le = k.strip_prefix(PREFIX)?.strip_suffix("\"}")?;
-            let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
             Some((bound, *v))
         })
         .collect();
@@ -263,7 +267,10 @@ mod tests {
                     vehicleops_alerts_raised_total{alert_type=\"OVERSPEED\"} 2\n\
                     vehicleops_store_write_max_seconds 0.25\n# EOF\n";
         let m = parse_metrics(text);
-        assert_eq!(m["vehicleops_alerts_raised_total{alert_type=\"OVERSPEED\"}"], 2.0);
+        assert_eq!(
+            m["vehicleops_alerts_raised_total{alert_type=\"OVERSPEED\"}"],
+            2.0
+        );
         let c = PipelineCounters::from_metrics(&m);
         assert_eq!(c.received, 1200.0);
         assert_eq!(c.stored, 1000.0);

@@ -84,8 +84,8 @@ pub async fn postgres_counts(pool: &PgPool, prefix: &str) -> Result<HashMap<Stri
 /// Per-vehicle counts in an embedded (SQLite) store file, read after the server stopped.
 /// Every reading lives in exactly one of `telemetry` and `telemetry_recent`.
 pub fn sqlite_counts(path: &Path, prefix: &str) -> Result<HashMap<String, StoredCounts>> {
-    let conn = rusqlite::Connection::open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
+    let conn =
+        rusqlite::Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut stmt = conn.prepare(
         "SELECT vehicle_id, count(*), count(DISTINCT seq), max(seq) FROM (
              SELECT vehicle_id, seq FROM telemetry WHERE vehicle_id LIKE ?1
@@ -124,7 +124,10 @@ mod tests {
 
     #[test]
     fn exact_store_passes() {
-        let stored = HashMap::from([("v-0".into(), counts(3, 3, 3)), ("v-1".into(), counts(2, 2, 2))]);
+        let stored = HashMap::from([
+            ("v-0".into(), counts(3, 3, 3)),
+            ("v-1".into(), counts(2, 2, 2)),
+        ]);
         let v = compare(&ids(), &[3, 2], &stored);
         assert!(v.ok(), "{v:?}");
         assert_eq!((v.produced, v.stored_rows), (5, 5));

@@ -63,7 +63,8 @@ impl WsClients {
                 let (_tx, mut rx) = stream.split();
                 let mut hist = histogram();
                 while !counters.stop.load(Ordering::Relaxed) {
-                    let next = tokio::time::timeout(std::time::Duration::from_millis(200), rx.next());
+                    let next =
+                        tokio::time::timeout(std::time::Duration::from_millis(200), rx.next());
                     let msg = match next.await {
                         Err(_) => continue,
                         Ok(None) => break,
@@ -74,7 +75,9 @@ impl WsClients {
                     let Ok(frame) = serde_json::from_str::<Frame<'_>>(&text) else {
                         continue;
                     };
-                    if frame.kind.is_some() || !frame.vehicle_id.is_some_and(|v| v.starts_with(&prefix)) {
+                    if frame.kind.is_some()
+                        || !frame.vehicle_id.is_some_and(|v| v.starts_with(&prefix))
+                    {
                         continue;
                     }
                     counters.updates.fetch_add(1, Ordering::Relaxed);
@@ -126,6 +129,9 @@ mod tests {
 
     #[test]
     fn redact_hides_the_token() {
-        assert_eq!(redact("ws://h/ws/fleet/f?token=secret"), "ws://h/ws/fleet/f");
+        assert_eq!(
+            redact("ws://h/ws/fleet/f?token=secret"),
+            "ws://h/ws/fleet/f"
+        );
     }
 }
