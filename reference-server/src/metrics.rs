@@ -9,7 +9,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -227,6 +228,30 @@ impl Collector for LiveCollector {
             None,
             write_seconds.metric_type(),
         )?)?;
+        // The batch write durations as a Prometheus histogram (cumulative buckets in seconds).
+        let buckets: Vec<(f64, u64)> = s
+            .write_histogram
+            .iter()
+            // prometheus-client writes `le="+Inf"` for f64::MAX.
+            .map(|&(ms, n)| {
+                (
+                    if ms.is_finite() {
+                        ms / 1000.0
+                    } else {
+                        f64::MAX
+                    },
+                    n,
+                )
+            })
+            .collect();
+        let count = buckets.iter().map(|(_, n)| n).sum();
+        e.encode_descriptor(
+            "store_write_duration_seconds",
+            "Duration of store batch writes, seconds",
+            None,
+            MetricType::Histogram,
+        )?
+        .encode_histogram::<NoLabelSet>(s.write_seconds_total, count, &buckets, None)?;
         gauge(
             &mut e,
             "store_write_avg_seconds",

@@ -997,6 +997,7 @@ async fn operations_endpoints_and_error_envelopes() {
         "vehicleops_telemetry_received_total",
         "vehicleops_pipeline_lag_seconds",
         "vehicleops_store_write_avg_seconds",
+        "vehicleops_store_write_duration_seconds_bucket{le=\"+Inf\"}",
         "vehicleops_websocket_clients",
         "vehicleops_dead_letters_total",
         "# TYPE vehicleops_alerts_raised counter",

@@ -40,6 +40,13 @@ pub struct PipelineConfig {
     /// Batches buffered between processing and the writer; bounds memory and applies
     /// backpressure to the source when the store is slow.
     pub write_queue: usize,
+    /// Most readings the writer stores in one write. When batches queue up behind a slow
+    /// write, the writer merges them (up to this many readings) into one store write and one
+    /// round of acknowledgements, so a store that is slow per transaction catches up instead
+    /// of falling further behind. While the write queue is full, processing goes on — live
+    /// updates keep flowing — and merges its batches into one held job of up to this many
+    /// readings; only then does it stop reading the source.
+    pub max_write_rows: usize,
     /// How often silence-based rules (OFFLINE) are evaluated.
     pub tick_interval: Duration,
     /// First retry delay after a failed store write; doubles up to `max_retry_delay`.
@@ -54,6 +61,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             batch_size: 5000,
             write_queue: 8,
+            max_write_rows: 20_000,
             tick_interval: Duration::from_secs(1),
             initial_retry_delay: Duration::from_millis(100),
             max_retry_delay: Duration::from_secs(5),
@@ -67,6 +75,13 @@ impl Default for PipelineConfig {
 pub trait ReadingObserver: Send + Sync {
     fn observe(&self, readings: &[Reading]);
 }
+
+/// Upper bounds, in milliseconds, of the store write duration buckets of [`PipelineStats`]:
+/// 1 ms to ~33 s, doubling.
+pub const WRITE_BUCKETS_MS: [f64; 16] = [
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0,
+    16384.0, 32768.0,
+];
 
 /// Live counters of a running pipeline.
 #[derive(Debug, Default)]
@@ -87,6 +102,9 @@ pub struct PipelineStats {
     pub in_flight: AtomicU64,
     /// Milliseconds between the newest stored reading's timestamp and its storage.
     pub last_lag_ms: AtomicU64,
+    /// Store batch writes by duration: `write_buckets[i]` counts writes that took at most
+    /// [`WRITE_BUCKETS_MS`]`[i]` (and more than the bound before); the last counts the rest.
+    pub write_buckets: [AtomicU64; WRITE_BUCKETS_MS.len() + 1],
     alerts_by_type: std::sync::Mutex<HashMap<String, u64>>,
 }
 
@@ -107,10 +125,25 @@ pub struct StatsSnapshot {
     pub max_write_ms: f64,
     pub in_flight: u64,
     pub last_lag_ms: u64,
+    /// Total seconds spent writing batches.
+    pub write_seconds_total: f64,
+    /// Store writes per duration bucket: (upper bound in ms, count in that bucket), the last
+    /// bound infinite. Not cumulative.
+    pub write_histogram: Vec<(f64, u64)>,
     pub alerts_by_type: HashMap<String, u64>,
 }
 
 impl PipelineStats {
+    /// Counts one store write of `micros` in its duration bucket.
+    fn record_write_bucket(&self, micros: u64) {
+        let ms = micros as f64 / 1000.0;
+        let i = WRITE_BUCKETS_MS
+            .iter()
+            .position(|bound| ms <= *bound)
+            .unwrap_or(WRITE_BUCKETS_MS.len());
+        self.write_buckets[i].fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> StatsSnapshot {
         let l = |a: &AtomicU64| a.load(Ordering::SeqCst);
         let batches = l(&self.batches_written);
@@ -133,6 +166,13 @@ impl PipelineStats {
             max_write_ms: l(&self.write_micros_max) as f64 / 1000.0,
             in_flight: l(&self.in_flight),
             last_lag_ms: l(&self.last_lag_ms),
+            write_seconds_total: l(&self.write_micros_total) as f64 / 1e6,
+            write_histogram: WRITE_BUCKETS_MS
+                .iter()
+                .copied()
+                .chain([f64::INFINITY])
+                .zip(self.write_buckets.iter().map(l))
+                .collect(),
             alerts_by_type: self.alerts_by_type.lock().expect("stats lock").clone(),
         }
     }
@@ -265,7 +305,25 @@ impl PipelineHandle {
 struct WriteJob {
     readings: Vec<Reading>,
     alerts: Vec<AlertChange>,
-    ack: Option<Box<dyn BatchAck>>,
+    /// The source batches' acknowledgements, oldest first.
+    acks: Vec<Box<dyn BatchAck>>,
+}
+
+impl WriteJob {
+    /// Appends a later job: its readings, alert changes and acknowledgements keep their order.
+    fn absorb(&mut self, later: WriteJob) {
+        self.readings.extend(later.readings);
+        self.alerts.extend(later.alerts);
+        self.acks.extend(later.acks);
+    }
+}
+
+/// Keeps `job` for the writer, merged into the job already held.
+fn hold(held: &mut Option<WriteJob>, job: WriteJob) {
+    match held {
+        Some(h) => h.absorb(job),
+        None => *held = Some(job),
+    }
 }
 
 enum AlertChange {
@@ -303,25 +361,34 @@ impl Processor {
     ) -> Result<()> {
         let mut tick = tokio::time::interval(config.tick_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // What the writer has no room for yet. Processing (and so the live hub) goes on while
+        // the store is busy; the source is read only while this stays under the row limit.
+        let mut held: Option<WriteJob> = None;
         loop {
+            let held_rows = held.as_ref().map_or(0, |j| j.readings.len());
             let batch = tokio::select! {
                 biased;
                 _ = async { let _ = shutdown.wait_for(|s| *s).await; } => break,
-                _ = tick.tick() => {
-                    let job = self.on_tick();
-                    if !job.alerts.is_empty() && write_tx.send(job).await.is_err() {
-                        break;
+                permit = write_tx.reserve(), if held.is_some() => {
+                    match (permit, held.take()) {
+                        (Ok(permit), Some(job)) => permit.send(job),
+                        _ => break,
                     }
                     continue;
                 }
-                b = source.next_batch(config.batch_size) => b,
+                _ = tick.tick() => {
+                    let job = self.on_tick();
+                    if !job.alerts.is_empty() {
+                        hold(&mut held, job);
+                    }
+                    continue;
+                }
+                b = source.next_batch(config.batch_size), if held_rows < config.max_write_rows => b,
             };
             match batch {
                 Ok(Some(batch)) => {
                     let job = self.process(batch).await;
-                    if write_tx.send(job).await.is_err() {
-                        break;
-                    }
+                    hold(&mut held, job);
                 }
                 Ok(None) => {
                     info!("telemetry source ended");
@@ -333,6 +400,10 @@ impl Processor {
                     tokio::time::sleep(config.initial_retry_delay).await;
                 }
             }
+        }
+        // What was processed is stored and acknowledged before the writer ends.
+        if let Some(job) = held {
+            let _ = write_tx.send(job).await;
         }
         Ok(())
     }
@@ -411,7 +482,7 @@ impl Processor {
         WriteJob {
             readings,
             alerts,
-            ack: batch.ack,
+            acks: batch.ack.into_iter().collect(),
         }
     }
 
@@ -492,7 +563,7 @@ impl Processor {
         WriteJob {
             readings: Vec::new(),
             alerts,
-            ack: None,
+            acks: Vec::new(),
         }
     }
 }
@@ -573,9 +644,21 @@ struct Writer {
     shutdown: watch::Receiver<bool>,
 }
 
+/// Moves every job already queued behind `job` into it, while it holds fewer than `max_rows`
+/// readings.
+fn coalesce(mut job: WriteJob, jobs: &mut mpsc::Receiver<WriteJob>, max_rows: usize) -> WriteJob {
+    while job.readings.len() < max_rows {
+        let Ok(next) = jobs.try_recv() else { break };
+        job.absorb(next);
+    }
+    job
+}
+
 impl Writer {
     async fn run(self, mut jobs: mpsc::Receiver<WriteJob>) -> Result<()> {
         while let Some(job) = jobs.recv().await {
+            let mut job = coalesce(job, &mut jobs, self.config.max_write_rows);
+            let acks = std::mem::take(&mut job.acks);
             let n = job.readings.len() as u64;
             if !job.readings.is_empty() {
                 let started = Instant::now();
@@ -589,6 +672,7 @@ impl Writer {
                 self.stats
                     .write_micros_max
                     .fetch_max(micros, Ordering::Relaxed);
+                self.stats.record_write_bucket(micros);
                 self.stats.batches_written.fetch_add(1, Ordering::Relaxed);
                 self.stats
                     .stored
@@ -614,10 +698,21 @@ impl Writer {
                     }
                 }
             }
-            if let Some(ack) = job.ack {
-                // A failed ack means the source will redeliver; the store absorbs the replay.
-                if let Err(e) = ack.ack().await {
-                    warn!(error = %e, "acknowledging a stored batch failed; it may be replayed");
+            // Every merged batch is durable now: acknowledge them together, so a source that
+            // commits positions (Kafka) folds them into one or two commits instead of one
+            // round trip per batch. A failed ack means the source will redeliver; the store
+            // absorbs the replay.
+            let pending: Vec<_> = acks
+                .into_iter()
+                .map(|ack| tokio::spawn(ack.ack()))
+                .collect();
+            for ack in pending {
+                match ack.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        warn!(error = %e, "acknowledging a stored batch failed; it may be replayed")
+                    }
+                    Err(e) => warn!(error = %e, "acknowledgement task failed; it may be replayed"),
                 }
             }
             self.stats.in_flight.fetch_sub(n, Ordering::SeqCst);
@@ -972,5 +1067,106 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    fn job(first_second: i64, rows: i64, ack: usize, acked: &Arc<Mutex<Vec<usize>>>) -> WriteJob {
+        WriteJob {
+            readings: (first_second..first_second + rows)
+                .map(|s| Reading {
+                    telemetry: reading("VH-1", s, 10.0, 4.7),
+                    distance_m: 0.0,
+                })
+                .collect(),
+            alerts: Vec::new(),
+            acks: vec![Box::new(Ack(ack, acked.clone()))],
+        }
+    }
+
+    #[tokio::test]
+    async fn queued_batches_merge_into_one_write_up_to_the_row_limit() {
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let (tx, mut rx) = mpsc::channel(8);
+        for (i, first) in [0, 10, 20, 30].into_iter().enumerate() {
+            tx.send(job(first, 10, i, &acked)).await.unwrap();
+        }
+        let first = rx.recv().await.unwrap();
+        let merged = coalesce(first, &mut rx, 25);
+        // 10 + 10 + 10 reaches the limit of 25: the fourth batch waits for the next write.
+        let seconds: Vec<i64> = merged
+            .readings
+            .iter()
+            .map(|r| r.telemetry.timestamp.timestamp() % 1000)
+            .collect();
+        assert_eq!(merged.readings.len(), 30);
+        assert!(
+            seconds.windows(2).all(|w| w[0] < w[1]),
+            "order kept: {seconds:?}"
+        );
+        assert_eq!(merged.acks.len(), 3);
+        for ack in merged.acks {
+            ack.ack().await.unwrap();
+        }
+        assert_eq!(*acked.lock().unwrap(), vec![0, 1, 2]);
+        let rest = coalesce(rx.recv().await.unwrap(), &mut rx, 25);
+        assert_eq!((rest.readings.len(), rest.acks.len()), (10, 1));
+    }
+
+    #[test]
+    fn store_writes_are_counted_in_their_duration_bucket() {
+        let stats = PipelineStats::default();
+        for micros in [500, 1_000, 1_001, 3_000, 100_000_000] {
+            stats.record_write_bucket(micros);
+        }
+        let h = stats.snapshot().write_histogram;
+        assert_eq!(h.len(), WRITE_BUCKETS_MS.len() + 1);
+        assert_eq!(h[0], (1.0, 2), "0.5 ms and exactly 1 ms");
+        assert_eq!(h[1], (2.0, 1));
+        assert_eq!(h[2], (4.0, 1));
+        assert_eq!(h[WRITE_BUCKETS_MS.len()], (f64::INFINITY, 1));
+    }
+
+    #[tokio::test]
+    async fn live_updates_keep_flowing_while_the_store_is_down() {
+        let batches = (0..20)
+            .map(|i| {
+                vec![SourceRecord::Decoded(reading(
+                    &format!("VH-{i}"),
+                    i,
+                    10.0,
+                    4.7,
+                ))]
+            })
+            .collect();
+        let (src, acked) = source(batches);
+        let store = Arc::new(MemoryStore::default());
+        store.fail_always.store(true, Ordering::SeqCst);
+        let hub = LiveHub::new();
+        let mut sub = hub.subscribe("fleet-001");
+        let handle = PipelineBuilder::new(src, store.clone())
+            .hub(hub.clone())
+            .config(PipelineConfig {
+                write_queue: 1,
+                ..fast_config()
+            })
+            .spawn();
+        // Far more batches than the write queue holds reach live subscribers, none stored.
+        let mut seen = Vec::new();
+        while seen.len() < 20 {
+            match sub.recv().await {
+                Some(LiveEvent::Update(u)) => seen.push(u.seq),
+                other => panic!("{other:?}"),
+            }
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..20).collect::<Vec<u64>>());
+        assert!(store.rows.lock().unwrap().is_empty());
+        assert!(
+            acked.lock().unwrap().is_empty(),
+            "nothing acknowledged before it is stored"
+        );
+        store.fail_always.store(false, Ordering::SeqCst);
+        let stats = handle.join().await.unwrap();
+        assert_eq!(stats.stored, 20);
+        assert_eq!(*acked.lock().unwrap(), (0..20).collect::<Vec<usize>>());
     }
 }
