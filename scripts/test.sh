@@ -64,6 +64,10 @@ step "Rust test suites"
 cargo test --workspace --locked "${FEATURES[@]}"
 started
 
+step "load harness smoke: Kafka → pipeline → PostgreSQL → WebSocket, nothing lost or duplicated"
+cargo run --locked -p vehicleops-benches --bin vehicleops-load "${FEATURES[@]}" -- --smoke --quiet
+started
+
 step "API fuzzing from the server's own OpenAPI document (schemathesis)"
 bash scripts/fuzz-api.sh
 started
