@@ -208,25 +208,8 @@ impl Vehicle {
     }
 
     fn sync_route(&mut self) {
-        self.state.node_states = self
-            .nodes
-            .iter()
-            .map(|n| NodeState {
-                node_id: n.node_id.clone(),
-                sequence_id: n.sequence_id,
-                released: n.released,
-                node_position: n.node_position.clone(),
-            })
-            .collect();
-        self.state.edge_states = self
-            .edges
-            .iter()
-            .map(|e| EdgeState {
-                edge_id: e.edge_id.clone(),
-                sequence_id: e.sequence_id,
-                released: e.released,
-            })
-            .collect();
+        self.state.node_states = self.nodes.iter().map(NodeState::from).collect();
+        self.state.edge_states = self.edges.iter().map(EdgeState::from).collect();
     }
 
     /// Takes a new order or an update of the current one, or reports why not.

@@ -237,6 +237,29 @@ pub struct EdgeState {
     pub released: bool,
 }
 
+/// The state a vehicle reports for a node of the order it is executing.
+impl From<&Node> for NodeState {
+    fn from(n: &Node) -> Self {
+        NodeState {
+            node_id: n.node_id.clone(),
+            sequence_id: n.sequence_id,
+            released: n.released,
+            node_position: n.node_position.clone(),
+        }
+    }
+}
+
+/// The state a vehicle reports for an edge of the order it is executing.
+impl From<&Edge> for EdgeState {
+    fn from(e: &Edge) -> Self {
+        EdgeState {
+            edge_id: e.edge_id.clone(),
+            sequence_id: e.sequence_id,
+            released: e.released,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ActionStatus {

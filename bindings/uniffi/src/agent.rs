@@ -856,25 +856,8 @@ async fn run_order(inner: &Inner, order: Order, command: AgentCommand) {
         v.errors.clear();
         v.order_id = order.order_id.clone();
         v.order_update_id = order.order_update_id;
-        v.node_states = order
-            .nodes
-            .iter()
-            .map(|n| NodeState {
-                node_id: n.node_id.clone(),
-                sequence_id: n.sequence_id,
-                released: n.released,
-                node_position: n.node_position.clone(),
-            })
-            .collect();
-        v.edge_states = order
-            .edges
-            .iter()
-            .map(|e| EdgeState {
-                edge_id: e.edge_id.clone(),
-                sequence_id: e.sequence_id,
-                released: e.released,
-            })
-            .collect();
+        v.node_states = order.nodes.iter().map(NodeState::from).collect();
+        v.edge_states = order.edges.iter().map(EdgeState::from).collect();
         for a in &node_actions {
             v.set_action(a, ActionStatus::Waiting, None);
         }
