@@ -150,6 +150,21 @@ impl PostgresStore {
         row.as_ref().map(decode).transpose().map_err(|e| self.db(e))
     }
 
+    /// One page: `rows` decoded, with the `total` number of matches.
+    fn page<T>(
+        &self,
+        rows: &[PgRow],
+        total: u64,
+        decode: fn(&PgRow) -> Result<T, sqlx::Error>,
+    ) -> Result<Page<T>> {
+        let data = rows
+            .iter()
+            .map(decode)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| self.db(e))?;
+        Ok(Page { data, total })
+    }
+
     async fn count(&self, sql: &str, key: &str) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(sql)
             .bind(key)
@@ -405,15 +420,7 @@ impl FleetRepository for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.db(e))?;
-        let data = rows
-            .iter()
-            .map(alert_from_row)
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(|e| self.db(e))?;
-        Ok(Page {
-            data,
-            total: total as u64,
-        })
+        self.page(&rows, total as u64, alert_from_row)
     }
 
     async fn count_open_alerts(&self, fleet_id: &str) -> Result<u64> {
@@ -497,12 +504,7 @@ impl FleetRepository for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.db(e))?;
-        let data = rows
-            .iter()
-            .map(command_from_row)
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(|e| self.db(e))?;
-        Ok(Page { data, total })
+        self.page(&rows, total, command_from_row)
     }
 
     async fn insert_mission(&self, mission: &Mission) -> Result<()> {
@@ -616,14 +618,6 @@ impl FleetRepository for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| self.db(e))?;
-        let data = rows
-            .iter()
-            .map(mission_from_row)
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(|e| self.db(e))?;
-        Ok(Page {
-            data,
-            total: total as u64,
-        })
+        self.page(&rows, total as u64, mission_from_row)
     }
 }
