@@ -10,7 +10,7 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use vehicleops_backends::{
+use vehicleops_engine::{
     BusCloser, BusSettings, FleetStore, KafkaSettings, ReadingPublisher, StoreSettings, open_bus,
     open_store,
 };

@@ -13,7 +13,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use serde::de::DeserializeOwned;
-use vehicleops_backends::{
+use vehicleops_engine::{
     BusCloser, BusSettings, FleetStore, KafkaSettings, ReadingPublisher, StoreSettings, open_bus,
     open_store,
 };

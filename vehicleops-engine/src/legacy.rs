@@ -1,92 +1,13 @@
-//! # vehicleops-backends
-//!
-//! Opens the store and the transport an embedded VehicleOps engine runs on, from settings read
-//! at run time. The language bindings build their engines on it, so a Python or Node user picks
-//! SQLite or PostgreSQL, the in-process bus or Kafka, with an option rather than another API.
-//!
-//! - [`open_store`]: [`StoreSettings::Sqlite`] (file, or memory) or [`StoreSettings::Postgres`]
-//!   (feature `postgres`), as one [`FleetStore`] (time series and fleet repository);
-//! - [`open_bus`]: [`BusSettings::InProcess`] or [`BusSettings::Kafka`] (feature `kafka`), as a
-//!   [`Bus`]: the pipeline's source, a publisher of readings and raw payloads, the platform's
-//!   command sink and the vehicles' command link.
-//!
-//! A backend whose feature is off is refused with a [`vehicleops_core::ErrorKind::Config`]
-//! error naming the feature.
-//!
-//! ```
-//! use vehicleops_backends::{BusSettings, StoreSettings, open_bus, open_store};
-//! use vehicleops_core::{PipelineBuilder, default_rules};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> vehicleops_core::Result<()> {
-//! let store = open_store(&StoreSettings::Sqlite { path: None }).await?;
-//! let bus = open_bus(&BusSettings::InProcess { capacity: 20_000 }).await?;
-//! let pipeline = PipelineBuilder::new(bus.source.clone(), store.clone())
-//!     .repository(store.clone())
-//!     .rules(default_rules())
-//!     .spawn();
-//! drop(bus); // the in-process bus ends once its publisher is gone (`source_ends_with_publishers`)
-//! pipeline.join().await?;
-//! # Ok(()) }
-//! ```
+//! The transport opener the bindings used before the [`crate::Engine`]; goes once they wrap
+//! the engine.
+#![allow(dead_code)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use vehicleops_core::inproc::{InProcessBus, InProcessPublisher, command_channel};
-use vehicleops_core::{
-    CommandSink, Error, FleetRepository, Result, TelemetryPublisher, TelemetrySource,
-    TimeSeriesStore, VehicleCommandLink,
-};
+use vehicleops_core::inproc::{InProcessBus, command_channel};
+use vehicleops_core::{CommandSink, Result, TelemetrySource, VehicleCommandLink};
 
-/// A store that keeps both the time series and the fleet's records (fleets, vehicles, alerts,
-/// commands, missions): what an engine needs from its database.
-pub trait FleetStore: TimeSeriesStore + FleetRepository {}
-
-impl<T: TimeSeriesStore + FleetRepository + ?Sized> FleetStore for T {}
-
-/// Which database an engine keeps its data in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreSettings {
-    /// SQLite at `path`, or in memory when `None`.
-    Sqlite { path: Option<PathBuf> },
-    /// PostgreSQL (TimescaleDB when installed) at `url`, e.g.
-    /// `postgres://user:pass@host:5432/db`. Needs the `postgres` feature.
-    Postgres { url: String },
-}
-
-/// Opens (and migrates) the store `settings` names.
-pub async fn open_store(settings: &StoreSettings) -> Result<Arc<dyn FleetStore>> {
-    match settings {
-        StoreSettings::Sqlite { path } => {
-            let path = path.clone();
-            // Opening migrates the schema: blocking work, kept off the async workers.
-            let store = tokio::task::spawn_blocking(move || match path {
-                Some(p) => vehicleops_store::SqliteStore::open(p),
-                None => vehicleops_store::SqliteStore::in_memory(),
-            })
-            .await
-            .map_err(|e| Error::backend("sqlite", e))??;
-            Ok(Arc::new(store))
-        }
-        StoreSettings::Postgres { url } => open_postgres(url).await,
-    }
-}
-
-#[cfg(feature = "postgres")]
-async fn open_postgres(url: &str) -> Result<Arc<dyn FleetStore>> {
-    Ok(Arc::new(
-        vehicleops_store::PostgresStore::connect(url).await?,
-    ))
-}
-
-#[cfg(not(feature = "postgres"))]
-async fn open_postgres(_url: &str) -> Result<Arc<dyn FleetStore>> {
-    Err(Error::Config(
-        "a PostgreSQL store needs VehicleOps built with the `postgres` feature".into(),
-    ))
-}
+use crate::transport::ReadingPublisher;
 
 /// Where readings and commands travel between vehicles and the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,24 +42,6 @@ impl KafkaSettings {
             topic_suffix: None,
             create_topics: true,
         }
-    }
-}
-
-/// Publishes readings, decoded ([`TelemetryPublisher`]) or as raw JSON payloads that the
-/// pipeline decodes and dead-letters when invalid.
-#[async_trait]
-pub trait ReadingPublisher: TelemetryPublisher {
-    /// Publishes raw payloads in order, waiting while the transport is full.
-    async fn publish_raw(&self, payloads: Vec<Vec<u8>>) -> Result<()>;
-}
-
-#[async_trait]
-impl ReadingPublisher for InProcessPublisher {
-    async fn publish_raw(&self, payloads: Vec<Vec<u8>>) -> Result<()> {
-        for payload in payloads {
-            InProcessPublisher::publish_raw(self, payload).await?;
-        }
-        Ok(())
     }
 }
 
@@ -221,36 +124,16 @@ mod kafka {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use async_trait::async_trait;
-    use vehicleops_core::{Result, decode_telemetry};
+    use vehicleops_core::Result;
     use vehicleops_kafka::{
         KafkaCommandSink, KafkaConfig, KafkaTelemetryPublisher, KafkaTelemetrySource,
         KafkaVehicleLink, ProducerSettings, SourceSettings, ensure_topics, standard_topics,
     };
 
-    use super::{Bus, BusCloser, KafkaSettings, ReadingPublisher};
+    use super::{Bus, BusCloser, KafkaSettings};
 
     /// How long topic creation may take before opening fails.
     const TOPIC_TIMEOUT: Duration = Duration::from_secs(30);
-
-    #[async_trait]
-    impl ReadingPublisher for KafkaTelemetryPublisher {
-        /// Keys each payload by its vehicle id, so one vehicle's readings stay in order on one
-        /// partition; a payload that does not decode is sent unkeyed (it is dead-lettered).
-        async fn publish_raw(&self, payloads: Vec<Vec<u8>>) -> Result<()> {
-            let records = payloads
-                .into_iter()
-                .map(|p| {
-                    let key = decode_telemetry(&p)
-                        .map(|t| t.vehicle_id)
-                        .unwrap_or_default();
-                    (key, p)
-                })
-                .collect();
-            KafkaTelemetryPublisher::publish_raw(self, records).await?;
-            Ok(())
-        }
-    }
 
     pub(super) async fn open(settings: &KafkaSettings) -> Result<Bus> {
         let mut config = KafkaConfig::new(&settings.bootstrap_servers);
