@@ -38,6 +38,7 @@ pub use rules::{
     Comparison, Debounce, Fence, FenceShape, GeofenceRule, MessageTemplate, OfflineRule,
     RateDirection, RateOfChangeRule, RuleConfig, ThresholdRule, default_rules,
 };
+pub use rules::{HostRule, HostRuleError, HostRuleFunction, HostViolation};
 pub use simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 pub use traits::*;
 

@@ -65,6 +65,7 @@
 mod config;
 mod episode;
 mod geofence;
+mod host;
 mod offline;
 mod rate;
 mod template;
@@ -81,6 +82,7 @@ pub use config::{
 };
 pub use episode::Debounce;
 pub use geofence::{Fence, FenceShape, GeofenceRule};
+pub use host::{HostRule, HostRuleError, HostRuleFunction, HostViolation};
 pub use offline::OfflineRule;
 pub use rate::{RateDirection, RateOfChangeRule};
 pub use template::MessageTemplate;
