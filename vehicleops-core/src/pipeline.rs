@@ -13,8 +13,19 @@
 //!
 //! Readings that arrive out of order or again (a replay after a crash) are still written (the
 //! store's natural key makes that a no-op) but change no state and raise no alert.
+//!
+//! **Open episodes survive a restart.** With a repository set, the first batch in which the
+//! processing task sees a vehicle also loads that vehicle's open alerts
+//! ([`FleetRepository::open_alerts`], one query for all the batch's new vehicles; nothing once
+//! every vehicle has been seen) and offers each to the rules ([`AlertRule::restore`]): the rule
+//! whose episode it is takes it up, so the episode clears once instead of being raised again. An
+//! alert no rule claims is cleared by the vehicle's first reading that does not raise it again.
+//! Because the load is per first-seen vehicle, it also covers vehicles whose Kafka partition
+//! moved to this instance. While the repository cannot answer, processing does not wait: the
+//! load is retried with backoff on later batches, and an episode raised again meanwhile keeps
+//! the new alert and clears the stored one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -54,6 +65,10 @@ pub struct PipelineConfig {
     pub max_retry_delay: Duration,
     /// How long shutdown keeps retrying a failing store before giving up (unacknowledged).
     pub shutdown_timeout: Duration,
+    /// Longest wait for the repository when loading the open alerts of newly seen vehicles;
+    /// after it, processing goes on and the load is retried on later batches (with the retry
+    /// delays above).
+    pub restore_timeout: Duration,
 }
 
 impl Default for PipelineConfig {
@@ -66,6 +81,7 @@ impl Default for PipelineConfig {
             initial_retry_delay: Duration::from_millis(100),
             max_retry_delay: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(10),
+            restore_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -96,6 +112,8 @@ pub struct PipelineStats {
     pub write_errors: AtomicU64,
     pub alerts_raised: AtomicU64,
     pub alerts_cleared: AtomicU64,
+    /// Open alert episodes reloaded from the repository (after a restart or a rebalance).
+    pub alerts_restored: AtomicU64,
     pub write_micros_total: AtomicU64,
     pub write_micros_max: AtomicU64,
     /// Readings processed but not yet stored.
@@ -121,6 +139,7 @@ pub struct StatsSnapshot {
     pub write_errors: u64,
     pub alerts_raised: u64,
     pub alerts_cleared: u64,
+    pub alerts_restored: u64,
     pub avg_write_ms: f64,
     pub max_write_ms: f64,
     pub in_flight: u64,
@@ -158,6 +177,7 @@ impl PipelineStats {
             write_errors: l(&self.write_errors),
             alerts_raised: l(&self.alerts_raised),
             alerts_cleared: l(&self.alerts_cleared),
+            alerts_restored: l(&self.alerts_restored),
             avg_write_ms: if batches == 0 {
                 0.0
             } else {
@@ -242,7 +262,7 @@ impl PipelineBuilder {
         let (write_tx, write_rx) = mpsc::channel(self.config.write_queue.max(1));
         let writer = Writer {
             store: self.store,
-            repository: self.repository,
+            repository: self.repository.clone(),
             stats: stats.clone(),
             config: self.config.clone(),
             shutdown: shutdown_rx.clone(),
@@ -256,6 +276,7 @@ impl PipelineBuilder {
             stats: stats.clone(),
             vehicles: HashMap::new(),
             signals: Vec::new(),
+            reload: Reload::new(self.repository, &self.config),
         };
         let process_task =
             tokio::spawn(processor.run(self.source, self.config, write_tx, shutdown_rx));
@@ -334,11 +355,60 @@ enum AlertChange {
     },
 }
 
+/// An open episode of one vehicle: its type and key, and the alert that records it.
+struct OpenEpisode {
+    alert_type: AlertType,
+    key: Option<String>,
+    alert_id: String,
+    /// Reloaded from the repository and taken up by no rule: cleared by the vehicle's next
+    /// reading unless that reading raises it again.
+    unclaimed: bool,
+}
+
 struct VehicleState {
     last: Telemetry,
     rule_states: Vec<RuleState>,
-    /// Open episodes: (type, key) → alert id.
-    open: Vec<(AlertType, Option<String>, String)>,
+    open: Vec<OpenEpisode>,
+    /// `Some` while this vehicle's open alerts could not be loaded yet: the ids of the alerts
+    /// raised for it since, which the late load must not take up again.
+    reload_owed: Option<Vec<String>>,
+}
+
+/// What the load of a newly seen vehicle's open alerts gave, kept until its first reading is
+/// applied.
+enum Staged {
+    Alerts(Vec<Alert>),
+    /// The repository did not answer; retried on later batches.
+    Owed,
+}
+
+/// Loads the open alerts of newly seen vehicles (see the module docs).
+struct Reload {
+    repository: Option<Arc<dyn FleetRepository>>,
+    timeout: Duration,
+    /// Results for vehicles of the current batch not applied yet.
+    staged: HashMap<String, Staged>,
+    /// Vehicles whose load failed, to retry once `retry_at` has passed.
+    owed: Vec<String>,
+    retry_at: Instant,
+    retry_delay: Duration,
+    initial_retry_delay: Duration,
+    max_retry_delay: Duration,
+}
+
+impl Reload {
+    fn new(repository: Option<Arc<dyn FleetRepository>>, config: &PipelineConfig) -> Self {
+        Reload {
+            repository,
+            timeout: config.restore_timeout,
+            staged: HashMap::new(),
+            owed: Vec::new(),
+            retry_at: Instant::now(),
+            retry_delay: config.initial_retry_delay,
+            initial_retry_delay: config.initial_retry_delay,
+            max_retry_delay: config.max_retry_delay,
+        }
+    }
 }
 
 struct Processor {
@@ -349,6 +419,7 @@ struct Processor {
     stats: Arc<PipelineStats>,
     vehicles: HashMap<String, VehicleState>,
     signals: Vec<AlertSignal>,
+    reload: Reload,
 }
 
 impl Processor {
@@ -410,6 +481,7 @@ impl Processor {
 
     async fn process(&mut self, batch: SourceBatch) -> WriteJob {
         let now = Utc::now();
+        let mut valid = Vec::with_capacity(batch.records.len());
         let mut readings = Vec::with_capacity(batch.records.len());
         let mut updates = Vec::with_capacity(batch.records.len());
         let mut alerts = Vec::new();
@@ -446,7 +518,13 @@ impl Processor {
                     }
                 },
             };
-            self.apply(decoded, &mut readings, &mut updates, &mut alerts);
+            valid.push(decoded);
+        }
+        if self.reload.repository.is_some() {
+            self.reload_open_alerts(&valid, &mut alerts).await;
+        }
+        for t in valid {
+            self.apply(t, &mut readings, &mut updates, &mut alerts);
         }
         // `in_flight` grows before `valid` does: a reader that sees `valid` (or
         // `dead_lettered`) account for this batch then also sees it in flight until stored,
@@ -496,11 +574,19 @@ impl Processor {
     ) {
         let is_first = !self.vehicles.contains_key(&t.vehicle_id);
         if is_first {
-            let fresh = VehicleState {
+            let mut fresh = VehicleState {
                 last: t.clone(),
                 rule_states: self.rules.iter().map(|_| RuleState::default()).collect(),
                 open: Vec::new(),
+                reload_owed: None,
             };
+            match self.reload.staged.remove(&t.vehicle_id) {
+                Some(Staged::Alerts(stored)) => {
+                    restore_episodes(&self.rules, &self.stats, &mut fresh, stored, alerts)
+                }
+                Some(Staged::Owed) => fresh.reload_owed = Some(Vec::new()),
+                None => {}
+            }
             self.vehicles.insert(t.vehicle_id.clone(), fresh);
         }
         let state = self
@@ -529,8 +615,11 @@ impl Processor {
         for signal in self.signals.drain(..) {
             record_signal(&self.stats, state, &t, signal, alerts);
         }
+        if state.open.iter().any(|o| o.unclaimed) {
+            clear_unclaimed(&self.stats, state, &t, alerts);
+        }
         if self.hub.is_some() {
-            let open = state.open.iter().map(|(ty, _, _)| ty.clone()).collect();
+            let open = state.open.iter().map(|o| o.alert_type.clone()).collect();
             updates.push(Arc::new(LiveUpdate::from_reading(&t, open)));
         }
         state.last.clone_from(&t);
@@ -538,6 +627,87 @@ impl Processor {
             telemetry: t,
             distance_m,
         });
+    }
+
+    /// Loads the open alerts of the vehicles of `batch` not seen before (and, when a retry is
+    /// due, of those whose load failed earlier) in one query. New vehicles' alerts are staged for
+    /// their first reading; late results are taken up at once.
+    async fn reload_open_alerts(&mut self, batch: &[Telemetry], alerts: &mut Vec<AlertChange>) {
+        let Some(repository) = self.reload.repository.clone() else {
+            return;
+        };
+        self.reload.staged.clear();
+        let mut new_ids: Vec<String> = Vec::new();
+        let mut new_set: HashSet<&str> = HashSet::new();
+        for t in batch {
+            if !self.vehicles.contains_key(&t.vehicle_id) && new_set.insert(&t.vehicle_id) {
+                new_ids.push(t.vehicle_id.clone());
+            }
+        }
+        let retry_owed = !self.reload.owed.is_empty() && Instant::now() >= self.reload.retry_at;
+        if new_ids.is_empty() && !retry_owed {
+            return;
+        }
+        let mut ids = new_ids.clone();
+        if retry_owed {
+            ids.extend(self.reload.owed.iter().cloned());
+        }
+        let loaded = match tokio::time::timeout(self.reload.timeout, repository.open_alerts(&ids))
+            .await
+        {
+            Ok(Ok(loaded)) => loaded,
+            failed => {
+                let error = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {:?}", self.reload.timeout),
+                };
+                warn!(%error, vehicles = ids.len(), retry_in_ms = self.reload.retry_delay.as_millis() as u64,
+                      "could not load the open alerts of newly seen vehicles; processing goes on and the load is retried");
+                for id in new_ids {
+                    self.reload.staged.insert(id.clone(), Staged::Owed);
+                    self.reload.owed.push(id);
+                }
+                self.reload.retry_at = Instant::now() + self.reload.retry_delay;
+                self.reload.retry_delay =
+                    (self.reload.retry_delay * 2).min(self.reload.max_retry_delay);
+                return;
+            }
+        };
+        self.reload.retry_delay = self.reload.initial_retry_delay;
+        let restored = loaded.len();
+        let mut by_vehicle: HashMap<String, Vec<Alert>> = HashMap::new();
+        for alert in loaded {
+            by_vehicle
+                .entry(alert.vehicle_id.clone())
+                .or_default()
+                .push(alert);
+        }
+        if retry_owed {
+            for id in std::mem::take(&mut self.reload.owed) {
+                let Some(state) = self.vehicles.get_mut(&id) else {
+                    continue;
+                };
+                let raised_since = state.reload_owed.take().unwrap_or_default();
+                let mut stored = by_vehicle.remove(&id).unwrap_or_default();
+                stored.retain(|a| !raised_since.contains(&a.id));
+                restore_episodes(&self.rules, &self.stats, state, stored, alerts);
+            }
+        }
+        for (id, stored) in by_vehicle {
+            self.reload.staged.insert(id, Staged::Alerts(stored));
+        }
+        if restored > 0 {
+            info!(
+                alerts = restored,
+                vehicles = ids.len(),
+                "took up open alert episodes of newly seen vehicles"
+            );
+        } else {
+            debug!(
+                vehicles = ids.len(),
+                "newly seen vehicles have no open alerts"
+            );
+        }
     }
 
     fn on_tick(&mut self) -> WriteJob {
@@ -578,25 +748,31 @@ fn record_signal(
     let position = state
         .open
         .iter()
-        .position(|(ty, key, _)| *ty == signal.alert_type && *key == signal.key);
+        .position(|o| o.alert_type == signal.alert_type && o.key == signal.key);
     match (signal.transition, position) {
         (AlertTransition::Cleared, Some(i)) => {
-            let (_, _, alert_id) = state.open.swap_remove(i);
+            let open = state.open.swap_remove(i);
             stats.alerts_cleared.fetch_add(1, Ordering::Relaxed);
             alerts.push(AlertChange::Close {
-                alert_id,
+                alert_id: open.alert_id,
                 at: t.timestamp,
             });
         }
-        (AlertTransition::Cleared, None) | (AlertTransition::Raised, Some(_)) => {}
+        // Raised again while open: the same episode (a reloaded one now has its rule).
+        (AlertTransition::Raised, Some(i)) => state.open[i].unclaimed = false,
+        (AlertTransition::Cleared, None) => {}
         (transition, _) => {
             let alert = new_alert(t, &signal);
             if transition == AlertTransition::Raised {
-                state.open.push((
-                    signal.alert_type.clone(),
-                    signal.key.clone(),
-                    alert.id.clone(),
-                ));
+                state.open.push(OpenEpisode {
+                    alert_type: signal.alert_type.clone(),
+                    key: signal.key.clone(),
+                    alert_id: alert.id.clone(),
+                    unclaimed: false,
+                });
+                if let Some(raised_since) = &mut state.reload_owed {
+                    raised_since.push(alert.id.clone());
+                }
             }
             stats.alerts_raised.fetch_add(1, Ordering::Relaxed);
             *stats
@@ -614,6 +790,71 @@ fn record_signal(
             alerts.push(AlertChange::Open(alert));
         }
     }
+}
+
+/// Takes up `stored` open alerts of one vehicle: each goes to the first rule that claims it
+/// ([`AlertRule::restore`]) and into the vehicle's open episodes. One already open under another
+/// id (raised again while the repository could not be read) is a duplicate: it is cleared, and
+/// the newer alert stands for the episode.
+fn restore_episodes(
+    rules: &[Arc<dyn AlertRule>],
+    stats: &PipelineStats,
+    state: &mut VehicleState,
+    stored: Vec<Alert>,
+    alerts: &mut Vec<AlertChange>,
+) {
+    for alert in stored {
+        if state.open.iter().any(|o| o.alert_id == alert.id) {
+            continue;
+        }
+        let duplicate = state
+            .open
+            .iter()
+            .any(|o| o.alert_type == alert.alert_type && o.key == alert.key);
+        if duplicate {
+            stats.alerts_cleared.fetch_add(1, Ordering::Relaxed);
+            alerts.push(AlertChange::Close {
+                alert_id: alert.id,
+                at: state.last.timestamp,
+            });
+            continue;
+        }
+        let claimed = rules
+            .iter()
+            .zip(state.rule_states.iter_mut())
+            .any(|(rule, rule_state)| rule.restore(&alert, rule_state));
+        if !claimed {
+            debug!(alert_id = %alert.id, alert_type = %alert.alert_type, vehicle_id = %alert.vehicle_id,
+                   "no rule takes up this open alert; the next reading that does not raise it clears it");
+        }
+        stats.alerts_restored.fetch_add(1, Ordering::Relaxed);
+        state.open.push(OpenEpisode {
+            alert_type: alert.alert_type,
+            key: alert.key,
+            alert_id: alert.id,
+            unclaimed: !claimed,
+        });
+    }
+}
+
+/// Clears the reloaded episodes no rule took up and `t` did not raise again.
+fn clear_unclaimed(
+    stats: &PipelineStats,
+    state: &mut VehicleState,
+    t: &Telemetry,
+    alerts: &mut Vec<AlertChange>,
+) {
+    state.open.retain(|o| {
+        if !o.unclaimed {
+            return true;
+        }
+        stats.alerts_cleared.fetch_add(1, Ordering::Relaxed);
+        alerts.push(AlertChange::Close {
+            alert_id: o.alert_id.clone(),
+            at: t.timestamp,
+        });
+        false
+    });
 }
 
 fn new_alert(t: &Telemetry, s: &AlertSignal) -> Alert {

@@ -113,6 +113,19 @@ pub trait AlertRule: Send + Sync {
         _out: &mut Vec<AlertSignal>,
     ) {
     }
+
+    /// An episode of this rule was open before a restart (or before the vehicle's readings
+    /// moved to this instance): take it up. A rule that recognises `alert` as one of its own
+    /// episodes (same alert type and key) puts `state` into that open episode and returns
+    /// `true`, so the next violating reading raises nothing and the next normal one (after
+    /// debounce) clears it. `state` is the vehicle's slot for this rule, usually still empty.
+    ///
+    /// The pipeline offers each open alert it reloads to the rules in order until one claims it;
+    /// an alert no rule claims is cleared by the vehicle's next reading that does not raise it
+    /// again. The default claims nothing.
+    fn restore(&self, _alert: &Alert, _state: &mut RuleState) -> bool {
+        false
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -275,6 +288,10 @@ pub trait FleetRepository: Send + Sync {
     async fn list_alerts(&self, filter: &AlertFilter) -> Result<Page<Alert>>;
     /// Unacknowledged alerts of a fleet.
     async fn count_open_alerts(&self, fleet_id: &str) -> Result<u64>;
+    /// Alert episodes not cleared yet (`cleared_at` unset, acknowledged or not) of these
+    /// vehicles, or of every vehicle when `vehicle_ids` is empty; oldest first (by trigger time,
+    /// then id). What a pipeline reloads when it first sees a vehicle after a restart.
+    async fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>>;
 
     async fn insert_command(&self, command: &Command) -> Result<()>;
     /// Replaces the stored lifecycle fields (status, times, reason) of a command.
@@ -282,6 +299,9 @@ pub trait FleetRepository: Send + Sync {
     async fn get_command(&self, command_id: &str) -> Result<Option<Command>>;
     /// Newest first.
     async fn list_commands(&self, vehicle_id: &str, limit: u32) -> Result<Page<Command>>;
+    /// Commands still under way (DISPATCHED or DELIVERED), oldest first (by issue time, then
+    /// id): what a command center resumes after a restart.
+    async fn pending_commands(&self) -> Result<Vec<Command>>;
 
     /// Inserts a mission, failing with [`crate::ErrorKind::Conflict`] if the vehicle already
     /// has an active (ASSIGNED or IN_PROGRESS) mission. The check and insert are atomic.
@@ -290,6 +310,8 @@ pub trait FleetRepository: Send + Sync {
     async fn get_mission(&self, mission_id: &str) -> Result<Option<Mission>>;
     async fn active_mission(&self, vehicle_id: &str) -> Result<Option<Mission>>;
     async fn count_active_missions(&self, fleet_id: &str) -> Result<u64>;
+    /// Every active (ASSIGNED or IN_PROGRESS) mission, oldest first (by creation time, then id).
+    async fn active_missions(&self) -> Result<Vec<Mission>>;
     /// Newest first (by creation time, then id), with the total that matched the filter.
     async fn list_missions(&self, filter: &MissionFilter) -> Result<Page<Mission>>;
 }

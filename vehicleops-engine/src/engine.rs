@@ -92,7 +92,8 @@ struct Shared {
     settings: EngineSettings,
     store: Arc<dyn FleetStore>,
     hub: LiveHub,
-    rules: Vec<Arc<dyn AlertRule>>,
+    /// Rules run besides the default and the transport's ones; fixed at `start`.
+    rules: Mutex<Vec<Arc<dyn AlertRule>>>,
     observers: Vec<Arc<dyn ReadingObserver>>,
     dead_letters: Option<Arc<dyn DeadLetterSink>>,
     running: Mutex<Option<Running>>,
@@ -160,7 +161,7 @@ impl Engine {
                 settings: builder.settings,
                 store,
                 hub: LiveHub::new(),
-                rules: builder.rules,
+                rules: Mutex::new(builder.rules),
                 observers: builder.observers,
                 dead_letters: builder.dead_letters,
                 running: Mutex::new(None),
@@ -183,6 +184,23 @@ impl Engine {
     /// The live hub: readings, alerts, command and mission changes of every fleet.
     pub fn hub(&self) -> &LiveHub {
         &self.shared.hub
+    }
+
+    /// Adds an alert rule (see [`EngineBuilder::rule`]); `Conflict` once started, since the
+    /// pipeline's rules are fixed while it runs.
+    pub fn add_rule(&self, rule: Arc<dyn AlertRule>) -> Result<()> {
+        let running = self.lock();
+        if running.is_some() {
+            return Err(Error::Conflict(
+                "rules must be added before the engine starts".into(),
+            ));
+        }
+        self.shared
+            .rules
+            .lock()
+            .expect("rules lock poisoned")
+            .push(rule);
+        Ok(())
     }
 
     pub fn is_started(&self) -> bool {
@@ -241,7 +259,7 @@ impl Engine {
             .unwrap_or_default()
             .into_iter()
             .chain(transport.rules.iter().cloned())
-            .chain(shared.rules.iter().cloned());
+            .chain(shared.rules.lock().expect("rules lock poisoned").clone());
         let mut pipeline = PipelineBuilder::new(transport.source.clone(), store.clone())
             .repository(store.clone())
             .hub(shared.hub.clone())

@@ -84,6 +84,22 @@ pub(crate) struct Episode {
 }
 
 impl Episode {
+    /// Takes up an episode raised before a restart: active, with no streak towards clearing, so
+    /// violating readings raise nothing and `clear_after` normal ones clear it.
+    pub(crate) fn restore(&mut self) {
+        *self = Episode {
+            active: true,
+            streak: 0,
+            streak_since: None,
+        };
+    }
+
+    /// Whether an episode is open.
+    #[cfg(test)]
+    pub(crate) fn is_active(&self) -> bool {
+        self.active
+    }
+
     /// Feeds one reading's level; returns the transition it causes, if any.
     pub(crate) fn step(
         &mut self,
@@ -119,6 +135,35 @@ impl Episode {
             streak_since: None,
         };
         Some(AlertTransition::Raised)
+    }
+}
+
+/// A stored, still open alert as a pipeline reloads it after a restart, for the rules' `restore`
+/// tests.
+#[cfg(test)]
+pub(crate) fn open_alert(
+    vehicle_id: &str,
+    alert_type: crate::model::AlertType,
+    key: Option<&str>,
+    triggered_at: DateTime<Utc>,
+    value: f64,
+) -> crate::model::Alert {
+    crate::model::Alert {
+        id: format!("alert-{vehicle_id}-{}", alert_type.as_str()),
+        vehicle_id: vehicle_id.to_string(),
+        fleet_id: "fleet-001".to_string(),
+        alert_type,
+        severity: crate::model::Severity::High,
+        value,
+        threshold: 0.0,
+        message: String::new(),
+        key: key.map(str::to_string),
+        triggered_at,
+        cleared_at: None,
+        acknowledged: false,
+        acknowledged_by: None,
+        acknowledged_at: None,
+        notes: None,
     }
 }
 
@@ -209,6 +254,32 @@ mod tests {
             ],
         );
         assert_eq!(got, [Some(Raised), None, None, None, Some(Cleared)]);
+    }
+
+    #[test]
+    fn a_restored_episode_clears_once_and_never_raises_again() {
+        let d = Debounce {
+            raise_after: 2,
+            clear_after: 2,
+            ..Debounce::default()
+        };
+        let mut e = Episode::default();
+        // Half way to raising when the process stopped; the stored episode wins.
+        assert_eq!(e.step(&d, at(0), Violating), None);
+        e.restore();
+        assert!(e.is_active());
+        let got: Vec<_> = [
+            (1, Violating),
+            (2, Normal),
+            (3, Band),
+            (4, Normal),
+            (5, Normal),
+        ]
+        .iter()
+        .map(|&(secs, level)| e.step(&d, at(secs), level))
+        .collect();
+        assert_eq!(got, [None, None, None, None, Some(Cleared)]);
+        assert!(!e.is_active());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use super::seconds;
 use crate::error::ValidationError;
 use crate::geodesy;
-use crate::model::{AlertSignal, AlertTransition, AlertType, GeoPoint, Severity, Telemetry};
+use crate::model::{Alert, AlertSignal, AlertTransition, AlertType, GeoPoint, Severity, Telemetry};
 use crate::traits::{AlertRule, RuleState};
 
 /// The area a fence covers.
@@ -505,6 +505,44 @@ impl AlertRule for GeofenceRule {
             ));
         }
     }
+
+    /// Claims an open GEOFENCE_DWELL alert of one of this rule's fences (its key is the fence
+    /// id): the vehicle counts as inside since it entered (the trigger time less the seconds
+    /// inside the alert recorded), with the dwell already raised. The next reading inside signals
+    /// nothing (no second ENTER, no second DWELL); the next one outside clears the dwell and
+    /// signals the EXIT. ENTER and EXIT are events, never open, so there is nothing else to
+    /// take up.
+    fn restore(&self, alert: &Alert, state: &mut RuleState) -> bool {
+        if alert.alert_type != AlertType::GEOFENCE_DWELL {
+            return false;
+        }
+        let Some(key) = alert.key.as_deref() else {
+            return false;
+        };
+        let Some(i) = self
+            .fences
+            .iter()
+            .position(|f| f.id == key && f.applies_to(&alert.fleet_id))
+        else {
+            return false;
+        };
+        let inside_for = if alert.value.is_finite() && alert.value > 0.0 {
+            Duration::milliseconds((alert.value * 1000.0).min(1e15) as i64)
+        } else {
+            self.fences[i].dwell.unwrap_or_else(Duration::zero)
+        };
+        let entry = Inside {
+            fence: i as u32,
+            since: alert.triggered_at - inside_for,
+            dwell_raised: true,
+        };
+        let inside = &mut state.get::<GeofenceState>().inside;
+        match inside.binary_search_by_key(&entry.fence, |e| e.fence) {
+            Ok(at) => inside[at] = entry,
+            Err(at) => inside.insert(at, entry),
+        }
+        true
+    }
 }
 
 #[cfg(test)]
@@ -718,6 +756,83 @@ mod tests {
         );
         let raised = &signals[3][0];
         assert_eq!((raised.value, raised.threshold), (61.0, 60.0));
+    }
+
+    #[test]
+    fn a_restored_dwell_is_not_entered_or_raised_again_and_clears_on_exit() {
+        use crate::rules::episode::open_alert;
+        let rule = GeofenceRule::new(vec![
+            square("gate", 4.60, -74.07, 0.01),
+            square("bay", 4.70, -74.07, 0.01).with_dwell(Duration::seconds(60)),
+        ])
+        .unwrap();
+        let mut state = RuleState::default();
+        let dwell = |key: &str| {
+            open_alert(
+                "VH-1",
+                AlertType::GEOFENCE_DWELL,
+                Some(key),
+                crate::rules::testing::at(61),
+                61.0,
+            )
+        };
+        assert!(!rule.restore(&dwell("gone"), &mut state), "no such fence");
+        let enter = open_alert(
+            "VH-1",
+            AlertType::GEOFENCE_ENTER,
+            Some("bay"),
+            crate::rules::testing::at(0),
+            0.0,
+        );
+        assert!(!rule.restore(&enter, &mut state), "events are not episodes");
+        assert!(state.is_empty());
+        assert!(rule.restore(&dwell("bay"), &mut state));
+
+        let inside = |s: i64| reading("VH-1", s).with_position(4.70, -74.07);
+        let signals = run(
+            &rule,
+            &mut state,
+            &[
+                inside(120),
+                inside(500),
+                reading("VH-1", 600).with_position(4.60, -74.07),
+            ],
+        );
+        assert_eq!(
+            summarize(&signals),
+            vec![
+                vec![],
+                vec![],
+                vec![
+                    ev(Cleared, "GEOFENCE_DWELL", "bay"),
+                    ev(Event, "GEOFENCE_EXIT", "bay"),
+                    ev(Event, "GEOFENCE_ENTER", "gate"),
+                ],
+            ]
+        );
+        assert_eq!(
+            signals[2][1].value, 600.0,
+            "seconds inside count from the entry before the restart"
+        );
+    }
+
+    #[test]
+    fn a_restored_dwell_of_another_fleets_fence_is_not_claimed() {
+        use crate::rules::episode::open_alert;
+        let rule = GeofenceRule::new(vec![
+            square("bay", 4.70, -74.07, 0.01)
+                .with_fleet("fleet-002")
+                .with_dwell(Duration::seconds(60)),
+        ])
+        .unwrap();
+        let stored = open_alert(
+            "VH-1",
+            AlertType::GEOFENCE_DWELL,
+            Some("bay"),
+            crate::rules::testing::at(61),
+            61.0,
+        );
+        assert!(!rule.restore(&stored, &mut RuleState::default()));
     }
 
     #[test]

@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::seconds;
 use crate::error::ValidationError;
-use crate::model::{AlertSignal, AlertTransition, AlertType, Severity, Telemetry};
+use crate::model::{Alert, AlertSignal, AlertTransition, AlertType, Severity, Telemetry};
 use crate::traits::{AlertRule, RuleState};
 
 /// Raises OFFLINE when a vehicle has sent nothing for longer than a timeout.
@@ -125,6 +125,17 @@ impl AlertRule for OfflineRule {
             key: None,
         });
     }
+
+    /// Claims an open OFFLINE alert. Its trigger time is the last reading before the silence
+    /// (the pipeline raises OFFLINE with the vehicle's last reading), so the first reading newer
+    /// than that clears it and no tick raises it again meanwhile.
+    fn restore(&self, alert: &Alert, state: &mut RuleState) -> bool {
+        if alert.alert_type != AlertType::OFFLINE || alert.key.is_some() {
+            return false;
+        }
+        state.get::<Offline>().silent_since = Some(alert.triggered_at);
+        true
+    }
 }
 
 #[cfg(test)]
@@ -193,6 +204,38 @@ mod tests {
         // A later silence is a new episode.
         let last = reading("VH-7", 91);
         assert_eq!(tick(&rule, 200, &last, &mut state).len(), 1);
+    }
+
+    #[test]
+    fn a_restored_episode_is_not_raised_again_and_clears_on_a_fresh_reading() {
+        use crate::rules::episode::open_alert;
+        let rule = OfflineRule::default();
+        let mut state = RuleState::default();
+        let overspeed = open_alert("VH-7", AlertType::OVERSPEED, None, at(0), 90.0);
+        assert!(!rule.restore(&overspeed, &mut state));
+        assert!(state.is_empty());
+        // Raised before the restart with the last reading at 0 s.
+        let stored = open_alert("VH-7", AlertType::OFFLINE, None, at(0), 31.0);
+        assert!(rule.restore(&stored, &mut state));
+        let last = reading("VH-7", 0);
+        assert!(
+            tick(&rule, 600, &last, &mut state).is_empty(),
+            "still the stored episode"
+        );
+        assert!(
+            eval(&rule, &reading("VH-7", 0), &mut state).is_empty(),
+            "a redelivered old reading is not a sign of life"
+        );
+        let cleared = eval(&rule, &reading("VH-7", 700), &mut state);
+        assert_eq!(cleared.len(), 1);
+        assert_eq!(cleared[0].transition, AlertTransition::Cleared);
+        assert_eq!(cleared[0].value, 700.0);
+        let last = reading("VH-7", 700);
+        assert_eq!(
+            tick(&rule, 800, &last, &mut state).len(),
+            1,
+            "a later silence is a new episode"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::episode::{Debounce, Episode, Level};
 use crate::error::ValidationError;
-use crate::model::{AlertSignal, AlertTransition, AlertType, Metric, Severity, Telemetry};
+use crate::model::{Alert, AlertSignal, AlertTransition, AlertType, Metric, Severity, Telemetry};
 use crate::traits::{AlertRule, RuleState};
 
 /// Which change counts.
@@ -222,12 +222,24 @@ impl AlertRule for RateOfChangeRule {
             key: Some(self.metric.column().to_string()),
         });
     }
+
+    /// Claims an open RAPID_CHANGE alert of this rule's metric. The first reading after the
+    /// restart only sets the base value; the rates from then on continue the episode.
+    fn restore(&self, alert: &Alert, state: &mut RuleState) -> bool {
+        if alert.alert_type != AlertType::RAPID_CHANGE
+            || alert.key.as_deref() != Some(self.metric.column())
+        {
+            return false;
+        }
+        state.get::<RateState>().episode.restore();
+        true
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::{ReadingExt, reading, run, transitions};
+    use crate::rules::testing::{ReadingExt, at, reading, run, transitions};
     use AlertTransition::{Cleared, Raised};
 
     /// Battery readings one minute apart.
@@ -271,6 +283,48 @@ mod tests {
             "Vehicle VH-1 battery_pct falling at 3.00/min (limit 2.00/min)"
         );
         assert_eq!(signals[5][0].key.as_deref(), Some("battery_pct"));
+    }
+
+    #[test]
+    fn a_restored_episode_continues_and_clears_once() {
+        use crate::rules::episode::open_alert;
+        let rule = RateOfChangeRule::battery_drain();
+        let mut state = RuleState::default();
+        let other_metric = open_alert(
+            "VH-1",
+            AlertType::RAPID_CHANGE,
+            Some("engine_temp_c"),
+            at(0),
+            0.1,
+        );
+        assert!(!rule.restore(&other_metric, &mut state));
+        let overspeed = open_alert(
+            "VH-1",
+            AlertType::OVERSPEED,
+            Some("battery_pct"),
+            at(0),
+            1.0,
+        );
+        assert!(!rule.restore(&overspeed, &mut state));
+        assert!(state.is_empty());
+        let stored = open_alert(
+            "VH-1",
+            AlertType::RAPID_CHANGE,
+            Some("battery_pct"),
+            at(0),
+            0.05,
+        );
+        assert!(rule.restore(&stored, &mut state));
+        let signals = run(
+            &rule,
+            &mut state,
+            // base value, -4/min (still the stored episode), -1/min (clear), -5/min (new one)
+            &battery_per_minute("VH-1", &[80.0, 76.0, 75.0, 70.0]),
+        );
+        assert_eq!(
+            transitions(&signals),
+            [None, None, Some(Cleared), Some(Raised)]
+        );
     }
 
     #[test]

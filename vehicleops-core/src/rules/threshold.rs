@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::episode::{Debounce, Episode, Level};
 use super::template::{MessageTemplate, push_number};
 use crate::error::ValidationError;
-use crate::model::{AlertSignal, AlertTransition, AlertType, Metric, Severity, Telemetry};
+use crate::model::{Alert, AlertSignal, AlertTransition, AlertType, Metric, Severity, Telemetry};
 use crate::traits::{AlertRule, RuleState};
 
 /// Which side of the threshold is the bad one.
@@ -299,6 +299,16 @@ impl AlertRule for ThresholdRule {
             }
         }
     }
+
+    /// Claims an open alert of this rule's type and key: the episode is active again, so it
+    /// clears on the next normal reading(s) and raises nothing meanwhile.
+    fn restore(&self, alert: &Alert, state: &mut RuleState) -> bool {
+        if alert.alert_type != self.alert_type || alert.key != self.key {
+            return false;
+        }
+        state.get::<Episode>().restore();
+        true
+    }
 }
 
 #[cfg(test)]
@@ -359,6 +369,63 @@ mod tests {
             cleared.message,
             "Vehicle fleet-001-VH-005 speed_kmh back to normal: 74.0"
         );
+    }
+
+    #[test]
+    fn a_restored_episode_raises_nothing_and_clears_once() {
+        use crate::rules::episode::open_alert;
+        use crate::rules::testing::at;
+        let rule = ThresholdRule::overspeed();
+        let stored = open_alert("VH-1", AlertType::OVERSPEED, None, at(-60), 92.5);
+        let mut state = RuleState::default();
+        assert!(rule.restore(&stored, &mut state));
+        let signals = run(
+            &rule,
+            &mut state,
+            &speeds("VH-1", &[95.0, 90.0, 78.0, 70.0, 60.0, 91.0]),
+        );
+        assert_eq!(
+            transitions(&signals),
+            [None, None, None, Some(Cleared), None, Some(Raised)],
+            "over the limit: still the stored episode; below the clear threshold: cleared; \
+             over again: a new episode"
+        );
+    }
+
+    #[test]
+    fn restore_claims_only_the_rules_own_type_and_key() {
+        use crate::rules::episode::open_alert;
+        use crate::rules::testing::at;
+        let overspeed =
+            |key: Option<&str>| open_alert("VH-1", AlertType::OVERSPEED, key, at(0), 90.0);
+        let mut state = RuleState::default();
+        assert!(!ThresholdRule::low_battery().restore(&overspeed(None), &mut state));
+        assert!(state.is_empty(), "a refused alert leaves the state alone");
+        let critical = ThresholdRule::overspeed()
+            .with_threshold(100.0)
+            .with_key("critical");
+        assert!(!critical.restore(&overspeed(None), &mut state));
+        assert!(!ThresholdRule::overspeed().restore(&overspeed(Some("critical")), &mut state));
+        assert!(critical.restore(&overspeed(Some("critical")), &mut state));
+        assert!(state.get::<Episode>().is_active());
+    }
+
+    #[test]
+    fn a_restored_episode_waits_for_clear_after() {
+        use crate::rules::episode::open_alert;
+        use crate::rules::testing::at;
+        let rule = ThresholdRule::overspeed().with_clear_after(2);
+        let mut state = RuleState::default();
+        assert!(rule.restore(
+            &open_alert("VH-1", AlertType::OVERSPEED, None, at(0), 90.0),
+            &mut state
+        ));
+        let signals = run(
+            &rule,
+            &mut state,
+            &speeds("VH-1", &[60.0, 90.0, 60.0, 60.0]),
+        );
+        assert_eq!(transitions(&signals), [None, None, None, Some(Cleared)]);
     }
 
     #[test]

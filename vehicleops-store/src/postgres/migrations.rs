@@ -76,10 +76,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "telemetry rollups",
         plan: v2_rollups,
     },
+    Migration {
+        version: 3,
+        name: "indexes for reloading open state after a restart",
+        plan: v3_restart_state,
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: i32 = 2;
+pub const LATEST_VERSION: i32 = 3;
 
 fn v1_entities_and_telemetry(layout: TelemetryLayout) -> Plan {
     let mut s = vec![
@@ -249,6 +254,26 @@ fn v1_entities_and_telemetry(layout: TelemetryLayout) -> Plan {
     Plan {
         transactional: true,
         statements: s,
+    }
+}
+
+/// What a restarted process reloads: open alert episodes by vehicle and commands still under
+/// way (active missions already have `missions_one_active_per_vehicle`). Partial indexes hold
+/// only the open rows, so reloading never reads the history.
+fn v3_restart_state(_layout: TelemetryLayout) -> Plan {
+    Plan {
+        transactional: true,
+        statements: vec![
+            required(
+                "CREATE INDEX IF NOT EXISTS alerts_open_by_vehicle
+                    ON vehicleops.alerts (vehicle_id, triggered_at, id) WHERE cleared_at IS NULL",
+            ),
+            required(
+                "CREATE INDEX IF NOT EXISTS commands_pending
+                    ON vehicleops.commands (issued_at, id)
+                    WHERE status IN ('DISPATCHED', 'DELIVERED')",
+            ),
+        ],
     }
 }
 

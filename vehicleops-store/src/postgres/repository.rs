@@ -165,6 +165,18 @@ impl PostgresStore {
         Ok(Page { data, total })
     }
 
+    /// Every row decoded.
+    fn all<T>(
+        &self,
+        rows: &[PgRow],
+        decode: fn(&PgRow) -> Result<T, sqlx::Error>,
+    ) -> Result<Vec<T>> {
+        rows.iter()
+            .map(decode)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(|e| self.db(e))
+    }
+
     async fn count(&self, sql: &str, key: &str) -> Result<u64> {
         let n: i64 = sqlx::query_scalar(sql)
             .bind(key)
@@ -431,6 +443,25 @@ impl FleetRepository for PostgresStore {
         .await
     }
 
+    async fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>> {
+        // Both forms match the partial index `alerts_open_by_vehicle` (open alerts only).
+        let query = if vehicle_ids.is_empty() {
+            sqlx::query(&format!(
+                "SELECT {ALERT_COLUMNS} FROM vehicleops.alerts WHERE cleared_at IS NULL
+                 ORDER BY triggered_at, id"
+            ))
+        } else {
+            sqlx::query(&format!(
+                "SELECT {ALERT_COLUMNS} FROM vehicleops.alerts
+                 WHERE cleared_at IS NULL AND vehicle_id = ANY($1)
+                 ORDER BY triggered_at, id"
+            ))
+            .bind(vehicle_ids)
+        };
+        let rows = query.fetch_all(&self.pool).await.map_err(|e| self.db(e))?;
+        self.all(&rows, alert_from_row)
+    }
+
     async fn insert_command(&self, command: &Command) -> Result<()> {
         let result = sqlx::query(&format!(
             "INSERT INTO vehicleops.commands ({COMMAND_COLUMNS})
@@ -505,6 +536,18 @@ impl FleetRepository for PostgresStore {
         .await
         .map_err(|e| self.db(e))?;
         self.page(&rows, total, command_from_row)
+    }
+
+    async fn pending_commands(&self) -> Result<Vec<Command>> {
+        // Spelled like the partial index `commands_pending`, so the planner can use it.
+        let rows = sqlx::query(&format!(
+            "SELECT {COMMAND_COLUMNS} FROM vehicleops.commands
+             WHERE status IN ('DISPATCHED', 'DELIVERED') ORDER BY issued_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db(e))?;
+        self.all(&rows, command_from_row)
     }
 
     async fn insert_mission(&self, mission: &Mission) -> Result<()> {
@@ -591,6 +634,18 @@ impl FleetRepository for PostgresStore {
             fleet_id,
         )
         .await
+    }
+
+    async fn active_missions(&self) -> Result<Vec<Mission>> {
+        // The partial unique index `missions_one_active_per_vehicle` holds exactly these rows.
+        let rows = sqlx::query(&format!(
+            "SELECT {MISSION_COLUMNS} FROM vehicleops.missions
+             WHERE status IN ('ASSIGNED', 'IN_PROGRESS') ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db(e))?;
+        self.all(&rows, mission_from_row)
     }
 
     async fn list_missions(&self, filter: &MissionFilter) -> Result<Page<Mission>> {

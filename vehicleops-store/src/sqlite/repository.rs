@@ -289,7 +289,34 @@ fn acknowledge_alert(
     .ok_or_else(|| Error::not_found("alert", alert_id))
 }
 
+/// Open (not cleared) alerts of `vehicle_ids`, or of every vehicle when empty, oldest first.
+/// Both forms read the partial index `alerts_open_by_vehicle`, which holds open alerts only.
+fn open_alerts(conn: &Connection, vehicle_ids: &[String]) -> Result<Vec<Alert>> {
+    if vehicle_ids.is_empty() {
+        return query_all(
+            conn,
+            &format!("{SELECT_ALERT} WHERE cleared_at IS NULL ORDER BY triggered_at, id"),
+            [],
+            alert_from_row,
+        );
+    }
+    // One statement whatever the number of vehicles: the ids travel as one JSON array.
+    query_all(
+        conn,
+        &format!(
+            "{SELECT_ALERT} WHERE cleared_at IS NULL \
+             AND vehicle_id IN (SELECT value FROM json_each(?1)) ORDER BY triggered_at, id"
+        ),
+        [to_json(&vehicle_ids)?],
+        alert_from_row,
+    )
+}
+
 // --- commands ---------------------------------------------------------------------------------
+
+/// The statuses of commands still under way; the condition of the partial index
+/// `commands_pending`, so queries must spell it the same way.
+const PENDING_STATUSES: &str = "('DISPATCHED', 'DELIVERED')";
 
 const SELECT_COMMAND: &str = "SELECT id, vehicle_id, fleet_id, command, params, status, \
      issued_by, issued_at, delivered_at, executed_at, failure_reason FROM commands";
@@ -696,6 +723,12 @@ impl FleetRepository for SqliteStore {
         .await
     }
 
+    async fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>> {
+        let vehicle_ids = vehicle_ids.to_vec();
+        self.with_reader(move |conn| open_alerts(conn, &vehicle_ids))
+            .await
+    }
+
     async fn insert_command(&self, command: &Command) -> Result<()> {
         let command = command.clone();
         self.with_writer(move |conn| insert_command(conn, &command))
@@ -725,6 +758,20 @@ impl FleetRepository for SqliteStore {
         let vehicle_id = vehicle_id.to_string();
         self.with_reader(move |conn| list_commands(conn, &vehicle_id, limit))
             .await
+    }
+
+    async fn pending_commands(&self) -> Result<Vec<Command>> {
+        self.with_reader(|conn| {
+            query_all(
+                conn,
+                &format!(
+                    "{SELECT_COMMAND} WHERE status IN {PENDING_STATUSES} ORDER BY issued_at, id"
+                ),
+                [],
+                command_from_row,
+            )
+        })
+        .await
     }
 
     async fn insert_mission(&self, mission: &Mission) -> Result<()> {
@@ -774,6 +821,20 @@ impl FleetRepository for SqliteStore {
                     "SELECT COUNT(*) FROM missions WHERE fleet_id = ? AND status IN {ACTIVE_STATUSES}"
                 ),
                 &fleet_id,
+            )
+        })
+        .await
+    }
+
+    async fn active_missions(&self) -> Result<Vec<Mission>> {
+        self.with_reader(|conn| {
+            query_all(
+                conn,
+                &format!(
+                    "{SELECT_MISSION} WHERE status IN {ACTIVE_STATUSES} ORDER BY created_at, id"
+                ),
+                [],
+                mission_from_row,
             )
         })
         .await

@@ -7,7 +7,10 @@ use super::{BACKEND, backend_error};
 
 /// Migration `i` (0-based) brings a database from version `i` to version `i + 1`. Append only:
 /// an applied migration must never change.
-const MIGRATIONS: &[&str] = &[include_str!("schema/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema/0001_init.sql"),
+    include_str!("schema/0002_restart_state.sql"),
+];
 
 /// Applies the migrations this database lacks, all in one transaction, so a crash mid-way leaves
 /// the old version intact. Opening an up-to-date database changes nothing.
