@@ -445,19 +445,16 @@ impl FleetRepository for PostgresStore {
 
     async fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>> {
         // Both forms match the partial index `alerts_open_by_vehicle` (open alerts only).
-        let query = if vehicle_ids.is_empty() {
-            sqlx::query(&format!(
-                "SELECT {ALERT_COLUMNS} FROM vehicleops.alerts WHERE cleared_at IS NULL
-                 ORDER BY triggered_at, id"
-            ))
-        } else {
-            sqlx::query(&format!(
-                "SELECT {ALERT_COLUMNS} FROM vehicleops.alerts
-                 WHERE cleared_at IS NULL AND vehicle_id = ANY($1)
-                 ORDER BY triggered_at, id"
-            ))
-            .bind(vehicle_ids)
-        };
+        let all = vehicle_ids.is_empty();
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM vehicleops.alerts WHERE cleared_at IS NULL{}
+             ORDER BY triggered_at, id",
+            if all { "" } else { " AND vehicle_id = ANY($1)" }
+        );
+        let mut query = sqlx::query(&sql);
+        if !all {
+            query = query.bind(vehicle_ids);
+        }
         let rows = query.fetch_all(&self.pool).await.map_err(|e| self.db(e))?;
         self.all(&rows, alert_from_row)
     }
