@@ -3,8 +3,9 @@
 //! A binding implements only [`HostRuleFunction`]: call the host function with one reading and
 //! turn its answer into "fine" (`Ok(None)`), "violating" (`Ok(Some(HostViolation))`) or "no
 //! usable answer" (`Err(HostRuleError)`: an exception, a timeout, a malformed return value).
-//! [`HostRule`] turns that stream into episodes with the same [`Episode`] logic as the built-in
-//! rules, so host rules behave the same in every language:
+//! [`HostRule`] turns that stream into episodes with the episode logic of the built-in rules
+//! (their debounce defaults: raise and clear on the first reading), so host rules behave the
+//! same in every language:
 //!
 //! - a fine reading clears the open episode, if any;
 //! - the first violating reading raises one alert; further violations of the same alert type
@@ -15,7 +16,8 @@
 //!   clears.
 //!
 //! Each vehicle has its own episode, in the [`RuleState`] slot the pipeline keeps per
-//! (vehicle, rule).
+//! (vehicle, rule). After a restart, [`AlertRule::restore`] takes up a stored open alert
+//! (without a key) as the vehicle's open episode.
 //!
 //! ```
 //! use vehicleops_core::{
@@ -225,31 +227,6 @@ impl<F: HostRuleFunction> HostRule<F> {
             warn!(rule = %self.name, errors = n, "alert rule failed {n} times so far; latest: {error}");
         }
     }
-
-    /// Marks `alert` as the open episode of `state`, as after a restart: the next fine reading
-    /// clears it and violations of its type do not raise it again. Returns whether the alert
-    /// can be this rule's: host rules never set a signal key, so a keyed alert is not theirs,
-    /// and a cleared alert is no open episode.
-    ///
-    /// This is the behaviour of `AlertRule::restore` for host rules.
-    pub fn restore(&self, alert: &Alert, state: &mut RuleState) -> bool {
-        if alert.key.is_some() || alert.cleared_at.is_some() {
-            return false;
-        }
-        let state = state.get::<HostEpisode>();
-        let mut episode = Episode::default();
-        let raised = episode.step(&DEBOUNCE, alert.triggered_at, Level::Violating);
-        debug_assert_eq!(raised, Some(AlertTransition::Raised));
-        state.episode = episode;
-        state.open = Some(HostViolation {
-            alert_type: alert.alert_type.clone(),
-            severity: alert.severity,
-            value: alert.value,
-            threshold: alert.threshold,
-            message: alert.message.clone(),
-        });
-        true
-    }
 }
 
 impl<F: HostRuleFunction> AlertRule for HostRule<F> {
@@ -290,6 +267,30 @@ impl<F: HostRuleFunction> AlertRule for HostRule<F> {
             state.open = Some(violation);
         }
     }
+
+    /// Claims an open alert that can be this rule's: it becomes the vehicle's open episode, so
+    /// the next fine reading clears it and violations of its type raise nothing meanwhile. A
+    /// host function may report any alert type, so any type is taken; but host rules never set
+    /// a key, hold one episode per vehicle, and a cleared alert is no open episode: a keyed or
+    /// cleared alert, or a second one for a vehicle whose episode is already open, is refused.
+    fn restore(&self, alert: &Alert, state: &mut RuleState) -> bool {
+        if alert.key.is_some() || alert.cleared_at.is_some() {
+            return false;
+        }
+        let state = state.get::<HostEpisode>();
+        if state.open.is_some() {
+            return false;
+        }
+        state.episode.restore();
+        state.open = Some(HostViolation {
+            alert_type: alert.alert_type.clone(),
+            severity: alert.severity,
+            value: alert.value,
+            threshold: alert.threshold,
+            message: alert.message.clone(),
+        });
+        true
+    }
 }
 
 #[cfg(test)]
@@ -297,6 +298,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::rules::episode;
     use crate::rules::testing::{at, reading};
     use AlertTransition::{Cleared, Raised};
 
@@ -482,21 +484,8 @@ mod tests {
 
     fn open_alert(ty: &str) -> Alert {
         Alert {
-            id: "alert-1".into(),
-            vehicle_id: "VH-1".into(),
-            fleet_id: "fleet-001".into(),
-            alert_type: AlertType::custom(ty),
-            severity: Severity::High,
-            value: 61.0,
-            threshold: 50.0,
             message: "restored".into(),
-            key: None,
-            triggered_at: at(-10),
-            cleared_at: None,
-            acknowledged: false,
-            acknowledged_by: None,
-            acknowledged_at: None,
-            notes: None,
+            ..episode::open_alert("VH-1", AlertType::custom(ty), None, at(-10), 61.0)
         }
     }
 
@@ -519,11 +508,26 @@ mod tests {
             key: Some("depot".into()),
             ..open_alert("GEOFENCE_DWELL")
         };
-        assert!(!rule.restore(&keyed, &mut RuleState::default()));
+        let mut empty = RuleState::default();
+        assert!(!rule.restore(&keyed, &mut empty));
         let cleared = Alert {
             cleared_at: Some(at(-5)),
             ..open_alert("A")
         };
-        assert!(!rule.restore(&cleared, &mut RuleState::default()));
+        assert!(!rule.restore(&cleared, &mut empty));
+        assert!(empty.is_empty(), "a refused alert leaves the state alone");
+    }
+
+    #[test]
+    fn a_restored_episode_of_another_type_ends_when_the_type_changes() {
+        let rule = scripted(vec![Ok(Some("B"))]);
+        let mut state = RuleState::default();
+        assert!(rule.restore(&open_alert("A"), &mut state));
+        assert!(
+            !rule.restore(&open_alert("C"), &mut state),
+            "one open episode per vehicle"
+        );
+        let got = run(&rule, &mut state, 1);
+        assert_eq!(got, [vec![("A".into(), Cleared), ("B".into(), Raised)]]);
     }
 }
