@@ -28,6 +28,8 @@
 //! - `upsert_vehicle` with an unknown fleet, and clearing, acknowledging or updating an unknown
 //!   alert, command or mission, fail with [`ErrorKind::NotFound`];
 //! - clearing an alert twice keeps the first clearing time;
+//! - the reload queries (`open_alerts`, `pending_commands`, `active_missions`) list oldest first,
+//!   ties by id, and `open_alerts` of no vehicles means every vehicle;
 //! - timestamps are kept to the microsecond;
 //! - a series bucket that is not positive fails with [`ErrorKind::Validation`].
 
@@ -67,8 +69,11 @@ macro_rules! store_conformance_tests {
             fleets_vehicles_operators_round_trip,
             alerts_lifecycle_and_filters,
             count_open_alerts,
+            open_alerts_are_the_uncleared_oldest_first,
             commands_lifecycle,
+            pending_commands_are_the_unfinished_oldest_first,
             missions_lifecycle,
+            active_missions_are_assigned_or_in_progress_oldest_first,
             missions_list_filters_newest_first,
             concurrent_missions_for_one_vehicle_admit_one,
             unknown_entities_are_not_found,
@@ -973,6 +978,67 @@ pub async fn count_open_alerts((_, repo): Stores) {
     assert_eq!(repo.count_open_alerts(FLEET).await.unwrap(), 2);
 }
 
+/// Open alerts are the ones not cleared, acknowledged or not (an event is stored cleared), of
+/// the given vehicles or of all when none are given, oldest first with ties by id; any number of
+/// vehicle ids works in one call.
+pub async fn open_alerts_are_the_uncleared_oldest_first((_, repo): Stores) {
+    let event = Alert {
+        alert_type: AlertType::GEOFENCE_ENTER,
+        key: Some("depot".into()),
+        cleared_at: Some(at(5)),
+        ..alert("a-event", "VH-1", FLEET, Severity::Low, 5)
+    };
+    let dwell = Alert {
+        alert_type: AlertType::GEOFENCE_DWELL,
+        key: Some("depot".into()),
+        ..alert("a-dwell", "VH-1", FLEET, Severity::Medium, 20)
+    };
+    for a in [
+        alert("a-late", "VH-1", FLEET, Severity::High, 30),
+        alert("a-cleared", "VH-1", FLEET, Severity::High, 0),
+        dwell.clone(),
+        event,
+        alert("a-tie-b", "VH-2", FLEET, Severity::High, 10),
+        alert("a-tie-a", "VH-2", FLEET, Severity::High, 10),
+        alert("a-acked", "VH-9", OTHER_FLEET, Severity::Critical, 15),
+    ] {
+        repo.insert_alert(&a).await.unwrap();
+    }
+    repo.clear_alert("a-cleared", at(3)).await.unwrap();
+    repo.acknowledge_alert("a-acked", "op-1", at(16), None)
+        .await
+        .unwrap();
+
+    let open = |vehicles: Vec<String>| {
+        let repo = Arc::clone(&repo);
+        async move { alert_ids(&repo.open_alerts(&vehicles).await.unwrap()) }
+    };
+    assert_eq!(
+        open(Vec::new()).await,
+        ["a-tie-a", "a-tie-b", "a-acked", "a-dwell", "a-late"],
+        "every vehicle's open alerts, oldest first, ties by id"
+    );
+    assert_eq!(open(vec!["VH-1".into()]).await, ["a-dwell", "a-late"]);
+    assert_eq!(
+        open(vec!["VH-9".into(), "VH-1".into()]).await,
+        ["a-acked", "a-dwell", "a-late"],
+        "acknowledged is still open"
+    );
+    assert!(open(vec!["VH-404".into()]).await.is_empty());
+    // A pipeline's first batch can hold thousands of new vehicles.
+    let many: Vec<String> = (0..5_000)
+        .map(|i| format!("VH-X{i}"))
+        .chain(["VH-2".to_string()])
+        .collect();
+    assert_eq!(open(many).await, ["a-tie-a", "a-tie-b"]);
+
+    let stored = repo.open_alerts(&["VH-1".into()]).await.unwrap();
+    assert_eq!(stored[0], dwell, "every field as stored");
+
+    repo.clear_alert("a-late", at(40)).await.unwrap();
+    assert_eq!(open(vec!["VH-1".into()]).await, ["a-dwell"]);
+}
+
 /// Commands: round trip with params, lifecycle updates, newest-first listing with limit and
 /// total.
 pub async fn commands_lifecycle((_, repo): Stores) {
@@ -1026,6 +1092,119 @@ pub async fn commands_lifecycle((_, repo): Stores) {
     assert_eq!(ids(&page.data, |c| &c.id), vec!["c3", "c2", "c1"]);
     let page = repo.list_commands("VH-404", 10).await.unwrap();
     assert_eq!((page.data.len(), page.total), (0, 0));
+}
+
+/// Pending commands are the DISPATCHED and DELIVERED ones of every vehicle, oldest first with
+/// ties by id, each as stored.
+pub async fn pending_commands_are_the_unfinished_oldest_first((_, repo): Stores) {
+    let mut delivered = command("c-delivered", "VH-2", CommandKind::ReturnToBase, 10);
+    let mut executed = command("c-executed", "VH-1", CommandKind::Stop, 0);
+    let mut expired = command("c-expired", "VH-1", CommandKind::Resume, 1);
+    let mut timed_out = command("c-timeout", "VH-3", CommandKind::Stop, 2);
+    let dispatched = command("c-dispatched", "VH-1", CommandKind::Stop, 20);
+    let tie = command("c-tie", "VH-9", CommandKind::Stop, 20);
+    for c in [
+        &dispatched,
+        &delivered,
+        &executed,
+        &expired,
+        &timed_out,
+        &tie,
+    ] {
+        repo.insert_command(c).await.unwrap();
+    }
+    assert_eq!(
+        ids(&repo.pending_commands().await.unwrap(), |c| &c.id),
+        [
+            "c-executed",
+            "c-expired",
+            "c-timeout",
+            "c-delivered",
+            "c-dispatched",
+            "c-tie"
+        ],
+        "all DISPATCHED at first"
+    );
+
+    delivered
+        .advance(CommandStatus::Delivered, at(11), None)
+        .unwrap();
+    executed
+        .advance(CommandStatus::Delivered, at(1), None)
+        .unwrap();
+    executed
+        .advance(CommandStatus::Executed, at(2), None)
+        .unwrap();
+    expired
+        .advance(CommandStatus::Expired, at(31), Some("no ack".into()))
+        .unwrap();
+    timed_out
+        .advance(CommandStatus::Delivered, at(3), None)
+        .unwrap();
+    timed_out
+        .advance(CommandStatus::Timeout, at(200), Some("too slow".into()))
+        .unwrap();
+    for c in [&delivered, &executed, &expired, &timed_out] {
+        repo.update_command(c).await.unwrap();
+    }
+    let pending = repo.pending_commands().await.unwrap();
+    assert_eq!(
+        ids(&pending, |c| &c.id),
+        ["c-delivered", "c-dispatched", "c-tie"]
+    );
+    assert_eq!(pending[0], delivered, "every field as stored");
+}
+
+/// Active missions are the ASSIGNED and IN_PROGRESS ones of every fleet, oldest first with ties
+/// by id, each as stored.
+pub async fn active_missions_are_assigned_or_in_progress_oldest_first((_, repo): Stores) {
+    let created = |id: &str, vehicle_id: &str, secs: i64| Mission {
+        created_at: at(secs),
+        ..mission(id, vehicle_id)
+    };
+    let started = Mission {
+        status: MissionStatus::InProgress,
+        started_at: Some(at(70)),
+        completed_waypoints: 1,
+        ..created("m-started", "VH-1", 60)
+    };
+    let done = Mission {
+        status: MissionStatus::Completed,
+        completed_waypoints: 2,
+        completed_at: Some(at(50)),
+        ..created("m-done", "VH-1", 0)
+    };
+    let cancelled = Mission {
+        status: MissionStatus::Cancelled,
+        completed_at: Some(at(15)),
+        ..created("m-cancelled", "VH-2", 10)
+    };
+    let elsewhere = Mission {
+        fleet_id: OTHER_FLEET.into(),
+        ..created("m-elsewhere", "VH-9", 100)
+    };
+    let tie = created("m-tie", "VH-3", 100);
+    let assigned = created("m-assigned", "VH-2", 30);
+    for m in [&elsewhere, &done, &started, &cancelled, &tie, &assigned] {
+        repo.insert_mission(m).await.unwrap();
+    }
+    let active = repo.active_missions().await.unwrap();
+    assert_eq!(
+        ids(&active, |m| &m.id),
+        ["m-assigned", "m-started", "m-elsewhere", "m-tie"]
+    );
+    assert_eq!(active[1], started, "every field as stored");
+
+    let failed = Mission {
+        status: MissionStatus::Failed,
+        failure_reason: Some("blocked".into()),
+        ..assigned
+    };
+    repo.update_mission(&failed).await.unwrap();
+    assert_eq!(
+        ids(&repo.active_missions().await.unwrap(), |m| &m.id),
+        ["m-started", "m-elsewhere", "m-tie"]
+    );
 }
 
 /// Missions: one active (ASSIGNED or IN_PROGRESS) mission per vehicle, a new one allowed after
