@@ -1,6 +1,6 @@
 //! Demo data: the original's fleets and its three demo accounts. Seeded only in demo mode.
 
-use vehicleops_core::{Fleet, FleetRepository, Operator, Result, Role};
+use vehicleops_core::{FleetRepository, Operator, Result, Role};
 
 use crate::auth::hash_password;
 
@@ -47,17 +47,13 @@ pub const DEMO_FLEETS: [(&str, &str); 3] = [
 ];
 
 /// Creates the demo fleets and accounts (idempotent).
-pub async fn seed(repo: &dyn FleetRepository) -> Result<()> {
+pub async fn seed(engine: &vehicleops_engine::Engine) -> Result<()> {
     for (id, name) in DEMO_FLEETS {
-        repo.upsert_fleet(&Fleet {
-            id: id.into(),
-            name: name.into(),
-        })
-        .await?;
+        engine.register_fleet(id, Some(name)).await?;
     }
     for account in DEMO_ACCOUNTS {
         upsert_account(
-            repo,
+            engine.store().as_ref(),
             account.id,
             account.email,
             account.password,

@@ -1,7 +1,5 @@
-//! Kafka mode (feature `kafka`): the server's settings mapped onto the Kafka layer's, and topic
-//! creation at start. The transport itself is assembled in [`crate::app`].
-
-use std::time::Duration;
+//! Kafka mode (feature `kafka`): the server's settings mapped onto the Kafka layer's one
+//! definition of a connection, `KafkaConfig`.
 
 use vehicleops_kafka::KafkaConfig;
 
@@ -31,11 +29,4 @@ pub fn kafka_config(config: &Config) -> Result<KafkaConfig, StartupError> {
     }
     k.validate()?;
     Ok(k)
-}
-
-/// Creates missing topics with the standard partitions and retention.
-pub async fn ensure_topics(kafka: &KafkaConfig) -> Result<(), StartupError> {
-    let specs = vehicleops_kafka::standard_topics(&kafka.topics);
-    vehicleops_kafka::ensure_topics(kafka, &specs, None, Duration::from_secs(30)).await?;
-    Ok(())
 }

@@ -16,8 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use vehicleops_core::LiveHub;
-use vehicleops_core::pipeline::PipelineStats;
+use vehicleops_engine::Engine;
 
 /// Labels of an HTTP request metric. `route` is the matched route template, never the raw
 /// path, so ids do not explode the label space.
@@ -50,8 +49,8 @@ fn http_histogram() -> Histogram {
 }
 
 impl Metrics {
-    /// Metrics over a running pipeline's stats and the live hub.
-    pub fn new(pipeline: Arc<PipelineStats>, hub: LiveHub) -> Self {
+    /// Metrics over the engine's pipeline counters and live hub, read at scrape time.
+    pub fn new(engine: Engine) -> Self {
         let mut registry = Registry::with_prefix("vehicleops");
         let http_requests = Family::<HttpLabels, Counter>::default();
         let http_seconds =
@@ -80,8 +79,7 @@ impl Metrics {
             login_failures.clone(),
         );
         registry.register_collector(Box::new(LiveCollector {
-            pipeline,
-            hub,
+            engine,
             ws_clients: ws_clients.clone(),
         }));
         Metrics {
@@ -92,16 +90,6 @@ impl Metrics {
             ws_frames,
             login_failures,
         }
-    }
-
-    /// Exports `rejected` as `vehicleops_source_rejections`: messages a telemetry source
-    /// refused before the pipeline saw them (VDA 5050 messages failing the schema).
-    pub fn count_source_rejections(&mut self, rejected: Counter) {
-        self.registry.register(
-            "source_rejections",
-            "Messages the telemetry source rejected and dead-lettered before the pipeline",
-            rejected,
-        );
     }
 
     /// The OpenMetrics text exposition.
@@ -145,8 +133,7 @@ impl Drop for WsClientGuard {
 /// Reads the pipeline's and hub's counters at scrape time.
 #[derive(Debug)]
 struct LiveCollector {
-    pipeline: Arc<PipelineStats>,
-    hub: LiveHub,
+    engine: Engine,
     ws_clients: Arc<AtomicI64>,
 }
 
@@ -172,7 +159,13 @@ fn gauge(
 
 impl Collector for LiveCollector {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let s = self.pipeline.snapshot();
+        let s = self.engine.stats();
+        counter(
+            &mut e,
+            "source_rejections",
+            "Messages the telemetry source rejected and dead-lettered before the pipeline",
+            self.engine.source_rejections(),
+        )?;
         counter(
             &mut e,
             "telemetry_received",
@@ -305,7 +298,7 @@ impl Collector for LiveCollector {
             &mut e,
             "websocket_updates_coalesced",
             "Vehicle updates replaced by a newer one before a slow client read them",
-            self.hub.coalesced_updates(),
+            self.engine.hub().coalesced_updates(),
         )?;
         Ok(())
     }

@@ -1,23 +1,42 @@
-//! VDA 5050 mode (feature `vda5050`): the server's settings mapped onto the adapter's
-//! (broker, topic scheme, georeference, charging node), registration of the VDA fleet and its
-//! vehicles, and the simulated AGVs the built-in simulator runs in this mode. The transport
-//! itself is assembled in [`crate::app`].
+//! VDA 5050 mode (feature `vda5050`): the server's settings mapped onto the engine's VDA 5050
+//! transport (broker, topic scheme, georeference, charging node, the vehicles to register and
+//! what the built-in simulator's AGVs look like).
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use prometheus_client::metrics::counter::Counter;
-use vehicleops_core::{DeadLetter, DeadLetterSink, Fleet, FleetRepository, GeoPoint, Vehicle};
+use vehicleops_core::GeoPoint;
+use vehicleops_engine::Vda5050Transport;
 use vehicleops_vda5050::{
-    MqttEndpoint, RoutePoint, SimAgvConfig, SimulatedAgv, SinkConfig, SiteGeoreference,
-    SourceConfig, StopMode, TopicScheme,
+    MqttEndpoint, RoutePoint, SimAgvConfig, SinkConfig, SiteGeoreference, SourceConfig, StopMode,
+    TopicScheme,
 };
 
 use crate::config::{Config, Vda5050StopMode};
-use crate::error::StartupError;
 
-/// Distance between the simulated AGVs' start positions along the map's x axis, in metres.
-const AGV_SPACING_M: f64 = 5.0;
+/// Longest the start waits for the MQTT broker to acknowledge subscriptions.
+const MQTT_SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The engine's transport in this mode.
+pub fn transport(config: &Config) -> Vda5050Transport {
+    let mut agv = SimAgvConfig::new(
+        MqttEndpoint::new(
+            config.mqtt_host.clone(),
+            config.mqtt_port,
+            config.mqtt_client_id.clone(),
+        ),
+        &config.vda5050_manufacturer,
+        "",
+    );
+    agv.scheme = scheme(config);
+    agv.map_id = config.vda5050_map_id.clone();
+    Vda5050Transport {
+        source: source_config(config),
+        sink: sink_config(config),
+        vehicles: config.vda5050_vehicles.clone(),
+        simulated_agv: agv,
+        subscribe_timeout: MQTT_SUBSCRIBE_TIMEOUT,
+    }
+}
 
 /// The broker, with a client id of this instance's prefix and `role`.
 fn endpoint(config: &Config, role: &str) -> MqttEndpoint {
@@ -75,72 +94,6 @@ pub fn sink_config(config: &Config) -> SinkConfig {
     }
 }
 
-/// Counts the messages the source rejects (it logs each one itself), for
-/// `vehicleops_source_rejections`.
-pub struct CountingDeadLetters(pub Counter);
-
-#[async_trait]
-impl DeadLetterSink for CountingDeadLetters {
-    async fn send(&self, letters: Vec<DeadLetter>) -> vehicleops_core::Result<()> {
-        self.0.inc_by(letters.len() as u64);
-        Ok(())
-    }
-}
-
-/// Serial numbers of the simulated AGVs: `AGV-1` … `AGV-<n>`.
-pub fn simulated_serials(config: &Config) -> Vec<String> {
-    (1..=config.simulator_vehicles)
-        .map(|i| format!("AGV-{i}"))
-        .collect()
-}
-
-/// Registers the VDA fleet and `serials` in it: commands and missions need known vehicles.
-pub async fn register(
-    repo: &dyn FleetRepository,
-    config: &Config,
-    serials: &[String],
-) -> Result<(), StartupError> {
-    if repo.get_fleet(&config.vda5050_fleet).await?.is_none() {
-        repo.upsert_fleet(&Fleet {
-            id: config.vda5050_fleet.clone(),
-            name: format!("VDA 5050 fleet ({})", config.vda5050_interface),
-        })
-        .await?;
-    }
-    for serial in serials {
-        if repo.get_vehicle(serial).await?.is_none() {
-            repo.upsert_vehicle(&Vehicle {
-                id: serial.clone(),
-                fleet_id: config.vda5050_fleet.clone(),
-                name: None,
-                home: None,
-            })
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Starts the simulated AGVs on the broker, spaced along the map's x axis.
-pub fn start_agvs(config: &Config) -> Vec<SimulatedAgv> {
-    simulated_serials(config)
-        .iter()
-        .enumerate()
-        .map(|(i, serial)| {
-            let mut agv = SimAgvConfig::new(
-                endpoint(config, &format!("sim-{serial}")),
-                &config.vda5050_manufacturer,
-                serial,
-            );
-            agv.scheme = scheme(config);
-            agv.map_id = config.vda5050_map_id.clone();
-            agv.x = AGV_SPACING_M * i as f64;
-            agv.tick = Duration::from_millis(config.simulator_interval_ms.max(1));
-            SimulatedAgv::start(agv)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -193,24 +146,9 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn rejected_messages_are_counted() {
-        let sink = CountingDeadLetters(Counter::default());
-        let letter = DeadLetter {
-            payload: b"{not json".to_vec(),
-            field: String::new(),
-            reason: "not JSON".into(),
-            origin: Default::default(),
-            at: chrono::Utc::now(),
-        };
-        sink.send(vec![letter.clone(), letter]).await.unwrap();
-        assert_eq!(sink.0.get(), 2);
-    }
-
     #[test]
     fn without_an_origin_there_is_no_georeference() {
         let c = Config::try_parse_from(["s", "--simulator-vehicles", "3"]).unwrap();
         assert!(source_config(&c).georeference.is_none());
-        assert_eq!(simulated_serials(&c), ["AGV-1", "AGV-2", "AGV-3"]);
     }
 }

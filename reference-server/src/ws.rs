@@ -113,14 +113,14 @@ fn snapshot_frame(fleet_id: &str, vehicles: &[&LiveUpdate]) -> String {
 async fn session(state: AppState, fleet_id: String, principal: Principal, socket: WebSocket) {
     let _counted = state.metrics.ws_client();
     // Subscribe before taking the snapshot, so no update falls between the two.
-    let mut subscription = state.hub.subscribe(&fleet_id);
+    let mut subscription = state.engine.subscribe(&fleet_id);
     let (mut tx, mut rx) = socket.split();
     tracing::debug!(fleet_id, operator_id = %principal.id, "websocket connected");
 
-    let mut snapshot: Vec<std::sync::Arc<LiveUpdate>> = state.hub.snapshot(&fleet_id);
+    let mut snapshot: Vec<std::sync::Arc<LiveUpdate>> = state.engine.snapshot(&fleet_id);
     if snapshot.is_empty() {
         // Another instance may have ingested this fleet's readings: fall back to the store.
-        if let Ok(latest) = state.store.latest_for_fleet(&fleet_id).await {
+        if let Ok(latest) = state.engine.latest_for_fleet(&fleet_id).await {
             snapshot = latest
                 .iter()
                 .map(|t| std::sync::Arc::new(LiveUpdate::from_reading(t, Vec::new())))

@@ -238,9 +238,8 @@ async fn a_slow_client_does_not_stall_a_fast_one_and_gets_the_latest_state() {
     const READINGS: u64 = 20_000;
     let vehicles = ["fleet-002-VH-901", "fleet-002-VH-902"];
     let injector = {
-        let publisher = s.server.publisher().unwrap().clone();
+        let engine = s.server.engine().clone();
         tokio::spawn(async move {
-            use vehicleops_core::TelemetryPublisher;
             for chunk in (1..=READINGS).collect::<Vec<_>>().chunks(500) {
                 let batch = chunk
                     .iter()
@@ -248,7 +247,7 @@ async fn a_slow_client_does_not_stall_a_fast_one_and_gets_the_latest_state() {
                         vehicles.map(|v| reading(v, "fleet-002", 10.0 + (seq % 50) as f64, seq))
                     })
                     .collect();
-                publisher.publish(batch).await.unwrap();
+                engine.publish(batch).await.unwrap();
             }
         })
     };

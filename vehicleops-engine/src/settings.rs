@@ -27,6 +27,8 @@ impl Default for StoreSettings {
 pub const DEFAULT_BUS_CAPACITY: usize = 20_000;
 
 /// Where readings and commands travel between vehicles and the engine.
+// Built once per engine: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum TransportSettings {
     /// Within this process; publishers wait once `capacity` readings are queued.
@@ -36,7 +38,7 @@ pub enum TransportSettings {
     Kafka(KafkaTransport),
     /// VDA 5050 vehicles over MQTT (feature `vda5050`).
     #[cfg(feature = "vda5050")]
-    Vda5050(Box<Vda5050Transport>),
+    Vda5050(Vda5050Transport),
 }
 
 impl Default for TransportSettings {

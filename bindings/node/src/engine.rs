@@ -26,7 +26,7 @@ use vehicleops_core::{
 
 use crate::convert::{from_js, range, to_js};
 use crate::error::{IntoJsError, OrJs, invalid_input};
-use crate::rule::{JsRule, RuleFunction};
+use crate::rule::{RuleFunction, js_rule};
 use crate::subscription::NativeSubscription;
 
 /// How the engine is built; every field is optional.
@@ -291,7 +291,7 @@ impl NativeEngine {
         let setup = setup
             .as_mut()
             .ok_or_else(|| Error::Config("rules must be added before start()".into()).into_js())?;
-        setup.rules.push(Arc::new(JsRule::new(
+        setup.rules.push(Arc::new(js_rule(
             name,
             rule,
             self.inner.rule_timeout,

@@ -1,20 +1,22 @@
 //! Alert rules written as JavaScript functions.
 //!
+//! The function only classifies a reading (`null` = normal, a verdict object = violating); this
+//! module calls it and reads its answer ([`JsFunction`], a [`HostRuleFunction`]). The episodes
+//! are the core's [`HostRule`], the same for every host language: one raise when a vehicle
+//! starts violating, one clear when it is back to normal, a clear and a raise when the verdict's
+//! alert type changes, with the per-vehicle state the pipeline keeps for each rule.
+//!
 //! `AlertRule::evaluate` is synchronous and runs on the pipeline's processing task, while a JS
-//! function can only run on the JavaScript thread. The adapter hands each reading to the JS
+//! function can only run on the JavaScript thread. [`JsFunction`] hands each reading to the JS
 //! thread through a *weak* thread-safe function (so it never keeps Node alive) and waits for the
 //! verdict at most `timeout` (inside `block_in_place`, so the runtime moves other tasks off the
 //! waiting worker). A verdict that does not come in time — the JS thread is busy or shutting
-//! down — or a function that throws counts as a rule failure and leaves the episode as it was,
-//! so a slow or broken JS rule delays the pipeline by at most `timeout` per reading and never
-//! stops it.
-//!
-//! Episodes live here, not in JS: the function only classifies a reading (`null` = normal, an
-//! object = violating); the adapter raises once when a vehicle starts violating and clears once
-//! when it is back to normal, with the per-vehicle state the pipeline keeps for each rule.
+//! down — a function that throws, or a malformed verdict is a rule error: counted, and the
+//! episode stays as it was. So a slow or broken JS rule delays the pipeline by at most `timeout`
+//! per reading and never stops it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -22,9 +24,8 @@ use napi::Status;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use serde::Deserialize;
 use serde_json::Value;
-use tracing::warn;
 use vehicleops_core::{
-    AlertRule, AlertSignal, AlertTransition, AlertType, RuleState, Severity, Telemetry,
+    AlertType, HostRule, HostRuleError, HostRuleFunction, HostViolation, Severity, Telemetry,
 };
 
 use crate::convert::to_js;
@@ -32,6 +33,20 @@ use crate::convert::to_js;
 /// A JS function `(reading) => verdict | null`, called with one argument, never keeping the
 /// event loop alive.
 pub type RuleFunction = ThreadsafeFunction<Value, Value, Value, Status, false, true>;
+
+/// The [`AlertRule`](vehicleops_core::AlertRule) the engine runs for a JS function.
+pub type JsRule = HostRule<JsFunction>;
+
+/// The rule `name` backed by `function`, waiting at most `timeout` per verdict and adding its
+/// errors to `failures` (the engine's `ruleFailures`) as well as to its own count.
+pub fn js_rule(
+    name: String,
+    function: RuleFunction,
+    timeout: Duration,
+    failures: Arc<AtomicU64>,
+) -> JsRule {
+    HostRule::new(name, JsFunction::new(function, timeout)).with_shared_error_counter(failures)
+}
 
 /// What a JS rule returns for a violating reading (camelCase, as JavaScript writes it).
 #[derive(Debug, Clone, Deserialize)]
@@ -51,55 +66,21 @@ struct Thrown {
     rule_error: String,
 }
 
-/// How one reading was classified.
-#[derive(Debug)]
-enum Classified {
-    Violating(Verdict),
-    Normal,
-    /// No usable answer (timeout, exception, malformed verdict): the episode stays as it is.
-    Unknown,
-}
-
-/// The open episode of one vehicle, if any.
-#[derive(Default)]
-struct Episode {
-    open: Option<AlertSignal>,
-}
-
-/// An [`AlertRule`] backed by a JavaScript function.
-pub struct JsRule {
-    name: String,
-    function: Arc<RuleFunction>,
+/// A JavaScript function classifying readings, called on the JS thread.
+pub struct JsFunction {
+    function: RuleFunction,
     timeout: Duration,
-    failures: Arc<AtomicU64>,
 }
 
-impl JsRule {
-    pub fn new(
-        name: String,
-        function: RuleFunction,
-        timeout: Duration,
-        failures: Arc<AtomicU64>,
-    ) -> Self {
-        JsRule {
-            name,
-            function: Arc::new(function),
-            timeout,
-            failures,
-        }
+impl JsFunction {
+    pub fn new(function: RuleFunction, timeout: Duration) -> Self {
+        JsFunction { function, timeout }
     }
+}
 
-    fn failed(&self, why: &str) -> Classified {
-        self.failures.fetch_add(1, Ordering::Relaxed);
-        warn!(rule = %self.name, "JS rule gave no verdict: {why}");
-        Classified::Unknown
-    }
-
-    fn classify(&self, reading: &Telemetry) -> Classified {
-        let arg = match to_js(reading) {
-            Ok(v) => v,
-            Err(e) => return self.failed(&e.reason),
-        };
+impl HostRuleFunction for JsFunction {
+    fn call(&self, reading: &Telemetry) -> Result<Option<HostViolation>, HostRuleError> {
+        let arg = to_js(reading).map_err(|e| HostRuleError::new(e.reason.as_str()))?;
         let (tx, rx) = mpsc::sync_channel(1);
         let status = self.function.call_with_return_value(
             arg,
@@ -111,24 +92,37 @@ impl JsRule {
             },
         );
         if status != Status::Ok {
-            return self.failed(&format!("call refused ({status})"));
+            return Err(HostRuleError::new(format!("call refused ({status})")));
         }
-        let answer = wait(|| rx.recv_timeout(self.timeout));
-        match answer {
-            Err(_) => self.failed("timed out"),
-            Ok(Err(e)) => self.failed(&e.reason),
-            Ok(Ok(Value::Null)) => Classified::Normal,
-            Ok(Ok(v)) => {
-                if let Ok(t) = serde_json::from_value::<Thrown>(v.clone()) {
-                    return self.failed(&format!("threw: {}", t.rule_error));
-                }
-                match serde_json::from_value::<Verdict>(v) {
-                    Ok(verdict) => Classified::Violating(verdict),
-                    Err(e) => self.failed(&format!("malformed verdict: {e}")),
-                }
-            }
+        match wait(|| rx.recv_timeout(self.timeout)) {
+            Err(_) => Err(HostRuleError::new(format!(
+                "no verdict within {} ms",
+                self.timeout.as_millis()
+            ))),
+            Ok(Err(e)) => Err(HostRuleError::new(e.reason.as_str())),
+            Ok(Ok(answer)) => verdict(answer),
         }
     }
+}
+
+/// Reads the function's answer: `null` is a normal reading, a verdict a violating one,
+/// anything else (a reported exception, a malformed verdict) an error.
+fn verdict(answer: Value) -> Result<Option<HostViolation>, HostRuleError> {
+    if answer.is_null() {
+        return Ok(None);
+    }
+    if let Ok(t) = serde_json::from_value::<Thrown>(answer.clone()) {
+        return Err(HostRuleError::new(format!("threw: {}", t.rule_error)));
+    }
+    let v = serde_json::from_value::<Verdict>(answer)
+        .map_err(|e| HostRuleError::new(format!("malformed verdict: {e}")))?;
+    Ok(Some(HostViolation {
+        alert_type: AlertType::custom(v.alert_type),
+        severity: v.severity,
+        value: v.value,
+        threshold: v.threshold,
+        message: v.message,
+    }))
 }
 
 /// Blocks for the verdict; on a multi-threaded runtime the worker's other tasks move elsewhere
@@ -142,87 +136,35 @@ fn wait<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Advances one vehicle's episode with a classification; returns the signal it causes.
-fn step(episode: &mut Episode, classified: Classified) -> Option<AlertSignal> {
-    match (classified, episode.open.is_some()) {
-        (Classified::Violating(v), false) => {
-            let signal = AlertSignal {
-                transition: AlertTransition::Raised,
-                alert_type: AlertType::custom(v.alert_type),
-                severity: v.severity,
-                value: v.value,
-                threshold: v.threshold,
-                message: v.message,
-                key: None,
-            };
-            episode.open = Some(signal.clone());
-            Some(signal)
-        }
-        (Classified::Normal, true) => {
-            let mut signal = episode.open.take()?;
-            signal.transition = AlertTransition::Cleared;
-            Some(signal)
-        }
-        _ => None,
-    }
-}
-
-impl AlertRule for JsRule {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn evaluate(&self, reading: &Telemetry, state: &mut RuleState, out: &mut Vec<AlertSignal>) {
-        let classified = self.classify(reading);
-        out.extend(step(state.get::<Episode>(), classified));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn violating(value: f64) -> Classified {
-        Classified::Violating(Verdict {
-            alert_type: "SLOW_ZONE".into(),
-            severity: Severity::High,
-            value,
-            threshold: 10.0,
-            message: "too fast in the slow zone".into(),
-        })
-    }
+    use serde_json::json;
 
     #[test]
-    fn one_episode_raises_once_and_clears_once() {
-        let mut e = Episode::default();
-        let raised = step(&mut e, violating(12.0)).unwrap();
-        assert_eq!(raised.transition, AlertTransition::Raised);
-        assert_eq!(raised.alert_type.as_str(), "SLOW_ZONE");
-        assert!(step(&mut e, violating(14.0)).is_none());
-        let cleared = step(&mut e, Classified::Normal).unwrap();
-        assert_eq!(cleared.transition, AlertTransition::Cleared);
-        assert_eq!(cleared.alert_type.as_str(), "SLOW_ZONE");
-        assert!(step(&mut e, Classified::Normal).is_none());
-    }
-
-    #[test]
-    fn no_answer_keeps_the_episode_as_it_was() {
-        let mut e = Episode::default();
-        assert!(step(&mut e, Classified::Unknown).is_none());
-        step(&mut e, violating(12.0)).unwrap();
-        assert!(step(&mut e, Classified::Unknown).is_none());
-        assert!(e.open.is_some(), "a timeout does not clear an open episode");
+    fn null_is_a_normal_reading() {
+        assert_eq!(verdict(Value::Null), Ok(None));
     }
 
     #[test]
     fn verdicts_are_read_in_camel_case() {
-        let v: Verdict = serde_json::from_value(serde_json::json!({
+        let v = verdict(json!({
             "alertType": "SLOW_ZONE", "severity": "CRITICAL", "value": 1.0,
             "threshold": 0.5, "message": "m"
         }))
+        .unwrap()
         .unwrap();
+        assert_eq!(v.alert_type.as_str(), "SLOW_ZONE");
         assert_eq!(v.severity, Severity::Critical);
-        let bad = serde_json::from_value::<Verdict>(serde_json::json!({"alert_type": "X"}));
-        assert!(bad.is_err());
+        assert_eq!((v.value, v.threshold, v.message.as_str()), (1.0, 0.5, "m"));
+    }
+
+    #[test]
+    fn exceptions_and_malformed_verdicts_are_errors() {
+        let thrown = verdict(json!({"ruleError": "boom"})).unwrap_err();
+        assert_eq!(thrown.message, "threw: boom");
+        let bad = verdict(json!({"alert_type": "X"})).unwrap_err();
+        assert!(bad.message.starts_with("malformed verdict"), "{bad}");
+        assert!(verdict(json!(42)).is_err());
     }
 }

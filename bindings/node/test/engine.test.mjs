@@ -125,6 +125,61 @@ test('a JS rule slower than ruleTimeoutMs gives no verdict and the pipeline goes
   assert.equal((await engine.alerts({ vehicleId: 'VH-S' })).total, 0, 'late verdicts raise nothing')
 })
 
+test('a throwing JS rule leaves the episode as it was', async () => {
+  const engine = await Engine.open({ defaultRules: false })
+  const ERROR = 99
+  engine.addRule('slow-zone', (r) => {
+    if (r.speedKmh === ERROR) throw new Error('sensor glitch')
+    return r.speedKmh > 50
+      ? { alertType: 'SLOW_ZONE', severity: 'HIGH', value: r.speedKmh, threshold: 50, message: 'too fast' }
+      : null
+  })
+  await engine.start()
+  // VH-E1: an exception neither clears the open episode (70 is still the same one) nor raises
+  // a closed one; 20 clears it. VH-E2: the episode is still open after the exception.
+  const patterns = { 'VH-E1': [10, 60, ERROR, 70, ERROR, 20, ERROR, 20], 'VH-E2': [60, ERROR] }
+  await engine.publish(
+    Object.entries(patterns).flatMap(([vehicle, speeds]) =>
+      speeds.map((speedKmh, i) => reading(vehicle, i, { speedKmh })),
+    ),
+  )
+  const stats = await engine.close()
+  assert.equal(stats.ruleFailures, 4)
+  assert.deepEqual(stats.alertsByType, { SLOW_ZONE: 2 })
+  const first = await engine.alerts({ vehicleId: 'VH-E1' })
+  assert.equal(first.total, 1, 'one episode: the exceptions did not end it')
+  assert.equal(first.data[0].value, 60)
+  assert.ok(first.data[0].clearedAt, 'cleared by 20 km/h')
+  const second = await engine.alerts({ vehicleId: 'VH-E2' })
+  assert.equal(second.total, 1)
+  assert.equal(second.data[0].clearedAt, null, 'an exception does not clear an open episode')
+})
+
+test('a change of alert type clears one episode and raises the other', async () => {
+  const engine = await Engine.open({ defaultRules: false })
+  engine.addRule('pace', (r) => {
+    if (r.speedKmh > 50) {
+      return { alertType: 'TOO_FAST', severity: 'HIGH', value: r.speedKmh, threshold: 50, message: 'too fast' }
+    }
+    if (r.speedKmh < 5) {
+      return { alertType: 'TOO_SLOW', severity: 'LOW', value: r.speedKmh, threshold: 5, message: 'too slow' }
+    }
+    return null
+  })
+  await engine.start()
+  await engine.publish([60, 2, 3, 20].map((speedKmh, i) => reading('VH-P', i, { speedKmh })))
+  const stats = await engine.close()
+  assert.deepEqual(stats.alertsByType, { TOO_FAST: 1, TOO_SLOW: 1 })
+  const alerts = await engine.alerts({ vehicleId: 'VH-P' })
+  assert.equal(alerts.total, 2)
+  const [slow, fast] = alerts.data
+  assert.equal(fast.alertType, 'TOO_FAST')
+  assert.equal(slow.alertType, 'TOO_SLOW')
+  assert.equal(slow.value, 2)
+  assert.equal(new Date(fast.clearedAt).getTime(), new Date(slow.triggeredAt).getTime(), 'the new type ends the old episode')
+  assert.ok(slow.clearedAt, 'cleared by 20 km/h')
+})
+
 test('the built-in rules raise OVERSPEED from published readings', async () => {
   const engine = await Engine.open()
   await engine.start()

@@ -212,7 +212,7 @@ impl Engine {
             .python_rules
             .lock()
             .expect("rules lock poisoned")
-            .push(Arc::new(PythonRule::new(name, function.unbind())));
+            .push(Arc::new(crate::rules::python_rule(name, function.unbind())));
         Ok(())
     }
 

@@ -1,150 +1,104 @@
 //! Alert rules written in Python.
 //!
 //! A Python rule is a plain callable `fn(reading: dict) -> None | dict`. Returning a dict means
-//! "this reading violates the rule"; `None` means "this reading is fine". The adapter turns that
-//! stream into episodes, like the built-in rules: the first violating reading raises one alert,
-//! further violations of the same alert type are part of the same episode, and the first fine
-//! reading clears it. Each vehicle has its own episode state.
+//! "this reading violates the rule"; `None` means "this reading is fine". This module only calls
+//! the function and reads its answer ([`PythonFunction`], a [`HostRuleFunction`]); the episodes
+//! are the core's [`HostRule`], the same for every host language: the first violating reading
+//! raises one alert, further violations of the same alert type are part of the same episode, a
+//! violation of another alert type clears it and raises a new one, and the first fine reading
+//! clears it. A call that raises or returns something unusable is counted
+//! ([`HostRule::errors`]) and leaves the episode as it was. Each vehicle has its own episode.
 //!
-//! The pipeline calls rules on its processing task, so the adapter attaches to the interpreter
-//! only for the call itself and never waits on anything while attached.
+//! The pipeline calls rules on its processing task, so the function attaches to the
+//! interpreter only for the call itself and never waits on anything while attached.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use vehicleops_core::{
-    AlertRule, AlertSignal, AlertTransition, AlertType, RuleState, Severity, Telemetry,
+    AlertType, HostRule, HostRuleError, HostRuleFunction, HostViolation, Severity, Telemetry,
 };
 
-/// An [`AlertRule`] that calls a Python function for every reading.
-pub struct PythonRule {
-    name: String,
+/// The [`AlertRule`](vehicleops_core::AlertRule) the engine runs for a Python function.
+pub type PythonRule = HostRule<PythonFunction>;
+
+/// The rule `name` backed by the Python callable `function`.
+pub fn python_rule(name: String, function: Py<PyAny>) -> PythonRule {
+    HostRule::new(name.clone(), PythonFunction::new(name, function))
+}
+
+/// A Python callable classifying readings.
+pub struct PythonFunction {
+    /// The rule's name, for the defaults of a violation dict.
+    rule: String,
     function: Py<PyAny>,
-    /// Calls that raised or returned something unusable; such a reading counts as fine.
-    errors: AtomicU64,
+    /// Whether the traceback of a failure was printed already (only the first one is).
+    traceback_shown: AtomicBool,
 }
 
-/// What the function reported for a violating reading.
-#[derive(Debug, Clone, PartialEq)]
-struct Violation {
-    alert_type: AlertType,
-    severity: Severity,
-    value: f64,
-    threshold: f64,
-    message: String,
-}
-
-/// One vehicle's open episode, if any.
-#[derive(Default)]
-struct EpisodeState {
-    open: Option<Violation>,
-}
-
-impl PythonRule {
-    pub fn new(name: String, function: Py<PyAny>) -> Self {
-        PythonRule {
-            name,
+impl PythonFunction {
+    pub fn new(rule: String, function: Py<PyAny>) -> Self {
+        PythonFunction {
+            rule,
             function,
-            errors: AtomicU64::new(0),
+            traceback_shown: AtomicBool::new(false),
         }
     }
 
-    /// How many calls failed so far.
-    pub fn errors(&self) -> u64 {
-        self.errors.load(Ordering::Relaxed)
-    }
-
-    fn call(&self, reading: &Telemetry) -> Option<Violation> {
-        let outcome = crate::awaitable::attach(|py| -> PyResult<Option<Violation>> {
-            let arg = pythonize::pythonize(py, reading)?;
-            let result = self.function.bind(py).call1((arg,))?;
-            if result.is_none() {
-                return Ok(None);
-            }
-            self.violation(result.cast::<PyDict>().map_err(PyErr::from)?)
-                .map(Some)
-        })?;
-        match outcome {
-            Ok(v) => v,
-            Err(e) => {
-                // Report the first failure with its traceback; count the rest.
-                if self.errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                    crate::awaitable::attach(|py| e.display(py));
-                }
-                None
-            }
+    fn classify(&self, py: Python<'_>, reading: &Telemetry) -> PyResult<Option<HostViolation>> {
+        let arg = pythonize::pythonize(py, reading)?;
+        let result = self.function.bind(py).call1((arg,))?;
+        if result.is_none() {
+            return Ok(None);
         }
+        self.violation(result.cast::<PyDict>().map_err(PyErr::from)?)
+            .map(Some)
     }
 
-    fn violation(&self, d: &Bound<'_, PyDict>) -> PyResult<Violation> {
+    /// Reads a violation dict; every key is optional (see [`HostViolation::of_type`] for the
+    /// defaults).
+    fn violation(&self, d: &Bound<'_, PyDict>) -> PyResult<HostViolation> {
         let get = |key: &str| d.get_item(key);
         let alert_type = match get("alert_type")? {
-            Some(v) => v.extract::<String>()?,
-            None => self.name.to_uppercase(),
+            Some(v) => AlertType::custom(v.extract::<String>()?),
+            None => AlertType::custom(self.rule.to_uppercase()),
         };
-        let severity = match get("severity")? {
-            Some(v) => v
+        let mut v = HostViolation::of_type(&self.rule, alert_type);
+        if let Some(s) = get("severity")? {
+            v.severity = s
                 .extract::<String>()?
                 .parse::<Severity>()
-                .map_err(|e| crate::errors::to_py_err(e.into()))?,
-            None => Severity::Medium,
-        };
-        let number = |key: &str| -> PyResult<f64> {
-            Ok(match get(key)? {
-                Some(v) => v.extract::<f64>()?,
-                None => 0.0,
-            })
-        };
-        let message = match get("message")? {
-            Some(v) => v.extract::<String>()?,
-            None => format!("{alert_type} raised by rule {}", self.name),
-        };
-        Ok(Violation {
-            alert_type: AlertType::custom(alert_type),
-            severity,
-            value: number("value")?,
-            threshold: number("threshold")?,
-            message,
-        })
-    }
-}
-
-fn signal(transition: AlertTransition, v: &Violation) -> AlertSignal {
-    AlertSignal {
-        transition,
-        alert_type: v.alert_type.clone(),
-        severity: v.severity,
-        value: v.value,
-        threshold: v.threshold,
-        message: v.message.clone(),
-        key: None,
-    }
-}
-
-impl AlertRule for PythonRule {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn evaluate(&self, reading: &Telemetry, state: &mut RuleState, out: &mut Vec<AlertSignal>) {
-        let now = self.call(reading);
-        let episode = state.get::<EpisodeState>();
-        match (&episode.open, now) {
-            (None, None) => {}
-            (Some(open), None) => {
-                out.push(signal(AlertTransition::Cleared, open));
-                episode.open = None;
-            }
-            (Some(open), Some(v)) if open.alert_type == v.alert_type => {}
-            (open, Some(v)) => {
-                // A new episode, or the rule switched alert types: the old one is over.
-                if let Some(old) = open {
-                    out.push(signal(AlertTransition::Cleared, old));
-                }
-                out.push(signal(AlertTransition::Raised, &v));
-                episode.open = Some(v);
-            }
+                .map_err(|e| crate::errors::to_py_err(e.into()))?;
         }
+        if let Some(x) = get("value")? {
+            v.value = x.extract::<f64>()?;
+        }
+        if let Some(x) = get("threshold")? {
+            v.threshold = x.extract::<f64>()?;
+        }
+        if let Some(m) = get("message")? {
+            v.message = m.extract::<String>()?;
+        }
+        Ok(v)
+    }
+}
+
+impl HostRuleFunction for PythonFunction {
+    fn call(&self, reading: &Telemetry) -> Result<Option<HostViolation>, HostRuleError> {
+        crate::awaitable::attach(|py| {
+            self.classify(py, reading).map_err(|e| {
+                // Python users read tracebacks on stderr: show the first one there as well.
+                if !self.traceback_shown.swap(true, Ordering::Relaxed) {
+                    e.display(py);
+                }
+                HostRuleError::new(e.to_string())
+            })
+        })
+        .unwrap_or_else(|| {
+            Err(HostRuleError::new(
+                "the Python interpreter is shutting down",
+            ))
+        })
     }
 }

@@ -120,6 +120,71 @@ async def test_a_failing_python_rule_is_counted_and_ingest_goes_on():
     await engine.close()
 
 
+ERROR_SPEED = 99.0
+
+
+def too_fast_or_broken(r):
+    """TOO_FAST above 50 km/h, but raises at exactly ERROR_SPEED."""
+    if r["speed_kmh"] == ERROR_SPEED:
+        raise RuntimeError("sensor glitch")
+    return too_fast(r)
+
+
+async def test_an_exception_leaves_the_episode_as_it_was():
+    engine = vehicleops.Engine(default_rules=False)
+    engine.add_rule("too-fast", too_fast_or_broken)
+    await engine.start()
+    e = ERROR_SPEED
+    # VH-1: an exception neither clears the open episode (70 is still the same one) nor raises
+    # a closed one; 20 clears it. VH-2: the episode is still open after the exception.
+    pattern = {"VH-1": [10, 60, e, 70, e, 20, e, 20], "VH-2": [60, e]}
+    await engine.publish(
+        [
+            reading(vehicle, s, speed_kmh=float(v))
+            for vehicle, speeds in pattern.items()
+            for s, v in enumerate(speeds)
+        ]
+    )
+    await engine.flush()
+
+    stats = engine.stats()
+    assert (stats["alerts_raised"], stats["alerts_cleared"], stats["rule_errors"]) == (2, 1, 4)
+    [first] = await engine.alerts(vehicle_id="VH-1")
+    assert (first["alert_type"], first["value"]) == ("TOO_FAST", 60.0)
+    assert first["cleared_at"] is not None
+    [second] = await engine.alerts(vehicle_id="VH-2")
+    assert second["cleared_at"] is None, "an exception does not clear an open episode"
+    await engine.close()
+
+
+def fast_or_slow(r):
+    if r["speed_kmh"] > 50:
+        return {"alert_type": "TOO_FAST", "value": r["speed_kmh"]}
+    if r["speed_kmh"] < 5:
+        return {"alert_type": "TOO_SLOW", "severity": "LOW", "value": r["speed_kmh"]}
+    return None
+
+
+async def test_a_change_of_alert_type_clears_one_episode_and_raises_the_other():
+    engine = vehicleops.Engine(default_rules=False)
+    engine.add_rule("pace", fast_or_slow)
+    await engine.start()
+    await engine.publish(
+        [reading("VH-1", s, speed_kmh=float(v)) for s, v in enumerate([60, 2, 3, 20])]
+    )
+    await engine.flush()
+
+    stats = engine.stats()
+    assert (stats["alerts_raised"], stats["alerts_cleared"]) == (2, 2)
+    slow, fast = await engine.alerts(vehicle_id="VH-1")
+    assert (fast["alert_type"], fast["severity"], fast["value"]) == ("TOO_FAST", "MEDIUM", 60.0)
+    assert fast["message"] == "TOO_FAST raised by rule pace"
+    assert (slow["alert_type"], slow["severity"], slow["value"]) == ("TOO_SLOW", "LOW", 2.0)
+    assert fast["cleared_at"] == slow["triggered_at"], "the new type ends the old episode"
+    assert slow["cleared_at"] is not None
+    await engine.close()
+
+
 async def test_default_rules_raise_overspeed(engine):
     await engine.publish([reading("VH-9", s, speed_kmh=v) for s, v in enumerate([40.0, 95.0, 96.0])])
     await engine.flush()

@@ -8,9 +8,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use vehicleops_core::{
-    AlertFilter, CommandKind, CommandParams, FleetSummary, HistoryQuery, Metric, MissionFilter,
-    MissionPriority, MissionRequest, MissionStatus, MissionType, Severity, TimeRange,
-    VehicleStatus, Waypoint,
+    AlertFilter, CommandKind, CommandParams, HistoryQuery, Metric, MissionFilter, MissionPriority,
+    MissionRequest, MissionStatus, MissionType, Severity, TimeRange, VehicleStatus, Waypoint,
 };
 
 use super::AppState;
@@ -72,7 +71,8 @@ pub async fn login(
         return Err(ApiError::too_many_requests(retry_after));
     }
     let operator = state
-        .repo
+        .engine
+        .store()
         .operator_by_email(&body.email.to_lowercase())
         .await?;
     // Verify against a dummy hash when the account does not exist, so response time does not
@@ -118,7 +118,7 @@ pub async fn list_fleets(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<Vec<FleetOut>>> {
-    let fleets = state.repo.list_fleets().await?;
+    let fleets = state.engine.list_fleets().await?;
     Ok(Json(
         fleets
             .into_iter()
@@ -141,22 +141,8 @@ pub async fn fleet_summary(
     principal: Principal,
     ApiPath(fleet_id): ApiPath<String>,
 ) -> ApiResult<Json<FleetSummaryOut>> {
-    let fleet = state.fleet(&principal, &fleet_id).await?;
-    let (vehicles, latest, missions, alerts) = tokio::try_join!(
-        state.repo.list_vehicles(&fleet_id),
-        state.store.latest_for_fleet(&fleet_id),
-        state.repo.count_active_missions(&fleet_id),
-        state.repo.count_open_alerts(&fleet_id),
-    )?;
-    let summary = FleetSummary::compute(
-        &fleet.id,
-        &fleet.name,
-        vehicles.len() as u64,
-        &latest,
-        missions,
-        alerts,
-    );
-    Ok(Json(summary.into()))
+    state.fleet(&principal, &fleet_id).await?;
+    Ok(Json(state.engine.fleet_summary(&fleet_id).await?.into()))
 }
 
 /// Vehicles of a fleet with their latest reading, filtered by status and paged.
@@ -176,8 +162,8 @@ pub async fn fleet_vehicles(
     let status = q.status.map(VehicleStatus::from);
     state.fleet(&principal, &fleet_id).await?;
     let (registered, latest) = tokio::try_join!(
-        state.repo.list_vehicles(&fleet_id),
-        state.store.latest_for_fleet(&fleet_id),
+        state.engine.list_vehicles(&fleet_id),
+        state.engine.latest_for_fleet(&fleet_id),
     )?;
     let mut latest: std::collections::HashMap<_, _> = latest
         .into_iter()
@@ -202,7 +188,8 @@ pub async fn fleet_vehicles(
     let mut data: Vec<VehicleOut> = rows.into_iter().skip(start).take(limit as usize).collect();
     for row in &mut data {
         row.active_mission_id = state
-            .repo
+            .engine
+            .store()
             .active_mission(&row.vehicle_id)
             .await?
             .map(|m| m.id);
@@ -252,7 +239,7 @@ pub async fn telemetry_latest(
 ) -> ApiResult<Json<TelemetryOut>> {
     state.vehicle(&principal, &vehicle_id).await?;
     let t = state
-        .store
+        .engine
         .latest(&vehicle_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("No telemetry for vehicle {vehicle_id}")))?;
@@ -281,7 +268,7 @@ pub async fn telemetry_history(
     let range = window(Some(q.from), Some(q.to))?;
     state.vehicle(&principal, &vehicle_id).await?;
     let readings = state
-        .store
+        .engine
         .history(&HistoryQuery {
             vehicle_id: vehicle_id.clone(),
             range,
@@ -318,8 +305,8 @@ pub async fn dispatch_command(
         reason: body.params.reason,
     };
     let command = state
-        .commands
-        .dispatch(&vehicle_id, kind, params, &principal.id)
+        .engine
+        .dispatch_command(&vehicle_id, kind, params, &principal.id)
         .await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -348,7 +335,7 @@ pub async fn command_history(
 ) -> ApiResult<Json<CommandHistory>> {
     let limit = bounded("limit", q.limit, 20, 1, 200)?;
     state.vehicle(&principal, &vehicle_id).await?;
-    let page = state.commands.history(&vehicle_id, limit).await?;
+    let page = state.engine.command_history(&vehicle_id, limit).await?;
     Ok(Json(CommandHistory {
         data: page.data.iter().map(CommandOut::from).collect(),
         total: page.total,
@@ -373,7 +360,7 @@ pub async fn vehicle_metrics(
     state.vehicle(&principal, &vehicle_id).await?;
     Ok(Json(
         state
-            .store
+            .engine
             .vehicle_summary(&vehicle_id, range)
             .await?
             .into(),
@@ -391,7 +378,7 @@ async fn series(
     let range = window(q.from, q.to)?;
     state.vehicle(principal, vehicle_id).await?;
     let points = state
-        .store
+        .engine
         .series(vehicle_id, metric, range, Duration::minutes(bucket as i64))
         .await?;
     Ok(Json(points.into_iter().map(SeriesPointOut::from).collect()))
@@ -446,7 +433,7 @@ pub async fn fleet_performance(
 ) -> ApiResult<Json<FleetPerformanceOut>> {
     let range = window(q.from, q.to)?;
     state.fleet(&principal, &fleet_id).await?;
-    let report = state.store.fleet_performance(&fleet_id, range).await?;
+    let report = state.engine.fleet_performance(&fleet_id, range).await?;
     Ok(Json(FleetPerformanceOut {
         fleet_id: report.fleet_id,
         from: report.from,
@@ -507,7 +494,7 @@ pub async fn list_alerts(
     let mut data = Vec::new();
     let mut total = 0;
     for scope in list_scopes(&state, &principal, &q.fleet_id, &q.vehicle_id).await? {
-        let page = state.repo.list_alerts(&filter(scope)).await?;
+        let page = state.engine.alerts(&filter(scope)).await?;
         total += page.total;
         data.extend(page.data);
     }
@@ -542,14 +529,15 @@ pub async fn acknowledge_alert(
         return Err(ApiError::unprocessable("notes", "at most 2000 characters"));
     }
     let alert = state
-        .repo
+        .engine
+        .store()
         .get_alert(&alert_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("Alert {alert_id} not found")))?;
     principal.require_fleet(&alert.fleet_id)?;
     let alert = state
-        .repo
-        .acknowledge_alert(&alert_id, &principal.id, Utc::now(), notes.as_deref())
+        .engine
+        .acknowledge_alert(&alert_id, &principal.id, notes.as_deref())
         .await?;
     tracing::info!(alert_id = %alert.id, operator_id = %principal.id, "alert acknowledged");
     Ok(Json(AcknowledgeOut {
@@ -577,16 +565,14 @@ pub async fn create_mission(
     let mission_type = MissionType::from(body.mission_type);
     let priority = body.priority.map_or(MissionPriority::default(), Into::into);
     principal.require_fleet(&body.fleet_id)?;
-    let mission = state
-        .missions
-        .create(MissionRequest {
-            fleet_id: body.fleet_id,
-            vehicle_id: body.vehicle_id,
-            mission_type,
-            waypoints: waypoints(body.waypoints),
-            priority,
-        })
-        .await?;
+    let request = MissionRequest {
+        fleet_id: body.fleet_id,
+        vehicle_id: body.vehicle_id,
+        mission_type,
+        waypoints: waypoints(body.waypoints),
+        priority,
+    };
+    let mission = state.engine.create_mission(request, &principal.id).await?;
     tracing::info!(mission_id = %mission.id, vehicle_id = %mission.vehicle_id, operator_id = %principal.id, "mission created");
     Ok((
         StatusCode::CREATED,
@@ -622,7 +608,7 @@ pub async fn list_missions(
             status: q.status.map(MissionStatus::from),
             limit,
         };
-        let page = state.repo.list_missions(&filter).await?;
+        let page = state.engine.list_missions(&filter).await?;
         total += page.total;
         data.extend(page.data);
     }
@@ -645,7 +631,7 @@ pub async fn get_mission(
     principal: Principal,
     ApiPath(mission_id): ApiPath<String>,
 ) -> ApiResult<Json<MissionOut>> {
-    let mission = state.missions.get(&mission_id).await?;
+    let mission = state.engine.mission(&mission_id).await?;
     principal.require_fleet(&mission.fleet_id)?;
     Ok(Json((&mission).into()))
 }
@@ -661,9 +647,12 @@ pub async fn cancel_mission(
     principal: Principal,
     ApiPath(mission_id): ApiPath<String>,
 ) -> ApiResult<Json<MissionOut>> {
-    let mission = state.missions.get(&mission_id).await?;
+    let mission = state.engine.mission(&mission_id).await?;
     principal.require_fleet(&mission.fleet_id)?;
-    let mission = state.missions.cancel(&mission_id).await?;
+    let mission = state
+        .engine
+        .cancel_mission(&mission_id, &principal.id)
+        .await?;
     tracing::info!(mission_id = %mission.id, operator_id = %principal.id, "mission cancelled");
     Ok(Json((&mission).into()))
 }

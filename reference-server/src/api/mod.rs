@@ -18,9 +18,8 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use vehicleops_core::{
-    CommandCenter, Fleet, FleetRepository, LiveHub, MissionService, TimeSeriesStore,
-};
+use vehicleops_core::Fleet;
+use vehicleops_engine::Engine;
 
 use crate::auth::{LoginLimiter, Principal, TokenService};
 use crate::error::{ApiError, ErrorBody};
@@ -30,11 +29,8 @@ use dto::*;
 /// Everything a handler needs. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn TimeSeriesStore>,
-    pub repo: Arc<dyn FleetRepository>,
-    pub hub: LiveHub,
-    pub commands: Arc<CommandCenter>,
-    pub missions: Arc<MissionService>,
+    /// The system itself: every handler delegates to it.
+    pub engine: Engine,
     pub tokens: Arc<TokenService>,
     pub limiter: Arc<LoginLimiter>,
     pub metrics: Arc<Metrics>,
@@ -48,7 +44,8 @@ impl AppState {
     /// The fleet, if the caller may see it: 403 first (so existence does not leak), then 404.
     pub async fn fleet(&self, principal: &Principal, fleet_id: &str) -> Result<Fleet, ApiError> {
         principal.require_fleet(fleet_id)?;
-        self.repo
+        self.engine
+            .store()
             .get_fleet(fleet_id)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("Fleet {fleet_id} not found")))
@@ -60,10 +57,10 @@ impl AppState {
         principal: &Principal,
         vehicle_id: &str,
     ) -> Result<String, ApiError> {
-        let fleet_id = match self.repo.get_vehicle(vehicle_id).await? {
+        let fleet_id = match self.engine.store().get_vehicle(vehicle_id).await? {
             Some(v) => v.fleet_id,
             None => self
-                .store
+                .engine
                 .latest(vehicle_id)
                 .await?
                 .map(|t| t.fleet_id)
@@ -169,7 +166,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<ReadyOut>) {
         };
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
     }
-    match state.store.status().await {
+    match state.engine.store_status().await {
         Ok(s) => (
             StatusCode::OK,
             Json(ReadyOut {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
-use vehicleops_core::{Telemetry, TelemetryPublisher};
+use vehicleops_core::Telemetry;
 use vehicleops_server::app::{self, RunningServer};
 use vehicleops_server::config::Config;
 
@@ -125,12 +125,7 @@ impl TestServer {
 
     /// Publishes readings into the server's ingest pipeline.
     pub async fn inject(&self, readings: Vec<Telemetry>) {
-        self.server
-            .publisher()
-            .expect("in-process bus")
-            .publish(readings)
-            .await
-            .unwrap();
+        self.server.engine().publish(readings).await.unwrap();
     }
 
     pub async fn stop(self) {

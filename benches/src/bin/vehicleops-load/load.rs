@@ -12,8 +12,8 @@ use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use vehicleops_core::inproc::{InProcessPublisher, TelemetryPublisher};
 use vehicleops_core::{Telemetry, VehicleStatus};
+use vehicleops_engine::Engine;
 
 /// Generates the readings: vehicle `i` of `vehicles` is `{prefix}-{i:05}` and its readings carry
 /// seq 1, 2, 3, … so the store can be checked for exactly that set afterwards.
@@ -107,7 +107,7 @@ pub enum Transport {
         topic: String,
     },
     /// The in-process bus of an embedded server.
-    InProcess(InProcessPublisher),
+    InProcess(Engine),
 }
 
 impl Transport {
@@ -158,9 +158,9 @@ impl Transport {
                     }
                 }
             }
-            Transport::InProcess(publisher) => {
+            Transport::InProcess(engine) => {
                 let n = batch.len() as u64;
-                publisher.publish(batch).await?;
+                engine.publish(batch).await?;
                 // The bus takes ownership on return: that is this transport's acknowledgement.
                 counts.acked.fetch_add(n, Ordering::Relaxed);
             }
