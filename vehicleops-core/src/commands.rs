@@ -5,6 +5,11 @@
 //! (DELIVERED → EXECUTED | FAILED) and sweeps for commands that were never picked up (EXPIRED)
 //! or never finished (TIMEOUT). Every step is persisted and published to the live hub. The
 //! transitions themselves are the state machine of [`Command::advance`].
+//!
+//! After a restart, [`CommandCenter::resume`] takes up the commands still under way from the
+//! repository: their deadlines run from their stored issue and delivery times, and their
+//! acknowledgements still advance them. Before expiring a command the sweep checks the stored
+//! copy, so a command another instance moved on (or finished) is not expired from a stale copy.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -124,6 +129,40 @@ impl CommandCenter {
         Ok(command)
     }
 
+    /// Takes up the commands still under way (DISPATCHED or DELIVERED) that the repository
+    /// holds, e.g. after a restart: the sweep expires them on time measured from their stored
+    /// issue and delivery times, and acknowledgements advance them. Commands this center already
+    /// tracks keep their in-memory state. Returns how many were taken up.
+    pub async fn resume(&self) -> Result<usize> {
+        let stored = self.repository.pending_commands().await?;
+        let found = stored.len();
+        let resumed = {
+            let mut pending = self.pending.lock().expect("commands lock");
+            stored
+                .into_iter()
+                .filter(|c| !c.status.is_terminal())
+                .filter(|c| {
+                    if pending.contains_key(&c.id) {
+                        return false;
+                    }
+                    pending.insert(c.id.clone(), c.clone());
+                    true
+                })
+                .count()
+        };
+        info!(
+            resumed,
+            already_tracked = found - resumed,
+            "resumed pending commands"
+        );
+        Ok(resumed)
+    }
+
+    /// How many commands this center is waiting on (not yet in a terminal state).
+    pub fn pending_count(&self) -> usize {
+        self.pending.lock().expect("commands lock").len()
+    }
+
     /// Newest first.
     pub async fn history(&self, vehicle_id: &str, limit: u32) -> Result<Page<Command>> {
         self.repository.list_commands(vehicle_id, limit).await
@@ -203,11 +242,32 @@ impl CommandCenter {
                 })
                 .collect()
         };
-        for c in &expired {
-            self.repository.update_command(c).await?;
-            self.publish(c);
+        let mut done = Vec::with_capacity(expired.len());
+        for c in expired {
+            // The stored copy may have moved on meanwhile (an ack applied by another instance,
+            // or before a restart): follow it instead of expiring a stale copy.
+            match self.repository.get_command(&c.id).await {
+                Ok(Some(stored)) if stored.status != before_expiry(&c) => {
+                    if !stored.status.is_terminal() {
+                        self.pending
+                            .lock()
+                            .expect("commands lock")
+                            .entry(stored.id.clone())
+                            .or_insert(stored);
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    // Not knowing better, expire as planned.
+                    warn!(command_id = %c.id, error = %e, "could not re-read a command before expiring it");
+                }
+            }
+            self.repository.update_command(&c).await?;
+            self.publish(&c);
+            done.push(c);
         }
-        Ok(expired)
+        Ok(done)
     }
 
     fn publish(&self, command: &Command) {
@@ -235,6 +295,15 @@ impl CommandCenter {
                 }
             }
         }
+    }
+}
+
+/// The status an expired or timed-out command had before the sweep moved it.
+fn before_expiry(c: &Command) -> CommandStatus {
+    if c.status == CommandStatus::Expired {
+        CommandStatus::Dispatched
+    } else {
+        CommandStatus::Delivered
     }
 }
 
