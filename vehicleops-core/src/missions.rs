@@ -5,15 +5,21 @@
 //! radius of it, and the mission completes at the last one. [`MissionService`] applies it to the
 //! pipeline's readings (it is a [`ReadingObserver`]), keeps an estimated completion time from the
 //! remaining route and the vehicle's recent speed, persists each step and publishes it live.
+//!
+//! Active missions are shared through the repository: [`MissionService::resume`] takes up the
+//! ones stored (after a restart), and a periodic refresh ([`MissionServiceConfig`]) takes up
+//! missions created by another instance and drops the ones that ended elsewhere, so a mission
+//! progresses on whichever instance sees its vehicle's readings.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::warn;
+use tracing::{debug, info, warn};
 
 use crate::error::{Error, Result, ValidationError};
 use crate::geodesy::distance_m;
@@ -129,50 +135,242 @@ struct Tracked {
     speed_kmh: f64,
 }
 
+/// How long a mission that ended here is kept from being taken up again by a refresh that read
+/// the repository before its end was stored.
+const ENDED_MEMORY: Duration = Duration::from_secs(300);
+
+#[derive(Default)]
+struct Tracking {
+    /// Active missions by vehicle id.
+    by_vehicle: HashMap<String, Tracked>,
+    /// Missions that ended here (completed or cancelled), by id, with when: until the repository
+    /// stops listing them as active, a refresh must not take them up again.
+    ended: HashMap<String, Instant>,
+}
+
+impl Tracking {
+    fn ended_here(&mut self, mission_id: &str) {
+        let now = Instant::now();
+        if self.ended.len() >= 1024 {
+            self.ended
+                .retain(|_, at| now.duration_since(*at) < ENDED_MEMORY);
+        }
+        self.ended.insert(mission_id.to_string(), now);
+    }
+}
+
+/// How a [`MissionService`] runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MissionServiceConfig {
+    /// Distance at which a waypoint counts as reached.
+    pub arrival_radius_m: f64,
+    /// How often active missions are re-read from the repository, to take up the ones created
+    /// by another instance (or stored before a restart) and drop the ones that ended elsewhere.
+    /// The first refresh runs at start. `None`: never (single instance; call
+    /// [`MissionService::resume`] after a restart).
+    pub refresh_interval: Option<Duration>,
+}
+
+impl Default for MissionServiceConfig {
+    fn default() -> Self {
+        MissionServiceConfig {
+            arrival_radius_m: DEFAULT_ARRIVAL_RADIUS_M,
+            refresh_interval: Some(Duration::from_secs(2)),
+        }
+    }
+}
+
+/// What one [`MissionService::resume`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MissionSync {
+    /// Stored active missions taken up.
+    pub added: usize,
+    /// Tracked missions dropped because they ended elsewhere.
+    pub dropped: usize,
+}
+
 /// Creates missions and tracks their progress from the pipeline's readings.
 pub struct MissionService {
     repository: Arc<dyn FleetRepository>,
+    hub: Option<LiveHub>,
     arrival_radius_m: f64,
-    /// Active missions by vehicle id.
-    active: Mutex<HashMap<String, Tracked>>,
+    tracking: Mutex<Tracking>,
     changes: mpsc::UnboundedSender<Mission>,
 }
 
-/// Stops the persistence task when dropped.
-pub struct MissionServiceTask(JoinHandle<()>);
+/// Stops the service's background tasks (persistence, refresh) when dropped.
+pub struct MissionServiceTask {
+    tasks: Vec<JoinHandle<()>>,
+}
 
 impl Drop for MissionServiceTask {
     fn drop(&mut self) {
-        self.0.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
 impl MissionService {
-    /// Starts the service; progress changes are persisted and published by a background task.
+    /// Starts the service with `arrival_radius_m` and the default refresh (every 2 s, see
+    /// [`MissionServiceConfig`]); progress changes are persisted and published by a background
+    /// task.
     pub fn start(
         repository: Arc<dyn FleetRepository>,
         hub: Option<LiveHub>,
         arrival_radius_m: f64,
     ) -> (Arc<Self>, MissionServiceTask) {
+        Self::start_with(
+            repository,
+            hub,
+            MissionServiceConfig {
+                arrival_radius_m,
+                ..MissionServiceConfig::default()
+            },
+        )
+    }
+
+    /// Starts the service with `config`.
+    pub fn start_with(
+        repository: Arc<dyn FleetRepository>,
+        hub: Option<LiveHub>,
+        config: MissionServiceConfig,
+    ) -> (Arc<Self>, MissionServiceTask) {
         let (tx, mut rx) = mpsc::unbounded_channel::<Mission>();
         let repo = repository.clone();
-        let task = tokio::spawn(async move {
+        let publish_to = hub.clone();
+        let persist = tokio::spawn(async move {
             while let Some(m) = rx.recv().await {
                 if let Err(e) = repo.update_mission(&m).await {
                     warn!(mission_id = %m.id, error = %e, "could not persist mission progress");
                 }
-                if let Some(hub) = &hub {
+                if let Some(hub) = &publish_to {
                     hub.publish_event(LiveEvent::Mission(Arc::new(m)));
                 }
             }
         });
         let service = Arc::new(MissionService {
             repository,
-            arrival_radius_m,
-            active: Mutex::new(HashMap::new()),
+            hub,
+            arrival_radius_m: config.arrival_radius_m,
+            tracking: Mutex::new(Tracking::default()),
             changes: tx,
         });
-        (service, MissionServiceTask(task))
+        let mut tasks = vec![persist];
+        if let Some(every) = config.refresh_interval {
+            tasks.push(tokio::spawn(refresh_loop(
+                Arc::downgrade(&service),
+                every.max(Duration::from_millis(10)),
+            )));
+        }
+        (service, MissionServiceTask { tasks })
+    }
+
+    /// Takes up the active missions the repository holds that this service does not track
+    /// (after a restart, or created by another instance) and drops tracked ones that ended
+    /// elsewhere (e.g. cancelled on another instance). A tracked mission keeps its in-memory
+    /// progress unless the stored copy is further along. Returns how many were taken up.
+    pub async fn resume(&self) -> Result<usize> {
+        let sync = self.sync().await?;
+        info!(
+            resumed = sync.added,
+            dropped = sync.dropped,
+            "resumed active missions"
+        );
+        Ok(sync.added)
+    }
+
+    /// One reconciliation with the repository (see [`MissionService::resume`]).
+    pub async fn sync(&self) -> Result<MissionSync> {
+        let stored = self.repository.active_missions().await?;
+        let stored_ids: HashSet<String> = stored.iter().map(|m| m.id.clone()).collect();
+        let mut outcome = MissionSync::default();
+        // Tracked missions the snapshot does not confirm as active: ended elsewhere, or created
+        // here after the snapshot was read. Each with the stored mission that would replace it.
+        let mut unconfirmed: Vec<(String, Option<Mission>)> = Vec::new();
+        {
+            let mut tracking = self.tracking.lock().expect("missions lock");
+            let now = Instant::now();
+            tracking
+                .ended
+                .retain(|id, at| stored_ids.contains(id) && now.duration_since(*at) < ENDED_MEMORY);
+            for m in stored {
+                if tracking.ended.contains_key(&m.id) {
+                    continue;
+                }
+                match tracking.by_vehicle.get_mut(&m.vehicle_id) {
+                    None => {
+                        tracking.by_vehicle.insert(
+                            m.vehicle_id.clone(),
+                            Tracked {
+                                mission: m,
+                                speed_kmh: 0.0,
+                            },
+                        );
+                        outcome.added += 1;
+                    }
+                    Some(tracked) if tracked.mission.id == m.id => {
+                        if further_along(&m, &tracked.mission) {
+                            tracked.mission = m;
+                        }
+                    }
+                    // The repository admits one active mission per vehicle: either ours ended
+                    // elsewhere and this one followed, or this one ended before ours began.
+                    Some(tracked) => unconfirmed.push((tracked.mission.id.clone(), Some(m))),
+                }
+            }
+            for tracked in tracking.by_vehicle.values() {
+                if !stored_ids.contains(&tracked.mission.id) {
+                    unconfirmed.push((tracked.mission.id.clone(), None));
+                }
+            }
+        }
+        for (mission_id, replacement) in unconfirmed {
+            let Some(now_stored) = self.repository.get_mission(&mission_id).await? else {
+                continue;
+            };
+            if now_stored.status.is_active() {
+                continue;
+            }
+            {
+                let mut tracking = self.tracking.lock().expect("missions lock");
+                let vehicle_id = now_stored.vehicle_id.clone();
+                let ours = tracking
+                    .by_vehicle
+                    .get(&vehicle_id)
+                    .is_some_and(|t| t.mission.id == mission_id);
+                if !ours {
+                    continue;
+                }
+                tracking.by_vehicle.remove(&vehicle_id);
+                outcome.dropped += 1;
+                if let Some(next) = replacement {
+                    tracking.by_vehicle.insert(
+                        vehicle_id,
+                        Tracked {
+                            mission: next,
+                            speed_kmh: 0.0,
+                        },
+                    );
+                    outcome.added += 1;
+                }
+            }
+            debug!(mission_id = %now_stored.id, status = now_stored.status.as_str(),
+                   "mission ended elsewhere; no longer tracked here");
+            if let Some(hub) = &self.hub {
+                hub.publish_event(LiveEvent::Mission(Arc::new(now_stored)));
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// How many active missions this service tracks.
+    pub fn active_count(&self) -> usize {
+        self.tracking
+            .lock()
+            .expect("missions lock")
+            .by_vehicle
+            .len()
     }
 
     /// Creates a mission; `Conflict` when the vehicle already has an active one, `NotFound` when
@@ -186,22 +384,27 @@ impl MissionService {
             .ok_or_else(|| Error::not_found("vehicle", &request.vehicle_id))?;
         let mission = request.into_mission()?;
         self.repository.insert_mission(&mission).await?;
-        self.active.lock().expect("missions lock").insert(
-            vehicle.id,
-            Tracked {
-                mission: mission.clone(),
-                speed_kmh: 0.0,
-            },
-        );
+        self.tracking
+            .lock()
+            .expect("missions lock")
+            .by_vehicle
+            .insert(
+                vehicle.id,
+                Tracked {
+                    mission: mission.clone(),
+                    speed_kmh: 0.0,
+                },
+            );
         Ok(mission)
     }
 
     /// The freshest view of a mission (live progress and estimate for active ones).
     pub async fn get(&self, mission_id: &str) -> Result<Mission> {
         let live = self
-            .active
+            .tracking
             .lock()
             .expect("missions lock")
+            .by_vehicle
             .values()
             .find(|t| t.mission.id == mission_id)
             .map(|t| t.mission.clone());
@@ -227,10 +430,17 @@ impl MissionService {
         }
         mission.status = MissionStatus::Cancelled;
         mission.completed_at = Some(Utc::now());
-        self.active
-            .lock()
-            .expect("missions lock")
-            .remove(&mission.vehicle_id);
+        {
+            let mut tracking = self.tracking.lock().expect("missions lock");
+            if tracking
+                .by_vehicle
+                .get(&mission.vehicle_id)
+                .is_some_and(|t| t.mission.id == mission.id)
+            {
+                tracking.by_vehicle.remove(&mission.vehicle_id);
+            }
+            tracking.ended_here(&mission.id);
+        }
         self.repository.update_mission(&mission).await?;
         Ok(mission)
     }
@@ -254,12 +464,12 @@ impl MissionService {
 
 impl ReadingObserver for MissionService {
     fn observe(&self, readings: &[Reading]) {
-        let mut active = self.active.lock().expect("missions lock");
-        if active.is_empty() {
+        let mut tracking = self.tracking.lock().expect("missions lock");
+        if tracking.by_vehicle.is_empty() {
             return;
         }
         for r in readings {
-            let Some(tracked) = active.get_mut(&r.telemetry.vehicle_id) else {
+            let Some(tracked) = tracking.by_vehicle.get_mut(&r.telemetry.vehicle_id) else {
                 continue;
             };
             let changed =
@@ -269,8 +479,46 @@ impl ReadingObserver for MissionService {
                 let _ = self.changes.send(tracked.mission.clone());
             }
             if !tracked.mission.status.is_active() {
-                active.remove(&r.telemetry.vehicle_id);
+                let id = tracked.mission.id.clone();
+                tracking.by_vehicle.remove(&r.telemetry.vehicle_id);
+                tracking.ended_here(&id);
             }
+        }
+    }
+}
+
+/// Whether `stored` has progressed beyond `tracked` (same mission).
+fn further_along(stored: &Mission, tracked: &Mission) -> bool {
+    let rank = |m: &Mission| {
+        (
+            match m.status {
+                MissionStatus::Assigned => 0,
+                MissionStatus::InProgress => 1,
+                _ => 2,
+            },
+            m.completed_waypoints,
+        )
+    };
+    rank(stored) > rank(tracked)
+}
+
+/// Reconciles `service` with the repository every `every` until the service is gone.
+async fn refresh_loop(service: Weak<MissionService>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(service) = service.upgrade() else {
+            break;
+        };
+        match service.sync().await {
+            Ok(sync) if sync != MissionSync::default() => info!(
+                added = sync.added,
+                dropped = sync.dropped,
+                "active missions refreshed from the repository"
+            ),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "could not refresh active missions; retrying later"),
         }
     }
 }
