@@ -3,14 +3,14 @@
 //! observers and dead-letter sinks come with it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use async_trait::async_trait;
 use vehicleops_core::inproc::{InProcessBus, InProcessPublisher, InProcessTelemetrySource};
 use vehicleops_core::pipeline::ReadingObserver;
 use vehicleops_core::{
-    AlertRule, CommandSink, DeadLetter, DeadLetterSink, LiveHub, Result, TelemetryPublisher,
-    TelemetrySource, VehicleCommandLink,
+    AlertRule, CommandSink, DeadLetterSink, LiveHub, Result, TelemetryPublisher, TelemetrySource,
+    VehicleCommandLink,
 };
 
 use crate::settings::TransportSettings;
@@ -68,17 +68,6 @@ pub(crate) struct Transport {
     pub on_stop: Vec<Box<dyn FnOnce() + Send>>,
 }
 
-/// Counts the messages a source rejects before the pipeline sees them (it logs each itself).
-pub(crate) struct CountingDeadLetters(pub Arc<AtomicU64>);
-
-#[async_trait]
-impl DeadLetterSink for CountingDeadLetters {
-    async fn send(&self, letters: Vec<DeadLetter>) -> Result<()> {
-        self.0.fetch_add(letters.len() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
 /// Opens the transport `settings` names; `hub` is the engine's live hub (Kafka feeds other
 /// instances' events into it), `rejections` counts what a source refuses before the pipeline.
 pub(crate) async fn open(
@@ -86,6 +75,7 @@ pub(crate) async fn open(
     hub: &LiveHub,
     rejections: &Arc<AtomicU64>,
 ) -> Result<Transport> {
+    // Only some transports need the hub or the counter.
     let _ = (hub, rejections);
     match settings {
         TransportSettings::InProcess { capacity } => Ok(in_process(*capacity)),
@@ -229,13 +219,25 @@ mod vda5050 {
     //! source rejects are logged by it and counted by the engine.
 
     use std::sync::Arc;
-    use std::sync::atomic::AtomicU64;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
-    use vehicleops_core::{Error, Result};
+    use async_trait::async_trait;
+    use vehicleops_core::{DeadLetter, DeadLetterSink, Error, Result};
     use vehicleops_vda5050::{FatalErrorRule, Vda5050CommandSink, Vda5050TelemetrySource};
 
-    use super::{CountingDeadLetters, SimulatorTarget, Transport};
+    use super::{SimulatorTarget, Transport};
     use crate::settings::Vda5050Transport;
+
+    /// Counts the messages a source rejects before the pipeline sees them (it logs each itself).
+    struct CountingDeadLetters(pub Arc<AtomicU64>);
+
+    #[async_trait]
+    impl DeadLetterSink for CountingDeadLetters {
+        async fn send(&self, letters: Vec<DeadLetter>) -> Result<()> {
+            self.0.fetch_add(letters.len() as u64, Ordering::Relaxed);
+            Ok(())
+        }
+    }
 
     pub(super) async fn open(
         settings: &Vda5050Transport,
