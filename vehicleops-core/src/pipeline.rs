@@ -1366,6 +1366,308 @@ mod tests {
         assert_eq!(h[WRITE_BUCKETS_MS.len()], (f64::INFINITY, 1));
     }
 
+    /// A repository that records alert inserts and clears and answers `open_alerts` from a
+    /// script (an empty list once the script is used up); nothing else is needed here.
+    #[derive(Default)]
+    struct ScriptedRepository {
+        open_answers: Mutex<VecDeque<Result<Vec<Alert>>>>,
+        open_queries: Mutex<Vec<Vec<String>>>,
+        inserted: Mutex<Vec<String>>,
+        cleared: Mutex<Vec<(String, DateTime<Utc>)>>,
+        /// Once the script is used up: these alerts plus every inserted one as open (a store
+        /// whose clears lag behind), answered once something was inserted.
+        then_inserted_plus: Mutex<Option<Vec<Alert>>>,
+    }
+
+    fn not_here<T>() -> Result<T> {
+        Err(Error::backend_msg("scripted", "not part of this test"))
+    }
+
+    #[async_trait]
+    impl FleetRepository for ScriptedRepository {
+        async fn upsert_fleet(&self, _: &Fleet) -> Result<()> {
+            not_here()
+        }
+        async fn get_fleet(&self, _: &str) -> Result<Option<Fleet>> {
+            not_here()
+        }
+        async fn list_fleets(&self) -> Result<Vec<Fleet>> {
+            not_here()
+        }
+        async fn upsert_vehicle(&self, _: &Vehicle) -> Result<()> {
+            not_here()
+        }
+        async fn get_vehicle(&self, _: &str) -> Result<Option<Vehicle>> {
+            not_here()
+        }
+        async fn list_vehicles(&self, _: &str) -> Result<Vec<Vehicle>> {
+            not_here()
+        }
+        async fn upsert_operator(&self, _: &Operator) -> Result<()> {
+            not_here()
+        }
+        async fn operator_by_email(&self, _: &str) -> Result<Option<Operator>> {
+            not_here()
+        }
+        async fn get_operator(&self, _: &str) -> Result<Option<Operator>> {
+            not_here()
+        }
+        async fn insert_alert(&self, alert: &Alert) -> Result<()> {
+            self.inserted.lock().unwrap().push(alert.id.clone());
+            Ok(())
+        }
+        async fn clear_alert(&self, alert_id: &str, at: DateTime<Utc>) -> Result<()> {
+            self.cleared
+                .lock()
+                .unwrap()
+                .push((alert_id.to_string(), at));
+            Ok(())
+        }
+        async fn acknowledge_alert(
+            &self,
+            _: &str,
+            _: &str,
+            _: DateTime<Utc>,
+            _: Option<&str>,
+        ) -> Result<Alert> {
+            not_here()
+        }
+        async fn get_alert(&self, _: &str) -> Result<Option<Alert>> {
+            not_here()
+        }
+        async fn list_alerts(&self, _: &AlertFilter) -> Result<Page<Alert>> {
+            not_here()
+        }
+        async fn count_open_alerts(&self, _: &str) -> Result<u64> {
+            not_here()
+        }
+        async fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>> {
+            self.open_queries.lock().unwrap().push(vehicle_ids.to_vec());
+            let answer = self.open_answers.lock().unwrap().pop_front();
+            if let Some(answer) = answer {
+                return answer;
+            }
+            let Some(mut open) = self.then_inserted_plus.lock().unwrap().clone() else {
+                return Ok(Vec::new());
+            };
+            // The writer inserts what the processing task raised before this batch.
+            loop {
+                let inserted = self.inserted.lock().unwrap().clone();
+                if !inserted.is_empty() {
+                    open.extend(
+                        inserted
+                            .iter()
+                            .map(|id| stored_overspeed(id, &vehicle_ids[0])),
+                    );
+                    return Ok(open);
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        async fn insert_command(&self, _: &Command) -> Result<()> {
+            not_here()
+        }
+        async fn update_command(&self, _: &Command) -> Result<()> {
+            not_here()
+        }
+        async fn get_command(&self, _: &str) -> Result<Option<Command>> {
+            not_here()
+        }
+        async fn list_commands(&self, _: &str, _: u32) -> Result<Page<Command>> {
+            not_here()
+        }
+        async fn pending_commands(&self) -> Result<Vec<Command>> {
+            not_here()
+        }
+        async fn insert_mission(&self, _: &Mission) -> Result<()> {
+            not_here()
+        }
+        async fn update_mission(&self, _: &Mission) -> Result<()> {
+            not_here()
+        }
+        async fn get_mission(&self, _: &str) -> Result<Option<Mission>> {
+            not_here()
+        }
+        async fn active_mission(&self, _: &str) -> Result<Option<Mission>> {
+            not_here()
+        }
+        async fn count_active_missions(&self, _: &str) -> Result<u64> {
+            not_here()
+        }
+        async fn active_missions(&self) -> Result<Vec<Mission>> {
+            not_here()
+        }
+        async fn list_missions(&self, _: &MissionFilter) -> Result<Page<Mission>> {
+            not_here()
+        }
+    }
+
+    /// An OVERSPEED alert of `vehicle` raised before the restart and still open.
+    fn stored_overspeed(id: &str, vehicle: &str) -> Alert {
+        Alert {
+            id: id.into(),
+            vehicle_id: vehicle.into(),
+            fleet_id: "fleet-001".into(),
+            alert_type: AlertType::OVERSPEED,
+            severity: Severity::High,
+            value: 95.0,
+            threshold: 80.0,
+            message: "before the restart".into(),
+            key: None,
+            triggered_at: DateTime::from_timestamp(1_699_999_000, 0).unwrap(),
+            cleared_at: None,
+            acknowledged: false,
+            acknowledged_by: None,
+            acknowledged_at: None,
+            notes: None,
+        }
+    }
+
+    fn one_reading_batches(vehicle: &str, speeds: &[f64]) -> Vec<Vec<SourceRecord>> {
+        speeds
+            .iter()
+            .enumerate()
+            .map(|(i, s)| vec![SourceRecord::Decoded(reading(vehicle, i as i64, *s, 4.7))])
+            .collect()
+    }
+
+    /// Retries due at once, so which batch retries is deterministic.
+    fn eager_reload_config() -> PipelineConfig {
+        PipelineConfig {
+            initial_retry_delay: Duration::ZERO,
+            max_retry_delay: Duration::ZERO,
+            ..fast_config()
+        }
+    }
+
+    #[tokio::test]
+    async fn open_alerts_load_once_per_batch_for_new_vehicles_only() {
+        let mut batches = vec![vec![
+            SourceRecord::Decoded(reading("VH-1", 0, 95.0, 4.7)),
+            SourceRecord::Decoded(reading("VH-2", 0, 10.0, 4.7)),
+            SourceRecord::Decoded(reading("VH-1", 1, 96.0, 4.7)),
+        ]];
+        batches.extend(one_reading_batches("VH-1", &[97.0, 98.0]));
+        batches.push(vec![
+            SourceRecord::Decoded(reading("VH-3", 9, 10.0, 4.7)),
+            SourceRecord::Decoded(reading("VH-1", 9, 60.0, 4.7)),
+        ]);
+        let (src, _) = source(batches);
+        let repo = Arc::new(ScriptedRepository::default());
+        repo.open_answers
+            .lock()
+            .unwrap()
+            .push_back(Ok(vec![stored_overspeed("old", "VH-1")]));
+        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
+            .repository(repo.clone())
+            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
+            .config(fast_config())
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        assert_eq!(
+            *repo.open_queries.lock().unwrap(),
+            vec![
+                vec!["VH-1".to_string(), "VH-2".to_string()],
+                vec!["VH-3".to_string()]
+            ],
+            "one query per batch with new vehicles, none once all are known"
+        );
+        assert!(
+            repo.inserted.lock().unwrap().is_empty(),
+            "the stored episode goes on"
+        );
+        let cleared = repo.cleared.lock().unwrap().clone();
+        assert_eq!(cleared.len(), 1);
+        assert_eq!(cleared[0].0, "old");
+        assert_eq!(cleared[0].1.timestamp(), 1_700_000_009);
+        assert_eq!(
+            (
+                stats.alerts_restored,
+                stats.alerts_raised,
+                stats.alerts_cleared
+            ),
+            (1, 0, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_never_stalls_processing_and_is_retried() {
+        // Load fails for the first batch; the episode is raised again meanwhile. The retry on
+        // the next batch finds the stored alert: a duplicate of the open one, so it is cleared
+        // and the new alert stands for the episode, which clears once.
+        let (src, _) = source(one_reading_batches("VH-1", &[95.0, 96.0, 60.0]));
+        let repo = Arc::new(ScriptedRepository::default());
+        repo.open_answers.lock().unwrap().extend([
+            Err(Error::backend_msg("scripted", "database is down")),
+            Ok(vec![stored_overspeed("old", "VH-1")]),
+        ]);
+        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
+            .repository(repo.clone())
+            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
+            .config(eager_reload_config())
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        assert_eq!(repo.open_queries.lock().unwrap().len(), 2, "retried once");
+        let inserted = repo.inserted.lock().unwrap().clone();
+        assert_eq!(inserted.len(), 1);
+        let cleared: Vec<String> = repo
+            .cleared
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.0.clone())
+            .collect();
+        assert_eq!(cleared, vec!["old".to_string(), inserted[0].clone()]);
+        assert_eq!(stats.valid, 3);
+        assert_eq!((stats.alerts_raised, stats.alerts_cleared), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn a_late_load_does_not_take_up_an_episode_that_already_ended_here() {
+        // The load fails twice; meanwhile the episode is raised and cleared here. The late answer
+        // lists the alert raised here as still open (its clear is not stored yet) besides the
+        // one from before the restart: the first is left alone, the second taken up and cleared
+        // by the next normal reading. Each alert is cleared once.
+        let (src, _) = source(one_reading_batches("VH-1", &[95.0, 60.0, 50.0]));
+        let repo = Arc::new(ScriptedRepository::default());
+        repo.open_answers.lock().unwrap().extend([
+            Err(Error::backend_msg("scripted", "database is down")),
+            Err(Error::backend_msg("scripted", "database is down")),
+        ]);
+        *repo.then_inserted_plus.lock().unwrap() = Some(vec![stored_overspeed("old", "VH-1")]);
+        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
+            .repository(repo.clone())
+            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
+            .config(eager_reload_config())
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        assert_eq!(repo.open_queries.lock().unwrap().len(), 3);
+        let inserted = repo.inserted.lock().unwrap().clone();
+        assert_eq!(inserted.len(), 1);
+        let cleared: Vec<String> = repo
+            .cleared
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.0.clone())
+            .collect();
+        assert_eq!(cleared, vec![inserted[0].clone(), "old".to_string()]);
+        assert_eq!(
+            (
+                stats.alerts_raised,
+                stats.alerts_cleared,
+                stats.alerts_restored
+            ),
+            (1, 2, 1)
+        );
+    }
+
     #[tokio::test]
     async fn live_updates_keep_flowing_while_the_store_is_down() {
         let batches = (0..20)
