@@ -9,8 +9,11 @@ use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use vehicleops_core::decode::parse_timestamp;
-use vehicleops_core::{Error, MapPose, Telemetry, TimeRange, ValidationError, VehicleStatus};
+use vehicleops_core::{
+    Error, MapPose, RuleConfig, Telemetry, TimeRange, ValidationError, VehicleStatus,
+};
 
 use crate::errors::IntoPyResult;
 
@@ -173,4 +176,55 @@ pub fn time_range(
 /// A validation error as a Python exception, for checks made in the binding itself.
 pub fn invalid(field: &'static str, reason: impl Into<String>) -> PyErr {
     crate::errors::to_py_err(Error::validation(field, reason))
+}
+
+/// Reads a rule configuration dict, `{"type": "threshold" | "geofence" | "offline" |
+/// "rate_of_change", ...}` (see [`RuleConfig`]). Each kind is read on its own, so an error
+/// names the field at fault (`threshold`, `fences[0].shape`) instead of the whole dict, as
+/// serde's internally tagged enums do.
+pub fn rule_config_from_py(obj: &Bound<'_, PyAny>) -> PyResult<RuleConfig> {
+    let Ok(dict) = obj.cast::<PyDict>() else {
+        return Err(invalid("config", "a rule configuration must be a dict"));
+    };
+    let kind = match dict.get_item("type")? {
+        Some(v) => v.extract::<String>().ok(),
+        None => None,
+    };
+    let fields = dict.copy()?;
+    if fields.contains("type")? {
+        fields.del_item("type")?;
+    }
+    let fields = fields.as_any();
+    match kind.as_deref() {
+        Some("threshold") => from_py(fields).map(RuleConfig::Threshold),
+        Some("geofence") => from_py(fields).map(RuleConfig::Geofence),
+        Some("offline") => from_py(fields).map(RuleConfig::Offline),
+        Some("rate_of_change") => from_py(fields).map(RuleConfig::RateOfChange),
+        // A missing or unknown `type` (or a kind newer than this list): serde's own error.
+        _ => from_py(obj),
+    }
+}
+
+/// Reads `T` from Python objects; an error names the field at fault by its path.
+fn from_py<T: DeserializeOwned>(obj: &Bound<'_, PyAny>) -> PyResult<T> {
+    let mut de = pythonize::Depythonizer::from_object(obj);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let reason = e.inner().to_string();
+        crate::errors::validation_error(&field_of(&e.path().to_string(), &reason), &reason)
+    })
+}
+
+/// The field a deserialization error is about: its path, or for errors about a missing or
+/// unknown field (whose path is the parent) that field.
+fn field_of(path: &str, reason: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| reason.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        ("." | "", Some(name)) => name.to_owned(),
+        (parent, Some(name)) if !parent.ends_with(name) => format!("{parent}.{name}"),
+        ("." | "", None) => "config".to_owned(),
+        (path, _) => path.to_owned(),
+    }
 }

@@ -1,115 +1,122 @@
-//! The engine: its store (SQLite, or PostgreSQL) and bus (in-process, or Kafka), ingest
-//! pipeline with the default and Python rules, live hub, command center, mission service and
-//! simulator, in one object. `vehicleops-backends` opens the store and the bus.
+//! The `Engine` class: [`vehicleops_engine::Engine`] for Python.
 //!
-//! Every I/O method returns an awaitable run on the binding's tokio runtime. Arguments are read
-//! while the caller holds the GIL; the work itself runs detached from the interpreter, and
-//! results are converted to Python objects with the GIL taken only for the conversion.
+//! Each method converts its arguments, calls the engine and maps its errors; the engine does
+//! everything else (store, transport, rules, pipeline, commands, missions, simulator). I/O
+//! methods return awaitables run on the binding's tokio runtime: arguments are read while the
+//! caller holds the GIL, the work runs detached from the interpreter, and results are converted
+//! to Python objects with the GIL taken only for the conversion.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use serde::de::DeserializeOwned;
-use vehicleops_engine::{
-    BusCloser, BusSettings, FleetStore, KafkaSettings, ReadingPublisher, StoreSettings, open_bus,
-    open_store,
-};
-use vehicleops_core::missions::DEFAULT_ARRIVAL_RADIUS_M;
-use vehicleops_core::pipeline::PipelineStats;
 use vehicleops_core::simulator::{Area, Scenario};
 use vehicleops_core::{
-    AlertFilter, AlertRule, CommandCenter, CommandKind, CommandParams, CommandTimeouts, Error,
-    Fleet, FleetSummary, HistoryQuery, LiveHub, Metric, MissionRequest, MissionService,
-    PipelineBuilder, PipelineConfig, PipelineHandle, Severity, Simulator, SimulatorConfig,
-    SimulatorHandle, Telemetry, Vehicle, VehicleCommandLink, Waypoint, default_rules,
+    AlertFilter, CommandKind, CommandParams, GeoPoint, HistoryQuery, Metric, MissionFilter,
+    MissionRequest, MissionStatus, PipelineConfig, Severity, SimulatorConfig, Telemetry, Vehicle,
+    Waypoint,
 };
+use vehicleops_engine::{
+    DEFAULT_BUS_CAPACITY, EngineSettings, KafkaTransport, StoreSettings, TransportSettings,
+};
+use vehicleops_kafka::{KafkaConfig, SecurityProtocol};
 
-use crate::convert::{invalid, telemetry_from_py, time_range, to_py};
-use crate::errors::{IntoPyResult, to_py_err};
+use crate::awaitable::awaitable;
+use crate::convert::{invalid, rule_config_from_py, telemetry_from_py, time_range, to_py};
+use crate::errors::IntoPyResult;
 use crate::live::Subscription;
-use crate::rules::PythonRule;
 
-use crate::awaitable::awaitable as future_into_py;
-
-/// Parts that exist between `start()` and `close()`.
-struct Running {
-    /// Closed once the pipeline has stopped, so Kafka offsets are still committed at the end.
-    bus_closer: BusCloser,
-    publisher: Arc<dyn ReadingPublisher>,
-    pipeline: Option<PipelineHandle>,
-    stats: Arc<PipelineStats>,
-    commands: Arc<CommandCenter>,
-    missions: Arc<MissionService>,
-    /// The vehicle side of the command channel, handed to the first simulator started.
-    vehicle_link: Option<Arc<dyn VehicleCommandLink>>,
-    // Background tasks, aborted when dropped.
-    _tasks: (
-        vehicleops_core::commands::CommandCenterTask,
-        vehicleops_core::missions::MissionServiceTask,
-    ),
-}
-
-struct Inner {
-    store: Arc<dyn FleetStore>,
-    hub: LiveHub,
-    default_rules: bool,
-    bus: BusSettings,
-    pipeline_config: PipelineConfig,
-    python_rules: Mutex<Vec<Arc<PythonRule>>>,
-    running: Mutex<Option<Running>>,
-    /// Readings (and raw payloads) handed to the bus, for `flush()`.
-    published: AtomicU64,
-}
-
-impl Inner {
-    /// Runs `f` on the running parts; fails if the engine is not started or already closed.
-    fn with_running<T>(&self, f: impl FnOnce(&mut Running) -> T) -> PyResult<T> {
-        let mut running = self.running.lock().expect("engine lock poisoned");
-        match running.as_mut() {
-            Some(r) => Ok(f(r)),
-            None => Err(to_py_err(Error::Closed(
-                "engine (call `await engine.start()` first)",
-            ))),
-        }
-    }
-
-    fn commands(&self) -> PyResult<Arc<CommandCenter>> {
-        self.with_running(|r| r.commands.clone())
-    }
-
-    fn missions(&self) -> PyResult<Arc<MissionService>> {
-        self.with_running(|r| r.missions.clone())
-    }
-
-    fn publisher(&self) -> PyResult<Arc<dyn ReadingPublisher>> {
-        self.with_running(|r| r.publisher.clone())
-    }
-}
-
-/// The embedded VehicleOps engine. See the `vehicleops` package docs for the full API.
+/// The VehicleOps engine. See the `vehicleops` package docs for the full API.
 #[pyclass(module = "vehicleops._vehicleops", frozen)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    inner: vehicleops_engine::Engine,
+    /// Failed calls of this engine's Python rules, for `stats()["rule_errors"]`.
+    rule_errors: Arc<AtomicU64>,
 }
 
-/// Parses an upper-case enum value (`"STOP"`, `"DELIVERY"`, …) through its serde name.
+/// Parses an upper-case enum value (`"DELIVERY"`, `"IN_PROGRESS"`, …) through its serde name.
 fn parse_enum<T: DeserializeOwned>(value: &str, field: &'static str) -> PyResult<T> {
     serde_json::from_value(serde_json::Value::String(value.to_owned()))
         .map_err(|e| invalid(field, e.to_string()))
+}
+
+fn depythonize_or_none<T: DeserializeOwned>(
+    obj: Option<&Bound<'_, PyAny>>,
+    field: &'static str,
+) -> PyResult<Option<T>> {
+    match obj {
+        Some(o) if !o.is_none() => pythonize::depythonize(o)
+            .map(Some)
+            .map_err(|e| invalid(field, e.to_string())),
+        _ => Ok(None),
+    }
 }
 
 fn waypoints_from_py(
     obj: Option<&Bound<'_, PyAny>>,
     field: &'static str,
 ) -> PyResult<Vec<Waypoint>> {
-    match obj {
-        Some(o) if !o.is_none() => {
-            pythonize::depythonize(o).map_err(|e| invalid(field, e.to_string()))
+    Ok(depythonize_or_none(obj, field)?.unwrap_or_default())
+}
+
+/// The Kafka transport the `kafka_*` keyword arguments describe; `None` without bootstrap
+/// servers (then no other `kafka_*` argument may be given).
+struct KafkaArgs {
+    bootstrap_servers: Option<String>,
+    group_id: Option<String>,
+    topic_suffix: Option<String>,
+    security_protocol: Option<String>,
+    sasl_mechanism: Option<String>,
+    sasl_username: Option<String>,
+    sasl_password: Option<String>,
+    ssl_ca_location: Option<String>,
+}
+
+impl KafkaArgs {
+    fn into_transport(self) -> PyResult<Option<KafkaTransport>> {
+        let Some(servers) = self.bootstrap_servers else {
+            let given = [
+                &self.group_id,
+                &self.topic_suffix,
+                &self.security_protocol,
+                &self.sasl_mechanism,
+                &self.sasl_username,
+                &self.sasl_password,
+                &self.ssl_ca_location,
+            ];
+            if given.iter().any(|a| a.is_some()) {
+                return Err(invalid(
+                    "kafka_bootstrap_servers",
+                    "is required with the other kafka_* arguments",
+                ));
+            }
+            return Ok(None);
+        };
+        let mut config = KafkaConfig::new(servers);
+        if let Some(group_id) = self.group_id {
+            config.group_id = group_id;
         }
-        _ => Ok(Vec::new()),
+        if let Some(suffix) = self.topic_suffix {
+            config.topics = config.topics.with_suffix(&suffix);
+        }
+        if let Some(protocol) = self.security_protocol {
+            config.security_protocol = protocol
+                .parse::<SecurityProtocol>()
+                .map_err(|e| invalid("kafka_security_protocol", e.to_string()))?;
+        }
+        config.sasl_mechanism = self.sasl_mechanism;
+        config.sasl_username = self.sasl_username;
+        config.sasl_password = self.sasl_password;
+        config.ssl_ca_location = self.ssl_ca_location;
+        // The engine checks again at start; refusing a misconfiguration here names it at once.
+        config.validate().into_py_result()?;
+        Ok(Some(KafkaTransport {
+            config,
+            create_topics: true,
+            share_events: true,
+        }))
     }
 }
 
@@ -118,12 +125,16 @@ impl Engine {
     /// An engine on an in-memory database (`path=None`), the SQLite file at `path`, or the
     /// PostgreSQL database at `database_url`; readings and commands travel through an
     /// in-process bus, or through Kafka when `kafka_bootstrap_servers` is given (topics
-    /// created when missing; `kafka_topic_suffix` keeps deployments apart on one cluster).
-    /// `batch_size` caps the readings per store transaction (the pipeline's default if `None`).
+    /// created when missing; `kafka_topic_suffix` keeps deployments apart on one cluster;
+    /// `kafka_security_protocol`, `kafka_sasl_*` and `kafka_ssl_ca_location` for managed Kafka
+    /// such as Amazon MSK). `batch_size` caps the readings per store transaction (the
+    /// pipeline's default if `None`).
     #[new]
     #[pyo3(signature = (
         path=None, *, database_url=None, kafka_bootstrap_servers=None, kafka_group_id=None,
-        kafka_topic_suffix=None, default_rules=true, bus_capacity=20_000, batch_size=None
+        kafka_topic_suffix=None, kafka_security_protocol=None, kafka_sasl_mechanism=None,
+        kafka_sasl_username=None, kafka_sasl_password=None, kafka_ssl_ca_location=None,
+        default_rules=true, bus_capacity=DEFAULT_BUS_CAPACITY, batch_size=None
     ))]
     #[allow(clippy::too_many_arguments)] // keyword arguments on the Python side
     fn new(
@@ -133,11 +144,17 @@ impl Engine {
         kafka_bootstrap_servers: Option<String>,
         kafka_group_id: Option<String>,
         kafka_topic_suffix: Option<String>,
+        kafka_security_protocol: Option<String>,
+        kafka_sasl_mechanism: Option<String>,
+        kafka_sasl_username: Option<String>,
+        kafka_sasl_password: Option<String>,
+        kafka_ssl_ca_location: Option<String>,
         default_rules: bool,
         bus_capacity: usize,
         batch_size: Option<usize>,
     ) -> PyResult<Self> {
-        let batch_size = batch_size.unwrap_or(PipelineConfig::default().batch_size);
+        let pipeline = PipelineConfig::default();
+        let batch_size = batch_size.unwrap_or(pipeline.batch_size);
         if batch_size == 0 {
             return Err(invalid("batch_size", "must be at least 1"));
         }
@@ -151,40 +168,41 @@ impl Engine {
             (_, Some(url)) => StoreSettings::Postgres { url },
             (path, None) => StoreSettings::Sqlite { path },
         };
-        let bus = match kafka_bootstrap_servers {
-            Some(servers) => BusSettings::Kafka(KafkaSettings {
-                group_id: kafka_group_id.unwrap_or_else(|| KafkaSettings::new("").group_id),
-                topic_suffix: kafka_topic_suffix,
-                ..KafkaSettings::new(servers)
-            }),
-            None if kafka_group_id.is_some() || kafka_topic_suffix.is_some() => {
-                return Err(invalid(
-                    "kafka_bootstrap_servers",
-                    "is required with the other kafka_* arguments",
-                ));
-            }
-            None => BusSettings::InProcess {
+        let kafka = KafkaArgs {
+            bootstrap_servers: kafka_bootstrap_servers,
+            group_id: kafka_group_id,
+            topic_suffix: kafka_topic_suffix,
+            security_protocol: kafka_security_protocol,
+            sasl_mechanism: kafka_sasl_mechanism,
+            sasl_username: kafka_sasl_username,
+            sasl_password: kafka_sasl_password,
+            ssl_ca_location: kafka_ssl_ca_location,
+        };
+        let transport = match kafka.into_transport()? {
+            Some(kafka) => TransportSettings::Kafka(kafka),
+            None => TransportSettings::InProcess {
                 capacity: bus_capacity,
             },
         };
+        let settings = EngineSettings {
+            store,
+            transport,
+            default_rules,
+            pipeline: PipelineConfig {
+                batch_size,
+                ..pipeline
+            },
+            ..EngineSettings::default()
+        };
         // Opening connects and migrates the schema: blocking work, done without the GIL.
-        let store = py
-            .detach(|| crate::runtime().block_on(open_store(&store)))
+        let inner = py
+            .detach(|| {
+                crate::runtime().block_on(vehicleops_engine::Engine::builder(settings).open())
+            })
             .into_py_result()?;
         Ok(Engine {
-            inner: Arc::new(Inner {
-                store,
-                hub: LiveHub::new(),
-                default_rules,
-                bus,
-                pipeline_config: PipelineConfig {
-                    batch_size,
-                    ..PipelineConfig::default()
-                },
-                python_rules: Mutex::new(Vec::new()),
-                running: Mutex::new(None),
-                published: AtomicU64::new(0),
-            }),
+            inner,
+            rule_errors: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -197,114 +215,34 @@ impl Engine {
         if !function.is_callable() {
             return Err(invalid("function", "must be callable"));
         }
-        if self
-            .inner
-            .running
-            .lock()
-            .expect("engine lock poisoned")
-            .is_some()
-        {
-            return Err(to_py_err(Error::Config(
-                "rules must be added before `start()`".into(),
-            )));
-        }
-        self.inner
-            .python_rules
-            .lock()
-            .expect("rules lock poisoned")
-            .push(Arc::new(crate::rules::python_rule(name, function.unbind())));
-        Ok(())
+        let rule = crate::rules::python_rule(name, function.unbind())
+            .with_shared_error_counter(self.rule_errors.clone());
+        self.inner.add_rule(Arc::new(rule)).into_py_result()
     }
 
-    /// Starts the pipeline, the command center and the mission service (connecting to Kafka
-    /// first when configured).
+    /// Adds a built-in rule described as a dict (a `RuleConfig`): `{"type": "threshold" |
+    /// "geofence" | "offline" | "rate_of_change", ...}`; call before `start()`. A bad
+    /// configuration raises `ValidationError` naming the field at fault.
+    fn add_rule_config(&self, config: Bound<'_, PyAny>) -> PyResult<()> {
+        let rule = rule_config_from_py(&config)?.into_rule().into_py_result()?;
+        self.inner.add_rule(rule).into_py_result()
+    }
+
+    /// Connects the transport and starts the pipeline, the command center and the mission
+    /// service.
     fn start<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        future_into_py(py, async move {
-            let already_started =
-                || to_py_err(Error::Conflict("the engine is already started".into()));
-            if inner
-                .running
-                .lock()
-                .expect("engine lock poisoned")
-                .is_some()
-            {
-                return Err(already_started());
-            }
-            let bus = open_bus(&inner.bus).await.into_py_result()?;
-            let mut running = inner.running.lock().expect("engine lock poisoned");
-            if running.is_some() {
-                return Err(already_started());
-            }
-            let mut rules: Vec<Arc<dyn AlertRule>> = if inner.default_rules {
-                default_rules()
-            } else {
-                Vec::new()
-            };
-            for rule in inner
-                .python_rules
-                .lock()
-                .expect("rules lock poisoned")
-                .iter()
-            {
-                rules.push(rule.clone());
-            }
-            let (missions, missions_task) = MissionService::start(
-                inner.store.clone(),
-                Some(inner.hub.clone()),
-                DEFAULT_ARRIVAL_RADIUS_M,
-            );
-            let pipeline = PipelineBuilder::new(bus.source, inner.store.clone())
-                .repository(inner.store.clone())
-                .rules(rules)
-                .hub(inner.hub.clone())
-                .observer(missions.clone())
-                .config(inner.pipeline_config.clone())
-                .spawn();
-            let (commands, commands_task) = CommandCenter::start(
-                bus.command_sink,
-                inner.store.clone(),
-                Some(inner.hub.clone()),
-                CommandTimeouts::default(),
-            );
-            *running = Some(Running {
-                publisher: bus.publisher,
-                vehicle_link: Some(bus.vehicle_link),
-                bus_closer: bus.closer,
-                stats: pipeline.stats(),
-                pipeline: Some(pipeline),
-                commands,
-                missions,
-                _tasks: (commands_task, missions_task),
-            });
-            Ok(())
-        })
+        awaitable(py, async move { inner.start().await.into_py_result() })
     }
 
-    /// Stops taking readings, stores everything already published, stops the background tasks
-    /// and returns the final pipeline counters. Live subscriptions end.
+    /// Stops the simulators, stores everything already published, stops the background tasks
+    /// and returns the final pipeline counters (`None` if the engine was not running). Live
+    /// subscriptions end.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        future_into_py(py, async move {
-            let running = inner.running.lock().expect("engine lock poisoned").take();
-            let Some(mut running) = running else {
-                return Ok(None);
-            };
-            let pipeline = running.pipeline.take();
-            // Shutdown stops reading the bus, so first let the pipeline take everything this
-            // engine published (simulators still running are cut off at their current tick).
-            let published = inner.published.load(Ordering::Relaxed);
-            while running.stats.snapshot().received < published {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            let Running { mut bus_closer, .. } = running;
-            let stats = match pipeline {
-                Some(p) => p.shutdown().await.into_py_result()?,
-                None => Default::default(),
-            };
-            bus_closer.close();
-            inner.hub.close();
-            to_py(&stats).map(Some)
+        awaitable(py, async move {
+            let stats = inner.close().await.into_py_result()?;
+            to_py(&stats)
         })
     }
 
@@ -316,7 +254,6 @@ impl Engine {
         py: Python<'py>,
         readings: Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let publisher = self.inner.publisher()?;
         let mut batch: Vec<Telemetry> = Vec::with_capacity(readings.len().unwrap_or(0));
         for item in readings.try_iter()? {
             let item = item?;
@@ -328,12 +265,10 @@ impl Engine {
             batch.push(reading);
         }
         let inner = self.inner.clone();
-        future_into_py(py, async move {
-            let n = batch.len();
-            publisher.publish(batch).await.into_py_result()?;
-            inner.published.fetch_add(n as u64, Ordering::Relaxed);
-            Ok(n)
-        })
+        awaitable(
+            py,
+            async move { inner.publish(batch).await.into_py_result() },
+        )
     }
 
     /// Publishes raw JSON payloads (`bytes`), decoded by the pipeline: invalid ones go to the
@@ -343,7 +278,6 @@ impl Engine {
         py: Python<'py>,
         payloads: Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let publisher = self.inner.publisher()?;
         let mut batch: Vec<Vec<u8>> = Vec::new();
         for item in payloads.try_iter()? {
             let item = item?;
@@ -353,69 +287,42 @@ impl Engine {
             batch.push(bytes.as_bytes().to_vec());
         }
         let inner = self.inner.clone();
-        future_into_py(py, async move {
-            let n = batch.len();
-            publisher.publish_raw(batch).await.into_py_result()?;
-            inner.published.fetch_add(n as u64, Ordering::Relaxed);
-            Ok(n)
+        awaitable(py, async move {
+            inner.publish_raw(batch).await.into_py_result()
         })
     }
 
     /// Waits until every reading published so far has been processed and stored.
     fn flush<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let stats = self.inner.with_running(|r| r.stats.clone())?;
-        let target = self.inner.published.load(Ordering::Relaxed);
-        future_into_py(py, async move {
-            loop {
-                let s = stats.snapshot();
-                if s.received >= target
-                    && s.valid + s.dead_lettered == s.received
-                    && s.in_flight == 0
-                {
-                    return Ok(());
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        })
+        let inner = self.inner.clone();
+        awaitable(py, async move { inner.flush().await.into_py_result() })
     }
 
     /// Pipeline counters: received, valid, dead_lettered, stored, duplicates, alerts_raised, …
-    /// plus `published` (by this engine) and `rule_errors` (failed Python rule calls).
+    /// (those of the last run once closed) plus `published` (through this engine) and
+    /// `rule_errors` (failed Python rule calls).
     fn stats(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let snapshot = self
-            .inner
-            .with_running(|r| r.stats.snapshot())
-            .unwrap_or_default();
-        let dict = pythonize::pythonize(py, &snapshot)?;
-        dict.set_item("published", self.inner.published.load(Ordering::Relaxed))?;
-        let rule_errors: u64 = self
-            .inner
-            .python_rules
-            .lock()
-            .expect("rules lock poisoned")
-            .iter()
-            .map(|r| r.errors())
-            .sum();
-        dict.set_item("rule_errors", rule_errors)?;
+        let dict = pythonize::pythonize(py, &self.inner.stats())?;
+        dict.set_item("published", self.inner.published())?;
+        dict.set_item("rule_errors", self.rule_errors.load(Ordering::Relaxed))?;
         Ok(dict.unbind())
     }
 
     /// Subscribes to live events of `fleet_id` (`"*"` for every fleet).
     #[pyo3(signature = (fleet_id="*"))]
     fn subscribe(&self, fleet_id: &str) -> Subscription {
-        Subscription::new(self.inner.hub.subscribe(fleet_id))
+        Subscription::new(self.inner.subscribe(fleet_id))
     }
 
     /// How many live subscriptions are open (closed or collected ones are gone).
     fn subscriber_count(&self) -> usize {
-        self.inner.hub.subscriber_count()
+        self.inner.hub().subscriber_count()
     }
 
     /// The newest live state of every vehicle of a fleet, without waiting.
     fn snapshot(&self, fleet_id: &str) -> PyResult<Py<PyAny>> {
         let updates: Vec<_> = self
             .inner
-            .hub
             .snapshot(fleet_id)
             .iter()
             .map(|u| (**u).clone())
@@ -427,7 +334,7 @@ impl Engine {
     // Fleets and vehicles
     // ---------------------------------------------------------------------------------------
 
-    /// Registers (or renames) a fleet.
+    /// Registers (or renames) a fleet; the name defaults to the id. Returns the fleet.
     #[pyo3(signature = (fleet_id, name=None))]
     fn register_fleet<'py>(
         &self,
@@ -435,61 +342,65 @@ impl Engine {
         fleet_id: String,
         name: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let store = self.inner.store.clone();
-        future_into_py(py, async move {
-            let name = name.unwrap_or_else(|| fleet_id.clone());
-            store
-                .upsert_fleet(&Fleet { id: fleet_id, name })
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let fleet = inner
+                .register_fleet(&fleet_id, name.as_deref())
                 .await
-                .into_py_result()
+                .into_py_result()?;
+            to_py(&fleet)
         })
     }
 
-    /// Registers a vehicle of an existing fleet; commands and missions need registered vehicles.
-    #[pyo3(signature = (vehicle_id, fleet_id, name=None))]
+    /// Registers a vehicle of an existing fleet, or updates it (a `name` or `home` not given
+    /// keeps the stored one); `home` is `{"latitude": ..., "longitude": ...}`, where
+    /// RETURN_TO_BASE takes it. Commands and missions need registered vehicles. Returns the
+    /// vehicle.
+    #[pyo3(signature = (vehicle_id, fleet_id, name=None, home=None))]
     fn register_vehicle<'py>(
         &self,
         py: Python<'py>,
         vehicle_id: String,
         fleet_id: String,
         name: Option<String>,
+        home: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let store = self.inner.store.clone();
-        future_into_py(py, async move {
-            let vehicle = Vehicle {
-                id: vehicle_id,
-                fleet_id,
-                name,
-                home: None,
-            };
-            store.upsert_vehicle(&vehicle).await.into_py_result()
+        let vehicle = Vehicle {
+            id: vehicle_id,
+            fleet_id,
+            name,
+            home: depythonize_or_none::<GeoPoint>(home.as_ref(), "home")?,
+        };
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let vehicle = inner.register_vehicle(vehicle).await.into_py_result()?;
+            to_py(&vehicle)
+        })
+    }
+
+    /// Every registered fleet.
+    fn list_fleets<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let fleets = inner.list_fleets().await.into_py_result()?;
+            to_py(&fleets)
+        })
+    }
+
+    /// The registered vehicles of a fleet.
+    fn list_vehicles<'py>(&self, py: Python<'py>, fleet_id: String) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let vehicles = inner.list_vehicles(&fleet_id).await.into_py_result()?;
+            to_py(&vehicles)
         })
     }
 
     /// The fleet overview: vehicles by status, averages, active missions and open alerts.
     fn fleet_summary<'py>(&self, py: Python<'py>, fleet_id: String) -> PyResult<Bound<'py, PyAny>> {
-        let store = self.inner.store.clone();
-        future_into_py(py, async move {
-            let fleet = store
-                .get_fleet(&fleet_id)
-                .await
-                .into_py_result()?
-                .ok_or_else(|| to_py_err(Error::not_found("fleet", &fleet_id)))?;
-            let vehicles = store.list_vehicles(&fleet_id).await.into_py_result()?;
-            let latest = store.latest_for_fleet(&fleet_id).await.into_py_result()?;
-            let missions = store
-                .count_active_missions(&fleet_id)
-                .await
-                .into_py_result()?;
-            let alerts = store.count_open_alerts(&fleet_id).await.into_py_result()?;
-            let summary = FleetSummary::compute(
-                &fleet.id,
-                &fleet.name,
-                vehicles.len() as u64,
-                &latest,
-                missions,
-                alerts,
-            );
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let summary = inner.fleet_summary(&fleet_id).await.into_py_result()?;
             to_py(&summary)
         })
     }
@@ -500,9 +411,9 @@ impl Engine {
 
     /// The newest stored reading of a vehicle, or `None`.
     fn latest<'py>(&self, py: Python<'py>, vehicle_id: String) -> PyResult<Bound<'py, PyAny>> {
-        let store = self.inner.store.clone();
-        future_into_py(py, async move {
-            let t = store.latest(&vehicle_id).await.into_py_result()?;
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let t = inner.latest(&vehicle_id).await.into_py_result()?;
             to_py(&t)
         })
     }
@@ -518,23 +429,14 @@ impl Engine {
         end: Option<Bound<'py, PyAny>>,
         limit: u32,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let range = time_range(start.as_ref(), end.as_ref())?;
-        if limit == 0 || limit > HistoryQuery::MAX_LIMIT {
-            return Err(invalid(
-                "limit",
-                format!("must be 1..={}", HistoryQuery::MAX_LIMIT),
-            ));
-        }
-        let store = self.inner.store.clone();
-        future_into_py(py, async move {
-            let rows = store
-                .history(&HistoryQuery {
-                    vehicle_id,
-                    range,
-                    limit,
-                })
-                .await
-                .into_py_result()?;
+        let query = HistoryQuery {
+            vehicle_id,
+            range: time_range(start.as_ref(), end.as_ref())?,
+            limit,
+        };
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let rows = inner.history(&query).await.into_py_result()?;
             to_py(&rows)
         })
     }
@@ -549,9 +451,9 @@ impl Engine {
         end: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let range = time_range(start.as_ref(), end.as_ref())?;
-        let store = self.inner.store.clone();
-        future_into_py(py, async move {
-            let s = store
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let s = inner
                 .vehicle_summary(&vehicle_id, range)
                 .await
                 .into_py_result()?;
@@ -572,14 +474,15 @@ impl Engine {
         end: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let metric: Metric = metric.parse().into_py_result()?;
+        // Minutes as a duration: a number that is not one has no duration to become.
         if !(bucket_minutes.is_finite() && bucket_minutes > 0.0) {
             return Err(invalid("bucket_minutes", "must be a positive number"));
         }
         let bucket = chrono::Duration::milliseconds((bucket_minutes * 60_000.0) as i64);
         let range = time_range(start.as_ref(), end.as_ref())?;
-        let store = self.inner.store.clone();
-        future_into_py(py, async move {
-            let points = store
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let points = inner
                 .series(&vehicle_id, metric, range, bucket)
                 .await
                 .into_py_result()?;
@@ -597,9 +500,9 @@ impl Engine {
         end: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let range = time_range(start.as_ref(), end.as_ref())?;
-        let store = self.inner.store.clone();
-        future_into_py(py, async move {
-            let report = store
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let report = inner
                 .fleet_performance(&fleet_id, range)
                 .await
                 .into_py_result()?;
@@ -622,20 +525,19 @@ impl Engine {
         acknowledged: Option<bool>,
         limit: u32,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let severity = severity
-            .map(str::parse::<Severity>)
-            .transpose()
-            .into_py_result()?;
         let filter = AlertFilter {
             fleet_id,
             vehicle_id,
-            severity,
+            severity: severity
+                .map(str::parse::<Severity>)
+                .transpose()
+                .into_py_result()?,
             acknowledged,
             limit,
         };
-        let store = self.inner.store.clone();
-        future_into_py(py, async move {
-            let page = store.list_alerts(&filter).await.into_py_result()?;
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let page = inner.alerts(&filter).await.into_py_result()?;
             to_py(&page.data)
         })
     }
@@ -649,10 +551,10 @@ impl Engine {
         by: String,
         notes: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let store = self.inner.store.clone();
-        future_into_py(py, async move {
-            let alert = store
-                .acknowledge_alert(&alert_id, &by, chrono::Utc::now(), notes.as_deref())
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let alert = inner
+                .acknowledge_alert(&alert_id, &by, notes.as_deref())
                 .await
                 .into_py_result()?;
             to_py(&alert)
@@ -680,10 +582,10 @@ impl Engine {
             waypoints: waypoints_from_py(waypoints.as_ref(), "params.waypoints")?,
             reason,
         };
-        let commands = self.inner.commands()?;
-        future_into_py(py, async move {
-            let c = commands
-                .dispatch(&vehicle_id, kind, params, &issued_by)
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let c = inner
+                .dispatch_command(&vehicle_id, kind, params, &issued_by)
                 .await
                 .into_py_result()?;
             to_py(&c)
@@ -692,13 +594,9 @@ impl Engine {
 
     /// A command by id, with its current status.
     fn get_command<'py>(&self, py: Python<'py>, command_id: String) -> PyResult<Bound<'py, PyAny>> {
-        let store = self.inner.store.clone();
-        future_into_py(py, async move {
-            let c = store
-                .get_command(&command_id)
-                .await
-                .into_py_result()?
-                .ok_or_else(|| to_py_err(Error::not_found("command", &command_id)))?;
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let c = inner.command(&command_id).await.into_py_result()?;
             to_py(&c)
         })
     }
@@ -711,10 +609,10 @@ impl Engine {
         vehicle_id: String,
         limit: u32,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let commands = self.inner.commands()?;
-        future_into_py(py, async move {
-            let page = commands
-                .history(&vehicle_id, limit)
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let page = inner
+                .command_history(&vehicle_id, limit)
                 .await
                 .into_py_result()?;
             to_py(&page.data)
@@ -725,8 +623,14 @@ impl Engine {
     // Missions
     // ---------------------------------------------------------------------------------------
 
-    /// Creates a mission; `ConflictError` if the vehicle already has an active one.
-    #[pyo3(signature = (fleet_id, vehicle_id, waypoints, *, mission_type="DELIVERY", priority="NORMAL"))]
+    /// Creates a mission and sends its route to the vehicle (a REROUTE issued by
+    /// `issued_by`); progress then comes from what the vehicle reports. `ConflictError` if the
+    /// vehicle already has an active mission.
+    #[pyo3(signature = (
+        fleet_id, vehicle_id, waypoints, *, mission_type="DELIVERY", priority="NORMAL",
+        issued_by="python".to_owned()
+    ))]
+    #[allow(clippy::too_many_arguments)] // keyword arguments on the Python side
     fn create_mission<'py>(
         &self,
         py: Python<'py>,
@@ -735,6 +639,7 @@ impl Engine {
         waypoints: Bound<'py, PyAny>,
         mission_type: &str,
         priority: &str,
+        issued_by: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = MissionRequest {
             fleet_id,
@@ -743,32 +648,66 @@ impl Engine {
             waypoints: waypoints_from_py(Some(&waypoints), "waypoints")?,
             priority: parse_enum(priority, "priority")?,
         };
-        let missions = self.inner.missions()?;
-        future_into_py(py, async move {
-            let m = missions.create(request).await.into_py_result()?;
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let m = inner
+                .create_mission(request, &issued_by)
+                .await
+                .into_py_result()?;
             to_py(&m)
         })
     }
 
     /// A mission with its live progress and estimated completion.
     fn get_mission<'py>(&self, py: Python<'py>, mission_id: String) -> PyResult<Bound<'py, PyAny>> {
-        let missions = self.inner.missions()?;
-        future_into_py(py, async move {
-            let m = missions.get(&mission_id).await.into_py_result()?;
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let m = inner.mission(&mission_id).await.into_py_result()?;
             to_py(&m)
         })
     }
 
-    /// Cancels an active mission.
+    /// Cancels an active mission and stops its vehicle (a STOP issued by `issued_by`).
+    #[pyo3(signature = (mission_id, issued_by="python".to_owned()))]
     fn cancel_mission<'py>(
         &self,
         py: Python<'py>,
         mission_id: String,
+        issued_by: String,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let missions = self.inner.missions()?;
-        future_into_py(py, async move {
-            let m = missions.cancel(&mission_id).await.into_py_result()?;
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let m = inner
+                .cancel_mission(&mission_id, &issued_by)
+                .await
+                .into_py_result()?;
             to_py(&m)
+        })
+    }
+
+    /// Missions, newest first, filtered by fleet, vehicle and status (`ASSIGNED`,
+    /// `IN_PROGRESS`, `COMPLETED`, `CANCELLED`, `FAILED`); `limit=0` for all.
+    #[pyo3(signature = (*, fleet_id=None, vehicle_id=None, status=None, limit=100))]
+    fn list_missions<'py>(
+        &self,
+        py: Python<'py>,
+        fleet_id: Option<String>,
+        vehicle_id: Option<String>,
+        status: Option<&str>,
+        limit: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let filter = MissionFilter {
+            fleet_id,
+            vehicle_id,
+            status: status
+                .map(|s| parse_enum::<MissionStatus>(s, "status"))
+                .transpose()?,
+            limit,
+        };
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let page = inner.list_missions(&filter).await.into_py_result()?;
+            to_py(&page.data)
         })
     }
 
@@ -777,9 +716,10 @@ impl Engine {
     // ---------------------------------------------------------------------------------------
 
     /// Registers and simulates a fleet publishing into this engine; returns a `SimulatorRun`.
-    /// The first simulator started also executes the commands dispatched to its vehicles.
+    /// The first simulator started also executes the commands and missions sent to its
+    /// vehicles. `close()` stops every run still going.
     #[pyo3(signature = (*, vehicles=10, scenario="normal", seed=42, interval_ms=500, fleet_id="fleet-demo-001".to_owned(), area="bogota", max_ticks=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // keyword arguments on the Python side
     fn run_simulator<'py>(
         &self,
         py: Python<'py>,
@@ -800,87 +740,54 @@ impl Engine {
             seed,
             max_ticks,
         };
-        let simulator = Simulator::new(config).into_py_result()?;
-        let (publisher, link) = self
-            .inner
-            .with_running(|r| (r.publisher.clone(), r.vehicle_link.take()))?;
-        let store = self.inner.store.clone();
-        future_into_py(py, async move {
-            let fleet_id = simulator.config().fleet_id.clone();
-            store
-                .upsert_fleet(&Fleet {
-                    id: fleet_id.clone(),
-                    name: fleet_id.clone(),
-                })
-                .await
-                .into_py_result()?;
-            let vehicle_ids: Vec<String> = simulator.vehicle_ids().map(str::to_owned).collect();
-            for id in &vehicle_ids {
-                let vehicle = Vehicle {
-                    id: id.clone(),
-                    fleet_id: fleet_id.clone(),
-                    name: None,
-                    home: simulator.home_of(id),
-                };
-                store.upsert_vehicle(&vehicle).await.into_py_result()?;
-            }
-            let handle = simulator.spawn(publisher, link).into_py_result()?;
-            Ok(SimulatorRun {
-                fleet_id,
-                vehicle_ids,
-                handle: Mutex::new(Some(handle)),
-            })
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let run = inner.run_simulator(config).await.into_py_result()?;
+            Ok(SimulatorRun { inner: run })
         })
     }
 
     fn __repr__(&self) -> String {
-        let started = self
-            .inner
-            .running
-            .lock()
-            .map(|r| r.is_some())
-            .unwrap_or(false);
+        let started = if self.inner.is_started() {
+            "True"
+        } else {
+            "False"
+        };
         format!("Engine(started={started})")
     }
 }
 
-/// A running simulator. Dropping it stops the simulation.
+/// A simulated fleet started by `Engine.run_simulator`; the engine stops it when it closes.
 #[pyclass(module = "vehicleops._vehicleops", frozen)]
 pub struct SimulatorRun {
-    fleet_id: String,
-    vehicle_ids: Vec<String>,
-    handle: Mutex<Option<SimulatorHandle>>,
+    inner: vehicleops_engine::SimulatorRun,
 }
 
 #[pymethods]
 impl SimulatorRun {
     #[getter]
     fn fleet_id(&self) -> &str {
-        &self.fleet_id
+        self.inner.fleet_id()
     }
 
     /// The simulated vehicles' ids, `{fleet_id}-VH-001`, ….
     #[getter]
     fn vehicle_ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, &self.vehicle_ids)
+        PyList::new(py, self.inner.vehicle_ids())
     }
 
     /// Whether the run has ended (stopped, `max_ticks` reached, or failed).
     #[getter]
     fn finished(&self) -> bool {
-        self.handle
-            .lock()
-            .expect("simulator lock poisoned")
-            .as_ref()
-            .is_none_or(SimulatorHandle::is_finished)
+        self.inner.is_finished()
     }
 
-    /// Stops the run; returns `{ticks, readings, commands}`.
+    /// Stops the run; returns `{ticks, readings, commands}`. `ClosedError` if it was stopped
+    /// already.
     fn stop<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let handle = self.handle.lock().expect("simulator lock poisoned").take();
-        future_into_py(py, async move {
-            let handle = handle.ok_or_else(|| to_py_err(Error::Closed("simulator run")))?;
-            let report = handle.stop().await.into_py_result()?;
+        let run = self.inner.clone();
+        awaitable(py, async move {
+            let report = run.stop().await.into_py_result()?;
             to_py(&report)
         })
     }
@@ -888,9 +795,9 @@ impl SimulatorRun {
     fn __repr__(&self) -> String {
         format!(
             "SimulatorRun(fleet_id={:?}, vehicles={}, finished={})",
-            self.fleet_id,
-            self.vehicle_ids.len(),
-            self.finished()
+            self.inner.fleet_id(),
+            self.inner.vehicle_ids().len(),
+            if self.finished() { "True" } else { "False" }
         )
     }
 }

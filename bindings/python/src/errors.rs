@@ -123,6 +123,18 @@ pub fn to_py_err(error: Error) -> PyErr {
     .unwrap_or_else(|| make(fallback))
 }
 
+/// A `ValidationError` for a field named at run time, e.g. a path into a nested argument
+/// (`fences[0].shape`); [`to_py_err`] covers the SDK's errors, whose fields are fixed.
+pub fn validation_error(field: &str, reason: &str) -> PyErr {
+    let err = ValidationError::new_err(format!("invalid `{field}`: {reason}"));
+    crate::awaitable::attach(|py| {
+        let value = err.value(py);
+        let _ = value.setattr("kind", ErrorKind::Validation.code());
+        let _ = value.setattr("field", field);
+    });
+    err
+}
+
 /// What a runtime thread returns instead of a result once the interpreter is exiting.
 pub fn interpreter_exiting() -> PyErr {
     ClosedError::new_err("the Python interpreter is exiting")

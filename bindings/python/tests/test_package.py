@@ -70,7 +70,8 @@ async def test_methods_before_start_raise_closed():
 
 
 async def test_rules_are_fixed_once_started(engine):
-    with pytest.raises(vehicleops.ConfigError):
+    # The engine refuses a rule for a running pipeline as a conflict with its state.
+    with pytest.raises(vehicleops.ConflictError):
         engine.add_rule("late", lambda r: None)
     with pytest.raises(vehicleops.ValidationError) as e:
         engine.add_rule("not-callable", 42)
