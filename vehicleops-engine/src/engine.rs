@@ -283,6 +283,9 @@ impl Engine {
             Some(shared.hub.clone()),
             settings.command_timeouts.clone(),
         );
+        // What was in flight before a restart (or on another instance) is taken up again.
+        commands.resume().await?;
+        missions.resume().await?;
         let mut running = self.lock();
         if running.is_some() {
             return Err(Error::Conflict("the engine is already started".into()));
