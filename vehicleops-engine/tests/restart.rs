@@ -227,3 +227,44 @@ fn a_crashed_engine_on_a_sqlite_file_is_taken_up_by_the_next_one() {
         engine.close().await.unwrap();
     });
 }
+
+#[cfg(all(feature = "kafka", feature = "postgres"))]
+#[test]
+fn a_partition_moving_to_another_instance_keeps_episodes_commands_and_missions() {
+    let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let (Some(kafka), Some(db)) = (
+        get("VEHICLEOPS_TEST_KAFKA"),
+        get("VEHICLEOPS_TEST_DATABASE_URL"),
+    ) else {
+        eprintln!(
+            "SKIPPED: set VEHICLEOPS_TEST_KAFKA (scripts/kafka.sh start) and \
+             VEHICLEOPS_TEST_DATABASE_URL (scripts/pg.sh start) to run this test"
+        );
+        return;
+    };
+    let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
+    let mut config = vehicleops_kafka::KafkaConfig::new(kafka);
+    config.group_id = format!("vehicleops-restart-{run}");
+    config.topics = config.topics.with_suffix(&format!(".restart-{run}"));
+    let instance = || EngineSettings {
+        transport: vehicleops_engine::TransportSettings::Kafka(vehicleops_engine::KafkaTransport {
+            config: config.clone(),
+            create_topics: true,
+            share_events: false,
+        }),
+        ..settings(StoreSettings::Postgres { url: db.clone() })
+    };
+    let vehicle = format!("VH-MOVE-{run}");
+    runtime().block_on(async {
+        // Instance A owns every partition while the episode, the command and the mission begin.
+        let a = Engine::open(instance()).await.unwrap();
+        a.start().await.unwrap();
+        let before = before_the_crash(&a, &vehicle).await;
+        // Instance B joins the group; A leaves it, so its partitions move to B.
+        let b = Engine::open(instance()).await.unwrap();
+        b.start().await.unwrap();
+        a.close().await.unwrap();
+        after_the_crash(&b, &vehicle, &before).await;
+        b.close().await.unwrap();
+    });
+}
