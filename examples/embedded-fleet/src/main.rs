@@ -1,11 +1,10 @@
-//! Simulator → pipeline (validation, rules) → embedded store, with a live view in the terminal.
+//! Simulator → the engine (validation, rules, embedded store), with a live view in the terminal.
 //!
 //! Run with: `cargo run --release -p embedded-fleet -- --vehicles 20 --scenario fault-injection`
 //!
 //! `--fast` drops the wall clock: the simulator runs on simulated time as fast as the pipeline
 //! takes readings, which shows the embedded system's throughput.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -13,13 +12,9 @@ use chrono::Utc;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use vehicleops_core::hub::ALL_FLEETS;
-use vehicleops_core::inproc::{InProcessBus, TelemetryPublisher};
-use vehicleops_core::rules::default_rules;
 use vehicleops_core::simulator::{Area, Scenario};
-use vehicleops_core::{
-    LiveEvent, LiveHub, PipelineBuilder, Simulator, SimulatorConfig, TimeRange, TimeSeriesStore,
-};
-use vehicleops_store::SqliteStore;
+use vehicleops_core::{LiveEvent, Simulator, SimulatorConfig, TimeRange};
+use vehicleops_engine::{Engine, EngineSettings, StoreSettings};
 
 /// Simulate a fleet and ingest its telemetry into the embedded store, printing alerts as they
 /// fire. Every option can also be set through the environment variable shown.
@@ -78,20 +73,19 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut simulator = Simulator::new(config).context("invalid simulator options")?;
 
-    let store = Arc::new(match &args.db {
-        Some(path) => SqliteStore::open(path)
-            .with_context(|| format!("could not open the database {}", path.display()))?,
-        None => SqliteStore::in_memory()?,
-    });
-    let hub = LiveHub::new();
-    let mut alerts = hub.subscribe(ALL_FLEETS);
-    let bus = InProcessBus::new(20_000);
-    let pipeline = PipelineBuilder::new(Arc::new(bus.source), store.clone())
-        .repository(store.clone())
-        .rules(default_rules())
-        .hub(hub.clone())
-        .spawn();
-    let stats = pipeline.stats();
+    let engine = Engine::open(EngineSettings {
+        store: StoreSettings::Sqlite {
+            path: args.db.clone(),
+        },
+        ..EngineSettings::default()
+    })
+    .await
+    .with_context(|| match &args.db {
+        Some(path) => format!("could not open the database {}", path.display()),
+        None => "could not open the in-memory database".to_owned(),
+    })?;
+    engine.start().await?;
+    let mut alerts = engine.subscribe(ALL_FLEETS);
 
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template(
@@ -100,7 +94,9 @@ async fn main() -> anyhow::Result<()> {
     bar.enable_steady_tick(Duration::from_millis(200));
 
     let started = Instant::now();
-    let publisher = bus.publisher;
+    // The simulator is stepped here rather than through `Engine::run_simulator`, so that
+    // `--fast` can run it on simulated time.
+    let publisher = engine.clone();
     let interval = Duration::from_millis(args.interval_ms);
     let ticks = (args.duration_secs > 0)
         .then(|| (args.duration_secs * 1000).div_ceil(args.interval_ms.max(1)));
@@ -143,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
             _ = refresh.tick() => {
-                let s = stats.snapshot();
+                let s = engine.stats();
                 let secs = started.elapsed().as_secs_f64().max(1e-3);
                 bar.set_message(format!(
                     "stored {} ({:.0}/s) · alerts {} raised / {} cleared · dead letters {} · write {:.2} ms avg",
@@ -158,7 +154,7 @@ async fn main() -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    let s = pipeline.shutdown().await?;
+    let s = engine.close().await?.unwrap_or_default();
     println!(
         "{} readings stored in {secs:.1} s ({:.0}/s), {} alerts raised, {} dead letters",
         s.stored,
@@ -170,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
         Utc::now() - chrono::Duration::days(3650),
         Utc::now() + chrono::Duration::days(3650),
     )?;
-    let report = store.fleet_performance(&args.fleet_id, range).await?;
+    let report = engine.fleet_performance(&args.fleet_id, range).await?;
     println!(
         "\n{:<22} {:>11} {:>9} {:>11} {:>7}",
         "vehicle", "distance_km", "avg_speed", "avg_battery", "alerts"
