@@ -4,6 +4,7 @@
  * ```ts
  * const engine = await Engine.open()
  * engine.addRule('slow-zone', (r) => r.speedKmh > 30 ? {...} : null)
+ * engine.addRuleConfig({ type: 'threshold', alertType: 'OVERSPEED_CITY', metric: 'speed_kmh', comparison: 'above', threshold: 50 })
  * await engine.start()
  * const sim = await engine.runSimulator({ vehicles: 5, scenario: 'fault-injection' })
  * for await (const event of engine.subscribe('fleet-demo-001')) { ... }
@@ -11,7 +12,7 @@
  */
 
 import * as native from '../native/index.js'
-import { call, callSync } from './errors'
+import { VehicleOpsError, call, callSync } from './errors'
 import type {
   Alert,
   AlertFilter,
@@ -22,13 +23,19 @@ import type {
   EngineStats,
   Fleet,
   FleetPerformanceReport,
+  FleetSummary,
+  GeoPoint,
   LiveEvent,
+  LiveUpdate,
   Metric,
   Mission,
+  MissionFilter,
   MissionRequest,
   Page,
+  RuleConfig,
   RuleFunction,
   RuleVerdict,
+  SeriesOptions,
   SeriesPoint,
   SimulatorOptions,
   SimulatorReport,
@@ -115,7 +122,7 @@ export class Subscription implements AsyncIterableIterator<LiveEvent> {
   }
 }
 
-/** A running simulator. */
+/** A simulated fleet; closing the engine stops it too. */
 export class SimulatorRun {
   #native: native.SimulatorRun
 
@@ -124,9 +131,19 @@ export class SimulatorRun {
     this.#native = run
   }
 
-  /** Ids of the simulated vehicles. */
+  /** The fleet the simulated vehicles belong to. */
+  get fleetId(): string {
+    return this.#native.fleetId
+  }
+
+  /** Ids of the simulated vehicles (`{fleetId}-VH-001`, …). */
   get vehicleIds(): string[] {
     return this.#native.vehicleIds
+  }
+
+  /** Whether the run has ended (stopped, `maxTicks` reached, or failed). */
+  get finished(): boolean {
+    return this.#native.finished
   }
 
   /** Stops the run; `null` when it was already stopped. */
@@ -140,10 +157,14 @@ function window(w: TimeWindow | undefined): [string | undefined, string | undefi
   return [iso(w?.from), iso(w?.to)]
 }
 
+/** Who commands and missions are issued by when the caller does not say. */
+const ISSUED_BY = 'node'
+
 /**
  * A VehicleOps engine: SQLite store (in memory or a file) or PostgreSQL, in-process bus or Kafka,
  * pipeline with the built-in and your own alert rules, live updates, commands, missions and
- * simulator.
+ * simulator. A thin layer over the Rust `vehicleops_engine::Engine` that the reference server
+ * and the Python package run too.
  */
 export class Engine {
   #native: native.NativeEngine
@@ -152,7 +173,7 @@ export class Engine {
     this.#native = engine
   }
 
-  /** Builds an engine; call `start()` once your rules are added. */
+  /** Opens an engine (its store); call `start()` once your rules are added. */
   static async open(options: EngineOptions = {}): Promise<Engine> {
     return new Engine(await call(() => native.openEngine(options)))
   }
@@ -175,14 +196,41 @@ export class Engine {
     callSync(() => this.#native.addRule(name, guarded as (arg: Json) => Json))
   }
 
-  /** Starts the pipeline. */
+  /**
+   * Adds a built-in rule described as data (threshold, geofence, offline, rate of change); only
+   * before `start()`. It runs in Rust, at the built-in rules' speed. A bad configuration throws a
+   * `validation` error whose `field` names the culprit (`threshold`, `fences[0].shape.radius_m`).
+   */
+  addRuleConfig(config: RuleConfig): void {
+    callSync(() => this.#native.addRuleConfig(config as unknown as Json))
+  }
+
+  /** Connects the transport and starts the pipeline, commands and missions; once. */
   async start(): Promise<void> {
     await call(() => this.#native.start())
   }
 
+  /** Waits until every reading published so far is stored (or dead-lettered). */
+  async flush(): Promise<void> {
+    await call(() => this.#native.flush())
+  }
+
+  /**
+   * Stops the simulators, stores everything published so far, ends subscriptions and stops the
+   * pipeline; returns the final counters. Idempotent; queries keep working afterwards.
+   */
+  async close(): Promise<EngineStats> {
+    return (await call(() => this.#native.close())) as EngineStats
+  }
+
+  /** Pipeline counters (the last run's once closed). */
+  stats(): EngineStats {
+    return callSync(() => this.#native.stats()) as EngineStats
+  }
+
   /**
    * Publishes a batch of readings. All are validated first; a bad one rejects the batch with a
-   * `VehicleOpsError` whose `field` names the culprit. Resolves with how many were queued.
+   * `VehicleOpsError` whose `field` names the culprit. Resolves with how many were published.
    */
   async publish(readings: readonly TelemetryInput[]): Promise<number> {
     let lines = ''
@@ -190,19 +238,69 @@ export class Engine {
     return call(() => this.#native.publishNdjson(Buffer.from(lines)))
   }
 
-  /** Publishes readings already in the wire format: newline-separated snake_case JSON. */
+  /**
+   * Publishes raw payloads in the wire format (snake_case JSON), one per line. The pipeline
+   * decodes them: an invalid one is dead-lettered (counted in `stats().deadLettered`), not
+   * refused. Resolves with how many payloads were published.
+   */
   async publishRaw(ndjson: Buffer | string): Promise<number> {
     const buf = typeof ndjson === 'string' ? Buffer.from(ndjson) : ndjson
-    return call(() => this.#native.publishNdjson(buf))
+    return call(() => this.#native.publishRawNdjson(buf))
   }
 
-  async registerFleet(fleet: Fleet): Promise<void> {
-    await call(() => this.#native.registerFleet(fleet as unknown as Json))
+  /** Live events of a fleet (`'*'` for every fleet), for `for await`. */
+  subscribe(fleetId: string): Subscription {
+    return new Subscription(this.#native.subscribe(fleetId))
   }
 
-  /** Registers a vehicle so it can receive commands and missions; its fleet must exist. */
-  async registerVehicle(vehicle: Vehicle): Promise<void> {
-    await call(() => this.#native.registerVehicle(vehicle as unknown as Json))
+  /** How many live subscriptions are open. */
+  subscriberCount(): number {
+    return this.#native.subscriberCount()
+  }
+
+  /** The newest live state of every vehicle of a fleet, without waiting. */
+  snapshot(fleetId: string): LiveUpdate[] {
+    return callSync(() => this.#native.snapshot(fleetId)) as LiveUpdate[]
+  }
+
+  /** Registers (or renames) a fleet; the name defaults to the id. */
+  async registerFleet(fleetId: string, name?: string): Promise<Fleet>
+  async registerFleet(fleet: Fleet): Promise<Fleet>
+  async registerFleet(fleet: string | Fleet, name?: string): Promise<Fleet> {
+    const [id, n] = typeof fleet === 'string' ? [fleet, name] : [fleet.id, fleet.name]
+    return (await call(() => this.#native.registerFleet(id, n))) as Fleet
+  }
+
+  /**
+   * Registers a vehicle of an existing fleet (a `not_found` error otherwise), or updates it: a
+   * `name` or `home` not given keeps the stored one. Commands and missions need registered
+   * vehicles.
+   */
+  async registerVehicle(vehicleId: string, fleetId: string, name?: string | null, home?: GeoPoint | null): Promise<Vehicle>
+  async registerVehicle(vehicle: Vehicle): Promise<Vehicle>
+  async registerVehicle(
+    vehicle: string | Vehicle,
+    fleetId?: string,
+    name?: string | null,
+    home?: GeoPoint | null,
+  ): Promise<Vehicle> {
+    const v: Vehicle = typeof vehicle === 'string' ? { id: vehicle, fleetId: fleetId ?? '', name, home } : vehicle
+    return (await call(() =>
+      this.#native.registerVehicle(v.id, v.fleetId, v.name ?? undefined, v.home ?? undefined),
+    )) as Vehicle
+  }
+
+  async listFleets(): Promise<Fleet[]> {
+    return (await call(() => this.#native.listFleets())) as Fleet[]
+  }
+
+  async listVehicles(fleetId: string): Promise<Vehicle[]> {
+    return (await call(() => this.#native.listVehicles(fleetId))) as Vehicle[]
+  }
+
+  /** The fleet overview: vehicles by status, averages, active missions and open alerts. */
+  async fleetSummary(fleetId: string): Promise<FleetSummary> {
+    return (await call(() => this.#native.fleetSummary(fleetId))) as FleetSummary
   }
 
   /** The newest reading of a vehicle, or `null`. */
@@ -215,7 +313,7 @@ export class Engine {
     return (await call(() => this.#native.fleetLatest(fleetId))) as Telemetry[]
   }
 
-  /** Readings of a vehicle, oldest first; `limit` defaults to 1000 (at most 10000). */
+  /** Readings of a vehicle, oldest first; `limit` defaults to 1000 (1–10000). */
   async history(vehicleId: string, options: TimeWindow & { limit?: number } = {}): Promise<Telemetry[]> {
     const [from, to] = window(options)
     return (await call(() => this.#native.history(vehicleId, from, to, options.limit))) as Telemetry[]
@@ -226,54 +324,25 @@ export class Engine {
     return (await call(() => this.#native.vehicleSummary(vehicleId, from, to))) as VehicleMetricsSummary
   }
 
-  /** `metric` bucketed by `bucketSecs` (default 300), oldest first; empty buckets omitted. */
-  async series(
-    vehicleId: string,
-    metric: Metric,
-    options: TimeWindow & { bucketSecs?: number } = {},
-  ): Promise<SeriesPoint[]> {
+  /** `metric` in buckets of `bucketMinutes` (default 5), oldest first; empty buckets omitted. */
+  async series(vehicleId: string, metric: Metric, options: SeriesOptions = {}): Promise<SeriesPoint[]> {
+    if ('bucketSecs' in options) {
+      throw new VehicleOpsError(
+        'invalid `bucketSecs`: replaced by `bucketMinutes` (default 5)',
+        'validation',
+        'UNPROCESSABLE',
+        'bucketSecs',
+      )
+    }
     const [from, to] = window(options)
     return (await call(() =>
-      this.#native.series(vehicleId, metric, from, to, options.bucketSecs),
+      this.#native.series(vehicleId, metric, from, to, options.bucketMinutes),
     )) as SeriesPoint[]
   }
 
   async fleetPerformance(fleetId: string, w?: TimeWindow): Promise<FleetPerformanceReport> {
     const [from, to] = window(w)
     return (await call(() => this.#native.fleetPerformance(fleetId, from, to))) as FleetPerformanceReport
-  }
-
-  /** Dispatches a command; follow its lifecycle with `getCommand` or a subscription. */
-  async dispatchCommand(
-    vehicleId: string,
-    command: CommandKind,
-    options: { params?: CommandParams; issuedBy: string },
-  ): Promise<Command> {
-    return (await call(() =>
-      this.#native.dispatchCommand(vehicleId, command, options.params as Json | undefined, options.issuedBy),
-    )) as Command
-  }
-
-  async getCommand(commandId: string): Promise<Command | null> {
-    return (await call(() => this.#native.getCommand(commandId))) as Command | null
-  }
-
-  /** A vehicle's commands, newest first. */
-  async commandHistory(vehicleId: string, limit?: number): Promise<Page<Command>> {
-    return (await call(() => this.#native.commandHistory(vehicleId, limit))) as Page<Command>
-  }
-
-  /** Creates a mission; a `conflict` error when the vehicle already has an active one. */
-  async createMission(request: MissionRequest): Promise<Mission> {
-    return (await call(() => this.#native.createMission(request as unknown as Json))) as Mission
-  }
-
-  async getMission(missionId: string): Promise<Mission> {
-    return (await call(() => this.#native.getMission(missionId))) as Mission
-  }
-
-  async cancelMission(missionId: string): Promise<Mission> {
-    return (await call(() => this.#native.cancelMission(missionId))) as Mission
   }
 
   /** Alerts, newest first. */
@@ -286,28 +355,59 @@ export class Engine {
   }
 
   /**
-   * Runs the simulator on the engine's bus (registering its fleet and vehicles). The first
-   * simulator of an engine also executes the commands sent to its vehicles.
+   * Dispatches a command (issued by `'node'` unless `issuedBy` says otherwise); follow its
+   * lifecycle with `getCommand` or a subscription.
    */
-  async runSimulator(options: SimulatorOptions = {}): Promise<SimulatorRun> {
-    return new SimulatorRun(await call(() => this.#native.runSimulator(options as unknown as Json)))
+  async dispatchCommand(
+    vehicleId: string,
+    command: CommandKind,
+    options: { params?: CommandParams; issuedBy?: string } = {},
+  ): Promise<Command> {
+    const issuedBy = options.issuedBy ?? ISSUED_BY
+    return (await call(() =>
+      this.#native.dispatchCommand(vehicleId, command, options.params as Json | undefined, issuedBy),
+    )) as Command
   }
 
-  /** Live events of a fleet (`'*'` for every fleet), for `for await`. */
-  subscribe(fleetId: string): Subscription {
-    return new Subscription(this.#native.subscribe(fleetId))
+  /** A command with its current status, or `null`. */
+  async getCommand(commandId: string): Promise<Command | null> {
+    return (await call(() => this.#native.getCommand(commandId))) as Command | null
   }
 
-  /** Pipeline counters. */
-  stats(): EngineStats {
-    return callSync(() => this.#native.stats()) as EngineStats
+  /** A vehicle's commands, newest first; `limit` defaults to 20. */
+  async commandHistory(vehicleId: string, limit?: number): Promise<Page<Command>> {
+    return (await call(() => this.#native.commandHistory(vehicleId, limit))) as Page<Command>
   }
 
   /**
-   * Stores everything published so far, ends subscriptions and stops the pipeline; returns the
-   * final counters. Idempotent.
+   * Creates a mission and sends its route to the vehicle (a REROUTE issued by `issuedBy`); its
+   * progress then follows what the vehicle reports. A `conflict` error when the vehicle already
+   * has an active mission.
    */
-  async close(): Promise<EngineStats> {
-    return (await call(() => this.#native.close())) as EngineStats
+  async createMission(request: MissionRequest, issuedBy: string = ISSUED_BY): Promise<Mission> {
+    return (await call(() => this.#native.createMission(request as unknown as Json, issuedBy))) as Mission
+  }
+
+  /** A mission with its progress; a `not_found` error when unknown. */
+  async getMission(missionId: string): Promise<Mission> {
+    return (await call(() => this.#native.getMission(missionId))) as Mission
+  }
+
+  /** Cancels an active mission and stops its vehicle (a STOP issued by `issuedBy`). */
+  async cancelMission(missionId: string, issuedBy: string = ISSUED_BY): Promise<Mission> {
+    return (await call(() => this.#native.cancelMission(missionId, issuedBy))) as Mission
+  }
+
+  /** Missions, newest first; `limit` defaults to 100. */
+  async listMissions(filter: MissionFilter = {}): Promise<Page<Mission>> {
+    return (await call(() => this.#native.listMissions(filter as unknown as Json))) as Page<Mission>
+  }
+
+  /**
+   * Runs the simulator on the engine's transport (registering its fleet and vehicles). The first
+   * simulator of an engine also executes the commands and missions sent to its vehicles.
+   */
+  async runSimulator(options: SimulatorOptions = {}): Promise<SimulatorRun> {
+    return new SimulatorRun(await call(() => this.#native.runSimulator(options as unknown as Json)))
   }
 }

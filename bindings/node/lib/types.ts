@@ -177,7 +177,25 @@ export interface Vehicle {
   id: string
   fleetId: string
   name?: string | null
+  /** Where RETURN_TO_BASE takes it. */
   home?: GeoPoint | null
+}
+
+/** The fleet overview. */
+export interface FleetSummary {
+  fleetId: string
+  fleetName: string
+  totalVehicles: number
+  activeVehicles: number
+  idleVehicles: number
+  vehiclesInAlert: number
+  avgBatteryPct: number | null
+  avgSpeedKmh: number | null
+  activeMissions: number
+  openAlerts: number
+  /** Vehicles per status, every status present (0 when none). */
+  byStatus: Record<VehicleStatus, number>
+  lastUpdated: string | null
 }
 
 export interface VehicleMetricsSummary {
@@ -231,10 +249,24 @@ export interface AlertFilter {
   limit?: number
 }
 
+export interface MissionFilter {
+  fleetId?: string
+  vehicleId?: string
+  status?: MissionStatus
+  /** Default 100. */
+  limit?: number
+}
+
 /** A time window; open ends are unbounded. */
 export interface TimeWindow {
   from?: Date | string
   to?: Date | string
+}
+
+/** A series' window and bucket width. */
+export interface SeriesOptions extends TimeWindow {
+  /** Bucket width in minutes (fractions allowed); default 5. */
+  bucketMinutes?: number
 }
 
 /** Pipeline counters. */
@@ -254,6 +286,8 @@ export interface EngineStats {
   inFlight: number
   lastLagMs: number
   alertsByType: Record<string, number>
+  /** Readings and raw payloads published through this engine. */
+  published: number
   /** JS rule calls that gave no verdict (threw, timed out, malformed answer). */
   ruleFailures: number
 }
@@ -269,6 +303,85 @@ export interface RuleVerdict {
 
 /** A custom alert rule: classifies one reading. Must be quick and synchronous. */
 export type RuleFunction = (reading: Telemetry) => RuleVerdict | null | undefined
+
+/** How many readings in a row raise and clear an episode, and how long it must last. */
+export interface DebounceConfig {
+  /** Violating readings in a row before the alert is raised; default 1. */
+  raiseAfter?: number
+  /** Seconds the violation must last before the alert is raised; default 0. */
+  minDurationSecs?: number
+  /** Normal readings in a row before the alert clears; default 1. */
+  clearAfter?: number
+}
+
+/** A metric beyond a limit: `OVERSPEED`-like rules with your own limits. */
+export interface ThresholdRuleConfig extends DebounceConfig {
+  type: 'threshold'
+  name?: string
+  /** Upper-case alert type, built-in (`OVERSPEED`) or your own (`OVERLOAD`). */
+  alertType: string
+  metric: Metric
+  comparison: 'above' | 'below'
+  threshold: number
+  /** Where the episode clears (hysteresis); defaults to `threshold`. */
+  clearThreshold?: number
+  /** Default MEDIUM. */
+  severity?: Severity
+  /** Message template, e.g. `'Vehicle {vehicle_id} at {value} km/h'`. */
+  message?: string
+  /** Tells apart parallel episodes of one alert type. */
+  key?: string
+}
+
+export type FenceShapeConfig =
+  | { type: 'polygon'; points: GeoPoint[]; holes?: GeoPoint[][] }
+  | { type: 'circle'; center: GeoPoint; radiusM: number }
+
+export interface FenceConfig {
+  id: string
+  name?: string
+  /** Only vehicles of this fleet; every fleet when absent. */
+  fleetId?: string
+  shape: FenceShapeConfig
+  /** Raise GEOFENCE_DWELL after this long inside. */
+  dwellSecs?: number
+  /** Default MEDIUM. */
+  severity?: Severity
+  /** Default true. */
+  onEnter?: boolean
+  /** Default true. */
+  onExit?: boolean
+}
+
+/** GEOFENCE_ENTER, GEOFENCE_EXIT and GEOFENCE_DWELL for a set of fences. */
+export interface GeofenceRuleConfig {
+  type: 'geofence'
+  name?: string
+  fences: FenceConfig[]
+}
+
+/** OFFLINE when a vehicle has not reported for `timeoutSecs`. */
+export interface OfflineRuleConfig {
+  type: 'offline'
+  timeoutSecs?: number
+  /** Default HIGH. */
+  severity?: Severity
+}
+
+/** RAPID_CHANGE when a metric changes faster than `maxRatePerSec`. */
+export interface RateOfChangeRuleConfig extends DebounceConfig {
+  type: 'rate_of_change' | 'rateOfChange'
+  name?: string
+  metric: Metric
+  direction: 'rising' | 'falling' | 'either'
+  maxRatePerSec: number
+  clearRatePerSec?: number
+  /** Default MEDIUM. */
+  severity?: Severity
+}
+
+/** A built-in rule described as data (the core's `RuleConfig`, in camelCase). */
+export type RuleConfig = ThresholdRuleConfig | GeofenceRuleConfig | OfflineRuleConfig | RateOfChangeRuleConfig
 
 export type Area = 'bogota' | 'medellin' | 'cali'
 export type Scenario = 'normal' | 'high-load' | 'fault-injection'
@@ -307,7 +420,7 @@ export interface EngineOptions {
   ruleTimeoutMs?: number
   /** Readings the in-process bus holds before `publish` waits; default 20000. */
   busCapacity?: number
-  /** Largest batch the pipeline stores at once; default 2000. */
+  /** Largest batch the pipeline stores at once; default the pipeline's own (5000). */
   batchSize?: number
 }
 
@@ -319,6 +432,14 @@ export interface KafkaOptions {
   groupId?: string
   /** Appended to every topic name, to keep deployments or test runs apart on one cluster. */
   topicSuffix?: string
+  /** `PLAINTEXT` (default), `SSL`, `SASL_PLAINTEXT` or `SASL_SSL` (managed Kafka, e.g. MSK). */
+  securityProtocol?: 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL' | (string & {})
+  /** `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`. */
+  saslMechanism?: string
+  saslUsername?: string
+  saslPassword?: string
+  /** PEM file of the CA that signed the brokers' certificates; the system store otherwise. */
+  sslCaLocation?: string
 }
 
 /** What a subscription yields. */

@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use vehicleops_core::{Error, TimeRange, ValidationError};
+use vehicleops_core::{Error, RuleConfig, TimeRange, ValidationError};
 
-use crate::error::{IntoJsError, invalid_input};
+use crate::error::{IntoJsError, invalid_field, invalid_input};
 
 /// Fields whose value is a map keyed by data; their keys are never renamed.
 const DATA_KEYED: [&str; 2] = ["by_status", "alerts_by_type"];
@@ -103,6 +103,54 @@ pub fn from_js<T: DeserializeOwned>(what: &'static str, value: Value) -> napi::R
     serde_json::from_value(v).map_err(|e| invalid_input(what, e.to_string()))
 }
 
+/// A rule configuration from a JavaScript object: `type` (`threshold`, `geofence`, `offline`,
+/// `rateOfChange`/`rate_of_change`) selects the rule, the other keys are its fields in camelCase
+/// (or snake_case). A bad field is named in the error, with its path inside nested objects in
+/// the core's spelling (`threshold`, `fences[0].shape.radius_m`).
+pub fn rule_config(value: Value) -> napi::Result<RuleConfig> {
+    let mut value = rename_keys(value, camel_to_snake, false);
+    let Some(fields) = value.as_object_mut() else {
+        return Err(invalid_input("config", "must be an object"));
+    };
+    let kind = match fields.remove("type") {
+        Some(Value::String(kind)) => camel_to_snake(&kind),
+        _ => String::new(),
+    };
+    // Each variant's fields are read on their own, so errors keep their path (serde reads an
+    // internally tagged enum through a buffer that loses it).
+    Ok(match kind.as_str() {
+        "threshold" => RuleConfig::Threshold(with_path(value)?),
+        "geofence" => RuleConfig::Geofence(with_path(value)?),
+        "offline" => RuleConfig::Offline(with_path(value)?),
+        "rate_of_change" => RuleConfig::RateOfChange(with_path(value)?),
+        _ => {
+            return Err(invalid_input(
+                "type",
+                "must be one of threshold, geofence, offline, rate_of_change",
+            ));
+        }
+    })
+}
+
+/// Deserialises `value`; an error names the field at fault by its path.
+fn with_path<T: DeserializeOwned>(value: Value) -> napi::Result<T> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        // A missing field is reported at the object that should have it.
+        let named = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next());
+        let field = match (path.as_str(), named) {
+            (".", Some(name)) => name.to_owned(),
+            (".", None) => "config".to_owned(),
+            (path, Some(name)) => format!("{path}.{name}"),
+            (path, None) => path.to_owned(),
+        };
+        invalid_field(&field, message)
+    })
+}
+
 /// Parses an optional ISO 8601 time, `default` when absent.
 fn time(
     field: &'static str,
@@ -156,6 +204,58 @@ mod tests {
         }
         let s: S = from_js("reading", json!({"seq": 4294967296.0})).unwrap();
         assert_eq!(s.seq, 4_294_967_296);
+    }
+
+    fn field_of(err: napi::Error) -> String {
+        let json = err
+            .reason
+            .strip_prefix(crate::error::ENVELOPE_PREFIX)
+            .unwrap();
+        let v: Value = serde_json::from_str(json).unwrap();
+        v["field"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn rule_configs_are_read_in_camel_case() {
+        let config = rule_config(json!({
+            "type": "threshold", "alertType": "SLOW", "metric": "speed_kmh",
+            "comparison": "above", "threshold": 40, "raiseAfter": 2
+        }))
+        .unwrap();
+        assert!(matches!(&config, RuleConfig::Threshold(t) if t.raise_after == 2));
+        assert_eq!(config.into_rule().unwrap().name(), "slow");
+        let offline = rule_config(json!({"type": "offline", "timeoutSecs": 45})).unwrap();
+        assert!(matches!(offline, RuleConfig::Offline(_)));
+        let rate = json!({"type": "rateOfChange", "metric": "battery_pct", "direction": "falling",
+                          "maxRatePerSec": 0.5});
+        assert!(matches!(
+            rule_config(rate).unwrap(),
+            RuleConfig::RateOfChange(_)
+        ));
+    }
+
+    #[test]
+    fn bad_rule_configs_name_the_field() {
+        let base = json!({"type": "threshold", "alertType": "SLOW", "metric": "speed_kmh",
+                          "comparison": "above", "threshold": 40});
+        let with = |key: &str, value: Value| {
+            let mut v = base.clone();
+            v[key] = value;
+            field_of(rule_config(v).unwrap_err())
+        };
+        assert_eq!(with("threshold", json!("fast")), "threshold");
+        assert_eq!(with("comparison", json!("sideways")), "comparison");
+        assert_eq!(with("limit", json!(3)), "limit");
+        let mut missing = base.clone();
+        missing.as_object_mut().unwrap().remove("metric");
+        assert_eq!(field_of(rule_config(missing).unwrap_err()), "metric");
+        assert_eq!(
+            field_of(rule_config(json!({"type": "x"})).unwrap_err()),
+            "type"
+        );
+        let fence = json!({"type": "geofence", "fences": [{"id": "depot", "shape":
+            {"type": "circle", "center": {"latitude": 4.7, "longitude": -74.0}, "radiusM": "far"}}]});
+        assert!(field_of(rule_config(fence).unwrap_err()).starts_with("fences[0].shape"));
     }
 
     #[test]

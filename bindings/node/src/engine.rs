@@ -1,36 +1,43 @@
-//! The engine: its store (SQLite, or PostgreSQL) and bus (in-process, or Kafka), opened by
-//! `vehicleops-backends`; pipeline with default and custom rules,
-//! live hub, command center, mission service and simulator, all on the binding's runtime.
+//! The native face of [`vehicleops_engine::Engine`]: every method converts its arguments from
+//! JavaScript, calls the engine and maps its result and errors back. Store, transport,
+//! pipeline, commands, missions and simulator are the engine's; what is left here is what only
+//! Node has (rules written in JavaScript, the camelCase options).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use serde::Deserialize;
-use serde_json::{Value, json};
-use vehicleops_engine::{
-    BusCloser, BusSettings, FleetStore, KafkaSettings, ReadingPublisher, StoreSettings, open_bus,
-    open_store,
-};
-use vehicleops_core::commands::CommandCenterTask;
-use vehicleops_core::missions::{DEFAULT_ARRIVAL_RADIUS_M, MissionServiceTask};
-use vehicleops_core::pipeline::PipelineStats;
+use serde_json::Value;
 use vehicleops_core::{
-    AlertFilter, AlertRule, CommandCenter, CommandKind, CommandParams, CommandTimeouts, Error,
-    Fleet, HistoryQuery, LiveHub, Metric, MissionRequest, MissionService, PipelineBuilder,
-    PipelineConfig, PipelineHandle, Severity, Simulator, SimulatorConfig, SimulatorHandle,
-    TelemetrySource, Vehicle, VehicleCommandLink, decode_telemetry, default_rules,
+    AlertFilter, CommandKind, CommandParams, ErrorKind, GeoPoint, HistoryQuery, Metric,
+    MissionFilter, MissionRequest, MissionStatus, PipelineConfig, Severity, SimulatorConfig,
+    Vehicle, decode_telemetry,
 };
+use vehicleops_engine::{
+    DEFAULT_BUS_CAPACITY, EngineSettings, KafkaTransport, StoreSettings, TransportSettings,
+};
+use vehicleops_kafka::KafkaConfig;
 
-use crate::convert::{from_js, range, to_js};
+use crate::convert::{from_js, range, rule_config, to_js};
 use crate::error::{IntoJsError, OrJs, invalid_input};
 use crate::rule::{RuleFunction, js_rule};
 use crate::subscription::NativeSubscription;
 
+/// Who commands and missions are issued by when the caller does not say.
+const ISSUED_BY: &str = "node";
+/// Longest wait for one JS rule verdict unless `ruleTimeoutMs` says otherwise.
+const DEFAULT_RULE_TIMEOUT_MS: u32 = 1000;
+/// Commands per page of `commandHistory` by default.
+const DEFAULT_COMMAND_PAGE: u32 = 20;
+/// Alerts per page of `alerts`, missions per page of `listMissions` by default.
+const DEFAULT_PAGE: u32 = 100;
+
 /// How the engine is built; every field is optional.
 #[napi(object)]
+#[derive(Default)]
 pub struct EngineOptions {
     /// SQLite database file; in memory when absent (and no `database_url`).
     pub path: Option<String>,
@@ -38,13 +45,13 @@ pub struct EngineOptions {
     pub database_url: Option<String>,
     /// Kafka instead of the in-process bus.
     pub kafka: Option<KafkaOptions>,
-    /// Load the built-in rules (OVERSPEED, LOW_BATTERY, ENGINE_OVERHEAT, …); default true.
+    /// Load the built-in rules (OVERSPEED, LOW_BATTERY, ENGINE_OVERHEAT, OFFLINE); default true.
     pub default_rules: Option<bool>,
     /// Longest wait for one JS rule verdict, in milliseconds; default 1000.
     pub rule_timeout_ms: Option<u32>,
     /// Readings the in-process bus holds before publishers wait; default 20000.
     pub bus_capacity: Option<u32>,
-    /// Largest batch the pipeline reads and stores at once; default 2000.
+    /// Largest batch the pipeline reads and stores at once; the pipeline's default (5000).
     pub batch_size: Option<u32>,
 }
 
@@ -57,131 +64,102 @@ pub struct KafkaOptions {
     pub group_id: Option<String>,
     /// Appended to every topic name, to keep deployments or test runs apart on one cluster.
     pub topic_suffix: Option<String>,
+    /// `PLAINTEXT` (default), `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
+    pub security_protocol: Option<String>,
+    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub sasl_mechanism: Option<String>,
+    pub sasl_username: Option<String>,
+    pub sasl_password: Option<String>,
+    /// PEM file of the CA that signed the brokers' certificates; the system store otherwise.
+    pub ssl_ca_location: Option<String>,
 }
 
-/// Everything that is fixed when the pipeline starts.
-struct Setup {
-    source: Arc<dyn TelemetrySource>,
-    rules: Vec<Arc<dyn AlertRule>>,
-    config: PipelineConfig,
+impl KafkaOptions {
+    fn transport(self) -> napi::Result<KafkaTransport> {
+        let mut config = KafkaConfig::new(self.bootstrap_servers);
+        if let Some(group) = self.group_id {
+            config.group_id = group;
+        }
+        if let Some(suffix) = self.topic_suffix {
+            config.topics = config.topics.with_suffix(&suffix);
+        }
+        if let Some(protocol) = self.security_protocol {
+            config.security_protocol = protocol.parse().or_js()?;
+        }
+        config.sasl_mechanism = self.sasl_mechanism;
+        config.sasl_username = self.sasl_username;
+        config.sasl_password = self.sasl_password;
+        config.ssl_ca_location = self.ssl_ca_location;
+        Ok(KafkaTransport {
+            config,
+            create_topics: true,
+            share_events: true,
+        })
+    }
 }
 
-struct Inner {
-    store: Arc<dyn FleetStore>,
-    hub: LiveHub,
-    /// Simulators started by this engine; `close()` stops them.
-    simulators: Mutex<Vec<SharedSimulator>>,
-    /// Taken (and so dropped) by `close()`.
-    publisher: Mutex<Option<Arc<dyn ReadingPublisher>>>,
-    /// Readings published through `publisher`, for `close()` on a bus that does not end by
-    /// itself.
-    published: AtomicU64,
-    source_ends_with_publishers: bool,
-    /// Closed by `close()` once the pipeline has stopped.
-    bus_closer: Mutex<Option<BusCloser>>,
-    setup: Mutex<Option<Setup>>,
-    pipeline: tokio::sync::Mutex<Option<PipelineHandle>>,
-    stats: OnceLock<Arc<PipelineStats>>,
-    commands: Arc<CommandCenter>,
-    missions: Arc<MissionService>,
-    /// The vehicles' end of the command channel, handed to the first simulator.
-    vehicle_link: Mutex<Option<Arc<dyn VehicleCommandLink>>>,
-    rule_timeout: Duration,
-    rule_failures: Arc<AtomicU64>,
-    /// Background tasks that end when the engine is dropped.
-    _tasks: (CommandCenterTask, MissionServiceTask),
+impl EngineOptions {
+    fn settings(self) -> napi::Result<EngineSettings> {
+        let store = match (self.path, self.database_url) {
+            (Some(_), Some(_)) => {
+                return Err(invalid_input(
+                    "databaseUrl",
+                    "give either a SQLite `path` or a PostgreSQL `databaseUrl`, not both",
+                ));
+            }
+            (_, Some(url)) => StoreSettings::Postgres { url },
+            (path, None) => StoreSettings::Sqlite {
+                path: path.map(Into::into),
+            },
+        };
+        let transport = match self.kafka {
+            Some(kafka) => TransportSettings::Kafka(kafka.transport()?),
+            None => TransportSettings::InProcess {
+                capacity: self
+                    .bus_capacity
+                    .map_or(DEFAULT_BUS_CAPACITY, |c| c as usize),
+            },
+        };
+        let mut pipeline = PipelineConfig::default();
+        if let Some(batch_size) = self.batch_size {
+            if batch_size == 0 {
+                return Err(invalid_input("batchSize", "must be at least 1"));
+            }
+            pipeline.batch_size = batch_size as usize;
+        }
+        Ok(EngineSettings {
+            store,
+            transport,
+            default_rules: self.default_rules.unwrap_or(true),
+            pipeline,
+            ..EngineSettings::default()
+        })
+    }
 }
 
 /// An embedded VehicleOps engine.
 #[napi]
 pub struct NativeEngine {
-    inner: Arc<Inner>,
+    inner: vehicleops_engine::Engine,
+    rule_timeout: Duration,
+    /// JS rule calls that gave no verdict, over every JS rule of this engine.
+    rule_failures: Arc<AtomicU64>,
 }
 
-fn closed() -> napi::Error {
-    Error::Closed("engine").into_js()
-}
-
-/// Builds an engine. Async because the command and mission services start background tasks on
-/// the binding's runtime.
+/// Opens an engine (its store: connected and migrated); `start()` connects the transport.
 #[napi]
 pub async fn open_engine(options: Option<EngineOptions>) -> napi::Result<NativeEngine> {
-    let o = options.unwrap_or(EngineOptions {
-        path: None,
-        database_url: None,
-        kafka: None,
-        default_rules: None,
-        rule_timeout_ms: None,
-        bus_capacity: None,
-        batch_size: None,
-    });
-    let store = match (o.path, o.database_url) {
-        (Some(_), Some(_)) => {
-            return Err(invalid_input(
-                "databaseUrl",
-                "give either a SQLite `path` or a PostgreSQL `databaseUrl`, not both",
-            ));
-        }
-        (_, Some(url)) => StoreSettings::Postgres { url },
-        (path, None) => StoreSettings::Sqlite {
-            path: path.map(Into::into),
-        },
-    };
-    let bus = match o.kafka {
-        Some(k) => BusSettings::Kafka(KafkaSettings {
-            group_id: k
-                .group_id
-                .unwrap_or_else(|| KafkaSettings::new("").group_id),
-            topic_suffix: k.topic_suffix,
-            ..KafkaSettings::new(k.bootstrap_servers)
-        }),
-        None => BusSettings::InProcess {
-            capacity: o.bus_capacity.unwrap_or(20_000) as usize,
-        },
-    };
-    let store = open_store(&store).await.or_js()?;
-    let bus = open_bus(&bus).await.or_js()?;
-    let hub = LiveHub::new();
-    let (commands, commands_task) = CommandCenter::start(
-        bus.command_sink,
-        store.clone(),
-        Some(hub.clone()),
-        CommandTimeouts::default(),
-    );
-    let (missions, missions_task) =
-        MissionService::start(store.clone(), Some(hub.clone()), DEFAULT_ARRIVAL_RADIUS_M);
-    let rules = if o.default_rules.unwrap_or(true) {
-        default_rules()
-    } else {
-        Vec::new()
-    };
-    let config = PipelineConfig {
-        batch_size: o.batch_size.map_or(2000, |b| b.max(1) as usize),
-        ..PipelineConfig::default()
-    };
+    let options = options.unwrap_or_default();
+    let rule_timeout = options.rule_timeout_ms.unwrap_or(DEFAULT_RULE_TIMEOUT_MS);
+    let settings = options.settings()?;
+    let inner = vehicleops_engine::Engine::builder(settings)
+        .open()
+        .await
+        .or_js()?;
     Ok(NativeEngine {
-        inner: Arc::new(Inner {
-            store,
-            hub,
-            simulators: Mutex::new(Vec::new()),
-            publisher: Mutex::new(Some(bus.publisher)),
-            published: AtomicU64::new(0),
-            source_ends_with_publishers: bus.source_ends_with_publishers,
-            bus_closer: Mutex::new(Some(bus.closer)),
-            setup: Mutex::new(Some(Setup {
-                source: bus.source,
-                rules,
-                config,
-            })),
-            pipeline: tokio::sync::Mutex::new(None),
-            stats: OnceLock::new(),
-            commands,
-            missions,
-            vehicle_link: Mutex::new(Some(bus.vehicle_link)),
-            rule_timeout: Duration::from_millis(o.rule_timeout_ms.unwrap_or(1000).into()),
-            rule_failures: Arc::new(AtomicU64::new(0)),
-            _tasks: (commands_task, missions_task),
-        }),
+        inner,
+        rule_timeout: Duration::from_millis(rule_timeout.into()),
+        rule_failures: Arc::default(),
     })
 }
 
@@ -227,36 +205,41 @@ impl SimulatorOptions {
     }
 }
 
-/// A running simulator; `stop()` ends it, and so does closing the engine.
-/// A simulator's handle, shared by its `SimulatorRun` and the engine.
-type SharedSimulator = Arc<tokio::sync::Mutex<Option<SimulatorHandle>>>;
-
+/// A simulated fleet started by `runSimulator`; `stop()` ends it, and so does closing the
+/// engine.
 #[napi]
 pub struct SimulatorRun {
-    handle: SharedSimulator,
-    vehicle_ids: Vec<String>,
+    inner: vehicleops_engine::SimulatorRun,
 }
 
 #[napi]
 impl SimulatorRun {
+    /// The fleet the simulated vehicles belong to.
+    #[napi(getter)]
+    pub fn fleet_id(&self) -> String {
+        self.inner.fleet_id().to_owned()
+    }
+
     /// Ids of the simulated vehicles.
     #[napi(getter)]
     pub fn vehicle_ids(&self) -> Vec<String> {
-        self.vehicle_ids.clone()
+        self.inner.vehicle_ids().to_vec()
+    }
+
+    /// Whether the run has ended (stopped, `maxTicks` reached, or failed).
+    #[napi(getter)]
+    pub fn finished(&self) -> bool {
+        self.inner.is_finished()
     }
 
     /// Stops the run and returns `{ticks, readings, commands}`; `null` when already stopped.
     #[napi]
     pub async fn stop(&self) -> napi::Result<Option<Value>> {
-        let Some(handle) = self.handle.lock().await.take() else {
-            return Ok(None);
-        };
-        let report = handle.stop().await.or_js()?;
-        Ok(Some(json!({
-            "ticks": report.ticks,
-            "readings": report.readings,
-            "commands": report.commands,
-        })))
+        match self.inner.stop().await {
+            Ok(report) => to_js(&report).map(Some),
+            Err(e) if e.kind() == ErrorKind::Closed => Ok(None),
+            Err(e) => Err(e.into_js()),
+        }
     }
 }
 
@@ -271,61 +254,84 @@ struct AlertQuery {
     limit: Option<u32>,
 }
 
-impl NativeEngine {
-    fn publisher(&self) -> napi::Result<Arc<dyn ReadingPublisher>> {
-        self.inner
-            .publisher
-            .lock()
-            .expect("publisher lock")
-            .clone()
-            .ok_or_else(closed)
-    }
+/// Mission filters as JavaScript passes them.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct MissionQuery {
+    fleet_id: Option<String>,
+    vehicle_id: Option<String>,
+    status: Option<MissionStatus>,
+    limit: Option<u32>,
+}
+
+/// Reads an optional plain-object argument; absent means every field's default.
+fn optional<T: serde::de::DeserializeOwned + Default>(
+    what: &'static str,
+    value: Option<Value>,
+) -> napi::Result<T> {
+    value.map_or_else(|| Ok(T::default()), |v| from_js(what, v))
 }
 
 #[napi]
 impl NativeEngine {
+    // -----------------------------------------------------------------------------------------
+    // Lifecycle
+    // -----------------------------------------------------------------------------------------
+
     /// Adds a rule written in JavaScript; only before `start()`.
     #[napi(ts_args_type = "name: string, rule: (reading: any) => any")]
     pub fn add_rule(&self, name: String, rule: RuleFunction) -> napi::Result<()> {
-        let mut setup = self.inner.setup.lock().expect("setup lock");
-        let setup = setup
-            .as_mut()
-            .ok_or_else(|| Error::Config("rules must be added before start()".into()).into_js())?;
-        setup.rules.push(Arc::new(js_rule(
-            name,
-            rule,
-            self.inner.rule_timeout,
-            self.inner.rule_failures.clone(),
-        )));
-        Ok(())
+        let rule = js_rule(name, rule, self.rule_timeout, self.rule_failures.clone());
+        self.inner.add_rule(Arc::new(rule)).or_js()
     }
 
-    /// Starts the pipeline; idempotent.
+    /// Adds a built-in rule described as data (a `RuleConfig`: threshold, geofence, offline,
+    /// rate of change); only before `start()`.
+    #[napi]
+    pub fn add_rule_config(&self, config: Value) -> napi::Result<()> {
+        let rule = rule_config(config)?.into_rule().or_js()?;
+        self.inner.add_rule(rule).or_js()
+    }
+
+    /// Connects the transport and starts the pipeline, commands and missions.
     #[napi]
     pub async fn start(&self) -> napi::Result<()> {
-        let mut pipeline = self.inner.pipeline.lock().await;
-        let Some(setup) = self.inner.setup.lock().expect("setup lock").take() else {
-            return Ok(());
-        };
-        let store = self.inner.store.clone();
-        let handle = PipelineBuilder::new(setup.source, store.clone())
-            .repository(store)
-            .rules(setup.rules)
-            .hub(self.inner.hub.clone())
-            .observer(self.inner.missions.clone())
-            .config(setup.config)
-            .spawn();
-        let _ = self.inner.stats.set(handle.stats());
-        *pipeline = Some(handle);
-        Ok(())
+        self.inner.start().await.or_js()
     }
+
+    /// Waits until everything published so far is stored (or dead-lettered).
+    #[napi]
+    pub async fn flush(&self) -> napi::Result<()> {
+        self.inner.flush().await.or_js()
+    }
+
+    /// Stops the simulators, stores everything published so far, ends live subscriptions and
+    /// returns the final counters. Idempotent.
+    #[napi]
+    pub async fn close(&self) -> napi::Result<Value> {
+        self.inner.close().await.or_js()?;
+        self.stats()
+    }
+
+    /// Pipeline counters plus `published` (through this engine) and `ruleFailures` (JS rule
+    /// calls that gave no verdict).
+    #[napi]
+    pub fn stats(&self) -> napi::Result<Value> {
+        let mut v = to_js(&self.inner.stats())?;
+        v["published"] = self.inner.published().into();
+        v["ruleFailures"] = self.rule_failures.load(Ordering::Relaxed).into();
+        Ok(v)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Publishing and live
+    // -----------------------------------------------------------------------------------------
 
     /// Publishes readings given as newline-separated JSON objects in the wire format
     /// (snake_case). Every line is validated first; a bad one rejects the whole batch with an
-    /// error naming its field. Returns how many readings were queued.
+    /// error naming its field. Returns how many readings were published.
     #[napi]
     pub async fn publish_ndjson(&self, lines: Buffer) -> napi::Result<u32> {
-        let publisher = self.publisher()?;
         let mut batch = Vec::new();
         for (i, line) in lines.split(|b| *b == b'\n').enumerate() {
             if line.iter().all(u8::is_ascii_whitespace) {
@@ -337,35 +343,116 @@ impl NativeEngine {
             })?;
             batch.push(reading);
         }
-        let n = batch.len() as u32;
-        publisher.publish(batch).await.or_js()?;
-        self.inner.published.fetch_add(n.into(), Ordering::SeqCst);
-        Ok(n)
+        Ok(self.inner.publish(batch).await.or_js()? as u32)
     }
 
-    /// Registers a fleet (`{id, name}`).
+    /// Publishes raw payloads, one per non-blank line, decoded by the pipeline: invalid ones
+    /// are dead-lettered (`stats().deadLettered`), not refused. Returns how many were published.
     #[napi]
-    pub async fn register_fleet(&self, fleet: Value) -> napi::Result<()> {
-        let fleet: Fleet = from_js("fleet", fleet)?;
-        self.inner.store.upsert_fleet(&fleet).await.or_js()
+    pub async fn publish_raw_ndjson(&self, lines: Buffer) -> napi::Result<u32> {
+        let payloads: Vec<Vec<u8>> = lines
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+            .map(<[u8]>::to_vec)
+            .collect();
+        Ok(self.inner.publish_raw(payloads).await.or_js()? as u32)
     }
 
-    /// Registers a vehicle (`{id, fleetId, name?, home?}`); its fleet must exist.
+    /// Live events of one fleet (`"*"` for all).
     #[napi]
-    pub async fn register_vehicle(&self, vehicle: Value) -> napi::Result<()> {
-        let vehicle: Vehicle = from_js("vehicle", vehicle)?;
-        self.inner.store.upsert_vehicle(&vehicle).await.or_js()
+    pub fn subscribe(&self, fleet_id: String) -> NativeSubscription {
+        NativeSubscription::new(self.inner.subscribe(&fleet_id))
     }
+
+    /// How many live subscriptions are open.
+    #[napi]
+    pub fn subscriber_count(&self) -> u32 {
+        self.inner.hub().subscriber_count() as u32
+    }
+
+    /// The newest live state of every vehicle of a fleet, without waiting.
+    #[napi]
+    pub fn snapshot(&self, fleet_id: String) -> napi::Result<Value> {
+        let updates: Vec<_> = self
+            .inner
+            .snapshot(&fleet_id)
+            .iter()
+            .map(|u| (**u).clone())
+            .collect();
+        to_js(&updates)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Fleets and vehicles
+    // -----------------------------------------------------------------------------------------
+
+    /// Registers (or renames) a fleet; the name defaults to the id.
+    #[napi]
+    pub async fn register_fleet(
+        &self,
+        fleet_id: String,
+        name: Option<String>,
+    ) -> napi::Result<Value> {
+        let fleet = self
+            .inner
+            .register_fleet(&fleet_id, name.as_deref())
+            .await
+            .or_js()?;
+        to_js(&fleet)
+    }
+
+    /// Registers a vehicle of an existing fleet, or updates it (a `name` or `home` not given
+    /// keeps the stored one).
+    #[napi(ts_args_type = "vehicleId: string, fleetId: string, name?: string | null, home?: any")]
+    pub async fn register_vehicle(
+        &self,
+        vehicle_id: String,
+        fleet_id: String,
+        name: Option<String>,
+        home: Option<Value>,
+    ) -> napi::Result<Value> {
+        let home: Option<GeoPoint> = match home {
+            Some(Value::Null) | None => None,
+            Some(h) => Some(from_js("home", h)?),
+        };
+        let vehicle = Vehicle {
+            id: vehicle_id,
+            fleet_id,
+            name,
+            home,
+        };
+        to_js(&self.inner.register_vehicle(vehicle).await.or_js()?)
+    }
+
+    #[napi]
+    pub async fn list_fleets(&self) -> napi::Result<Value> {
+        to_js(&self.inner.list_fleets().await.or_js()?)
+    }
+
+    #[napi]
+    pub async fn list_vehicles(&self, fleet_id: String) -> napi::Result<Value> {
+        to_js(&self.inner.list_vehicles(&fleet_id).await.or_js()?)
+    }
+
+    /// The fleet overview: vehicles by status, averages, active missions and open alerts.
+    #[napi]
+    pub async fn fleet_summary(&self, fleet_id: String) -> napi::Result<Value> {
+        to_js(&self.inner.fleet_summary(&fleet_id).await.or_js()?)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Telemetry and analytics
+    // -----------------------------------------------------------------------------------------
 
     #[napi]
     pub async fn latest(&self, vehicle_id: String) -> napi::Result<Option<Value>> {
-        let t = self.inner.store.latest(&vehicle_id).await.or_js()?;
+        let t = self.inner.latest(&vehicle_id).await.or_js()?;
         t.as_ref().map(to_js).transpose()
     }
 
     #[napi]
     pub async fn fleet_latest(&self, fleet_id: String) -> napi::Result<Value> {
-        to_js(&self.inner.store.latest_for_fleet(&fleet_id).await.or_js()?)
+        to_js(&self.inner.latest_for_fleet(&fleet_id).await.or_js()?)
     }
 
     #[napi]
@@ -379,11 +466,9 @@ impl NativeEngine {
         let query = HistoryQuery {
             vehicle_id,
             range: range(from.as_deref(), to.as_deref())?,
-            limit: limit
-                .unwrap_or(HistoryQuery::DEFAULT_LIMIT)
-                .min(HistoryQuery::MAX_LIMIT),
+            limit: limit.unwrap_or(HistoryQuery::DEFAULT_LIMIT),
         };
-        to_js(&self.inner.store.history(&query).await.or_js()?)
+        to_js(&self.inner.history(&query).await.or_js()?)
     }
 
     #[napi]
@@ -397,14 +482,13 @@ impl NativeEngine {
         to_js(
             &self
                 .inner
-                .store
                 .vehicle_summary(&vehicle_id, window)
                 .await
                 .or_js()?,
         )
     }
 
-    /// `metric` bucketed by `bucket_secs` (default 300).
+    /// `metric` in buckets of `bucket_minutes` (default 5).
     #[napi]
     pub async fn series(
         &self,
@@ -412,18 +496,18 @@ impl NativeEngine {
         metric: String,
         from: Option<String>,
         to: Option<String>,
-        bucket_secs: Option<u32>,
+        bucket_minutes: Option<f64>,
     ) -> napi::Result<Value> {
         let metric: Metric = metric.parse().or_js()?;
         let window = range(from.as_deref(), to.as_deref())?;
-        let secs = bucket_secs.unwrap_or(300);
-        if secs == 0 {
-            return Err(invalid_input("bucketSecs", "must be at least 1 second"));
+        let minutes = bucket_minutes.unwrap_or(5.0);
+        let millis = (minutes * 60_000.0).round();
+        if !(millis.is_finite() && millis >= 1.0) {
+            return Err(invalid_input("bucketMinutes", "must be a positive number"));
         }
-        let bucket = chrono::Duration::seconds(secs.into());
+        let bucket = chrono::Duration::milliseconds(millis as i64);
         let points = self
             .inner
-            .store
             .series(&vehicle_id, metric, window, bucket)
             .await
             .or_js()?;
@@ -441,89 +525,28 @@ impl NativeEngine {
         to_js(
             &self
                 .inner
-                .store
                 .fleet_performance(&fleet_id, window)
                 .await
                 .or_js()?,
         )
     }
 
-    /// Dispatches STOP, RESUME, REROUTE or RETURN_TO_BASE to a registered vehicle.
-    #[napi]
-    pub async fn dispatch_command(
-        &self,
-        vehicle_id: String,
-        command: String,
-        params: Option<Value>,
-        issued_by: String,
-    ) -> napi::Result<Value> {
-        let kind: CommandKind = command.parse().or_js()?;
-        let params: CommandParams = match params {
-            Some(p) => from_js("params", p)?,
-            None => CommandParams::default(),
-        };
-        let c = self
-            .inner
-            .commands
-            .dispatch(&vehicle_id, kind, params, &issued_by)
-            .await
-            .or_js()?;
-        to_js(&c)
-    }
-
-    #[napi]
-    pub async fn get_command(&self, command_id: String) -> napi::Result<Option<Value>> {
-        let c = self.inner.store.get_command(&command_id).await.or_js()?;
-        c.as_ref().map(to_js).transpose()
-    }
-
-    /// Newest first, `{data, total}`.
-    #[napi]
-    pub async fn command_history(
-        &self,
-        vehicle_id: String,
-        limit: Option<u32>,
-    ) -> napi::Result<Value> {
-        let page = self
-            .inner
-            .commands
-            .history(&vehicle_id, limit.unwrap_or(50))
-            .await
-            .or_js()?;
-        to_js(&page)
-    }
-
-    #[napi]
-    pub async fn create_mission(&self, request: Value) -> napi::Result<Value> {
-        let request: MissionRequest = from_js("mission", request)?;
-        to_js(&self.inner.missions.create(request).await.or_js()?)
-    }
-
-    #[napi]
-    pub async fn get_mission(&self, mission_id: String) -> napi::Result<Value> {
-        to_js(&self.inner.missions.get(&mission_id).await.or_js()?)
-    }
-
-    #[napi]
-    pub async fn cancel_mission(&self, mission_id: String) -> napi::Result<Value> {
-        to_js(&self.inner.missions.cancel(&mission_id).await.or_js()?)
-    }
+    // -----------------------------------------------------------------------------------------
+    // Alerts
+    // -----------------------------------------------------------------------------------------
 
     /// Newest first, `{data, total}`.
     #[napi]
     pub async fn alerts(&self, filter: Option<Value>) -> napi::Result<Value> {
-        let q: AlertQuery = match filter {
-            Some(f) => from_js("filter", f)?,
-            None => AlertQuery::default(),
-        };
+        let q: AlertQuery = optional("filter", filter)?;
         let filter = AlertFilter {
             fleet_id: q.fleet_id,
             vehicle_id: q.vehicle_id,
             severity: q.severity,
             acknowledged: q.acknowledged,
-            limit: q.limit.unwrap_or(100),
+            limit: q.limit.unwrap_or(DEFAULT_PAGE),
         };
-        to_js(&self.inner.store.list_alerts(&filter).await.or_js()?)
+        to_js(&self.inner.alerts(&filter).await.or_js()?)
     }
 
     #[napi]
@@ -533,116 +556,133 @@ impl NativeEngine {
         by: String,
         notes: Option<String>,
     ) -> napi::Result<Value> {
-        let a = self
+        let alert = self
             .inner
-            .store
-            .acknowledge_alert(&alert_id, &by, chrono::Utc::now(), notes.as_deref())
+            .acknowledge_alert(&alert_id, &by, notes.as_deref())
             .await
             .or_js()?;
-        to_js(&a)
+        to_js(&alert)
     }
 
-    /// Registers the simulated fleet and its vehicles, then runs the simulator on the engine's
-    /// bus. The first simulator also executes the commands sent to its vehicles.
+    // -----------------------------------------------------------------------------------------
+    // Commands
+    // -----------------------------------------------------------------------------------------
+
+    /// Dispatches STOP, RESUME, REROUTE or RETURN_TO_BASE to a registered vehicle.
+    #[napi]
+    pub async fn dispatch_command(
+        &self,
+        vehicle_id: String,
+        command: String,
+        params: Option<Value>,
+        issued_by: Option<String>,
+    ) -> napi::Result<Value> {
+        let kind: CommandKind = command.parse().or_js()?;
+        let params: CommandParams = optional("params", params)?;
+        let issued_by = issued_by.as_deref().unwrap_or(ISSUED_BY);
+        let command = self
+            .inner
+            .dispatch_command(&vehicle_id, kind, params, issued_by)
+            .await
+            .or_js()?;
+        to_js(&command)
+    }
+
+    /// A command with its current status; `null` when unknown.
+    #[napi]
+    pub async fn get_command(&self, command_id: String) -> napi::Result<Option<Value>> {
+        match self.inner.command(&command_id).await {
+            Ok(command) => to_js(&command).map(Some),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into_js()),
+        }
+    }
+
+    /// Newest first, `{data, total}`.
+    #[napi]
+    pub async fn command_history(
+        &self,
+        vehicle_id: String,
+        limit: Option<u32>,
+    ) -> napi::Result<Value> {
+        let limit = limit.unwrap_or(DEFAULT_COMMAND_PAGE);
+        to_js(
+            &self
+                .inner
+                .command_history(&vehicle_id, limit)
+                .await
+                .or_js()?,
+        )
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Missions
+    // -----------------------------------------------------------------------------------------
+
+    /// Creates a mission and sends its route to the vehicle.
+    #[napi]
+    pub async fn create_mission(
+        &self,
+        request: Value,
+        issued_by: Option<String>,
+    ) -> napi::Result<Value> {
+        let request: MissionRequest = from_js("mission", request)?;
+        let issued_by = issued_by.as_deref().unwrap_or(ISSUED_BY);
+        to_js(
+            &self
+                .inner
+                .create_mission(request, issued_by)
+                .await
+                .or_js()?,
+        )
+    }
+
+    #[napi]
+    pub async fn get_mission(&self, mission_id: String) -> napi::Result<Value> {
+        to_js(&self.inner.mission(&mission_id).await.or_js()?)
+    }
+
+    /// Cancels an active mission and stops its vehicle.
+    #[napi]
+    pub async fn cancel_mission(
+        &self,
+        mission_id: String,
+        issued_by: Option<String>,
+    ) -> napi::Result<Value> {
+        let issued_by = issued_by.as_deref().unwrap_or(ISSUED_BY);
+        to_js(
+            &self
+                .inner
+                .cancel_mission(&mission_id, issued_by)
+                .await
+                .or_js()?,
+        )
+    }
+
+    /// Newest first, `{data, total}`.
+    #[napi]
+    pub async fn list_missions(&self, filter: Option<Value>) -> napi::Result<Value> {
+        let q: MissionQuery = optional("filter", filter)?;
+        let filter = MissionFilter {
+            fleet_id: q.fleet_id,
+            vehicle_id: q.vehicle_id,
+            status: q.status,
+            limit: q.limit.unwrap_or(DEFAULT_PAGE),
+        };
+        to_js(&self.inner.list_missions(&filter).await.or_js()?)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Simulator
+    // -----------------------------------------------------------------------------------------
+
+    /// Registers and runs a simulated fleet on the engine's transport; the first simulator
+    /// also executes the commands and missions sent to its vehicles.
     #[napi]
     pub async fn run_simulator(&self, options: Option<Value>) -> napi::Result<SimulatorRun> {
-        let opts: SimulatorOptions = match options {
-            Some(o) => from_js("simulator", o)?,
-            None => SimulatorOptions::default(),
-        };
-        let config = opts.into_config()?;
-        let simulator = Simulator::new(config.clone()).or_js()?;
-        let store = &self.inner.store;
-        if store.get_fleet(&config.fleet_id).await.or_js()?.is_none() {
-            let fleet = Fleet {
-                id: config.fleet_id.clone(),
-                name: config.fleet_id.clone(),
-            };
-            store.upsert_fleet(&fleet).await.or_js()?;
-        }
-        let vehicle_ids: Vec<String> = simulator.vehicle_ids().map(str::to_owned).collect();
-        for id in &vehicle_ids {
-            let vehicle = Vehicle {
-                id: id.clone(),
-                fleet_id: config.fleet_id.clone(),
-                name: None,
-                home: simulator.home_of(id),
-            };
-            store.upsert_vehicle(&vehicle).await.or_js()?;
-        }
-        let publisher = self.publisher()?;
-        let link = self.inner.vehicle_link.lock().expect("link lock").take();
-        let handle: SharedSimulator = Arc::new(tokio::sync::Mutex::new(Some(
-            simulator.spawn(publisher, link).or_js()?,
-        )));
-        self.inner
-            .simulators
-            .lock()
-            .expect("sims lock")
-            .push(handle.clone());
-        Ok(SimulatorRun {
-            handle,
-            vehicle_ids,
-        })
-    }
-
-    /// Live events of one fleet (`"*"` for all).
-    #[napi]
-    pub fn subscribe(&self, fleet_id: String) -> NativeSubscription {
-        NativeSubscription::new(self.inner.hub.subscribe(&fleet_id))
-    }
-
-    /// Pipeline counters plus `ruleFailures` (JS rule calls that gave no verdict).
-    #[napi]
-    pub fn stats(&self) -> napi::Result<Value> {
-        let snapshot = self
-            .inner
-            .stats
-            .get()
-            .map(|s| s.snapshot())
-            .unwrap_or_default();
-        let mut v = to_js(&snapshot)?;
-        v["ruleFailures"] = self.inner.rule_failures.load(Ordering::Relaxed).into();
-        Ok(v)
-    }
-
-    /// Stops accepting readings (running simulators end), stores everything published so far,
-    /// ends live subscriptions and returns the final counters. Idempotent.
-    #[napi]
-    pub async fn close(&self) -> napi::Result<Value> {
-        let simulators = std::mem::take(&mut *self.inner.simulators.lock().expect("sims lock"));
-        let mut simulated = 0;
-        for sim in simulators {
-            if let Some(handle) = sim.lock().await.take() {
-                // A run that already failed has nothing left to stop.
-                if let Ok(report) = handle.stop().await {
-                    simulated += report.readings;
-                }
-            }
-        }
-        self.inner.publisher.lock().expect("publisher lock").take();
-        if let Some(pipeline) = self.inner.pipeline.lock().await.take() {
-            if self.inner.source_ends_with_publishers {
-                // The bus ends once every publisher is gone and its queue is drained; the
-                // pipeline then ends on its own, having stored everything published before
-                // `close()` (a shutdown signal instead would leave what is still queued unread).
-                pipeline.join().await.or_js()?;
-            } else {
-                // Kafka keeps its source open: wait until the pipeline has taken what this
-                // engine published, then stop it (it stores and commits what it took).
-                let target = self.inner.published.load(Ordering::SeqCst) + simulated;
-                let stats = pipeline.stats();
-                while stats.snapshot().received < target {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-                pipeline.shutdown().await.or_js()?;
-            }
-        }
-        if let Some(mut closer) = self.inner.bus_closer.lock().expect("closer lock").take() {
-            closer.close();
-        }
-        self.inner.hub.close();
-        self.stats()
+        let config = optional::<SimulatorOptions>("simulator", options)?.into_config()?;
+        let inner = self.inner.run_simulator(config).await.or_js()?;
+        Ok(SimulatorRun { inner })
     }
 }
 
@@ -650,4 +690,81 @@ impl NativeEngine {
 #[napi]
 pub fn decode_telemetry_json(bytes: Buffer) -> napi::Result<Value> {
     to_js(&decode_telemetry(&bytes).or_js()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vehicleops_kafka::SecurityProtocol;
+
+    fn kafka(security_protocol: Option<&str>) -> KafkaOptions {
+        KafkaOptions {
+            bootstrap_servers: "b-1.msk:9096,b-2.msk:9096".into(),
+            group_id: Some("fleet-ingest".into()),
+            topic_suffix: Some("staging".into()),
+            security_protocol: security_protocol.map(Into::into),
+            sasl_mechanism: Some("SCRAM-SHA-512".into()),
+            sasl_username: Some("fleet".into()),
+            sasl_password: Some("secret".into()),
+            ssl_ca_location: Some("/etc/ssl/msk.pem".into()),
+        }
+    }
+
+    #[test]
+    fn kafka_options_map_onto_the_kafka_config() {
+        let t = kafka(Some("sasl_ssl")).transport().unwrap();
+        let c = &t.config;
+        assert_eq!(c.bootstrap_servers, "b-1.msk:9096,b-2.msk:9096");
+        assert_eq!(c.group_id, "fleet-ingest");
+        assert_eq!(c.topics.telemetry_raw, "fleet.telemetry.raw.staging");
+        assert_eq!(c.topics.commands, "fleet.commands.staging");
+        assert_eq!(c.security_protocol, SecurityProtocol::SaslSsl);
+        assert_eq!(c.sasl_mechanism.as_deref(), Some("SCRAM-SHA-512"));
+        assert_eq!(c.sasl_username.as_deref(), Some("fleet"));
+        assert_eq!(c.sasl_password.as_deref(), Some("secret"));
+        assert_eq!(c.ssl_ca_location.as_deref(), Some("/etc/ssl/msk.pem"));
+        assert!(t.create_topics && t.share_events);
+        let plain = KafkaOptions {
+            group_id: None,
+            topic_suffix: None,
+            ..kafka(None)
+        }
+        .transport()
+        .unwrap();
+        assert_eq!(plain.config.security_protocol, SecurityProtocol::Plaintext);
+        assert_eq!(plain.config.group_id, KafkaConfig::default().group_id);
+        assert_eq!(plain.config.topics, KafkaConfig::default().topics);
+        assert!(kafka(Some("carrier_pigeon")).transport().is_err());
+    }
+
+    #[test]
+    fn defaults_come_from_the_engine_and_the_pipeline() {
+        let s = EngineOptions::default().settings().unwrap();
+        assert_eq!(s.pipeline.batch_size, PipelineConfig::default().batch_size);
+        assert!(s.default_rules);
+        assert!(matches!(
+            s.transport,
+            TransportSettings::InProcess { capacity } if capacity == DEFAULT_BUS_CAPACITY
+        ));
+        assert_eq!(s.store, StoreSettings::Sqlite { path: None });
+        let s = EngineOptions {
+            batch_size: Some(7),
+            bus_capacity: Some(9),
+            default_rules: Some(false),
+            ..Default::default()
+        }
+        .settings()
+        .unwrap();
+        assert_eq!(s.pipeline.batch_size, 7);
+        assert!(!s.default_rules);
+        assert!(matches!(
+            s.transport,
+            TransportSettings::InProcess { capacity: 9 }
+        ));
+        let zero = EngineOptions {
+            batch_size: Some(0),
+            ..Default::default()
+        };
+        assert!(zero.settings().is_err());
+    }
 }

@@ -83,6 +83,16 @@ pub fn invalid_input(field: &'static str, reason: impl Into<String>) -> napi::Er
     ValidationError::new(field, reason).into_js()
 }
 
+/// A validation error about a field named at run time, e.g. a path inside a nested input
+/// (`fences[0].shape.radius_m`).
+pub fn invalid_field(field: &str, reason: impl std::fmt::Display) -> napi::Error {
+    envelope(
+        ErrorKind::Validation,
+        Some(field),
+        format!("invalid `{field}`: {reason}"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -103,7 +103,7 @@ test('a throwing JS rule is counted and does not stop the pipeline', async () =>
   })
   await engine.start()
   await engine.publish([reading('VH-X', 0), reading('VH-X', 1)])
-  assert.throws(() => engine.addRule('late', () => null), (e) => e instanceof VehicleOpsError && e.kind === 'config')
+  assert.throws(() => engine.addRule('late', () => null), (e) => e instanceof VehicleOpsError && e.kind === 'conflict')
   const stats = await engine.close()
   assert.equal(stats.stored, 2)
   assert.equal(stats.ruleFailures, 2)
@@ -247,7 +247,7 @@ test('analytics: summary, series, fleet performance and history windows', async 
   assert.equal(summary.avgSpeedKmh, 31)
   assert.ok(summary.totalDistanceKm > 0.09 && summary.totalDistanceKm < 0.11, `${summary.totalDistanceKm} km`)
 
-  const series = await engine.series('VH-A', 'speed_kmh', { bucketSecs: 5 })
+  const series = await engine.series('VH-A', 'speed_kmh', { bucketMinutes: 5 / 60 })
   assert.equal(series.length, 2)
   assert.deepEqual(
     series.map((p) => [p.avgValue, p.minValue, p.maxValue]),
@@ -350,6 +350,8 @@ test('bad telemetry is refused with the field named', async () => {
   await assert.rejects(engine.runSimulator({ scenario: 'chaos' }), (e) => e.field === 'scenario')
   await assert.rejects(engine.runSimulator({ speed: 3 }), (e) => e.field === 'simulator' && /speed/.test(e.message))
   await assert.rejects(engine.series('VH-1', 'altitude'), (e) => e.field === 'metric')
+  await assert.rejects(engine.series('VH-1', 'speed_kmh', { bucketMinutes: 0 }), (e) => e.field === 'bucketMinutes')
+  await assert.rejects(engine.series('VH-1', 'speed_kmh', { bucketSecs: 60 }), (e) => e.field === 'bucketSecs')
   await assert.rejects(engine.history('VH-1', { from: 'yesterday' }), (e) => e.field === 'from')
   await engine.close()
   await assert.rejects(engine.publish([reading('VH-1', 0)]), (e) => e.kind === 'closed' && e.code === 'CLOSED')
