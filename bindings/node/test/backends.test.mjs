@@ -43,6 +43,14 @@ test('a path and a databaseUrl together are refused, naming the option', async (
   })
 })
 
+test('bad engine options are refused before anything is opened', async () => {
+  await assert.rejects(
+    Engine.open({ kafka: { bootstrapServers: 'localhost:9092', securityProtocol: 'CARRIER_PIGEON' } }),
+    (err) => err instanceof VehicleOpsError && err.kind === 'config' && /CARRIER_PIGEON/i.test(err.message),
+  )
+  await assert.rejects(Engine.open({ batchSize: 0 }), (err) => err.kind === 'validation' && err.field === 'batchSize')
+})
+
 test('an unreachable database is a backend error', async () => {
   await assert.rejects(
     Engine.open({ databaseUrl: 'postgres://postgres@127.0.0.1:1/postgres?connect_timeout=2' }),

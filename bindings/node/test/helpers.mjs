@@ -6,16 +6,18 @@ export const { Engine, VehicleOpsError, decodeTelemetry } = vo
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
- * Polls `check` until it returns a truthy value and returns that value. The bound only keeps a
- * broken build from hanging the suite; no test asserts on how long anything takes.
+ * Polls `check` until it returns a truthy value and returns that value. The bound (20 s unless
+ * `timeoutMs` says otherwise) only keeps a broken build from hanging the suite; no test asserts on
+ * how long anything takes.
  */
-export async function eventually(what, check) {
-  for (let i = 0; i < 800; i++) {
+export async function eventually(what, check, { timeoutMs = 20_000 } = {}) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
     const value = await check()
     if (value) return value
+    if (Date.now() > deadline) throw new Error(`gave up waiting for: ${what}`)
     await sleep(25)
   }
-  throw new Error(`gave up waiting for: ${what}`)
 }
 
 const T0 = Date.parse('2024-02-15T14:00:00Z')
