@@ -1,9 +1,10 @@
 """VehicleOps for Python: monitor and control fleets of autonomous industrial vehicles.
 
-A thin, idiomatic layer over the Rust SDK. The :class:`Engine` runs the whole system in your
-process -- SQLite store (in memory or a file), in-process bus, ingest pipeline with the built-in
-alert rules and your own Python rules, live updates, commands, missions and a fleet simulator --
-with ``asyncio`` methods::
+A thin, idiomatic layer over the Rust SDK's engine (the one the reference server runs). The
+:class:`Engine` runs the whole system in your process -- SQLite store (in memory or a file),
+in-process bus, ingest pipeline with the built-in alert rules, rules from configuration
+(``add_rule_config``) and your own Python rules (``add_rule``), live updates, commands, missions
+and a fleet simulator -- with ``asyncio`` methods::
 
     import asyncio, vehicleops
 

@@ -23,12 +23,29 @@ Area = Literal["bogota", "medellin", "cali"]
 Metric = Literal["speed_kmh", "battery_pct", "engine_temp_c", "load_pct"]
 MissionType = Literal["DELIVERY", "PICKUP", "INSPECTION", "PATROL", "CHARGING", "TRANSFER"]
 MissionPriority = Literal["LOW", "NORMAL", "HIGH", "URGENT"]
+MissionStatus = Literal["ASSIGNED", "IN_PROGRESS", "COMPLETED", "CANCELLED", "FAILED"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+GeoPoint = Mapping[str, float]
+"""``{"latitude": ..., "longitude": ...}``."""
 Waypoint = Mapping[str, float]
 """``{"latitude": ..., "longitude": ..., "order": ...}`` (order optional)."""
 
 RuleResult = Optional[Mapping[str, Any]]
 """``None`` for a fine reading; for a violating one a dict with any of alert_type, severity,
 value, threshold, message."""
+
+RuleConfig = Mapping[str, Any]
+"""A built-in rule as data, selected by ``type``:
+
+- ``{"type": "threshold", "alert_type", "metric", "comparison": "above" | "below", "threshold",
+  "clear_threshold"?, "severity"?, "raise_after"?, "min_duration_secs"?, "clear_after"?,
+  "message"?, "key"?, "name"?}``
+- ``{"type": "geofence", "fences": [{"id", "fleet_id"?, "dwell_secs"?, "shape": {"type":
+  "polygon", "points": [GeoPoint, ...]} | {"type": "circle", "center": GeoPoint, "radius_m"}}]}``
+- ``{"type": "offline", "timeout_secs"?, "severity"?}``
+- ``{"type": "rate_of_change", "metric", "direction": "rising" | "falling" | "either",
+  "max_rate_per_sec", ...}``
+"""
 
 class VehicleOpsError(Exception):
     kind: str
@@ -67,7 +84,7 @@ class Subscription:
     ) -> Awaitable[bool]: ...
 
 class SimulatorRun:
-    """A running simulator; ``await run.stop()`` ends it."""
+    """A running simulator; ``await run.stop()`` ends it, and so does ``Engine.close()``."""
 
     @property
     def fleet_id(self) -> str: ...
@@ -76,11 +93,12 @@ class SimulatorRun:
     @property
     def finished(self) -> bool: ...
     def stop(self) -> Awaitable[Dict[str, int]]:
-        """Stops the run; returns ``{"ticks", "readings", "commands"}``."""
+        """Stops the run; returns ``{"ticks", "readings", "commands"}``. ClosedError if it was
+        stopped already."""
 
 class Engine:
-    """The engine: store (SQLite file or memory, or PostgreSQL), bus (in-process, or Kafka),
-    pipeline and rules, live hub, commands, missions and simulator."""
+    """The engine: store (SQLite file or memory, or PostgreSQL), transport (in-process, or
+    Kafka), pipeline and rules, live hub, commands, missions and simulator."""
 
     def __init__(
         self,
@@ -90,29 +108,52 @@ class Engine:
         kafka_bootstrap_servers: Optional[str] = None,
         kafka_group_id: Optional[str] = None,
         kafka_topic_suffix: Optional[str] = None,
+        kafka_security_protocol: Optional[SecurityProtocol] = None,
+        kafka_sasl_mechanism: Optional[str] = None,
+        kafka_sasl_username: Optional[str] = None,
+        kafka_sasl_password: Optional[str] = None,
+        kafka_ssl_ca_location: Optional[str] = None,
         default_rules: bool = True,
         bus_capacity: int = 20000,
         batch_size: Optional[int] = None,
-    ) -> None: ...
+    ) -> None:
+        """Opens (and migrates) the store; ``kafka_*`` arguments need
+        ``kafka_bootstrap_servers`` (ValidationError naming it otherwise)."""
     def add_rule(self, name: str, function: Callable[[Dict[str, Any]], RuleResult]) -> None:
-        """Adds a Python alert rule (before ``start()``); one alert per episode."""
-    def start(self) -> Awaitable[None]: ...
+        """Adds a Python alert rule (before ``start()``, ConflictError after); one alert per
+        episode."""
+    def add_rule_config(self, config: RuleConfig) -> None:
+        """Adds a built-in rule described as a dict (before ``start()``, ConflictError after);
+        a bad configuration raises ValidationError naming the field."""
+    def start(self) -> Awaitable[None]:
+        """Connects the transport and starts ingesting; ConflictError when started."""
     def close(self) -> Awaitable[Optional[Dict[str, Any]]]:
-        """Drains and stops the engine; returns the final pipeline counters."""
+        """Stops the simulators, drains and stops the engine; returns the final pipeline
+        counters (``None`` if it was not running)."""
     def publish(self, readings: Iterable[Any]) -> Awaitable[int]:
         """Validates and publishes a batch (dicts or ``vehicleops.Telemetry``)."""
     def publish_raw(self, payloads: Iterable[bytes]) -> Awaitable[int]:
         """Publishes raw JSON payloads; invalid ones are dead-lettered, not raised."""
     def flush(self) -> Awaitable[None]:
         """Waits until everything published so far is stored."""
-    def stats(self) -> Dict[str, Any]: ...
+    def stats(self) -> Dict[str, Any]:
+        """Pipeline counters plus ``published`` and ``rule_errors`` (failed Python rule calls)."""
     def subscribe(self, fleet_id: str = "*") -> Subscription: ...
     def subscriber_count(self) -> int: ...
     def snapshot(self, fleet_id: str) -> List[Dict[str, Any]]: ...
-    def register_fleet(self, fleet_id: str, name: Optional[str] = None) -> Awaitable[None]: ...
+    def register_fleet(self, fleet_id: str, name: Optional[str] = None) -> Awaitable[Dict[str, Any]]:
+        """Registers or renames a fleet (name defaults to the id); returns ``{"id", "name"}``."""
     def register_vehicle(
-        self, vehicle_id: str, fleet_id: str, name: Optional[str] = None
-    ) -> Awaitable[None]: ...
+        self,
+        vehicle_id: str,
+        fleet_id: str,
+        name: Optional[str] = None,
+        home: Optional[GeoPoint] = None,
+    ) -> Awaitable[Dict[str, Any]]:
+        """Registers or updates a vehicle of an existing fleet (NotFoundError otherwise); a
+        ``name`` or ``home`` not given keeps the stored one. Returns the vehicle."""
+    def list_fleets(self) -> Awaitable[List[Dict[str, Any]]]: ...
+    def list_vehicles(self, fleet_id: str) -> Awaitable[List[Dict[str, Any]]]: ...
     def fleet_summary(self, fleet_id: str) -> Awaitable[Dict[str, Any]]: ...
     def latest(self, vehicle_id: str) -> Awaitable[Optional[Dict[str, Any]]]: ...
     def history(
@@ -163,9 +204,22 @@ class Engine:
         *,
         mission_type: MissionType = "DELIVERY",
         priority: MissionPriority = "NORMAL",
-    ) -> Awaitable[Dict[str, Any]]: ...
+        issued_by: str = "python",
+    ) -> Awaitable[Dict[str, Any]]:
+        """Creates a mission and sends its route to the vehicle (a REROUTE issued by
+        ``issued_by``); ConflictError if the vehicle already has an active one."""
     def get_mission(self, mission_id: str) -> Awaitable[Dict[str, Any]]: ...
-    def cancel_mission(self, mission_id: str) -> Awaitable[Dict[str, Any]]: ...
+    def cancel_mission(self, mission_id: str, issued_by: str = "python") -> Awaitable[Dict[str, Any]]:
+        """Cancels an active mission and stops its vehicle (a STOP issued by ``issued_by``)."""
+    def list_missions(
+        self,
+        *,
+        fleet_id: Optional[str] = None,
+        vehicle_id: Optional[str] = None,
+        status: Optional[MissionStatus] = None,
+        limit: int = 100,
+    ) -> Awaitable[List[Dict[str, Any]]]:
+        """Missions, newest first; ``limit=0`` for all."""
     def run_simulator(
         self,
         *,
