@@ -18,14 +18,12 @@
 //! error naming the feature.
 
 mod engine;
-mod legacy;
 mod settings;
 mod simulation;
 mod store;
 mod transport;
 
 pub use engine::{Engine, EngineBuilder};
-pub use legacy::{Bus, BusCloser, BusSettings, KafkaSettings, open_bus};
 #[cfg(feature = "kafka")]
 pub use settings::KafkaTransport;
 #[cfg(feature = "vda5050")]
