@@ -718,26 +718,33 @@ impl Engine {
     /// Registers and simulates a fleet publishing into this engine; returns a `SimulatorRun`.
     /// The first simulator started also executes the commands and missions sent to its
     /// vehicles. `close()` stops every run still going.
-    #[pyo3(signature = (*, vehicles=10, scenario="normal", seed=42, interval_ms=500, fleet_id="fleet-demo-001".to_owned(), area="bogota", max_ticks=None))]
+    /// Unset arguments take the simulator's defaults (`SimulatorConfig::default()`: 20 vehicles,
+    /// every 500 ms, fleet `fleet-demo-001`, Bogotá, scenario `normal`, seed 42).
+    #[pyo3(signature = (*, vehicles=None, scenario=None, seed=None, interval_ms=None, fleet_id=None, area=None, max_ticks=None))]
     #[allow(clippy::too_many_arguments)] // keyword arguments on the Python side
     fn run_simulator<'py>(
         &self,
         py: Python<'py>,
-        vehicles: u32,
-        scenario: &str,
-        seed: u64,
-        interval_ms: u64,
-        fleet_id: String,
-        area: &str,
+        vehicles: Option<u32>,
+        scenario: Option<&str>,
+        seed: Option<u64>,
+        interval_ms: Option<u64>,
+        fleet_id: Option<String>,
+        area: Option<&str>,
         max_ticks: Option<u64>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let defaults = SimulatorConfig::default();
         let config = SimulatorConfig {
-            fleet_id,
-            vehicles,
-            interval_ms,
-            area: area.parse::<Area>().into_py_result()?,
-            scenario: scenario.parse::<Scenario>().into_py_result()?,
-            seed,
+            fleet_id: fleet_id.unwrap_or(defaults.fleet_id),
+            vehicles: vehicles.unwrap_or(defaults.vehicles),
+            interval_ms: interval_ms.unwrap_or(defaults.interval_ms),
+            area: area
+                .map_or(Ok(defaults.area), str::parse::<Area>)
+                .into_py_result()?,
+            scenario: scenario
+                .map_or(Ok(defaults.scenario), str::parse::<Scenario>)
+                .into_py_result()?,
+            seed: seed.unwrap_or(defaults.seed),
             max_ticks,
         };
         let inner = self.inner.clone();

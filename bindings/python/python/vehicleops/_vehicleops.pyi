@@ -223,7 +223,7 @@ class Engine:
     def run_simulator(
         self,
         *,
-        vehicles: int = 10,
+        vehicles: int = 20,
         scenario: Scenario = "normal",
         seed: int = 42,
         interval_ms: int = 500,
