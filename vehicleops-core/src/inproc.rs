@@ -40,20 +40,14 @@ use crate::traits::{
     CommandSink, DispatchReceipt, RecordOrigin, SourceBatch, SourceRecord, TelemetrySource,
 };
 
+pub use crate::traits::{ReadingPublisher, TelemetryPublisher, VehicleCommandLink};
+
 /// The stream name raw records carry in their [`RecordOrigin`], for dead letters.
 pub const INPROC_STREAM: &str = "inproc";
 
 // ---------------------------------------------------------------------------------------------
 // Telemetry
 // ---------------------------------------------------------------------------------------------
-
-/// Where producers of telemetry (the simulator, a Kafka producer, a gateway) publish readings.
-#[async_trait]
-pub trait TelemetryPublisher: Send + Sync {
-    /// Publishes a batch, waiting while the transport is full. Fails with
-    /// [`crate::ErrorKind::Closed`] once the receiving side is gone.
-    async fn publish(&self, batch: Vec<Telemetry>) -> Result<()>;
-}
 
 /// A bounded in-process telemetry queue: publish on one side, read batches on the other.
 #[derive(Debug)]
@@ -118,6 +112,16 @@ impl TelemetryPublisher for InProcessPublisher {
     }
 }
 
+#[async_trait]
+impl ReadingPublisher for InProcessPublisher {
+    async fn publish_raw(&self, payloads: Vec<Vec<u8>>) -> Result<()> {
+        for payload in payloads {
+            InProcessPublisher::publish_raw(self, payload).await?;
+        }
+        Ok(())
+    }
+}
+
 /// The receiving side of an [`InProcessBus`].
 #[derive(Debug)]
 pub struct InProcessTelemetrySource {
@@ -171,22 +175,6 @@ impl TelemetrySource for InProcessTelemetrySource {
 // ---------------------------------------------------------------------------------------------
 // Commands
 // ---------------------------------------------------------------------------------------------
-
-/// The vehicle side of a command transport: what a simulator (or a vehicle gateway) uses to
-/// receive commands and answer with acknowledgements.
-///
-/// Polling never waits, so a simulator can check for commands once per tick. Implementations
-/// return STOP commands before any other queued command; among the rest, the dispatch order.
-/// A Kafka or MQTT implementation keeps its own receive buffer and drains it here.
-#[async_trait]
-pub trait VehicleCommandLink: Send + Sync {
-    /// Takes up to `max` commands that have arrived, STOP first, without waiting; empty when
-    /// there are none (also once the platform side is gone).
-    async fn poll_commands(&self, max: usize) -> Result<Vec<Command>>;
-
-    /// Sends acknowledgements (DELIVERED, EXECUTED, FAILED) back to the platform.
-    async fn send_acks(&self, acks: Vec<CommandAck>) -> Result<()>;
-}
 
 /// A connected in-process command sink and vehicle link. Each lane (STOP, other commands, acks)
 /// holds up to `capacity` messages (at least 1).

@@ -32,7 +32,6 @@ pub mod traits;
 
 pub use decode::decode_telemetry;
 pub use error::{Error, ErrorKind, Result, ValidationError};
-pub use inproc::{TelemetryPublisher, VehicleCommandLink};
 pub use model::*;
 pub use rules::{
     Comparison, Debounce, Fence, FenceShape, GeofenceRule, MessageTemplate, OfflineRule,

@@ -331,3 +331,45 @@ pub struct DeadLetter {
 pub trait DeadLetterSink: Send + Sync {
     async fn send(&self, letters: Vec<DeadLetter>) -> Result<()>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Transports: the sides an engine's user and the vehicles hold
+// ---------------------------------------------------------------------------------------------
+
+/// Where producers of telemetry (the simulator, a Kafka producer, a gateway) publish readings.
+#[async_trait]
+pub trait TelemetryPublisher: Send + Sync {
+    /// Publishes a batch, waiting while the transport is full. Fails with
+    /// [`crate::ErrorKind::Closed`] once the receiving side is gone.
+    async fn publish(&self, batch: Vec<Telemetry>) -> Result<()>;
+}
+
+/// A [`TelemetryPublisher`] that also takes raw JSON payloads, which the pipeline decodes and
+/// dead-letters when invalid (the in-process bus, Kafka).
+#[async_trait]
+pub trait ReadingPublisher: TelemetryPublisher {
+    /// Publishes raw payloads in order, waiting while the transport is full.
+    async fn publish_raw(&self, payloads: Vec<Vec<u8>>) -> Result<()>;
+}
+
+/// The vehicle side of a command transport: what a simulator (or a vehicle gateway) uses to
+/// receive commands and answer with acknowledgements.
+///
+/// Polling never waits, so a simulator can check for commands once per tick. Implementations
+/// return STOP commands before any other queued command; among the rest, the dispatch order.
+/// A Kafka or MQTT implementation keeps its own receive buffer and drains it here.
+#[async_trait]
+pub trait VehicleCommandLink: Send + Sync {
+    /// Takes up to `max` commands that have arrived, STOP first, without waiting; empty when
+    /// there are none (also once the platform side is gone).
+    async fn poll_commands(&self, max: usize) -> Result<Vec<Command>>;
+
+    /// Sends acknowledgements (DELIVERED, EXECUTED, FAILED) back to the platform.
+    async fn send_acks(&self, acks: Vec<CommandAck>) -> Result<()>;
+}
+
+/// A store that keeps both the time series and the fleet's records (fleets, vehicles, alerts,
+/// commands, missions): what an engine needs from its database.
+pub trait FleetStore: TimeSeriesStore + FleetRepository {}
+
+impl<T: TimeSeriesStore + FleetRepository + ?Sized> FleetStore for T {}

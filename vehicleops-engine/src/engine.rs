@@ -13,17 +13,17 @@ use vehicleops_core::missions::MissionServiceTask;
 use vehicleops_core::pipeline::{PipelineStats, ReadingObserver};
 use vehicleops_core::{
     Alert, AlertFilter, AlertRule, Command, CommandCenter, CommandKind, CommandParams,
-    DeadLetterSink, Error, Fleet, FleetPerformanceReport, FleetSummary, HistoryQuery, LiveHub,
-    LiveUpdate, Metric, Mission, MissionFilter, MissionRequest, MissionService, Page,
-    PipelineBuilder, PipelineHandle, Result, SeriesPoint, Simulator, SimulatorConfig,
-    StatsSnapshot, StoreStatus, Subscription, Telemetry, TimeRange, Vehicle, VehicleMetricsSummary,
-    default_rules,
+    DeadLetterSink, Error, Fleet, FleetPerformanceReport, FleetStore, FleetSummary, HistoryQuery,
+    LiveHub, LiveUpdate, Metric, Mission, MissionFilter, MissionRequest, MissionService, Page,
+    PipelineBuilder, PipelineHandle, ReadingPublisher, Result, SeriesPoint, Simulator,
+    SimulatorConfig, StatsSnapshot, StoreStatus, Subscription, Telemetry, TimeRange, Vehicle,
+    VehicleMetricsSummary, default_rules,
 };
 
 use crate::settings::EngineSettings;
 use crate::simulation::{self, SimulatorRun};
-use crate::store::{FleetStore, open_store};
-use crate::transport::{self, ReadingPublisher, SimulatorTarget};
+use crate::store::open_store;
+use crate::transport::{self, SimulatorTarget};
 
 /// Builds an [`Engine`]: settings plus what cannot be written down as settings (rules in code,
 /// observers, a dead-letter sink).

@@ -30,5 +30,5 @@ pub use settings::KafkaTransport;
 pub use settings::Vda5050Transport;
 pub use settings::{DEFAULT_BUS_CAPACITY, EngineSettings, StoreSettings, TransportSettings};
 pub use simulation::SimulatorRun;
-pub use store::{FleetStore, open_store};
-pub use transport::ReadingPublisher;
+pub use store::open_store;
+pub use vehicleops_core::{FleetStore, ReadingPublisher};

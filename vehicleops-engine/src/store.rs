@@ -2,15 +2,9 @@
 
 use std::sync::Arc;
 
-use vehicleops_core::{Error, FleetRepository, Result, TimeSeriesStore};
+use vehicleops_core::{Error, FleetStore, Result};
 
 use crate::settings::StoreSettings;
-
-/// A store that keeps both the time series and the fleet's records (fleets, vehicles, alerts,
-/// commands, missions): what an engine needs from its database.
-pub trait FleetStore: TimeSeriesStore + FleetRepository {}
-
-impl<T: TimeSeriesStore + FleetRepository + ?Sized> FleetStore for T {}
 
 /// Opens (and migrates) the store `settings` names.
 pub async fn open_store(settings: &StoreSettings) -> Result<Arc<dyn FleetStore>> {

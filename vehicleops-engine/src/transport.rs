@@ -6,35 +6,17 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use async_trait::async_trait;
-use vehicleops_core::inproc::{InProcessBus, InProcessPublisher, InProcessTelemetrySource};
+use vehicleops_core::inproc::{InProcessBus, InProcessTelemetrySource};
 use vehicleops_core::pipeline::ReadingObserver;
 use vehicleops_core::{
-    AlertRule, CommandSink, DeadLetterSink, LiveHub, Result, TelemetryPublisher, TelemetrySource,
-    VehicleCommandLink,
+    AlertRule, CommandSink, DeadLetterSink, LiveHub, ReadingPublisher, Result, TelemetryPublisher,
+    TelemetrySource, VehicleCommandLink,
 };
 
 use crate::settings::TransportSettings;
 
 /// How many commands (per lane) the in-process command channel holds.
 const IN_PROCESS_COMMAND_CAPACITY: usize = 1024;
-
-/// Publishes readings, decoded ([`TelemetryPublisher`]) or as raw JSON payloads that the
-/// pipeline decodes and dead-letters when invalid.
-#[async_trait]
-pub trait ReadingPublisher: TelemetryPublisher {
-    /// Publishes raw payloads in order, waiting while the transport is full.
-    async fn publish_raw(&self, payloads: Vec<Vec<u8>>) -> Result<()>;
-}
-
-#[async_trait]
-impl ReadingPublisher for InProcessPublisher {
-    async fn publish_raw(&self, payloads: Vec<Vec<u8>>) -> Result<()> {
-        for payload in payloads {
-            InProcessPublisher::publish_raw(self, payload).await?;
-        }
-        Ok(())
-    }
-}
 
 /// What the built-in simulator drives.
 pub(crate) enum SimulatorTarget {
@@ -116,39 +98,19 @@ mod kafka {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use async_trait::async_trait;
     use vehicleops_core::pipeline::ReadingObserver;
-    use vehicleops_core::{LiveHub, Result, decode_telemetry};
+    use vehicleops_core::{LiveHub, Result};
     use vehicleops_kafka::{
         KafkaCommandSink, KafkaDeadLetterSink, KafkaEventPublisher, KafkaLiveFeed,
         KafkaTelemetryPublisher, KafkaTelemetrySource, KafkaVehicleLink, ProducerSettings,
         SourceSettings, ensure_topics, standard_topics,
     };
 
-    use super::{ReadingPublisher, SimulatorTarget, Transport};
+    use super::{SimulatorTarget, Transport};
     use crate::settings::KafkaTransport;
 
     /// How long topic creation may take before opening fails.
     const TOPIC_TIMEOUT: Duration = Duration::from_secs(30);
-
-    #[async_trait]
-    impl ReadingPublisher for KafkaTelemetryPublisher {
-        /// Keys each payload by its vehicle id, so one vehicle's readings stay in order on one
-        /// partition; a payload that does not decode is sent unkeyed (it is dead-lettered).
-        async fn publish_raw(&self, payloads: Vec<Vec<u8>>) -> Result<()> {
-            let records = payloads
-                .into_iter()
-                .map(|p| {
-                    let key = decode_telemetry(&p)
-                        .map(|t| t.vehicle_id)
-                        .unwrap_or_default();
-                    (key, p)
-                })
-                .collect();
-            KafkaTelemetryPublisher::publish_raw(self, records).await?;
-            Ok(())
-        }
-    }
 
     pub(super) async fn open(settings: &KafkaTransport, hub: &LiveHub) -> Result<Transport> {
         let config = &settings.config;

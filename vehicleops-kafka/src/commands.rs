@@ -33,7 +33,7 @@ use rdkafka::producer::FutureProducer;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex as AsyncMutex, mpsc};
 use tracing::{info, warn};
-use vehicleops_core::inproc::VehicleCommandLink;
+use vehicleops_core::VehicleCommandLink;
 use vehicleops_core::{
     Command, CommandAck, CommandKind, CommandSink, DispatchReceipt, Error, Result,
 };

@@ -28,11 +28,11 @@ use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 use tracing::warn;
 use vehicleops_core::hub::{ALL_FLEETS, LiveEvent, LiveHub};
-use vehicleops_core::inproc::TelemetryPublisher;
 use vehicleops_core::pipeline::ReadingObserver;
 use vehicleops_core::{
     Alert, DeadLetter, DeadLetterSink, Error, Mission, Reading, Result, Telemetry,
 };
+use vehicleops_core::{ReadingPublisher, TelemetryPublisher};
 
 use crate::config::KafkaConfig;
 use crate::context::{LoggingContext, kafka_error};
@@ -205,6 +205,25 @@ impl TelemetryPublisher for KafkaTelemetryPublisher {
             });
         }
         send_all(&self.producer, &self.topic, out).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl ReadingPublisher for KafkaTelemetryPublisher {
+    /// Keys each payload by its vehicle id, so one vehicle's readings stay in order on one
+    /// partition; a payload that does not decode is sent unkeyed (it is dead-lettered).
+    async fn publish_raw(&self, payloads: Vec<Vec<u8>>) -> Result<()> {
+        let records = payloads
+            .into_iter()
+            .map(|p| {
+                let key = vehicleops_core::decode_telemetry(&p)
+                    .map(|t| t.vehicle_id)
+                    .unwrap_or_default();
+                (key, p)
+            })
+            .collect();
+        KafkaTelemetryPublisher::publish_raw(self, records).await?;
+        Ok(())
     }
 }
 
