@@ -163,6 +163,17 @@ mod tests {
                 field: "limit".into()
             }
         );
+        let e = VehicleOpsError::from_envelope(
+            409,
+            r#"{"detail":"Vehicle v already has an active mission","status_code":409,"error":"CONFLICT"}"#,
+            None,
+        );
+        assert_eq!(
+            e,
+            VehicleOpsError::Conflict {
+                detail: "Vehicle v already has an active mission".into()
+            }
+        );
         let e = VehicleOpsError::from_envelope(429, "{}", Some(30));
         assert!(
             matches!(e, VehicleOpsError::RateLimited { retry_after_secs: Some(30), ref detail } if detail.starts_with("HTTP 429")),

@@ -2,8 +2,9 @@
 //! no UDL):
 //!
 //! - [`OperatorClient`]: the reference server's REST API (login, fleets, vehicles, telemetry,
-//!   commands, alerts) and its live WebSocket feed ([`OperatorClient::subscribe`] with a
-//!   [`FleetListener`] implemented in Kotlin or Swift, cancelled through [`Subscription`]).
+//!   commands, alerts, missions, analytics) and its live WebSocket feed
+//!   ([`OperatorClient::subscribe`] with a [`FleetListener`] implemented in Kotlin or Swift,
+//!   cancelled through [`Subscription`]).
 //! - [`VehicleAgent`]: the vehicle side over VDA 5050 / MQTT: publishes telemetry samples with
 //!   a bounded offline buffer and hands commands to a [`CommandHandler`] implemented in Kotlin
 //!   or Swift, whose result goes back to the server as the action's or order's outcome.
@@ -37,8 +38,10 @@ pub use error::VehicleOpsError;
 pub use live::{ConnectionState, FleetListener, LiveAlert, Subscription, VehicleUpdate};
 pub use operator::{
     AcknowledgedAlert, Alert, AlertFilter, CommandKind, CommandReceipt, CommandRecord,
-    CommandStatus, Fleet, FleetSummary, OperatorClient, OperatorInfo, Severity, Telemetry,
-    TelemetryPoint, Vehicle, VehiclePage, VehicleStatus, Waypoint,
+    CommandStatus, Fleet, FleetPerformance, FleetSummary, Metric, Mission, MissionCreate,
+    MissionCreated, MissionFilter, MissionPriority, MissionStatus, MissionType, MissionWaypoint,
+    OperatorClient, OperatorInfo, SeriesPoint, Severity, Telemetry, TelemetryPoint, Vehicle,
+    VehicleMetrics, VehiclePage, VehiclePerformance, VehicleStatus, Waypoint,
 };
 
 /// The binding's one tokio runtime, started on first use and kept for the life of the process

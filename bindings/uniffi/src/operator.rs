@@ -256,6 +256,227 @@ pub struct AcknowledgedAlert {
     pub notes: Option<String>,
 }
 
+/// What a mission is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MissionType {
+    Delivery,
+    Pickup,
+    Inspection,
+    Patrol,
+    Charging,
+    Transfer,
+}
+
+impl From<vehicleops_core::MissionType> for MissionType {
+    fn from(t: vehicleops_core::MissionType) -> Self {
+        use vehicleops_core::MissionType as T;
+        match t {
+            T::Delivery => MissionType::Delivery,
+            T::Pickup => MissionType::Pickup,
+            T::Inspection => MissionType::Inspection,
+            T::Patrol => MissionType::Patrol,
+            T::Charging => MissionType::Charging,
+            T::Transfer => MissionType::Transfer,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MissionPriority {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
+impl From<vehicleops_core::MissionPriority> for MissionPriority {
+    fn from(p: vehicleops_core::MissionPriority) -> Self {
+        use vehicleops_core::MissionPriority as P;
+        match p {
+            P::Low => MissionPriority::Low,
+            P::Normal => MissionPriority::Normal,
+            P::High => MissionPriority::High,
+            P::Urgent => MissionPriority::Urgent,
+        }
+    }
+}
+
+/// Where a mission is: ASSIGNED → IN_PROGRESS → COMPLETED / FAILED / CANCELLED (an ASSIGNED
+/// mission may also be cancelled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MissionStatus {
+    Assigned,
+    InProgress,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl From<vehicleops_core::MissionStatus> for MissionStatus {
+    fn from(s: vehicleops_core::MissionStatus) -> Self {
+        use vehicleops_core::MissionStatus as S;
+        match s {
+            S::Assigned => MissionStatus::Assigned,
+            S::InProgress => MissionStatus::InProgress,
+            S::Completed => MissionStatus::Completed,
+            S::Failed => MissionStatus::Failed,
+            S::Cancelled => MissionStatus::Cancelled,
+        }
+    }
+}
+
+/// A point of a mission's route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, uniffi::Record)]
+pub struct MissionWaypoint {
+    pub latitude: f64,
+    pub longitude: f64,
+    /// 1-based position in the route. The server sorts a new mission's waypoints by it (equal
+    /// values keep list order, so 0 everywhere means "in list order") and numbers them 1…n.
+    #[uniffi(default = 0)]
+    pub order: u32,
+}
+
+/// A mission to create: a route for one vehicle of a fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, uniffi::Record)]
+pub struct MissionCreate {
+    pub fleet_id: String,
+    pub vehicle_id: String,
+    pub mission_type: MissionType,
+    /// At least one, at most 1000.
+    pub waypoints: Vec<MissionWaypoint>,
+    /// NORMAL when absent.
+    #[uniffi(default = None)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<MissionPriority>,
+}
+
+/// The server created the mission (201) and sent its route to the vehicle.
+#[derive(Debug, Clone, PartialEq, Deserialize, uniffi::Record)]
+pub struct MissionCreated {
+    pub id: String,
+    pub vehicle_id: String,
+    pub status: MissionStatus,
+    /// The number of waypoints (the server's `waypoints`).
+    #[serde(rename = "waypoints")]
+    pub total_waypoints: u32,
+    #[serde(deserialize_with = "rfc3339")]
+    pub created_at: SystemTime,
+}
+
+/// A mission with its progress and route.
+#[derive(Debug, Clone, PartialEq, Deserialize, uniffi::Record)]
+pub struct Mission {
+    pub id: String,
+    pub fleet_id: String,
+    pub vehicle_id: String,
+    pub mission_type: MissionType,
+    pub priority: MissionPriority,
+    pub status: MissionStatus,
+    pub completed_waypoints: u32,
+    pub total_waypoints: u32,
+    /// 0–100.
+    pub completion_pct: f64,
+    #[serde(deserialize_with = "rfc3339")]
+    pub created_at: SystemTime,
+    #[serde(deserialize_with = "rfc3339_opt")]
+    pub started_at: Option<SystemTime>,
+    #[serde(deserialize_with = "rfc3339_opt")]
+    pub completed_at: Option<SystemTime>,
+    #[serde(deserialize_with = "rfc3339_opt")]
+    pub estimated_completion: Option<SystemTime>,
+    /// Why a FAILED mission failed.
+    pub failure_reason: Option<String>,
+    /// The route, in order.
+    pub waypoints: Vec<MissionWaypoint>,
+}
+
+/// Which missions to list; every field is optional (defaults: all visible fleets, any status,
+/// 50 newest; `limit` 1–500).
+#[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
+pub struct MissionFilter {
+    #[uniffi(default = None)]
+    pub fleet_id: Option<String>,
+    #[uniffi(default = None)]
+    pub vehicle_id: Option<String>,
+    #[uniffi(default = None)]
+    pub status: Option<MissionStatus>,
+    #[uniffi(default = None)]
+    pub limit: Option<u32>,
+}
+
+/// A telemetry field that can be aggregated into a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, uniffi::Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    SpeedKmh,
+    BatteryPct,
+    EngineTempC,
+    LoadPct,
+}
+
+impl From<vehicleops_core::Metric> for Metric {
+    fn from(m: vehicleops_core::Metric) -> Self {
+        use vehicleops_core::Metric as M;
+        match m {
+            M::SpeedKmh => Metric::SpeedKmh,
+            M::BatteryPct => Metric::BatteryPct,
+            M::EngineTempC => Metric::EngineTempC,
+            M::LoadPct => Metric::LoadPct,
+        }
+    }
+}
+
+/// One time bucket of a metric series.
+#[derive(Debug, Clone, PartialEq, Deserialize, uniffi::Record)]
+pub struct SeriesPoint {
+    /// Start of the bucket.
+    #[serde(deserialize_with = "rfc3339")]
+    pub bucket: SystemTime,
+    pub avg_value: f64,
+    pub max_value: f64,
+    pub min_value: f64,
+}
+
+/// Aggregates of one vehicle over a window; the averages are absent when it holds no reading.
+#[derive(Debug, Clone, PartialEq, Deserialize, uniffi::Record)]
+pub struct VehicleMetrics {
+    pub vehicle_id: String,
+    pub total_readings: u64,
+    pub avg_speed_kmh: Option<f64>,
+    pub max_speed_kmh: Option<f64>,
+    pub avg_battery_pct: Option<f64>,
+    pub min_battery_pct: Option<f64>,
+    pub avg_engine_temp_c: Option<f64>,
+    pub max_engine_temp_c: Option<f64>,
+    pub total_distance_km: f64,
+    /// Readings whose status was ALERT.
+    pub alert_count: u64,
+}
+
+/// One vehicle's row of a fleet performance report.
+#[derive(Debug, Clone, PartialEq, Deserialize, uniffi::Record)]
+pub struct VehiclePerformance {
+    pub vehicle_id: String,
+    pub avg_speed: f64,
+    pub avg_battery: f64,
+    pub distance_km: f64,
+    pub alerts: u64,
+}
+
+/// A fleet's performance over a window, vehicles ranked by distance (longest first).
+#[derive(Debug, Clone, PartialEq, Deserialize, uniffi::Record)]
+pub struct FleetPerformance {
+    pub fleet_id: String,
+    #[serde(deserialize_with = "rfc3339")]
+    pub from: SystemTime,
+    #[serde(deserialize_with = "rfc3339")]
+    pub to: SystemTime,
+    pub vehicles: Vec<VehiclePerformance>,
+}
+
 /// What the client shares with its requests and subscriptions.
 pub(crate) struct Shared {
     /// e.g. `http://127.0.0.1:8000` (no trailing slash, no `/api/v1`).
@@ -310,6 +531,27 @@ impl Shared {
     async fn post<T: DeserializeOwned>(&self, path: &str, body: serde_json::Value) -> Result<T> {
         Self::send(self.request(Method::POST, path)?.json(&body)).await
     }
+}
+
+/// The wire name of one of the enums above (e.g. `MissionStatus::InProgress` → `IN_PROGRESS`),
+/// for query parameters.
+fn wire_name<T: Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => unreachable!("the binding's enums serialize as strings"),
+    }
+}
+
+/// The optional `from` / `to` of an analytics window (the server defaults to the last 24 hours).
+fn window(from: Option<SystemTime>, to: Option<SystemTime>) -> Vec<(&'static str, String)> {
+    let mut query = Vec::new();
+    if let Some(from) = from {
+        query.push(("from", to_rfc3339(from)));
+    }
+    if let Some(to) = to {
+        query.push(("to", to_rfc3339(to)));
+    }
+    query
 }
 
 /// Percent-encodes one path segment (vehicle and fleet ids are user data).
@@ -419,8 +661,7 @@ impl OperatorClient {
         self.call(|s| async move {
             let mut query = Vec::new();
             if let Some(status) = status {
-                let name = serde_json::to_value(status).expect("a status serializes");
-                query.push(("status", name.as_str().unwrap_or_default().to_owned()));
+                query.push(("status", wire_name(status)));
             }
             if let Some(page) = page {
                 query.push(("page", page.to_string()));
@@ -539,8 +780,7 @@ impl OperatorClient {
                 query.push(("vehicle_id", vehicle));
             }
             if let Some(severity) = filter.severity {
-                let name = serde_json::to_value(severity).expect("a severity serializes");
-                query.push(("severity", name.as_str().unwrap_or_default().to_owned()));
+                query.push(("severity", wire_name(severity)));
             }
             if let Some(acknowledged) = filter.acknowledged {
                 query.push(("acknowledged", acknowledged.to_string()));
@@ -564,6 +804,123 @@ impl OperatorClient {
             s.post(
                 &format!("/alerts/{}/acknowledge", segment(&alert_id)),
                 json!({"notes": notes}),
+            )
+            .await
+        })
+        .await
+    }
+
+    /// Per-vehicle aggregates over a window (defaults: the 24 hours up to now).
+    pub async fn vehicle_metrics(
+        &self,
+        vehicle_id: String,
+        from: Option<SystemTime>,
+        to: Option<SystemTime>,
+    ) -> Result<VehicleMetrics> {
+        self.call(|s| async move {
+            s.get(
+                &format!("/analytics/vehicle/{}/metrics", segment(&vehicle_id)),
+                &window(from, to),
+            )
+            .await
+        })
+        .await
+    }
+
+    /// One metric of a vehicle in time buckets of `bucket_minutes` (1–60), oldest first, over a
+    /// window (defaults: the 24 hours up to now). Buckets without readings are left out.
+    pub async fn metric_series(
+        &self,
+        vehicle_id: String,
+        metric: Metric,
+        bucket_minutes: u32,
+        from: Option<SystemTime>,
+        to: Option<SystemTime>,
+    ) -> Result<Vec<SeriesPoint>> {
+        self.call(|s| async move {
+            let mut query = window(from, to);
+            query.push(("metric", wire_name(metric)));
+            query.push(("bucket_minutes", bucket_minutes.to_string()));
+            s.get(
+                &format!("/analytics/vehicle/{}/series", segment(&vehicle_id)),
+                &query,
+            )
+            .await
+        })
+        .await
+    }
+
+    /// Per-vehicle performance of a fleet over a window (defaults: the 24 hours up to now).
+    pub async fn fleet_performance(
+        &self,
+        fleet_id: String,
+        from: Option<SystemTime>,
+        to: Option<SystemTime>,
+    ) -> Result<FleetPerformance> {
+        self.call(|s| async move {
+            s.get(
+                &format!("/analytics/fleet/{}/performance", segment(&fleet_id)),
+                &window(from, to),
+            )
+            .await
+        })
+        .await
+    }
+
+    /// Creates a mission and sends its route to the vehicle. A vehicle that already has an
+    /// ASSIGNED or IN_PROGRESS mission throws `Conflict`; a bad route `Validation`.
+    pub async fn create_mission(&self, request: MissionCreate) -> Result<MissionCreated> {
+        self.call(|s| async move {
+            let body = serde_json::to_value(&request).map_err(|e| VehicleOpsError::Internal {
+                detail: format!("mission request: {e}"),
+            })?;
+            s.post("/missions", body).await
+        })
+        .await
+    }
+
+    /// Missions matching `filter`, newest first, each with its route.
+    pub async fn missions(&self, filter: MissionFilter) -> Result<Vec<Mission>> {
+        self.call(|s| async move {
+            #[derive(Deserialize)]
+            struct Page {
+                data: Vec<Mission>,
+            }
+            let mut query = Vec::new();
+            if let Some(fleet) = filter.fleet_id {
+                query.push(("fleet_id", fleet));
+            }
+            if let Some(vehicle) = filter.vehicle_id {
+                query.push(("vehicle_id", vehicle));
+            }
+            if let Some(status) = filter.status {
+                query.push(("status", wire_name(status)));
+            }
+            if let Some(limit) = filter.limit {
+                query.push(("limit", limit.to_string()));
+            }
+            let page: Page = s.get("/missions", &query).await?;
+            Ok(page.data)
+        })
+        .await
+    }
+
+    /// One mission with its progress and estimated completion.
+    pub async fn mission(&self, mission_id: String) -> Result<Mission> {
+        self.call(|s| async move {
+            s.get(&format!("/missions/{}", segment(&mission_id)), &[])
+                .await
+        })
+        .await
+    }
+
+    /// Cancels an ASSIGNED or IN_PROGRESS mission (the vehicle is stopped) and returns it
+    /// CANCELLED; one that already ended throws `Conflict`.
+    pub async fn cancel_mission(&self, mission_id: String) -> Result<Mission> {
+        self.call(|s| async move {
+            s.post(
+                &format!("/missions/{}/cancel", segment(&mission_id)),
+                json!({}),
             )
             .await
         })
@@ -630,5 +987,90 @@ mod tests {
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_323_045)
         );
         assert_eq!(segment("V 1/x"), "V%201%2Fx");
+    }
+
+    #[test]
+    fn mission_records_have_the_servers_shape() {
+        let request = MissionCreate {
+            fleet_id: "fleet-001".into(),
+            vehicle_id: "fleet-001-VH-001".into(),
+            mission_type: MissionType::Delivery,
+            waypoints: vec![MissionWaypoint {
+                latitude: 4.7,
+                longitude: -74.1,
+                order: 1,
+            }],
+            priority: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({"fleet_id": "fleet-001", "vehicle_id": "fleet-001-VH-001",
+                   "mission_type": "DELIVERY",
+                   "waypoints": [{"latitude": 4.7, "longitude": -74.1, "order": 1}]})
+        );
+        let created: MissionCreated = serde_json::from_value(json!({
+            "id": "mission-1", "vehicle_id": "v", "status": "ASSIGNED", "waypoints": 2,
+            "created_at": "2026-01-02T03:04:05Z"
+        }))
+        .unwrap();
+        assert_eq!(
+            (created.status, created.total_waypoints),
+            (MissionStatus::Assigned, 2)
+        );
+        let mission: Mission = serde_json::from_value(json!({
+            "id": "mission-1", "fleet_id": "f", "vehicle_id": "v", "mission_type": "PATROL",
+            "priority": "URGENT", "status": "IN_PROGRESS", "completed_waypoints": 1,
+            "total_waypoints": 2, "completion_pct": 50.0,
+            "created_at": "2026-01-02T03:04:05Z", "started_at": "2026-01-02T03:04:06.5Z",
+            "completed_at": null, "estimated_completion": null, "failure_reason": null,
+            "waypoints": [{"latitude": 1.0, "longitude": 2.0, "order": 1},
+                          {"latitude": 1.5, "longitude": 2.5, "order": 2}]
+        }))
+        .unwrap();
+        assert_eq!(mission.status, MissionStatus::InProgress);
+        assert_eq!(mission.priority, MissionPriority::Urgent);
+        assert_eq!(
+            mission.started_at.unwrap(),
+            SystemTime::UNIX_EPOCH + Duration::from_millis(1_767_323_046_500)
+        );
+        assert_eq!(mission.waypoints[1].order, 2);
+        let points: Vec<SeriesPoint> = serde_json::from_value(json!([
+            {"bucket": "2026-01-02T03:00:00Z", "avg_value": 2.0, "max_value": 3.0, "min_value": 1.0}
+        ]))
+        .unwrap();
+        assert_eq!(points[0].max_value, 3.0);
+    }
+
+    /// The mirrored enums name every core variant as the core (and so the server) does.
+    #[test]
+    fn mirrored_enums_use_the_cores_wire_names() {
+        fn same<C: Serialize + Copy, B: From<C> + Serialize>(core: &[C]) {
+            for &c in core {
+                assert_eq!(wire_name(B::from(c)), wire_name(c));
+            }
+        }
+        use vehicleops_core as core;
+        same::<_, Metric>(&core::Metric::ALL);
+        same::<_, MissionType>(&[
+            core::MissionType::Delivery,
+            core::MissionType::Pickup,
+            core::MissionType::Inspection,
+            core::MissionType::Patrol,
+            core::MissionType::Charging,
+            core::MissionType::Transfer,
+        ]);
+        same::<_, MissionPriority>(&[
+            core::MissionPriority::Low,
+            core::MissionPriority::Normal,
+            core::MissionPriority::High,
+            core::MissionPriority::Urgent,
+        ]);
+        same::<_, MissionStatus>(&[
+            core::MissionStatus::Assigned,
+            core::MissionStatus::InProgress,
+            core::MissionStatus::Completed,
+            core::MissionStatus::Failed,
+            core::MissionStatus::Cancelled,
+        ]);
     }
 }
