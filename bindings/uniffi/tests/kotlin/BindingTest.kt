@@ -209,6 +209,100 @@ suspend fun operatorTests(url: String) {
         }
     }
 
+    test("a mission for a demo vehicle: created, got, listed; a second is a Conflict; cancelled") {
+        val vehicle = eventually("a reporting vehicle without a mission") {
+            client.vehicles("fleet-001", null, null, null).vehicles
+                .firstOrNull { it.activeMissionId == null && it.latitude != null }
+        }
+        val at = client.latest(vehicle.vehicleId)
+        // About 2 km away: the vehicle is still on its way when the mission is cancelled.
+        val route = listOf(
+            MissionWaypoint(at.latitude + 0.02, at.longitude, 1u),
+            MissionWaypoint(at.latitude + 0.02, at.longitude + 0.02, 2u),
+        )
+        val request = MissionCreate(
+            fleetId = "fleet-001", vehicleId = vehicle.vehicleId, missionType = MissionType.DELIVERY,
+            waypoints = route, priority = MissionPriority.HIGH,
+        )
+        val created = client.createMission(request)
+        check(created.vehicleId == vehicle.vehicleId && created.status == MissionStatus.ASSIGNED &&
+            created.totalWaypoints == 2u) { "$created" }
+
+        val mission = client.mission(created.id)
+        check(mission.fleetId == "fleet-001" && mission.missionType == MissionType.DELIVERY &&
+            mission.priority == MissionPriority.HIGH) { "$mission" }
+        check(mission.status == MissionStatus.ASSIGNED || mission.status == MissionStatus.IN_PROGRESS) { "$mission" }
+        check(mission.totalWaypoints == 2u && mission.completionPct in 0.0..100.0 && mission.completedAt == null) { "$mission" }
+        check(mission.waypoints.map { it.order } == listOf(1u, 2u) &&
+            Math.abs(mission.waypoints[1].longitude - (at.longitude + 0.02)) < 1e-9) { "${mission.waypoints}" }
+        val listed = client.missions(MissionFilter(vehicleId = vehicle.vehicleId))
+        check(listed.firstOrNull()?.id == created.id) { "newest of ${vehicle.vehicleId}: $listed" }
+        check(client.missions(MissionFilter(fleetId = "fleet-001", limit = 500u)).any { it.id == created.id }) { "not in fleet-001" }
+
+        try {
+            client.createMission(request)
+            throw AssertionError("a second active mission was accepted")
+        } catch (e: VehicleOpsException.Conflict) {
+            check(e.detail.isNotBlank()) { "no detail in $e" }
+        }
+
+        val cancelled = client.cancelMission(created.id)
+        check(cancelled.id == created.id && cancelled.status == MissionStatus.CANCELLED) { "$cancelled" }
+        check(client.mission(created.id).status == MissionStatus.CANCELLED) { "not CANCELLED when read back" }
+        val cancelledList = client.missions(MissionFilter(vehicleId = vehicle.vehicleId, status = MissionStatus.CANCELLED))
+        check(cancelledList.any { it.id == created.id }) { "not listed as CANCELLED: $cancelledList" }
+        try {
+            client.cancelMission(created.id)
+            throw AssertionError("an ended mission was cancelled again")
+        } catch (e: VehicleOpsException.Conflict) {
+        }
+        try {
+            client.mission("no-such-mission")
+            throw AssertionError("an unknown mission was found")
+        } catch (e: VehicleOpsException.NotFound) {
+        }
+        try {
+            client.createMission(request.copy(waypoints = emptyList()))
+            throw AssertionError("a mission without waypoints was accepted")
+        } catch (e: VehicleOpsException.Validation) {
+            check(e.field.contains("waypoints")) { "field ${e.field}" }
+        }
+    }
+
+    test("metric series, vehicle metrics and fleet performance from the simulator's readings") {
+        val vehicle = client.vehicles("fleet-001", null, null, null).vehicles.first { it.latitude != null }.vehicleId
+        val speed = eventually("a speed series point for $vehicle") {
+            client.metricSeries(vehicle, Metric.SPEED_KMH, 1u, null, null).takeIf { it.isNotEmpty() }
+        }
+        check(speed.all { it.minValue <= it.avgValue + 1e-9 && it.avgValue <= it.maxValue + 1e-9 }) { "$speed" }
+        val now = Instant.now()
+        val battery = eventually("a battery series point in the last 10 minutes") {
+            client.metricSeries(vehicle, Metric.BATTERY_PCT, 5u, now.minusSeconds(600), now.plusSeconds(60))
+                .takeIf { it.isNotEmpty() }
+        }
+        check(battery.all { it.minValue >= 0.0 && it.maxValue <= 100.0 }) { "$battery" }
+        check(battery.zipWithNext().all { (a, b) -> a.bucket < b.bucket }) { "not oldest first: $battery" }
+        val metrics = client.vehicleMetrics(vehicle, null, null)
+        check(metrics.vehicleId == vehicle && metrics.totalReadings > 0uL && metrics.avgSpeedKmh != null) { "$metrics" }
+        val performance = eventually("$vehicle in fleet-001's performance") {
+            client.fleetPerformance("fleet-001", now.minusSeconds(3600), null)
+                .takeIf { report -> report.vehicles.any { it.vehicleId == vehicle } }
+        }
+        check(performance.fleetId == "fleet-001" && performance.from < performance.to) { "$performance" }
+        check(performance.vehicles.zipWithNext().all { (a, b) -> a.distanceKm >= b.distanceKm }) { "not ranked: $performance" }
+        try {
+            client.metricSeries(vehicle, Metric.SPEED_KMH, 0u, null, null)
+            throw AssertionError("a 0-minute bucket was accepted")
+        } catch (e: VehicleOpsException.Validation) {
+            check(e.field == "bucket_minutes") { "field ${e.field}" }
+        }
+        try {
+            client.metricSeries("no-such-vehicle", Metric.LOAD_PCT, 5u, null, null)
+            throw AssertionError("an unknown vehicle has a series")
+        } catch (e: VehicleOpsException.NotFound) {
+        }
+    }
+
     client.close()
 }
 
