@@ -14,18 +14,11 @@ pub fn kafka_config(config: &Config) -> Result<KafkaConfig, StartupError> {
     k.group_id = config.kafka_consumer_group.clone();
     k.topics.telemetry_raw = config.kafka_telemetry_topic.clone();
     k.topics.commands = config.kafka_commands_topic.clone();
-    let suffix = &config.kafka_topic_suffix;
-    let t = &mut k.topics;
-    for topic in [
-        &mut t.telemetry_raw,
-        &mut t.telemetry_processed,
-        &mut t.commands,
-        &mut t.command_acks,
-        &mut t.alerts,
-        &mut t.missions,
-        &mut t.dead_letters,
-    ] {
-        topic.push_str(suffix);
+    // `.staging` and `staging` name the same topics (`fleet.telemetry.raw.staging`, …): the
+    // Kafka layer's one naming rule.
+    let suffix = config.kafka_topic_suffix.trim_start_matches('.');
+    if !suffix.is_empty() {
+        k.topics = k.topics.with_suffix(suffix);
     }
     k.validate()?;
     Ok(k)
