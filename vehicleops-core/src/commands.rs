@@ -1,10 +1,16 @@
 //! Command dispatch and lifecycle tracking.
 //!
 //! [`CommandCenter::dispatch`] records a DISPATCHED command and hands it to the
-//! [`CommandSink`]. A background task applies the vehicles' acknowledgements
-//! (DELIVERED → EXECUTED | FAILED) and sweeps for commands that were never picked up (EXPIRED)
-//! or never finished (TIMEOUT). Every step is persisted and published to the live hub. The
-//! transitions themselves are the state machine of [`Command::advance`].
+//! [`CommandSink`]. Every command carries its expiry (`expires_at`, the issue time plus the
+//! delivery timeout), which vehicles and vehicle links enforce: a command that arrives later is
+//! refused (EXPIRED) instead of acting late. A dispatch may carry an idempotency key, unique per
+//! issuer, so that a retry returns the original command instead of sending a second one.
+//!
+//! A background task applies the vehicles' acknowledgements (DELIVERED → EXECUTED | FAILED, or
+//! EXPIRED from a vehicle that got a command too late) and sweeps for commands that were never
+//! picked up before their expiry (EXPIRED) or never finished (TIMEOUT). Every step is persisted
+//! and published to the live hub. The transitions themselves are the state machine of
+//! [`Command::advance`].
 //!
 //! After a restart, [`CommandCenter::resume`] takes up the commands still under way from the
 //! repository: their deadlines run from their stored issue and delivery times, and their
@@ -19,9 +25,11 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::hub::{LiveEvent, LiveHub};
-use crate::model::{Command, CommandAck, CommandKind, CommandParams, CommandStatus};
+use crate::model::{
+    Command, CommandAck, CommandKind, CommandParams, CommandStatus, validate_idempotency_key,
+};
 use crate::traits::{CommandSink, FleetRepository, Page};
 
 /// How long commands may take.
@@ -83,23 +91,63 @@ impl CommandCenter {
         (center, CommandCenterTask(task))
     }
 
-    /// Validates, records and dispatches a command to a registered vehicle.
+    /// Validates, records and dispatches a command to a registered vehicle. The command
+    /// expires at its issue time plus [`CommandTimeouts::delivery`]: a vehicle (or link) that
+    /// receives it later refuses it (EXPIRED).
     ///
-    /// Fails with `NotFound` for an unknown vehicle and `Validation` for bad parameters.
+    /// With an `idempotency_key`, a retry is safe: if `issued_by` already dispatched a command
+    /// with this key, that command is returned (as stored now) and nothing is sent again. The
+    /// key is unique per issuer in the repository, so of two concurrent dispatches with one key
+    /// only one is sent; the other returns it too.
+    ///
+    /// Fails with `NotFound` for an unknown vehicle, `Validation` for bad parameters or a bad
+    /// key (1 to 200 printable ASCII characters), and `Conflict` when the key was used for a
+    /// different command (another vehicle, kind or parameters).
     pub async fn dispatch(
         &self,
         vehicle_id: &str,
         kind: CommandKind,
         params: CommandParams,
         issued_by: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<Command> {
+        if let Some(key) = idempotency_key {
+            validate_idempotency_key(key)?;
+        }
         let vehicle = self
             .repository
             .get_vehicle(vehicle_id)
             .await?
             .ok_or_else(|| Error::not_found("vehicle", vehicle_id))?;
         let mut command = Command::new(vehicle_id, &vehicle.fleet_id, kind, params, issued_by)?;
-        self.repository.insert_command(&command).await?;
+        if let Some(key) = idempotency_key {
+            if let Some(original) = self
+                .repository
+                .command_by_idempotency_key(issued_by, key)
+                .await?
+            {
+                return same_request(original, &command, key);
+            }
+            command.idempotency_key = Some(key.to_owned());
+        }
+        command.expires_at = Some(
+            command.issued_at
+                + chrono::Duration::from_std(self.timeouts.delivery)
+                    .unwrap_or(chrono::Duration::MAX),
+        );
+        if let Err(e) = self.repository.insert_command(&command).await {
+            // A concurrent dispatch with the same key got in first: answer with its command.
+            if let (Some(key), ErrorKind::Conflict) = (idempotency_key, e.kind()) {
+                if let Some(original) = self
+                    .repository
+                    .command_by_idempotency_key(issued_by, key)
+                    .await?
+                {
+                    return same_request(original, &command, key);
+                }
+            }
+            return Err(e);
+        }
         self.pending
             .lock()
             .expect("commands lock")
@@ -115,11 +163,15 @@ impl CommandCenter {
                     .lock()
                     .expect("commands lock")
                     .remove(&command.id);
-                command.advance(
-                    CommandStatus::Failed,
-                    Utc::now(),
-                    Some(format!("dispatch failed: {e}")),
-                )?;
+                let now = Utc::now();
+                // A transport that refuses a command past its expiry (VDA 5050 messages carry
+                // none) leaves it EXPIRED, not FAILED.
+                let (to, reason) = if command.is_expired_at(now) {
+                    (CommandStatus::Expired, format!("not sent: {e}"))
+                } else {
+                    (CommandStatus::Failed, format!("dispatch failed: {e}"))
+                };
+                command.advance(to, now, Some(reason))?;
                 self.repository.update_command(&command).await?;
                 self.publish(&command);
                 return Err(e);
@@ -208,14 +260,20 @@ impl CommandCenter {
         Ok(Some(updated))
     }
 
-    /// Moves commands past their deadlines to EXPIRED or TIMEOUT.
+    /// Moves commands past their deadlines to EXPIRED or TIMEOUT. An undelivered command's
+    /// deadline is its `expires_at` or the issue time plus this center's delivery timeout,
+    /// whichever comes first.
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<Vec<Command>> {
         let expired: Vec<Command> = {
             let mut pending = self.pending.lock().expect("commands lock");
             let late: Vec<String> = pending
                 .values()
                 .filter(|c| match c.status {
-                    CommandStatus::Dispatched => elapsed(c.issued_at, now) > self.timeouts.delivery,
+                    // Past its own expiry (vehicles refuse it from then on), or past this
+                    // center's delivery timeout (which may be shorter after a restart).
+                    CommandStatus::Dispatched => {
+                        c.is_expired_at(now) || elapsed(c.issued_at, now) > self.timeouts.delivery
+                    }
                     CommandStatus::Delivered => {
                         elapsed(c.delivered_at.unwrap_or(c.issued_at), now)
                             > self.timeouts.execution
@@ -298,6 +356,39 @@ impl CommandCenter {
     }
 }
 
+/// The answer to a dispatch whose idempotency key `key` is already taken by `original`: the
+/// original when it asked for the same thing as `request`, `Conflict` otherwise.
+fn same_request(original: Command, request: &Command, key: &str) -> Result<Command> {
+    let same = original.vehicle_id == request.vehicle_id
+        && original.command == request.command
+        && same_params(&original.params, &request.params);
+    if !same {
+        return Err(Error::Conflict(format!(
+            "idempotency key {key:?} was used for a different command ({} {} for vehicle {}); \
+             use a new key for a new command",
+            original.id,
+            original.command.as_str(),
+            original.vehicle_id
+        )));
+    }
+    info!(command_id = %original.id, idempotency_key = key, issued_by = %original.issued_by,
+          "repeated dispatch answered with the original command");
+    Ok(original)
+}
+
+/// Parameters compared as stored and read back: coordinates within 1e-9° (a JSON round trip may
+/// move the last bit of a float).
+fn same_params(a: &CommandParams, b: &CommandParams) -> bool {
+    const EPS: f64 = 1e-9;
+    a.reason == b.reason
+        && a.waypoints.len() == b.waypoints.len()
+        && a.waypoints.iter().zip(&b.waypoints).all(|(x, y)| {
+            x.order == y.order
+                && (x.latitude - y.latitude).abs() <= EPS
+                && (x.longitude - y.longitude).abs() <= EPS
+        })
+}
+
 /// The status an expired or timed-out command had before the sweep moved it.
 fn before_expiry(c: &Command) -> CommandStatus {
     if c.status == CommandStatus::Expired {
@@ -310,3 +401,6 @@ fn before_expiry(c: &Command) -> CommandStatus {
 fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
     (now - since).to_std().unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

@@ -176,6 +176,29 @@ impl TelemetrySource for InProcessTelemetrySource {
 // Commands
 // ---------------------------------------------------------------------------------------------
 
+/// Splits received commands into those still within their expiry at `now`, in order, and the
+/// EXPIRED acknowledgements of the rest: what a [`VehicleCommandLink`] hands out and what it
+/// answers itself.
+pub fn refuse_expired(
+    commands: Vec<Command>,
+    now: chrono::DateTime<Utc>,
+) -> (Vec<Command>, Vec<CommandAck>) {
+    let mut refused = Vec::new();
+    let live = commands
+        .into_iter()
+        .filter(|c| {
+            if !c.is_expired_at(now) {
+                return true;
+            }
+            tracing::info!(command_id = %c.id, vehicle_id = %c.vehicle_id,
+                expires_at = ?c.expires_at, "refusing a command that arrived after its expiry");
+            refused.push(c.expired_ack(now));
+            false
+        })
+        .collect();
+    (live, refused)
+}
+
 /// A connected in-process command sink and vehicle link. Each lane (STOP, other commands, acks)
 /// holds up to `capacity` messages (at least 1).
 pub fn command_channel(capacity: usize) -> (InProcessCommandSink, InProcessVehicleLink) {
@@ -253,17 +276,29 @@ pub struct InProcessVehicleLink {
 #[async_trait]
 impl VehicleCommandLink for InProcessVehicleLink {
     async fn poll_commands(&self, max: usize) -> Result<Vec<Command>> {
-        let mut guard = self.lanes.lock().await;
-        let lanes = &mut *guard;
+        let now = Utc::now();
         let mut out = Vec::new();
-        // The STOP lane is emptied first: a STOP dispatched after a RESUME still comes out
-        // ahead of it.
-        for lane in [&mut lanes.stop_rx, &mut lanes.normal_rx] {
-            while out.len() < max {
-                match lane.try_recv() {
-                    Ok(command) => out.push(command),
-                    Err(_) => break,
+        let mut late = Vec::new();
+        {
+            let mut guard = self.lanes.lock().await;
+            let lanes = &mut *guard;
+            // The STOP lane is emptied first: a STOP dispatched after a RESUME still comes out
+            // ahead of it.
+            for lane in [&mut lanes.stop_rx, &mut lanes.normal_rx] {
+                while out.len() < max {
+                    match lane.try_recv() {
+                        Ok(command) if command.is_expired_at(now) => late.push(command),
+                        Ok(command) => out.push(command),
+                        Err(_) => break,
+                    }
                 }
+            }
+        }
+        let (_, refusals) = refuse_expired(late, now);
+        // The command center's sweep expires them anyway if this answer cannot get through.
+        if !refusals.is_empty() {
+            if let Err(e) = self.send_acks(refusals).await {
+                tracing::warn!(error = %e, "could not acknowledge expired commands");
             }
         }
         Ok(out)
@@ -535,6 +570,39 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Closed);
+    }
+
+    #[tokio::test]
+    async fn expired_commands_are_never_handed_out_and_are_acknowledged_expired() {
+        let (sink, link) = command_channel(8);
+        let mut late_stop = command(CommandKind::Stop);
+        late_stop.expires_at = Some(Utc::now() - chrono::Duration::seconds(1));
+        let mut late_resume = command(CommandKind::Resume);
+        late_resume.expires_at = late_stop.expires_at;
+        let mut in_time = command(CommandKind::ReturnToBase);
+        in_time.expires_at = Some(Utc::now() + chrono::Duration::hours(1));
+        let no_expiry = command(CommandKind::Resume);
+        for c in [&late_stop, &late_resume, &in_time, &no_expiry] {
+            sink.dispatch(c).await.unwrap();
+        }
+        // The late ones do not count against `max` either.
+        let polled: Vec<_> = link
+            .poll_commands(2)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(polled, [in_time.id.clone(), no_expiry.id.clone()]);
+        assert!(link.poll_commands(10).await.unwrap().is_empty());
+        for late in [&late_stop, &late_resume] {
+            let ack = sink.next_ack().await.unwrap();
+            assert_eq!(
+                (ack.command_id.as_str(), ack.status),
+                (late.id.as_str(), CommandStatus::Expired)
+            );
+            assert!(ack.reason.unwrap().contains("after its expiry"));
+        }
     }
 
     #[tokio::test]

@@ -1473,6 +1473,9 @@ mod tests {
         async fn get_command(&self, _: &str) -> Result<Option<Command>> {
             not_here()
         }
+        async fn command_by_idempotency_key(&self, _: &str, _: &str) -> Result<Option<Command>> {
+            not_here()
+        }
         async fn list_commands(&self, _: &str, _: u32) -> Result<Page<Command>> {
             not_here()
         }

@@ -293,10 +293,18 @@ pub trait FleetRepository: Send + Sync {
     /// then id). What a pipeline reloads when it first sees a vehicle after a restart.
     async fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>>;
 
+    /// Inserts a command, failing with [`crate::ErrorKind::Conflict`] if its id exists or if
+    /// its issuer already has a command with its idempotency key (unique per `issued_by`).
     async fn insert_command(&self, command: &Command) -> Result<()>;
-    /// Replaces the stored lifecycle fields (status, times, reason) of a command.
+    /// Replaces the stored lifecycle fields (status, times, reason, expiry) of a command.
     async fn update_command(&self, command: &Command) -> Result<()>;
     async fn get_command(&self, command_id: &str) -> Result<Option<Command>>;
+    /// The command `issued_by` dispatched with this idempotency key, if any.
+    async fn command_by_idempotency_key(
+        &self,
+        issued_by: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<Command>>;
     /// Newest first.
     async fn list_commands(&self, vehicle_id: &str, limit: u32) -> Result<Page<Command>>;
     /// Commands still under way (DISPATCHED or DELIVERED), oldest first (by issue time, then
@@ -358,10 +366,15 @@ pub trait ReadingPublisher: TelemetryPublisher {
 /// Polling never waits, so a simulator can check for commands once per tick. Implementations
 /// return STOP commands before any other queued command; among the rest, the dispatch order.
 /// A Kafka or MQTT implementation keeps its own receive buffer and drains it here.
+///
+/// Implementations never hand out a command past its `expires_at`: they drop it and send its
+/// EXPIRED acknowledgement themselves (see [`crate::inproc::refuse_expired`]), so whatever is
+/// built on a link (the simulator, a vehicle gateway) never acts on a late command.
 #[async_trait]
 pub trait VehicleCommandLink: Send + Sync {
     /// Takes up to `max` commands that have arrived, STOP first, without waiting; empty when
-    /// there are none (also once the platform side is gone).
+    /// there are none (also once the platform side is gone). Commands past their expiry are
+    /// not returned (nor counted against `max`); they are acknowledged EXPIRED.
     async fn poll_commands(&self, max: usize) -> Result<Vec<Command>>;
 
     /// Sends acknowledgements (DELIVERED, EXECUTED, FAILED) back to the platform.

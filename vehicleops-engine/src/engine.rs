@@ -678,16 +678,23 @@ impl Engine {
     }
 
     /// Dispatches a command to a registered vehicle (`NotFound` otherwise); returns it
-    /// DISPATCHED. Its lifecycle goes out on the live hub.
+    /// DISPATCHED. Its lifecycle goes out on the live hub. It expires after the settings'
+    /// `command_timeouts.delivery`: a vehicle that receives it later refuses it (EXPIRED).
+    ///
+    /// With an `idempotency_key` (1 to 200 printable ASCII characters; `Validation`
+    /// otherwise) the dispatch is safe to retry: when `issued_by` already dispatched a command
+    /// with this key, that command is returned as it is now and nothing is sent again;
+    /// `Conflict` when the key was used for a different vehicle, command or parameters.
     pub async fn dispatch_command(
         &self,
         vehicle_id: &str,
         kind: CommandKind,
         params: CommandParams,
         issued_by: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<Command> {
         self.commands()?
-            .dispatch(vehicle_id, kind, params, issued_by)
+            .dispatch(vehicle_id, kind, params, issued_by, idempotency_key)
             .await
     }
 
@@ -726,7 +733,13 @@ impl Engine {
             reason: Some(format!("mission {}", mission.id)),
         };
         if let Err(e) = commands
-            .dispatch(&mission.vehicle_id, CommandKind::Reroute, route, issued_by)
+            .dispatch(
+                &mission.vehicle_id,
+                CommandKind::Reroute,
+                route,
+                issued_by,
+                None,
+            )
             .await
         {
             // The vehicle never got the route: the mission cannot progress.
@@ -764,7 +777,13 @@ impl Engine {
         };
         if let Err(e) = self
             .commands()?
-            .dispatch(&mission.vehicle_id, CommandKind::Stop, stop, issued_by)
+            .dispatch(
+                &mission.vehicle_id,
+                CommandKind::Stop,
+                stop,
+                issued_by,
+                None,
+            )
             .await
         {
             warn!(mission_id = %mission.id, error = %e, "could not stop the vehicle of a cancelled mission");
@@ -773,8 +792,35 @@ impl Engine {
     }
 
     // -----------------------------------------------------------------------------------------
-    // Simulator
+    // Simulator and vehicle side
     // -----------------------------------------------------------------------------------------
+
+    /// Hands the vehicle side of the transport's commands (in-process, Kafka) to the caller, a
+    /// gateway or a test acting as the vehicles: it polls the commands dispatched through this
+    /// engine (STOP first; never one past its expiry, which the link acknowledges EXPIRED
+    /// itself) and sends the vehicles' acknowledgements back. Simulators started afterwards
+    /// still publish readings but receive no commands.
+    ///
+    /// There is one vehicle side: `Conflict` if it was already taken, by an earlier call or by
+    /// the first simulator; `Config` on VDA 5050, where vehicles take their commands over MQTT;
+    /// `Closed` before `start`.
+    pub fn take_vehicle_link(&self) -> Result<Arc<dyn vehicleops_core::VehicleCommandLink>> {
+        self.with_running(|r| match &mut r.simulator {
+            SimulatorTarget::Core { link, .. } => link.take().ok_or_else(|| {
+                Error::Conflict(
+                    "the vehicle side of commands was already taken (by take_vehicle_link or \
+                     the first simulator started)"
+                        .into(),
+                )
+            }),
+            #[cfg(feature = "vda5050")]
+            SimulatorTarget::Vda5050(_) => Err(Error::Config(
+                "VDA 5050 vehicles receive their commands over MQTT; there is no vehicle link \
+                 to take"
+                    .into(),
+            )),
+        })?
+    }
 
     /// Registers and runs a simulated fleet on the engine's transport: the SDK's simulator
     /// (in-process, Kafka; the first one started also executes the commands and missions sent

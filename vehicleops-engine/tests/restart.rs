@@ -152,6 +152,7 @@ async fn before_the_crash(engine: &Engine, vehicle: &str) -> InFlight {
             CommandKind::Stop,
             CommandParams::default(),
             "tester",
+            None,
         )
         .await
         .unwrap();

@@ -8,7 +8,8 @@
 //!   lifecycle from.
 //! - Vehicle side, [`KafkaVehicleLink`] ([`VehicleCommandLink`]): consumes `fleet.commands`
 //!   into a local buffer and hands out STOP before anything else; acknowledgements are produced
-//!   to `fleet.commands.acks`.
+//!   to `fleet.commands.acks`. A command past its `expires_at` when polled is never handed out:
+//!   the link acknowledges it EXPIRED itself.
 //!
 //! STOP never waits behind other commands: dispatch sends each command at once (no queue on
 //! the platform side), and the vehicle side reorders what it has received.
@@ -26,7 +27,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::FutureProducer;
@@ -34,6 +35,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex as AsyncMutex, mpsc};
 use tracing::{info, warn};
 use vehicleops_core::VehicleCommandLink;
+use vehicleops_core::inproc::refuse_expired;
 use vehicleops_core::{
     Command, CommandAck, CommandKind, CommandSink, DispatchReceipt, Error, Result,
 };
@@ -229,15 +231,20 @@ impl Inbox {
         }
     }
 
-    fn take(&mut self, max: usize) -> Vec<Command> {
+    /// Up to `max` commands still within their expiry at `now`, STOP first, and the EXPIRED
+    /// acknowledgements of the late ones taken out on the way.
+    fn take(&mut self, max: usize, now: DateTime<Utc>) -> (Vec<Command>, Vec<CommandAck>) {
         let mut out = Vec::new();
+        let mut late = Vec::new();
         while out.len() < max {
             match self.stops.pop_front().or_else(|| self.others.pop_front()) {
+                Some(c) if c.is_expired_at(now) => late.push(c),
                 Some(c) => out.push(c),
                 None => break,
             }
         }
-        out
+        let (_, refusals) = refuse_expired(late, now);
+        (out, refusals)
     }
 }
 
@@ -306,12 +313,22 @@ impl KafkaVehicleLink {
 
 #[async_trait]
 impl VehicleCommandLink for KafkaVehicleLink {
+    /// Commands past their expiry are dropped and acknowledged EXPIRED here, so a vehicle
+    /// behind this link never receives them (e.g. ones sent while it was away).
     async fn poll_commands(&self, max: usize) -> Result<Vec<Command>> {
-        Ok(self
+        let now = Utc::now();
+        let (taken, refusals) = self
             .inbox
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .take(max))
+            .take(max, now);
+        if !refusals.is_empty() {
+            // The command center's sweep expires them anyway if this answer cannot get through.
+            if let Err(e) = self.send_acks(refusals).await {
+                warn!(error = %e, "could not acknowledge expired commands");
+            }
+        }
+        Ok(taken)
     }
 
     async fn send_acks(&self, acks: Vec<CommandAck>) -> Result<()> {
@@ -347,11 +364,49 @@ mod tests {
         inbox.push(command("c1", CommandKind::Resume));
         inbox.push(command("c2", CommandKind::ReturnToBase));
         inbox.push(command("c3", CommandKind::Stop));
-        let ids: Vec<String> = inbox.take(2).into_iter().map(|c| c.id).collect();
+        let ids: Vec<String> = inbox
+            .take(2, Utc::now())
+            .0
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
         assert_eq!(ids, ["c3", "c1"]);
-        let ids: Vec<String> = inbox.take(10).into_iter().map(|c| c.id).collect();
+        let ids: Vec<String> = inbox
+            .take(10, Utc::now())
+            .0
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
         assert_eq!(ids, ["c2"]);
-        assert!(inbox.take(10).is_empty());
+        assert!(inbox.take(10, Utc::now()).0.is_empty());
+    }
+
+    #[test]
+    fn inbox_refuses_commands_past_their_expiry() {
+        let now = Utc::now();
+        let mut inbox = Inbox::default();
+        let mut late_stop = command("c1", CommandKind::Stop);
+        late_stop.expires_at = Some(now - chrono::Duration::seconds(1));
+        inbox.push(late_stop);
+        let mut in_time = command("c2", CommandKind::Resume);
+        in_time.expires_at = Some(now + chrono::Duration::seconds(30));
+        inbox.push(in_time);
+        inbox.push(command("c3", CommandKind::ReturnToBase));
+        let (taken, refused) = inbox.take(2, now);
+        let ids: Vec<String> = taken.into_iter().map(|c| c.id).collect();
+        assert_eq!(ids, ["c2", "c3"], "the late one does not count against max");
+        assert_eq!(refused.len(), 1);
+        assert_eq!(
+            (refused[0].command_id.as_str(), refused[0].status),
+            ("c1", vehicleops_core::CommandStatus::Expired)
+        );
+        assert!(
+            refused[0]
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("after its expiry")
+        );
     }
 
     #[test]
@@ -364,7 +419,12 @@ mod tests {
         let mut mine = command("c2", CommandKind::Resume);
         mine.vehicle_id = "VH-2".into();
         inbox.push(mine);
-        let ids: Vec<String> = inbox.take(10).into_iter().map(|c| c.id).collect();
+        let ids: Vec<String> = inbox
+            .take(10, Utc::now())
+            .0
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
         assert_eq!(ids, ["c2"]);
     }
 }

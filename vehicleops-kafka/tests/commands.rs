@@ -17,15 +17,7 @@ use vehicleops_core::{
 use vehicleops_kafka::{KafkaCommandSink, KafkaVehicleLink, ProducerSettings};
 use vehicleops_store::SqliteStore;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commands_round_trip_through_kafka_to_executed_with_stop_first() {
-    let Some(bootstrap) = single_broker() else {
-        return;
-    };
-    init_tracing();
-    let config = unique_config(&bootstrap, "commands");
-    create_topics(&config).await;
-
+async fn repository_with_vh1() -> Arc<SqliteStore> {
     let repo = Arc::new(SqliteStore::in_memory().unwrap());
     repo.upsert_fleet(&Fleet {
         id: "fleet-001".into(),
@@ -41,6 +33,19 @@ async fn commands_round_trip_through_kafka_to_executed_with_stop_first() {
     })
     .await
     .unwrap();
+    repo
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_round_trip_through_kafka_to_executed_with_stop_first() {
+    let Some(bootstrap) = single_broker() else {
+        return;
+    };
+    init_tracing();
+    let config = unique_config(&bootstrap, "commands");
+    create_topics(&config).await;
+
+    let repo = repository_with_vh1().await;
     let sink = Arc::new(KafkaCommandSink::new(&config, &ProducerSettings::default()).unwrap());
     let (center, _task) = CommandCenter::start(
         sink.clone(),
@@ -62,7 +67,7 @@ async fn commands_round_trip_through_kafka_to_executed_with_stop_first() {
     ] {
         sent.push(
             center
-                .dispatch("VH-1", kind, CommandParams::default(), "op-7")
+                .dispatch("VH-1", kind, CommandParams::default(), "op-7", None)
                 .await
                 .unwrap(),
         );
@@ -122,6 +127,89 @@ async fn commands_round_trip_through_kafka_to_executed_with_stop_first() {
         assert!(stored.delivered_at.is_some() && stored.executed_at.is_some());
         assert_eq!(stored.issued_by, "op-7");
     }
+    sink.close();
+    link.close();
+    drop_topics(&config).await;
+}
+
+/// A vehicle that comes online after a command's expiry never receives it: its link drops the
+/// command and acknowledges it EXPIRED, which the command center records with the link's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_reaching_the_vehicle_link_after_its_expiry_is_refused_expired() {
+    let Some(bootstrap) = single_broker() else {
+        return;
+    };
+    init_tracing();
+    let config = unique_config(&bootstrap, "commands-expiry");
+    create_topics(&config).await;
+    let repo = repository_with_vh1().await;
+    let sink = Arc::new(KafkaCommandSink::new(&config, &ProducerSettings::default()).unwrap());
+    let (center, _task) = CommandCenter::start(
+        sink.clone(),
+        repo.clone(),
+        None,
+        CommandTimeouts {
+            delivery: Duration::from_secs(1),
+            execution: Duration::from_secs(120),
+            // Only the link's answer can expire it within this test.
+            sweep_interval: Duration::from_secs(3600),
+        },
+    );
+    let late = center
+        .dispatch(
+            "VH-1",
+            CommandKind::Stop,
+            CommandParams::default(),
+            "op-7",
+            None,
+        )
+        .await
+        .unwrap();
+    let expiry = late.expires_at.expect("dispatch sets the expiry");
+    wait_until(
+        "the command's expiry passes",
+        Duration::from_secs(60),
+        || async move { Utc::now() > expiry },
+    )
+    .await;
+
+    let link = KafkaVehicleLink::new(
+        &config,
+        &format!("{}.vehicles", config.group_id),
+        None,
+        &ProducerSettings::default(),
+    )
+    .unwrap();
+    wait_until(
+        "the link receives the command",
+        Duration::from_secs(60),
+        || {
+            let buffered = link.buffered();
+            async move { buffered >= 1 }
+        },
+    )
+    .await;
+    assert!(
+        link.poll_commands(10).await.unwrap().is_empty(),
+        "an expired command is never handed to the vehicle"
+    );
+    assert_eq!(link.buffered(), 0);
+    wait_until("the command is EXPIRED", Duration::from_secs(60), || {
+        let repo = repo.clone();
+        let id = late.id.clone();
+        async move {
+            repo.get_command(&id).await.unwrap().unwrap().status == CommandStatus::Expired
+        }
+    })
+    .await;
+    let stored = repo.get_command(&late.id).await.unwrap().unwrap();
+    assert!(
+        stored
+            .failure_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("after its expiry")),
+        "the link's reason, not the sweep's: {stored:?}"
+    );
     sink.close();
     link.close();
     drop_topics(&config).await;

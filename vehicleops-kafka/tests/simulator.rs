@@ -139,6 +139,7 @@ async fn simulator_publishes_to_kafka_and_obeys_a_stop_dispatched_through_kafka(
             CommandKind::Stop,
             CommandParams::default(),
             "op-1",
+            None,
         )
         .await
         .unwrap();

@@ -28,6 +28,8 @@
 //! - `upsert_vehicle` with an unknown fleet, and clearing, acknowledging or updating an unknown
 //!   alert, command or mission, fail with [`ErrorKind::NotFound`];
 //! - clearing an alert twice keeps the first clearing time;
+//! - a command's idempotency key is unique per issuer (`issued_by`): a second insert with both
+//!   the same is a [`ErrorKind::Conflict`];
 //! - the reload queries (`open_alerts`, `pending_commands`, `active_missions`) list oldest first,
 //!   ties by id, and `open_alerts` of no vehicles means every vehicle;
 //! - timestamps are kept to the microsecond;
@@ -71,6 +73,7 @@ macro_rules! store_conformance_tests {
             count_open_alerts,
             open_alerts_are_the_uncleared_oldest_first,
             commands_lifecycle,
+            command_idempotency_keys_are_unique_per_issuer,
             pending_commands_are_the_unfinished_oldest_first,
             missions_lifecycle,
             active_missions_are_assigned_or_in_progress_oldest_first,
@@ -226,6 +229,8 @@ fn command(id: &str, vehicle_id: &str, kind: CommandKind, secs: i64) -> Command 
         delivered_at: None,
         executed_at: None,
         failure_reason: None,
+        expires_at: None,
+        idempotency_key: None,
     }
 }
 
@@ -1039,8 +1044,8 @@ pub async fn open_alerts_are_the_uncleared_oldest_first((_, repo): Stores) {
     assert_eq!(open(vec!["VH-1".into()]).await, ["a-dwell"]);
 }
 
-/// Commands: round trip with params, lifecycle updates, newest-first listing with limit and
-/// total.
+/// Commands: round trip with params, expiry and idempotency key, lifecycle updates,
+/// newest-first listing with limit and total.
 pub async fn commands_lifecycle((_, repo): Stores) {
     let reroute = Command {
         params: CommandParams {
@@ -1051,6 +1056,8 @@ pub async fn commands_lifecycle((_, repo): Stores) {
             }],
             reason: Some("road closed".into()),
         },
+        expires_at: Some(at(30) + Duration::microseconds(123_456)),
+        idempotency_key: Some("retry-7f3c".into()),
         ..command("c1", "VH-1", CommandKind::Reroute, 0)
     };
     let c2 = command("c2", "VH-1", CommandKind::Stop, 10);
@@ -1092,6 +1099,67 @@ pub async fn commands_lifecycle((_, repo): Stores) {
     assert_eq!(ids(&page.data, |c| &c.id), vec!["c3", "c2", "c1"]);
     let page = repo.list_commands("VH-404", 10).await.unwrap();
     assert_eq!((page.data.len(), page.total), (0, 0));
+    // Listing reads them too (the equalities above already cover `get_command`).
+    let listed = repo.list_commands("VH-1", 0).await.unwrap().data;
+    assert_eq!(
+        (listed[2].expires_at, listed[2].idempotency_key.as_deref()),
+        (reroute.expires_at, Some("retry-7f3c")),
+        "expiry and key survive the updates"
+    );
+}
+
+/// Idempotency keys: a command is found by its issuer and key (and only so); a second command
+/// with the same issuer and key is a conflict, while another issuer may use the same key and
+/// commands without a key never collide.
+pub async fn command_idempotency_keys_are_unique_per_issuer((_, repo): Stores) {
+    let keyed = |id: &str, by: &str, key: Option<&str>| Command {
+        issued_by: by.into(),
+        idempotency_key: key.map(Into::into),
+        expires_at: Some(at(30)),
+        ..command(id, "VH-1", CommandKind::Stop, 0)
+    };
+    let original = keyed("c1", "op-1", Some("k-1"));
+    repo.insert_command(&original).await.unwrap();
+    assert_eq!(
+        repo.command_by_idempotency_key("op-1", "k-1")
+            .await
+            .unwrap(),
+        Some(original.clone())
+    );
+    for (by, key) in [("op-2", "k-1"), ("op-1", "k-2"), ("op-1", "K-1")] {
+        assert_eq!(
+            repo.command_by_idempotency_key(by, key).await.unwrap(),
+            None,
+            "{by} {key}"
+        );
+    }
+
+    let err = repo
+        .insert_command(&keyed("c2", "op-1", Some("k-1")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert_eq!(repo.get_command("c2").await.unwrap(), None);
+
+    let other_issuer = keyed("c3", "op-2", Some("k-1"));
+    repo.insert_command(&other_issuer).await.unwrap();
+    assert_eq!(
+        repo.command_by_idempotency_key("op-2", "k-1")
+            .await
+            .unwrap(),
+        Some(other_issuer)
+    );
+    for id in ["c4", "c5"] {
+        repo.insert_command(&keyed(id, "op-1", None)).await.unwrap();
+    }
+    assert_eq!(
+        repo.command_by_idempotency_key("op-1", "k-1")
+            .await
+            .unwrap(),
+        Some(original),
+        "still the original"
+    );
+    assert_eq!(repo.list_commands("VH-1", 0).await.unwrap().total, 4);
 }
 
 /// Pending commands are the DISPATCHED and DELIVERED ones of every vehicle, oldest first with

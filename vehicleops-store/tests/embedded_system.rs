@@ -254,12 +254,19 @@ async fn stop_command_halts_a_simulated_vehicle_and_reaches_executed() {
             CommandKind::Stop,
             Default::default(),
             "op-001",
+            None,
         )
         .await;
     assert_eq!(unknown.unwrap_err().kind(), ErrorKind::NotFound);
 
     let cmd = commands
-        .dispatch(vehicle, CommandKind::Stop, Default::default(), "op-001")
+        .dispatch(
+            vehicle,
+            CommandKind::Stop,
+            Default::default(),
+            "op-001",
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(cmd.status, CommandStatus::Dispatched);
@@ -430,7 +437,13 @@ async fn acknowledgements_reach_commands_dispatched_before_a_restart() {
         CommandTimeouts::default(),
     );
     let cmd = before
-        .dispatch("VH-1", CommandKind::Stop, Default::default(), "op-001")
+        .dispatch(
+            "VH-1",
+            CommandKind::Stop,
+            Default::default(),
+            "op-001",
+            None,
+        )
         .await
         .unwrap();
     drop(task);

@@ -288,7 +288,13 @@ async fn pending_commands_survive_a_restart(backend: Backend) {
     let (center, task) =
         CommandCenter::start(Arc::new(sink), stores.1.clone(), None, patient.clone());
     let never_acked = center
-        .dispatch("VH-C", CommandKind::Stop, CommandParams::default(), "op-1")
+        .dispatch(
+            "VH-C",
+            CommandKind::Stop,
+            CommandParams::default(),
+            "op-1",
+            None,
+        )
         .await
         .unwrap();
     let delivered = center
@@ -297,6 +303,7 @@ async fn pending_commands_survive_a_restart(backend: Backend) {
             CommandKind::Resume,
             CommandParams::default(),
             "op-1",
+            None,
         )
         .await
         .unwrap();
@@ -367,6 +374,7 @@ async fn pending_commands_survive_a_restart(backend: Backend) {
             CommandKind::ReturnToBase,
             CommandParams::default(),
             "op-2",
+            None,
         )
         .await
         .unwrap();

@@ -15,6 +15,10 @@
 //! reports an error that references it, or ends or leaves the order before that node. Delivery and execution timeouts are the
 //! [`vehicleops_core::CommandTimeouts`] of the `CommandCenter` (EXPIRED, TIMEOUT).
 //!
+//! VDA 5050 messages have no expiry field, so a vehicle cannot refuse a late instant action or
+//! order itself: the sink refuses to publish a command already past its `expires_at` (the
+//! `CommandCenter` records it EXPIRED, "not sent").
+//!
 //! Vehicles are addressed by serial number (= vehicle id); the manufacturer is learnt from
 //! their `state` and falls back to [`SinkConfig::manufacturer`].
 
@@ -466,7 +470,22 @@ impl Vda5050CommandSink {
 
 #[async_trait]
 impl CommandSink for Vda5050CommandSink {
+    /// Refuses (`Conflict`) a command already past its `expires_at`: instantActions and orders
+    /// carry no expiry, so a late command would be carried out however late it arrives. The
+    /// `CommandCenter` records such a refusal as EXPIRED with this reason.
     async fn dispatch(&self, command: &Command) -> Result<DispatchReceipt> {
+        let now = Utc::now();
+        if command.is_expired_at(now) {
+            return Err(Error::Conflict(format!(
+                "command {} expired at {} before it could be sent; VDA 5050 instantActions and \
+                 orders carry no expiry, so it is not published late",
+                command.id,
+                command
+                    .expires_at
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default()
+            )));
+        }
         let id = command.id.clone();
         let transport_ref = match command.command {
             CommandKind::Stop => {
@@ -724,6 +743,42 @@ mod tests {
             result_description: (status == ActionStatus::Failed).then(|| "brakes stuck".into()),
         });
         s
+    }
+
+    #[tokio::test]
+    async fn a_command_past_its_expiry_is_not_published() {
+        // Nothing listens on port 1: a command that got as far as publishing would fail
+        // differently (or wait for the broker), not with this refusal.
+        let sink = Vda5050CommandSink::connect(SinkConfig {
+            endpoint: MqttEndpoint::new("127.0.0.1", 1, "expiry-test"),
+            scheme: TopicScheme::default(),
+            manufacturer: "acme".into(),
+            stop_mode: StopMode::Pause,
+            charging_node: RoutePoint {
+                node_id: "charger".into(),
+                x: 0.0,
+                y: 0.0,
+                map_id: "site".into(),
+            },
+            georeference: None,
+        });
+        let mut stop = Command::new(
+            "AGV-1",
+            "fleet-001",
+            CommandKind::Stop,
+            vehicleops_core::CommandParams::default(),
+            "op-1",
+        )
+        .unwrap();
+        stop.expires_at = Some(Utc::now() - chrono::Duration::seconds(1));
+        let err = sink.dispatch(&stop).await.unwrap_err();
+        assert_eq!(err.kind(), vehicleops_core::ErrorKind::Conflict, "{err}");
+        assert!(err.to_string().contains("carry no expiry"), "{err}");
+        assert_eq!(
+            sink.shared.lock().unwrap().header_ids.len(),
+            0,
+            "nothing built"
+        );
     }
 
     #[test]

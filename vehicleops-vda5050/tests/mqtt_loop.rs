@@ -483,7 +483,7 @@ async fn commands_round_trip_with_their_lifecycle_and_every_message_validates() 
         reason: None,
     };
     let reroute = center
-        .dispatch("AGV-5", CommandKind::Reroute, params, "op-1")
+        .dispatch("AGV-5", CommandKind::Reroute, params, "op-1", None)
         .await
         .unwrap();
     // STOP while it drives: the vehicle pauses mid-route.
@@ -492,7 +492,13 @@ async fn commands_round_trip_with_their_lifecycle_and_every_message_validates() 
     })
     .await;
     let stop = center
-        .dispatch("AGV-5", CommandKind::Stop, CommandParams::default(), "op-1")
+        .dispatch(
+            "AGV-5",
+            CommandKind::Stop,
+            CommandParams::default(),
+            "op-1",
+            None,
+        )
         .await
         .unwrap();
     let stop = command_status(&store, &stop.id, CommandStatus::Executed).await;
@@ -524,7 +530,7 @@ async fn commands_round_trip_with_their_lifecycle_and_every_message_validates() 
         reason: None,
     };
     let extend = center
-        .dispatch("AGV-5", CommandKind::Reroute, params, "op-1")
+        .dispatch("AGV-5", CommandKind::Reroute, params, "op-1", None)
         .await
         .unwrap();
     let updated = eventually("the order update taken", || async {
@@ -539,6 +545,7 @@ async fn commands_round_trip_with_their_lifecycle_and_every_message_validates() 
             CommandKind::Resume,
             CommandParams::default(),
             "op-1",
+            None,
         )
         .await
         .unwrap();
@@ -564,6 +571,7 @@ async fn commands_round_trip_with_their_lifecycle_and_every_message_validates() 
             CommandKind::ReturnToBase,
             CommandParams::default(),
             "op-1",
+            None,
         )
         .await
         .unwrap();
@@ -744,7 +752,7 @@ async fn stop_by_cancel_order_fails_the_running_reroute() {
         reason: None,
     };
     let reroute = center
-        .dispatch("AGV-3", CommandKind::Reroute, params, "op-1")
+        .dispatch("AGV-3", CommandKind::Reroute, params, "op-1", None)
         .await
         .unwrap();
     eventually("driving", || async {
@@ -752,7 +760,13 @@ async fn stop_by_cancel_order_fails_the_running_reroute() {
     })
     .await;
     let stop = center
-        .dispatch("AGV-3", CommandKind::Stop, CommandParams::default(), "op-1")
+        .dispatch(
+            "AGV-3",
+            CommandKind::Stop,
+            CommandParams::default(),
+            "op-1",
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(

@@ -568,7 +568,8 @@ impl NativeEngine {
     // Commands
     // -----------------------------------------------------------------------------------------
 
-    /// Dispatches STOP, RESUME, REROUTE or RETURN_TO_BASE to a registered vehicle.
+    /// Dispatches STOP, RESUME, REROUTE or RETURN_TO_BASE to a registered vehicle. With an
+    /// idempotency key, a retry by the same issuer returns the original command.
     #[napi]
     pub async fn dispatch_command(
         &self,
@@ -576,13 +577,20 @@ impl NativeEngine {
         command: String,
         params: Option<Value>,
         issued_by: Option<String>,
+        idempotency_key: Option<String>,
     ) -> napi::Result<Value> {
         let kind: CommandKind = command.parse().or_js()?;
         let params: CommandParams = optional("params", params)?;
         let issued_by = issued_by.as_deref().unwrap_or(ISSUED_BY);
         let command = self
             .inner
-            .dispatch_command(&vehicle_id, kind, params, issued_by)
+            .dispatch_command(
+                &vehicle_id,
+                kind,
+                params,
+                issued_by,
+                idempotency_key.as_deref(),
+            )
             .await
             .or_js()?;
         to_js(&command)

@@ -566,8 +566,12 @@ impl Engine {
     // ---------------------------------------------------------------------------------------
 
     /// Dispatches STOP, RESUME, REROUTE (with `waypoints`) or RETURN_TO_BASE to a registered
-    /// vehicle; returns the command, DISPATCHED. Its lifecycle goes out on live subscriptions.
-    #[pyo3(signature = (vehicle_id, command, *, waypoints=None, reason=None, issued_by="python".to_owned()))]
+    /// vehicle; returns the command, DISPATCHED, with its `expires_at`. Its lifecycle goes out
+    /// on live subscriptions. With `idempotency_key`, a retry by the same `issued_by` returns
+    /// the original command instead of sending another (ConflictError if the key was used for
+    /// a different command).
+    #[pyo3(signature = (vehicle_id, command, *, waypoints=None, reason=None, issued_by="python".to_owned(), idempotency_key=None))]
+    #[allow(clippy::too_many_arguments)] // keyword arguments on the Python side
     fn dispatch_command<'py>(
         &self,
         py: Python<'py>,
@@ -576,6 +580,7 @@ impl Engine {
         waypoints: Option<Bound<'py, PyAny>>,
         reason: Option<String>,
         issued_by: String,
+        idempotency_key: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let kind: CommandKind = command.parse().into_py_result()?;
         let params = CommandParams {
@@ -585,7 +590,13 @@ impl Engine {
         let inner = self.inner.clone();
         awaitable(py, async move {
             let c = inner
-                .dispatch_command(&vehicle_id, kind, params, &issued_by)
+                .dispatch_command(
+                    &vehicle_id,
+                    kind,
+                    params,
+                    &issued_by,
+                    idempotency_key.as_deref(),
+                )
                 .await
                 .into_py_result()?;
             to_py(&c)

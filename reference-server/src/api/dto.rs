@@ -306,6 +306,23 @@ pub struct CommandDispatched {
     pub status: String,
     pub issued_by: String,
     pub issued_at: DateTime<Utc>,
+    /// After this the command is not carried out: a vehicle that receives it later refuses it
+    /// (EXPIRED). The issue time plus the server's command delivery timeout.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<Command> for CommandDispatched {
+    fn from(c: Command) -> Self {
+        CommandDispatched {
+            id: c.id,
+            vehicle_id: c.vehicle_id,
+            command: c.command.as_str().into(),
+            status: c.status.as_str().into(),
+            issued_by: c.issued_by,
+            issued_at: c.issued_at,
+            expires_at: c.expires_at,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -321,6 +338,10 @@ pub struct CommandOut {
     pub delivered_at: Option<DateTime<Utc>>,
     pub executed_at: Option<DateTime<Utc>>,
     pub failure_reason: Option<String>,
+    /// When the command stops being carried out (see `CommandDispatched.expires_at`).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The `Idempotency-Key` it was dispatched with, if any.
+    pub idempotency_key: Option<String>,
 }
 
 impl From<&Command> for CommandOut {
@@ -336,6 +357,8 @@ impl From<&Command> for CommandOut {
             delivered_at: c.delivered_at,
             executed_at: c.executed_at,
             failure_reason: c.failure_reason.clone(),
+            expires_at: c.expires_at,
+            idempotency_key: c.idempotency_key.clone(),
         }
     }
 }

@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use vehicleops_core::{
     AlertFilter, CommandKind, CommandParams, HistoryQuery, Metric, MissionFilter, MissionPriority,
     MissionRequest, MissionStatus, MissionType, Severity, TimeRange, VehicleStatus, Waypoint,
+    validate_idempotency_key,
 };
 
 use super::AppState;
@@ -286,18 +287,56 @@ pub async fn telemetry_history(
 
 // --- commands ---------------------------------------------------------------------------------
 
+/// The request header that makes a command dispatch safe to retry.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The `Idempotency-Key` header: absent, or one value of 1 to 200 printable ASCII characters
+/// (422 naming the header otherwise).
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    const NAME: &str = "Idempotency-Key";
+    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::unprocessable(NAME, "must be given once"));
+    }
+    let key = value
+        .to_str()
+        .map_err(|_| ApiError::unprocessable(NAME, "must be printable ASCII characters only"))?;
+    validate_idempotency_key(key).map_err(|e| ApiError::unprocessable(NAME, e.reason))?;
+    Ok(Some(key.to_owned()))
+}
+
 /// Send STOP, RESUME, REROUTE (with `params.waypoints`) or RETURN_TO_BASE to a vehicle.
+///
+/// The command expires at `expires_at` (its issue time plus the command delivery timeout): a
+/// vehicle that receives it later refuses it and it ends EXPIRED. With an `Idempotency-Key`,
+/// a retry by the same operator answers 202 with the original command (same `id`, its current
+/// status) instead of sending another; 409 if the key was used for a different command.
 #[utoipa::path(post, path = "/api/v1/commands/{vehicle_id}", tag = "commands",
-    security(("bearer" = [])), params(("vehicle_id" = String, Path)), request_body = CommandRequest,
-    responses((status = 202, body = CommandDispatched), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    security(("bearer" = [])),
+    params(("vehicle_id" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the dispatch safe to \
+            retry: 1 to 200 printable ASCII characters, unique per operator. A repeated request \
+            with the same key returns the command the first one dispatched.",
+            example = "3f2c9a1e-stop-VH-001")),
+    request_body = CommandRequest,
+    responses((status = 202, body = CommandDispatched,
+            description = "Dispatched, or the original command of a repeated Idempotency-Key"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody,
+            description = "The Idempotency-Key was used for a different command"),
         (status = 422, body = ErrorBody)))]
 pub async fn dispatch_command(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(vehicle_id): ApiPath<String>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<CommandRequest>,
 ) -> ApiResult<(StatusCode, Json<CommandDispatched>)> {
+    let key = idempotency_key(&headers)?;
     let kind = CommandKind::from(body.command);
     state.vehicle(&principal, &vehicle_id).await?;
     let params = CommandParams {
@@ -306,19 +345,9 @@ pub async fn dispatch_command(
     };
     let command = state
         .engine
-        .dispatch_command(&vehicle_id, kind, params, &principal.id)
+        .dispatch_command(&vehicle_id, kind, params, &principal.id, key.as_deref())
         .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(CommandDispatched {
-            id: command.id,
-            vehicle_id: command.vehicle_id,
-            command: command.command.as_str().into(),
-            status: command.status.as_str().into(),
-            issued_by: command.issued_by,
-            issued_at: command.issued_at,
-        }),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(command.into())))
 }
 
 /// Commands sent to a vehicle, newest first, with their lifecycle status.

@@ -1,4 +1,4 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Waypoint;
@@ -125,6 +125,16 @@ pub struct Command {
     pub executed_at: Option<DateTime<Utc>>,
     /// Set with FAILED, TIMEOUT and EXPIRED.
     pub failure_reason: Option<String>,
+    /// After this the command must not be carried out: a vehicle (or the link that delivers to
+    /// it) that receives it later answers EXPIRED instead. Set by
+    /// [`CommandCenter::dispatch`](crate::CommandCenter::dispatch) to the issue time plus the
+    /// delivery timeout; `None` for commands stored before expiry existed.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The key the issuer dispatched it with: a retry with the same key (same issuer) returns
+    /// this command instead of sending another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 impl Command {
@@ -153,11 +163,37 @@ impl Command {
             params,
             status: CommandStatus::Dispatched,
             issued_by: issued_by.into(),
-            issued_at: Utc::now(),
+            // To the microsecond, as stores keep it: the command a retry reads back is the one
+            // the first dispatch returned.
+            issued_at: Utc::now().trunc_subsecs(6),
             delivered_at: None,
             executed_at: None,
             failure_reason: None,
+            expires_at: None,
+            idempotency_key: None,
         })
+    }
+
+    /// Whether the command is past its expiry at `now` (never, without one).
+    pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|expiry| expiry < now)
+    }
+
+    /// The acknowledgement that refuses this command because it reached the vehicle at `at`,
+    /// after its expiry: EXPIRED, saying so.
+    pub fn expired_ack(&self, at: DateTime<Utc>) -> CommandAck {
+        let expiry = self
+            .expires_at
+            .map_or_else(|| "-".to_owned(), |e| e.to_rfc3339());
+        CommandAck {
+            command_id: self.id.clone(),
+            vehicle_id: self.vehicle_id.clone(),
+            status: CommandStatus::Expired,
+            at,
+            reason: Some(format!(
+                "arrived after its expiry ({expiry}) and was not carried out"
+            )),
+        }
     }
 
     /// Applies a lifecycle step, stamping the matching time.
@@ -187,12 +223,36 @@ impl Command {
     }
 }
 
+/// The longest idempotency key accepted, in characters.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
+
+/// Checks an idempotency key: 1 to [`MAX_IDEMPOTENCY_KEY_LEN`] printable ASCII characters
+/// (space to `~`). The error names `idempotency_key`.
+pub fn validate_idempotency_key(key: &str) -> Result<(), ValidationError> {
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+        return Err(ValidationError::new(
+            "idempotency_key",
+            format!(
+                "must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters long, got {}",
+                key.chars().count()
+            ),
+        ));
+    }
+    if let Some(bad) = key.chars().find(|c| !(' '..='~').contains(c)) {
+        return Err(ValidationError::new(
+            "idempotency_key",
+            format!("must be printable ASCII characters only, found {bad:?}"),
+        ));
+    }
+    Ok(())
+}
+
 /// A vehicle's acknowledgement of a command, flowing back from a [`crate::CommandSink`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommandAck {
     pub command_id: String,
     pub vehicle_id: String,
-    /// DELIVERED, EXECUTED or FAILED.
+    /// DELIVERED, EXECUTED or FAILED; EXPIRED when the command arrived after its expiry.
     pub status: CommandStatus,
     pub at: DateTime<Utc>,
     #[serde(default)]
@@ -281,6 +341,58 @@ mod tests {
         };
         let e = Command::new("VH-1", "f", CommandKind::Reroute, params, "op").unwrap_err();
         assert_eq!(e.field, "params.waypoints");
+    }
+
+    #[test]
+    fn expiry_is_strictly_after_expires_at_and_never_without_one() {
+        let mut c = stop();
+        let t = Utc::now();
+        assert!(!c.is_expired_at(t + chrono::Duration::days(365)));
+        c.expires_at = Some(t);
+        assert!(!c.is_expired_at(t));
+        assert!(c.is_expired_at(t + chrono::Duration::milliseconds(1)));
+        let ack = c.expired_ack(t + chrono::Duration::seconds(1));
+        assert_eq!(
+            (ack.status, ack.command_id.as_str()),
+            (Expired, c.id.as_str())
+        );
+        assert!(ack.reason.unwrap().contains("after its expiry"));
+        // A late command can still be refused: DISPATCHED → EXPIRED is legal.
+        c.advance(Expired, t, Some("late".into())).unwrap();
+    }
+
+    #[test]
+    fn idempotency_keys_are_1_to_200_printable_ascii_characters() {
+        for good in ["a", "retry-7f3c 2024-02-15T14:32:18Z ~!", &"k".repeat(200)] {
+            validate_idempotency_key(good).unwrap();
+        }
+        for bad in [
+            "",
+            &"k".repeat(201),
+            "tab\there",
+            "new\nline",
+            "caf\u{e9}",
+            "\u{7f}",
+        ] {
+            let e = validate_idempotency_key(bad).unwrap_err();
+            assert_eq!(e.field, "idempotency_key", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn older_json_without_expiry_or_key_still_decodes() {
+        let mut v = serde_json::to_value(stop()).unwrap();
+        assert!(v["expires_at"].is_null());
+        assert!(v.get("idempotency_key").is_none(), "skipped when unset");
+        let obj = v.as_object_mut().unwrap();
+        obj.remove("expires_at");
+        let c: Command = serde_json::from_value(v).unwrap();
+        assert_eq!((c.expires_at, c.idempotency_key), (None, None));
+        let mut keyed = stop();
+        keyed.idempotency_key = Some("k-1".into());
+        keyed.expires_at = Some(Utc::now());
+        let back: Command = serde_json::from_value(serde_json::to_value(&keyed).unwrap()).unwrap();
+        assert_eq!(back, keyed);
     }
 
     #[test]

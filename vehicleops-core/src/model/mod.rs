@@ -12,7 +12,10 @@ pub use analytics::{
     FleetPerformanceReport, FleetSummary, Metric, SeriesPoint, TimeRange, VehicleMetricsSummary,
     VehiclePerformance,
 };
-pub use command::{Command, CommandAck, CommandKind, CommandParams, CommandStatus};
+pub use command::{
+    Command, CommandAck, CommandKind, CommandParams, CommandStatus, MAX_IDEMPOTENCY_KEY_LEN,
+    validate_idempotency_key,
+};
 pub use fleet::{Fleet, Operator, Role, Vehicle};
 pub use mission::{Mission, MissionPriority, MissionStatus, MissionType};
 pub use telemetry::{GeoPoint, MapPose, Reading, Telemetry, VehicleStatus, Waypoint};

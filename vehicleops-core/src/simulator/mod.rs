@@ -15,7 +15,8 @@
 //! Commands: STOP brakes hard and holds the vehicle (EXECUTED once it stands still); RESUME
 //! releases it; REROUTE and RETURN_TO_BASE replace the plan (EXECUTED once adopted; a stopped
 //! vehicle keeps standing until RESUME). Every command delivered to a simulated vehicle is
-//! acknowledged DELIVERED first.
+//! acknowledged DELIVERED first, unless it arrives after its `expires_at`: then it is
+//! acknowledged EXPIRED and ignored, as is a RESUME overtaken by a STOP issued after it.
 //!
 //! ```
 //! use chrono::{Duration, TimeZone, Utc};
@@ -155,11 +156,17 @@ impl Simulator {
     /// DELIVERED and then EXECUTED or FAILED, or just DELIVERED for a STOP still braking (its
     /// EXECUTED comes from [`Simulator::drain_acks`] after the tick it stands still in), or
     /// just FAILED for a vehicle this simulator does not have.
+    ///
+    /// A command past its `expires_at` at the simulator's current time is refused: it gets one
+    /// EXPIRED acknowledgement saying it arrived after its expiry, and the vehicle does nothing.
     pub fn apply_command(&mut self, command: &Command) -> Vec<CommandAck> {
         // Acks carry simulated time, never the wall clock, to stay reproducible.
         let at = self
             .last_tick
             .map_or(command.issued_at, |t| t.max(command.issued_at));
+        if command.is_expired_at(at) {
+            return vec![command.expired_ack(at)];
+        }
         let reply = |status, reason: Option<String>| {
             ack(&command.id, &command.vehicle_id, status, at, reason)
         };

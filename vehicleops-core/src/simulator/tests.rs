@@ -339,6 +339,45 @@ fn a_resume_overtaken_by_a_later_stop_does_not_undo_it() {
 }
 
 #[test]
+fn a_command_arriving_after_its_expiry_is_refused_and_not_carried_out() {
+    let mut s = sim(1, Scenario::Normal);
+    // Under way at 20 ticks (10 s of simulated time).
+    let before = run_until(&mut s, 0, 100, |r| r.speed_kmh > 20.0);
+    let now = before.last().unwrap().timestamp;
+    let mut stop = command(VH1, CommandKind::Stop, vec![]);
+    stop.expires_at = Some(now - Duration::milliseconds(1));
+    let acks = s.apply_command(&stop);
+    assert_eq!(statuses(&acks), [CommandStatus::Expired]);
+    assert_eq!(acks[0].command_id, stop.id);
+    assert_eq!(acks[0].at, now, "acknowledged at simulated time");
+    assert!(
+        acks[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("after its expiry"),
+        "{acks:?}"
+    );
+    // Nothing happened: a STOP halts within 6 ticks, yet 10 ticks on the vehicle has not
+    // stopped, and no EXECUTED follows.
+    let after = run(&mut s, 10);
+    assert!(
+        after.iter().all(|r| r[0].status != VehicleStatus::Stopped),
+        "{after:?}"
+    );
+    assert!(s.drain_acks().is_empty());
+
+    // The same command still within its expiry is carried out.
+    let mut in_time = command(VH1, CommandKind::Stop, vec![]);
+    in_time.expires_at = Some(t0() + Duration::hours(1));
+    assert_eq!(
+        statuses(&s.apply_command(&in_time))[0],
+        CommandStatus::Delivered
+    );
+    run_until(&mut s, 0, 200, |r| r.status == VehicleStatus::Stopped);
+}
+
+#[test]
 fn resume_while_braking_cancels_the_pending_stop() {
     let mut s = sim(1, Scenario::Normal);
     run_until(&mut s, 0, 100, |r| r.speed_kmh > 30.0);

@@ -81,10 +81,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "indexes for reloading open state after a restart",
         plan: v3_restart_state,
     },
+    Migration {
+        version: 4,
+        name: "command expiry and idempotency keys",
+        plan: v4_command_expiry_and_idempotency,
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: i32 = 3;
+pub const LATEST_VERSION: i32 = 4;
 
 fn v1_entities_and_telemetry(layout: TelemetryLayout) -> Plan {
     let mut s = vec![
@@ -272,6 +277,28 @@ fn v3_restart_state(_layout: TelemetryLayout) -> Plan {
                 "CREATE INDEX IF NOT EXISTS commands_pending
                     ON vehicleops.commands (issued_at, id)
                     WHERE status IN ('DISPATCHED', 'DELIVERED')",
+            ),
+        ],
+    }
+}
+
+/// Commands that cannot act late and are safe to retry: when a command expires (a vehicle that
+/// receives it later refuses it), and the issuer's idempotency key. The partial unique index
+/// finds the original of a retry and makes one of two concurrent inserts with one key fail.
+fn v4_command_expiry_and_idempotency(_layout: TelemetryLayout) -> Plan {
+    Plan {
+        transactional: true,
+        statements: vec![
+            required(
+                "ALTER TABLE vehicleops.commands ADD COLUMN IF NOT EXISTS expires_at timestamptz",
+            ),
+            required(
+                "ALTER TABLE vehicleops.commands ADD COLUMN IF NOT EXISTS idempotency_key text",
+            ),
+            required(
+                "CREATE UNIQUE INDEX IF NOT EXISTS commands_by_idempotency_key
+                    ON vehicleops.commands (issued_by, idempotency_key)
+                    WHERE idempotency_key IS NOT NULL",
             ),
         ],
     }

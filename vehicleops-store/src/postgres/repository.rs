@@ -57,7 +57,7 @@ fn alert_from_row(row: &PgRow) -> Result<Alert, sqlx::Error> {
 }
 
 const COMMAND_COLUMNS: &str = "id, vehicle_id, fleet_id, command, params, status, issued_by, \
-    issued_at, delivered_at, executed_at, failure_reason";
+    issued_at, delivered_at, executed_at, failure_reason, expires_at, idempotency_key";
 
 fn command_from_row(row: &PgRow) -> Result<Command, sqlx::Error> {
     Ok(Command {
@@ -72,6 +72,8 @@ fn command_from_row(row: &PgRow) -> Result<Command, sqlx::Error> {
         delivered_at: row.try_get("delivered_at")?,
         executed_at: row.try_get("executed_at")?,
         failure_reason: row.try_get("failure_reason")?,
+        expires_at: row.try_get("expires_at")?,
+        idempotency_key: row.try_get("idempotency_key")?,
     })
 }
 
@@ -462,7 +464,7 @@ impl FleetRepository for PostgresStore {
     async fn insert_command(&self, command: &Command) -> Result<()> {
         let result = sqlx::query(&format!(
             "INSERT INTO vehicleops.commands ({COMMAND_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .bind(&command.id)
         .bind(&command.vehicle_id)
@@ -475,14 +477,22 @@ impl FleetRepository for PostgresStore {
         .bind(command.delivered_at)
         .bind(command.executed_at)
         .bind(&command.failure_reason)
+        .bind(command.expires_at)
+        .bind(&command.idempotency_key)
         .execute(&self.pool)
         .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if sqlstate(&e).as_deref() == Some("23505") => Err(Error::Conflict(format!(
-                "command `{}` already exists",
-                command.id
-            ))),
+            Err(e) if sqlstate(&e).as_deref() == Some("23505") => {
+                Err(match constraint(&e).as_deref() {
+                    Some("commands_by_idempotency_key") => Error::Conflict(format!(
+                        "`{}` already used idempotency key {:?} for another command",
+                        command.issued_by,
+                        command.idempotency_key.as_deref().unwrap_or_default()
+                    )),
+                    _ => Error::Conflict(format!("command `{}` already exists", command.id)),
+                })
+            }
             Err(e) => Err(self.db(e)),
         }
     }
@@ -490,7 +500,8 @@ impl FleetRepository for PostgresStore {
     async fn update_command(&self, command: &Command) -> Result<()> {
         let done = sqlx::query(
             "UPDATE vehicleops.commands
-             SET status = $2, delivered_at = $3, executed_at = $4, failure_reason = $5
+             SET status = $2, delivered_at = $3, executed_at = $4, failure_reason = $5,
+                 expires_at = $6
              WHERE id = $1",
         )
         .bind(&command.id)
@@ -498,6 +509,7 @@ impl FleetRepository for PostgresStore {
         .bind(command.delivered_at)
         .bind(command.executed_at)
         .bind(&command.failure_reason)
+        .bind(command.expires_at)
         .execute(&self.pool)
         .await
         .map_err(|e| self.db(e))?;
@@ -514,6 +526,27 @@ impl FleetRepository for PostgresStore {
             command_from_row,
         )
         .await
+    }
+
+    async fn command_by_idempotency_key(
+        &self,
+        issued_by: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<Command>> {
+        // Spelled so that the partial index `commands_by_idempotency_key` answers it.
+        let row = sqlx::query(&format!(
+            "SELECT {COMMAND_COLUMNS} FROM vehicleops.commands
+             WHERE issued_by = $1 AND idempotency_key = $2 AND idempotency_key IS NOT NULL"
+        ))
+        .bind(issued_by)
+        .bind(idempotency_key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.db(e))?;
+        row.as_ref()
+            .map(command_from_row)
+            .transpose()
+            .map_err(|e| self.db(e))
     }
 
     async fn list_commands(&self, vehicle_id: &str, limit: u32) -> Result<Page<Command>> {

@@ -319,7 +319,8 @@ fn open_alerts(conn: &Connection, vehicle_ids: &[String]) -> Result<Vec<Alert>> 
 const PENDING_STATUSES: &str = "('DISPATCHED', 'DELIVERED')";
 
 const SELECT_COMMAND: &str = "SELECT id, vehicle_id, fleet_id, command, params, status, \
-     issued_by, issued_at, delivered_at, executed_at, failure_reason FROM commands";
+     issued_by, issued_at, delivered_at, executed_at, failure_reason, expires_at, \
+     idempotency_key FROM commands";
 
 fn command_from_row(row: &Row<'_>) -> rusqlite::Result<Command> {
     Ok(Command {
@@ -334,14 +335,16 @@ fn command_from_row(row: &Row<'_>) -> rusqlite::Result<Command> {
         delivered_at: opt_from_micros(row.get(8)?)?,
         executed_at: opt_from_micros(row.get(9)?)?,
         failure_reason: row.get(10)?,
+        expires_at: opt_from_micros(row.get(11)?)?,
+        idempotency_key: row.get(12)?,
     })
 }
 
 fn insert_command(conn: &Connection, command: &Command) -> Result<()> {
     conn.execute(
         "INSERT INTO commands (id, vehicle_id, fleet_id, command, params, status, issued_by, \
-         issued_at, delivered_at, executed_at, failure_reason) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         issued_at, delivered_at, executed_at, failure_reason, expires_at, idempotency_key) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             command.id,
             command.vehicle_id,
@@ -354,9 +357,25 @@ fn insert_command(conn: &Connection, command: &Command) -> Result<()> {
             command.delivered_at.map(micros),
             command.executed_at.map(micros),
             command.failure_reason,
+            command.expires_at.map(micros),
+            command.idempotency_key,
         ],
     )
-    .map_err(|e| insert_error(e, || format!("command `{}` already exists", command.id)))?;
+    .map_err(|e| {
+        // The message names the columns of the index that was violated.
+        let key_taken = e.to_string().contains("idempotency_key");
+        insert_error(e, || {
+            if key_taken {
+                format!(
+                    "`{}` already used idempotency key {:?} for another command",
+                    command.issued_by,
+                    command.idempotency_key.as_deref().unwrap_or_default()
+                )
+            } else {
+                format!("command `{}` already exists", command.id)
+            }
+        })
+    })?;
     Ok(())
 }
 
@@ -364,13 +383,14 @@ fn update_command(conn: &Connection, command: &Command) -> Result<()> {
     let changed = conn
         .execute(
             "UPDATE commands SET status = ?2, delivered_at = ?3, executed_at = ?4, \
-             failure_reason = ?5 WHERE id = ?1",
+             failure_reason = ?5, expires_at = ?6 WHERE id = ?1",
             params![
                 command.id,
                 enum_name(&command.status)?,
                 command.delivered_at.map(micros),
                 command.executed_at.map(micros),
                 command.failure_reason,
+                command.expires_at.map(micros),
             ],
         )
         .map_err(backend_error)?;
@@ -748,6 +768,27 @@ impl FleetRepository for SqliteStore {
                 conn,
                 &format!("{SELECT_COMMAND} WHERE id = ?"),
                 [command_id],
+                command_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn command_by_idempotency_key(
+        &self,
+        issued_by: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<Command>> {
+        let (issued_by, key) = (issued_by.to_string(), idempotency_key.to_string());
+        self.with_reader(move |conn| {
+            // Spelled so that the partial index `commands_by_idempotency_key` answers it.
+            query_opt(
+                conn,
+                &format!(
+                    "{SELECT_COMMAND} WHERE issued_by = ? AND idempotency_key = ? \
+                     AND idempotency_key IS NOT NULL"
+                ),
+                [issued_by, key],
                 command_from_row,
             )
         })

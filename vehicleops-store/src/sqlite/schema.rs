@@ -10,6 +10,7 @@ use super::{BACKEND, backend_error};
 const MIGRATIONS: &[&str] = &[
     include_str!("schema/0001_init.sql"),
     include_str!("schema/0002_restart_state.sql"),
+    include_str!("schema/0003_command_expiry_and_idempotency.sql"),
 ];
 
 /// Applies the migrations this database lacks, all in one transaction, so a crash mid-way leaves
