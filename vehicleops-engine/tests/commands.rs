@@ -1,0 +1,257 @@
+//! Commands end to end on the in-process transport, with the test acting as the vehicles
+//! through [`Engine::take_vehicle_link`]: a command nobody picks up expires, one delivered but
+//! never finished times out, one that reaches the vehicle side after its expiry is never handed
+//! out and ends EXPIRED with the link's reason, and a retried idempotency key sends one command.
+//!
+//! No timed assertions: every wait polls with a deadline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use vehicleops_core::{
+    Command, CommandAck, CommandKind, CommandParams, CommandStatus, CommandTimeouts, ErrorKind,
+    SimulatorConfig, Vehicle, VehicleCommandLink,
+};
+use vehicleops_engine::{Engine, EngineSettings};
+
+const FLEET: &str = "fleet-cmd";
+const VEHICLE: &str = "fleet-cmd-VH-1";
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Polls `check` until it returns `Some`, for at most [`DEADLINE`].
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A started in-process engine with one registered vehicle and the vehicle side of its
+/// commands in the test's hands.
+async fn engine(timeouts: CommandTimeouts) -> (Engine, Arc<dyn VehicleCommandLink>) {
+    let engine = Engine::open(EngineSettings {
+        command_timeouts: timeouts,
+        ..EngineSettings::default()
+    })
+    .await
+    .unwrap();
+    engine.start().await.unwrap();
+    engine
+        .register_fleet(FLEET, Some("Commands"))
+        .await
+        .unwrap();
+    engine
+        .register_vehicle(Vehicle {
+            id: VEHICLE.into(),
+            fleet_id: FLEET.into(),
+            name: None,
+            home: None,
+        })
+        .await
+        .unwrap();
+    let link = engine.take_vehicle_link().unwrap();
+    (engine, link)
+}
+
+async fn dispatch(engine: &Engine, kind: CommandKind, key: Option<&str>) -> Command {
+    engine
+        .dispatch_command(VEHICLE, kind, CommandParams::default(), "op-1", key)
+        .await
+        .unwrap()
+}
+
+/// Waits for the command to reach `status` and returns it.
+async fn ends(engine: &Engine, id: &str, status: CommandStatus) -> Command {
+    eventually(&format!("{id} {}", status.as_str()), || async {
+        Some(engine.command(id).await.unwrap()).filter(|c| c.status == status)
+    })
+    .await
+}
+
+fn ack(command: &Command, status: CommandStatus) -> CommandAck {
+    CommandAck {
+        command_id: command.id.clone(),
+        vehicle_id: command.vehicle_id.clone(),
+        status,
+        at: Utc::now(),
+        reason: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_no_vehicle_picks_up_ends_expired() {
+    let (engine, link) = engine(CommandTimeouts {
+        delivery: Duration::from_millis(300),
+        execution: Duration::from_secs(60),
+        sweep_interval: Duration::from_millis(50),
+    })
+    .await;
+    let stop = dispatch(&engine, CommandKind::Stop, None).await;
+    assert_eq!(
+        stop.expires_at,
+        Some(stop.issued_at + chrono::Duration::milliseconds(300))
+    );
+    // The vehicle never polls: the sweep expires it.
+    let expired = ends(&engine, &stop.id, CommandStatus::Expired).await;
+    assert_eq!(
+        expired.failure_reason.as_deref(),
+        Some("no vehicle acknowledged the command in time")
+    );
+    assert_eq!(expired.delivered_at, None);
+    // Polled now, it is never handed out.
+    assert!(link.poll_commands(10).await.unwrap().is_empty());
+    assert_eq!(
+        engine.command(&stop.id).await.unwrap().status,
+        CommandStatus::Expired
+    );
+    engine.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivered_command_never_finished_times_out() {
+    let (engine, link) = engine(CommandTimeouts {
+        delivery: Duration::from_secs(60),
+        execution: Duration::from_millis(300),
+        sweep_interval: Duration::from_millis(50),
+    })
+    .await;
+    let resume = dispatch(&engine, CommandKind::Resume, None).await;
+    let received = eventually("the vehicle receives the command", || async {
+        Some(link.poll_commands(10).await.unwrap()).filter(|c| !c.is_empty())
+    })
+    .await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].id, resume.id);
+    assert_eq!(received[0].expires_at, resume.expires_at);
+    link.send_acks(vec![ack(&resume, CommandStatus::Delivered)])
+        .await
+        .unwrap();
+    let timed_out = ends(&engine, &resume.id, CommandStatus::Timeout).await;
+    assert!(timed_out.delivered_at.is_some(), "{timed_out:?}");
+    assert_eq!(
+        timed_out.failure_reason.as_deref(),
+        Some("the vehicle did not finish the command in time")
+    );
+    engine.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_polled_after_its_expiry_is_never_handed_out_and_ends_expired() {
+    let (engine, link) = engine(CommandTimeouts {
+        delivery: Duration::from_millis(300),
+        execution: Duration::from_secs(60),
+        // Only the link can expire it within this test.
+        sweep_interval: Duration::from_secs(3600),
+    })
+    .await;
+    let stop = dispatch(&engine, CommandKind::Stop, None).await;
+    let expiry = stop.expires_at.unwrap();
+    eventually("the command's expiry to pass", || async {
+        (Utc::now() > expiry).then_some(())
+    })
+    .await;
+    assert!(
+        link.poll_commands(10).await.unwrap().is_empty(),
+        "a late command is never handed to the vehicle"
+    );
+    let expired = ends(&engine, &stop.id, CommandStatus::Expired).await;
+    let reason = expired.failure_reason.unwrap();
+    assert!(
+        reason.contains("arrived after its expiry"),
+        "the link's reason: {reason}"
+    );
+    // Nothing is left to take.
+    assert!(link.poll_commands(10).await.unwrap().is_empty());
+    engine.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_idempotency_key_twice_sends_one_command() {
+    let (engine, link) = engine(CommandTimeouts::default()).await;
+    let first = dispatch(&engine, CommandKind::Stop, Some("stop-vh1-0001")).await;
+    let retry = dispatch(&engine, CommandKind::Stop, Some("stop-vh1-0001")).await;
+    assert_eq!(retry.id, first.id);
+    assert_eq!(retry.idempotency_key.as_deref(), Some("stop-vh1-0001"));
+    // The in-process sink queues a command before `dispatch_command` returns: whatever was
+    // sent is there to poll now.
+    let received = link.poll_commands(10).await.unwrap();
+    let ids: Vec<&str> = received.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, [first.id.as_str()], "the link sees it once");
+    let history = engine.command_history(VEHICLE, 10).await.unwrap();
+    assert_eq!(history.total, 1);
+
+    // The vehicle carries it out; a late retry still answers with the original, as it is now.
+    link.send_acks(vec![ack(&first, CommandStatus::Executed)])
+        .await
+        .unwrap();
+    ends(&engine, &first.id, CommandStatus::Executed).await;
+    let late_retry = dispatch(&engine, CommandKind::Stop, Some("stop-vh1-0001")).await;
+    assert_eq!(
+        (late_retry.id.as_str(), late_retry.status),
+        (first.id.as_str(), CommandStatus::Executed)
+    );
+    let err = engine
+        .dispatch_command(
+            VEHICLE,
+            CommandKind::Resume,
+            CommandParams::default(),
+            "op-1",
+            Some("stop-vh1-0001"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+    assert!(link.poll_commands(10).await.unwrap().is_empty());
+    assert_eq!(engine.command_history(VEHICLE, 10).await.unwrap().total, 1);
+    engine.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vehicle_link_can_be_taken_once_and_not_after_a_simulator_took_it() {
+    let engine = Engine::open(EngineSettings::default()).await.unwrap();
+    let before = engine.take_vehicle_link().err().unwrap();
+    assert_eq!(before.kind(), ErrorKind::Closed, "{before}");
+    engine.start().await.unwrap();
+    let _link = engine.take_vehicle_link().unwrap();
+    let again = engine.take_vehicle_link().err().unwrap();
+    assert_eq!(again.kind(), ErrorKind::Conflict, "{again}");
+    // A simulator still runs, without commands.
+    let run = engine
+        .run_simulator(SimulatorConfig {
+            vehicles: 1,
+            max_ticks: Some(2),
+            ..SimulatorConfig::default()
+        })
+        .await
+        .unwrap();
+    run.stop().await.unwrap();
+    engine.close().await.unwrap();
+
+    let engine = Engine::open(EngineSettings::default()).await.unwrap();
+    engine.start().await.unwrap();
+    let run = engine
+        .run_simulator(SimulatorConfig {
+            vehicles: 1,
+            max_ticks: Some(2),
+            ..SimulatorConfig::default()
+        })
+        .await
+        .unwrap();
+    let taken = engine.take_vehicle_link().err().unwrap();
+    assert_eq!(
+        taken.kind(),
+        ErrorKind::Conflict,
+        "the first simulator has it: {taken}"
+    );
+    run.stop().await.unwrap();
+    engine.close().await.unwrap();
+}
