@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use async_trait::async_trait;
 use vehicleops_core::inproc::{InProcessBus, InProcessTelemetrySource};
 use vehicleops_core::pipeline::ReadingObserver;
 use vehicleops_core::{
