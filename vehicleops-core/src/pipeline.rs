@@ -24,6 +24,26 @@
 //! moved to this instance. While the repository cannot answer, processing does not wait: the
 //! load is retried with backoff on later batches, and an episode raised again meanwhile keeps
 //! the new alert and clears the stored one.
+//!
+//! **Partitions that move between instances.** Several instances can share a partitioned
+//! source (a Kafka consumer group). The processor remembers the partition of each vehicle's
+//! last raw record ([`RecordOrigin::partition`]) and asks the source, after every batch and on
+//! every tick, which partitions it was assigned or gave up
+//! ([`TelemetrySource::take_partition_changes`]):
+//!
+//! * a partition **newly assigned** to this instance may have been read by another one since
+//!   this one last did: the episodes that one raised or cleared are unknown here. Before the
+//!   batch is applied, the state of the vehicles of that partition (open episodes, rule states,
+//!   last reading) is dropped, so their next reading is a first sight and reloads their open
+//!   episodes from the repository, as on a fresh instance (counted in `vehicles_reassigned`);
+//! * a partition **given up** is read by another instance now: the state of its vehicles is
+//!   dropped once the batch is applied (counted in `vehicles_released`), so this instance does
+//!   not keep their stale episodes nor raise OFFLINE for vehicles it no longer receives.
+//!
+//! Vehicles of the partitions this instance kept are left alone: their newest alerts may not be
+//! stored yet (processing runs ahead of the writer), so a reload could miss them. Readings a
+//! source decoded itself carry no partition and are never forgotten this way; a source without
+//! partitions reports no changes. Per reading this costs one stored integer.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -114,6 +134,11 @@ pub struct PipelineStats {
     pub alerts_cleared: AtomicU64,
     /// Open alert episodes reloaded from the repository (after a restart or a rebalance).
     pub alerts_restored: AtomicU64,
+    /// Vehicles whose state was dropped because their partition was newly assigned to this
+    /// instance (it came back after another instance read it): reloaded on their next reading.
+    pub vehicles_reassigned: AtomicU64,
+    /// Vehicles whose state was dropped because this instance gave their partition up.
+    pub vehicles_released: AtomicU64,
     pub write_micros_total: AtomicU64,
     pub write_micros_max: AtomicU64,
     /// Readings processed but not yet stored.
@@ -140,6 +165,8 @@ pub struct StatsSnapshot {
     pub alerts_raised: u64,
     pub alerts_cleared: u64,
     pub alerts_restored: u64,
+    pub vehicles_reassigned: u64,
+    pub vehicles_released: u64,
     pub avg_write_ms: f64,
     pub max_write_ms: f64,
     pub in_flight: u64,
@@ -178,6 +205,8 @@ impl PipelineStats {
             alerts_raised: l(&self.alerts_raised),
             alerts_cleared: l(&self.alerts_cleared),
             alerts_restored: l(&self.alerts_restored),
+            vehicles_reassigned: l(&self.vehicles_reassigned),
+            vehicles_released: l(&self.vehicles_released),
             avg_write_ms: if batches == 0 {
                 0.0
             } else {
@@ -355,6 +384,15 @@ enum AlertChange {
     },
 }
 
+/// Why the vehicles of some partitions are forgotten.
+#[derive(Debug, Clone, Copy)]
+enum Moved {
+    /// Newly assigned to this instance: another one may have read them meanwhile.
+    Assigned,
+    /// Given up: another instance reads them now.
+    Revoked,
+}
+
 /// An open episode of one vehicle: its type and key, and the alert that records it.
 struct OpenEpisode {
     alert_type: AlertType,
@@ -366,6 +404,9 @@ struct OpenEpisode {
 }
 
 struct VehicleState {
+    /// The partition of the vehicle's last raw record ([`RecordOrigin::partition`]); `None` for
+    /// readings a source decoded itself.
+    partition: Option<i32>,
     last: Telemetry,
     rule_states: Vec<RuleState>,
     open: Vec<OpenEpisode>,
@@ -448,6 +489,11 @@ impl Processor {
                     continue;
                 }
                 _ = tick.tick() => {
+                    // Partitions that moved while no batch came (e.g. all given up).
+                    if let Some(changes) = source.take_partition_changes() {
+                        self.forget_partitions(&changes.assigned, Moved::Assigned);
+                        self.forget_partitions(&changes.revoked, Moved::Revoked);
+                    }
                     let job = self.on_tick();
                     if !job.alerts.is_empty() {
                         hold(&mut held, job);
@@ -458,7 +504,17 @@ impl Processor {
             };
             match batch {
                 Ok(Some(batch)) => {
+                    // Taken right after the batch: an assignment reported now may already
+                    // have records in it (forget first), a revocation may not have been
+                    // filtered out of it yet (forget once it is applied).
+                    let changes = source.take_partition_changes();
+                    if let Some(changes) = &changes {
+                        self.forget_partitions(&changes.assigned, Moved::Assigned);
+                    }
                     let job = self.process(batch).await;
+                    if let Some(changes) = &changes {
+                        self.forget_partitions(&changes.revoked, Moved::Revoked);
+                    }
                     hold(&mut held, job);
                 }
                 Ok(None) => {
@@ -492,7 +548,7 @@ impl Processor {
         for record in batch.records {
             let decoded = match record {
                 SourceRecord::Raw { payload, origin } => match decode_telemetry(&payload) {
-                    Ok(t) => t,
+                    Ok(t) => (t, Some(origin.partition)),
                     Err(e) => {
                         dead.push(DeadLetter {
                             payload,
@@ -505,7 +561,7 @@ impl Processor {
                     }
                 },
                 SourceRecord::Decoded(t) => match t.validate() {
-                    Ok(()) => t,
+                    Ok(()) => (t, None),
                     Err(e) => {
                         dead.push(DeadLetter {
                             payload: serde_json::to_vec(&t).unwrap_or_default(),
@@ -523,8 +579,8 @@ impl Processor {
         if self.reload.repository.is_some() {
             self.reload_open_alerts(&valid, &mut alerts).await;
         }
-        for t in valid {
-            self.apply(t, &mut readings, &mut updates, &mut alerts);
+        for (t, partition) in valid {
+            self.apply(t, partition, &mut readings, &mut updates, &mut alerts);
         }
         // `in_flight` grows before `valid` does: a reader that sees `valid` (or
         // `dead_lettered`) account for this batch then also sees it in flight until stored,
@@ -568,6 +624,7 @@ impl Processor {
     fn apply(
         &mut self,
         t: Telemetry,
+        partition: Option<i32>,
         readings: &mut Vec<Reading>,
         updates: &mut Vec<Arc<LiveUpdate>>,
         alerts: &mut Vec<AlertChange>,
@@ -575,6 +632,7 @@ impl Processor {
         let is_first = !self.vehicles.contains_key(&t.vehicle_id);
         if is_first {
             let mut fresh = VehicleState {
+                partition,
                 last: t.clone(),
                 rule_states: self.rules.iter().map(|_| RuleState::default()).collect(),
                 open: Vec::new(),
@@ -593,6 +651,7 @@ impl Processor {
             .vehicles
             .get_mut(&t.vehicle_id)
             .expect("inserted above");
+        state.partition = partition;
         let newer = (t.timestamp, t.seq) > (state.last.timestamp, state.last.seq);
         if !is_first && !newer {
             // A replay or an out-of-order reading: store it, but leave state and alerts alone.
@@ -632,14 +691,18 @@ impl Processor {
     /// Loads the open alerts of the vehicles of `batch` not seen before (and, when a retry is
     /// due, of those whose load failed earlier) in one query. New vehicles' alerts are staged for
     /// their first reading; late results are taken up at once.
-    async fn reload_open_alerts(&mut self, batch: &[Telemetry], alerts: &mut Vec<AlertChange>) {
+    async fn reload_open_alerts(
+        &mut self,
+        batch: &[(Telemetry, Option<i32>)],
+        alerts: &mut Vec<AlertChange>,
+    ) {
         let Some(repository) = self.reload.repository.clone() else {
             return;
         };
         self.reload.staged.clear();
         let mut new_ids: Vec<String> = Vec::new();
         let mut new_set: HashSet<&str> = HashSet::new();
-        for t in batch {
+        for (t, _) in batch {
             if !self.vehicles.contains_key(&t.vehicle_id) && new_set.insert(&t.vehicle_id) {
                 new_ids.push(t.vehicle_id.clone());
             }
@@ -706,6 +769,55 @@ impl Processor {
             debug!(
                 vehicles = ids.len(),
                 "newly seen vehicles have no open alerts"
+            );
+        }
+    }
+
+    /// Drops the state of the vehicles whose last raw record came from one of `partitions`
+    /// (see the module docs), so their next reading is a first sight again. Vehicles of other
+    /// partitions, and those whose readings carry no partition, are kept.
+    fn forget_partitions(&mut self, partitions: &[i32], moved: Moved) {
+        if partitions.is_empty() {
+            return;
+        }
+        let before = self.vehicles.len();
+        let owed = !self.reload.owed.is_empty();
+        let mut forgotten: Vec<String> = Vec::new();
+        self.vehicles.retain(|id, state| {
+            let moved = state.partition.is_some_and(|p| partitions.contains(&p));
+            if moved && owed {
+                forgotten.push(id.clone());
+            }
+            !moved
+        });
+        // A load still owed for a forgotten vehicle is done afresh on its next reading.
+        if !forgotten.is_empty() {
+            self.reload.owed.retain(|id| !forgotten.contains(id));
+        }
+        let count = (before - self.vehicles.len()) as u64;
+        let counter = match moved {
+            Moved::Assigned => &self.stats.vehicles_reassigned,
+            Moved::Revoked => &self.stats.vehicles_released,
+        };
+        counter.fetch_add(count, Ordering::Relaxed);
+        if count > 0 {
+            info!(
+                vehicles = count,
+                ?partitions,
+                "{}",
+                match moved {
+                    Moved::Assigned => {
+                        "partitions assigned again: their vehicles' state is reloaded from the \
+                         repository on their next reading"
+                    }
+                    Moved::Revoked => "partitions given up: their vehicles' state is dropped",
+                }
+            );
+        } else {
+            debug!(
+                ?partitions,
+                ?moved,
+                "partitions moved; no vehicle of them known here"
             );
         }
     }
@@ -1074,11 +1186,13 @@ mod tests {
         ))
     }
 
-    /// Hands out prepared batches, then ends; records which batches were acknowledged.
+    /// Hands out prepared batches, then ends; records which batches were acknowledged. A batch
+    /// can come with partition changes, reported by the next `take_partition_changes`.
     struct ScriptedSource {
-        batches: Mutex<VecDeque<Vec<SourceRecord>>>,
+        batches: Mutex<VecDeque<(Vec<SourceRecord>, PartitionChanges)>>,
         acked: Arc<Mutex<Vec<usize>>>,
         next: AtomicUsize,
+        changes: Mutex<PartitionChanges>,
     }
 
     struct Ack(usize, Arc<Mutex<Vec<usize>>>);
@@ -1095,22 +1209,44 @@ mod tests {
     impl TelemetrySource for ScriptedSource {
         async fn next_batch(&self, _max: usize) -> Result<Option<SourceBatch>> {
             let next = self.batches.lock().unwrap().pop_front();
-            Ok(next.map(|records| SourceBatch {
-                records,
-                ack: Some(Box::new(Ack(
-                    self.next.fetch_add(1, Ordering::SeqCst),
-                    self.acked.clone(),
-                ))),
+            Ok(next.map(|(records, changes)| {
+                let mut pending = self.changes.lock().unwrap();
+                pending.assigned.extend(changes.assigned);
+                pending.revoked.extend(changes.revoked);
+                SourceBatch {
+                    records,
+                    ack: Some(Box::new(Ack(
+                        self.next.fetch_add(1, Ordering::SeqCst),
+                        self.acked.clone(),
+                    ))),
+                }
             }))
+        }
+
+        fn take_partition_changes(&self) -> Option<PartitionChanges> {
+            let changes = std::mem::take(&mut *self.changes.lock().unwrap());
+            (!changes.is_empty()).then_some(changes)
         }
     }
 
     fn source(batches: Vec<Vec<SourceRecord>>) -> (Arc<ScriptedSource>, Arc<Mutex<Vec<usize>>>) {
+        source_with_changes(
+            batches
+                .into_iter()
+                .map(|b| (b, PartitionChanges::default()))
+                .collect(),
+        )
+    }
+
+    fn source_with_changes(
+        batches: Vec<(Vec<SourceRecord>, PartitionChanges)>,
+    ) -> (Arc<ScriptedSource>, Arc<Mutex<Vec<usize>>>) {
         let acked = Arc::new(Mutex::new(Vec::new()));
         let s = ScriptedSource {
             batches: Mutex::new(batches.into()),
             acked: acked.clone(),
             next: AtomicUsize::new(0),
+            changes: Mutex::new(PartitionChanges::default()),
         };
         (Arc::new(s), acked)
     }
@@ -1714,5 +1850,211 @@ mod tests {
         let stats = handle.join().await.unwrap();
         assert_eq!(stats.stored, 20);
         assert_eq!(*acked.lock().unwrap(), (0..20).collect::<Vec<usize>>());
+    }
+
+    /// A raw record of `t` as a Kafka source hands it out: from `partition` of the raw topic.
+    fn raw_on(partition: i32, t: &Telemetry) -> SourceRecord {
+        SourceRecord::Raw {
+            payload: serde_json::to_vec(t).unwrap(),
+            origin: RecordOrigin {
+                stream: "fleet.telemetry.raw".into(),
+                partition,
+                offset: t.seq as i64,
+            },
+        }
+    }
+
+    fn assigned(partitions: &[i32]) -> PartitionChanges {
+        PartitionChanges {
+            assigned: partitions.to_vec(),
+            revoked: Vec::new(),
+        }
+    }
+
+    fn cleared_ids(repo: &ScriptedRepository) -> Vec<String> {
+        repo.cleared
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.0.clone())
+            .collect()
+    }
+
+    fn queried(repo: &ScriptedRepository) -> Vec<Vec<String>> {
+        repo.open_queries.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn a_partition_assigned_again_reloads_its_vehicles_from_the_repository() {
+        // VH-1's partition 3 is read here and raises an episode; then it moves to another
+        // instance, which clears the episode, and comes back: the source reports partition 3
+        // newly assigned with the next batch. The repository (standing in for the other
+        // instance) lists no open alert any more, so the next violating reading raises a new
+        // alert instead of being taken for the stale episode, and only that one is cleared.
+        let (src, _) = source_with_changes(vec![
+            (
+                vec![raw_on(3, &reading("VH-1", 0, 95.0, 4.7))],
+                PartitionChanges::default(),
+            ),
+            (
+                vec![raw_on(3, &reading("VH-1", 60, 96.0, 4.7))],
+                assigned(&[3]),
+            ),
+            (
+                vec![raw_on(3, &reading("VH-1", 61, 60.0, 4.7))],
+                PartitionChanges::default(),
+            ),
+        ]);
+        let repo = Arc::new(ScriptedRepository::default());
+        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
+            .repository(repo.clone())
+            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
+            .config(fast_config())
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        let inserted = repo.inserted.lock().unwrap().clone();
+        assert_eq!(inserted.len(), 2, "a new episode: {inserted:?}");
+        assert_ne!(inserted[0], inserted[1]);
+        assert_eq!(
+            cleared_ids(&repo),
+            vec![inserted[1].clone()],
+            "the episode the other instance cleared is not cleared again"
+        );
+        assert_eq!(
+            queried(&repo),
+            vec![vec!["VH-1".to_string()], vec!["VH-1".to_string()]],
+            "reloaded on its first reading after the assignment"
+        );
+        assert_eq!(
+            (
+                stats.vehicles_reassigned,
+                stats.vehicles_released,
+                stats.alerts_raised,
+                stats.alerts_cleared
+            ),
+            (1, 0, 2, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn vehicles_of_partitions_kept_are_not_reloaded_when_others_are_assigned() {
+        // Partitions 5 and 0 are newly assigned; VH-1 (partition 3) and VH-2 (decoded by its
+        // source, no partition) keep their state: their open episodes go on (no reload, no
+        // second alert) and each clears once.
+        let (src, _) = source_with_changes(vec![
+            (
+                vec![
+                    raw_on(3, &reading("VH-1", 0, 95.0, 4.7)),
+                    SourceRecord::Decoded(reading("VH-2", 0, 95.0, 4.7)),
+                ],
+                PartitionChanges::default(),
+            ),
+            (
+                vec![
+                    raw_on(3, &reading("VH-1", 1, 96.0, 4.7)),
+                    SourceRecord::Decoded(reading("VH-2", 1, 96.0, 4.7)),
+                ],
+                assigned(&[5, 0]),
+            ),
+            (
+                vec![
+                    raw_on(3, &reading("VH-1", 2, 60.0, 4.7)),
+                    SourceRecord::Decoded(reading("VH-2", 2, 60.0, 4.7)),
+                ],
+                PartitionChanges::default(),
+            ),
+        ]);
+        let repo = Arc::new(ScriptedRepository::default());
+        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
+            .repository(repo.clone())
+            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
+            .config(fast_config())
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        assert_eq!(
+            queried(&repo),
+            vec![vec!["VH-1".to_string(), "VH-2".to_string()]]
+        );
+        let mut inserted = repo.inserted.lock().unwrap().clone();
+        let mut cleared = cleared_ids(&repo);
+        inserted.sort();
+        cleared.sort();
+        assert_eq!(inserted.len(), 2);
+        assert_eq!(cleared, inserted);
+        assert_eq!(
+            (
+                stats.vehicles_reassigned,
+                stats.alerts_raised,
+                stats.alerts_cleared
+            ),
+            (0, 2, 2)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_partition_given_up_drops_its_vehicles_after_the_batch() {
+        // The revocation of partition 3 is reported with the second batch: that batch's reading
+        // still belongs to the open episode (no reload, nothing new), and then VH-1 is
+        // forgotten, so a later reading of it is a first sight (here the repository still lists
+        // the episode: it is taken up and cleared once). VH-2 on partition 4 is kept.
+        let (src, _) = source_with_changes(vec![
+            (
+                vec![
+                    raw_on(3, &reading("VH-1", 0, 95.0, 4.7)),
+                    raw_on(4, &reading("VH-2", 0, 10.0, 4.7)),
+                ],
+                PartitionChanges::default(),
+            ),
+            (
+                vec![raw_on(3, &reading("VH-1", 1, 96.0, 4.7))],
+                PartitionChanges {
+                    assigned: Vec::new(),
+                    revoked: vec![3],
+                },
+            ),
+            (
+                vec![
+                    raw_on(3, &reading("VH-1", 2, 60.0, 4.7)),
+                    raw_on(4, &reading("VH-2", 2, 10.0, 4.7)),
+                ],
+                PartitionChanges::default(),
+            ),
+        ]);
+        let repo = Arc::new(ScriptedRepository::default());
+        repo.open_answers.lock().unwrap().push_back(Ok(Vec::new()));
+        *repo.then_inserted_plus.lock().unwrap() = Some(Vec::new());
+        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
+            .repository(repo.clone())
+            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
+            .config(fast_config())
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        assert_eq!(
+            queried(&repo),
+            vec![
+                vec!["VH-1".to_string(), "VH-2".to_string()],
+                vec!["VH-1".to_string()]
+            ],
+            "VH-1 reloaded once, after the batch that came with the revocation"
+        );
+        let inserted = repo.inserted.lock().unwrap().clone();
+        assert_eq!(inserted.len(), 1);
+        assert_eq!(cleared_ids(&repo), inserted);
+        assert_eq!(
+            (
+                stats.vehicles_released,
+                stats.vehicles_reassigned,
+                stats.alerts_restored,
+                stats.alerts_raised,
+                stats.alerts_cleared
+            ),
+            (1, 0, 1, 1, 1)
+        );
     }
 }

@@ -55,6 +55,24 @@ impl std::fmt::Debug for SourceBatch {
     }
 }
 
+/// Partitions a source took up or gave up (a Kafka consumer-group rebalance), as reported by
+/// [`TelemetrySource::take_partition_changes`]. Partitions are those of
+/// [`RecordOrigin::partition`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartitionChanges {
+    /// Partitions newly assigned to this instance: other instances may have read them since
+    /// this one last did (if it ever did).
+    pub assigned: Vec<i32>,
+    /// Partitions this instance gave up and has not been assigned again.
+    pub revoked: Vec<i32>,
+}
+
+impl PartitionChanges {
+    pub fn is_empty(&self) -> bool {
+        self.assigned.is_empty() && self.revoked.is_empty()
+    }
+}
+
 /// A stream of telemetry, delivered at least once.
 ///
 /// Implementations: the in-process bus ([`crate::inproc`]), Kafka (`vehicleops-kafka`),
@@ -64,6 +82,19 @@ pub trait TelemetrySource: Send + Sync {
     /// Waits for the next batch of at most `max` records. `Ok(None)` means the source has ended
     /// (closed or shut down) and will yield nothing more.
     async fn next_batch(&self, max: usize) -> Result<Option<SourceBatch>>;
+
+    /// The partitions this source was assigned or gave up since the previous call, or `None`
+    /// when none changed (the default, for sources without partitions that move between
+    /// instances). The pipeline calls it right after each [`Self::next_batch`] and on its ticks,
+    /// and forgets what it knows of the vehicles of those partitions (see [`crate::pipeline`]).
+    ///
+    /// A source that implements it reports an assignment no later than with the first batch
+    /// holding records of the assigned partition, and hands out no record of a partition after
+    /// reporting it revoked (until it reports it assigned again). A partition revoked and then
+    /// assigned again before the call is reported as assigned only.
+    fn take_partition_changes(&self) -> Option<PartitionChanges> {
+        None
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,7 +20,15 @@
 //! the pipeline from that partition has been stored and committed, and drops records of that partition that
 //! were polled but not yet handed out — the new owner starts exactly after the last stored
 //! record. An ack that arrives after its partition moved (the drain timed out) is not committed,
-//! so it can never move the new owner's position.
+//! so it can never move the new owner's position, and batches of it still queued then are
+//! handed out without its records.
+//!
+//! The source also tells the pipeline which partitions it was assigned and which it gave up
+//! ([`TelemetrySource::take_partition_changes`]): a vehicle's readings may have been processed
+//! by another member while its partition was away, so the pipeline drops what it knows of the
+//! vehicles of a newly assigned partition and reloads their open alert episodes from the
+//! repository (and drops the vehicles of a revoked one). Partitions kept through a rebalance
+//! are not reported.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -37,7 +45,8 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{Mutex as AsyncMutex, mpsc};
 use tracing::{debug, info, warn};
 use vehicleops_core::{
-    BatchAck, Error, RecordOrigin, Result, SourceBatch, SourceRecord, TelemetrySource,
+    BatchAck, Error, PartitionChanges, RecordOrigin, Result, SourceBatch, SourceRecord,
+    TelemetrySource,
 };
 
 use crate::config::KafkaConfig;
@@ -93,6 +102,9 @@ struct LedgerState {
     revocations: u64,
     /// Set when the source closes: revocations then do not wait for acks that will not come.
     closing: bool,
+    /// Partitions assigned or revoked since the pipeline last asked
+    /// ([`TelemetrySource::take_partition_changes`]).
+    changes: PartitionChanges,
 }
 
 /// Positions are "next offset to read" (last record's offset + 1); 0 until known.
@@ -234,6 +246,9 @@ impl ConsumerContext for IngestContext {
         let mut state = self.ledger.lock();
         for k in &revoked {
             state.owned.remove(k);
+            if !state.changes.revoked.contains(&k.1) {
+                state.changes.revoked.push(k.1);
+            }
         }
         state.revocations += 1;
         drop(state);
@@ -251,7 +266,19 @@ impl ConsumerContext for IngestContext {
                 let assigned = keys(tpl);
                 let mut state = self.ledger.lock();
                 for k in &assigned {
-                    state.owned.entry(k.clone()).or_default();
+                    // With the cooperative assignor an assignment lists only the partitions
+                    // added; an eager one lists them all, so check what is new.
+                    if state.owned.contains_key(k) {
+                        continue;
+                    }
+                    state.owned.insert(k.clone(), Progress::default());
+                    // Another member may have read it since: the pipeline reloads its
+                    // vehicles. Assigned again after a revocation it has not been told of yet,
+                    // it is reported as assigned only.
+                    state.changes.revoked.retain(|p| *p != k.1);
+                    if !state.changes.assigned.contains(&k.1) {
+                        state.changes.assigned.push(k.1);
+                    }
                 }
                 drop(state);
                 // New partitions start fetching even while others are paused; the consumer
@@ -305,6 +332,9 @@ impl Handoff {
 struct PolledBatch {
     records: Vec<SourceRecord>,
     next_offsets: HashMap<PartitionKey, i64>,
+    /// [`LedgerState::revocations`] when the batch was queued: records of partitions revoked
+    /// since are dropped when the pipeline takes it.
+    revocations: u64,
 }
 
 impl PolledBatch {
@@ -312,6 +342,7 @@ impl PolledBatch {
         PolledBatch {
             records: Vec::new(),
             next_offsets: HashMap::new(),
+            revocations: 0,
         }
     }
 
@@ -471,10 +502,19 @@ impl TelemetrySource for KafkaTelemetrySource {
     async fn next_batch(&self, max: usize) -> Result<Option<SourceBatch>> {
         self.requested_max.store(max.max(1), Ordering::Relaxed);
         let mut rx = self.batches.lock().await;
-        let Some(batch) = rx.recv().await else {
+        let Some(mut batch) = rx.recv().await else {
             return Ok(None);
         };
         self.handoff.took_one();
+        {
+            // A revocation that gave up waiting for the pipeline can leave batches of the
+            // revoked partitions queued: the new owner replays them, and the pipeline, told of
+            // the revocation, must not see them.
+            let state = self.ledger.lock();
+            if state.revocations != batch.revocations {
+                batch.retain_owned(&state);
+            }
+        }
         Ok(Some(SourceBatch {
             records: batch.records,
             ack: Some(Box::new(OffsetsAck {
@@ -483,6 +523,17 @@ impl TelemetrySource for KafkaTelemetrySource {
                 next_offsets: batch.next_offsets,
             })),
         }))
+    }
+
+    /// Partitions of the raw topic assigned to or revoked from this member since the last call
+    /// (the first call reports the initial assignment). Records of a revoked partition still
+    /// queued when it was revoked are not handed out.
+    fn take_partition_changes(&self) -> Option<PartitionChanges> {
+        let mut state = self.ledger.lock();
+        if state.changes.is_empty() {
+            return None;
+        }
+        Some(std::mem::take(&mut state.changes))
     }
 }
 
@@ -640,6 +691,9 @@ impl Poller {
                             p.dispatched = p.dispatched.max(*next);
                         }
                     }
+                    // Revocations run inside `poll` on this thread, and the batch was checked
+                    // against the last one after polling: it holds only owned partitions.
+                    batch.revocations = state.revocations;
                     drop(state);
                     permit.send(std::mem::replace(&mut batch, PolledBatch::new()));
                     if paused {

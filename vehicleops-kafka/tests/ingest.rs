@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -351,5 +352,280 @@ async fn partitions_moving_while_paused_keep_flowing() {
     })
     .await
     .unwrap();
+    drop_topics(&config).await;
+}
+
+/// The partitions of `source`'s current assignment.
+fn assigned_partitions(source: &KafkaTelemetrySource) -> BTreeSet<i32> {
+    source
+        .assignment()
+        .unwrap()
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect()
+}
+
+/// What `source` reported since `seen` was last cleared, as (assigned, revoked).
+fn collect_changes(
+    source: &KafkaTelemetrySource,
+    seen: &mut (BTreeSet<i32>, BTreeSet<i32>),
+) -> (BTreeSet<i32>, BTreeSet<i32>) {
+    if let Some(c) = source.take_partition_changes() {
+        seen.0.extend(c.assigned);
+        seen.1.extend(c.revoked);
+    }
+    seen.clone()
+}
+
+/// The source tells the pipeline which partitions it was assigned and which it gave up: the
+/// initial assignment, the partitions a second member takes (the ones kept are not reported),
+/// and the ones that come back when the second member leaves — whose vehicles the pipeline then
+/// reloads from the repository.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_source_reports_partitions_assigned_again_after_a_member_leaves() {
+    let Some(bootstrap) = single_broker() else {
+        return;
+    };
+    init_tracing();
+    let config = unique_config(&bootstrap, "reassign");
+    create_topics(&config).await;
+    let all: BTreeSet<i32> = (0..12).collect();
+    let first = Arc::new(KafkaTelemetrySource::new(&config, SourceSettings::default()).unwrap());
+
+    let mut seen = Default::default();
+    wait_until(
+        "the first member reports the initial assignment",
+        Duration::from_secs(60),
+        || {
+            let (assigned, _) = collect_changes(&first, &mut seen);
+            let done = assigned == all;
+            async move { done }
+        },
+    )
+    .await;
+    assert_eq!(seen.1, BTreeSet::new(), "nothing revoked yet");
+    assert_eq!(first.take_partition_changes(), None, "reported once");
+
+    let second = Arc::new(KafkaTelemetrySource::new(&config, SourceSettings::default()).unwrap());
+    let mut seen = Default::default();
+    let mut moved = BTreeSet::new();
+    wait_until(
+        "the second member takes partitions from the first",
+        Duration::from_secs(60),
+        || {
+            let (_, revoked) = collect_changes(&first, &mut seen);
+            let (a, b) = (assigned_partitions(&first), assigned_partitions(&second));
+            moved = b.clone();
+            let done = !b.is_empty()
+                && a.is_disjoint(&b)
+                && a.union(&b).copied().collect::<BTreeSet<_>>() == all
+                && revoked == b;
+            async move { done }
+        },
+    )
+    .await;
+    assert_eq!(
+        seen.0,
+        BTreeSet::new(),
+        "the partitions the first member kept are not reported as assigned"
+    );
+
+    let leaving = second.clone();
+    tokio::task::spawn_blocking(move || leaving.close())
+        .await
+        .unwrap();
+    let mut seen = Default::default();
+    wait_until(
+        "the first member gets the second's partitions back",
+        Duration::from_secs(60),
+        || {
+            let (assigned, _) = collect_changes(&first, &mut seen);
+            let done = assigned == moved && assigned_partitions(&first) == all;
+            async move { done }
+        },
+    )
+    .await;
+    assert_eq!(
+        seen.1,
+        BTreeSet::new(),
+        "nothing more revoked from the first member"
+    );
+    assert_eq!(
+        collect_changes(&first, &mut seen).0,
+        moved,
+        "only the partitions that came back are reported"
+    );
+    tokio::task::spawn_blocking(move || first.close())
+        .await
+        .unwrap();
+    drop_topics(&config).await;
+}
+
+/// Reading `seq` of vehicle `v` at `speed_kmh` (OVERSPEED above 80 km/h, clears below 75).
+fn at_speed(v: usize, seq: u64, speed_kmh: f64) -> vehicleops_core::Telemetry {
+    vehicleops_core::Telemetry {
+        speed_kmh,
+        ..reading(FLEET, v, seq)
+    }
+}
+
+/// The open alerts of vehicle `v`, by id.
+async fn open_alert_ids(store: &SqliteStore, v: usize) -> Vec<String> {
+    use vehicleops_core::FleetRepository;
+    store
+        .open_alerts(&[format!("VH-{v:04}")])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect()
+}
+
+/// Two instances share the raw topic and one repository. Instance A raises an OVERSPEED episode
+/// for every vehicle; B takes some partitions, and for their vehicles takes the episode up and
+/// clears it; B leaves and A gets the partitions back. The next overspeed of a moved vehicle
+/// raises a new episode on A (A does not take it for the one B cleared); the vehicles A kept
+/// stay in their first episode (no reload, nothing raised twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn episodes_cleared_elsewhere_are_not_kept_when_a_partition_comes_back() {
+    let Some(bootstrap) = single_broker() else {
+        return;
+    };
+    init_tracing();
+    let config = unique_config(&bootstrap, "comeback");
+    create_topics(&config).await;
+    let vehicles = 24;
+    let all: BTreeSet<i32> = (0..12).collect();
+    let publisher = KafkaTelemetryPublisher::new(&config, &ProducerSettings::default()).unwrap();
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    let rules = || {
+        [Arc::new(vehicleops_core::rules::ThresholdRule::overspeed())
+            as Arc<dyn vehicleops_core::AlertRule>]
+    };
+    let instance = |source: Arc<KafkaTelemetrySource>| {
+        PipelineBuilder::new(source, store.clone())
+            .repository(store.clone())
+            .rules(rules())
+            .spawn()
+    };
+
+    let a_source = Arc::new(KafkaTelemetrySource::new(&config, SourceSettings::default()).unwrap());
+    let a = instance(a_source.clone());
+    publisher
+        .publish((0..vehicles).map(|v| at_speed(v, 1, 95.0)).collect())
+        .await
+        .unwrap();
+    let mut first_episode = Vec::new();
+    for v in 0..vehicles {
+        wait_until("A raises every episode", Duration::from_secs(60), || {
+            let store = store.clone();
+            async move { open_alert_ids(&store, v).await.len() == 1 }
+        })
+        .await;
+        first_episode.push(open_alert_ids(&store, v).await.remove(0));
+    }
+    let partition_of: std::collections::HashMap<usize, i32> =
+        read_topic(&bootstrap, &config.topics.telemetry_raw, vehicles)
+            .iter()
+            .map(|m| {
+                let key = std::str::from_utf8(m.key().unwrap()).unwrap();
+                let v: usize = key.trim_start_matches("VH-").parse().unwrap();
+                (v, m.partition())
+            })
+            .collect();
+    assert_eq!(partition_of.len(), vehicles);
+
+    let b_source = Arc::new(KafkaTelemetrySource::new(&config, SourceSettings::default()).unwrap());
+    let b = instance(b_source.clone());
+    let mut b_partitions = BTreeSet::new();
+    wait_until("B takes partitions from A", Duration::from_secs(60), || {
+        let (pa, pb) = (
+            assigned_partitions(&a_source),
+            assigned_partitions(&b_source),
+        );
+        let done = !pb.is_empty()
+            && pa.is_disjoint(&pb)
+            && pa.union(&pb).copied().collect::<BTreeSet<_>>() == all;
+        b_partitions = pb;
+        async move { done }
+    })
+    .await;
+    let (moved, kept): (Vec<usize>, Vec<usize>) =
+        (0..vehicles).partition(|v| b_partitions.contains(&partition_of[v]));
+    assert!(!moved.is_empty() && !kept.is_empty(), "{b_partitions:?}");
+
+    // B takes the moved vehicles' episodes up and clears them.
+    publisher
+        .publish(moved.iter().map(|&v| at_speed(v, 2, 40.0)).collect())
+        .await
+        .unwrap();
+    for &v in &moved {
+        wait_until("B clears the episode", Duration::from_secs(60), || {
+            let store = store.clone();
+            async move { open_alert_ids(&store, v).await.is_empty() }
+        })
+        .await;
+    }
+    let b_stats = b.shutdown().await.unwrap();
+    assert_eq!(
+        (
+            b_stats.alerts_restored,
+            b_stats.alerts_cleared,
+            b_stats.alerts_raised
+        ),
+        (moved.len() as u64, moved.len() as u64, 0)
+    );
+    let leaving = b_source.clone();
+    tokio::task::spawn_blocking(move || leaving.close())
+        .await
+        .unwrap();
+    wait_until(
+        "A gets the partitions back",
+        Duration::from_secs(60),
+        || {
+            let done = assigned_partitions(&a_source) == all;
+            async move { done }
+        },
+    )
+    .await;
+
+    // Every vehicle speeds again; only the moved ones start a new episode.
+    publisher
+        .publish((0..vehicles).map(|v| at_speed(v, 3, 96.0)).collect())
+        .await
+        .unwrap();
+    let a_stats = a.stats();
+    let expected_valid = 2 * vehicles as u64;
+    wait_until("A stores every reading", Duration::from_secs(60), || {
+        let s = a_stats.snapshot();
+        async move { s.valid >= expected_valid && s.in_flight == 0 }
+    })
+    .await;
+    let a_stats = a.shutdown().await.unwrap();
+    for &v in &moved {
+        let open = open_alert_ids(&store, v).await;
+        assert_eq!(open.len(), 1, "VH-{v:04}: a new episode");
+        assert_ne!(open[0], first_episode[v], "VH-{v:04}");
+    }
+    for &v in &kept {
+        assert_eq!(
+            open_alert_ids(&store, v).await,
+            vec![first_episode[v].clone()],
+            "VH-{v:04} stays in its first episode"
+        );
+    }
+    assert_eq!(
+        (a_stats.valid, a_stats.alerts_raised, a_stats.alerts_cleared),
+        (expected_valid, (vehicles + moved.len()) as u64, 0),
+        "{a_stats:?}"
+    );
+    assert_eq!(
+        a_stats.vehicles_released + a_stats.vehicles_reassigned,
+        moved.len() as u64,
+        "only the moved vehicles are forgotten: {a_stats:?}"
+    );
+    tokio::task::spawn_blocking(move || a_source.close())
+        .await
+        .unwrap();
     drop_topics(&config).await;
 }
