@@ -275,6 +275,24 @@ impl Collector for LiveCollector {
             "Alert episodes that ended",
             s.alerts_cleared,
         )?;
+        counter(
+            &mut e,
+            "alerts_restored",
+            "Open alert episodes taken up from the store (after a restart or a partition move)",
+            s.alerts_restored,
+        )?;
+        counter(
+            &mut e,
+            "vehicles_reassigned",
+            "Vehicles whose state was reloaded because their Kafka partition came to this instance",
+            s.vehicles_reassigned,
+        )?;
+        counter(
+            &mut e,
+            "vehicles_released",
+            "Vehicles whose state was dropped because their Kafka partition went to another instance",
+            s.vehicles_released,
+        )?;
         let family = ConstCounter::new(0u64);
         let mut by_type = e.encode_descriptor(
             "alerts_raised",
