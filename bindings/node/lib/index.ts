@@ -18,7 +18,7 @@ import type {
   AlertFilter,
   Command,
   CommandKind,
-  CommandParams,
+  DispatchOptions,
   EngineOptions,
   EngineStats,
   Fleet,
@@ -356,16 +356,27 @@ export class Engine {
 
   /**
    * Dispatches a command (issued by `'node'` unless `issuedBy` says otherwise); follow its
-   * lifecycle with `getCommand` or a subscription.
+   * lifecycle with `getCommand` or a subscription. It expires at `expiresAt`: a vehicle that
+   * receives it later refuses it (EXPIRED).
+   *
+   * With `idempotencyKey` (1 to 200 printable ASCII characters) the call is safe to retry: a
+   * repeat by the same issuer resolves to the original command (same `id`, its current status)
+   * and sends nothing; a key reused for a different command rejects with kind `'conflict'`.
    */
   async dispatchCommand(
     vehicleId: string,
     command: CommandKind,
-    options: { params?: CommandParams; issuedBy?: string } = {},
+    options: DispatchOptions = {},
   ): Promise<Command> {
     const issuedBy = options.issuedBy ?? ISSUED_BY
     return (await call(() =>
-      this.#native.dispatchCommand(vehicleId, command, options.params as Json | undefined, issuedBy),
+      this.#native.dispatchCommand(
+        vehicleId,
+        command,
+        options.params as Json | undefined,
+        issuedBy,
+        options.idempotencyKey,
+      ),
     )) as Command
   }
 

@@ -130,6 +130,18 @@ export interface CommandParams {
   reason?: string
 }
 
+/** Options of `Engine.dispatchCommand`. */
+export interface DispatchOptions {
+  params?: CommandParams
+  /** Who issues it; `'node'` when not given. */
+  issuedBy?: string
+  /**
+   * Makes the dispatch safe to retry: 1 to 200 printable ASCII characters, unique per
+   * `issuedBy`. A repeat with the same key resolves to the original command.
+   */
+  idempotencyKey?: string
+}
+
 export interface Command {
   id: string
   vehicleId: string
@@ -142,6 +154,10 @@ export interface Command {
   deliveredAt: string | null
   executedAt: string | null
   failureReason: string | null
+  /** After this a vehicle refuses the command (EXPIRED); `null` for commands from before expiry existed. */
+  expiresAt: string | null
+  /** The key it was dispatched with, when it had one. */
+  idempotencyKey?: string
 }
 
 export interface MissionRequest {

@@ -232,6 +232,32 @@ test('STOP reaches EXECUTED with the simulator', async () => {
   await engine.close()
 })
 
+test('a retried dispatch with the same idempotencyKey returns the original command', async () => {
+  const engine = await Engine.open()
+  await engine.start()
+  await engine.registerFleet('idem', 'Idempotency')
+  await engine.registerVehicle('idem-VH-1', 'idem')
+  const options = { issuedBy: 'op-001', idempotencyKey: 'stop-idem-0001', params: { reason: 'retry' } }
+  const first = await engine.dispatchCommand('idem-VH-1', 'STOP', options)
+  assert.equal(first.idempotencyKey, 'stop-idem-0001')
+  assert.ok(Date.parse(first.expiresAt) > Date.parse(first.issuedAt), first.expiresAt)
+  const retry = await engine.dispatchCommand('idem-VH-1', 'STOP', options)
+  assert.equal(retry.id, first.id)
+  const history = await engine.commandHistory('idem-VH-1')
+  assert.equal(history.total, 1)
+  assert.equal(history.data[0].id, first.id)
+  await assert.rejects(
+    engine.dispatchCommand('idem-VH-1', 'RESUME', options),
+    (e) => e instanceof VehicleOpsError && e.kind === 'conflict',
+  )
+  await assert.rejects(
+    engine.dispatchCommand('idem-VH-1', 'STOP', { idempotencyKey: '' }),
+    (e) => e.kind === 'validation' && e.field === 'idempotency_key',
+  )
+  assert.equal((await engine.commandHistory('idem-VH-1')).total, 1)
+  await engine.close()
+})
+
 test('analytics: summary, series, fleet performance and history windows', async () => {
   const engine = await Engine.open()
   await engine.start()

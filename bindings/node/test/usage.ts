@@ -33,7 +33,10 @@ export async function quickStart(): Promise<void> {
     batteryPct: 80, engineTempC: 70, status: 'MOVING', timestamp: new Date(),
   }
   const queued: number = await engine.publish([reading])
-  const stop = await engine.dispatchCommand(sim.vehicleIds[0] ?? 'VH-1', 'STOP', { issuedBy: 'op-001' })
+  const stop = await engine.dispatchCommand(sim.vehicleIds[0] ?? 'VH-1', 'STOP', { issuedBy: 'op-001', idempotencyKey: 'stop-0001' })
+  const expiresAt: string | null = stop.expiresAt
+  const key: string | undefined = stop.idempotencyKey
+  console.log(expiresAt, key)
   const summary = await engine.vehicleSummary(stop.vehicleId, { from: new Date(Date.now() - 3_600_000) })
   const series = await engine.series(stop.vehicleId, 'speed_kmh', { bucketMinutes: 1, from: new Date(0) })
   const report = await engine.fleetPerformance('fleet-001')

@@ -6,6 +6,31 @@ import vehicleops
 from conftest import FLEET, eventually, reading
 
 
+async def test_a_retry_with_the_same_idempotency_key_returns_the_original_command(engine):
+    await engine.register_fleet("idem", "Idempotency")
+    await engine.register_vehicle("idem-VH-1", "idem")
+    first = await engine.dispatch_command(
+        "idem-VH-1", "STOP", reason="retry", issued_by="op-001", idempotency_key="stop-idem-0001"
+    )
+    assert first["idempotency_key"] == "stop-idem-0001"
+    assert first["expires_at"] > first["issued_at"]
+    retry = await engine.dispatch_command(
+        "idem-VH-1", "STOP", reason="retry", issued_by="op-001", idempotency_key="stop-idem-0001"
+    )
+    assert retry["id"] == first["id"]
+    history = await engine.command_history("idem-VH-1")
+    assert [c["id"] for c in history] == [first["id"]]
+
+    with pytest.raises(vehicleops.ConflictError):
+        await engine.dispatch_command(
+            "idem-VH-1", "RESUME", issued_by="op-001", idempotency_key="stop-idem-0001"
+        )
+    with pytest.raises(vehicleops.ValidationError) as e:
+        await engine.dispatch_command("idem-VH-1", "STOP", idempotency_key="x" * 201)
+    assert e.value.field == "idempotency_key"
+    assert len(await engine.command_history("idem-VH-1")) == 1
+
+
 async def test_stop_reaches_executed_with_the_simulator(engine):
     run = await engine.run_simulator(vehicles=3, scenario="high-load", interval_ms=20, seed=7)
     assert run.vehicle_ids == [f"{run.fleet_id}-VH-00{i}" for i in (1, 2, 3)]

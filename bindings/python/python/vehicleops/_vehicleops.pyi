@@ -193,7 +193,13 @@ class Engine:
         waypoints: Optional[List[Waypoint]] = None,
         reason: Optional[str] = None,
         issued_by: str = "python",
-    ) -> Awaitable[Dict[str, Any]]: ...
+        idempotency_key: Optional[str] = None,
+    ) -> Awaitable[Dict[str, Any]]:
+        """Dispatches a command; returns it DISPATCHED, with ``expires_at`` (a vehicle that
+        receives it later refuses it: EXPIRED). With ``idempotency_key`` (1 to 200 printable
+        ASCII characters, ValidationError otherwise) a retry by the same ``issued_by`` returns
+        the original command and sends nothing; ConflictError if the key was used for a
+        different command."""
     def get_command(self, command_id: str) -> Awaitable[Dict[str, Any]]: ...
     def command_history(self, vehicle_id: str, limit: int = 20) -> Awaitable[List[Dict[str, Any]]]: ...
     def create_mission(
