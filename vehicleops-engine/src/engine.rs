@@ -329,6 +329,8 @@ impl Engine {
     /// the pipeline's final counters; `None` when the engine was not running.
     pub async fn close(&self) -> Result<Option<StatsSnapshot>> {
         let Some(mut running) = self.lock().take() else {
+            // Never started (or closed already): live subscriptions still end.
+            self.shared.hub.close();
             return Ok(None);
         };
         for run in running.simulators.drain(..) {
@@ -487,6 +489,9 @@ impl Engine {
     /// it. Commands and missions need registered vehicles.
     pub async fn register_vehicle(&self, vehicle: Vehicle) -> Result<Vehicle> {
         non_empty(&vehicle.id, "vehicle_id")?;
+        if let Some(home) = &vehicle.home {
+            home.validate("home")?;
+        }
         let store = &self.shared.store;
         if store.get_fleet(&vehicle.fleet_id).await?.is_none() {
             return Err(Error::not_found("fleet", &vehicle.fleet_id));

@@ -86,6 +86,13 @@ pub struct GeoPoint {
     pub longitude: f64,
 }
 
+impl GeoPoint {
+    /// Checks both coordinates are finite and on the globe; errors name `field`.
+    pub fn validate(&self, field: &'static str) -> Result<(), crate::ValidationError> {
+        crate::decode::validate_lat_lon(self.latitude, self.longitude, field)
+    }
+}
+
 /// A route point for missions and REROUTE commands; `order` is 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Waypoint {
