@@ -272,7 +272,11 @@ async fn a_retry_with_the_same_key_returns_the_original_and_sends_it_once() {
         .await
         .unwrap();
     assert_eq!(again.id, first.id);
-    assert_eq!(f.sink.sent_ids(), std::slice::from_ref(&first.id), "sent once");
+    assert_eq!(
+        f.sink.sent_ids(),
+        std::slice::from_ref(&first.id),
+        "sent once"
+    );
     assert_eq!(f.repo.commands.lock().unwrap().len(), 1);
     assert_eq!(f.center.pending_count(), 1);
 
