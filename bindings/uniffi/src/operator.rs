@@ -713,12 +713,15 @@ impl OperatorClient {
     }
 
     /// Sends a command; `waypoints` are required for REROUTE, `reason` is kept in the record.
+    /// With an `idempotency_key`, sending again with the same key (e.g. after a timeout)
+    /// returns the original command instead of sending a second one.
     pub async fn send_command(
         &self,
         vehicle_id: String,
         command: CommandKind,
         waypoints: Vec<Waypoint>,
         reason: Option<String>,
+        idempotency_key: Option<String>,
     ) -> Result<CommandReceipt> {
         self.call(|s| async move {
             let waypoints: Vec<_> = waypoints
@@ -730,11 +733,13 @@ impl OperatorClient {
             if let Some(reason) = reason {
                 params["reason"] = json!(reason);
             }
-            s.post(
-                &format!("/commands/{}", segment(&vehicle_id)),
-                json!({"command": command, "params": params}),
-            )
-            .await
+            let mut request = s
+                .request(Method::POST, &format!("/commands/{}", segment(&vehicle_id)))?
+                .json(&json!({"command": command, "params": params}));
+            if let Some(key) = idempotency_key {
+                request = request.header("Idempotency-Key", key);
+            }
+            Shared::send(request).await
         })
         .await
     }

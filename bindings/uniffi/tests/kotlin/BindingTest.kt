@@ -192,7 +192,7 @@ suspend fun operatorTests(url: String) {
         eventually("connected") { listener.states.firstOrNull { it is ConnectionState.Connected } }
         val vehicle = client.vehicles("fleet-001", VehicleStatus.MOVING, null, null).vehicles.firstOrNull()
             ?: client.vehicles("fleet-001", null, null, null).vehicles.first()
-        val receipt = client.sendCommand(vehicle.vehicleId, CommandKind.STOP, emptyList(), "kotlin test")
+        val receipt = client.sendCommand(vehicle.vehicleId, CommandKind.STOP, emptyList(), "kotlin test", null)
         check(receipt.status == CommandStatus.DISPATCHED && receipt.command == CommandKind.STOP) { "$receipt" }
         val done = commandReaches(client, vehicle.vehicleId, receipt.id, CommandStatus.EXECUTED)
         check(done.executedAt != null) { "$done" }
@@ -200,9 +200,15 @@ suspend fun operatorTests(url: String) {
             listener.commands.firstOrNull { it.id == receipt.id && it.status == CommandStatus.EXECUTED }
         }
         subscription.close()
-        client.sendCommand(vehicle.vehicleId, CommandKind.RESUME, emptyList(), null)
+        client.sendCommand(vehicle.vehicleId, CommandKind.RESUME, emptyList(), null, null)
+        // A retry with the same idempotency key returns the original command, sent once.
+        val key = "kotlin-retry-${System.nanoTime()}"
+        val first = client.sendCommand(vehicle.vehicleId, CommandKind.RESUME, emptyList(), null, key)
+        val retry = client.sendCommand(vehicle.vehicleId, CommandKind.RESUME, emptyList(), null, key)
+        check(retry.id == first.id) { "retry ${retry.id} != ${first.id}" }
+        check(client.commandHistory(vehicle.vehicleId, 50u).count { it.id == first.id } == 1)
         try {
-            client.sendCommand(vehicle.vehicleId, CommandKind.REROUTE, emptyList(), null)
+            client.sendCommand(vehicle.vehicleId, CommandKind.REROUTE, emptyList(), null, null)
             throw AssertionError("REROUTE without waypoints was accepted")
         } catch (e: VehicleOpsException.Validation) {
             check(e.field.contains("waypoints")) { "field ${e.field}" }
@@ -337,12 +343,12 @@ suspend fun agentTests(url: String, brokerPort: Int, proxyPort: Int) {
     }
 
     test("an operator STOP runs the Kotlin handler and is EXECUTED; a rejected RESUME is FAILED") {
-        val stop = operator.sendCommand("KT-1", CommandKind.STOP, emptyList(), "kotlin agent test")
+        val stop = operator.sendCommand("KT-1", CommandKind.STOP, emptyList(), "kotlin agent test", null)
         commandReaches(operator, "KT-1", stop.id, CommandStatus.EXECUTED)
         check(handler.received.any { it.id == stop.id && it.kind == CommandKind.STOP }) { "${handler.received}" }
         val stopped = eventually("KT-1 STOPPED") { operator.latest("KT-1").takeIf { it.status == VehicleStatus.STOPPED } }
         check(stopped.vehicleId == "KT-1") { "$stopped" }
-        val resume = operator.sendCommand("KT-1", CommandKind.RESUME, emptyList(), null)
+        val resume = operator.sendCommand("KT-1", CommandKind.RESUME, emptyList(), null, null)
         val failedResume = commandReaches(operator, "KT-1", resume.id, CommandStatus.FAILED)
         check(failedResume.failureReason?.contains("brakes still engaged") == true) { "$failedResume" }
         check(agent.stats().commandsFailed == 1uL) { "${agent.stats()}" }
