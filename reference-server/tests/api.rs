@@ -5,13 +5,37 @@ mod common;
 
 use std::time::Duration;
 
+use chrono::DurationRound;
+
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use vehicleops_core::Role;
 use vehicleops_server::auth::{Claims, TokenService};
 
-const DAY: &str = "from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z";
+/// `from=…&to=…`: from a day before now to a day after, around whatever the simulator reports.
+const DAY: Day = Day;
+
+struct Day;
+
+impl Day {
+    fn from() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            .duration_trunc(chrono::Duration::days(1))
+            .unwrap()
+            - chrono::Duration::days(1)
+    }
+}
+
+impl std::fmt::Display for Day {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let from = Day::from();
+        let to = from + chrono::Duration::days(3);
+        let z =
+            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        write!(f, "from={}&to={}", z(from), z(to))
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_issues_tokens_and_refuses_bad_credentials() {
@@ -284,7 +308,10 @@ async fn telemetry_latest_and_history() {
         .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(h["vehicle_id"], "fleet-001-VH-002");
-    assert_eq!(h["from"], "2000-01-01T00:00:00Z");
+    assert_eq!(
+        h["from"],
+        Day::from().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
     assert_eq!(h["total_records"], h["data"].as_array().unwrap().len());
     assert!(h["data"].as_array().unwrap().len() <= 2);
     assert!(h["data"][0]["timestamp"].is_string());
@@ -1100,4 +1127,44 @@ async fn shutdown_drains_the_pipeline_into_the_store() {
         .unwrap();
     assert_eq!(stored.len(), 500);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extreme_query_windows_are_refused_never_panic_and_access_comes_first() {
+    let s = TestServer::start(&[]).await;
+    let operator = s.token("operator").await;
+    // The operator may not see fleet-003: 403 before the window is even looked at.
+    let (st, b) = s
+        .get(
+            "/api/v1/analytics/fleet/fleet-003/performance?to=-262143-01-01T00:00:00Z",
+            &operator,
+        )
+        .await;
+    assert_error(st, &b, StatusCode::FORBIDDEN, "FORBIDDEN");
+    for (query, field) in [
+        ("to=-262143-01-01T00:00:00Z", "to"),
+        ("from=-262143-01-01T00:00:00Z", "from"),
+        ("to=%2B262142-12-31T23:59:59Z", "to"),
+        ("from=1969-12-31T23:59:59Z&to=1970-01-02T00:00:00Z", "from"),
+        ("from=2000-01-01T00:00:00Z&to=2002-01-01T00:00:00Z", "from"),
+    ] {
+        for path in [
+            "/api/v1/analytics/fleet/fleet-001/performance",
+            "/api/v1/analytics/vehicle/fleet-001-VH-001/metrics",
+            "/api/v1/analytics/vehicle/fleet-001-VH-001/speed-series",
+        ] {
+            let (st, b) = s.get(&format!("{path}?{query}"), &operator).await;
+            let got = assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE");
+            assert_eq!(got.as_deref(), Some(field), "{path}?{query}: {b}");
+        }
+    }
+    // A window at the edge of what is allowed still answers.
+    let (st, b) = s
+        .get(
+            "/api/v1/analytics/fleet/fleet-001/performance?from=1970-01-01T00:00:00Z&to=1971-01-01T00:00:00Z",
+            &operator,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    s.stop().await;
 }

@@ -33,10 +33,40 @@ fn bounded(name: &str, value: Option<u32>, default: u32, min: u32, max: u32) -> 
     Ok(v)
 }
 
+/// Longest window an analytics or history query may span.
+const MAX_WINDOW: Duration = Duration::days(366);
+
+/// The query window: `to` defaults to now, `from` to 24 hours before `to`. Both must lie in
+/// 1970-01-01 ..= 2100-01-01 and the window may span at most [`MAX_WINDOW`], so no date
+/// arithmetic here or in a store can overflow and no query scans without end.
 fn window(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> ApiResult<TimeRange> {
-    let to = to.unwrap_or_else(Utc::now);
-    let from = from.unwrap_or(to - Duration::hours(24));
-    TimeRange::new(from, to).map_err(|e| ApiError::unprocessable(e.field, e.reason))
+    let earliest = DateTime::<Utc>::UNIX_EPOCH;
+    let latest = DateTime::parse_from_rfc3339("2100-01-01T00:00:00Z")
+        .expect("a valid constant")
+        .to_utc();
+    let in_range = |field: &'static str, t: DateTime<Utc>| {
+        if (earliest..=latest).contains(&t) {
+            Ok(t)
+        } else {
+            Err(ApiError::unprocessable(
+                field,
+                format!("{t} is outside 1970-01-01 ..= 2100-01-01"),
+            ))
+        }
+    };
+    let to = in_range("to", to.unwrap_or_else(Utc::now))?;
+    let from = match from {
+        Some(from) => in_range("from", from)?,
+        None => (to - Duration::hours(24)).max(earliest),
+    };
+    let range = TimeRange::new(from, to).map_err(|e| ApiError::unprocessable(e.field, e.reason))?;
+    if range.to - range.from > MAX_WINDOW {
+        return Err(ApiError::unprocessable(
+            "from",
+            format!("the window may span at most {} days", MAX_WINDOW.num_days()),
+        ));
+    }
+    Ok(range)
 }
 
 fn waypoints(input: Vec<WaypointIn>) -> Vec<Waypoint> {
@@ -266,8 +296,8 @@ pub async fn telemetry_history(
         1,
         HistoryQuery::MAX_LIMIT,
     )?;
-    let range = window(Some(q.from), Some(q.to))?;
     state.vehicle(&principal, &vehicle_id).await?;
+    let range = window(Some(q.from), Some(q.to))?;
     let readings = state
         .engine
         .history(&HistoryQuery {
@@ -385,8 +415,8 @@ pub async fn vehicle_metrics(
     ApiPath(vehicle_id): ApiPath<String>,
     ApiQuery(q): ApiQuery<WindowQuery>,
 ) -> ApiResult<Json<VehicleMetricsOut>> {
-    let range = window(q.from, q.to)?;
     state.vehicle(&principal, &vehicle_id).await?;
+    let range = window(q.from, q.to)?;
     Ok(Json(
         state
             .engine
@@ -404,8 +434,8 @@ async fn series(
     q: &SeriesQuery,
 ) -> ApiResult<Json<Vec<SeriesPointOut>>> {
     let bucket = bounded("bucket_minutes", q.bucket_minutes, 5, 1, 60)?;
-    let range = window(q.from, q.to)?;
     state.vehicle(principal, vehicle_id).await?;
+    let range = window(q.from, q.to)?;
     let points = state
         .engine
         .series(vehicle_id, metric, range, Duration::minutes(bucket as i64))
@@ -460,8 +490,8 @@ pub async fn fleet_performance(
     ApiPath(fleet_id): ApiPath<String>,
     ApiQuery(q): ApiQuery<WindowQuery>,
 ) -> ApiResult<Json<FleetPerformanceOut>> {
-    let range = window(q.from, q.to)?;
     state.fleet(&principal, &fleet_id).await?;
+    let range = window(q.from, q.to)?;
     let report = state.engine.fleet_performance(&fleet_id, range).await?;
     Ok(Json(FleetPerformanceOut {
         fleet_id: report.fleet_id,
