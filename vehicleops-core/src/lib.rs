@@ -43,5 +43,5 @@ pub use traits::*;
 
 pub use commands::{CommandCenter, CommandTimeouts};
 pub use hub::{LiveEvent, LiveHub, LiveUpdate, Subscription};
-pub use missions::{MissionRequest, MissionService};
+pub use missions::{CommandMissionLink, MissionRequest, MissionService, MissionServiceConfig};
 pub use pipeline::{PipelineBuilder, PipelineConfig, PipelineHandle, StatsSnapshot};

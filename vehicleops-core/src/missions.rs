@@ -6,6 +6,14 @@
 //! pipeline's readings (it is a [`ReadingObserver`]), keeps an estimated completion time from the
 //! remaining route and the vehicle's recent speed, persists each step and publishes it live.
 //!
+//! The route goes to the vehicle through a [`MissionLink`] given in [`MissionServiceConfig`]:
+//! [`MissionService::create`] assigns the new mission through it (a mission whose route cannot
+//! be sent ends FAILED), each step that reaches waypoints is reported to it (so a transport
+//! that holds part of the route back, like a VDA 5050 order's horizon, can release more), and
+//! [`MissionService::cancel`] tells it the vehicle is to drop the mission.
+//! [`CommandMissionLink`] is the link for transports without a mission form of their own: the
+//! route as a REROUTE command, a STOP when cancelled.
+//!
 //! Active missions are shared through the repository: [`MissionService::resume`] takes up the
 //! ones stored (after a restart), and a periodic refresh ([`MissionServiceConfig`]) takes up
 //! missions created by another instance and drops the ones that ended elsewhere, so a mission
@@ -15,20 +23,23 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use crate::commands::CommandCenter;
 use crate::error::{Error, Result, ValidationError};
 use crate::geodesy::distance_m;
 use crate::hub::{LiveEvent, LiveHub};
 use crate::model::{
-    Mission, MissionPriority, MissionStatus, MissionType, Reading, Telemetry, Waypoint,
+    CommandKind, CommandParams, Mission, MissionPriority, MissionStatus, MissionType, Reading,
+    Telemetry, Waypoint,
 };
 use crate::pipeline::ReadingObserver;
-use crate::traits::FleetRepository;
+use crate::traits::{FleetRepository, MissionLink};
 
 /// Default distance at which a waypoint counts as reached.
 pub const DEFAULT_ARRIVAL_RADIUS_M: f64 = 25.0;
@@ -146,6 +157,9 @@ struct Tracking {
     /// Missions that ended here (completed or cancelled), by id, with when: until the repository
     /// stops listing them as active, a refresh must not take them up again.
     ended: HashMap<String, Instant>,
+    /// Missions created here whose route is on its way to the vehicle: tracked once it got
+    /// there (a refresh must not take them up before), never if it could not be sent.
+    assigning: HashSet<String>,
 }
 
 impl Tracking {
@@ -160,7 +174,7 @@ impl Tracking {
 }
 
 /// How a [`MissionService`] runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub struct MissionServiceConfig {
     /// Distance at which a waypoint counts as reached.
     pub arrival_radius_m: f64,
@@ -169,6 +183,9 @@ pub struct MissionServiceConfig {
     /// The first refresh runs at start. `None`: never (single instance; call
     /// [`MissionService::resume`] after a restart).
     pub refresh_interval: Option<Duration>,
+    /// Where missions go to their vehicles (assigned, progressed, cancelled); `None`: nowhere,
+    /// missions are only tracked (the vehicles get their routes some other way).
+    pub link: Option<Arc<dyn MissionLink>>,
 }
 
 impl Default for MissionServiceConfig {
@@ -176,8 +193,97 @@ impl Default for MissionServiceConfig {
         MissionServiceConfig {
             arrival_radius_m: DEFAULT_ARRIVAL_RADIUS_M,
             refresh_interval: Some(Duration::from_secs(2)),
+            link: None,
         }
     }
+}
+
+impl std::fmt::Debug for MissionServiceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MissionServiceConfig")
+            .field("arrival_radius_m", &self.arrival_radius_m)
+            .field("refresh_interval", &self.refresh_interval)
+            .field("link", &self.link.as_ref().map(|_| "MissionLink"))
+            .finish()
+    }
+}
+
+/// Equal settings and the same link (the same `Arc`, or none).
+impl PartialEq for MissionServiceConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.arrival_radius_m == other.arrival_radius_m
+            && self.refresh_interval == other.refresh_interval
+            && match (&self.link, &other.link) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
+/// The [`MissionLink`] of transports without a mission form of their own: a mission's route
+/// goes to the vehicle as a REROUTE command (reason `mission <id>`) through the
+/// [`CommandCenter`], issued by whoever created the mission, and a cancelled mission stops the
+/// vehicle with a STOP (reason `mission <id> cancelled`). The vehicle gets the whole route at
+/// once, so progress releases nothing.
+pub struct CommandMissionLink {
+    commands: Arc<CommandCenter>,
+}
+
+impl CommandMissionLink {
+    pub fn new(commands: Arc<CommandCenter>) -> Self {
+        CommandMissionLink { commands }
+    }
+}
+
+#[async_trait]
+impl MissionLink for CommandMissionLink {
+    /// Dispatches the REROUTE; fails when the command center does (unknown vehicle, transport
+    /// refusal — the command then ends FAILED or EXPIRED).
+    async fn assign(&self, mission: &Mission, issued_by: &str) -> Result<()> {
+        let route = CommandParams {
+            waypoints: mission.waypoints.clone(),
+            reason: Some(format!("mission {}", mission.id)),
+        };
+        self.commands
+            .dispatch(
+                &mission.vehicle_id,
+                CommandKind::Reroute,
+                route,
+                issued_by,
+                None,
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn progressed(&self, _mission: &Mission) -> Result<()> {
+        Ok(())
+    }
+
+    async fn cancel(&self, mission: &Mission, issued_by: &str) -> Result<()> {
+        let stop = CommandParams {
+            waypoints: Vec::new(),
+            reason: Some(format!("mission {} cancelled", mission.id)),
+        };
+        self.commands
+            .dispatch(
+                &mission.vehicle_id,
+                CommandKind::Stop,
+                stop,
+                issued_by,
+                None,
+            )
+            .await
+            .map(|_| ())
+    }
+}
+
+/// One step of a tracked mission, for the persistence task.
+struct Change {
+    mission: Mission,
+    /// `completed_waypoints` grew with this step: the link hears of it.
+    progressed: bool,
 }
 
 /// What one [`MissionService::resume`] changed.
@@ -194,8 +300,9 @@ pub struct MissionService {
     repository: Arc<dyn FleetRepository>,
     hub: Option<LiveHub>,
     arrival_radius_m: f64,
+    link: Option<Arc<dyn MissionLink>>,
     tracking: Mutex<Tracking>,
-    changes: mpsc::UnboundedSender<Mission>,
+    changes: mpsc::UnboundedSender<Change>,
 }
 
 /// Stops the service's background tasks (persistence, refresh) when dropped.
@@ -212,9 +319,9 @@ impl Drop for MissionServiceTask {
 }
 
 impl MissionService {
-    /// Starts the service with `arrival_radius_m` and the default refresh (every 2 s, see
-    /// [`MissionServiceConfig`]); progress changes are persisted and published by a background
-    /// task.
+    /// Starts the service with `arrival_radius_m`, the default refresh (every 2 s) and no
+    /// link (see [`MissionServiceConfig`]); progress changes are persisted and published by a
+    /// background task.
     pub fn start(
         repository: Arc<dyn FleetRepository>,
         hub: Option<LiveHub>,
@@ -230,22 +337,35 @@ impl MissionService {
         )
     }
 
-    /// Starts the service with `config`.
+    /// Starts the service with `config`. Progress changes are persisted, published and (when
+    /// they reach waypoints) reported to the link by a background task, in order.
     pub fn start_with(
         repository: Arc<dyn FleetRepository>,
         hub: Option<LiveHub>,
         config: MissionServiceConfig,
     ) -> (Arc<Self>, MissionServiceTask) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Mission>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Change>();
         let repo = repository.clone();
         let publish_to = hub.clone();
+        let link = config.link.clone();
         let persist = tokio::spawn(async move {
-            while let Some(m) = rx.recv().await {
+            while let Some(Change {
+                mission: m,
+                progressed,
+            }) = rx.recv().await
+            {
                 if let Err(e) = repo.update_mission(&m).await {
                     warn!(mission_id = %m.id, error = %e, "could not persist mission progress");
                 }
+                let m = Arc::new(m);
                 if let Some(hub) = &publish_to {
-                    hub.publish_event(LiveEvent::Mission(Arc::new(m)));
+                    hub.publish_event(LiveEvent::Mission(m.clone()));
+                }
+                if let (true, Some(link)) = (progressed, &link) {
+                    if let Err(e) = link.progressed(&m).await {
+                        warn!(mission_id = %m.id, completed_waypoints = m.completed_waypoints,
+                              error = %e, "could not pass mission progress to the vehicle's transport");
+                    }
                 }
             }
         });
@@ -253,6 +373,7 @@ impl MissionService {
             repository,
             hub,
             arrival_radius_m: config.arrival_radius_m,
+            link: config.link,
             tracking: Mutex::new(Tracking::default()),
             changes: tx,
         });
@@ -295,7 +416,7 @@ impl MissionService {
                 .ended
                 .retain(|id, at| stored_ids.contains(id) && now.duration_since(*at) < ENDED_MEMORY);
             for m in stored {
-                if tracking.ended.contains_key(&m.id) {
+                if tracking.ended.contains_key(&m.id) || tracking.assigning.contains(&m.id) {
                     continue;
                 }
                 match tracking.by_vehicle.get_mut(&m.vehicle_id) {
@@ -373,29 +494,69 @@ impl MissionService {
             .len()
     }
 
-    /// Creates a mission; `Conflict` when the vehicle already has an active one, `NotFound` when
-    /// the vehicle is unknown or belongs to another fleet.
-    pub async fn create(&self, request: MissionRequest) -> Result<Mission> {
+    /// Creates a mission and sends it to its vehicle through the link on behalf of
+    /// `issued_by`; `Conflict` when the vehicle already has an active one, `NotFound` when the
+    /// vehicle is unknown or belongs to another fleet.
+    ///
+    /// When the link cannot send it, the mission is stored FAILED with the link's error as
+    /// `failure_reason` (it never blocks the vehicle's next mission) and that error is returned.
+    pub async fn create(&self, request: MissionRequest, issued_by: &str) -> Result<Mission> {
         let vehicle = self
             .repository
             .get_vehicle(&request.vehicle_id)
             .await?
             .filter(|v| v.fleet_id == request.fleet_id)
             .ok_or_else(|| Error::not_found("vehicle", &request.vehicle_id))?;
-        let mission = request.into_mission()?;
-        self.repository.insert_mission(&mission).await?;
-        self.tracking
-            .lock()
-            .expect("missions lock")
-            .by_vehicle
-            .insert(
-                vehicle.id,
-                Tracked {
-                    mission: mission.clone(),
-                    speed_kmh: 0.0,
-                },
-            );
+        let mut mission = request.into_mission()?;
+        self.lock().assigning.insert(mission.id.clone());
+        if let Err(e) = self.repository.insert_mission(&mission).await {
+            self.lock().assigning.remove(&mission.id);
+            return Err(e);
+        }
+        if let Some(link) = &self.link {
+            if let Err(e) = link.assign(&mission, issued_by).await {
+                warn!(mission_id = %mission.id, vehicle_id = %mission.vehicle_id, error = %e,
+                      "mission route could not be sent; the mission failed");
+                {
+                    let mut tracking = self.lock();
+                    tracking.assigning.remove(&mission.id);
+                    tracking.ended_here(&mission.id);
+                }
+                mission.status = MissionStatus::Failed;
+                mission.completed_at = Some(Utc::now());
+                mission.failure_reason = Some(format!("the route could not be sent: {e}"));
+                if let Err(store) = self.repository.update_mission(&mission).await {
+                    warn!(mission_id = %mission.id, error = %store, "could not store a failed mission");
+                }
+                self.publish(&mission);
+                return Err(e);
+            }
+        }
+        {
+            let mut tracking = self.lock();
+            tracking.assigning.remove(&mission.id);
+            // Cancelled while its route was on its way: nothing left to track.
+            if !tracking.ended.contains_key(&mission.id) {
+                tracking.by_vehicle.insert(
+                    vehicle.id,
+                    Tracked {
+                        mission: mission.clone(),
+                        speed_kmh: 0.0,
+                    },
+                );
+            }
+        }
         Ok(mission)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tracking> {
+        self.tracking.lock().expect("missions lock")
+    }
+
+    fn publish(&self, mission: &Mission) {
+        if let Some(hub) = &self.hub {
+            hub.publish_event(LiveEvent::Mission(Arc::new(mission.clone())));
+        }
     }
 
     /// The freshest view of a mission (live progress and estimate for active ones).
@@ -418,8 +579,9 @@ impl MissionService {
         }
     }
 
-    /// Cancels an active mission.
-    pub async fn cancel(&self, mission_id: &str) -> Result<Mission> {
+    /// Cancels an active mission, then tells the link (on behalf of `issued_by`) so the vehicle
+    /// drops it; a link failure is logged and the cancellation stands.
+    pub async fn cancel(&self, mission_id: &str, issued_by: &str) -> Result<Mission> {
         let mut mission = self.get(mission_id).await?;
         if !mission.status.can_become(MissionStatus::Cancelled) {
             return Err(Error::InvalidTransition {
@@ -442,6 +604,12 @@ impl MissionService {
             tracking.ended_here(&mission.id);
         }
         self.repository.update_mission(&mission).await?;
+        if let Some(link) = &self.link {
+            if let Err(e) = link.cancel(&mission, issued_by).await {
+                warn!(mission_id = %mission.id, vehicle_id = %mission.vehicle_id, error = %e,
+                      "the vehicle could not be told that its mission was cancelled");
+            }
+        }
         Ok(mission)
     }
 
@@ -472,11 +640,15 @@ impl ReadingObserver for MissionService {
             let Some(tracked) = tracking.by_vehicle.get_mut(&r.telemetry.vehicle_id) else {
                 continue;
             };
+            let reached_before = tracked.mission.completed_waypoints;
             let changed =
                 advance_mission(&mut tracked.mission, &r.telemetry, self.arrival_radius_m);
             Self::estimate(tracked, &r.telemetry);
             if changed {
-                let _ = self.changes.send(tracked.mission.clone());
+                let _ = self.changes.send(Change {
+                    mission: tracked.mission.clone(),
+                    progressed: tracked.mission.completed_waypoints > reached_before,
+                });
             }
             if !tracked.mission.status.is_active() {
                 let id = tracked.mission.id.clone();
@@ -641,3 +813,6 @@ mod tests {
         assert!(Assigned.is_active() && InProgress.is_active() && !Completed.is_active());
     }
 }
+
+#[cfg(test)]
+mod link_tests;

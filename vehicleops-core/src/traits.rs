@@ -182,6 +182,28 @@ pub trait CommandSink: Send + Sync {
     async fn next_ack(&self) -> Option<CommandAck>;
 }
 
+/// Carries missions to vehicles in the transport's own form: what a
+/// [`crate::MissionService`] calls when a mission is created, progresses and is cancelled.
+///
+/// Transports without a mission form of their own use [`crate::missions::CommandMissionLink`]
+/// (the route as a REROUTE command, a STOP when cancelled); VDA 5050 sends an order with a base
+/// and a horizon and releases the horizon as the vehicle reaches waypoints.
+#[async_trait]
+pub trait MissionLink: Send + Sync {
+    /// Sends a new mission to its vehicle, on behalf of `issued_by`. An error means the vehicle
+    /// did not get the route: the mission service ends the mission FAILED.
+    async fn assign(&self, mission: &Mission, issued_by: &str) -> Result<()>;
+
+    /// The mission progressed (`completed_waypoints` grew; called once per reading that
+    /// reached one or more waypoints, the last one included): release more of its route if the
+    /// transport holds some back.
+    async fn progressed(&self, mission: &Mission) -> Result<()>;
+
+    /// The mission was cancelled (by `issued_by`): the vehicle drops it. An error is logged;
+    /// the cancellation stands.
+    async fn cancel(&self, mission: &Mission, issued_by: &str) -> Result<()>;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Stores
 // ---------------------------------------------------------------------------------------------

@@ -9,15 +9,15 @@ use chrono::Utc;
 use tracing::{info, warn};
 use vehicleops_core::commands::CommandCenterTask;
 use vehicleops_core::inproc::InProcessTelemetrySource;
-use vehicleops_core::missions::MissionServiceTask;
+use vehicleops_core::missions::{CommandMissionLink, MissionServiceConfig, MissionServiceTask};
 use vehicleops_core::pipeline::{PipelineStats, ReadingObserver};
 use vehicleops_core::{
     Alert, AlertFilter, AlertRule, Command, CommandCenter, CommandKind, CommandParams,
     DeadLetterSink, Error, Fleet, FleetPerformanceReport, FleetStore, FleetSummary, HistoryQuery,
-    LiveHub, LiveUpdate, Metric, Mission, MissionFilter, MissionRequest, MissionService, Page,
-    PipelineBuilder, PipelineHandle, ReadingPublisher, Result, SeriesPoint, Simulator,
-    SimulatorConfig, StatsSnapshot, StoreStatus, Subscription, Telemetry, TimeRange, Vehicle,
-    VehicleMetricsSummary, default_rules,
+    LiveHub, LiveUpdate, Metric, Mission, MissionFilter, MissionLink, MissionRequest,
+    MissionService, Page, PipelineBuilder, PipelineHandle, ReadingPublisher, Result, SeriesPoint,
+    Simulator, SimulatorConfig, StatsSnapshot, StoreStatus, Subscription, Telemetry, TimeRange,
+    Vehicle, VehicleMetricsSummary, default_rules,
 };
 
 use crate::settings::EngineSettings;
@@ -248,10 +248,25 @@ impl Engine {
             }
         }
         let store = shared.store.clone();
-        let (missions, missions_task) = MissionService::start(
+        let (commands, commands_task) = CommandCenter::start(
+            transport.sink.clone(),
             store.clone(),
             Some(shared.hub.clone()),
-            settings.arrival_radius_m,
+            settings.command_timeouts.clone(),
+        );
+        // Missions travel in the transport's own form (VDA 5050 orders) or as commands.
+        let mission_link: Arc<dyn MissionLink> = match &transport.mission_link {
+            Some(link) => link.clone(),
+            None => Arc::new(CommandMissionLink::new(commands.clone())),
+        };
+        let (missions, missions_task) = MissionService::start_with(
+            store.clone(),
+            Some(shared.hub.clone()),
+            MissionServiceConfig {
+                arrival_radius_m: settings.arrival_radius_m,
+                link: Some(mission_link),
+                ..MissionServiceConfig::default()
+            },
         );
         let rules = settings
             .default_rules
@@ -277,12 +292,6 @@ impl Engine {
             pipeline = pipeline.dead_letters(sink.clone());
         }
         let pipeline = pipeline.spawn();
-        let (commands, commands_task) = CommandCenter::start(
-            transport.sink.clone(),
-            store.clone(),
-            Some(shared.hub.clone()),
-            settings.command_timeouts.clone(),
-        );
         // What was in flight before a restart (or on another instance) is taken up again.
         commands.resume().await?;
         missions.resume().await?;
@@ -722,37 +731,16 @@ impl Engine {
     // -----------------------------------------------------------------------------------------
 
     /// Creates a mission for a vehicle of the fleet (`NotFound` otherwise, `Conflict` when it
-    /// already has an active one) and sends its route to the vehicle through the transport, as
-    /// a REROUTE command issued by `issued_by`; progress then comes from what the vehicle
-    /// reports.
+    /// already has an active one) and sends it to the vehicle through the transport on behalf
+    /// of `issued_by`: a VDA 5050 order whose horizon is released as waypoints are reached, or
+    /// elsewhere a REROUTE command. Progress then comes from what the vehicle reports. When
+    /// the route cannot be sent, the mission ends FAILED and the transport's error is returned.
     pub async fn create_mission(
         &self,
         request: MissionRequest,
         issued_by: &str,
     ) -> Result<Mission> {
-        let missions = self.missions()?;
-        let commands = self.commands()?;
-        let mission = missions.create(request).await?;
-        let route = CommandParams {
-            waypoints: mission.waypoints.clone(),
-            reason: Some(format!("mission {}", mission.id)),
-        };
-        if let Err(e) = commands
-            .dispatch(
-                &mission.vehicle_id,
-                CommandKind::Reroute,
-                route,
-                issued_by,
-                None,
-            )
-            .await
-        {
-            // The vehicle never got the route: the mission cannot progress.
-            warn!(mission_id = %mission.id, error = %e, "mission route could not be sent");
-            let _ = missions.cancel(&mission.id).await;
-            return Err(e);
-        }
-        Ok(mission)
+        self.missions()?.create(request, issued_by).await
     }
 
     /// A mission with its live progress and estimated completion; `NotFound` when unknown.
@@ -773,27 +761,11 @@ impl Engine {
         self.shared.store.list_missions(filter).await
     }
 
-    /// Cancels an active mission and stops its vehicle (a STOP issued by `issued_by`).
+    /// Cancels an active mission and has its vehicle drop it on behalf of `issued_by` (VDA
+    /// 5050: instant action `cancelOrder`; elsewhere a STOP command). The cancellation stands
+    /// even when the vehicle cannot be told (logged).
     pub async fn cancel_mission(&self, mission_id: &str, issued_by: &str) -> Result<Mission> {
-        let mission = self.missions()?.cancel(mission_id).await?;
-        let stop = CommandParams {
-            waypoints: Vec::new(),
-            reason: Some(format!("mission {} cancelled", mission.id)),
-        };
-        if let Err(e) = self
-            .commands()?
-            .dispatch(
-                &mission.vehicle_id,
-                CommandKind::Stop,
-                stop,
-                issued_by,
-                None,
-            )
-            .await
-        {
-            warn!(mission_id = %mission.id, error = %e, "could not stop the vehicle of a cancelled mission");
-        }
-        Ok(mission)
+        self.missions()?.cancel(mission_id, issued_by).await
     }
 
     // -----------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-//! Opens the transport an engine runs on: the pipeline's source, the command sink, what
-//! publishes readings, what the built-in simulator drives, and what transport-specific rules,
-//! observers and dead-letter sinks come with it.
+//! Opens the transport an engine runs on: the pipeline's source, the command sink, how
+//! missions reach vehicles, what publishes readings, what the built-in simulator drives, and
+//! what transport-specific rules, observers and dead-letter sinks come with it.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -8,8 +8,8 @@ use std::sync::atomic::AtomicU64;
 use vehicleops_core::inproc::{InProcessBus, InProcessTelemetrySource};
 use vehicleops_core::pipeline::ReadingObserver;
 use vehicleops_core::{
-    AlertRule, CommandSink, DeadLetterSink, LiveHub, ReadingPublisher, Result, TelemetryPublisher,
-    TelemetrySource, VehicleCommandLink,
+    AlertRule, CommandSink, DeadLetterSink, LiveHub, MissionLink, ReadingPublisher, Result,
+    TelemetryPublisher, TelemetrySource, VehicleCommandLink,
 };
 
 use crate::settings::TransportSettings;
@@ -34,6 +34,10 @@ pub(crate) enum SimulatorTarget {
 pub(crate) struct Transport {
     pub source: Arc<dyn TelemetrySource>,
     pub sink: Arc<dyn CommandSink>,
+    /// How missions reach vehicles when the transport has a form of its own for them
+    /// (VDA 5050: orders with base and horizon); `None`: as commands through the command
+    /// center (`CommandMissionLink`).
+    pub mission_link: Option<Arc<dyn MissionLink>>,
     /// Where the engine's user publishes readings; `None` when vehicles publish themselves
     /// (VDA 5050).
     pub publisher: Option<Arc<dyn ReadingPublisher>>,
@@ -74,6 +78,7 @@ fn in_process(capacity: usize) -> Transport {
     Transport {
         source: source.clone(),
         sink: Arc::new(sink),
+        mission_link: None,
         publisher: Some(Arc::new(publisher.clone())),
         inproc_source: Some(source),
         simulator: SimulatorTarget::Core {
@@ -160,6 +165,7 @@ mod kafka {
         Ok(Transport {
             source,
             sink,
+            mission_link: None,
             publisher: Some(publisher.clone()),
             inproc_source: None,
             simulator: SimulatorTarget::Core {
@@ -226,6 +232,7 @@ mod vda5050 {
         Ok(Transport {
             rules: vec![Arc::new(FatalErrorRule::new(source.fatal_errors()))],
             source,
+            mission_link: None,
             sink,
             publisher: None,
             inproc_source: None,

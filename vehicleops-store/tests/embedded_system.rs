@@ -361,15 +361,19 @@ async fn missions_progress_from_telemetry_and_one_active_mission_per_vehicle() {
         waypoints: waypoints.clone(),
         priority: MissionPriority::High,
     };
-    let mission = missions.create(request.clone()).await.unwrap();
-    let conflict = missions.create(request.clone()).await.unwrap_err();
+    let mission = missions.create(request.clone(), "op-1").await.unwrap();
+    let conflict = missions.create(request.clone(), "op-1").await.unwrap_err();
     assert_eq!(conflict.kind(), ErrorKind::Conflict);
     let wrong_fleet = MissionRequest {
         fleet_id: "fleet-002".into(),
         ..request.clone()
     };
     assert_eq!(
-        missions.create(wrong_fleet).await.unwrap_err().kind(),
+        missions
+            .create(wrong_fleet, "op-1")
+            .await
+            .unwrap_err()
+            .kind(),
         ErrorKind::NotFound
     );
 
@@ -421,7 +425,7 @@ async fn missions_progress_from_telemetry_and_one_active_mission_per_vehicle() {
     assert_eq!(done.completed_waypoints, 3);
     assert_eq!(done.started_at, Some(t0));
     // The vehicle is free for a new mission.
-    missions.create(request).await.unwrap();
+    missions.create(request, "op-1").await.unwrap();
     drop(bus.publisher);
     pipeline.join().await.unwrap();
 }

@@ -516,7 +516,7 @@ async fn an_active_mission_survives_a_restart(backend: Backend) {
     register(&*stores.1, &["VH-M"]).await;
     let (service, task) = MissionService::start_with(stores.1.clone(), None, no_refresh());
     let (request, waypoints) = mission_request("VH-M", START);
-    let mission = service.create(request).await.unwrap();
+    let mission = service.create(request, "op-1").await.unwrap();
     drop((service, task, stores));
 
     let stores = backend.open().await;
@@ -554,9 +554,9 @@ async fn missions_follow_the_vehicle_across_instances(backend: Backend) {
     let (b, _b_task) = MissionService::start_with(b_stores.1.clone(), None, refreshing);
 
     let (request, waypoints) = mission_request("VH-A", START);
-    let mission = a.create(request).await.unwrap();
+    let mission = a.create(request, "op-1").await.unwrap();
     let (other, _) = mission_request("VH-B", START);
-    let other = a.create(other).await.unwrap();
+    let other = a.create(other, "op-1").await.unwrap();
     eventually("instance B to take up both missions", || {
         let n = b.active_count();
         async move { (n == 2).then_some(()) }
@@ -564,7 +564,7 @@ async fn missions_follow_the_vehicle_across_instances(backend: Backend) {
     .await;
 
     // Cancelled on A: B drops it at its next refresh.
-    a.cancel(&other.id).await.unwrap();
+    a.cancel(&other.id, "op-1").await.unwrap();
     eventually("instance B to drop the cancelled mission", || {
         let n = b.active_count();
         async move { (n == 1).then_some(()) }
