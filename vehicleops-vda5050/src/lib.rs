@@ -3,7 +3,8 @@
 //! - [`Vda5050TelemetrySource`]: `state`, `visualization` and `connection` of every vehicle
 //!   as telemetry for the ingest pipeline (with [`FatalErrorRule`] for FATAL errors).
 //! - [`Vda5050CommandSink`]: commands as instant actions and orders, with the lifecycle read
-//!   back from `state`; missions as orders with base and horizon.
+//!   back from `state`; missions as orders with base and horizon (it is the transport's
+//!   `MissionLink`: the horizon is released as waypoints are reached, `cancelOrder` on cancel).
 //! - [`SimulatedAgv`]: a VDA 5050 vehicle over MQTT, to run the whole loop without hardware.
 //! - [`SchemaValidator`]: the official 2.1.0 JSON schemas, used on every message both ways.
 //!
@@ -59,7 +60,7 @@ pub use georef::SiteGeoreference;
 pub use mqtt::MqttEndpoint;
 pub use order::{OrderProgress, RoutePoint};
 pub use schema::{SchemaError, SchemaValidator};
-pub use sink::{SinkConfig, StopMode, Vda5050CommandSink};
+pub use sink::{MISSION_LOOKAHEAD, SinkConfig, StopMode, Vda5050CommandSink};
 pub use source::{
     FatalErrorBoard, FatalErrorRule, SourceConfig, SourceCounters, Vda5050TelemetrySource,
     fatal_error_alert, status_of,

@@ -21,6 +21,13 @@
 //!
 //! Vehicles are addressed by serial number (= vehicle id); the manufacturer is learnt from
 //! their `state` and falls back to [`SinkConfig::manufacturer`].
+//!
+//! The sink is also the VDA 5050 [`MissionLink`]: a mission goes to its vehicle as an order
+//! whose id is the mission id, with a start node where the vehicle stands and one node per
+//! waypoint. The start node and the first [`MISSION_LOOKAHEAD`] waypoints are the base, the
+//! rest the horizon; each time the vehicle reaches a waypoint, an order update releases the
+//! waypoints up to [`MISSION_LOOKAHEAD`] beyond it (never past the route, nothing sent when
+//! nothing new is released). A cancelled mission is an instantActions `cancelOrder`.
 
 use std::collections::HashMap;
 use std::sync::Mutex as SyncMutex;
@@ -32,10 +39,10 @@ use rumqttc::{AsyncClient, QoS};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;
-use tracing::warn;
+use tracing::{debug, warn};
 use vehicleops_core::{
     Command, CommandAck, CommandKind, CommandSink, CommandStatus, DispatchReceipt, Error, Mission,
-    Result,
+    MissionLink, Result,
 };
 
 use crate::georef::SiteGeoreference;
@@ -94,6 +101,15 @@ struct Tracked {
     tracking: Tracking,
     delivered: bool,
     sent_at: Instant,
+}
+
+/// How many waypoints of a mission's order are released ahead of the vehicle: at the start
+/// the first ones, and after each waypoint reached the next ones (the rest stays horizon).
+pub const MISSION_LOOKAHEAD: usize = 2;
+
+/// The id of a mission's `n`-th waypoint node (1-based) in its order.
+fn waypoint_node_id(mission_id: &str, n: usize) -> String {
+    format!("{mission_id}-{n}")
 }
 
 /// Commands without an outcome after this are forgotten (the `CommandCenter` has long timed
@@ -454,6 +470,27 @@ impl Vda5050CommandSink {
         .await
     }
 
+    /// Publishes instant actions that no command tracks (e.g. a cancelled mission's
+    /// `cancelOrder`).
+    async fn untracked_instant_action(&self, vehicle_id: &str, action: Action) -> Result<String> {
+        let header = {
+            let mut shared = self.shared.lock().expect("sink lock");
+            self.header(&mut shared, vehicle_id, MessageKind::InstantActions)
+        };
+        let message = InstantActions {
+            header: header.clone(),
+            actions: vec![action],
+        };
+        self.publish(&header, MessageKind::InstantActions, &message)
+            .await
+    }
+
+    /// The latest order (or update, with what came before it) sent to the vehicle.
+    pub fn sent_order(&self, vehicle_id: &str) -> Option<Order> {
+        let shared = self.shared.lock().expect("sink lock");
+        shared.vehicles.get(vehicle_id)?.order.clone()
+    }
+
     /// Progress through the latest order sent to the vehicle, from its latest `state`.
     pub fn order_progress(&self, vehicle_id: &str) -> Option<OrderProgress> {
         let shared = self.shared.lock().expect("sink lock");
@@ -554,6 +591,119 @@ impl CommandSink for Vda5050CommandSink {
     async fn next_ack(&self) -> Option<CommandAck> {
         self.acks.lock().await.recv().await
     }
+}
+
+/// Missions as orders with base and horizon (see the module documentation).
+#[async_trait]
+impl MissionLink for Vda5050CommandSink {
+    /// Sends the mission as an order ([`Self::assign_mission`]) with the start node and the
+    /// first [`MISSION_LOOKAHEAD`] waypoints as base.
+    async fn assign(&self, mission: &Mission, _issued_by: &str) -> Result<()> {
+        let released = MISSION_LOOKAHEAD.min(mission.waypoints.len());
+        let order = self.assign_mission(mission, released).await?;
+        debug!(mission_id = %mission.id, order_id = %order.order_id,
+               update_id = order.order_update_id, "mission sent as an order");
+        Ok(())
+    }
+
+    /// Releases the waypoints up to [`MISSION_LOOKAHEAD`] beyond the last one reached with an
+    /// order update ([`Self::release`]); sends nothing when they are released already or the
+    /// order no longer carries the mission's route (replaced by a REROUTE, say). Fails when no
+    /// order of the vehicle is known here (the order was sent before a restart, or by another
+    /// instance): the vehicle then waits at the end of its base.
+    async fn progressed(&self, mission: &Mission) -> Result<()> {
+        let target = {
+            let shared = self.shared.lock().expect("sink lock");
+            let Some(order) = shared
+                .vehicles
+                .get(&mission.vehicle_id)
+                .and_then(|t| t.order.as_ref())
+            else {
+                return Err(Error::Conflict(format!(
+                    "no order of vehicle {} was sent by this instance; the horizon of mission {} \
+                     cannot be released",
+                    mission.vehicle_id, mission.id
+                )));
+            };
+            let Some(target) = mission_release_target(order, mission) else {
+                debug!(mission_id = %mission.id, order_id = %order.order_id,
+                       "the vehicle's order no longer carries the mission's route; nothing released");
+                return Ok(());
+            };
+            if target <= order.nodes.iter().filter(|n| n.released).count() {
+                return Ok(());
+            }
+            target
+        };
+        let update = self.release(&mission.vehicle_id, target).await?;
+        debug!(mission_id = %mission.id, order_id = %update.order_id,
+               update_id = update.order_update_id, released = target, "mission horizon released");
+        Ok(())
+    }
+
+    /// Sends instantActions `cancelOrder` (action id `<mission id>-cancel`, not tracked as a
+    /// command), unless the vehicle is known to run another order or to have finished this
+    /// one.
+    async fn cancel(&self, mission: &Mission, _issued_by: &str) -> Result<()> {
+        let needed = {
+            let shared = self.shared.lock().expect("sink lock");
+            cancel_needed(shared.vehicles.get(&mission.vehicle_id), &mission.id)
+        };
+        if !needed {
+            debug!(mission_id = %mission.id, "the vehicle does not run the mission's order; nothing to cancel");
+            return Ok(());
+        }
+        let action = Action::new(
+            "cancelOrder",
+            format!("{}-cancel", mission.id),
+            BlockingType::Hard,
+        );
+        self.untracked_instant_action(&mission.vehicle_id, action)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// How many nodes of `order` (the whole order sent, released ones first) should be released
+/// for `mission` as far as it got: the nodes before its first waypoint (the start node), the
+/// waypoints reached and [`MISSION_LOOKAHEAD`] more, never beyond the route. `None` when the
+/// order does not carry the mission's whole route.
+fn mission_release_target(order: &Order, mission: &Mission) -> Option<usize> {
+    let total = mission.waypoints.len();
+    let first = order
+        .nodes
+        .iter()
+        .position(|n| n.node_id == waypoint_node_id(&mission.id, 1))?;
+    let last = order.nodes.get(first + total.checked_sub(1)?)?;
+    if last.node_id != waypoint_node_id(&mission.id, total) {
+        return None;
+    }
+    Some(first + (mission.completed_waypoints as usize + MISSION_LOOKAHEAD).min(total))
+}
+
+/// Whether a cancelled mission's vehicle has to be sent `cancelOrder`: not when its `state`
+/// shows it running an order that holds none of the mission's nodes, nor when it shows the
+/// mission's order (as last sent) finished; otherwise (nothing known, the order still on its
+/// way, the mission running) yes.
+fn cancel_needed(track: Option<&VehicleTrack>, mission_id: &str) -> bool {
+    let prefix = format!("{mission_id}-");
+    let ours = |node_id: &str| node_id.starts_with(&prefix);
+    let sent = track
+        .and_then(|t| t.order.as_ref())
+        .filter(|o| o.nodes.iter().any(|n| ours(&n.node_id)));
+    let Some(state) = track.and_then(|t| t.state.as_ref()) else {
+        return true;
+    };
+    let shows_sent = sent.is_some_and(|o| {
+        state.order_id == o.order_id && state.order_update_id >= o.order_update_id
+    });
+    if state.node_states.is_empty() {
+        // Nothing running: the order is either still on its way, or over.
+        return sent.is_some() && !shows_sent;
+    }
+    state.order_id == mission_id
+        || state.node_states.iter().any(|n| ours(&n.node_id))
+        || sent.is_some_and(|o| o.order_id == state.order_id)
 }
 
 /// Reads `state` messages: remembers them per vehicle and turns tracked commands' progress
@@ -869,6 +1019,100 @@ mod tests {
             })
             .collect();
         s
+    }
+
+    /// A mission `m1` of `n` waypoints, `completed` of them reached.
+    fn mission(n: usize, completed: u32) -> Mission {
+        let mut m = vehicleops_core::MissionRequest {
+            fleet_id: "fleet-vda".into(),
+            vehicle_id: "AGV-1".into(),
+            mission_type: vehicleops_core::MissionType::Delivery,
+            waypoints: (1..=n as u32)
+                .map(|i| vehicleops_core::Waypoint {
+                    latitude: 52.52,
+                    longitude: 13.405 + 0.0001 * f64::from(i),
+                    order: i,
+                })
+                .collect(),
+            priority: Default::default(),
+        }
+        .into_mission()
+        .unwrap();
+        m.id = "m1".into();
+        m.completed_waypoints = completed;
+        m
+    }
+
+    /// An order through `ids`, the first `released` in the base.
+    fn order_through(ids: &[&str], released: usize) -> Order {
+        let points: Vec<RoutePoint> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| RoutePoint {
+                node_id: (*id).into(),
+                x: i as f64,
+                y: 0.0,
+                map_id: "site".into(),
+            })
+            .collect();
+        let (nodes, edges) = route(&points, 0, released, Vec::new());
+        order(sample_state("AGV-1").header, "m1", 0, nodes, edges)
+    }
+
+    #[test]
+    fn a_mission_releases_two_waypoints_beyond_the_last_reached_never_past_its_route() {
+        let o = order_through(&["start", "m1-1", "m1-2", "m1-3", "m1-4"], 3);
+        // Start node + waypoints reached + 2, capped at start + 4.
+        let target = |completed| mission_release_target(&o, &mission(4, completed));
+        assert_eq!(
+            [target(0), target(1), target(2), target(3), target(4)],
+            [Some(3), Some(4), Some(5), Some(5), Some(5)]
+        );
+        // Without a start node (the vehicle's position was not known), one less.
+        let bare = order_through(&["m1-1", "m1-2", "m1-3"], 2);
+        assert_eq!(mission_release_target(&bare, &mission(3, 1)), Some(3));
+        // An order that no longer carries the whole route (a REROUTE replaced its horizon),
+        // or another mission's order: nothing to release.
+        let replaced = order_through(&["start", "m1-1", "m1-2", "cmd-9-1"], 3);
+        assert_eq!(mission_release_target(&replaced, &mission(3, 1)), None);
+        let other = order_through(&["start", "m2-1"], 2);
+        assert_eq!(mission_release_target(&other, &mission(1, 0)), None);
+    }
+
+    #[test]
+    fn cancel_order_goes_only_to_a_vehicle_that_may_run_the_mission() {
+        let sent = order_through(&["start", "m1-1", "m1-2"], 2);
+        let track = |state: Option<State>, order: Option<Order>| VehicleTrack {
+            manufacturer: None,
+            state,
+            order,
+        };
+        // Nothing known (e.g. just restarted): send.
+        assert!(cancel_needed(None, "m1"));
+        assert!(cancel_needed(Some(&track(None, Some(sent.clone()))), "m1"));
+        // Running the mission's order.
+        let ours = running("m1", 0, 0, &[2, 4]);
+        assert!(cancel_needed(
+            Some(&track(Some(ours), Some(sent.clone()))),
+            "m1"
+        ));
+        // Idle, the order still on its way.
+        let idle = sample_state("AGV-1");
+        assert!(cancel_needed(
+            Some(&track(Some(idle.clone()), Some(sent.clone()))),
+            "m1"
+        ));
+        // Idle and nothing of the mission was sent from here: nothing to cancel.
+        assert!(!cancel_needed(Some(&track(Some(idle), None)), "m1"));
+        // The mission's order finished.
+        let done = running("m1", 0, 4, &[]);
+        assert!(!cancel_needed(
+            Some(&track(Some(done), Some(sent.clone()))),
+            "m1"
+        ));
+        // Running another order: leave it alone.
+        let other = running("cmd-3", 0, 0, &[2]);
+        assert!(!cancel_needed(Some(&track(Some(other), Some(sent))), "m1"));
     }
 
     #[test]
