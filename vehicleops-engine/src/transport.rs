@@ -183,7 +183,8 @@ mod kafka {
 #[cfg(feature = "vda5050")]
 mod vda5050 {
     //! VDA 5050: FATAL vehicle errors raise alerts through `FatalErrorRule`; messages the
-    //! source rejects are logged by it and counted by the engine.
+    //! source rejects are logged by it and counted by the engine; missions go to the vehicles
+    //! as orders with base and horizon through the command sink's `MissionLink`.
 
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -232,7 +233,7 @@ mod vda5050 {
         Ok(Transport {
             rules: vec![Arc::new(FatalErrorRule::new(source.fatal_errors()))],
             source,
-            mission_link: None,
+            mission_link: Some(sink.clone()),
             sink,
             publisher: None,
             inproc_source: None,
