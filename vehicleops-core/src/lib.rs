@@ -28,6 +28,8 @@ pub mod model;
 pub mod pipeline;
 pub mod rules;
 pub mod simulator;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod traits;
 
 pub use decode::decode_telemetry;

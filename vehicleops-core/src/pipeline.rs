@@ -1117,6 +1117,7 @@ mod tests {
 
     use super::*;
     use crate::model::*;
+    use crate::test_support::{PartialRepository, telemetry};
 
     #[derive(Default)]
     struct MemoryStore {
@@ -1253,19 +1254,11 @@ mod tests {
 
     fn reading(vehicle: &str, second: i64, speed: f64, lat: f64) -> Telemetry {
         Telemetry {
-            vehicle_id: vehicle.into(),
-            fleet_id: "fleet-001".into(),
             latitude: lat,
             longitude: -74.0,
             speed_kmh: speed,
-            battery_pct: 80.0,
-            engine_temp_c: 70.0,
             load_pct: 10.0,
-            status: VehicleStatus::Moving,
-            timestamp: DateTime::from_timestamp(1_700_000_000 + second, 0).unwrap(),
-            heading_deg: 0.0,
-            seq: second as u64,
-            pose: None,
+            ..telemetry(vehicle, second)
         }
     }
 
@@ -1515,39 +1508,8 @@ mod tests {
         then_inserted_plus: Mutex<Option<Vec<Alert>>>,
     }
 
-    fn not_here<T>() -> Result<T> {
-        Err(Error::backend_msg("scripted", "not part of this test"))
-    }
-
     #[async_trait]
-    impl FleetRepository for ScriptedRepository {
-        async fn upsert_fleet(&self, _: &Fleet) -> Result<()> {
-            not_here()
-        }
-        async fn get_fleet(&self, _: &str) -> Result<Option<Fleet>> {
-            not_here()
-        }
-        async fn list_fleets(&self) -> Result<Vec<Fleet>> {
-            not_here()
-        }
-        async fn upsert_vehicle(&self, _: &Vehicle) -> Result<()> {
-            not_here()
-        }
-        async fn get_vehicle(&self, _: &str) -> Result<Option<Vehicle>> {
-            not_here()
-        }
-        async fn list_vehicles(&self, _: &str) -> Result<Vec<Vehicle>> {
-            not_here()
-        }
-        async fn upsert_operator(&self, _: &Operator) -> Result<()> {
-            not_here()
-        }
-        async fn operator_by_email(&self, _: &str) -> Result<Option<Operator>> {
-            not_here()
-        }
-        async fn get_operator(&self, _: &str) -> Result<Option<Operator>> {
-            not_here()
-        }
+    impl PartialRepository for ScriptedRepository {
         async fn insert_alert(&self, alert: &Alert) -> Result<()> {
             self.inserted.lock().unwrap().push(alert.id.clone());
             Ok(())
@@ -1558,24 +1520,6 @@ mod tests {
                 .unwrap()
                 .push((alert_id.to_string(), at));
             Ok(())
-        }
-        async fn acknowledge_alert(
-            &self,
-            _: &str,
-            _: &str,
-            _: DateTime<Utc>,
-            _: Option<&str>,
-        ) -> Result<Alert> {
-            not_here()
-        }
-        async fn get_alert(&self, _: &str) -> Result<Option<Alert>> {
-            not_here()
-        }
-        async fn list_alerts(&self, _: &AlertFilter) -> Result<Page<Alert>> {
-            not_here()
-        }
-        async fn count_open_alerts(&self, _: &str) -> Result<u64> {
-            not_here()
         }
         async fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>> {
             self.open_queries.lock().unwrap().push(vehicle_ids.to_vec());
@@ -1599,45 +1543,6 @@ mod tests {
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
-        }
-        async fn insert_command(&self, _: &Command) -> Result<()> {
-            not_here()
-        }
-        async fn update_command(&self, _: &Command) -> Result<()> {
-            not_here()
-        }
-        async fn get_command(&self, _: &str) -> Result<Option<Command>> {
-            not_here()
-        }
-        async fn command_by_idempotency_key(&self, _: &str, _: &str) -> Result<Option<Command>> {
-            not_here()
-        }
-        async fn list_commands(&self, _: &str, _: u32) -> Result<Page<Command>> {
-            not_here()
-        }
-        async fn pending_commands(&self) -> Result<Vec<Command>> {
-            not_here()
-        }
-        async fn insert_mission(&self, _: &Mission) -> Result<()> {
-            not_here()
-        }
-        async fn update_mission(&self, _: &Mission) -> Result<()> {
-            not_here()
-        }
-        async fn get_mission(&self, _: &str) -> Result<Option<Mission>> {
-            not_here()
-        }
-        async fn active_mission(&self, _: &str) -> Result<Option<Mission>> {
-            not_here()
-        }
-        async fn count_active_missions(&self, _: &str) -> Result<u64> {
-            not_here()
-        }
-        async fn active_missions(&self) -> Result<Vec<Mission>> {
-            not_here()
-        }
-        async fn list_missions(&self, _: &MissionFilter) -> Result<Page<Mission>> {
-            not_here()
         }
     }
 
@@ -1679,6 +1584,22 @@ mod tests {
         }
     }
 
+    /// Runs the overspeed rule over `src`, with `repo` for the alerts, until the source ends.
+    async fn run_overspeed(
+        src: Arc<ScriptedSource>,
+        repo: &Arc<ScriptedRepository>,
+        config: PipelineConfig,
+    ) -> StatsSnapshot {
+        PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
+            .repository(repo.clone())
+            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
+            .config(config)
+            .spawn()
+            .join()
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn open_alerts_load_once_per_batch_for_new_vehicles_only() {
         let mut batches = vec![vec![
@@ -1697,14 +1618,7 @@ mod tests {
             .lock()
             .unwrap()
             .push_back(Ok(vec![stored_overspeed("old", "VH-1")]));
-        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
-            .repository(repo.clone())
-            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
-            .config(fast_config())
-            .spawn()
-            .join()
-            .await
-            .unwrap();
+        let stats = run_overspeed(src, &repo, fast_config()).await;
         assert_eq!(
             *repo.open_queries.lock().unwrap(),
             vec![
@@ -1742,14 +1656,7 @@ mod tests {
             Err(Error::backend_msg("scripted", "database is down")),
             Ok(vec![stored_overspeed("old", "VH-1")]),
         ]);
-        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
-            .repository(repo.clone())
-            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
-            .config(eager_reload_config())
-            .spawn()
-            .join()
-            .await
-            .unwrap();
+        let stats = run_overspeed(src, &repo, eager_reload_config()).await;
         assert_eq!(repo.open_queries.lock().unwrap().len(), 2, "retried once");
         let inserted = repo.inserted.lock().unwrap().clone();
         assert_eq!(inserted.len(), 1);
@@ -1778,14 +1685,7 @@ mod tests {
             Err(Error::backend_msg("scripted", "database is down")),
         ]);
         *repo.then_inserted_plus.lock().unwrap() = Some(vec![stored_overspeed("old", "VH-1")]);
-        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
-            .repository(repo.clone())
-            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
-            .config(eager_reload_config())
-            .spawn()
-            .join()
-            .await
-            .unwrap();
+        let stats = run_overspeed(src, &repo, eager_reload_config()).await;
         assert_eq!(repo.open_queries.lock().unwrap().len(), 3);
         let inserted = repo.inserted.lock().unwrap().clone();
         assert_eq!(inserted.len(), 1);
@@ -1906,14 +1806,7 @@ mod tests {
             ),
         ]);
         let repo = Arc::new(ScriptedRepository::default());
-        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
-            .repository(repo.clone())
-            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
-            .config(fast_config())
-            .spawn()
-            .join()
-            .await
-            .unwrap();
+        let stats = run_overspeed(src, &repo, fast_config()).await;
         let inserted = repo.inserted.lock().unwrap().clone();
         assert_eq!(inserted.len(), 2, "a new episode: {inserted:?}");
         assert_ne!(inserted[0], inserted[1]);
@@ -1967,14 +1860,7 @@ mod tests {
             ),
         ]);
         let repo = Arc::new(ScriptedRepository::default());
-        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
-            .repository(repo.clone())
-            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
-            .config(fast_config())
-            .spawn()
-            .join()
-            .await
-            .unwrap();
+        let stats = run_overspeed(src, &repo, fast_config()).await;
         assert_eq!(
             queried(&repo),
             vec![vec!["VH-1".to_string(), "VH-2".to_string()]]
@@ -2027,14 +1913,7 @@ mod tests {
         let repo = Arc::new(ScriptedRepository::default());
         repo.open_answers.lock().unwrap().push_back(Ok(Vec::new()));
         *repo.then_inserted_plus.lock().unwrap() = Some(Vec::new());
-        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
-            .repository(repo.clone())
-            .rules([Arc::new(crate::rules::ThresholdRule::overspeed()) as Arc<dyn AlertRule>])
-            .config(fast_config())
-            .spawn()
-            .join()
-            .await
-            .unwrap();
+        let stats = run_overspeed(src, &repo, fast_config()).await;
         assert_eq!(
             queried(&repo),
             vec![

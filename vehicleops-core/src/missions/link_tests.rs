@@ -5,192 +5,22 @@
 //! No timed assertions: the background persistence task is waited for by polling with a
 //! deadline.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::commands::{CommandCenter, CommandCenterTask, CommandTimeouts};
 use crate::geodesy::destination;
-use crate::model::{Alert, Command, CommandAck, Fleet, GeoPoint, Operator, Vehicle, VehicleStatus};
-use crate::traits::{AlertFilter, CommandSink, DispatchReceipt, MissionFilter, Page};
+use crate::model::{GeoPoint, Telemetry};
+use crate::test_support::{MemoryRepository, RecordingSink, telemetry};
 
 const START: GeoPoint = GeoPoint {
     latitude: 4.7110,
     longitude: -74.0721,
 };
-
-/// Vehicles `VH-1` and `VH-2` of `fleet-001`, commands and missions in maps, with the
-/// one-active-mission-per-vehicle rule; everything else is not needed here.
-#[derive(Default)]
-struct MemoryRepository {
-    commands: Mutex<HashMap<String, Command>>,
-    missions: Mutex<HashMap<String, Mission>>,
-}
-
-fn not_here<T>() -> Result<T> {
-    Err(Error::backend_msg("memory", "not part of this test"))
-}
-
-impl MemoryRepository {
-    fn mission(&self, id: &str) -> Option<Mission> {
-        self.missions.lock().unwrap().get(id).cloned()
-    }
-}
-
-#[async_trait]
-impl FleetRepository for MemoryRepository {
-    async fn upsert_fleet(&self, _: &Fleet) -> Result<()> {
-        not_here()
-    }
-    async fn get_fleet(&self, _: &str) -> Result<Option<Fleet>> {
-        not_here()
-    }
-    async fn list_fleets(&self) -> Result<Vec<Fleet>> {
-        not_here()
-    }
-    async fn upsert_vehicle(&self, _: &Vehicle) -> Result<()> {
-        not_here()
-    }
-    async fn get_vehicle(&self, vehicle_id: &str) -> Result<Option<Vehicle>> {
-        Ok(["VH-1", "VH-2"].contains(&vehicle_id).then(|| Vehicle {
-            id: vehicle_id.into(),
-            fleet_id: "fleet-001".into(),
-            name: None,
-            home: None,
-        }))
-    }
-    async fn list_vehicles(&self, _: &str) -> Result<Vec<Vehicle>> {
-        not_here()
-    }
-    async fn upsert_operator(&self, _: &Operator) -> Result<()> {
-        not_here()
-    }
-    async fn operator_by_email(&self, _: &str) -> Result<Option<Operator>> {
-        not_here()
-    }
-    async fn get_operator(&self, _: &str) -> Result<Option<Operator>> {
-        not_here()
-    }
-    async fn insert_alert(&self, _: &Alert) -> Result<()> {
-        not_here()
-    }
-    async fn clear_alert(&self, _: &str, _: DateTime<Utc>) -> Result<()> {
-        not_here()
-    }
-    async fn acknowledge_alert(
-        &self,
-        _: &str,
-        _: &str,
-        _: DateTime<Utc>,
-        _: Option<&str>,
-    ) -> Result<Alert> {
-        not_here()
-    }
-    async fn get_alert(&self, _: &str) -> Result<Option<Alert>> {
-        not_here()
-    }
-    async fn list_alerts(&self, _: &AlertFilter) -> Result<Page<Alert>> {
-        not_here()
-    }
-    async fn count_open_alerts(&self, _: &str) -> Result<u64> {
-        not_here()
-    }
-    async fn open_alerts(&self, _: &[String]) -> Result<Vec<Alert>> {
-        not_here()
-    }
-    async fn insert_command(&self, command: &Command) -> Result<()> {
-        self.commands
-            .lock()
-            .unwrap()
-            .insert(command.id.clone(), command.clone());
-        Ok(())
-    }
-    async fn update_command(&self, command: &Command) -> Result<()> {
-        self.insert_command(command).await
-    }
-    async fn get_command(&self, command_id: &str) -> Result<Option<Command>> {
-        Ok(self.commands.lock().unwrap().get(command_id).cloned())
-    }
-    async fn command_by_idempotency_key(&self, _: &str, _: &str) -> Result<Option<Command>> {
-        Ok(None)
-    }
-    async fn list_commands(&self, _: &str, _: u32) -> Result<Page<Command>> {
-        not_here()
-    }
-    async fn pending_commands(&self) -> Result<Vec<Command>> {
-        not_here()
-    }
-    async fn insert_mission(&self, mission: &Mission) -> Result<()> {
-        let mut missions = self.missions.lock().unwrap();
-        if missions
-            .values()
-            .any(|m| m.vehicle_id == mission.vehicle_id && m.status.is_active())
-        {
-            return Err(Error::Conflict(format!(
-                "vehicle {} already has an active mission",
-                mission.vehicle_id
-            )));
-        }
-        missions.insert(mission.id.clone(), mission.clone());
-        Ok(())
-    }
-    async fn update_mission(&self, mission: &Mission) -> Result<()> {
-        self.missions
-            .lock()
-            .unwrap()
-            .insert(mission.id.clone(), mission.clone());
-        Ok(())
-    }
-    async fn get_mission(&self, mission_id: &str) -> Result<Option<Mission>> {
-        Ok(self.mission(mission_id))
-    }
-    async fn active_mission(&self, _: &str) -> Result<Option<Mission>> {
-        not_here()
-    }
-    async fn count_active_missions(&self, _: &str) -> Result<u64> {
-        not_here()
-    }
-    async fn active_missions(&self) -> Result<Vec<Mission>> {
-        Ok(self
-            .missions
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|m| m.status.is_active())
-            .cloned()
-            .collect())
-    }
-    async fn list_missions(&self, _: &MissionFilter) -> Result<Page<Mission>> {
-        not_here()
-    }
-}
-
-/// Records every command it is asked to send.
-#[derive(Default)]
-struct RecordingSink {
-    sent: Mutex<Vec<Command>>,
-}
-
-#[async_trait]
-impl CommandSink for RecordingSink {
-    async fn dispatch(&self, command: &Command) -> Result<DispatchReceipt> {
-        self.sent.lock().unwrap().push(command.clone());
-        Ok(DispatchReceipt {
-            command_id: command.id.clone(),
-            accepted_at: Utc::now(),
-            transport_ref: None,
-        })
-    }
-
-    async fn next_ack(&self) -> Option<CommandAck> {
-        std::future::pending().await
-    }
-}
 
 /// What a [`RecordingLink`] was told.
 #[derive(Debug, Clone, PartialEq)]
@@ -287,19 +117,11 @@ fn request(vehicle_id: &str, points: &[GeoPoint]) -> MissionRequest {
 fn reading(vehicle_id: &str, p: GeoPoint, second: i64, speed_kmh: f64) -> Reading {
     Reading {
         telemetry: Telemetry {
-            vehicle_id: vehicle_id.into(),
-            fleet_id: "fleet-001".into(),
             latitude: p.latitude,
             longitude: p.longitude,
             speed_kmh,
-            battery_pct: 80.0,
-            engine_temp_c: 70.0,
-            load_pct: 0.0,
-            status: VehicleStatus::Moving,
-            timestamp: DateTime::from_timestamp(1_700_000_000 + second, 0).unwrap(),
             heading_deg: 90.0,
-            seq: second as u64,
-            pose: None,
+            ..telemetry(vehicle_id, second)
         },
         distance_m: 0.0,
     }
