@@ -5,35 +5,21 @@
 //!
 //! No timed assertions: every wait polls with a deadline.
 
+mod common;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
+use common::eventually;
 use vehicleops_core::{
     Command, CommandAck, CommandKind, CommandParams, CommandStatus, CommandTimeouts, ErrorKind,
     SimulatorConfig, Vehicle, VehicleCommandLink,
 };
-use vehicleops_engine::{Engine, EngineSettings};
+use vehicleops_engine::{Engine, EngineSettings, SimulatorRun};
 
 const FLEET: &str = "fleet-cmd";
 const VEHICLE: &str = "fleet-cmd-VH-1";
-const DEADLINE: Duration = Duration::from_secs(60);
-
-/// Polls `check` until it returns `Some`, for at most [`DEADLINE`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// A started in-process engine with one registered vehicle and the vehicle side of its
 /// commands in the test's hands.
@@ -60,6 +46,27 @@ async fn engine(timeouts: CommandTimeouts) -> (Engine, Arc<dyn VehicleCommandLin
         .unwrap();
     let link = engine.take_vehicle_link().unwrap();
     (engine, link)
+}
+
+/// Command timeouts with the sweep every `sweep_interval`.
+fn timeouts(delivery: Duration, execution: Duration, sweep_interval: Duration) -> CommandTimeouts {
+    CommandTimeouts {
+        delivery,
+        execution,
+        sweep_interval,
+    }
+}
+
+/// A simulator of one vehicle that stops after two ticks.
+async fn two_ticks_of_one_vehicle(engine: &Engine) -> SimulatorRun {
+    engine
+        .run_simulator(SimulatorConfig {
+            vehicles: 1,
+            max_ticks: Some(2),
+            ..SimulatorConfig::default()
+        })
+        .await
+        .unwrap()
 }
 
 async fn dispatch(engine: &Engine, kind: CommandKind, key: Option<&str>) -> Command {
@@ -89,11 +96,11 @@ fn ack(command: &Command, status: CommandStatus) -> CommandAck {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_no_vehicle_picks_up_ends_expired() {
-    let (engine, link) = engine(CommandTimeouts {
-        delivery: Duration::from_millis(300),
-        execution: Duration::from_secs(60),
-        sweep_interval: Duration::from_millis(50),
-    })
+    let (engine, link) = engine(timeouts(
+        Duration::from_millis(300),
+        Duration::from_secs(60),
+        Duration::from_millis(50),
+    ))
     .await;
     let stop = dispatch(&engine, CommandKind::Stop, None).await;
     assert_eq!(
@@ -118,11 +125,11 @@ async fn a_command_no_vehicle_picks_up_ends_expired() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivered_command_never_finished_times_out() {
-    let (engine, link) = engine(CommandTimeouts {
-        delivery: Duration::from_secs(60),
-        execution: Duration::from_millis(300),
-        sweep_interval: Duration::from_millis(50),
-    })
+    let (engine, link) = engine(timeouts(
+        Duration::from_secs(60),
+        Duration::from_millis(300),
+        Duration::from_millis(50),
+    ))
     .await;
     let resume = dispatch(&engine, CommandKind::Resume, None).await;
     let received = eventually("the vehicle receives the command", || async {
@@ -146,12 +153,12 @@ async fn a_delivered_command_never_finished_times_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_polled_after_its_expiry_is_never_handed_out_and_ends_expired() {
-    let (engine, link) = engine(CommandTimeouts {
-        delivery: Duration::from_millis(300),
-        execution: Duration::from_secs(60),
+    let (engine, link) = engine(timeouts(
+        Duration::from_millis(300),
+        Duration::from_secs(60),
         // Only the link can expire it within this test.
-        sweep_interval: Duration::from_secs(3600),
-    })
+        Duration::from_secs(3600),
+    ))
     .await;
     let stop = dispatch(&engine, CommandKind::Stop, None).await;
     let expiry = stop.expires_at.unwrap();
@@ -225,27 +232,13 @@ async fn the_vehicle_link_can_be_taken_once_and_not_after_a_simulator_took_it() 
     let again = engine.take_vehicle_link().err().unwrap();
     assert_eq!(again.kind(), ErrorKind::Conflict, "{again}");
     // A simulator still runs, without commands.
-    let run = engine
-        .run_simulator(SimulatorConfig {
-            vehicles: 1,
-            max_ticks: Some(2),
-            ..SimulatorConfig::default()
-        })
-        .await
-        .unwrap();
+    let run = two_ticks_of_one_vehicle(&engine).await;
     run.stop().await.unwrap();
     engine.close().await.unwrap();
 
     let engine = Engine::open(EngineSettings::default()).await.unwrap();
     engine.start().await.unwrap();
-    let run = engine
-        .run_simulator(SimulatorConfig {
-            vehicles: 1,
-            max_ticks: Some(2),
-            ..SimulatorConfig::default()
-        })
-        .await
-        .unwrap();
+    let run = two_ticks_of_one_vehicle(&engine).await;
     let taken = engine.take_vehicle_link().err().unwrap();
     assert_eq!(
         taken.kind(),

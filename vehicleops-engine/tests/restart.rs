@@ -9,9 +9,12 @@
 //! so its partitions move to the second) runs when `VEHICLEOPS_TEST_KAFKA` and
 //! `VEHICLEOPS_TEST_DATABASE_URL` are set, and prints SKIPPED otherwise.
 
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use chrono::Utc;
+use common::eventually_every;
 use vehicleops_core::{
     AlertFilter, AlertType, Command, CommandKind, CommandParams, CommandStatus, CommandTimeouts,
     Mission, MissionPriority, MissionRequest, MissionStatus, MissionType, Telemetry, Vehicle,
@@ -20,7 +23,8 @@ use vehicleops_core::{
 use vehicleops_engine::{Engine, EngineSettings, StoreSettings};
 
 const FLEET: &str = "fleet-restart";
-const DEADLINE: Duration = Duration::from_secs(60);
+/// How often a wait polls the engine.
+const POLL: Duration = Duration::from_millis(50);
 
 fn reading(vehicle: &str, seq: u64, speed_kmh: f64, lat: f64, lon: f64) -> Telemetry {
     Telemetry {
@@ -37,22 +41,6 @@ fn reading(vehicle: &str, seq: u64, speed_kmh: f64, lat: f64, lon: f64) -> Telem
         heading_deg: 0.0,
         seq,
         pose: None,
-    }
-}
-
-/// Polls `check` until it returns `Some`, for at most [`DEADLINE`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -122,7 +110,7 @@ async fn before_the_crash(engine: &Engine, vehicle: &str) -> InFlight {
         ])
         .await
         .unwrap();
-    let alerts = eventually("the overspeed alert is stored", || async {
+    let alerts = eventually_every("the overspeed alert is stored", POLL, || async {
         let a = overspeed_alerts(engine, vehicle).await;
         (!a.is_empty()).then_some(a)
     })
@@ -177,7 +165,7 @@ async fn after_the_crash(engine: &Engine, vehicle: &str, before: &InFlight) {
         .publish(vec![reading(vehicle, 5, 30.0, WAYPOINT.0, WAYPOINT.1)])
         .await
         .unwrap();
-    let alerts = eventually("the episode is cleared", || async {
+    let alerts = eventually_every("the episode is cleared", POLL, || async {
         let a = overspeed_alerts(engine, vehicle).await;
         a.iter().any(|a| a.cleared_at.is_some()).then_some(a)
     })
@@ -189,14 +177,18 @@ async fn after_the_crash(engine: &Engine, vehicle: &str, before: &InFlight) {
     );
     assert_eq!(alerts[0].id, before.alert_id);
 
-    let command = eventually("the pending command reaches a final status", || async {
-        let c = engine.command(&before.command.id).await.unwrap();
-        c.status.is_terminal().then_some(c)
-    })
+    let command = eventually_every(
+        "the pending command reaches a final status",
+        POLL,
+        || async {
+            let c = engine.command(&before.command.id).await.unwrap();
+            c.status.is_terminal().then_some(c)
+        },
+    )
     .await;
     assert_eq!(command.status, CommandStatus::Expired, "{command:?}");
 
-    let mission = eventually("the mission completes", || async {
+    let mission = eventually_every("the mission completes", POLL, || async {
         let m = engine.mission(&before.mission.id).await.unwrap();
         (m.status == MissionStatus::Completed).then_some(m)
     })

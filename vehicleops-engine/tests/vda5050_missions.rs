@@ -16,9 +16,12 @@
 
 #![cfg(feature = "vda5050")]
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::eventually;
 use vehicleops_core::{
     CommandKind, GeoPoint, Mission, MissionPriority, MissionRequest, MissionStatus, MissionType,
     SimulatorConfig, Waypoint,
@@ -33,7 +36,6 @@ use vehicleops_vda5050::{
 
 const FLEET: &str = "fleet-vda";
 const AGV: &str = "AGV-1";
-const DEADLINE: Duration = Duration::from_secs(60);
 const ARRIVAL_RADIUS_M: f64 = 0.5;
 
 fn broker() -> Option<String> {
@@ -45,22 +47,6 @@ fn broker() -> Option<String> {
             );
             None
         }
-    }
-}
-
-/// Polls `check` until it returns `Some`, for at most [`DEADLINE`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
