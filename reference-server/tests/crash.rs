@@ -13,18 +13,19 @@ mod common;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::Utc;
-use common::SECRET;
+use common::{SECRET, eventually_within};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use vehicleops_core::{Telemetry, TelemetryPublisher, Vehicle, VehicleStatus};
+use vehicleops_core::{Telemetry, TelemetryPublisher, Vehicle};
 use vehicleops_engine::{Engine, EngineSettings, StoreSettings};
 use vehicleops_kafka::{KafkaConfig, KafkaTelemetryPublisher, ProducerSettings};
 
 const FLEET: &str = "fleet-001";
 const DEADLINE: Duration = Duration::from_secs(90);
+/// How often a wait polls the server.
+const POLL: Duration = Duration::from_millis(100);
 const START: (f64, f64) = (4.7110, -74.0721);
 const WAYPOINT: (f64, f64) = (4.7130, -74.0721);
 
@@ -69,27 +70,12 @@ async fn start(http: &Client, db: &Path, kafka: &str, run: &str) -> Server {
         child,
         base: format!("http://127.0.0.1:{port}"),
     };
-    eventually("the server answers", || async {
+    eventually_within("the server answers", DEADLINE, POLL, || async {
         let r = http.get(format!("{}/readyz", server.base)).send().await;
         r.ok().filter(|r| r.status() == StatusCode::OK).map(|_| ())
     })
     .await;
     server
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn token(http: &Client, base: &str) -> String {
@@ -118,19 +104,10 @@ async fn get(http: &Client, base: &str, token: &str, path: &str) -> Value {
 
 fn reading(vehicle: &str, seq: u64, speed_kmh: f64, (lat, lon): (f64, f64)) -> Telemetry {
     Telemetry {
-        vehicle_id: vehicle.into(),
-        fleet_id: FLEET.into(),
         latitude: lat,
         longitude: lon,
-        speed_kmh,
-        battery_pct: 80.0,
-        engine_temp_c: 70.0,
         load_pct: 10.0,
-        status: VehicleStatus::Moving,
-        timestamp: Utc::now(),
-        heading_deg: 0.0,
-        seq,
-        pose: None,
+        ..common::reading(vehicle, FLEET, speed_kmh, seq)
     }
 }
 
@@ -202,7 +179,7 @@ async fn a_server_killed_with_sigkill_is_taken_up_by_the_next_process() {
         ])
         .await
         .unwrap();
-    let alert = eventually("the overspeed alert is stored", || async {
+    let alert = eventually_within("the overspeed alert is stored", DEADLINE, POLL, || async {
         overspeed(&http, &first.base, &token, &vehicle).await.pop()
     })
     .await;
@@ -245,7 +222,7 @@ async fn a_server_killed_with_sigkill_is_taken_up_by_the_next_process() {
         .publish(vec![reading(&vehicle, 4, 30.0, WAYPOINT)])
         .await
         .unwrap();
-    let alerts = eventually("the episode is cleared", || async {
+    let alerts = eventually_within("the episode is cleared", DEADLINE, POLL, || async {
         let a = overspeed(&http, &second.base, &token, &vehicle).await;
         a.iter().any(|a| a["cleared_at"].is_string()).then_some(a)
     })
@@ -254,7 +231,7 @@ async fn a_server_killed_with_sigkill_is_taken_up_by_the_next_process() {
     assert_eq!(alerts[0]["id"], alert["id"]);
 
     let id = mission["id"].as_str().unwrap();
-    let done = eventually("the mission completes", || async {
+    let done = eventually_within("the mission completes", DEADLINE, POLL, || async {
         let m = get(
             &http,
             &second.base,
@@ -268,7 +245,7 @@ async fn a_server_killed_with_sigkill_is_taken_up_by_the_next_process() {
     assert_eq!(done["completed_waypoints"], 1, "{done}");
 
     let stop_id = command["id"].as_str().unwrap();
-    let history = eventually("the STOP expires", || async {
+    let history = eventually_within("the STOP expires", DEADLINE, POLL, || async {
         let h = get(
             &http,
             &second.base,

@@ -169,12 +169,26 @@ pub fn assert_error(
 }
 
 /// Polls `check` until it returns `Some`, failing the test after [`PATIENCE`].
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    eventually_within(what, PATIENCE, Duration::from_millis(50), check).await
+}
+
+/// Polls `check` every `every` until it returns `Some`, failing the test after `patience`.
+pub async fn eventually_within<T, F, Fut>(
+    what: &str,
+    patience: Duration,
+    every: Duration,
+    mut check: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
     loop {
         if let Some(v) = check().await {
             return v;
@@ -183,6 +197,6 @@ where
             tokio::time::Instant::now() < deadline,
             "gave up waiting for {what}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(every).await;
     }
 }
