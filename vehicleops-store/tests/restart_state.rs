@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use vehicleops_core::geodesy::destination;
-use vehicleops_core::inproc::{InProcessBus, InProcessPublisher, command_channel};
+use vehicleops_core::inproc::{
+    InProcessBus, InProcessPublisher, InProcessVehicleLink, command_channel,
+};
 use vehicleops_core::missions::{MissionServiceConfig, MissionSync};
 use vehicleops_core::pipeline::ReadingObserver;
 use vehicleops_core::*;
@@ -268,6 +270,46 @@ async fn an_alert_episode_survives_a_restart(backend: Backend) {
     assert_eq!(stats.alerts_cleared, 2, "{stats:?}");
 }
 
+/// Dispatches `kind` (no parameters, no key) to `VH-C` as `issued_by`.
+async fn dispatch_to_vh_c(center: &CommandCenter, kind: CommandKind, issued_by: &str) -> Command {
+    center
+        .dispatch("VH-C", kind, CommandParams::default(), issued_by, None)
+        .await
+        .unwrap()
+}
+
+/// `VH-C` acknowledges `command` with `status` at `at`.
+async fn vehicle_acks(
+    link: &InProcessVehicleLink,
+    command: &Command,
+    status: CommandStatus,
+    at: DateTime<Utc>,
+) {
+    link.send_acks(vec![CommandAck {
+        command_id: command.id.clone(),
+        vehicle_id: "VH-C".into(),
+        status,
+        at,
+        reason: None,
+    }])
+    .await
+    .unwrap();
+}
+
+/// Waits until `command` is stored with `status` (`what` names the wait) and returns it.
+async fn stored_as(
+    repo: &Arc<dyn FleetRepository>,
+    command: &Command,
+    status: CommandStatus,
+    what: &str,
+) -> Command {
+    eventually(what, || async {
+        let stored = repo.get_command(&command.id).await.unwrap().unwrap();
+        Some(stored).filter(|c| c.status == status)
+    })
+    .await
+}
+
 /// Commands dispatched before a restart expire (never acknowledged) or time out (delivered,
 /// never finished) on the restarted center, on time measured from their stored times; an ack
 /// that reaches the restarted center still moves a command on.
@@ -277,9 +319,6 @@ async fn pending_commands_survive_a_restart(backend: Backend) {
         execution: Duration::from_secs(3600),
         sweep_interval: Duration::from_millis(20),
     };
-    let status_of = |repo: Arc<dyn FleetRepository>, id: String| async move {
-        repo.get_command(&id).await.unwrap().unwrap()
-    };
 
     // #1: dispatch two commands; the vehicle confirms delivery of one, then #1 goes away.
     let stores = backend.open().await;
@@ -287,39 +326,15 @@ async fn pending_commands_survive_a_restart(backend: Backend) {
     let (sink, link) = command_channel(16);
     let (center, task) =
         CommandCenter::start(Arc::new(sink), stores.1.clone(), None, patient.clone());
-    let never_acked = center
-        .dispatch(
-            "VH-C",
-            CommandKind::Stop,
-            CommandParams::default(),
-            "op-1",
-            None,
-        )
-        .await
-        .unwrap();
-    let delivered = center
-        .dispatch(
-            "VH-C",
-            CommandKind::Resume,
-            CommandParams::default(),
-            "op-1",
-            None,
-        )
-        .await
-        .unwrap();
-    link.send_acks(vec![CommandAck {
-        command_id: delivered.id.clone(),
-        vehicle_id: "VH-C".into(),
-        status: CommandStatus::Delivered,
-        at: Utc::now(),
-        reason: None,
-    }])
-    .await
-    .unwrap();
-    eventually("the delivery to be stored", || {
-        let f = status_of(stores.1.clone(), delivered.id.clone());
-        async move { (f.await.status == CommandStatus::Delivered).then_some(()) }
-    })
+    let never_acked = dispatch_to_vh_c(&center, CommandKind::Stop, "op-1").await;
+    let delivered = dispatch_to_vh_c(&center, CommandKind::Resume, "op-1").await;
+    vehicle_acks(&link, &delivered, CommandStatus::Delivered, Utc::now()).await;
+    stored_as(
+        &stores.1,
+        &delivered,
+        CommandStatus::Delivered,
+        "the delivery to be stored",
+    )
     .await;
     drop((center, task, link, stores));
 
@@ -333,15 +348,19 @@ async fn pending_commands_survive_a_restart(backend: Backend) {
     let (sink, _link) = command_channel(16);
     let (center, task) = CommandCenter::start(Arc::new(sink), stores.1.clone(), None, short);
     assert_eq!(center.resume().await.unwrap(), 2);
-    let expired = eventually("the undelivered command to expire", || {
-        let f = status_of(stores.1.clone(), never_acked.id.clone());
-        async move { Some(f.await).filter(|c| c.status == CommandStatus::Expired) }
-    })
+    let expired = stored_as(
+        &stores.1,
+        &never_acked,
+        CommandStatus::Expired,
+        "the undelivered command to expire",
+    )
     .await;
-    let timed_out = eventually("the delivered command to time out", || {
-        let f = status_of(stores.1.clone(), delivered.id.clone());
-        async move { Some(f.await).filter(|c| c.status == CommandStatus::Timeout) }
-    })
+    let timed_out = stored_as(
+        &stores.1,
+        &delivered,
+        CommandStatus::Timeout,
+        "the delivered command to time out",
+    )
     .await;
     assert_eq!(
         expired.failure_reason.as_deref(),
@@ -368,29 +387,14 @@ async fn pending_commands_survive_a_restart(backend: Backend) {
     let (sink, link) = command_channel(16);
     let (center, task) =
         CommandCenter::start(Arc::new(sink), stores.1.clone(), None, patient.clone());
-    let reroute = center
-        .dispatch(
-            "VH-C",
-            CommandKind::ReturnToBase,
-            CommandParams::default(),
-            "op-2",
-            None,
-        )
-        .await
-        .unwrap();
-    link.send_acks(vec![CommandAck {
-        command_id: reroute.id.clone(),
-        vehicle_id: "VH-C".into(),
-        status: CommandStatus::Delivered,
-        at: Utc::now(),
-        reason: None,
-    }])
-    .await
-    .unwrap();
-    eventually("the delivery to be stored", || {
-        let f = status_of(stores.1.clone(), reroute.id.clone());
-        async move { (f.await.status == CommandStatus::Delivered).then_some(()) }
-    })
+    let reroute = dispatch_to_vh_c(&center, CommandKind::ReturnToBase, "op-2").await;
+    vehicle_acks(&link, &reroute, CommandStatus::Delivered, Utc::now()).await;
+    stored_as(
+        &stores.1,
+        &reroute,
+        CommandStatus::Delivered,
+        "the delivery to be stored",
+    )
     .await;
     drop((center, task, link, stores));
 
@@ -405,19 +409,13 @@ async fn pending_commands_survive_a_restart(backend: Backend) {
     );
     assert_eq!(center.pending_count(), 1);
     let done_at = Utc::now();
-    link.send_acks(vec![CommandAck {
-        command_id: reroute.id.clone(),
-        vehicle_id: "VH-C".into(),
-        status: CommandStatus::Executed,
-        at: done_at,
-        reason: None,
-    }])
-    .await
-    .unwrap();
-    let executed = eventually("the command to be executed", || {
-        let f = status_of(stores.1.clone(), reroute.id.clone());
-        async move { Some(f.await).filter(|c| c.status == CommandStatus::Executed) }
-    })
+    vehicle_acks(&link, &reroute, CommandStatus::Executed, done_at).await;
+    let executed = stored_as(
+        &stores.1,
+        &reroute,
+        CommandStatus::Executed,
+        "the command to be executed",
+    )
     .await;
     assert!(executed.delivered_at.is_some());
     assert_eq!(
