@@ -190,6 +190,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     let tokens = TokenService::new(
         &secret,
         Duration::from_secs(u64::from(config.access_token_expire_minutes) * 60),
+        config.app_env,
     );
     let dummy_hash = tokio::task::spawn_blocking(|| hash_password("not-a-real-password"))
         .await
@@ -200,10 +201,13 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     let state = AppState {
         engine: engine.clone(),
         tokens: Arc::new(tokens),
-        limiter: Arc::new(LoginLimiter::new(
-            config.login_max_failures,
-            Duration::from_secs(config.login_window_seconds),
-        )),
+        limiter: Arc::new(
+            LoginLimiter::new(
+                config.login_max_failures,
+                Duration::from_secs(config.login_window_seconds),
+            )
+            .with_trusted_proxies(config.trusted_proxies.clone()),
+        ),
         metrics: Arc::new(metrics),
         dummy_hash: dummy_hash.into(),
         ready: ready.clone(),
@@ -271,7 +275,7 @@ fn generated_secret(config: &Config) -> Vec<u8> {
     let path = config
         .secret_key_file
         .clone()
-        .or_else(|| secret_key::default_key_file(config.sqlite_path.as_deref()));
+        .or_else(|| secret_key::default_key_file(config.app_env, config.sqlite_path.as_deref()));
     let Some(path) = path else {
         tracing::warn!(
             "SECRET_KEY is not set and there is no place for a key file (no HOME): using a \

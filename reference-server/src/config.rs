@@ -25,6 +25,17 @@ pub enum AppEnv {
     Production,
 }
 
+impl AppEnv {
+    /// The mode's name, as in `APP_ENV` (and in tokens and key file names).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppEnv::Demo => "demo",
+            AppEnv::Development => "development",
+            AppEnv::Production => "production",
+        }
+    }
+}
+
 /// Where telemetry and commands travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BusKind {
@@ -92,9 +103,10 @@ pub struct Config {
     pub secret_key: Option<String>,
 
     /// Without SECRET_KEY (demo and development modes): file keeping the generated token key,
-    /// so tokens survive a restart. Created with mode 0600 on first start. Default:
-    /// `<VEHICLEOPS_SQLITE_PATH>.secret-key`, else `$XDG_STATE_HOME/vehicleops/secret-key`
-    /// (`~/.local/state/vehicleops/secret-key`).
+    /// so tokens survive a restart. Created with mode 0600 on first start. Default, one per
+    /// mode: `<VEHICLEOPS_SQLITE_PATH>.<mode>.secret-key`, else
+    /// `$XDG_STATE_HOME/vehicleops/<mode>.secret-key` (`~/.local/state/vehicleops/…`). Tokens
+    /// carry the mode, so a demo token is refused in development even with one shared file.
     #[arg(long, env = "VEHICLEOPS_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
 
@@ -109,6 +121,13 @@ pub struct Config {
     /// Length of the login rate-limit window, in seconds.
     #[arg(long, env = "VEHICLEOPS_LOGIN_WINDOW_SECONDS", default_value_t = 300)]
     pub login_window_seconds: u64,
+
+    /// Addresses of reverse proxies in front of the server, comma-separated (e.g.
+    /// `10.0.0.5,10.0.0.6`). Only for a connection from one of them is the client address (for
+    /// the login rate limit) taken from `X-Forwarded-For`: its right-most entry that is not a
+    /// trusted proxy. Any other peer's `X-Forwarded-For` is ignored. Default: none.
+    #[arg(long, env = "VEHICLEOPS_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 
     /// E-mail of an ADMIN account created (or updated) at start, for non-demo modes.
     #[arg(long, env = "VEHICLEOPS_ADMIN_EMAIL")]
@@ -537,6 +556,10 @@ mod tests {
         assert_eq!(c.app_env, AppEnv::Demo);
         assert_eq!(c.app_port, 8000);
         assert!(c.simulator_enabled());
+        assert!(
+            c.trusted_proxies.is_empty(),
+            "no proxy is trusted by default"
+        );
         c.validate().unwrap();
     }
 
@@ -602,6 +625,20 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_a_list_of_addresses() {
+        let c = Config::try_parse_from(["s", "--trusted-proxies", "10.0.0.5,::1"]).unwrap();
+        assert_eq!(
+            c.trusted_proxies,
+            [
+                "10.0.0.5".parse::<std::net::IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        assert!(Config::try_parse_from(["s", "--trusted-proxies", "proxy.local"]).is_err());
+        assert_eq!(AppEnv::Development.as_str(), "development");
+    }
+
+    #[test]
     fn variables_keep_the_original_names() {
         let vars = Config::environment_variables();
         for v in [
@@ -613,6 +650,7 @@ mod tests {
             "POSTGRES_HOST",
             "VEHICLEOPS_MQTT_HOST",
             "VEHICLEOPS_VDA5050_INTERFACE",
+            "VEHICLEOPS_TRUSTED_PROXIES",
         ] {
             assert!(vars.iter().any(|x| x == v), "{v} missing");
         }

@@ -4,23 +4,26 @@
 //! dashboard left open could never reconnect to a restarted demo server. Instead the key is
 //! generated once and kept in a file only the server's user may read (mode 0600, in a 0700
 //! directory when the server creates it): next to the SQLite database when there is one,
-//! otherwise in the user's state directory. Production never gets here: it requires
-//! `SECRET_KEY`.
+//! otherwise in the user's state directory. Each mode has its own file (demo tokens are easy
+//! to come by: the demo passwords are public), and tokens name their mode besides. Production
+//! never gets here: it requires `SECRET_KEY`.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::config::MIN_SECRET_KEY_BYTES;
+use crate::config::{AppEnv, MIN_SECRET_KEY_BYTES};
 
-/// Where the generated key lives unless `VEHICLEOPS_SECRET_KEY_FILE` says otherwise:
-/// `<database>.secret-key` beside a SQLite file, else `$XDG_STATE_HOME/vehicleops/secret-key`
-/// (`~/.local/state/vehicleops/secret-key`). `None` when there is neither a database file nor
-/// a home directory.
-pub fn default_key_file(sqlite_path: Option<&Path>) -> Option<PathBuf> {
+/// Where the generated key of a server in `mode` lives unless `VEHICLEOPS_SECRET_KEY_FILE`
+/// says otherwise: `<database>.<mode>.secret-key` beside a SQLite file, else
+/// `$XDG_STATE_HOME/vehicleops/<mode>.secret-key` (`~/.local/state/vehicleops/…`). `None` when
+/// there is neither a database file nor a home directory.
+pub fn default_key_file(mode: AppEnv, sqlite_path: Option<&Path>) -> Option<PathBuf> {
+    let file_name = format!("{}.secret-key", mode.as_str());
     if let Some(db) = sqlite_path {
         let mut name = db.file_name()?.to_os_string();
-        name.push(".secret-key");
+        name.push(".");
+        name.push(&file_name);
         return Some(db.with_file_name(name));
     }
     let state_home = std::env::var_os("XDG_STATE_HOME")
@@ -31,7 +34,7 @@ pub fn default_key_file(sqlite_path: Option<&Path>) -> Option<PathBuf> {
                 .filter(|h| !h.is_empty())
                 .map(|h| PathBuf::from(h).join(".local").join("state"))
         })?;
-    Some(state_home.join("vehicleops").join("secret-key"))
+    Some(state_home.join("vehicleops").join(file_name))
 }
 
 /// The key stored in `path`, or a new random one written there first. A file that another
@@ -190,10 +193,32 @@ mod tests {
     }
 
     #[test]
-    fn the_default_file_sits_next_to_the_database() {
+    fn the_default_file_sits_next_to_the_database_one_per_mode() {
+        let db = Path::new("/var/lib/vehicleops/fleet.db");
         assert_eq!(
-            default_key_file(Some(Path::new("/var/lib/vehicleops/demo.db"))),
-            Some(PathBuf::from("/var/lib/vehicleops/demo.db.secret-key"))
+            default_key_file(AppEnv::Demo, Some(db)),
+            Some(PathBuf::from(
+                "/var/lib/vehicleops/fleet.db.demo.secret-key"
+            ))
         );
+        assert_eq!(
+            default_key_file(AppEnv::Development, Some(db)),
+            Some(PathBuf::from(
+                "/var/lib/vehicleops/fleet.db.development.secret-key"
+            ))
+        );
+        let demo = default_key_file(AppEnv::Demo, None);
+        let development = default_key_file(AppEnv::Development, None);
+        if let (Some(demo), Some(development)) = (demo, development) {
+            assert_ne!(
+                demo, development,
+                "demo and development never share a key file"
+            );
+            assert!(
+                demo.ends_with("vehicleops/demo.secret-key"),
+                "{}",
+                demo.display()
+            );
+        }
     }
 }

@@ -12,6 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use vehicleops_core::Role;
 use vehicleops_server::auth::{Claims, TokenService};
+use vehicleops_server::config::AppEnv;
 
 /// `from=…&to=…`: from a day before now to a day after, around whatever the simulator reports.
 const DAY: Day = Day;
@@ -111,14 +112,15 @@ async fn missing_forged_and_expired_tokens_are_401() {
             iat: now - 100,
             exp: now + exp_offset,
             iss: "vehicleops".into(),
+            mode: "demo".into(),
         }
     };
-    let forger = TokenService::new(&[1u8; 32], Duration::from_secs(60));
+    let forger = TokenService::new(&[1u8; 32], Duration::from_secs(60), AppEnv::Demo);
     let forged = forger.sign(&claims(600)).unwrap();
     let (st, b) = s.get(path, &forged).await;
     assert_error(st, &b, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
 
-    let ours = TokenService::new(SECRET.as_bytes(), Duration::from_secs(60));
+    let ours = TokenService::new(SECRET.as_bytes(), Duration::from_secs(60), AppEnv::Demo);
     let expired = ours.sign(&claims(-10)).unwrap();
     let (st, b) = s.get(path, &expired).await;
     assert_error(st, &b, StatusCode::UNAUTHORIZED, "UNAUTHORIZED");

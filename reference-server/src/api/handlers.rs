@@ -15,7 +15,7 @@ use vehicleops_core::{
 
 use super::AppState;
 use super::dto::*;
-use crate::auth::{Principal, verify_password};
+use crate::auth::{MAX_EMAIL_BYTES, MAX_PASSWORD_BYTES, Principal, verify_password};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, decode_json};
 
@@ -88,24 +88,50 @@ fn waypoints(input: Vec<WaypointIn>) -> Vec<Waypoint> {
         (status = 200, body = LoginResponse),
         (status = 401, body = ErrorBody, description = "Wrong e-mail or password"),
         (status = 422, body = ErrorBody),
-        (status = 429, body = ErrorBody, description = "Too many failed attempts"),
+        (status = 429, body = ErrorBody, description = "Too many failed attempts (Retry-After)"),
+        (status = 503, body = ErrorBody, description = "Too many logins at once (Retry-After)"),
     ))]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let ip = peer.ip();
-    if let Err(retry_after) = state.limiter.check(ip, &body.email) {
-        state.metrics.login_failed();
-        tracing::warn!(client = %ip, "login rate-limited");
-        return Err(ApiError::too_many_requests(retry_after));
+    if body.email.len() > MAX_EMAIL_BYTES {
+        return Err(ApiError::unprocessable(
+            "email",
+            format!("must be at most {MAX_EMAIL_BYTES} bytes"),
+        ));
     }
-    let operator = state
+    if body.password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::unprocessable(
+            "password",
+            format!("must be at most {MAX_PASSWORD_BYTES} bytes"),
+        ));
+    }
+    let ip = state.limiter.client_ip(peer.ip(), &headers);
+    // Counted as failed from here until the password is known to be right, so concurrent
+    // guesses cannot slip past the limit together.
+    let attempt = match state.limiter.reserve(ip, &body.email) {
+        Ok(attempt) => attempt,
+        Err(retry_after) => {
+            state.metrics.login_failed();
+            tracing::warn!(client = %ip, "login rate-limited");
+            return Err(ApiError::too_many_requests(retry_after));
+        }
+    };
+    let operator = match state
         .engine
         .store()
         .operator_by_email(&body.email.to_lowercase())
-        .await?;
+        .await
+    {
+        Ok(operator) => operator,
+        Err(e) => {
+            attempt.succeeded(); // not the client's failure
+            return Err(e.into());
+        }
+    };
     // Verify against a dummy hash when the account does not exist, so response time does not
     // reveal which e-mails are registered.
     let hash = operator
@@ -113,13 +139,25 @@ pub async fn login(
         .map(|o| o.password_hash.clone())
         .unwrap_or_else(|| state.dummy_hash.to_string());
     let password = body.password;
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(ApiError::internal)?;
+    let hashing = state.limiter.hashing();
+    let Ok(matches) = hashing.run(move || verify_password(&password, &hash)).await else {
+        attempt.succeeded(); // the password was never checked
+        tracing::warn!(client = %ip, "login refused: password hashing is saturated");
+        let mut busy = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "Too many logins at once; retry shortly",
+        );
+        busy.retry_after = Some(1);
+        return Err(busy);
+    };
     let operator = match operator {
-        Some(o) if matches => o,
+        Some(o) if matches => {
+            attempt.succeeded();
+            o
+        }
         _ => {
-            state.limiter.record_failure(ip, &body.email);
+            drop(attempt); // stays counted
             state.metrics.login_failed();
             tracing::info!(client = %ip, "login failed");
             return Err(ApiError::unauthorized("Incorrect email or password"));
