@@ -208,6 +208,8 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// What the limiter counts failures under.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum LimitKey {
+    /// An IPv4 address, or the /64 network of an IPv6 one (one subscriber's usual allocation,
+    /// so rotating through its addresses gains nothing).
     Ip(IpAddr),
     /// Lower-cased, at most [`MAX_EMAIL_BYTES`] (longer ones are cut, never stored whole).
     Email(String),
@@ -333,7 +335,13 @@ impl LoginLimiter {
             }
             email.truncate(end);
         }
-        [LimitKey::Ip(canonical(ip)), LimitKey::Email(email)]
+        let ip = match canonical(ip) {
+            IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(
+                v6.to_bits() & !((1u128 << 64) - 1),
+            )),
+            v4 => v4,
+        };
+        [LimitKey::Ip(ip), LimitKey::Email(email)]
     }
 
     /// Counts an attempt as failed now, unless either key is already at the limit:
@@ -583,6 +591,21 @@ mod tests {
             .map(|t| usize::from(t.join().unwrap()))
             .sum();
         assert_eq!(passed, 3);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_limited_per_64_network() {
+        let limiter = LoginLimiter::new(1, Duration::from_secs(60));
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        drop(limiter.reserve(ip("2001:db8:1:2::1"), "a@y").unwrap());
+        assert!(limiter.check(ip("2001:db8:1:2:ffff::7"), "b@y").is_err());
+        assert!(limiter.check(ip("2001:db8:1:3::1"), "b@y").is_ok());
+        drop(limiter.reserve(ip("::ffff:10.0.0.1"), "c@y").unwrap());
+        assert!(
+            limiter.check(ip("10.0.0.1"), "d@y").is_err(),
+            "IPv4 seen as IPv6"
+        );
+        assert!(limiter.check(ip("10.0.0.2"), "d@y").is_ok());
     }
 
     #[test]
