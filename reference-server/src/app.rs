@@ -163,6 +163,7 @@ impl Background {
 /// Starts the whole system and begins serving. Returns once the port is bound.
 pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     config.validate()?;
+    check_demo_exposure(&config)?;
     let engine = Engine::open(engine_settings(&config)?).await?;
     engine.start().await?;
     if config.app_env == AppEnv::Demo {
@@ -211,6 +212,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         metrics: Arc::new(metrics),
         dummy_hash: dummy_hash.into(),
         ready: ready.clone(),
+        ws_sessions: Arc::new(crate::ws::SessionLimits::new(
+            config.ws_max_sessions_per_operator as usize,
+        )),
+        request_timeout: Duration::from_secs(config.request_timeout_seconds.max(1)),
     };
     let app = router(state, &config.dashboard_dir, config.frontend_url.as_deref());
 
@@ -242,6 +247,25 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         stop: Some(stop_tx),
         task,
     })
+}
+
+/// Demo mode seeds accounts whose passwords are public: it listens only on a loopback address
+/// unless `VEHICLEOPS_DEMO_ALLOW_PUBLIC=true`.
+fn check_demo_exposure(config: &Config) -> Result<(), StartupError> {
+    if config.app_env != AppEnv::Demo || config.demo_allow_public {
+        return Ok(());
+    }
+    let loopback = config.app_host.eq_ignore_ascii_case("localhost")
+        || config.listen_addr().is_ok_and(|a| a.ip().is_loopback());
+    if loopback {
+        return Ok(());
+    }
+    Err(StartupError::Config(format!(
+        "APP_ENV=demo has public demo passwords and must not listen on APP_HOST={}: use a \
+         loopback address (127.0.0.1, ::1), run APP_ENV=production, or set \
+         VEHICLEOPS_DEMO_ALLOW_PUBLIC=true to expose the demo anyway",
+        config.app_host
+    )))
 }
 
 /// The built-in simulator's settings (in VDA 5050 mode: how many AGVs and how often they

@@ -398,6 +398,23 @@ pub struct Config {
     /// Distance in metres at which a mission waypoint counts as reached.
     #[arg(long, env = "VEHICLEOPS_ARRIVAL_RADIUS_M", default_value_t = 25.0)]
     pub arrival_radius_m: f64,
+
+    /// Longest an HTTP request may take, in seconds (reading its body included); past it the
+    /// client gets 408. WebSocket sessions are not limited by it.
+    #[arg(long, env = "VEHICLEOPS_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_timeout_seconds: u64,
+
+    /// Most WebSocket sessions one operator may have open at once; one more is refused with 429.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_WS_MAX_SESSIONS_PER_OPERATOR",
+        default_value_t = 8
+    )]
+    pub ws_max_sessions_per_operator: u32,
+
+    /// Let demo mode (public demo passwords) listen on a non-loopback APP_HOST.
+    #[arg(long, env = "VEHICLEOPS_DEMO_ALLOW_PUBLIC", default_value_t = false, action = clap::ArgAction::Set)]
+    pub demo_allow_public: bool,
 }
 
 /// The smallest accepted secret key, in bytes (HS256 wants at least the hash size).
@@ -526,14 +543,23 @@ impl Config {
         if let Some(url) = &self.database_url {
             return url.clone();
         }
+        // User, password and database are percent-encoded: `@`, `:`, `/`, `?`, `#` or `%` in
+        // them would otherwise change the URL's meaning.
         let password = self
             .postgres_password
             .as_deref()
-            .map(|p| format!(":{p}"))
+            .map(|p| format!(":{}", percent_encode(p)))
             .unwrap_or_default();
+        let host = if self.postgres_host.contains(':') && !self.postgres_host.starts_with('[') {
+            format!("[{}]", self.postgres_host)
+        } else {
+            self.postgres_host.clone()
+        };
         format!(
-            "postgres://{}{password}@{}:{}/{}",
-            self.postgres_user, self.postgres_host, self.postgres_port, self.postgres_db
+            "postgres://{}{password}@{host}:{}/{}",
+            percent_encode(&self.postgres_user),
+            self.postgres_port,
+            percent_encode(&self.postgres_db)
         )
     }
 
@@ -546,9 +572,53 @@ impl Config {
     }
 }
 
+/// Percent-encodes everything but RFC 3986 unreserved characters (a URL userinfo or path part).
+fn percent_encode(part: &str) -> String {
+    let mut out = String::with_capacity(part.len());
+    for b in part.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_url_percent_encodes_the_parts() {
+        let c = Config::try_parse_from([
+            "s",
+            "--postgres-user",
+            "fleet@ops",
+            "--postgres-password",
+            "p@ss:w/rd?#%é",
+            "--postgres-host",
+            "db.internal",
+            "--postgres-port",
+            "5433",
+            "--postgres-db",
+            "vehicle ops",
+        ])
+        .unwrap();
+        let url = c.postgres_url();
+        assert_eq!(
+            url,
+            "postgres://fleet%40ops:p%40ss%3Aw%2Frd%3F%23%25%C3%A9@db.internal:5433/vehicle%20ops"
+        );
+        // One `@` separates the credentials from the host; one `:` the user from the password.
+        let (userinfo, rest) = url["postgres://".len()..].split_once('@').unwrap();
+        assert!(!rest.contains('@'), "{url}");
+        assert_eq!(userinfo.matches(':').count(), 1, "{url}");
+        assert!(rest.starts_with("db.internal:5433/"), "{url}");
+        // A full URL is used as given.
+        let c = Config::try_parse_from(["s", "--database-url", "postgres://a:b@h/d"]).unwrap();
+        assert_eq!(c.postgres_url(), "postgres://a:b@h/d");
+    }
 
     #[test]
     fn defaults_are_the_demo_on_port_8000() {

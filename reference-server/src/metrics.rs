@@ -322,6 +322,24 @@ impl Collector for LiveCollector {
     }
 }
 
+/// The `method` label: the standard methods by name, any other (clients may send arbitrary
+/// tokens) as `OTHER`, so the label space stays bounded.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::PATCH => "PATCH",
+        Method::TRACE => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 /// Middleware recording every request's count and latency.
 pub async fn track_http(
     State(metrics): State<Arc<Metrics>>,
@@ -329,7 +347,7 @@ pub async fn track_http(
     next: Next,
 ) -> Response {
     let start = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -356,4 +374,18 @@ pub async fn serve_metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResp
         )],
         metrics.render(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let odd = Method::from_bytes(b"XYZZY").unwrap();
+        assert_eq!(method_label(&odd), "OTHER");
+    }
 }

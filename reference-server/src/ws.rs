@@ -12,8 +12,15 @@
 //! A text `ping` is answered with `pong`. Each client has its own hub subscription, whose queue
 //! coalesces updates per vehicle: a slow client gets the latest state of each vehicle, never
 //! an ever-growing backlog, and never delays anyone else. A client that cannot take a frame for
-//! [`SEND_TIMEOUT`] is disconnected.
+//! [`SEND_TIMEOUT`], or lets more than [`MAX_BACKLOG`] events queue up, is disconnected.
+//!
+//! Limits: client messages of at most [`MAX_MESSAGE_BYTES`] (a larger one closes the socket
+//! with 1009); at most `VEHICLEOPS_WS_MAX_SESSIONS_PER_OPERATOR` sessions per operator (one
+//! more is refused with 429 before the upgrade); a session ends with a close frame (1008,
+//! "token expired") when its token expires.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -35,6 +42,85 @@ use crate::extract::{ApiPath, ApiQuery};
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most events sent per write batch (then flushed).
 const BATCH: usize = 256;
+/// Largest message (and frame) a client may send: clients only send small control messages.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Most events that may wait for a client that is not reading before it is disconnected.
+pub const MAX_BACKLOG: usize = 4096;
+/// Close code of a policy violation (RFC 6455): token expired, backlog exceeded.
+const POLICY_VIOLATION: u16 = 1008;
+/// Close code of a message too big to process (RFC 6455).
+const MESSAGE_TOO_BIG: u16 = 1009;
+/// Longest a close frame may take to send when a session is ended.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Open WebSocket sessions per operator, and how many one may have.
+#[derive(Debug)]
+pub struct SessionLimits {
+    max_per_operator: usize,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+impl SessionLimits {
+    pub fn new(max_per_operator: usize) -> Self {
+        SessionLimits {
+            max_per_operator,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A place for one more session of `operator_id`, held until the permit is dropped;
+    /// `None` when the operator already has the most allowed.
+    pub fn try_acquire(self: &Arc<Self>, operator_id: &str) -> Option<SessionPermit> {
+        let mut open = self.open.lock().expect("session lock poisoned");
+        let n = open.entry(operator_id.to_owned()).or_insert(0);
+        if *n >= self.max_per_operator {
+            return None;
+        }
+        *n += 1;
+        Some(SessionPermit {
+            limits: self.clone(),
+            operator_id: operator_id.to_owned(),
+        })
+    }
+}
+
+/// One operator's place among its open sessions; released on drop.
+#[derive(Debug)]
+pub struct SessionPermit {
+    limits: Arc<SessionLimits>,
+    operator_id: String,
+}
+
+impl Drop for SessionPermit {
+    fn drop(&mut self) {
+        let mut open = self.limits.open.lock().expect("session lock poisoned");
+        if let Some(n) = open.get_mut(&self.operator_id) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.operator_id);
+            }
+        }
+    }
+}
+
+/// When an already verified token expires (its `exp` claim), as time left from now.
+fn time_left(token: &str) -> Option<Duration> {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    // The signature and expiry were checked by `TokenService::verify`; only `exp` is read here.
+    validation.insecure_disable_signature_validation();
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<serde_json::Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(&[]),
+        &validation,
+    )
+    .ok()?;
+    let exp = data.claims.get("exp")?.as_i64()?;
+    let left_ms = exp.saturating_mul(1000) - chrono::Utc::now().timestamp_millis();
+    Some(Duration::from_millis(left_ms.max(0) as u64))
+}
 
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
@@ -52,6 +138,7 @@ pub async fn fleet_ws(
         .token
         .ok_or_else(|| ApiError::unauthorized("Missing `token` query parameter"))?;
     let principal = state.tokens.verify(&token)?;
+    let expires_in = time_left(&token).unwrap_or(Duration::ZERO);
     state.fleet(&principal, &fleet_id).await?;
     let upgrade = upgrade.map_err(|r| {
         ApiError::new(
@@ -60,8 +147,26 @@ pub async fn fleet_ws(
             "Expected a WebSocket upgrade request",
         )
     })?;
+    let permit = state
+        .ws_sessions
+        .try_acquire(&principal.id)
+        .ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_REQUESTS",
+                format!(
+                    "Operator already has the most WebSocket sessions allowed ({})",
+                    state.ws_sessions.max_per_operator
+                ),
+            )
+        })?;
     Ok(upgrade
-        .on_upgrade(move |socket| session(state, fleet_id, principal, socket))
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| async move {
+            let _permit = permit;
+            session(state, fleet_id, principal, expires_in, socket).await
+        })
         .into_response())
 }
 
@@ -110,8 +215,23 @@ fn snapshot_frame(fleet_id: &str, vehicles: &[&LiveUpdate]) -> String {
     json!({"type": "SNAPSHOT", "payload": {"fleet_id": fleet_id, "vehicles": vehicles}}).to_string()
 }
 
-async fn session(state: AppState, fleet_id: String, principal: Principal, socket: WebSocket) {
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+async fn session(
+    state: AppState,
+    fleet_id: String,
+    principal: Principal,
+    expires_in: Duration,
+    socket: WebSocket,
+) {
     let _counted = state.metrics.ws_client();
+    let expiry = tokio::time::sleep(expires_in);
+    tokio::pin!(expiry);
     // Subscribe before taking the snapshot, so no update falls between the two.
     let mut subscription = state.engine.subscribe(&fleet_id);
     let (mut tx, mut rx) = socket.split();
@@ -143,8 +263,7 @@ async fn session(state: AppState, fleet_id: String, principal: Principal, socket
             event = subscription.recv() => {
                 let Some(event) = event else {
                     // The hub closed: the server is shutting down.
-                    let close = CloseFrame { code: 1001, reason: Utf8Bytes::from_static("server shutting down") };
-                    let _ = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Close(Some(close)))).await;
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, tx.send(close(1001, "server shutting down"))).await;
                     break;
                 };
                 batch.push(event);
@@ -156,25 +275,124 @@ async fn session(state: AppState, fleet_id: String, principal: Principal, socket
                     }
                     tx.flush().await
                 };
-                match tokio::time::timeout(SEND_TIMEOUT, write).await {
-                    Ok(Ok(())) => state.metrics.ws_frames_sent(n),
-                    Ok(Err(_)) => break,
-                    Err(_) => {
-                        tracing::info!(fleet_id, "websocket client too slow; disconnecting");
+                match send_watching_backlog(write, &subscription).await {
+                    Sent::Done => state.metrics.ws_frames_sent(n),
+                    Sent::Failed => break,
+                    Sent::TooSlow => {
+                        tracing::info!(fleet_id, operator_id = %principal.id, "websocket client too slow; disconnecting");
+                        break;
+                    }
+                    Sent::Backlog => {
+                        tracing::info!(fleet_id, operator_id = %principal.id, "websocket client not reading (event backlog over {MAX_BACKLOG}); disconnecting");
+                        let _ = tokio::time::timeout(CLOSE_TIMEOUT, tx.send(close(POLICY_VIOLATION, "too slow: event backlog exceeded"))).await;
                         break;
                     }
                 }
             }
             message = rx.next() => match message {
                 Some(Ok(Message::Text(text))) if text.trim() == "ping" => {
-                    if tx.send(Message::Text(Utf8Bytes::from_static("pong"))).await.is_err() {
+                    let pong = tx.send(Message::Text(Utf8Bytes::from_static("pong")));
+                    if !matches!(tokio::time::timeout(SEND_TIMEOUT, pong).await, Ok(Ok(()))) {
                         break;
                     }
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Err(e)) => {
+                    // A message over MAX_MESSAGE_BYTES, or a protocol error.
+                    tracing::info!(fleet_id, operator_id = %principal.id, error = %e, "websocket read failed; closing");
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, tx.send(close(MESSAGE_TOO_BIG, "message too big or malformed"))).await;
+                    break;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
                 Some(Ok(_)) => {}
             },
+            () = &mut expiry => {
+                tracing::debug!(fleet_id, operator_id = %principal.id, "websocket token expired; closing");
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, tx.send(close(POLICY_VIOLATION, "token expired"))).await;
+                break;
+            }
         }
     }
     tracing::debug!(fleet_id, operator_id = %principal.id, "websocket disconnected");
+}
+
+/// How a write to a client ended.
+enum Sent {
+    Done,
+    Failed,
+    TooSlow,
+    Backlog,
+}
+
+/// Runs `write`, giving up after [`SEND_TIMEOUT`] or as soon as more than [`MAX_BACKLOG`]
+/// events wait in the client's queue (a client that does not read).
+async fn send_watching_backlog<F>(write: F, subscription: &vehicleops_core::Subscription) -> Sent
+where
+    F: std::future::Future<Output = Result<(), axum::Error>>,
+{
+    tokio::pin!(write);
+    let deadline = tokio::time::sleep(SEND_TIMEOUT);
+    tokio::pin!(deadline);
+    let mut check = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            result = &mut write => return if result.is_ok() { Sent::Done } else { Sent::Failed },
+            () = &mut deadline => return Sent::TooSlow,
+            _ = check.tick() => {
+                if subscription.pending() > MAX_BACKLOG {
+                    return Sent::Backlog;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn update(vehicle: usize) -> Arc<LiveUpdate> {
+        Arc::new(
+            serde_json::from_value(json!({
+                "vehicle_id": format!("VH-{vehicle}"), "fleet_id": "fleet-001",
+                "latitude": 4.7, "longitude": -74.07, "speed_kmh": 10.0, "battery_pct": 80.0,
+                "engine_temp_c": 70.0, "load_pct": 50.0, "heading_deg": 0.0,
+                "status": "MOVING", "alerts": [], "seq": 1,
+                "timestamp": "2024-01-01T00:00:00Z",
+            }))
+            .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_client_that_does_not_read_is_dropped_once_its_backlog_passes_the_bound() {
+        let hub = vehicleops_core::LiveHub::new();
+        let subscription = hub.subscribe("fleet-001");
+        // A write that never completes: the client's socket is full.
+        let stuck = std::future::pending::<Result<(), axum::Error>>();
+        let updates: Vec<_> = (0..=MAX_BACKLOG).map(update).collect();
+        let publisher = async {
+            // Published while the write is stuck, as the pipeline would.
+            tokio::task::yield_now().await;
+            hub.publish_updates(&updates);
+            std::future::pending::<()>().await
+        };
+        let outcome = tokio::select! {
+            sent = send_watching_backlog(stuck, &subscription) => sent,
+            () = publisher => unreachable!(),
+        };
+        assert!(matches!(outcome, Sent::Backlog));
+    }
+
+    #[test]
+    fn sessions_are_counted_per_operator_and_released_on_drop() {
+        let limits = Arc::new(SessionLimits::new(2));
+        let a = limits.try_acquire("op-1").unwrap();
+        let _b = limits.try_acquire("op-1").unwrap();
+        assert!(limits.try_acquire("op-1").is_none());
+        assert!(limits.try_acquire("op-2").is_some());
+        drop(a);
+        assert!(limits.try_acquire("op-1").is_some());
+    }
 }

@@ -126,6 +126,52 @@ fn ports_match_the_server_defaults() {
     assert!(dockerfile.contains(&format!("APP_PORT={port}")));
 }
 
+/// The `ENV` settings of the Dockerfile's final image, as `(variable, value)`.
+fn dockerfile_env() -> Vec<(String, String)> {
+    let dockerfile = std::fs::read_to_string(deploy("Dockerfile")).unwrap();
+    let mut env = Vec::new();
+    let mut in_env = false;
+    for line in dockerfile.lines() {
+        let line = line.trim();
+        let rest = if let Some(rest) = line.strip_prefix("ENV ") {
+            rest
+        } else if in_env {
+            line
+        } else {
+            continue;
+        };
+        in_env = rest.ends_with('\\');
+        let pair = rest.trim_end_matches('\\').trim();
+        if let Some((k, v)) = pair.split_once('=') {
+            env.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    env
+}
+
+#[test]
+fn the_image_runs_production_mode() {
+    let env = dockerfile_env();
+    let value = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    assert_eq!(value("APP_ENV"), Some("production"), "{env:?}");
+    assert_eq!(value("APP_HOST"), Some("0.0.0.0"), "{env:?}");
+    assert_eq!(value("VEHICLEOPS_DEMO_ALLOW_PUBLIC"), None, "{env:?}");
+    let command = Config::command();
+    let mut args = vec!["vehicleops-server".to_owned()];
+    for (k, v) in &env {
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_env().is_some_and(|e| e == k.as_str()))
+            .unwrap_or_else(|| panic!("the image sets {k}, which the server does not read"));
+        args.push(format!("--{}", arg.get_long().unwrap()));
+        args.push(v.clone());
+    }
+    let config = Config::load_from(&args).expect("the image's values parse");
+    // Without SECRET_KEY the image refuses to start rather than run with a known key.
+    let e = config.validate().unwrap_err().to_string();
+    assert!(e.contains("SECRET_KEY"), "{e}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_grafana_dashboard_charts_exported_metrics() {
     let dashboard: serde_json::Value = serde_json::from_str(

@@ -279,13 +279,62 @@ pub struct WaypointIn {
     pub order: u32,
 }
 
+/// Most waypoints in a request (a REROUTE's route, a mission's).
+pub const MAX_WAYPOINTS: usize = 1000;
+/// Longest command reason, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// A list of waypoints of at most [`MAX_WAYPOINTS`]: a longer one fails deserialization, so
+/// the 422 names the field (e.g. `params.waypoints`).
+fn bounded_waypoints<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<WaypointIn>, D::Error> {
+    struct Bounded;
+    impl<'de> serde::de::Visitor<'de> for Bounded {
+        type Value = Vec<WaypointIn>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_WAYPOINTS} waypoints")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(w) = seq.next_element::<WaypointIn>()? {
+                if out.len() == MAX_WAYPOINTS {
+                    return Err(serde::de::Error::custom(format!(
+                        "at most {MAX_WAYPOINTS} waypoints"
+                    )));
+                }
+                out.push(w);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Bounded)
+}
+
+/// A reason of at most [`MAX_REASON_CHARS`] characters.
+fn bounded_reason<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let reason = Option::<String>::deserialize(d)?;
+    if reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
+    {
+        return Err(serde::de::Error::custom(format!(
+            "at most {MAX_REASON_CHARS} characters"
+        )));
+    }
+    Ok(reason)
+}
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CommandParamsIn {
-    /// New route, for REROUTE.
-    #[serde(default)]
+    /// New route, for REROUTE (at most 1000 waypoints).
+    #[serde(default, deserialize_with = "bounded_waypoints")]
+    #[schema(max_items = 1000)]
     pub waypoints: Vec<WaypointIn>,
-    /// Free-text reason, kept with the command.
-    #[serde(default)]
+    /// Free-text reason, kept with the command (at most 500 characters).
+    #[serde(default, deserialize_with = "bounded_reason")]
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -569,6 +618,9 @@ pub struct MissionCreate {
     #[schema(example = "fleet-001-VH-001")]
     pub vehicle_id: String,
     pub mission_type: MissionTypeName,
+    /// At most 1000.
+    #[serde(deserialize_with = "bounded_waypoints")]
+    #[schema(max_items = 1000)]
     pub waypoints: Vec<WaypointIn>,
     /// NORMAL when absent.
     #[serde(default)]

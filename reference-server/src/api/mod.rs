@@ -7,9 +7,11 @@ pub mod handlers;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -38,6 +40,10 @@ pub struct AppState {
     pub dummy_hash: Arc<str>,
     /// False once shutdown has begun; `/readyz` then reports 503.
     pub ready: Arc<AtomicBool>,
+    /// Open WebSocket sessions per operator, and how many one may have.
+    pub ws_sessions: Arc<crate::ws::SessionLimits>,
+    /// Longest an HTTP request may take (408 past it).
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -166,23 +172,50 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<ReadyOut>) {
         };
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
     }
-    match state.engine.store_status().await {
+    let (status, body) = ready_response(state.engine.store_status().await);
+    (status, Json(body))
+}
+
+/// `/readyz`'s answer to the store's status. A failure is logged in full but answered with a
+/// fixed text: the error may name the store's address (host, port, user), which an
+/// unauthenticated probe must not learn.
+fn ready_response<E: std::fmt::Display>(
+    status: Result<vehicleops_core::StoreStatus, E>,
+) -> (StatusCode, ReadyOut) {
+    match status {
         Ok(s) => (
             StatusCode::OK,
-            Json(ReadyOut {
+            ReadyOut {
                 status: "ready".into(),
                 store: Some(s.backend),
                 detail: None,
-            }),
+            },
         ),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(ReadyOut {
-                status: "unavailable".into(),
-                store: None,
-                detail: Some(e.to_string()),
-            }),
-        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: the store is unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ReadyOut {
+                    status: "unavailable".into(),
+                    store: None,
+                    detail: Some("the store is unreachable (see the server log)".into()),
+                },
+            )
+        }
+    }
+}
+
+/// Answers 408 when a request (its body included) takes longer than the state's timeout.
+/// A WebSocket upgrade answers at once; its session runs outside this limit.
+async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!("The request took longer than {} s", limit.as_secs()),
+        )
+        .into_response(),
     }
 }
 
@@ -208,6 +241,7 @@ const MAX_BODY_BYTES: usize = 1 << 20;
 /// to call the API.
 pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) -> Router {
     let metrics = state.metrics.clone();
+    let timeout = state.request_timeout;
     let api = Router::new()
         .route("/auth/login", post(handlers::login))
         .route("/fleets", get(handlers::list_fleets))
@@ -291,6 +325,10 @@ pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) 
     };
 
     let mut app = app
+        .layer(axum::middleware::from_fn_with_state(
+            timeout,
+            request_timeout,
+        ))
         .layer(axum::middleware::from_fn_with_state(metrics, track_http))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
@@ -312,4 +350,24 @@ pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) 
         );
     }
     app
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readyz_does_not_reveal_the_store_address() {
+        let failure: Result<vehicleops_core::StoreStatus, String> = Err(
+            "error connecting to server: Connection refused (os error 111) at db.internal:5432 \
+             user=vehicleops_user"
+                .into(),
+        );
+        let (status, body) = ready_response(failure);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let text = serde_json::to_string(&body).unwrap();
+        for secret in ["db.internal", "5432", "vehicleops_user", "refused"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
 }
