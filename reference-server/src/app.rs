@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use vehicleops_core::simulator::{Area, Scenario};
-use vehicleops_core::{Role, SimulatorConfig};
+use vehicleops_core::{PipelineConfig, Role, SimulatorConfig};
 use vehicleops_engine::{Engine, EngineSettings, StoreSettings, TransportSettings};
 
 use crate::api::{AppState, router};
@@ -134,13 +134,27 @@ fn engine_settings(config: &Config) -> Result<EngineSettings, StartupError> {
             ));
         }
     };
+    let defaults = EngineSettings::default();
+    let pipeline = PipelineConfig {
+        accept_past: config
+            .telemetry_max_age_seconds
+            .map(Duration::from_secs)
+            .or(defaults.pipeline.accept_past),
+        accept_future: config
+            .telemetry_max_ahead_seconds
+            .map(Duration::from_secs)
+            .or(defaults.pipeline.accept_future),
+        max_vehicles: config.max_vehicles.max(1),
+        ..defaults.pipeline.clone()
+    };
     Ok(EngineSettings {
         store,
         transport,
+        pipeline,
         command_timeouts: config.command_timeouts(),
         arrival_radius_m: config.arrival_radius_m,
         drain_timeout: DRAIN_TIMEOUT,
-        ..EngineSettings::default()
+        ..defaults
     })
 }
 

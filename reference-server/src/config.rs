@@ -415,6 +415,21 @@ pub struct Config {
     /// Let demo mode (public demo passwords) listen on a non-loopback APP_HOST.
     #[arg(long, env = "VEHICLEOPS_DEMO_ALLOW_PUBLIC", default_value_t = false, action = clap::ArgAction::Set)]
     pub demo_allow_public: bool,
+
+    /// Oldest telemetry accepted, in seconds before now (e.g. 604800 = 7 days); older
+    /// readings are dead-lettered (field `timestamp`). Unset: no bound.
+    #[arg(long, env = "VEHICLEOPS_TELEMETRY_MAX_AGE_SECONDS")]
+    pub telemetry_max_age_seconds: Option<u64>,
+
+    /// Furthest telemetry may be dated ahead of now, in seconds (e.g. 300); later readings are
+    /// dead-lettered (field `timestamp`). Unset: no bound.
+    #[arg(long, env = "VEHICLEOPS_TELEMETRY_MAX_AHEAD_SECONDS")]
+    pub telemetry_max_ahead_seconds: Option<u64>,
+
+    /// Most vehicles whose live state the pipeline and the live hub keep; beyond it the least
+    /// recently seen vehicle's state is dropped (reloaded on its next reading).
+    #[arg(long, env = "VEHICLEOPS_MAX_VEHICLES", default_value_t = 100_000)]
+    pub max_vehicles: usize,
 }
 
 /// The smallest accepted secret key, in bytes (HS256 wants at least the hash size).

@@ -293,6 +293,12 @@ impl Collector for LiveCollector {
             "Vehicles whose state was dropped because their Kafka partition went to another instance",
             s.vehicles_released,
         )?;
+        counter(
+            &mut e,
+            "vehicles_evicted",
+            "Vehicles whose state was dropped because more than the configured maximum were tracked",
+            s.vehicles_evicted,
+        )?;
         let family = ConstCounter::new(0u64);
         let mut by_type = e.encode_descriptor(
             "alerts_raised",

@@ -19,7 +19,7 @@
 //! # });
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::model::{Alert, AlertType, Command, MapPose, Mission, Telemetry, VehicleStatus};
+use crate::pipeline::DEFAULT_MAX_VEHICLES;
 
 /// A vehicle's live state, in the original's WebSocket shape (plus load, heading, seq, pose).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,19 +111,84 @@ struct Subscriber {
     notify: Notify,
 }
 
-#[derive(Default)]
+/// The latest update of every tracked vehicle, at most `max` of them.
+struct Latest {
+    /// Fleet → vehicle → (latest update, when it was last updated: its key in `recency`).
+    by_fleet: HashMap<String, HashMap<String, (Arc<LiveUpdate>, u64)>>,
+    /// (fleet, vehicle) by when last updated, least recent first.
+    recency: BTreeMap<u64, (String, String)>,
+    clock: u64,
+    max: usize,
+}
+
+impl Latest {
+    fn new(max: usize) -> Self {
+        Latest {
+            by_fleet: HashMap::new(),
+            recency: BTreeMap::new(),
+            clock: 0,
+            max,
+        }
+    }
+
+    fn put(&mut self, u: &Arc<LiveUpdate>) {
+        self.clock += 1;
+        let clock = self.clock;
+        let fleet = match self.by_fleet.get_mut(&u.fleet_id) {
+            Some(f) => f,
+            None => self.by_fleet.entry(u.fleet_id.clone()).or_default(),
+        };
+        match fleet.get_mut(&u.vehicle_id) {
+            Some(slot) => {
+                self.recency.remove(&slot.1);
+                *slot = (u.clone(), clock);
+            }
+            None => {
+                fleet.insert(u.vehicle_id.clone(), (u.clone(), clock));
+            }
+        }
+        self.recency
+            .insert(clock, (u.fleet_id.clone(), u.vehicle_id.clone()));
+    }
+
+    /// Drops the least recently updated vehicles beyond `max`; returns how many.
+    fn evict(&mut self) -> u64 {
+        let mut evicted = 0;
+        while self.recency.len() > self.max {
+            let Some((_, (fleet_id, vehicle_id))) = self.recency.pop_first() else {
+                break;
+            };
+            if let Some(fleet) = self.by_fleet.get_mut(&fleet_id) {
+                fleet.remove(&vehicle_id);
+                if fleet.is_empty() {
+                    self.by_fleet.remove(&fleet_id);
+                }
+            }
+            evicted += 1;
+        }
+        evicted
+    }
+}
+
 struct HubInner {
     subscribers: RwLock<HashMap<String, Vec<Arc<Subscriber>>>>,
-    latest: RwLock<HashMap<String, HashMap<String, Arc<LiveUpdate>>>>,
+    latest: RwLock<Latest>,
     next_id: AtomicU64,
     subscriber_count: AtomicUsize,
     coalesced: AtomicU64,
+    evicted: AtomicU64,
 }
 
 /// Cheap to clone; all clones share the same subscribers.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct LiveHub {
     inner: Arc<HubInner>,
+}
+
+impl Default for LiveHub {
+    fn default() -> Self {
+        LiveHub::with_max_vehicles(DEFAULT_MAX_VEHICLES)
+    }
 }
 
 impl std::fmt::Debug for LiveHub {
@@ -134,8 +200,40 @@ impl std::fmt::Debug for LiveHub {
 }
 
 impl LiveHub {
+    /// A hub keeping the latest state of at most [`DEFAULT_MAX_VEHICLES`] vehicles.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A hub keeping the latest state (for [`LiveHub::snapshot`]) of at most `max_vehicles`
+    /// vehicles: beyond it, the least recently updated vehicle is dropped from the snapshot
+    /// until its next update (counted in [`LiveHub::evicted_vehicles`]).
+    pub fn with_max_vehicles(max_vehicles: usize) -> Self {
+        LiveHub {
+            inner: Arc::new(HubInner {
+                subscribers: RwLock::default(),
+                latest: RwLock::new(Latest::new(max_vehicles)),
+                next_id: AtomicU64::new(0),
+                subscriber_count: AtomicUsize::new(0),
+                coalesced: AtomicU64::new(0),
+                evicted: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Vehicles dropped from the snapshot because more than the cap were tracked.
+    pub fn evicted_vehicles(&self) -> u64 {
+        self.inner.evicted.load(Ordering::Relaxed)
+    }
+
+    /// Vehicles whose latest state the hub keeps.
+    pub fn tracked_vehicles(&self) -> usize {
+        self.inner
+            .latest
+            .read()
+            .expect("hub lock poisoned")
+            .recency
+            .len()
     }
 
     /// Subscribes to one fleet (or [`ALL_FLEETS`]). The subscription ends when dropped.
@@ -164,8 +262,9 @@ impl LiveHub {
     pub fn snapshot(&self, fleet_id: &str) -> Vec<Arc<LiveUpdate>> {
         let latest = self.inner.latest.read().expect("hub lock poisoned");
         let mut v: Vec<_> = latest
+            .by_fleet
             .get(fleet_id)
-            .map(|m| m.values().cloned().collect())
+            .map(|m| m.values().map(|(u, _)| u.clone()).collect())
             .unwrap_or_default();
         v.sort_by(|a, b| a.vehicle_id.cmp(&b.vehicle_id));
         v
@@ -188,16 +287,11 @@ impl LiveHub {
         {
             let mut latest = self.inner.latest.write().expect("hub lock poisoned");
             for u in updates {
-                let fleet = match latest.get_mut(&u.fleet_id) {
-                    Some(f) => f,
-                    None => latest.entry(u.fleet_id.clone()).or_default(),
-                };
-                match fleet.get_mut(&u.vehicle_id) {
-                    Some(slot) => *slot = u.clone(),
-                    None => {
-                        fleet.insert(u.vehicle_id.clone(), u.clone());
-                    }
-                }
+                latest.put(u);
+            }
+            let evicted = latest.evict();
+            if evicted > 0 {
+                self.inner.evicted.fetch_add(evicted, Ordering::Relaxed);
             }
         }
         let subs = self.inner.subscribers.read().expect("hub lock poisoned");
@@ -477,5 +571,29 @@ mod tests {
         assert!(matches!(sub.recv().await, Some(LiveEvent::Update(u)) if u.seq == 1));
         assert_eq!(sub.recv().await, None);
         task.await.unwrap();
+    }
+
+    #[test]
+    fn the_snapshot_keeps_the_most_recently_updated_vehicles_up_to_the_cap() {
+        let hub = LiveHub::with_max_vehicles(100);
+        hub.publish_updates(&[update("fleet-001", "VH-keep", 0)]);
+        for i in 0..10_000 {
+            hub.publish_updates(&[update("fleet-001", &format!("VH-{i}"), i)]);
+            if i % 50 == 0 {
+                // Seen again: the least recently seen go first, not the first seen.
+                hub.publish_updates(&[update("fleet-001", "VH-keep", i)]);
+            }
+        }
+        assert_eq!(hub.tracked_vehicles(), 100);
+        assert_eq!(hub.evicted_vehicles(), 10_001 - 100);
+        let snapshot = hub.snapshot("fleet-001");
+        assert_eq!(snapshot.len(), 100);
+        assert!(snapshot.iter().any(|u| u.vehicle_id == "VH-keep"));
+        assert!(snapshot.iter().any(|u| u.vehicle_id == "VH-9999"));
+        assert!(!snapshot.iter().any(|u| u.vehicle_id == "VH-0"));
+        // An evicted vehicle comes back with its next update.
+        hub.publish_updates(&[update("fleet-002", "VH-0", 1)]);
+        assert_eq!(hub.snapshot("fleet-002").len(), 1);
+        assert_eq!(hub.tracked_vehicles(), 100);
     }
 }

@@ -45,19 +45,19 @@
 //! source decoded itself carry no partition and are never forgotten this way; a source without
 //! partitions reports no changes. Per reading this costs one stored integer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use crate::decode::decode_telemetry;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ValidationError};
 use crate::geodesy;
 use crate::hub::{LiveEvent, LiveHub, LiveUpdate};
 use crate::model::{Alert, AlertSignal, AlertTransition, AlertType, Reading, Telemetry};
@@ -89,7 +89,22 @@ pub struct PipelineConfig {
     /// after it, processing goes on and the load is retried on later batches (with the retry
     /// delays above).
     pub restore_timeout: Duration,
+    /// Oldest reading accepted, as an age relative to the time it is processed; older ones are
+    /// dead-lettered (field `timestamp`). `None` (the default here): no bound.
+    pub accept_past: Option<Duration>,
+    /// Furthest a reading may be dated ahead of the time it is processed; later ones are
+    /// dead-lettered (field `timestamp`), so a clock far ahead cannot freeze a vehicle.
+    /// `None` (the default here): no bound.
+    pub accept_future: Option<Duration>,
+    /// Most vehicles whose state (last reading, rule states, open episodes) is kept. Beyond
+    /// it, the least recently seen vehicle's state is dropped (counted in
+    /// [`PipelineStats::vehicles_evicted`]); its next reading is a first sight again, its open
+    /// episodes reloaded from the repository. Also the default cap of an engine's live hub.
+    pub max_vehicles: usize,
 }
+
+/// Default of [`PipelineConfig::max_vehicles`].
+pub const DEFAULT_MAX_VEHICLES: usize = 100_000;
 
 impl Default for PipelineConfig {
     fn default() -> Self {
@@ -102,7 +117,50 @@ impl Default for PipelineConfig {
             max_retry_delay: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(10),
             restore_timeout: Duration::from_secs(2),
+            accept_past: None,
+            accept_future: None,
+            max_vehicles: DEFAULT_MAX_VEHICLES,
         }
+    }
+}
+
+impl PipelineConfig {
+    /// Checks that `t` is dated inside the accepted window around `now`.
+    pub fn check_timestamp(
+        &self,
+        t: &Telemetry,
+        now: DateTime<Utc>,
+    ) -> Result<(), ValidationError> {
+        let bound = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
+        if let Some(past) = self.accept_past
+            && now
+                .checked_sub_signed(bound(past))
+                .is_some_and(|oldest| t.timestamp < oldest)
+        {
+            return Err(ValidationError::new(
+                "timestamp",
+                format!(
+                    "{} is more than {}s in the past",
+                    t.timestamp.to_rfc3339(),
+                    past.as_secs()
+                ),
+            ));
+        }
+        if let Some(future) = self.accept_future
+            && now
+                .checked_add_signed(bound(future))
+                .is_some_and(|latest| t.timestamp > latest)
+        {
+            return Err(ValidationError::new(
+                "timestamp",
+                format!(
+                    "{} is more than {}s in the future",
+                    t.timestamp.to_rfc3339(),
+                    future.as_secs()
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -139,6 +197,9 @@ pub struct PipelineStats {
     pub vehicles_reassigned: AtomicU64,
     /// Vehicles whose state was dropped because this instance gave their partition up.
     pub vehicles_released: AtomicU64,
+    /// Vehicles whose state was dropped because more than
+    /// [`PipelineConfig::max_vehicles`] were tracked (the least recently seen first).
+    pub vehicles_evicted: AtomicU64,
     pub write_micros_total: AtomicU64,
     pub write_micros_max: AtomicU64,
     /// Readings processed but not yet stored.
@@ -167,6 +228,7 @@ pub struct StatsSnapshot {
     pub alerts_restored: u64,
     pub vehicles_reassigned: u64,
     pub vehicles_released: u64,
+    pub vehicles_evicted: u64,
     pub avg_write_ms: f64,
     pub max_write_ms: f64,
     pub in_flight: u64,
@@ -207,6 +269,7 @@ impl PipelineStats {
             alerts_restored: l(&self.alerts_restored),
             vehicles_reassigned: l(&self.vehicles_reassigned),
             vehicles_released: l(&self.vehicles_released),
+            vehicles_evicted: l(&self.vehicles_evicted),
             avg_write_ms: if batches == 0 {
                 0.0
             } else {
@@ -304,6 +367,9 @@ impl PipelineBuilder {
             observers: self.observers,
             stats: stats.clone(),
             vehicles: HashMap::new(),
+            recency: BTreeMap::new(),
+            clock: 0,
+            window: self.config.clone(),
             signals: Vec::new(),
             reload: Reload::new(self.repository, &self.config),
         };
@@ -413,6 +479,8 @@ struct VehicleState {
     /// `Some` while this vehicle's open alerts could not be loaded yet: the ids of the alerts
     /// raised for it since, which the late load must not take up again.
     reload_owed: Option<Vec<String>>,
+    /// When the vehicle was last seen: its key in [`Processor::recency`].
+    seen: u64,
 }
 
 /// What the load of a newly seen vehicle's open alerts gave, kept until its first reading is
@@ -459,6 +527,12 @@ struct Processor {
     observers: Vec<Arc<dyn ReadingObserver>>,
     stats: Arc<PipelineStats>,
     vehicles: HashMap<String, VehicleState>,
+    /// The tracked vehicles by when they were last seen, least recent first.
+    recency: BTreeMap<u64, String>,
+    /// Counts sightings; orders `recency`.
+    clock: u64,
+    /// The timestamp window and the vehicle cap.
+    window: PipelineConfig,
     signals: Vec<AlertSignal>,
     reload: Reload,
 }
@@ -547,7 +621,9 @@ impl Processor {
             .fetch_add(batch.records.len() as u64, Ordering::Relaxed);
         for record in batch.records {
             let decoded = match record {
-                SourceRecord::Raw { payload, origin } => match decode_telemetry(&payload) {
+                SourceRecord::Raw { payload, origin } => match decode_telemetry(&payload)
+                    .and_then(|t| self.window.check_timestamp(&t, now).map(|()| t))
+                {
                     Ok(t) => (t, Some(origin.partition)),
                     Err(e) => {
                         dead.push(DeadLetter {
@@ -560,7 +636,10 @@ impl Processor {
                         continue;
                     }
                 },
-                SourceRecord::Decoded(t) => match t.validate() {
+                SourceRecord::Decoded(t) => match t
+                    .validate()
+                    .and_then(|()| self.window.check_timestamp(&t, now))
+                {
                     Ok(()) => (t, None),
                     Err(e) => {
                         dead.push(DeadLetter {
@@ -582,6 +661,9 @@ impl Processor {
         for (t, partition) in valid {
             self.apply(t, partition, &mut readings, &mut updates, &mut alerts);
         }
+        // After the whole batch: a vehicle is never evicted between the load of its open
+        // alerts and its first reading.
+        self.evict_least_recent();
         // `in_flight` grows before `valid` does: a reader that sees `valid` (or
         // `dead_lettered`) account for this batch then also sees it in flight until stored,
         // so "received == valid + dead_lettered && in_flight == 0" means everything is stored.
@@ -637,6 +719,7 @@ impl Processor {
                 rule_states: self.rules.iter().map(|_| RuleState::default()).collect(),
                 open: Vec::new(),
                 reload_owed: None,
+                seen: 0,
             };
             match self.reload.staged.remove(&t.vehicle_id) {
                 Some(Staged::Alerts(stored)) => {
@@ -652,6 +735,12 @@ impl Processor {
             .get_mut(&t.vehicle_id)
             .expect("inserted above");
         state.partition = partition;
+        if !is_first {
+            self.recency.remove(&state.seen);
+        }
+        self.clock += 1;
+        state.seen = self.clock;
+        self.recency.insert(self.clock, t.vehicle_id.clone());
         let newer = (t.timestamp, t.seq) > (state.last.timestamp, state.last.seq);
         if !is_first && !newer {
             // A replay or an out-of-order reading: store it, but leave state and alerts alone.
@@ -783,10 +872,14 @@ impl Processor {
         let before = self.vehicles.len();
         let owed = !self.reload.owed.is_empty();
         let mut forgotten: Vec<String> = Vec::new();
+        let recency = &mut self.recency;
         self.vehicles.retain(|id, state| {
             let moved = state.partition.is_some_and(|p| partitions.contains(&p));
-            if moved && owed {
-                forgotten.push(id.clone());
+            if moved {
+                recency.remove(&state.seen);
+                if owed {
+                    forgotten.push(id.clone());
+                }
             }
             !moved
         });
@@ -820,6 +913,42 @@ impl Processor {
                 "partitions moved; no vehicle of them known here"
             );
         }
+    }
+
+    /// Drops the state of the least recently seen vehicles beyond
+    /// [`PipelineConfig::max_vehicles`]; their next reading is a first sight again.
+    fn evict_least_recent(&mut self) {
+        let max = self.window.max_vehicles;
+        if self.vehicles.len() <= max {
+            return;
+        }
+        let mut evicted = 0u64;
+        let owed = !self.reload.owed.is_empty();
+        let mut forgotten: Vec<String> = Vec::new();
+        while self.vehicles.len() > max {
+            let Some((_, id)) = self.recency.pop_first() else {
+                break;
+            };
+            if self.vehicles.remove(&id).is_some() {
+                evicted += 1;
+                if owed {
+                    forgotten.push(id);
+                }
+            }
+        }
+        // A load still owed for an evicted vehicle is done afresh on its next reading.
+        if !forgotten.is_empty() {
+            let forgotten: HashSet<String> = forgotten.into_iter().collect();
+            self.reload.owed.retain(|id| !forgotten.contains(id));
+        }
+        self.stats
+            .vehicles_evicted
+            .fetch_add(evicted, Ordering::Relaxed);
+        debug!(
+            vehicles = evicted,
+            max_vehicles = max,
+            "more vehicles than max_vehicles: the least recently seen ones' state is dropped"
+        );
     }
 
     fn on_tick(&mut self) -> WriteJob {
@@ -1934,6 +2063,214 @@ mod tests {
                 stats.alerts_cleared
             ),
             (1, 0, 1, 1, 1)
+        );
+    }
+
+    /// `reading` dated `offset` from now.
+    fn reading_at(vehicle: &str, seq: u64, offset: ChronoDuration) -> Telemetry {
+        Telemetry {
+            timestamp: Utc::now() + offset,
+            seq,
+            ..reading(vehicle, 0, 10.0, 4.7)
+        }
+    }
+
+    /// The window an engine is recommended to use: 7 days back, 5 minutes ahead.
+    fn windowed_config() -> PipelineConfig {
+        PipelineConfig {
+            accept_past: Some(Duration::from_secs(7 * 24 * 3600)),
+            accept_future: Some(Duration::from_secs(300)),
+            ..fast_config()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reading_dated_far_ahead_is_dead_lettered_and_the_vehicle_keeps_updating() {
+        let far = Telemetry {
+            timestamp: "9999-12-31T23:59:59Z".parse().unwrap(),
+            ..reading_at("VH-1", 2, ChronoDuration::zero())
+        };
+        let (src, acked) = source(vec![
+            vec![SourceRecord::Decoded(reading_at(
+                "VH-1",
+                1,
+                ChronoDuration::seconds(-60),
+            ))],
+            vec![
+                raw_on(4, &far),
+                SourceRecord::Decoded(Telemetry {
+                    seq: 3,
+                    ..far.clone()
+                }),
+            ],
+            vec![SourceRecord::Decoded(reading_at(
+                "VH-1",
+                4,
+                ChronoDuration::seconds(-30),
+            ))],
+            // One minute ahead is inside the window.
+            vec![SourceRecord::Decoded(reading_at(
+                "VH-1",
+                5,
+                ChronoDuration::seconds(60),
+            ))],
+        ]);
+        let store = Arc::new(MemoryStore::default());
+        let dead = Arc::new(CollectingDeadLetters::default());
+        let hub = LiveHub::new();
+        let stats = PipelineBuilder::new(src, store.clone())
+            .dead_letters(dead.clone())
+            .hub(hub.clone())
+            .config(windowed_config())
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                stats.received,
+                stats.valid,
+                stats.dead_lettered,
+                stats.stale
+            ),
+            (5, 3, 2, 0)
+        );
+        assert_eq!(*acked.lock().unwrap(), vec![0, 1, 2, 3]);
+        let dead = dead.0.lock().unwrap();
+        assert!(dead.iter().all(|d| d.field == "timestamp"), "{dead:?}");
+        assert!(dead[0].reason.contains("future"), "{}", dead[0].reason);
+        assert_eq!((dead[0].origin.partition, dead[0].origin.offset), (4, 2));
+        let stored: Vec<u64> = store
+            .rows
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.telemetry.seq)
+            .collect();
+        assert_eq!(stored, vec![1, 4, 5], "later readings are not stale");
+        let live = hub.snapshot("fleet-001");
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].seq, 5, "the live state follows the vehicle");
+    }
+
+    #[tokio::test]
+    async fn readings_older_than_the_window_are_dead_lettered_and_no_window_keeps_them() {
+        let old = || {
+            vec![
+                vec![SourceRecord::Decoded(reading_at(
+                    "VH-1",
+                    1,
+                    ChronoDuration::days(-8),
+                ))],
+                vec![SourceRecord::Decoded(reading_at(
+                    "VH-1",
+                    2,
+                    ChronoDuration::days(-6),
+                ))],
+            ]
+        };
+        let dead = Arc::new(CollectingDeadLetters::default());
+        let (src, _) = source(old());
+        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
+            .dead_letters(dead.clone())
+            .config(windowed_config())
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        assert_eq!((stats.valid, stats.dead_lettered), (1, 1));
+        {
+            let letters = dead.0.lock().unwrap();
+            assert_eq!(letters[0].field, "timestamp");
+            assert!(letters[0].reason.contains("past"), "{}", letters[0].reason);
+        }
+        // The core default has no window: replays of old data are kept.
+        let (src, _) = source(old());
+        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
+            .config(fast_config())
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        assert_eq!((stats.valid, stats.dead_lettered), (2, 0));
+    }
+
+    #[tokio::test]
+    async fn vehicles_beyond_the_cap_are_evicted_least_recently_seen_first() {
+        let batches: Vec<Vec<SourceRecord>> = (0..10)
+            .map(|b| {
+                (0..1000)
+                    .map(|i| SourceRecord::Decoded(reading(&format!("VH-{b}-{i}"), 0, 10.0, 4.7)))
+                    .collect()
+            })
+            .collect();
+        let (src, _) = source(batches);
+        let hub = LiveHub::with_max_vehicles(100);
+        let stats = PipelineBuilder::new(src, Arc::new(MemoryStore::default()))
+            .hub(hub.clone())
+            .config(PipelineConfig {
+                max_vehicles: 100,
+                ..fast_config()
+            })
+            .spawn()
+            .join()
+            .await
+            .unwrap();
+        assert_eq!(stats.valid, 10_000);
+        // 10,000 tracked once, 9,900 dropped: 100 left.
+        assert_eq!(stats.vehicles_evicted, 9_900);
+        assert!(hub.tracked_vehicles() <= 100);
+        assert_eq!(hub.evicted_vehicles(), 9_900);
+        let live = hub.snapshot("fleet-001");
+        assert_eq!(live.len(), 100);
+        assert!(live.iter().all(|u| u.vehicle_id.starts_with("VH-9-")));
+    }
+
+    #[tokio::test]
+    async fn an_evicted_vehicle_keeps_its_open_episode_when_it_reports_again() {
+        // Cap 1: VH-2's reading evicts VH-1, whose OVERSPEED episode is open. VH-1 reports
+        // again: its episode is reloaded from the repository (not raised anew) and cleared once.
+        let (src, _) = source(vec![
+            vec![SourceRecord::Decoded(reading("VH-1", 0, 95.0, 4.7))],
+            vec![SourceRecord::Decoded(reading("VH-2", 1, 10.0, 4.7))],
+            vec![SourceRecord::Decoded(reading("VH-1", 2, 96.0, 4.7))],
+            vec![SourceRecord::Decoded(reading("VH-1", 3, 60.0, 4.7))],
+        ]);
+        let repo = Arc::new(ScriptedRepository::default());
+        repo.open_answers
+            .lock()
+            .unwrap()
+            .extend([Ok(Vec::new()), Ok(Vec::new())]);
+        *repo.then_inserted_plus.lock().unwrap() = Some(Vec::new());
+        let stats = run_overspeed(
+            src,
+            &repo,
+            PipelineConfig {
+                max_vehicles: 1,
+                ..fast_config()
+            },
+        )
+        .await;
+        let inserted = repo.inserted.lock().unwrap().clone();
+        assert_eq!(inserted.len(), 1, "one episode: {inserted:?}");
+        assert_eq!(cleared_ids(&repo), inserted);
+        assert_eq!(
+            queried(&repo),
+            vec![
+                vec!["VH-1".to_string()],
+                vec!["VH-2".to_string()],
+                vec!["VH-1".to_string()]
+            ],
+            "reloaded on its first reading after the eviction"
+        );
+        assert_eq!(
+            (
+                stats.vehicles_evicted,
+                stats.alerts_restored,
+                stats.alerts_raised,
+                stats.alerts_cleared
+            ),
+            (2, 1, 1, 1)
         );
     }
 }

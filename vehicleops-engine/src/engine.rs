@@ -156,11 +156,12 @@ impl Engine {
     }
 
     fn from_parts(builder: EngineBuilder, store: Arc<dyn FleetStore>) -> Engine {
+        let hub = LiveHub::with_max_vehicles(builder.settings.pipeline.max_vehicles);
         Engine {
             shared: Arc::new(Shared {
                 settings: builder.settings,
                 store,
-                hub: LiveHub::new(),
+                hub,
                 rules: Mutex::new(builder.rules),
                 observers: builder.observers,
                 dead_letters: builder.dead_letters,

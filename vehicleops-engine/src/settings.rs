@@ -113,6 +113,9 @@ pub struct EngineSettings {
     pub transport: TransportSettings,
     /// Run the built-in rules (OVERSPEED, LOW_BATTERY, ENGINE_OVERHEAT, OFFLINE).
     pub default_rules: bool,
+    /// The ingest pipeline. Its `max_vehicles` also caps the vehicles the live hub keeps; its
+    /// `accept_past` / `accept_future` window is off by default: set it (e.g. 7 days back,
+    /// 5 minutes ahead) to dead-letter readings dated far from now.
     pub pipeline: PipelineConfig,
     pub command_timeouts: CommandTimeouts,
     /// Distance at which a mission waypoint counts as reached, metres.

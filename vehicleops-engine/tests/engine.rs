@@ -101,3 +101,42 @@ async fn closing_an_engine_never_started_ends_its_subscriptions() {
     let next: Option<LiveEvent> = live.recv().await;
     assert!(next.is_none());
 }
+
+fn reading_at(vehicle: &str, at: chrono::DateTime<chrono::Utc>) -> vehicleops_core::Telemetry {
+    serde_json::from_value(serde_json::json!({
+        "vehicle_id": vehicle, "fleet_id": "fleet-w", "latitude": 4.7, "longitude": -74.0,
+        "speed_kmh": 10.0, "battery_pct": 90.0, "engine_temp_c": 70.0, "status": "MOVING",
+        "timestamp": at.to_rfc3339(), "seq": 1
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_timestamp_window_and_the_vehicle_cap_reach_the_pipeline_and_the_hub() {
+    use std::time::Duration;
+    let mut settings = EngineSettings::default();
+    settings.pipeline.accept_past = Some(Duration::from_secs(7 * 24 * 3600));
+    settings.pipeline.accept_future = Some(Duration::from_secs(300));
+    settings.pipeline.max_vehicles = 5;
+    let engine = Engine::open(settings).await.unwrap();
+    engine.start().await.unwrap();
+    let now = chrono::Utc::now();
+    engine
+        .publish(vec![
+            reading_at("VH-old", now - chrono::Duration::days(8)),
+            reading_at("VH-ahead", now + chrono::Duration::minutes(1)),
+        ])
+        .await
+        .unwrap();
+    let many = (0..20)
+        .map(|i| reading_at(&format!("VH-{i:02}"), now))
+        .collect();
+    engine.publish(many).await.unwrap();
+    engine.flush().await.unwrap();
+    let live = engine.snapshot("fleet-w");
+    assert_eq!(live.len(), 5, "{live:?}");
+    assert!(live.iter().all(|u| u.vehicle_id != "VH-old"));
+    let stats = engine.close().await.unwrap().unwrap();
+    assert_eq!((stats.valid, stats.dead_lettered), (21, 1));
+    assert_eq!(stats.vehicles_evicted, 21 - 5);
+}

@@ -23,7 +23,7 @@
 //! FATAL errors make the status ALERT and are posted on a [`FatalErrorBoard`];
 //! [`FatalErrorRule`] turns them into alert episodes in the pipeline.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -31,7 +31,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, watch};
 use tokio::task::JoinHandle;
-use tracing::warn;
+use tracing::{debug, warn};
 use vehicleops_core::{
     AlertRule, AlertSignal, AlertTransition, AlertType, DeadLetter, DeadLetterSink, MapPose,
     RecordOrigin, Result, RuleState, Severity, SourceBatch, SourceRecord, Telemetry,
@@ -55,6 +55,10 @@ pub struct SourceConfig {
     pub georeference: Option<SiteGeoreference>,
     /// Messages buffered between the MQTT connection and the pipeline.
     pub inbox_capacity: usize,
+    /// Most vehicles the source remembers (last reading, last headers, FATAL errors); beyond
+    /// it the least recently seen one is forgotten (counted in
+    /// [`SourceCounters::vehicles_evicted`]) and starts afresh with its next `state`.
+    pub max_vehicles: usize,
 }
 
 impl SourceConfig {
@@ -65,6 +69,7 @@ impl SourceConfig {
             fleet_id: fleet_id.into(),
             georeference: None,
             inbox_capacity: 4096,
+            max_vehicles: 100_000,
         }
     }
 }
@@ -80,6 +85,8 @@ pub struct SourceCounters {
     /// last one of the same vehicle and topic, with a timestamp not after it (MQTT QoS 1 may
     /// deliver twice).
     pub duplicates: AtomicU64,
+    /// Vehicles forgotten because more than [`SourceConfig::max_vehicles`] were remembered.
+    pub vehicles_evicted: AtomicU64,
 }
 
 /// The FATAL errors each vehicle reported in its latest `state`, for [`FatalErrorRule`] and
@@ -214,9 +221,26 @@ impl Rejection {
     }
 }
 
+/// The (headerId, timestamp) of a message, remembered to drop repeats. `connection` has none:
+/// the last will was built at connect time, so it arrives with an older headerId and timestamp
+/// than the ONLINE that followed it.
+fn header_of(kind: MessageKind, json: &serde_json::Value) -> Option<(u64, DateTime<Utc>)> {
+    if kind == MessageKind::Connection {
+        return None;
+    }
+    let header_id = json["headerId"].as_u64()?;
+    let timestamp = json["timestamp"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())?
+        .with_timezone(&Utc);
+    Some((header_id, timestamp))
+}
+
 /// What the source remembers of a vehicle to fill in what a message leaves out.
 struct VehicleView {
     last: Telemetry,
+    /// When last seen: its key in [`Mapper::recency`].
+    seen: u64,
 }
 
 /// Turns messages into readings: the pure part of the source, without MQTT.
@@ -230,6 +254,10 @@ struct Mapper {
     vehicles: HashMap<String, VehicleView>,
     /// The last (headerId, timestamp) per vehicle and topic.
     last_headers: HashMap<(String, MessageKind), (u64, DateTime<Utc>)>,
+    /// The vehicles by when last seen, least recent first.
+    recency: BTreeMap<u64, String>,
+    clock: u64,
+    max_vehicles: usize,
 }
 
 impl Mapper {
@@ -243,6 +271,9 @@ impl Mapper {
             counters: Arc::default(),
             vehicles: HashMap::new(),
             last_headers: HashMap::new(),
+            recency: BTreeMap::new(),
+            clock: 0,
+            max_vehicles: config.max_vehicles.max(1),
         }
     }
 
@@ -266,10 +297,13 @@ impl Mapper {
                 format!("unsupported VDA 5050 version {version:?}; this adapter speaks 2.x"),
             ));
         }
-        if self.is_repeat(&address.serial_number, address.kind, &json) {
+        let header = header_of(address.kind, &json);
+        if self.is_repeat(&address.serial_number, address.kind, header) {
             self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
             return Ok(None);
         }
+        // Nothing is remembered of the message until its reading is valid.
+        let mut fatal_errors = None;
         let typed = |e: serde_json::Error| {
             Rejection::new("/", format!("invalid VDA 5050 {}: {e}", address.kind))
         };
@@ -284,7 +318,7 @@ impl Mapper {
                         None => e.error_type.clone(),
                     })
                     .collect();
-                self.board.post(&vehicle_id, fatal);
+                fatal_errors = Some(fatal);
                 let mut t = self.base(&vehicle_id, state.header.timestamp);
                 t.status = status_of(&state);
                 t.battery_pct = state.battery_state.battery_charge.clamp(0.0, 100.0);
@@ -332,39 +366,62 @@ impl Mapper {
         reading
             .validate()
             .map_err(|e| Rejection::new(e.field, e.reason))?;
+        if let Some(fatal) = fatal_errors {
+            self.board.post(&vehicle_id, fatal);
+        }
+        if let Some(header) = header {
+            self.last_headers
+                .insert((vehicle_id.clone(), address.kind), header);
+        }
+        self.clock += 1;
+        if let Some(old) = self.vehicles.get(&vehicle_id) {
+            self.recency.remove(&old.seen);
+        }
+        self.recency.insert(self.clock, vehicle_id.clone());
         self.vehicles.insert(
             vehicle_id,
             VehicleView {
                 last: reading.clone(),
+                seen: self.clock,
             },
         );
+        self.evict_least_recent();
         Ok(Some(reading))
     }
 
-    /// Whether the message repeats one already seen (and remembers it if not). A vehicle that
-    /// restarts counts headerIds from 0 again, but with later timestamps. `connection` is
-    /// exempt: the last will was built at connect time, so it arrives with an older headerId
-    /// and timestamp than the ONLINE that followed it.
-    fn is_repeat(&mut self, vehicle_id: &str, kind: MessageKind, json: &serde_json::Value) -> bool {
-        if kind == MessageKind::Connection {
-            return false;
+    /// Forgets the least recently seen vehicles beyond `max_vehicles`.
+    fn evict_least_recent(&mut self) {
+        while self.vehicles.len() > self.max_vehicles {
+            let Some((_, id)) = self.recency.pop_first() else {
+                return;
+            };
+            self.vehicles.remove(&id);
+            for kind in [MessageKind::State, MessageKind::Visualization] {
+                self.last_headers.remove(&(id.clone(), kind));
+            }
+            self.board.post(&id, Vec::new());
+            self.counters
+                .vehicles_evicted
+                .fetch_add(1, Ordering::Relaxed);
+            debug!(vehicle = %id, max_vehicles = self.max_vehicles,
+                   "more VDA 5050 vehicles than max_vehicles: the least recently seen is forgotten");
         }
-        let header_id = json["headerId"].as_u64();
-        let timestamp = json["timestamp"]
-            .as_str()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc));
-        let (Some(header_id), Some(timestamp)) = (header_id, timestamp) else {
+    }
+
+    /// Whether the message repeats one already seen. A vehicle that restarts counts headerIds
+    /// from 0 again, but with later timestamps.
+    fn is_repeat(
+        &self,
+        vehicle_id: &str,
+        kind: MessageKind,
+        header: Option<(u64, DateTime<Utc>)>,
+    ) -> bool {
+        let Some((header_id, timestamp)) = header else {
             return false;
         };
-        let key = (vehicle_id.to_owned(), kind);
-        if let Some((last_id, last_at)) = self.last_headers.get(&key) {
-            if header_id <= *last_id && timestamp <= *last_at {
-                return true;
-            }
-        }
-        self.last_headers.insert(key, (header_id, timestamp));
-        false
+        self.last_headers
+            .get(&(vehicle_id.to_owned(), kind))
+            .is_some_and(|(last_id, last_at)| header_id <= *last_id && timestamp <= *last_at)
     }
 
     /// The vehicle's last reading (or an empty one) advanced to `at`, with the next `seq`.
@@ -372,8 +429,15 @@ impl Mapper {
         match self.vehicles.get(vehicle_id) {
             Some(view) => {
                 let mut t = view.last.clone();
-                // Never step back: the pipeline would drop the reading as stale.
-                t.timestamp = at.max(view.last.timestamp);
+                // Never step back: the pipeline would drop the reading as stale. Unless the last
+                // one was dated far ahead (the pipeline dead-letters those when it bounds
+                // timestamps): it must not drag every later reading along.
+                let far_ahead = view.last.timestamp > Utc::now() + chrono::Duration::minutes(5);
+                t.timestamp = if far_ahead {
+                    at
+                } else {
+                    at.max(view.last.timestamp)
+                };
                 t.seq += 1;
                 t
             }
@@ -873,5 +937,54 @@ mod tests {
         );
         assert_eq!(signals[0].severity, Severity::Critical);
         assert!(m.board.fatal_errors("AGV-1").is_empty());
+    }
+
+    #[test]
+    fn the_least_recently_seen_vehicles_are_forgotten_beyond_the_cap() {
+        let mut config = SourceConfig::new(MqttEndpoint::new("localhost", 1883, "t"), "fleet-1");
+        config.max_vehicles = 100;
+        let mut m = Mapper::new(&config);
+        let state_of = |serial: &str| Incoming {
+            topic: TopicScheme::default().topic("acme", serial, MessageKind::State),
+            payload: serde_json::to_vec(&sample_state(serial)).unwrap(),
+        };
+        for i in 0..10_000 {
+            let serial = format!("AGV-{i}");
+            assert!(m.map(&state_of(&serial)).ok().flatten().is_some());
+        }
+        assert_eq!(m.vehicles.len(), 100);
+        assert_eq!(m.recency.len(), 100);
+        assert!(m.last_headers.len() <= 100);
+        assert_eq!(m.counters.vehicles_evicted.load(Ordering::Relaxed), 9_900);
+        assert!(m.vehicles.contains_key("AGV-9999") && !m.vehicles.contains_key("AGV-0"));
+        // Invalid messages of unknown vehicles are not remembered at all.
+        let mut state = sample_state("AGV-X");
+        state.battery_state.battery_charge = f64::NAN;
+        let mut bad = state_of("AGV-X");
+        bad.payload = serde_json::to_vec(&state).unwrap();
+        let _ = m.map(&bad);
+        assert!(!m.vehicles.contains_key("AGV-X"));
+        assert!(!m.last_headers.keys().any(|(id, _)| id == "AGV-X"));
+    }
+
+    #[test]
+    fn a_state_dated_far_ahead_does_not_drag_later_readings_along() {
+        let mut m = mapper(false);
+        let mut state = sample_state("AGV-1");
+        state.header.timestamp = "9999-12-31T23:59:59Z".parse().unwrap();
+        let far = m
+            .map(&message(MessageKind::State, &state))
+            .ok()
+            .flatten()
+            .unwrap();
+        assert_eq!(far.timestamp, state.header.timestamp);
+        state.header.timestamp = Utc::now();
+        state.header.header_id += 1;
+        let now = m
+            .map(&message(MessageKind::State, &state))
+            .ok()
+            .flatten()
+            .unwrap();
+        assert_eq!(now.timestamp, state.header.timestamp);
     }
 }
