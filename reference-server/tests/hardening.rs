@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
@@ -107,6 +108,24 @@ async fn a_request_whose_body_never_arrives_times_out() {
     );
     let text = String::from_utf8_lossy(&response);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+
+    // A WebSocket session is not a request in progress: it outlives the timeout.
+    let operator = s.token("operator").await;
+    let mut ws = connect(&s, &operator).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    ws.send(Message::Text("ping".into())).await.unwrap();
+    let pong = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) if t.as_str() == "pong" => return true,
+                Some(Ok(_)) => {}
+                _ => return false,
+            }
+        }
+    })
+    .await
+    .expect("an answer to ping");
+    assert!(pong, "the session ended");
     s.stop().await;
 }
 

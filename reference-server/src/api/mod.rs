@@ -231,6 +231,67 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// Content-Security-Policy of the dashboard: everything from its own origin (MapLibre and its
+/// web worker are bundled with it), inline styles (set by MapLibre and React), data/blob images
+/// and workers (WebGL textures, the worker blob), the API and the WebSocket on the same origin.
+const DASHBOARD_CSP: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; \
+    worker-src 'self' blob:; child-src 'self' blob:; object-src 'none'; base-uri 'self'; \
+    form-action 'self'; frame-ancestors 'none'";
+/// Content-Security-Policy of Swagger UI at `/docs` (its own scripts, inline styles and data
+/// images).
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+    object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+/// Content-Security-Policy of API answers (JSON, never rendered as a page).
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// The dashboard's `connect-src`: its own origin, over HTTP and WebSocket (`'self'` alone does
+/// not cover `ws:`/`wss:` in every browser). The Host header is only used when it is a plain
+/// host\[:port\].
+fn connect_src(host: Option<&HeaderValue>) -> String {
+    let host = host.and_then(|h| h.to_str().ok()).filter(|h| {
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+    });
+    match host {
+        Some(h) => format!("connect-src 'self' ws://{h} wss://{h}"),
+        None => "connect-src 'self'".into(),
+    }
+}
+
+/// Adds security headers: a Content-Security-Policy (per kind of answer) with
+/// `frame-ancestors 'none'`, `X-Content-Type-Options: nosniff` and `Referrer-Policy:
+/// no-referrer`.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let host = request.headers().get(header::HOST).cloned();
+    let mut response = next.run(request).await;
+    let csp = if path == "/docs" || path.starts_with("/docs/") {
+        DOCS_CSP.to_owned()
+    } else if ["/api/", "/ws/"].iter().any(|p| path.starts_with(p))
+        || ["/openapi.json", "/metrics", "/healthz", "/readyz"].contains(&path.as_str())
+    {
+        API_CSP.to_owned()
+    } else {
+        format!("{DASHBOARD_CSP}; {}", connect_src(host.as_ref()))
+    };
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
 /// Largest accepted request body.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
@@ -330,6 +391,7 @@ pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) 
             request_timeout,
         ))
         .layer(axum::middleware::from_fn_with_state(metrics, track_http))
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
