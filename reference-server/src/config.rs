@@ -430,6 +430,15 @@ pub struct Config {
     /// recently seen vehicle's state is dropped (reloaded on its next reading).
     #[arg(long, env = "VEHICLEOPS_MAX_VEHICLES", default_value_t = 100_000)]
     pub max_vehicles: usize,
+
+    /// MQTT user name (VEHICLEOPS_BUS=vda5050), for brokers with a password file; every
+    /// connection of this instance logs in with it. Unset: anonymous.
+    #[arg(long, env = "VEHICLEOPS_MQTT_USERNAME")]
+    pub mqtt_username: Option<String>,
+
+    /// MQTT password, sent with `mqtt_username` (ignored without it).
+    #[arg(long, env = "VEHICLEOPS_MQTT_PASSWORD", hide_env_values = true)]
+    pub mqtt_password: Option<String>,
 }
 
 /// The smallest accepted secret key, in bytes (HS256 wants at least the hash size).

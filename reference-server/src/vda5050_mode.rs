@@ -19,10 +19,13 @@ const MQTT_SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The engine's transport in this mode.
 pub fn transport(config: &Config) -> Vda5050Transport {
     let mut agv = SimAgvConfig::new(
-        MqttEndpoint::new(
-            config.mqtt_host.clone(),
-            config.mqtt_port,
-            config.mqtt_client_id.clone(),
+        login(
+            config,
+            MqttEndpoint::new(
+                config.mqtt_host.clone(),
+                config.mqtt_port,
+                config.mqtt_client_id.clone(),
+            ),
         ),
         &config.vda5050_manufacturer,
         "",
@@ -40,11 +43,24 @@ pub fn transport(config: &Config) -> Vda5050Transport {
 
 /// The broker, with a client id of this instance's prefix and `role`.
 fn endpoint(config: &Config, role: &str) -> MqttEndpoint {
-    MqttEndpoint::new(
-        config.mqtt_host.clone(),
-        config.mqtt_port,
-        format!("{}-{role}", config.mqtt_client_id),
+    login(
+        config,
+        MqttEndpoint::new(
+            config.mqtt_host.clone(),
+            config.mqtt_port,
+            format!("{}-{role}", config.mqtt_client_id),
+        ),
     )
+}
+
+/// `endpoint` logging in with the configured MQTT credentials, when a user name is set.
+fn login(config: &Config, endpoint: MqttEndpoint) -> MqttEndpoint {
+    match &config.mqtt_username {
+        Some(user) => {
+            endpoint.with_credentials(user, config.mqtt_password.clone().unwrap_or_default())
+        }
+        None => endpoint,
+    }
 }
 
 fn scheme(config: &Config) -> TopicScheme {
@@ -144,6 +160,32 @@ mod tests {
             (sink.charging_node.node_id.as_str(), sink.charging_node.y),
             ("dock", 20.0)
         );
+    }
+
+    #[test]
+    fn mqtt_credentials_reach_every_connection() {
+        let c = Config::try_parse_from([
+            "s",
+            "--mqtt-username",
+            "vehicleops",
+            "--mqtt-password",
+            "s3cret",
+        ])
+        .unwrap();
+        let t = transport(&c);
+        for e in [
+            &t.source.endpoint,
+            &t.sink.endpoint,
+            &t.simulated_agv.endpoint,
+        ] {
+            assert_eq!(
+                (e.username.as_deref(), e.password.as_deref()),
+                (Some("vehicleops"), Some("s3cret"))
+            );
+            assert!(!format!("{e:?}").contains("s3cret"), "Debug hides it");
+        }
+        let anonymous = Config::try_parse_from(["s"]).unwrap();
+        assert_eq!(source_config(&anonymous).endpoint.username, None);
     }
 
     #[test]

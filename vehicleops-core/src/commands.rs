@@ -224,12 +224,30 @@ impl CommandCenter {
     /// another instance dispatched it) is looked up in the repository. Unknown commands, repeats
     /// and acks a finished command can no longer take are ignored: an at-least-once transport
     /// can deliver an ack twice.
+    ///
+    /// An ack naming another vehicle than the command's is ignored with a warning and counted
+    /// (`foreign_acks` in the warning, process-wide): a vehicle may only answer its own
+    /// commands, whatever the transport.
     pub async fn apply_ack(&self, ack: &CommandAck) -> Result<Option<Command>> {
+        static FOREIGN_ACKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let foreign = |cmd: &Command| {
+            if cmd.vehicle_id == ack.vehicle_id {
+                return false;
+            }
+            let foreign_acks = FOREIGN_ACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            warn!(command_id = %ack.command_id, command_vehicle = %cmd.vehicle_id,
+                  ack_vehicle = %ack.vehicle_id, status = ?ack.status, foreign_acks,
+                  "ignored an acknowledgement from another vehicle than the command's");
+            true
+        };
         let tracked = {
             let mut pending = self.pending.lock().expect("commands lock");
             match pending.get_mut(&ack.command_id) {
                 Some(cmd) => {
-                    if cmd.status == ack.status || !cmd.status.can_become(ack.status) {
+                    if foreign(cmd)
+                        || cmd.status == ack.status
+                        || !cmd.status.can_become(ack.status)
+                    {
                         return Ok(None);
                     }
                     cmd.advance(ack.status, ack.at, ack.reason.clone())?;
@@ -248,7 +266,7 @@ impl CommandCenter {
                 let Some(mut cmd) = self.repository.get_command(&ack.command_id).await? else {
                     return Ok(None);
                 };
-                if cmd.status == ack.status || !cmd.status.can_become(ack.status) {
+                if foreign(&cmd) || cmd.status == ack.status || !cmd.status.can_become(ack.status) {
                     return Ok(None);
                 }
                 cmd.advance(ack.status, ack.at, ack.reason.clone())?;

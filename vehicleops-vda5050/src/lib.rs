@@ -60,7 +60,9 @@ pub use georef::SiteGeoreference;
 pub use mqtt::MqttEndpoint;
 pub use order::{OrderProgress, RoutePoint};
 pub use schema::{SchemaError, SchemaValidator};
-pub use sink::{MISSION_LOOKAHEAD, SinkConfig, StopMode, Vda5050CommandSink};
+pub use sink::{
+    IdentityPinning, MISSION_LOOKAHEAD, SinkConfig, SinkCounters, StopMode, Vda5050CommandSink,
+};
 pub use source::{
     FatalErrorBoard, FatalErrorRule, SourceConfig, SourceCounters, Vda5050TelemetrySource,
     fatal_error_alert, status_of,

@@ -10,8 +10,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-/// Where the broker is and who we are to it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Where the broker is and who we are to it. `Debug` hides the password.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct MqttEndpoint {
     pub host: String,
     pub port: u16,
@@ -20,6 +20,25 @@ pub struct MqttEndpoint {
     /// The broker drops (and publishes the will of) a client silent for 1.5 × this.
     #[serde(default = "default_keep_alive")]
     pub keep_alive: Duration,
+    /// Sent in CONNECT with [`Self::password`] when set (brokers with a password file).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Only sent together with a [`Self::username`].
+    #[serde(default, skip_serializing)]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for MqttEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttEndpoint")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("client_id", &self.client_id)
+            .field("keep_alive", &self.keep_alive)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 fn default_keep_alive() -> Duration {
@@ -34,7 +53,20 @@ impl MqttEndpoint {
             port,
             client_id: client_id.into(),
             keep_alive: default_keep_alive(),
+            username: None,
+            password: None,
         }
+    }
+
+    /// The same endpoint, logging in as `username` with `password`.
+    pub fn with_credentials(
+        mut self,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.username = Some(username.into());
+        self.password = Some(password.into());
+        self
     }
 
     /// Parses `host:port` (the form of `VEHICLEOPS_TEST_MQTT`).
@@ -75,6 +107,9 @@ pub fn connect(
     options.set_max_packet_size(1 << 20, 1 << 20);
     if let Some(will) = will {
         options.set_last_will(will);
+    }
+    if let Some(username) = &endpoint.username {
+        options.set_credentials(username, endpoint.password.as_deref().unwrap_or_default());
     }
     let (client, eventloop) = AsyncClient::new(options, 64);
     let (tx, inbox) = mpsc::channel(inbox_capacity.max(1));

@@ -19,8 +19,12 @@
 //! order itself: the sink refuses to publish a command already past its `expires_at` (the
 //! `CommandCenter` records it EXPIRED, "not sent").
 //!
-//! Vehicles are addressed by serial number (= vehicle id); the manufacturer is learnt from
-//! their `state` and falls back to [`SinkConfig::manufacturer`].
+//! Vehicles are addressed by serial number (= vehicle id) under a pinned manufacturer
+//! ([`IdentityPinning`]): by default [`SinkConfig::manufacturer`] for every vehicle, or one
+//! configured per vehicle, or (only when enabled) the first one seen in a vehicle's `state`.
+//! A `state` under another manufacturer for a pinned serial number, or whose header
+//! (`manufacturer`, `serialNumber`) disagrees with its topic, is rejected: logged, counted in
+//! [`SinkCounters::rejected`], and it neither changes where commands go nor acknowledges any.
 //!
 //! The sink is also the VDA 5050 [`MissionLink`]: a mission goes to its vehicle as an order
 //! whose id is the mission id, with a start node where the vehicle stands and one node per
@@ -31,6 +35,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex as SyncMutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -52,7 +57,7 @@ use crate::messages::{
 use crate::mqtt::{self, Incoming, MqttEndpoint};
 use crate::order::{OrderProgress, RoutePoint, order, progress, route};
 use crate::schema::SchemaValidator;
-use crate::topic::{MessageKind, TopicScheme};
+use crate::topic::{MessageKind, TopicAddress, TopicScheme};
 
 /// What STOP sends.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +81,26 @@ pub struct SinkConfig {
     pub charging_node: RoutePoint,
     /// Needed for REROUTE and missions, whose waypoints are GPS positions.
     pub georeference: Option<SiteGeoreference>,
+}
+
+/// Which manufacturer each vehicle (serial number) is addressed under and trusted from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityPinning {
+    /// Vehicle id (serial number) → manufacturer; vehicles not listed use
+    /// [`SinkConfig::manufacturer`] (or first contact, below).
+    pub vehicles: HashMap<String, String>,
+    /// Pin an unlisted vehicle to the manufacturer of its first valid `state` instead of
+    /// [`SinkConfig::manufacturer`]. Trusts whoever speaks first: enable only on a broker
+    /// whose ACLs keep clients to their own topics.
+    pub first_contact: bool,
+}
+
+/// What the sink did with the `state` messages it received.
+#[derive(Debug, Default)]
+pub struct SinkCounters {
+    /// Messages rejected: not JSON or schema-invalid, header and topic disagreeing, or from
+    /// another manufacturer than the vehicle's pinned one.
+    pub rejected: AtomicU64,
 }
 
 /// How a command's outcome shows up in `state`.
@@ -119,6 +144,7 @@ const TRACKING_LIMIT: Duration = Duration::from_secs(3600);
 /// What the sink knows about one vehicle.
 #[derive(Debug, Default)]
 struct VehicleTrack {
+    /// Pinned at first contact ([`IdentityPinning::first_contact`]).
     manufacturer: Option<String>,
     state: Option<State>,
     /// The latest order (or update) sent to it.
@@ -139,6 +165,8 @@ pub struct Vda5050CommandSink {
     client: AsyncClient,
     validator: SchemaValidator,
     shared: std::sync::Arc<SyncMutex<Shared>>,
+    identity: std::sync::Arc<Identity>,
+    counters: std::sync::Arc<SinkCounters>,
     acks: Mutex<mpsc::Receiver<CommandAck>>,
     subscribed: watch::Receiver<bool>,
     tasks: [JoinHandle<()>; 2],
@@ -154,8 +182,18 @@ impl Drop for Vda5050CommandSink {
 
 impl Vda5050CommandSink {
     /// Connects, subscribes to every vehicle's `state`, and starts tracking on the current
-    /// runtime.
+    /// runtime. Every vehicle is pinned to [`SinkConfig::manufacturer`].
     pub fn connect(config: SinkConfig) -> Self {
+        Self::connect_pinned(config, IdentityPinning::default())
+    }
+
+    /// [`Self::connect`] with vehicles pinned as `pinning` says.
+    pub fn connect_pinned(config: SinkConfig, pinning: IdentityPinning) -> Self {
+        let identity = std::sync::Arc::new(Identity {
+            default_manufacturer: config.manufacturer.clone(),
+            pinning,
+        });
+        let counters = std::sync::Arc::new(SinkCounters::default());
         let conn = mqtt::connect(
             &config.endpoint,
             vec![config.scheme.all_vehicles(MessageKind::State)],
@@ -169,6 +207,8 @@ impl Vda5050CommandSink {
             config.scheme.clone(),
             SchemaValidator::official(),
             shared.clone(),
+            identity.clone(),
+            counters.clone(),
             ack_tx,
         ));
         Vda5050CommandSink {
@@ -176,10 +216,23 @@ impl Vda5050CommandSink {
             client: conn.client,
             validator: SchemaValidator::official(),
             shared,
+            identity,
+            counters,
             acks: Mutex::new(ack_rx),
             subscribed: conn.subscribed,
             tasks: [conn.task, tracker],
         }
+    }
+
+    /// What the sink did with the `state` messages it received.
+    pub fn counters(&self) -> std::sync::Arc<SinkCounters> {
+        self.counters.clone()
+    }
+
+    /// The manufacturer the vehicle is addressed under and trusted from.
+    pub fn manufacturer_of(&self, vehicle_id: &str) -> String {
+        let shared = self.shared.lock().expect("sink lock");
+        self.identity.manufacturer(&shared, vehicle_id)
     }
 
     /// Waits until the broker has acknowledged the `state` subscription.
@@ -188,11 +241,7 @@ impl Vda5050CommandSink {
     }
 
     fn header(&self, shared: &mut Shared, vehicle_id: &str, kind: MessageKind) -> Header {
-        let manufacturer = shared
-            .vehicles
-            .get(vehicle_id)
-            .and_then(|v| v.manufacturer.clone())
-            .unwrap_or_else(|| self.config.manufacturer.clone());
+        let manufacturer = self.identity.manufacturer(shared, vehicle_id);
         let id = shared
             .header_ids
             .entry((vehicle_id.to_owned(), kind))
@@ -706,13 +755,82 @@ fn cancel_needed(track: Option<&VehicleTrack>, mission_id: &str) -> bool {
         || sent.is_some_and(|o| o.order_id == state.order_id)
 }
 
+/// The pinning and the manufacturer it falls back to.
+#[derive(Debug)]
+struct Identity {
+    default_manufacturer: String,
+    pinning: IdentityPinning,
+}
+
+impl Identity {
+    /// The manufacturer `vehicle_id` is pinned to (or, with first contact pinning and no
+    /// `state` seen yet, addressed under for now).
+    fn manufacturer(&self, shared: &Shared, vehicle_id: &str) -> String {
+        if let Some(m) = self.pinning.vehicles.get(vehicle_id) {
+            return m.clone();
+        }
+        if self.pinning.first_contact {
+            if let Some(m) = shared
+                .vehicles
+                .get(vehicle_id)
+                .and_then(|v| v.manufacturer.as_ref())
+            {
+                return m.clone();
+            }
+        }
+        self.default_manufacturer.clone()
+    }
+
+    /// Checks a `state` received on `address` against its header and the vehicle's pinned
+    /// manufacturer, pinning it at first contact when enabled. `Err` is why it is rejected.
+    fn admit(
+        &self,
+        shared: &mut Shared,
+        address: &TopicAddress,
+        header: &Header,
+    ) -> std::result::Result<(), String> {
+        if header.manufacturer != address.manufacturer
+            || header.serial_number != address.serial_number
+        {
+            return Err(format!(
+                "header names {}/{} but the topic {}/{}",
+                header.manufacturer,
+                header.serial_number,
+                address.manufacturer,
+                address.serial_number
+            ));
+        }
+        let serial = &address.serial_number;
+        let pinned = if let Some(m) = self.pinning.vehicles.get(serial) {
+            m.clone()
+        } else if self.pinning.first_contact {
+            let track = shared.vehicles.entry(serial.clone()).or_default();
+            track
+                .manufacturer
+                .get_or_insert_with(|| address.manufacturer.clone())
+                .clone()
+        } else {
+            self.default_manufacturer.clone()
+        };
+        if pinned != address.manufacturer {
+            return Err(format!(
+                "vehicle {serial} is pinned to manufacturer {pinned}, not {}",
+                address.manufacturer
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Reads `state` messages: remembers them per vehicle and turns tracked commands' progress
-/// into acknowledgements.
+/// into acknowledgements. Messages that fail [`Identity::admit`] are rejected.
 async fn track(
     mut inbox: mpsc::Receiver<Incoming>,
     scheme: TopicScheme,
     validator: SchemaValidator,
     shared: std::sync::Arc<SyncMutex<Shared>>,
+    identity: std::sync::Arc<Identity>,
+    counters: std::sync::Arc<SinkCounters>,
     acks: mpsc::Sender<CommandAck>,
 ) {
     while let Some(message) = inbox.recv().await {
@@ -729,12 +847,18 @@ async fn track(
             }) {
             Ok(state) => state,
             Err(reason) => {
+                counters.rejected.fetch_add(1, Ordering::Relaxed);
                 warn!(topic = %message.topic, %reason, "VDA 5050 state ignored by the command sink");
                 continue;
             }
         };
         let out = {
             let mut shared = shared.lock().expect("sink lock");
+            if let Err(reason) = identity.admit(&mut shared, &address, &state.header) {
+                counters.rejected.fetch_add(1, Ordering::Relaxed);
+                warn!(topic = %message.topic, %reason, "VDA 5050 state rejected by the command sink");
+                continue;
+            }
             let mut out = Vec::new();
             shared.tracked.retain_mut(|t| {
                 if t.sent_at.elapsed() >= TRACKING_LIMIT {
@@ -763,7 +887,6 @@ async fn track(
                 .vehicles
                 .entry(address.serial_number.clone())
                 .or_default();
-            track.manufacturer = Some(address.manufacturer);
             track.state = Some(state);
             out
         };
@@ -929,6 +1052,71 @@ mod tests {
             0,
             "nothing built"
         );
+    }
+
+    fn address(manufacturer: &str, serial: &str) -> TopicAddress {
+        TopicAddress {
+            manufacturer: manufacturer.into(),
+            serial_number: serial.into(),
+            kind: MessageKind::State,
+        }
+    }
+
+    fn header_of(manufacturer: &str, serial: &str) -> Header {
+        let mut h = sample_state(serial).header;
+        h.manufacturer = manufacturer.into();
+        h
+    }
+
+    #[test]
+    fn states_are_admitted_only_from_the_pinned_identity() {
+        let identity = |vehicles: &[(&str, &str)], first_contact| Identity {
+            default_manufacturer: "acme".into(),
+            pinning: IdentityPinning {
+                vehicles: vehicles
+                    .iter()
+                    .map(|(v, m)| ((*v).into(), (*m).into()))
+                    .collect(),
+                first_contact,
+            },
+        };
+        let admit = |id: &Identity, shared: &mut Shared, m: &str, serial: &str| {
+            id.admit(shared, &address(m, serial), &header_of(m, serial))
+        };
+        let mut shared = Shared::default();
+
+        // Default: every vehicle is the configured manufacturer's.
+        let pinned = identity(&[], false);
+        assert!(admit(&pinned, &mut shared, "acme", "AGV-1").is_ok());
+        let why = admit(&pinned, &mut shared, "evil", "AGV-1").unwrap_err();
+        assert!(why.contains("pinned to manufacturer acme"), "{why}");
+        assert_eq!(pinned.manufacturer(&shared, "AGV-1"), "acme");
+
+        // Header and topic must agree.
+        let why = pinned
+            .admit(
+                &mut shared,
+                &address("acme", "AGV-1"),
+                &header_of("acme", "AGV-2"),
+            )
+            .unwrap_err();
+        assert!(why.contains("header names acme/AGV-2"), "{why}");
+
+        // Configured per vehicle.
+        let mapped = identity(&[("AGV-9", "globex")], false);
+        assert!(admit(&mapped, &mut shared, "globex", "AGV-9").is_ok());
+        assert!(admit(&mapped, &mut shared, "acme", "AGV-9").is_err());
+        assert_eq!(mapped.manufacturer(&shared, "AGV-9"), "globex");
+        assert_eq!(mapped.manufacturer(&shared, "AGV-1"), "acme");
+
+        // First contact, when enabled: the first identity sticks.
+        let mut shared = Shared::default();
+        let first = identity(&[], true);
+        assert_eq!(first.manufacturer(&shared, "AGV-5"), "acme", "until seen");
+        assert!(admit(&first, &mut shared, "initech", "AGV-5").is_ok());
+        assert!(admit(&first, &mut shared, "evil", "AGV-5").is_err());
+        assert!(admit(&first, &mut shared, "initech", "AGV-5").is_ok());
+        assert_eq!(first.manufacturer(&shared, "AGV-5"), "initech");
     }
 
     #[test]

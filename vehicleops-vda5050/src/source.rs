@@ -15,7 +15,8 @@
 //!
 //! `visualization` updates pose and speed on top of the vehicle's last `state`; `connection`
 //! OFFLINE or CONNECTIONBROKEN (the vehicle's last will) yields a reading with status OFFLINE.
-//! Messages of another major version are rejected; a `state` or `visualization` whose
+//! Messages of another major version, and messages whose header `manufacturer` or
+//! `serialNumber` differs from their topic's, are rejected; a `state` or `visualization` whose
 //! `headerId` and timestamp do not advance is a repeat and dropped.
 //! Messages that are not JSON, fail the official schema, or do not map to valid telemetry go to
 //! the configured [`DeadLetterSink`] with the reason and are counted in [`SourceCounters`].
@@ -290,6 +291,23 @@ impl Mapper {
         self.validator
             .validate(address.kind, &json)
             .map_err(|e| Rejection::new(e.first_path().to_owned(), e.to_string()))?;
+        let (manufacturer, serial) = (
+            json["manufacturer"].as_str().unwrap_or_default(),
+            json["serialNumber"].as_str().unwrap_or_default(),
+        );
+        if manufacturer != address.manufacturer || serial != address.serial_number {
+            return Err(Rejection::new(
+                if serial != address.serial_number {
+                    "/serialNumber"
+                } else {
+                    "/manufacturer"
+                },
+                format!(
+                    "header names {manufacturer}/{serial} but the topic {}/{}",
+                    address.manufacturer, address.serial_number
+                ),
+            ));
+        }
         let version = json["version"].as_str().unwrap_or_default();
         if !version.starts_with("2.") {
             return Err(Rejection::new(
@@ -814,6 +832,31 @@ mod tests {
             .flatten()
             .unwrap();
         assert_eq!(t.battery_pct, 100.0);
+    }
+
+    #[test]
+    fn a_header_disagreeing_with_its_topic_is_rejected() {
+        let mut m = mapper(false);
+        // AGV-2's state published under AGV-1's topic.
+        let r = m
+            .map(&message(MessageKind::State, &sample_state("AGV-2")))
+            .err()
+            .unwrap();
+        assert_eq!(r.field, "/serialNumber");
+        assert!(r.reason.contains("AGV-2"), "{}", r.reason);
+        // Another manufacturer in the header than in the topic.
+        let mut state = sample_state("AGV-1");
+        state.header.manufacturer = "evil".into();
+        let r = m.map(&message(MessageKind::State, &state)).err().unwrap();
+        assert_eq!(r.field, "/manufacturer");
+        assert_eq!(m.vehicles.len(), 0, "nothing learnt from either");
+        // Agreeing, it is a reading.
+        assert!(
+            m.map(&message(MessageKind::State, &sample_state("AGV-1")))
+                .ok()
+                .flatten()
+                .is_some()
+        );
     }
 
     #[test]

@@ -785,3 +785,275 @@ async fn stop_by_cancel_order_fails_the_running_reroute() {
     assert!(state.node_states.is_empty() && !state.driving);
     assert!(state.agv_position.unwrap().x < 500.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_manufacturer_cannot_redirect_or_acknowledge_a_vehicles_commands() {
+    let Some(address) = broker() else { return };
+    let (scheme, tag) = isolated("pinning");
+    let seen = recorder(&address, &scheme, &format!("{tag}-recorder")).await;
+    // A valid state to forge from, published by a simulated vehicle that is then gone.
+    let template = {
+        let _agv = agv(&address, &scheme, &tag, "TEMPLATE", 0.0);
+        eventually("a state to copy", || async {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .find(|(t, _)| t.ends_with("/TEMPLATE/state"))
+                .map(|(_, p)| serde_json::from_slice::<serde_json::Value>(p).unwrap())
+        })
+        .await
+    };
+    let state = |manufacturer: &str, serial: &str, header_id: u64, finished: Option<&str>| {
+        let mut s = template.clone();
+        s["manufacturer"] = manufacturer.into();
+        s["serialNumber"] = serial.into();
+        s["headerId"] = header_id.into();
+        s["timestamp"] = chrono::Utc::now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            .into();
+        s["actionStates"] = match finished {
+            Some(id) => serde_json::json!([
+                {"actionId": id, "actionType": "startPause", "actionStatus": "FINISHED"}
+            ]),
+            None => serde_json::json!([]),
+        };
+        serde_json::to_vec(&s).unwrap()
+    };
+    let sink = sink(&address, &scheme, &tag);
+    sink.wait_subscribed().await;
+    let rejected = || {
+        sink.counters()
+            .rejected
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let forger = raw_client(&address, &format!("{tag}-forger")).await;
+    let evil_topic = scheme.topic("evil", "AGV-1", MessageKind::State);
+    let acme_topic = scheme.topic("acme", "AGV-1", MessageKind::State);
+
+    // `evil` claims AGV-1; and a state of AGV-2 under AGV-1's topic.
+    forger
+        .publish(
+            &evil_topic,
+            QoS::AtLeastOnce,
+            false,
+            state("evil", "AGV-1", 1, None),
+        )
+        .await
+        .unwrap();
+    forger
+        .publish(
+            &acme_topic,
+            QoS::AtLeastOnce,
+            false,
+            state("acme", "AGV-2", 2, None),
+        )
+        .await
+        .unwrap();
+    eventually("both states rejected", || async {
+        (rejected() >= 2).then_some(())
+    })
+    .await;
+    assert!(sink.last_state("AGV-1").is_none());
+    assert!(sink.last_state("AGV-2").is_none());
+
+    // AGV-1's STOP still goes to the pinned manufacturer's topic.
+    let stop = Command::new(
+        "AGV-1",
+        FLEET,
+        CommandKind::Stop,
+        CommandParams::default(),
+        "op-1",
+    )
+    .unwrap();
+    sink.dispatch(&stop).await.unwrap();
+    let topic = eventually("the STOP published", || async {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .find(|(t, p)| {
+                t.ends_with("/instantActions") && String::from_utf8_lossy(p).contains(&stop.id)
+            })
+            .map(|(t, _)| t.clone())
+    })
+    .await;
+    assert_eq!(
+        topic,
+        scheme.topic("acme", "AGV-1", MessageKind::InstantActions)
+    );
+
+    // `evil` reporting it FINISHED acknowledges nothing.
+    forger
+        .publish(
+            &evil_topic,
+            QoS::AtLeastOnce,
+            false,
+            state("evil", "AGV-1", 3, Some(&stop.id)),
+        )
+        .await
+        .unwrap();
+    eventually("the forged ack rejected", || async {
+        (rejected() >= 3).then_some(())
+    })
+    .await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), sink.next_ack())
+            .await
+            .is_err(),
+        "no acknowledgement from a foreign manufacturer"
+    );
+
+    // The pinned identity's does.
+    forger
+        .publish(
+            &acme_topic,
+            QoS::AtLeastOnce,
+            false,
+            state("acme", "AGV-1", 4, Some(&stop.id)),
+        )
+        .await
+        .unwrap();
+    let ack = tokio::time::timeout(Duration::from_secs(30), sink.next_ack())
+        .await
+        .expect("an ack from the pinned vehicle")
+        .unwrap();
+    assert_eq!(
+        (ack.command_id.as_str(), ack.status),
+        (stop.id.as_str(), CommandStatus::Executed)
+    );
+    assert_eq!(rejected(), 3);
+}
+
+/// A private mosquitto that only lets `agv` / `s3cret` in, stopped (by its pid) on drop.
+struct AuthBroker {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl Drop for AuthBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn find_program(name: &str) -> Option<std::path::PathBuf> {
+    ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"]
+        .iter()
+        .map(|d| std::path::Path::new(d).join(name))
+        .find(|p| p.exists())
+}
+
+/// `None` (with a notice) when mosquitto or mosquitto_passwd is not installed.
+fn auth_broker() -> Option<AuthBroker> {
+    let (Some(mosquitto), Some(passwd)) =
+        (find_program("mosquitto"), find_program("mosquitto_passwd"))
+    else {
+        eprintln!("mosquitto / mosquitto_passwd not installed: skipping");
+        return None;
+    };
+    let dir = std::env::temp_dir().join(format!("vehicleops-mqtt-auth-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let password_file = dir.join("passwd");
+    let status = std::process::Command::new(passwd)
+        .args(["-b", "-c"])
+        .arg(&password_file)
+        .args(["agv", "s3cret"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "mosquitto_passwd failed");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.join("mosquitto.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\n",
+            password_file.display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
+    let child = std::process::Command::new(mosquitto)
+        .arg("-c")
+        .arg(&config)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let broker = AuthBroker { child, dir, port };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(broker);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "the password-protected mosquitto did not open port {port}: {}",
+        std::fs::read_to_string(broker.dir.join("mosquitto.log")).unwrap_or_default()
+    );
+}
+
+/// Whether a connection stays unsubscribed for 2 s. It is kept whole (its inbox alive) all
+/// along: with the inbox gone the event loop ends, which also ends the wait.
+async fn refused(conn: mqtt::Connection) -> bool {
+    let mut subscribed = conn.subscribed.clone();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        mqtt::wait_subscribed(&mut subscribed),
+    )
+    .await;
+    let got_in = *subscribed.borrow();
+    conn.task.abort();
+    drop(conn);
+    !got_in
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_protected_broker_refuses_a_wrong_password_and_accepts_the_right_one() {
+    let Some(broker) = auth_broker() else { return };
+    let topic = "auth-test/hello".to_owned();
+    let login = |id: &str, credentials: Option<(&str, &str)>| {
+        let mut e = MqttEndpoint::new("127.0.0.1", broker.port, id);
+        if let Some((user, password)) = credentials {
+            e = e.with_credentials(user, password);
+        }
+        mqtt::connect(&e, vec![topic.clone()], None, 16)
+    };
+    let log = || std::fs::read_to_string(broker.dir.join("mosquitto.log")).unwrap_or_default();
+    assert!(
+        refused(login("wrong", Some(("agv", "guess")))).await,
+        "a wrong password is refused; broker log:\n{}",
+        log()
+    );
+    assert!(
+        refused(login("anonymous", None)).await,
+        "anonymous is refused"
+    );
+
+    let mut conn = login("right", Some(("agv", "s3cret")));
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        mqtt::wait_subscribed(&mut conn.subscribed),
+    )
+    .await
+    .expect("the right password gets in");
+    conn.client
+        .publish(topic.as_str(), QoS::AtLeastOnce, false, b"hi".to_vec())
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), conn.inbox.recv())
+        .await
+        .expect("its own message back")
+        .unwrap();
+    assert_eq!(
+        (got.topic.as_str(), got.payload.as_slice()),
+        (topic.as_str(), &b"hi"[..])
+    );
+    conn.task.abort();
+    drop(broker);
+}

@@ -265,3 +265,54 @@ async fn a_transport_refusing_a_command_past_its_expiry_leaves_it_expired_not_fa
     let stored: Vec<Command> = f.repo.commands.lock().unwrap().values().cloned().collect();
     assert_eq!(stored[0].status, CommandStatus::Failed);
 }
+
+#[tokio::test]
+async fn an_ack_naming_another_vehicle_is_ignored() {
+    let f = fixture();
+    let c = f.stop().await.unwrap();
+    let ack = |vehicle: &str, status| CommandAck {
+        command_id: c.id.clone(),
+        vehicle_id: vehicle.into(),
+        status,
+        at: Utc::now(),
+        reason: None,
+    };
+    // Tracked here: VH-2 cannot answer VH-1's command.
+    assert!(
+        f.center
+            .apply_ack(&ack("VH-2", CommandStatus::Executed))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        f.repo.get_command(&c.id).await.unwrap().unwrap().status,
+        CommandStatus::Dispatched
+    );
+    assert_eq!(f.center.pending_count(), 1);
+
+    // Known only from the repository (another instance, or before a restart): the same.
+    let other = fixture();
+    other.repo.insert_command(&c).await.unwrap();
+    assert!(
+        other
+            .center
+            .apply_ack(&ack("VH-2", CommandStatus::Delivered))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        other.repo.get_command(&c.id).await.unwrap().unwrap().status,
+        CommandStatus::Dispatched
+    );
+
+    // Its own vehicle still moves it on.
+    let done = f
+        .center
+        .apply_ack(&ack("VH-1", CommandStatus::Executed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, CommandStatus::Executed);
+}
