@@ -101,6 +101,19 @@ pub struct SinkCounters {
     /// Messages rejected: not JSON or schema-invalid, header and topic disagreeing, or from
     /// another manufacturer than the vehicle's pinned one.
     pub rejected: AtomicU64,
+    /// `state` messages ignored because they came from a vehicle not known yet while
+    /// [`MAX_TRACKED_VEHICLES`] vehicles were already tracked.
+    pub vehicles_refused: AtomicU64,
+}
+
+/// Most vehicles the sink keeps a `state` (and a first-contact pin) of; the `state` of one
+/// more is ignored (counted in [`SinkCounters::vehicles_refused`]), so serial numbers
+/// chosen by publishers cannot grow the sink without bound.
+pub const MAX_TRACKED_VEHICLES: usize = 100_000;
+
+/// Whether a `state` of `serial` must be ignored: a new vehicle while `max` are tracked.
+fn refuses_new(shared: &Shared, serial: &str, max: usize) -> bool {
+    shared.vehicles.len() >= max && !shared.vehicles.contains_key(serial)
 }
 
 /// How a command's outcome shows up in `state`.
@@ -854,6 +867,14 @@ async fn track(
         };
         let out = {
             let mut shared = shared.lock().expect("sink lock");
+            if refuses_new(&shared, &address.serial_number, MAX_TRACKED_VEHICLES) {
+                let before = counters.vehicles_refused.fetch_add(1, Ordering::Relaxed);
+                if before % 1000 == 0 {
+                    warn!(topic = %message.topic, refused = before + 1, max = MAX_TRACKED_VEHICLES,
+                          "VDA 5050 state of a new vehicle ignored by the command sink: too many vehicles tracked");
+                }
+                continue;
+            }
             if let Err(reason) = identity.admit(&mut shared, &address, &state.header) {
                 counters.rejected.fetch_add(1, Ordering::Relaxed);
                 warn!(topic = %message.topic, %reason, "VDA 5050 state rejected by the command sink");
@@ -1366,5 +1387,18 @@ mod tests {
         // An error about another update of the same order is not this command's.
         rejected.errors[0].error_references[1].reference_value = "7".into();
         assert_eq!(assess(&tracked(order(), false), &rejected), None);
+    }
+
+    #[test]
+    fn states_of_new_vehicles_are_refused_once_the_cap_is_reached() {
+        let mut shared = Shared::default();
+        for i in 0..100 {
+            assert!(!refuses_new(&shared, &format!("AGV-{i}"), 100));
+            shared
+                .vehicles
+                .insert(format!("AGV-{i}"), VehicleTrack::default());
+        }
+        assert!(refuses_new(&shared, "AGV-100", 100), "a new one when full");
+        assert!(!refuses_new(&shared, "AGV-7", 100), "a known one goes on");
     }
 }
