@@ -439,6 +439,11 @@ pub struct Config {
     /// MQTT password, sent with `mqtt_username` (ignored without it).
     #[arg(long, env = "VEHICLEOPS_MQTT_PASSWORD", hide_env_values = true)]
     pub mqtt_password: Option<String>,
+
+    /// PEM file of the CA(s) the MQTT broker's certificate must chain to; set, every MQTT
+    /// connection uses TLS and verifies the broker against `mqtt_host`. Unset: plain TCP.
+    #[arg(long, env = "VEHICLEOPS_MQTT_CA_FILE")]
+    pub mqtt_ca_file: Option<std::path::PathBuf>,
 }
 
 /// The smallest accepted secret key, in bytes (HS256 wants at least the hash size).

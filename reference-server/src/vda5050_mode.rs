@@ -53,14 +53,17 @@ fn endpoint(config: &Config, role: &str) -> MqttEndpoint {
     )
 }
 
-/// `endpoint` logging in with the configured MQTT credentials, when a user name is set.
-fn login(config: &Config, endpoint: MqttEndpoint) -> MqttEndpoint {
-    match &config.mqtt_username {
-        Some(user) => {
-            endpoint.with_credentials(user, config.mqtt_password.clone().unwrap_or_default())
-        }
-        None => endpoint,
+/// `endpoint` logging in with the configured MQTT credentials, when a user name is set, and
+/// over TLS with the configured CA file, when one is set.
+fn login(config: &Config, mut endpoint: MqttEndpoint) -> MqttEndpoint {
+    if let Some(user) = &config.mqtt_username {
+        endpoint =
+            endpoint.with_credentials(user, config.mqtt_password.clone().unwrap_or_default());
     }
+    if let Some(ca_file) = &config.mqtt_ca_file {
+        endpoint = endpoint.with_tls(ca_file);
+    }
+    endpoint
 }
 
 fn scheme(config: &Config) -> TopicScheme {
@@ -163,13 +166,15 @@ mod tests {
     }
 
     #[test]
-    fn mqtt_credentials_reach_every_connection() {
+    fn mqtt_credentials_and_tls_reach_every_connection() {
         let c = Config::try_parse_from([
             "s",
             "--mqtt-username",
             "vehicleops",
             "--mqtt-password",
             "s3cret",
+            "--mqtt-ca-file",
+            "/etc/vehicleops/mqtt-ca.pem",
         ])
         .unwrap();
         let t = transport(&c);
@@ -183,9 +188,14 @@ mod tests {
                 (Some("vehicleops"), Some("s3cret"))
             );
             assert!(!format!("{e:?}").contains("s3cret"), "Debug hides it");
+            assert_eq!(
+                e.ca_file.as_deref(),
+                Some(std::path::Path::new("/etc/vehicleops/mqtt-ca.pem"))
+            );
         }
         let anonymous = Config::try_parse_from(["s"]).unwrap();
         assert_eq!(source_config(&anonymous).endpoint.username, None);
+        assert_eq!(source_config(&anonymous).endpoint.ca_file, None);
     }
 
     #[test]

@@ -923,11 +923,14 @@ async fn a_foreign_manufacturer_cannot_redirect_or_acknowledge_a_vehicles_comman
     assert_eq!(rejected(), 3);
 }
 
-/// A private mosquitto that only lets `agv` / `s3cret` in, stopped (by its pid) on drop.
+/// A private mosquitto that only lets `agv` / `s3cret` in, stopped (by its pid) on drop;
+/// plain TCP on `port` and, with `tls_port`, TLS with a certificate for 127.0.0.1 issued by
+/// the CA in `dir/ca.pem`.
 struct AuthBroker {
     child: std::process::Child,
     dir: std::path::PathBuf,
     port: u16,
+    tls_port: Option<u16>,
 }
 
 impl Drop for AuthBroker {
@@ -945,8 +948,113 @@ fn find_program(name: &str) -> Option<std::path::PathBuf> {
         .find(|p| p.exists())
 }
 
-/// `None` (with a notice) when mosquitto or mosquitto_passwd is not installed.
-fn auth_broker() -> Option<AuthBroker> {
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A self-signed CA `<name>.pem` / `<name>.key` in `dir`.
+fn make_ca(dir: &std::path::Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=VehicleOps test {name}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+        ],
+    );
+}
+
+/// `server.pem` / `server.key` for 127.0.0.1, issued by the CA `ca`.
+fn make_server_cert(dir: &std::path::Path) {
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+    // mosquitto started as root reads keys as its own `mosquitto` user: a throwaway key may
+    // be readable by it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+}
+
+/// `None` (with a notice) when mosquitto or mosquitto_passwd (or, with `tls`, openssl) is
+/// not installed.
+fn auth_broker(tls: bool) -> Option<AuthBroker> {
+    if tls && find_program("openssl").is_none() {
+        eprintln!("openssl not installed: skipping");
+        return None;
+    }
     let (Some(mosquitto), Some(passwd)) =
         (find_program("mosquitto"), find_program("mosquitto_passwd"))
     else {
@@ -963,20 +1071,23 @@ fn auth_broker() -> Option<AuthBroker> {
         .status()
         .unwrap();
     assert!(status.success(), "mosquitto_passwd failed");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
+    let mut conf = format!(
+        "allow_anonymous false\npassword_file {}\npersistence false\nlistener {port} 127.0.0.1\n",
+        password_file.display()
+    );
+    let tls_port = tls.then(|| {
+        make_ca(&dir, "ca");
+        make_server_cert(&dir);
+        let tls_port = free_port();
+        conf.push_str(&format!(
+            "listener {tls_port} 127.0.0.1\ncafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\n",
+            dir.display()
+        ));
+        tls_port
+    });
     let config = dir.join("mosquitto.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\n",
-            password_file.display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, conf).unwrap();
     let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
     let child = std::process::Command::new(mosquitto)
         .arg("-c")
@@ -985,9 +1096,15 @@ fn auth_broker() -> Option<AuthBroker> {
         .stderr(log)
         .spawn()
         .unwrap();
-    let broker = AuthBroker { child, dir, port };
+    let broker = AuthBroker {
+        child,
+        dir,
+        port,
+        tls_port,
+    };
     for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        let open = |p: u16| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok();
+        if open(port) && tls_port.is_none_or(open) {
             return Some(broker);
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -1015,7 +1132,9 @@ async fn refused(conn: mqtt::Connection) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_protected_broker_refuses_a_wrong_password_and_accepts_the_right_one() {
-    let Some(broker) = auth_broker() else { return };
+    let Some(broker) = auth_broker(false) else {
+        return;
+    };
     let topic = "auth-test/hello".to_owned();
     let login = |id: &str, credentials: Option<(&str, &str)>| {
         let mut e = MqttEndpoint::new("127.0.0.1", broker.port, id);
@@ -1054,6 +1173,55 @@ async fn a_password_protected_broker_refuses_a_wrong_password_and_accepts_the_ri
         (got.topic.as_str(), got.payload.as_slice()),
         (topic.as_str(), &b"hi"[..])
     );
+    conn.task.abort();
+    drop(broker);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_ca_file_reaches_the_broker_and_an_unknown_ca_or_plain_tcp_does_not() {
+    let Some(broker) = auth_broker(true) else {
+        return;
+    };
+    let tls_port = broker.tls_port.unwrap();
+    make_ca(&broker.dir, "other");
+    let topic = "tls-test/hello".to_owned();
+    let login = |id: &str, ca: Option<&str>| {
+        let mut e = MqttEndpoint::new("127.0.0.1", tls_port, id).with_credentials("agv", "s3cret");
+        if let Some(ca) = ca {
+            e = e.with_tls(broker.dir.join(ca));
+        }
+        mqtt::connect(&e, vec![topic.clone()], None, 16)
+    };
+    let log = || std::fs::read_to_string(broker.dir.join("mosquitto.log")).unwrap_or_default();
+    assert!(
+        refused(login("plain", None)).await,
+        "plain TCP to the TLS listener"
+    );
+    assert!(
+        refused(login("unknown-ca", Some("other.pem"))).await,
+        "a broker certificate from another CA is not trusted"
+    );
+    assert!(
+        refused(login("missing-ca", Some("no-such.pem"))).await,
+        "no CA, no connection (never plain TCP)"
+    );
+
+    let mut conn = login("tls", Some("ca.pem"));
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        mqtt::wait_subscribed(&mut conn.subscribed),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("TLS with the right CA gets in; broker log:\n{}", log()));
+    conn.client
+        .publish(topic.as_str(), QoS::AtLeastOnce, false, b"hi".to_vec())
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), conn.inbox.recv())
+        .await
+        .expect("its own message back")
+        .unwrap();
+    assert_eq!(got.payload, b"hi");
     conn.task.abort();
     drop(broker);
 }
