@@ -57,35 +57,78 @@ cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings
 started
 
 step "build every test once"
-cargo test --workspace --locked "${FEATURES[@]}" --no-run
+BUILD_JSON="$(mktemp -t vehicleops-tests-XXXX.json)"
+STOPS+=("rm -f '$BUILD_JSON'")
+cargo test --workspace --locked "${FEATURES[@]}" --no-run --message-format=json-render-diagnostics >"$BUILD_JSON"
 started
 
-step "Rust test suites"
-cargo test --workspace --locked "${FEATURES[@]}"
-started
+# The suites below mostly wait on servers, browsers and JVMs rather than use the CPU, so they run
+# in three lanes at once; each lane's output is printed in one piece when it ends. A lane stops at
+# its first failing suite, the others run to their end, and the command fails if any lane did.
+LANES=()
+LANE_DIR="$(mktemp -d -t vehicleops-lanes-XXXX)"
+STOPS+=("rm -rf '$LANE_DIR'")
+kill_tree() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+lane() { # lane NAME FUNCTION: run FUNCTION in the background, its output in $LANE_DIR/NAME.log
+  local name="$1" fn="$2"
+  ( set -euo pipefail; SECONDS=0; "$fn" ) >"$LANE_DIR/$name.log" 2>&1 &
+  LANES+=("$name:$!")
+  STOPS+=("kill_tree $!")
+}
 
-step "load harness smoke: Kafka → pipeline → PostgreSQL → WebSocket, nothing lost or duplicated"
-cargo run --locked -p vehicleops-benches --bin vehicleops-load "${FEATURES[@]}" -- --smoke --quiet
-started
+rust_lane() {
+  step "Rust test suites (the executables of that build, several at once; doc tests as one more job)"
+  python3 scripts/rust-tests.py "$BUILD_JSON" --jobs "${VEHICLEOPS_TEST_JOBS:-6}" -- \
+    cargo test --workspace --locked "${FEATURES[@]}" --doc
+  started
 
-step "API fuzzing from the server's own OpenAPI document (schemathesis)"
-bash scripts/fuzz-api.sh
-started
+  step "UniFFI binding: cdylib, Kotlin + Swift generation, kotlinc, Kotlin tests on the JVM against real servers"
+  bash bindings/uniffi/scripts/test.sh
+  started
+}
 
-step "dashboard: typecheck, Vitest, end-to-end in Chromium against the real server"
-bash examples/dashboard/scripts/test.sh
-started
+server_lane() {
+  step "load harness smoke: Kafka → pipeline → PostgreSQL → WebSocket, nothing lost or duplicated"
+  cargo run --locked -p vehicleops-benches --bin vehicleops-load "${FEATURES[@]}" -- --smoke --quiet
+  started
 
-step "Node binding: npm ci, napi build, tsc, node --test"
-bash bindings/node/scripts/test.sh
-started
+  step "API fuzzing from the server's own OpenAPI document (schemathesis)"
+  bash scripts/fuzz-api.sh
+  started
 
-step "UniFFI binding: cdylib, Kotlin + Swift generation, kotlinc, Kotlin tests on the JVM against real servers"
-bash bindings/uniffi/scripts/test.sh
-started
+  step "dashboard: typecheck, Vitest, end-to-end in Chromium against the real server"
+  bash examples/dashboard/scripts/test.sh
+  started
+}
 
-step "Python binding: maturin wheel, fresh virtualenv, pytest"
-bash bindings/python/scripts/test.sh
-started
+bindings_lane() {
+  step "Node binding: npm ci, napi build, tsc, node --test"
+  bash bindings/node/scripts/test.sh
+  started
+
+  step "Python binding: maturin wheel, fresh virtualenv, pytest"
+  bash bindings/python/scripts/test.sh
+  started
+}
+
+step "test suites in three lanes: Rust + UniFFI | load harness, API fuzzing, dashboard | Node + Python"
+lane rust rust_lane
+lane server server_lane
+lane bindings bindings_lane
+FAILED_LANES=()
+for entry in "${LANES[@]}"; do
+  name="${entry%%:*}"
+  if wait "${entry##*:}"; then status=passed; else status=FAILED; FAILED_LANES+=("$name"); fi
+  printf '\n==> lane %s %s (%ss); its output:\n' "$name" "$status" "$SECONDS"
+  cat "$LANE_DIR/$name.log"
+done
+if ((${#FAILED_LANES[@]})); then
+  printf '\n==> FAILED lanes: %s\n' "${FAILED_LANES[*]}"
+  exit 1
+fi
 
 step "all suites passed"
