@@ -32,6 +32,9 @@ fn main() {
         client_id: None,
         offline_buffer_capacity: total as u32,
         keep_alive_secs: 5,
+        username: None,
+        password: None,
+        ca_file: None,
     })
     .expect("agent starts");
     while !agent.stats().connected {

@@ -48,8 +48,9 @@ use crate::{on_runtime, runtime};
 
 type Result<T> = std::result::Result<T, VehicleOpsError>;
 
-/// Where the broker is, who the vehicle is, and where its site lies on the earth.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+/// Where the broker is, how to log in to it, who the vehicle is, and where its site lies on the
+/// earth. `Debug` hides the password.
+#[derive(Clone, PartialEq, uniffi::Record)]
 pub struct AgentConfig {
     pub broker_host: String,
     pub broker_port: u16,
@@ -78,6 +79,68 @@ pub struct AgentConfig {
     pub offline_buffer_capacity: u32,
     #[uniffi(default = 5)]
     pub keep_alive_secs: u32,
+    /// MQTT user name, for brokers with a password file; sent with `password`.
+    #[uniffi(default = None)]
+    pub username: Option<String>,
+    /// Sent only with `username`; never logged. Without `ca_file` it crosses the network in
+    /// clear.
+    #[uniffi(default = None)]
+    pub password: Option<String>,
+    /// Path of a PEM file with the CA certificate(s) the broker's certificate must chain to.
+    /// Set, the agent speaks MQTT over TLS and never falls back to plain TCP; the certificate
+    /// must name `broker_host` (a DNS name or an IP address in its subjectAltName). The file is
+    /// checked by `start`.
+    #[uniffi(default = None)]
+    pub ca_file: Option<String>,
+}
+
+impl std::fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentConfig")
+            .field("broker_host", &self.broker_host)
+            .field("broker_port", &self.broker_port)
+            .field("manufacturer", &self.manufacturer)
+            .field("serial_number", &self.serial_number)
+            .field("origin_latitude", &self.origin_latitude)
+            .field("origin_longitude", &self.origin_longitude)
+            .field("rotation_deg", &self.rotation_deg)
+            .field("map_id", &self.map_id)
+            .field("interface_name", &self.interface_name)
+            .field("major_version", &self.major_version)
+            .field("client_id", &self.client_id)
+            .field("offline_buffer_capacity", &self.offline_buffer_capacity)
+            .field("keep_alive_secs", &self.keep_alive_secs)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+/// Checks that `path` is a PEM file with at least one CA certificate that parses, so that a
+/// wrong path or file is an error at `start` rather than a connection that never comes up.
+fn check_ca_file(path: &str) -> Result<()> {
+    use rumqttc::tokio_rustls::rustls::RootCertStore;
+    use rumqttc::tokio_rustls::rustls::pki_types::CertificateDer;
+    use rumqttc::tokio_rustls::rustls::pki_types::pem::PemObject;
+
+    let config = |problem: String| VehicleOpsError::Config {
+        detail: format!("ca_file {path:?}: {problem}"),
+    };
+    let pem = std::fs::read(path).map_err(|e| config(format!("cannot be read: {e}")))?;
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| config(format!("is not valid PEM: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| config(format!("holds a certificate that does not parse: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(config(
+            "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// One telemetry reading of the vehicle.
@@ -265,6 +328,56 @@ struct Inner {
     subscribed: watch::Receiver<bool>,
     counters: Counters,
     closed: AtomicBool,
+    broker: Broker,
+}
+
+/// Where the agent connects and how, for [`VehicleAgent::wait_connected`]'s error.
+#[derive(Debug, Clone)]
+struct Broker {
+    host: String,
+    port: u16,
+    tls: bool,
+    login: bool,
+}
+
+impl Broker {
+    /// Why the agent is not connected, judged from whether the broker accepts TCP at all (the
+    /// MQTT layer retries quietly and does not say why a connection attempt failed).
+    async fn diagnose(&self) -> String {
+        let address = format!("{}:{}", self.host, self.port);
+        let probe = tokio::time::timeout(
+            Duration::from_secs(1),
+            tokio::net::TcpStream::connect(address.as_str()),
+        )
+        .await;
+        match probe {
+            Err(_) => format!("{address} does not answer (TCP connect timed out)"),
+            Ok(Err(e)) => format!("{address} cannot be reached: {e}"),
+            Ok(Ok(_)) => {
+                let what = match (self.tls, self.login) {
+                    (true, true) => {
+                        "the TLS handshake or the login failed: check that the broker's \
+                         certificate chains to ca_file and names the broker host, and the \
+                         username and password"
+                    }
+                    (true, false) => {
+                        "the TLS handshake failed or the broker wants a login: check that \
+                         the broker's certificate chains to ca_file and names the broker \
+                         host, and whether it needs a username and password"
+                    }
+                    (false, true) => {
+                        "the broker refused the username or password, or its listener \
+                         expects TLS (ca_file)"
+                    }
+                    (false, false) => {
+                        "the broker wants a username and password, or its listener expects \
+                         TLS (ca_file)"
+                    }
+                };
+                format!("{address} accepts connections, but {what}")
+            }
+        }
+    }
 }
 
 /// A running vehicle agent. `shutdown()` says OFFLINE and disconnects; dropping it without
@@ -326,6 +439,26 @@ impl VehicleAgent {
                 .unwrap_or_else(|| format!("vehicleops-agent-{}", config.serial_number)),
         );
         endpoint.keep_alive = Duration::from_secs(config.keep_alive_secs.max(1).into());
+        match (&config.username, &config.password) {
+            (Some(username), password) => {
+                if username.is_empty() {
+                    return Err(VehicleOpsError::validation("username", "must be non-empty"));
+                }
+                endpoint.username = Some(username.clone());
+                endpoint.password = password.clone();
+            }
+            (None, Some(_)) => {
+                return Err(VehicleOpsError::validation(
+                    "password",
+                    "set without a username (MQTT sends a password only with a user name)",
+                ));
+            }
+            (None, None) => {}
+        }
+        if let Some(ca_file) = &config.ca_file {
+            check_ca_file(ca_file)?;
+            endpoint = endpoint.with_tls(ca_file);
+        }
         let validator = SchemaValidator::official();
         let will = Connection {
             header: Header {
@@ -374,6 +507,12 @@ impl VehicleAgent {
             subscribed: connection.subscribed,
             counters: Counters::default(),
             closed: AtomicBool::new(false),
+            broker: Broker {
+                host: config.broker_host.clone(),
+                port: config.broker_port,
+                tls: config.ca_file.is_some(),
+                login: config.username.is_some(),
+            },
         });
         let sender = runtime().spawn(send_loop(inner.clone()));
         let commands = runtime().spawn(command_loop(inner.clone(), connection.inbox, validator));
@@ -428,6 +567,37 @@ impl VehicleAgent {
             commands_received: c.commands_received.load(Ordering::Relaxed),
             commands_failed: c.commands_failed.load(Ordering::Relaxed),
         }
+    }
+
+    /// Waits until the agent is connected with its command topics subscribed
+    /// (`stats().connected`), at most `timeout_ms`. Throws `Transport` saying what seems wrong
+    /// (broker unreachable, or reachable but refusing the login or the TLS handshake) when it
+    /// is not, and `Closed` after `shutdown()`. The agent keeps trying in the background
+    /// either way; publishing does not need to wait for this.
+    pub async fn wait_connected(&self, timeout_ms: u32) -> Result<()> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(VehicleOpsError::Closed {
+                detail: "the agent was shut down".into(),
+            });
+        }
+        let mut subscribed = self.inner.subscribed.clone();
+        let broker = self.inner.broker.clone();
+        on_runtime(async move {
+            let wait = async { subscribed.wait_for(|ready| *ready).await.map(|_| ()) };
+            match tokio::time::timeout(Duration::from_millis(timeout_ms.into()), wait).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err(VehicleOpsError::Closed {
+                    detail: "the agent's broker connection was stopped".into(),
+                }),
+                Err(_) => Err(VehicleOpsError::Transport {
+                    detail: format!(
+                        "not connected to the MQTT broker within {timeout_ms} ms: {}",
+                        broker.diagnose().await
+                    ),
+                }),
+            }
+        })
+        .await
     }
 
     /// Says OFFLINE (when connected), disconnects and stops the background tasks. Samples
@@ -1069,6 +1239,9 @@ mod tests {
             client_id: None,
             offline_buffer_capacity: 3,
             keep_alive_secs: 5,
+            username: None,
+            password: None,
+            ca_file: None,
         })
         .unwrap();
         let mut bad = sample();
@@ -1089,6 +1262,102 @@ mod tests {
         );
         agent.shutdown().await.unwrap();
         let e = agent.publish(sample()).unwrap_err();
+        assert!(matches!(e, VehicleOpsError::Closed { .. }), "{e:?}");
+    }
+
+    fn config() -> AgentConfig {
+        AgentConfig {
+            broker_host: "127.0.0.1".into(),
+            broker_port: 1,
+            manufacturer: "acme".into(),
+            serial_number: "KT-8".into(),
+            origin_latitude: 4.711,
+            origin_longitude: -74.0721,
+            rotation_deg: 0.0,
+            map_id: "site".into(),
+            interface_name: "uagv".into(),
+            major_version: "v2".into(),
+            client_id: None,
+            offline_buffer_capacity: 3,
+            keep_alive_secs: 5,
+            username: Some("agv".into()),
+            password: Some("s3cret-never-shown".into()),
+            ca_file: None,
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let shown = format!("{:?}", config());
+        assert!(shown.contains("username: Some(\"agv\")"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    /// A wrong CA file is an error of `start` that names the file, never a plain connection.
+    #[test]
+    fn a_bad_ca_file_is_a_config_error_naming_the_file() {
+        let dir = std::env::temp_dir().join(format!("vehicleops-uniffi-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let not_pem = dir.join("not-pem.pem");
+        std::fs::write(&not_pem, "just text\n").unwrap();
+        let bad_der = dir.join("bad-der.pem");
+        std::fs::write(
+            &bad_der,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let missing = dir.join("missing.pem");
+        for (path, why) in [
+            (&missing, "cannot be read"),
+            (&not_pem, "no PEM certificate"),
+            (&bad_der, "does not parse"),
+        ] {
+            let path = path.to_str().unwrap().to_owned();
+            let e = VehicleAgent::start(AgentConfig {
+                ca_file: Some(path.clone()),
+                ..config()
+            })
+            .err()
+            .unwrap();
+            let VehicleOpsError::Config { detail } = e else {
+                panic!("{path}: {e:?}")
+            };
+            assert!(
+                detail.contains(&path) && detail.contains(why),
+                "{path}: {detail}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_password_needs_a_username() {
+        let e = VehicleAgent::start(AgentConfig {
+            username: None,
+            ..config()
+        })
+        .err()
+        .unwrap();
+        assert!(
+            matches!(e, VehicleOpsError::Validation { ref field, .. } if field == "password"),
+            "{e:?}"
+        );
+    }
+
+    /// Nothing listens on port 1: the wait ends with a Transport error saying so.
+    #[tokio::test]
+    async fn wait_connected_says_why_it_gave_up() {
+        let agent = VehicleAgent::start(config()).unwrap();
+        let e = agent.wait_connected(200).await.unwrap_err();
+        let VehicleOpsError::Transport { detail } = e else {
+            panic!("{e:?}")
+        };
+        assert!(
+            detail.contains("within 200 ms") && detail.contains("127.0.0.1:1 cannot be reached"),
+            "{detail}"
+        );
+        agent.shutdown().await.unwrap();
+        let e = agent.wait_connected(200).await.unwrap_err();
         assert!(matches!(e, VehicleOpsError::Closed { .. }), "{e:?}");
     }
 
