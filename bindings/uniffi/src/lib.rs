@@ -38,10 +38,11 @@ pub use error::VehicleOpsError;
 pub use live::{ConnectionState, FleetListener, LiveAlert, Subscription, VehicleUpdate};
 pub use operator::{
     AcknowledgedAlert, Alert, AlertFilter, CommandKind, CommandReceipt, CommandRecord,
-    CommandStatus, Fleet, FleetPerformance, FleetSummary, Metric, Mission, MissionCreate,
-    MissionCreated, MissionFilter, MissionPriority, MissionStatus, MissionType, MissionWaypoint,
-    OperatorClient, OperatorInfo, SeriesPoint, Severity, Telemetry, TelemetryPoint, Vehicle,
-    VehicleMetrics, VehiclePage, VehiclePerformance, VehicleStatus, Waypoint,
+    CommandStatus, ConnectOptions, Fleet, FleetPerformance, FleetSummary, Metric, Mission,
+    MissionCreate, MissionCreated, MissionFilter, MissionPriority, MissionStatus, MissionType,
+    MissionWaypoint, OperatorClient, OperatorInfo, SeriesPoint, Severity, Telemetry,
+    TelemetryPoint, Vehicle, VehicleMetrics, VehiclePage, VehiclePerformance, VehicleStatus,
+    Waypoint,
 };
 
 /// The binding's one tokio runtime, started on first use and kept for the life of the process

@@ -256,6 +256,18 @@ async fn run(
     .await;
 }
 
+/// The live feed's base URL for the client's (normalised) base URL: `wss://` for `https://`,
+/// `ws://` for `http://` (which `OperatorClient` only allows to loopback or when told to).
+pub(crate) fn ws_base(base_url: &str) -> String {
+    if let Some(rest) = base_url.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = base_url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        base_url.to_owned()
+    }
+}
+
 /// One WebSocket connection, until it breaks. Cancellation drops this future (closing the
 /// socket).
 async fn connection(
@@ -268,10 +280,7 @@ async fn connection(
         Ok(t) => t,
         Err(e) => return Ended::Refused(e.to_string()),
     };
-    let ws_base = shared
-        .base_url
-        .replacen("http://", "ws://", 1)
-        .replacen("https://", "wss://", 1);
+    let ws_base = ws_base(&shared.base_url);
     let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let url = format!(
         "{ws_base}/ws/fleet/{}?token={}",

@@ -561,6 +561,55 @@ fn segment(id: &str) -> String {
         .replace('+', "%20")
 }
 
+/// How [`OperatorClient::connect_with_options`] may reach the server.
+#[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
+pub struct ConnectOptions {
+    /// Allow plain `http://` (and `ws://`) to a host other than this device. The password, the
+    /// token and every reply then cross the network unencrypted: for a lab network only.
+    /// Without it such a URL is refused; `http://` to 127.0.0.0/8, `::1` or `localhost` is
+    /// always allowed.
+    #[uniffi(default = false)]
+    pub allow_insecure_http: bool,
+}
+
+/// Whether the client may talk to `url`: `https` always; `http` to a loopback host (127.0.0.0/8,
+/// `::1`, `localhost`) always, elsewhere only when `allow_insecure_http`. Also applied to every
+/// redirect, so an https server cannot send the client to plain http.
+fn check_transport(
+    url: &reqwest::Url,
+    allow_insecure_http: bool,
+) -> std::result::Result<(), String> {
+    match url.scheme() {
+        "https" => return Ok(()),
+        "http" => {}
+        _ => return Err("expected http:// or https://".into()),
+    }
+    // The parser has normalised the host: IPv4 in dotted decimal, IPv6 in brackets, names in
+    // lower case.
+    let host = url.host_str().unwrap_or_default();
+    let ip = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>();
+    let loopback = match ip {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => matches!(host, "localhost" | "localhost."),
+    };
+    if loopback || allow_insecure_http {
+        return Ok(());
+    }
+    Err(format!(
+        "plain http:// to {} would send the password and the token unencrypted: use \
+         https://, or allow it explicitly with connect_with_options and \
+         ConnectOptions(allow_insecure_http = true) (Kotlin: allowInsecureHttp; plain http is \
+         always allowed to 127.0.0.0/8, ::1 and localhost)",
+        host
+    ))
+}
+
 /// A client of one reference server. Log in once; every call then carries the token.
 #[derive(uniffi::Object)]
 pub struct OperatorClient {
@@ -581,22 +630,43 @@ impl OperatorClient {
 
 #[uniffi::export]
 impl OperatorClient {
-    /// A client for the server at `base_url` (`http://host:port`; a trailing `/api/v1` is
-    /// accepted). Nothing is sent until [`Self::login`].
+    /// A client for the server at `base_url` (`https://host[:port]`, or `http://` to this
+    /// device: 127.0.0.0/8, `::1`, `localhost`; a trailing `/api/v1` is accepted). Plain
+    /// `http://` to any other host throws `Config`: see [`Self::connect_with_options`].
+    /// Nothing is sent until [`Self::login`].
     #[uniffi::constructor]
     pub fn connect(base_url: String) -> Result<Arc<Self>> {
+        Self::connect_with_options(base_url, ConnectOptions::default())
+    }
+
+    /// [`Self::connect`] with options, e.g. `allow_insecure_http` for plain `http://` to a
+    /// server on another host (a lab network).
+    #[uniffi::constructor]
+    pub fn connect_with_options(base_url: String, options: ConnectOptions) -> Result<Arc<Self>> {
         let trimmed = base_url.trim().trim_end_matches('/');
         let trimmed = trimmed.strip_suffix("/api/v1").unwrap_or(trimmed);
         let url = reqwest::Url::parse(trimmed).map_err(|e| VehicleOpsError::Config {
             detail: format!("base URL {base_url:?}: {e}"),
         })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(VehicleOpsError::Config {
-                detail: format!("base URL {base_url:?}: expected http:// or https://"),
-            });
-        }
+        let allow_insecure_http = options.allow_insecure_http;
+        check_transport(&url, allow_insecure_http).map_err(|reason| VehicleOpsError::Config {
+            detail: format!("base URL {base_url:?}: {reason}"),
+        })?;
+        // Normalised (lower-case scheme and host), so the live feed's ws:// or wss:// follows.
+        let trimmed = url.as_str().trim_end_matches('/');
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 10 {
+                attempt.error("too many redirects")
+            } else if let Err(reason) = check_transport(attempt.url(), allow_insecure_http) {
+                let to = attempt.url().to_string();
+                attempt.error(format!("redirect to {to} refused: {reason}"))
+            } else {
+                attempt.follow()
+            }
+        });
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            .redirect(redirects)
             .build()
             .map_err(|e| VehicleOpsError::Config {
                 detail: e.to_string(),
@@ -969,6 +1039,78 @@ mod tests {
         assert!(matches!(e, VehicleOpsError::Config { .. }), "{e:?}");
         let e = OperatorClient::connect("not a url".into()).err().unwrap();
         assert!(matches!(e, VehicleOpsError::Config { .. }), "{e:?}");
+    }
+
+    fn refusal(url: &str) -> Option<String> {
+        match OperatorClient::connect(url.into()) {
+            Ok(_) => None,
+            Err(VehicleOpsError::Config { detail }) => Some(detail),
+            Err(e) => panic!("{url}: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_http_is_only_for_loopback_unless_allowed() {
+        for url in [
+            "http://127.0.0.1:8000",
+            "http://127.1.2.3",
+            "http://[::1]:8000/api/v1",
+            "http://[::ffff:127.0.0.1]:8000",
+            "http://localhost:8000",
+            "HTTP://LocalHost.:8000",
+            "https://10.0.0.5",
+            "https://ops.example.com/api/v1",
+        ] {
+            assert_eq!(refusal(url), None, "{url} refused");
+        }
+        for url in [
+            "http://10.0.0.5:8000",
+            "http://example.com",
+            "http://localhost.example.com",
+            "http://127.0.0.1.nip.io",
+            "http://[::2]:8000",
+            "http://0.0.0.0:8000",
+            "http://192.168.1.20/api/v1",
+        ] {
+            let detail = refusal(url).unwrap_or_else(|| panic!("{url} allowed"));
+            assert!(
+                detail.contains("https://") && detail.contains("allow_insecure_http"),
+                "{url}: {detail}"
+            );
+        }
+        let allowed = ConnectOptions {
+            allow_insecure_http: true,
+        };
+        let c = OperatorClient::connect_with_options("http://10.0.0.5:8000".into(), allowed)
+            .expect("explicitly allowed");
+        assert_eq!(c.shared.base_url, "http://10.0.0.5:8000");
+        let e = OperatorClient::connect_with_options(
+            "http://example.com".into(),
+            ConnectOptions::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(e, VehicleOpsError::Config { .. }), "{e:?}");
+        // Redirects follow the same rule.
+        let to = |u: &str| reqwest::Url::parse(u).unwrap();
+        assert!(check_transport(&to("http://10.0.0.5/api/v1/auth/login"), false).is_err());
+        assert!(check_transport(&to("http://10.0.0.5/api/v1/auth/login"), true).is_ok());
+        assert!(check_transport(&to("ftp://127.0.0.1/"), true).is_err());
+    }
+
+    #[test]
+    fn the_live_feed_follows_the_base_urls_scheme() {
+        let ws = |url: &str| {
+            let c = OperatorClient::connect(url.into()).unwrap();
+            crate::live::ws_base(&c.shared.base_url)
+        };
+        assert_eq!(
+            ws("HTTPS://Ops.Example.com/api/v1/"),
+            "wss://ops.example.com"
+        );
+        assert_eq!(ws("https://10.0.0.5:8443"), "wss://10.0.0.5:8443");
+        assert_eq!(ws("http://127.0.0.1:8000"), "ws://127.0.0.1:8000");
+        assert_eq!(ws("http://[::1]:8000"), "ws://[::1]:8000");
     }
 
     #[test]
