@@ -4,6 +4,9 @@
 //   VEHICLEOPS_VDA_URL   a VDA 5050-mode server on the broker at 127.0.0.1:VEHICLEOPS_MQTT_PORT
 //   VEHICLEOPS_VDA_INTERFACE  the VDA 5050 interface name that server uses
 //   VEHICLEOPS_PROXY_PORT     a free port, for the offline-buffer test's broker link
+//   VEHICLEOPS_MQTT_AUTH_PORT / VEHICLEOPS_MQTT_TLS_PORT  the same broker's listeners with a
+//     password file (VEHICLEOPS_MQTT_USER / VEHICLEOPS_MQTT_PASSWORD), plain and TLS (a
+//     certificate for 127.0.0.1 from the CA in the PEM file VEHICLEOPS_MQTT_CA)
 // Prints one line per test and "N passed, N failed"; exits non-zero on any failure.
 package io.vehicleops.test
 
@@ -418,10 +421,101 @@ suspend fun agentTests(url: String, brokerPort: Int, proxyPort: Int) {
     operator.close()
 }
 
+/** Waits for [vehicle]'s reading with [battery] over REST, as the VDA 5050 server got it. */
+suspend fun readingArrives(operator: OperatorClient, vehicle: String, battery: Double): Telemetry =
+    eventually("$vehicle's reading") {
+        try { operator.latest(vehicle).takeIf { it.batteryPct == battery } } catch (e: VehicleOpsException.NotFound) { null }
+    }
+
+suspend fun securityTests(url: String) {
+    val operator = admin(url)
+    val authPort = env("VEHICLEOPS_MQTT_AUTH_PORT").toInt()
+    val tlsPort = env("VEHICLEOPS_MQTT_TLS_PORT").toInt()
+    val user = env("VEHICLEOPS_MQTT_USER")
+    val password = env("VEHICLEOPS_MQTT_PASSWORD")
+    val ca = env("VEHICLEOPS_MQTT_CA")
+    fun sample(battery: Double) = TelemetrySample(latitude = 4.7112, longitude = -74.0719, speedKmh = 3.6, batteryPct = battery)
+
+    test("an agent with a username and password is let in; a wrong password is not, and waitConnected says why") {
+        val agent = VehicleAgent.start(agentConfig("KT-3", authPort).copy(username = user, password = password))
+        val wrong = VehicleAgent.start(agentConfig("KT-3", authPort).copy(username = user, password = "wrong"))
+        try {
+            agent.waitConnected(10_000u)
+            agent.publish(sample(71.0))
+            readingArrives(operator, "KT-3", 71.0)
+            try {
+                wrong.waitConnected(1_000u)
+                throw AssertionError("connected with a wrong password")
+            } catch (e: VehicleOpsException.Transport) {
+                check(e.detail.contains("accepts connections") && e.detail.contains("username or password")) { e.detail }
+            }
+            check(!wrong.stats().connected) { "${wrong.stats()}" }
+            agent.shutdown()
+        } finally {
+            agent.close()
+            wrong.close()
+        }
+    }
+
+    test("an agent with caFile speaks TLS to the broker and its telemetry reaches the server; never plain TCP") {
+        val agent = VehicleAgent.start(agentConfig("KT-4", tlsPort).copy(username = user, password = password, caFile = ca))
+        // With a CA file, the broker's plain listener is no way in.
+        val plain = VehicleAgent.start(agentConfig("KT-4", env("VEHICLEOPS_MQTT_PORT").toInt()).copy(caFile = ca))
+        try {
+            agent.waitConnected(10_000u)
+            agent.publish(sample(72.0))
+            val latest = readingArrives(operator, "KT-4", 72.0)
+            check(latest.fleetId == "fleet-vda") { "$latest" }
+            try {
+                plain.waitConnected(1_000u)
+                throw AssertionError("a TLS agent connected to a plain TCP listener")
+            } catch (e: VehicleOpsException.Transport) {
+                check(e.detail.contains("TLS")) { e.detail }
+            }
+            agent.shutdown()
+        } finally {
+            agent.close()
+            plain.close()
+        }
+    }
+
+    test("a bad caFile is a Config error naming the file; a password without a username is refused") {
+        val missing = "/nonexistent/vehicleops-ca.pem"
+        try {
+            VehicleAgent.start(agentConfig("KT-4", tlsPort).copy(caFile = missing)).close()
+            throw AssertionError("a missing CA file was accepted")
+        } catch (e: VehicleOpsException.Config) {
+            check(e.detail.contains(missing)) { e.detail }
+        }
+        try {
+            VehicleAgent.start(agentConfig("KT-4", authPort).copy(password = password)).close()
+            throw AssertionError("a password without a username was accepted")
+        } catch (e: VehicleOpsException.Validation) {
+            check(e.field == "password") { e.field }
+        }
+    }
+
+    test("the operator client refuses plain http:// to another host unless allowed explicitly") {
+        try {
+            OperatorClient.connect("http://10.1.2.3:8000").close()
+            throw AssertionError("http://10.1.2.3 was accepted")
+        } catch (e: VehicleOpsException.Config) {
+            check(e.detail.contains("https://") && e.detail.contains("allow")) { e.detail }
+        }
+        OperatorClient.connectWithOptions("http://10.1.2.3:8000", ConnectOptions(allowInsecureHttp = true)).close()
+        OperatorClient.connect("https://10.1.2.3:8443").close()
+        OperatorClient.connect("http://localhost:8000").close()
+        OperatorClient.connect("http://[::1]:8000").close()
+    }
+
+    operator.close()
+}
+
 fun main() {
     runBlocking {
         operatorTests(env("VEHICLEOPS_DEMO_URL"))
         agentTests(env("VEHICLEOPS_VDA_URL"), env("VEHICLEOPS_MQTT_PORT").toInt(), env("VEHICLEOPS_PROXY_PORT").toInt())
+        securityTests(env("VEHICLEOPS_VDA_URL"))
     }
     println("$passed passed, $failed failed")
     exitProcess(if (failed == 0) 0 else 1)
