@@ -607,6 +607,49 @@ impl TelemetrySource for Vda5050TelemetrySource {
     }
 }
 
+/// Entry points for the `cargo fuzz` targets in `fuzz/` (not an API: hidden, may change).
+///
+/// The mapping of topic + payload to a reading or a rejection is private to the source (it is
+/// fed by the MQTT task); this wraps it so a fuzzer can drive it without a broker.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// The source's message mapper, remembering vehicles between calls like the real one.
+    pub struct MessageMapper(Mapper);
+
+    impl MessageMapper {
+        /// A mapper for fleet `fuzz-fleet`, remembering at most `max_vehicles` vehicles,
+        /// with a georeference when `georeference` is given.
+        pub fn new(max_vehicles: usize, georeference: Option<SiteGeoreference>) -> Self {
+            let mut config =
+                SourceConfig::new(MqttEndpoint::new("localhost", 1883, "fuzz"), "fuzz-fleet");
+            config.max_vehicles = max_vehicles;
+            config.georeference = georeference;
+            MessageMapper(Mapper::new(&config))
+        }
+
+        /// Maps one message: `Ok(Some)` a reading, `Ok(None)` nothing to report,
+        /// `Err((field, reason))` the rejection that would be dead-lettered.
+        pub fn map(
+            &mut self,
+            topic: &str,
+            payload: &[u8],
+        ) -> std::result::Result<Option<Telemetry>, (String, String)> {
+            let message = Incoming {
+                topic: topic.to_owned(),
+                payload: payload.to_vec(),
+            };
+            self.0.map(&message).map_err(|r| (r.field, r.reason))
+        }
+
+        /// How many vehicles the mapper remembers now.
+        pub fn vehicles(&self) -> usize {
+            self.0.vehicles.len()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Duration;
