@@ -136,14 +136,13 @@ fn engine_settings(config: &Config) -> Result<EngineSettings, StartupError> {
     };
     let defaults = EngineSettings::default();
     let pipeline = PipelineConfig {
-        accept_past: config
-            .telemetry_max_age_seconds
-            .map(Duration::from_secs)
-            .or(defaults.pipeline.accept_past),
-        accept_future: config
-            .telemetry_max_ahead_seconds
-            .map(Duration::from_secs)
-            .or(defaults.pipeline.accept_future),
+        // 0 switches a bound off.
+        accept_past: Some(config.telemetry_max_age_seconds)
+            .filter(|&s| s > 0)
+            .map(Duration::from_secs),
+        accept_future: Some(config.telemetry_max_ahead_seconds)
+            .filter(|&s| s > 0)
+            .map(Duration::from_secs),
         max_vehicles: config.max_vehicles.max(1),
         ..defaults.pipeline.clone()
     };
@@ -239,18 +238,16 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         ready,
         engine: engine.clone(),
     };
+    let limits = crate::serve::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(config.header_read_timeout_seconds.max(1)),
+    };
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let graceful = async move {
             let _ = stop_rx.await;
             background.stop().await;
         };
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(graceful)
-        .await?;
+        crate::serve::serve(listener, app, limits, graceful).await;
         tracing::info!("server stopped");
         Ok(())
     });
@@ -341,4 +338,32 @@ fn generated_secret(config: &Config) -> Vec<u8> {
 fn rand_seed() -> u64 {
     use argon2::password_hash::rand_core::{OsRng, RngCore};
     OsRng.next_u64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// A site that sets nothing gets the timestamp window (a reading dated 9999 would freeze
+    /// its vehicle); 0 switches each bound off, e.g. to replay a recorded history.
+    #[test]
+    fn the_telemetry_timestamp_window_is_on_by_default_and_zero_switches_it_off() {
+        let config = Config::try_parse_from(["vehicleops-server"]).unwrap();
+        let pipeline = engine_settings(&config).unwrap().pipeline;
+        assert_eq!(pipeline.accept_past, Some(Duration::from_secs(604_800)));
+        assert_eq!(pipeline.accept_future, Some(Duration::from_secs(300)));
+
+        let config = Config::try_parse_from([
+            "vehicleops-server",
+            "--telemetry-max-age-seconds",
+            "0",
+            "--telemetry-max-ahead-seconds",
+            "60",
+        ])
+        .unwrap();
+        let pipeline = engine_settings(&config).unwrap().pipeline;
+        assert_eq!(pipeline.accept_past, None);
+        assert_eq!(pipeline.accept_future, Some(Duration::from_secs(60)));
+    }
 }

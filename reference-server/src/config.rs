@@ -404,6 +404,17 @@ pub struct Config {
     #[arg(long, env = "VEHICLEOPS_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
 
+    /// Longest an HTTP/1 client may take to send a request's headers, and longest an idle
+    /// kept-alive connection stays open, in seconds; then the connection is closed (against
+    /// clients that hold sockets by sending slowly or nothing). HTTP/2 connections are pinged
+    /// at this interval and closed when the peer stops answering.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_HEADER_READ_TIMEOUT_SECONDS",
+        default_value_t = 10
+    )]
+    pub header_read_timeout_seconds: u64,
+
     /// Most WebSocket sessions one operator may have open at once; one more is refused with 429.
     #[arg(
         long,
@@ -416,15 +427,26 @@ pub struct Config {
     #[arg(long, env = "VEHICLEOPS_DEMO_ALLOW_PUBLIC", default_value_t = false, action = clap::ArgAction::Set)]
     pub demo_allow_public: bool,
 
-    /// Oldest telemetry accepted, in seconds before now (e.g. 604800 = 7 days); older
-    /// readings are dead-lettered (field `timestamp`). Unset: no bound.
-    #[arg(long, env = "VEHICLEOPS_TELEMETRY_MAX_AGE_SECONDS")]
-    pub telemetry_max_age_seconds: Option<u64>,
+    /// Oldest telemetry accepted, in seconds before now (default 7 days); older readings are
+    /// dead-lettered (field `timestamp`), so one vehicle with a wrong clock can neither freeze
+    /// its own state nor scatter partitions over the years. 0: no bound (e.g. to replay a
+    /// recorded history through the server).
+    #[arg(
+        long,
+        env = "VEHICLEOPS_TELEMETRY_MAX_AGE_SECONDS",
+        default_value_t = 7 * 24 * 3600
+    )]
+    pub telemetry_max_age_seconds: u64,
 
-    /// Furthest telemetry may be dated ahead of now, in seconds (e.g. 300); later readings are
-    /// dead-lettered (field `timestamp`). Unset: no bound.
-    #[arg(long, env = "VEHICLEOPS_TELEMETRY_MAX_AHEAD_SECONDS")]
-    pub telemetry_max_ahead_seconds: Option<u64>,
+    /// Furthest telemetry may be dated ahead of now, in seconds (default 5 minutes, room for
+    /// vehicle clocks that drift); later readings are dead-lettered (field `timestamp`).
+    /// 0: no bound.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_TELEMETRY_MAX_AHEAD_SECONDS",
+        default_value_t = 300
+    )]
+    pub telemetry_max_ahead_seconds: u64,
 
     /// Most vehicles whose live state the pipeline and the live hub keep; beyond it the least
     /// recently seen vehicle's state is dropped (reloaded on its next reading).

@@ -28,6 +28,7 @@ pub mod extract;
 pub mod kafka_mode;
 pub mod metrics;
 pub mod secret_key;
+mod serve;
 #[cfg(feature = "vda5050")]
 pub mod vda5050_mode;
 pub mod ws;

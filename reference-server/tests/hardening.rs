@@ -1,5 +1,5 @@
 //! Limits from the security review (issue 15), against real servers: request-body list caps,
-//! the request timeout, WebSocket message size, sessions per operator and token expiry, demo
+//! the header-read and request timeouts, WebSocket message size, sessions per operator and token expiry, demo
 //! mode on a public address, and the bounded HTTP method label.
 
 mod common;
@@ -73,6 +73,53 @@ async fn request_lists_and_texts_are_capped() {
         .await;
     let field = assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE");
     assert_eq!(field.as_deref(), Some("waypoints"), "{b}");
+    s.stop().await;
+}
+
+/// Slow-loris: a client that sends its headers a byte at a time, or opens a connection and
+/// sends nothing, loses the connection after the header-read timeout; a normal request on a
+/// kept-alive connection is answered meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let s = TestServer::start(&["--header-read-timeout-seconds", "1"]).await;
+    let closed = |mut tcp: TcpStream| async move {
+        tokio::time::timeout(PATIENCE, async {
+            let mut buf = [0u8; 1024];
+            // Some servers answer 408 before closing; either way the socket ends.
+            while tcp.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+        })
+        .await
+        .is_ok()
+    };
+
+    let silent = TcpStream::connect(s.server.local_addr()).await.unwrap();
+    let mut dribbling = TcpStream::connect(s.server.local_addr()).await.unwrap();
+    dribbling
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let dribble = tokio::spawn(async move {
+        for byte in b"Host: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+            if dribbling.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        dribbling
+    });
+    assert!(
+        closed(silent).await,
+        "a connection that sends nothing stays open"
+    );
+    let dribbling = dribble.await.unwrap();
+    assert!(
+        closed(dribbling).await,
+        "a connection dribbling its headers stays open"
+    );
+
+    // An ordinary client is unaffected.
+    let r = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     s.stop().await;
 }
 
