@@ -299,6 +299,12 @@ impl Collector for LiveCollector {
             "Vehicles whose state was dropped because more than the configured maximum were tracked",
             s.vehicles_evicted,
         )?;
+        counter(
+            &mut e,
+            "command_acks_foreign",
+            "Command acknowledgements ignored because another vehicle than the command's sent them",
+            self.engine.foreign_acks(),
+        )?;
         let family = ConstCounter::new(0u64);
         let mut by_type = e.encode_descriptor(
             "alerts_raised",

@@ -61,6 +61,8 @@ pub struct CommandCenter {
     timeouts: CommandTimeouts,
     /// Commands not yet in a terminal state.
     pending: Mutex<HashMap<String, Command>>,
+    /// Acknowledgements ignored because another vehicle than the command's sent them.
+    foreign_acks: std::sync::atomic::AtomicU64,
 }
 
 /// Stops the lifecycle task when dropped.
@@ -86,6 +88,7 @@ impl CommandCenter {
             hub,
             timeouts,
             pending: Mutex::new(HashMap::new()),
+            foreign_acks: Default::default(),
         });
         let task = tokio::spawn(center.clone().run());
         (center, CommandCenterTask(task))
@@ -226,15 +229,17 @@ impl CommandCenter {
     /// can deliver an ack twice.
     ///
     /// An ack naming another vehicle than the command's is ignored with a warning and counted
-    /// (`foreign_acks` in the warning, process-wide): a vehicle may only answer its own
-    /// commands, whatever the transport.
+    /// ([`CommandCenter::foreign_acks`]): a vehicle may only answer its own commands, whatever
+    /// the transport.
     pub async fn apply_ack(&self, ack: &CommandAck) -> Result<Option<Command>> {
-        static FOREIGN_ACKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let foreign = |cmd: &Command| {
             if cmd.vehicle_id == ack.vehicle_id {
                 return false;
             }
-            let foreign_acks = FOREIGN_ACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let foreign_acks = self
+                .foreign_acks
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
             warn!(command_id = %ack.command_id, command_vehicle = %cmd.vehicle_id,
                   ack_vehicle = %ack.vehicle_id, status = ?ack.status, foreign_acks,
                   "ignored an acknowledgement from another vehicle than the command's");
@@ -276,6 +281,12 @@ impl CommandCenter {
         self.repository.update_command(&updated).await?;
         self.publish(&updated);
         Ok(Some(updated))
+    }
+
+    /// Acknowledgements this center ignored because another vehicle than the command's sent
+    /// them (a misbehaving or forging vehicle; exported as a metric by the server).
+    pub fn foreign_acks(&self) -> u64 {
+        self.foreign_acks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Moves commands past their deadlines to EXPIRED or TIMEOUT. An undelivered command's

@@ -425,6 +425,11 @@ impl Engine {
         self.shared.source_rejections.load(Ordering::Relaxed)
     }
 
+    /// Command acknowledgements ignored because another vehicle than the command's sent them.
+    pub fn foreign_acks(&self) -> u64 {
+        self.commands().map_or(0, |c| c.foreign_acks())
+    }
+
     // -----------------------------------------------------------------------------------------
     // Publishing and live
     // -----------------------------------------------------------------------------------------

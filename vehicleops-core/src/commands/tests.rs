@@ -290,6 +290,7 @@ async fn an_ack_naming_another_vehicle_is_ignored() {
         CommandStatus::Dispatched
     );
     assert_eq!(f.center.pending_count(), 1);
+    assert_eq!(f.center.foreign_acks(), 1, "counted for the metric");
 
     // Known only from the repository (another instance, or before a restart): the same.
     let other = fixture();
@@ -306,6 +307,7 @@ async fn an_ack_naming_another_vehicle_is_ignored() {
         other.repo.get_command(&c.id).await.unwrap().unwrap().status,
         CommandStatus::Dispatched
     );
+    assert_eq!(other.center.foreign_acks(), 1);
 
     // Its own vehicle still moves it on.
     let done = f
@@ -315,4 +317,9 @@ async fn an_ack_naming_another_vehicle_is_ignored() {
         .unwrap()
         .unwrap();
     assert_eq!(done.status, CommandStatus::Executed);
+    assert_eq!(
+        f.center.foreign_acks(),
+        1,
+        "an ack from its own vehicle is not counted"
+    );
 }
