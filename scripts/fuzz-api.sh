@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the reference server's REST API from its own OpenAPI document with schemathesis and
 # fails on any server error (5xx) or on responses that do not match the documented schemas.
+# Dates and integer query parameters are also drawn from their boundaries
+# (scripts/fuzz_api_hooks.py).
 #
 #   scripts/fuzz-api.sh            # build, start a demo server on 127.0.0.1, fuzz, stop it
 #
@@ -65,6 +67,7 @@ status=0
 # schemathesis keeps a cache folder in the working directory: not in the repository.
 WORK="$(mktemp -d)"
 cd "$WORK"
+SCHEMATHESIS_HOOKS="$ROOT/scripts/fuzz_api_hooks.py" \
 "$VENV/bin/schemathesis" run "$BASE/openapi.json" \
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
