@@ -49,8 +49,10 @@ use crate::{on_runtime, runtime};
 type Result<T> = std::result::Result<T, VehicleOpsError>;
 
 /// Where the broker is, how to log in to it, who the vehicle is, and where its site lies on the
-/// earth. `Debug` hides the password.
+/// earth. `Debug` hides the password, and is exported, so Kotlin's `toString()` and Swift's
+/// `debugDescription` hide it too.
 #[derive(Clone, PartialEq, uniffi::Record)]
+#[uniffi::export(Debug)]
 pub struct AgentConfig {
     pub broker_host: String,
     pub broker_port: u16,

@@ -436,8 +436,10 @@ suspend fun securityTests(url: String) {
     val ca = env("VEHICLEOPS_MQTT_CA")
     fun sample(battery: Double) = TelemetrySample(latitude = 4.7112, longitude = -74.0719, speedKmh = 3.6, batteryPct = battery)
 
-    test("an agent with a username and password is let in; a wrong password is not, and waitConnected says why") {
-        val agent = VehicleAgent.start(agentConfig("KT-3", authPort).copy(username = user, password = password))
+    test("an agent with a username and password is let in (toString hides it); a wrong password is not, and waitConnected says why") {
+        val config = agentConfig("KT-3", authPort).copy(username = user, password = password)
+        check(config.toString().contains("username: Some(\"$user\")") && !config.toString().contains(password)) { "$config" }
+        val agent = VehicleAgent.start(config)
         val wrong = VehicleAgent.start(agentConfig("KT-3", authPort).copy(username = user, password = "wrong"))
         try {
             agent.waitConnected(10_000u)
