@@ -69,15 +69,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or_default();
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let field = field_of(&e.path().to_string(), &e.inner().to_string(), "query");
-                ApiError::unprocessable(field, e.inner())
-            })
+        decode_query(parts.uri.query().unwrap_or_default()).map(ApiQuery)
     }
+}
+
+/// Decodes a query string (without the `?`), naming the parameter at fault on failure.
+pub fn decode_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = field_of(&e.path().to_string(), &e.inner().to_string(), "query");
+        ApiError::unprocessable(field, e.inner())
+    })
 }
 
 /// Path parameters; a malformed one is a 422 naming it.

@@ -753,3 +753,77 @@ pub async fn cancel_mission(
     tracing::info!(mission_id = %mission.id, operator_id = %principal.id, "mission cancelled");
     Ok(Json((&mission).into()))
 }
+
+/// Entry points for the `cargo fuzz` targets in `fuzz/` (not an API: hidden, may change).
+///
+/// The query DTOs are public but [`window`] and [`bounded`] are private to the handlers; this
+/// replays what each handler does with its query string before it reaches the access check or
+/// the store: decode the DTO ([`crate::extract::decode_query`]), bound its numbers, convert its
+/// enums and validate its time window.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+    use crate::extract::decode_query;
+
+    /// The time-window validation of the analytics and history handlers.
+    pub fn window(
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<TimeRange, ApiError> {
+        super::window(from, to)
+    }
+
+    /// Runs `query` through every handler's query handling; one result per endpoint.
+    pub fn query(query: &str) -> Vec<Result<(), ApiError>> {
+        fn run(f: impl FnOnce() -> ApiResult<()>) -> Result<(), ApiError> {
+            f()
+        }
+        vec![
+            run(|| {
+                let q: VehicleListQuery = decode_query(query)?;
+                let page = bounded("page", q.page, 1, 1, 1_000_000)?;
+                let limit = bounded("limit", q.limit, 50, 1, 200)?;
+                let _ = q.status.map(VehicleStatus::from);
+                let _ = ((page - 1) as usize).saturating_mul(limit as usize);
+                Ok(())
+            }),
+            run(|| {
+                let q: HistoryQueryParams = decode_query(query)?;
+                bounded(
+                    "limit",
+                    q.limit,
+                    HistoryQuery::DEFAULT_LIMIT,
+                    1,
+                    HistoryQuery::MAX_LIMIT,
+                )?;
+                super::window(Some(q.from), Some(q.to)).map(drop)
+            }),
+            run(|| {
+                let q: LimitQuery = decode_query(query)?;
+                bounded("limit", q.limit, 20, 1, 200).map(drop)
+            }),
+            run(|| {
+                let q: WindowQuery = decode_query(query)?;
+                super::window(q.from, q.to).map(drop)
+            }),
+            run(|| {
+                let q: SeriesQuery = decode_query(query)?;
+                let _ = q.metric.map(Metric::from);
+                let bucket = bounded("bucket_minutes", q.bucket_minutes, 5, 1, 60)?;
+                let _ = Duration::minutes(bucket as i64);
+                super::window(q.from, q.to).map(drop)
+            }),
+            run(|| {
+                let q: AlertQuery = decode_query(query)?;
+                let _ = q.severity.map(Severity::from);
+                bounded("limit", q.limit, 50, 1, 500).map(drop)
+            }),
+            run(|| {
+                let q: MissionQuery = decode_query(query)?;
+                let _ = q.status.map(MissionStatus::from);
+                bounded("limit", q.limit, 50, 1, 500).map(drop)
+            }),
+            run(|| decode_query::<crate::ws::WsQuery>(query).map(drop)),
+        ]
+    }
+}
