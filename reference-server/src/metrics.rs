@@ -299,6 +299,16 @@ impl Collector for LiveCollector {
             "Vehicles whose state was dropped because more than the configured maximum were tracked",
             s.vehicles_evicted,
         )?;
+        // Scraped on the server's runtime: its live tasks, which a leak of sessions,
+        // connections or per-vehicle work would grow (the soak test watches it).
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            gauge(
+                &mut e,
+                "runtime_alive_tasks",
+                "Tokio tasks alive in the server's runtime",
+                runtime.metrics().num_alive_tasks() as f64,
+            )?;
+        }
         counter(
             &mut e,
             "command_acks_foreign",

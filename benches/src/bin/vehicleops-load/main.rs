@@ -15,6 +15,7 @@ mod procstat;
 mod report;
 mod run;
 mod server;
+mod soak;
 mod tap;
 mod verify;
 mod ws;
@@ -164,6 +165,17 @@ struct Cli {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+
+    /// Soak test (Kafka mode): the started server also runs its simulator in the high-load
+    /// scenario, and its resident memory, descriptors, threads, tokio tasks and the store's
+    /// size are sampled through the run; fails when one keeps growing instead of levelling
+    /// off. E.g. `--soak --duration 1800 --rate 2000` by hand, 180 s in CI.
+    #[arg(long)]
+    soak: bool,
+
+    /// Seconds between soak samples.
+    #[arg(long, default_value_t = 5)]
+    soak_sample_secs: u64,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -189,6 +201,19 @@ fn main() -> ExitCode {
         cli.vehicles = 20;
         cli.ws_clients = 1;
         cli.no_limits = true;
+    }
+    if cli.soak {
+        // Before the user's --server-env, which wins.
+        let demo_load = [
+            ("VEHICLEOPS_SIMULATOR", "true"),
+            ("VEHICLEOPS_SIMULATOR_SCENARIO", "high-load"),
+        ];
+        let user = std::mem::take(&mut cli.server_env);
+        cli.server_env = demo_load
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain(user)
+            .collect();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -226,6 +251,9 @@ async fn run(cli: Cli) -> Result<bool> {
         keep_database: cli.keep_database,
         scratch: scratch.clone(),
         progress: !cli.quiet,
+        soak_every: cli
+            .soak
+            .then(|| Duration::from_secs(cli.soak_sample_secs.max(1))),
     };
     let mut report = Report {
         command: std::env::args().collect::<Vec<_>>().join(" "),
@@ -313,7 +341,18 @@ async fn run(cli: Cli) -> Result<bool> {
         println!("plot: {}", cli.plot.display());
     }
     let _ = std::fs::remove_dir_all(&scratch);
-    Ok(report.runs.iter().all(|r| r.verdict.ok()))
+    let mut soak_ok = true;
+    for soak in report.runs.iter().filter_map(|r| r.soak.as_ref()) {
+        println!("soak:");
+        for line in &soak.summary {
+            println!("  {line}");
+        }
+        for problem in &soak.problems {
+            eprintln!("FAILED (soak): {problem}");
+            soak_ok = false;
+        }
+    }
+    Ok(soak_ok && report.runs.iter().all(|r| r.verdict.ok()))
 }
 
 fn one_line(r: &report::RunReport) -> String {

@@ -108,6 +108,8 @@ pub struct RunReport {
     /// Stored rate kept up with the offered one (≥ 95 %) and the backlog drained in 5 s.
     pub sustained: bool,
     pub timeline: Vec<Sample>,
+    /// `--soak`: the server's resources over the run.
+    pub soak: Option<crate::soak::SoakReport>,
 }
 
 fn bound(ms: Option<f64>) -> String {

@@ -39,6 +39,8 @@ pub struct RunSettings {
     pub keep_database: bool,
     pub scratch: PathBuf,
     pub progress: bool,
+    /// Soak mode: sample the server's resources this often.
+    pub soak_every: Option<Duration>,
 }
 
 /// Where the Kafka-mode system comes from.
@@ -212,7 +214,14 @@ pub async fn kafka_run(
         }
         let (transport, counts) = Transport::kafka(&system.bootstrap, &topic, settings.linger_ms)?;
         let tap = (&system.bootstrap, topic.as_str());
-        let run = drive(
+        let server_pid = monitored
+            .iter()
+            .find(|(name, _)| name == "server")
+            .map(|&(_, pid)| pid);
+        let sampler = settings.soak_every.zip(server_pid).map(|(every, pid)| {
+            crate::soak::Sampler::start(pid, api.base.clone(), Some(pool.clone()), every)
+        });
+        let mut run = drive(
             &api,
             transport,
             counts,
@@ -223,6 +232,9 @@ pub async fn kafka_run(
             Some(tap),
         )
         .await?;
+        if let Some(sampler) = sampler {
+            run.0.soak = Some(sampler.finish().await);
+        }
         Ok::<_, anyhow::Error>((run, pool))
     }
     .await;
@@ -547,6 +559,7 @@ async fn drive(
         verdict: Default::default(),
         sustained: false,
         timeline,
+        soak: None,
     };
     report.sustained = drained
         && !report.producer_fell_behind
