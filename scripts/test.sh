@@ -63,7 +63,7 @@ cargo test --workspace --locked "${FEATURES[@]}" --no-run --message-format=json-
 started
 
 # The suites below mostly wait on servers, browsers and JVMs rather than use the CPU, so they run
-# in three lanes at once; each lane's output is printed in one piece when it ends. A lane stops at
+# in four lanes at once; each lane's output is printed in one piece when it ends. A lane stops at
 # its first failing suite, the others run to their end, and the command fails if any lane did.
 LANES=()
 LANE_DIR="$(mktemp -d -t vehicleops-lanes-XXXX)"
@@ -105,6 +105,14 @@ server_lane() {
   started
 }
 
+soak_lane() {
+  step "soak: ${VEHICLEOPS_SOAK_SECONDS:-180} s of steady load (Kafka → server running its simulator at high load → PostgreSQL, WebSocket); memory, descriptors, threads and tasks must level off"
+  cargo run --locked -p vehicleops-benches --bin vehicleops-load "${FEATURES[@]}" -- --soak \
+    --duration "${VEHICLEOPS_SOAK_SECONDS:-180}" --warmup 5 --rate 300 --vehicles 100 --ws-clients 1 \
+    --soak-sample-secs 3 --no-limits --quiet --port 28100
+  started
+}
+
 bindings_lane() {
   step "Node binding: npm ci, napi build, tsc, node --test"
   bash bindings/node/scripts/test.sh
@@ -115,10 +123,11 @@ bindings_lane() {
   started
 }
 
-step "test suites in three lanes: Rust + UniFFI | load harness, API fuzzing, dashboard | Node + Python"
+step "test suites in four lanes: Rust + UniFFI | load harness, API fuzzing, dashboard | Node + Python | soak"
 lane rust rust_lane
 lane server server_lane
 lane bindings bindings_lane
+lane soak soak_lane
 FAILED_LANES=()
 for entry in "${LANES[@]}"; do
   name="${entry%%:*}"
