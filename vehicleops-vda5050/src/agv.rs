@@ -5,6 +5,12 @@
 //! FAILED action state. Orders and instant actions that fail the schema are reported as
 //! WARNING errors, as a real vehicle would.
 //!
+//! It speaks one protocol version ([`SimAgvConfig::protocol_version`], 2.1.0 by default):
+//! its headers carry it, what it publishes and receives is checked against that version's
+//! official schemas, and like a real vehicle it rejects an order or instant actions stamped
+//! with a version it does not speak (in 2.0 mode anything but 2.0.x) with a WARNING
+//! `versionError`: the order is not taken, the actions are not run.
+//!
 //! Every message it publishes is checked against the official schema first.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +28,7 @@ use crate::messages::*;
 use crate::mqtt::{self, Incoming, MqttEndpoint};
 use crate::schema::SchemaValidator;
 use crate::topic::{MessageKind, TopicScheme};
+use crate::version::ProtocolVersion;
 
 /// How the simulated vehicle behaves.
 #[derive(Debug, Clone)]
@@ -40,6 +47,8 @@ pub struct SimAgvConfig {
     /// How often `state` and `visualization` are published (and the vehicle moves).
     pub tick: Duration,
     pub battery_pct: f64,
+    /// The VDA 5050 version it speaks (and accepts messages in).
+    pub protocol_version: ProtocolVersion,
 }
 
 impl SimAgvConfig {
@@ -56,6 +65,7 @@ impl SimAgvConfig {
             speed_mps: 2.0,
             tick: Duration::from_millis(200),
             battery_pct: 90.0,
+            protocol_version: ProtocolVersion::default(),
         }
     }
 }
@@ -77,7 +87,7 @@ impl Vehicle {
                 header: Header {
                     header_id: 0,
                     timestamp: Utc::now(),
-                    version: PROTOCOL_VERSION.into(),
+                    version: config.protocol_version.as_str().into(),
                     manufacturer: config.manufacturer.clone(),
                     serial_number: config.serial_number.clone(),
                 },
@@ -126,7 +136,7 @@ impl Vehicle {
         Header {
             header_id,
             timestamp: Utc::now(),
-            version: PROTOCOL_VERSION.to_owned(),
+            version: config.protocol_version.as_str().to_owned(),
             manufacturer: config.manufacturer.clone(),
             serial_number: config.serial_number.clone(),
         }
@@ -367,7 +377,7 @@ impl Drop for SimulatedAgv {
 impl SimulatedAgv {
     /// Connects and starts driving on the current runtime.
     pub fn start(config: SimAgvConfig) -> Self {
-        let validator = SchemaValidator::official();
+        let validator = SchemaValidator::for_version(config.protocol_version);
         let mut vehicle = Vehicle::new(&config);
         let connection_topic = config.scheme.topic(
             &config.manufacturer,
@@ -475,7 +485,7 @@ impl SimulatedAgv {
         let _ = publish(
             &self.client,
             &self.config,
-            &SchemaValidator::official(),
+            &SchemaValidator::for_version(self.config.protocol_version),
             &self.counters,
             MessageKind::Connection,
             &offline,
@@ -587,14 +597,24 @@ fn receive(v: &mut Vehicle, validator: &SchemaValidator, config: &SimAgvConfig, 
     let Some(address) = config.scheme.parse(&message.topic) else {
         return;
     };
-    let parsed = serde_json::from_slice::<serde_json::Value>(&message.payload)
-        .map_err(|e| format!("not JSON: {e}"))
-        .and_then(|json| {
-            validator
-                .validate(address.kind, &json)
-                .map(|()| json)
-                .map_err(|e| e.to_string())
-        });
+    let json = match serde_json::from_slice::<serde_json::Value>(&message.payload) {
+        Ok(json) => json,
+        Err(e) => {
+            return v.warn(
+                "validationError",
+                format!("not JSON: {e}"),
+                vec![("topic", address.kind.to_string())],
+            );
+        }
+    };
+    let version = json.get("version").and_then(|v| v.as_str()).unwrap_or("");
+    if !config.protocol_version.accepts(version) {
+        return reject_version(v, config, address.kind, &json);
+    }
+    let parsed = validator
+        .validate(address.kind, &json)
+        .map(|()| json)
+        .map_err(|e| e.to_string());
     let json = match parsed {
         Ok(json) => json,
         Err(reason) => {
@@ -628,6 +648,48 @@ fn receive(v: &mut Vehicle, validator: &SchemaValidator, config: &SimAgvConfig, 
         },
         _ => {}
     }
+}
+
+/// Rejects a message stamped with a version the vehicle does not speak, as a real one would:
+/// a WARNING `versionError` that references the order (id and update id) or the instant
+/// actions (each action id), and nothing of the message is carried out.
+fn reject_version(
+    v: &mut Vehicle,
+    config: &SimAgvConfig,
+    kind: MessageKind,
+    json: &serde_json::Value,
+) {
+    let version = json.get("version").and_then(|v| v.as_str()).unwrap_or("");
+    let text = |key: &str| {
+        json.get(key).map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    let mut references = vec![("topic", kind.to_string())];
+    match kind {
+        MessageKind::Order => {
+            references.extend(text("orderId").map(|id| ("orderId", id)));
+            references.extend(text("orderUpdateId").map(|id| ("orderUpdateId", id)));
+        }
+        MessageKind::InstantActions => {
+            let actions = json.get("actions").and_then(|a| a.as_array());
+            for a in actions.into_iter().flatten() {
+                if let Some(id) = a.get("actionId").and_then(|id| id.as_str()) {
+                    references.push(("actionId", id.to_owned()));
+                }
+            }
+        }
+        _ => {}
+    }
+    v.warn(
+        "versionError",
+        format!(
+            "{kind} version {version} is not compatible with client version {}",
+            config.protocol_version
+        ),
+        references,
+    );
 }
 
 /// A fresh simulated vehicle's state, for other modules' unit tests.

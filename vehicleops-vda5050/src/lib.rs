@@ -6,7 +6,8 @@
 //!   back from `state`; missions as orders with base and horizon (it is the transport's
 //!   `MissionLink`: the horizon is released as waypoints are reached, `cancelOrder` on cancel).
 //! - [`SimulatedAgv`]: a VDA 5050 vehicle over MQTT, to run the whole loop without hardware.
-//! - [`SchemaValidator`]: the official 2.1.0 JSON schemas, used on every message both ways.
+//! - [`SchemaValidator`]: the official 2.1.0 and 2.0.0 JSON schemas, used on every message
+//!   both ways in the version the vehicle speaks ([`ProtocolVersion`]).
 //!
 //! Topics follow `interfaceName/majorVersion/manufacturer/serialNumber/topic`
 //! ([`TopicScheme`]); the VehicleOps vehicle id is the serial number. `docs/vda5050.md`
@@ -54,6 +55,7 @@ pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod topic;
+pub mod version;
 
 pub use agv::{AgvCounters, SimAgvConfig, SimulatedAgv};
 pub use georef::SiteGeoreference;
@@ -68,3 +70,4 @@ pub use source::{
     fatal_error_alert, status_of,
 };
 pub use topic::{MessageKind, TopicAddress, TopicScheme};
+pub use version::{ProtocolVersion, UnsupportedVersion};

@@ -1,7 +1,9 @@
-//! Validation of VDA 5050 messages against the official 2.1.0 JSON schemas.
+//! Validation of VDA 5050 messages against the official 2.1.0 and 2.0.0 JSON schemas.
 //!
-//! The schemas (MIT, see `schemas/LICENSE`) are compiled into the crate, so validation needs no
-//! files at run time. Both sides validate: the telemetry source rejects what vehicles send
+//! The schemas (MIT, see `schemas/LICENSE`; where each set comes from is in
+//! `schemas/README.md`) are compiled into the crate, so validation needs no files at run time.
+//! [`SchemaValidator::official`] is the 2.1.0 set, [`SchemaValidator::for_version`] the set of
+//! the version a vehicle speaks (2.0.0 has no factsheet schema here). Both sides validate: the telemetry source rejects what vehicles send
 //! before mapping it, and the command sink and simulated AGV check what they publish.
 
 use std::collections::HashMap;
@@ -10,8 +12,28 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 
 use crate::topic::MessageKind;
+use crate::version::{ProtocolVersion, adapt};
 
-fn schema_text(kind: MessageKind) -> &'static str {
+fn schema_text(version: ProtocolVersion, kind: MessageKind) -> Option<&'static str> {
+    match version {
+        ProtocolVersion::V2_1 => Some(schema_text_2_1(kind)),
+        ProtocolVersion::V2_0 => schema_text_2_0(kind),
+    }
+}
+
+/// The 2.0.0 set: `schemas/2.0.0/`, without a factsheet schema.
+fn schema_text_2_0(kind: MessageKind) -> Option<&'static str> {
+    Some(match kind {
+        MessageKind::Order => include_str!("../schemas/2.0.0/order.json"),
+        MessageKind::InstantActions => include_str!("../schemas/2.0.0/instantActions.json"),
+        MessageKind::State => include_str!("../schemas/2.0.0/state.json"),
+        MessageKind::Visualization => include_str!("../schemas/2.0.0/visualization.json"),
+        MessageKind::Connection => include_str!("../schemas/2.0.0/connection.json"),
+        MessageKind::Factsheet => return None,
+    })
+}
+
+fn schema_text_2_1(kind: MessageKind) -> &'static str {
     match kind {
         MessageKind::Order => include_str!("../schemas/order.json"),
         MessageKind::InstantActions => include_str!("../schemas/instantActions.json"),
@@ -45,6 +67,7 @@ impl SchemaError {
 /// [`SchemaValidator::official`].
 #[derive(Clone)]
 pub struct SchemaValidator {
+    version: ProtocolVersion,
     validators: Arc<HashMap<MessageKind, jsonschema::Validator>>,
 }
 
@@ -58,26 +81,45 @@ impl SchemaValidator {
     /// The official VDA 5050 2.1.0 schemas, compiled once per process (with `date-time`
     /// formats checked).
     pub fn official() -> SchemaValidator {
-        static OFFICIAL: OnceLock<SchemaValidator> = OnceLock::new();
-        OFFICIAL
-            .get_or_init(|| {
-                let validators = MessageKind::ALL
-                    .into_iter()
-                    .map(|kind| {
-                        let schema: serde_json::Value = serde_json::from_str(schema_text(kind))
-                            .expect("bundled schemas are JSON");
-                        let validator = jsonschema::options()
-                            .should_validate_formats(true)
-                            .build(&schema)
-                            .expect("bundled schemas compile");
-                        (kind, validator)
-                    })
-                    .collect();
-                SchemaValidator {
-                    validators: Arc::new(validators),
-                }
-            })
+        Self::for_version(ProtocolVersion::V2_1)
+    }
+
+    /// The official schemas of `version`, compiled once per process (with `date-time`
+    /// formats checked).
+    pub fn for_version(version: ProtocolVersion) -> SchemaValidator {
+        static SETS: OnceLock<HashMap<ProtocolVersion, SchemaValidator>> = OnceLock::new();
+        SETS.get_or_init(|| {
+            ProtocolVersion::ALL
+                .into_iter()
+                .map(|version| (version, Self::compile(version)))
+                .collect()
+        })[&version]
             .clone()
+    }
+
+    fn compile(version: ProtocolVersion) -> SchemaValidator {
+        let validators = MessageKind::ALL
+            .into_iter()
+            .filter_map(|kind| {
+                let text = schema_text(version, kind)?;
+                let schema: serde_json::Value =
+                    serde_json::from_str(text).expect("bundled schemas are JSON");
+                let validator = jsonschema::options()
+                    .should_validate_formats(true)
+                    .build(&schema)
+                    .expect("bundled schemas compile");
+                Some((kind, validator))
+            })
+            .collect();
+        SchemaValidator {
+            version,
+            validators: Arc::new(validators),
+        }
+    }
+
+    /// The protocol version whose schemas these are.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
     }
 
     /// Checks a parsed message.
@@ -86,7 +128,15 @@ impl SchemaValidator {
         kind: MessageKind,
         message: &serde_json::Value,
     ) -> Result<(), SchemaError> {
-        let validator = &self.validators[&kind];
+        let Some(validator) = self.validators.get(&kind) else {
+            return Err(SchemaError {
+                kind,
+                violations: vec![format!(
+                    "/: no VDA 5050 {} {kind} schema is shipped",
+                    self.version
+                )],
+            });
+        };
         let violations: Vec<String> = validator
             .iter_errors(message)
             .map(|e| {
@@ -106,15 +156,20 @@ impl SchemaValidator {
         }
     }
 
-    /// Serializes a typed message and checks it, returning the JSON bytes to publish.
+    /// Serializes a typed message, takes out what this version lacks
+    /// ([`crate::version::adapt`]) and checks it, returning the JSON bytes to publish.
     pub fn to_checked_json<T: Serialize>(
         &self,
         kind: MessageKind,
         message: &T,
     ) -> Result<Vec<u8>, SchemaError> {
-        let value = serde_json::to_value(message).map_err(|e| SchemaError {
+        let mut value = serde_json::to_value(message).map_err(|e| SchemaError {
             kind,
             violations: vec![format!("/: cannot serialize: {e}")],
+        })?;
+        adapt(&mut value, kind, self.version).map_err(|v| SchemaError {
+            kind,
+            violations: vec![v],
         })?;
         self.validate(kind, &value)?;
         Ok(serde_json::to_vec(&value).expect("a JSON value serializes"))

@@ -26,6 +26,14 @@
 //! (`manufacturer`, `serialNumber`) disagrees with its topic, is rejected: logged, counted in
 //! [`SinkCounters::rejected`], and it neither changes where commands go nor acknowledges any.
 //!
+//! Each vehicle is spoken to in its VDA 5050 version ([`ProtocolVersion`]): the one
+//! configured for it ([`IdentityPinning::versions`]), else the one its latest `connection` or
+//! `state` header announces, else 2.1.0. Our headers carry that version, what 2.0 lacks is not
+//! sent, and the official schemas of that version check what is sent and received. A vehicle
+//! announcing a version not supported (1.x, 3.x) gets nothing: its commands fail at once with
+//! the reason. An action is also FAILED by an error in `state` that references its action id
+//! (e.g. a `versionError` of a vehicle rejecting the message).
+//!
 //! The sink is also the VDA 5050 [`MissionLink`]: a mission goes to its vehicle as an order
 //! whose id is the mission id, with a start node where the vehicle stands and one node per
 //! waypoint. The start node and the first [`MISSION_LOOKAHEAD`] waypoints are the base, the
@@ -51,13 +59,12 @@ use vehicleops_core::{
 };
 
 use crate::georef::SiteGeoreference;
-use crate::messages::{
-    Action, ActionStatus, BlockingType, Header, InstantActions, Order, PROTOCOL_VERSION, State,
-};
+use crate::messages::{Action, ActionStatus, BlockingType, Header, InstantActions, Order, State};
 use crate::mqtt::{self, Incoming, MqttEndpoint};
 use crate::order::{OrderProgress, RoutePoint, order, progress, route};
 use crate::schema::SchemaValidator;
 use crate::topic::{MessageKind, TopicAddress, TopicScheme};
+use crate::version::ProtocolVersion;
 
 /// What STOP sends.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +100,11 @@ pub struct IdentityPinning {
     /// [`SinkConfig::manufacturer`]. Trusts whoever speaks first: enable only on a broker
     /// whose ACLs keep clients to their own topics.
     pub first_contact: bool,
+    /// Vehicle id (serial number) → the VDA 5050 version it is spoken to in, whatever it
+    /// announces (e.g. from its registration); vehicles not listed are spoken to in the
+    /// version their headers announce.
+    #[serde(default)]
+    pub versions: HashMap<String, ProtocolVersion>,
 }
 
 /// What the sink did with the `state` messages it received.
@@ -162,6 +174,8 @@ struct VehicleTrack {
     state: Option<State>,
     /// The latest order (or update) sent to it.
     order: Option<Order>,
+    /// The `version` of its latest admitted `connection` or `state` header.
+    announced: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -176,7 +190,6 @@ struct Shared {
 pub struct Vda5050CommandSink {
     config: SinkConfig,
     client: AsyncClient,
-    validator: SchemaValidator,
     shared: std::sync::Arc<SyncMutex<Shared>>,
     identity: std::sync::Arc<Identity>,
     counters: std::sync::Arc<SinkCounters>,
@@ -209,7 +222,10 @@ impl Vda5050CommandSink {
         let counters = std::sync::Arc::new(SinkCounters::default());
         let conn = mqtt::connect(
             &config.endpoint,
-            vec![config.scheme.all_vehicles(MessageKind::State)],
+            vec![
+                config.scheme.all_vehicles(MessageKind::State),
+                config.scheme.all_vehicles(MessageKind::Connection),
+            ],
             None,
             1024,
         );
@@ -218,7 +234,6 @@ impl Vda5050CommandSink {
         let tracker = tokio::spawn(track(
             conn.inbox,
             config.scheme.clone(),
-            SchemaValidator::official(),
             shared.clone(),
             identity.clone(),
             counters.clone(),
@@ -227,7 +242,6 @@ impl Vda5050CommandSink {
         Vda5050CommandSink {
             config,
             client: conn.client,
-            validator: SchemaValidator::official(),
             shared,
             identity,
             counters,
@@ -253,7 +267,15 @@ impl Vda5050CommandSink {
         mqtt::wait_subscribed(&mut self.subscribed.clone()).await;
     }
 
-    fn header(&self, shared: &mut Shared, vehicle_id: &str, kind: MessageKind) -> Header {
+    /// The VDA 5050 version the vehicle is spoken to in (see the module documentation);
+    /// `Err` when it announces one that is not supported.
+    pub fn version_of(&self, vehicle_id: &str) -> Result<ProtocolVersion> {
+        let shared = self.shared.lock().expect("sink lock");
+        self.identity.version(&shared, vehicle_id)
+    }
+
+    fn header(&self, shared: &mut Shared, vehicle_id: &str, kind: MessageKind) -> Result<Header> {
+        let version = self.identity.version(shared, vehicle_id)?;
         let manufacturer = self.identity.manufacturer(shared, vehicle_id);
         let id = shared
             .header_ids
@@ -261,13 +283,13 @@ impl Vda5050CommandSink {
             .or_insert(0);
         let header_id = *id;
         *id += 1;
-        Header {
+        Ok(Header {
             header_id,
             timestamp: Utc::now(),
-            version: PROTOCOL_VERSION.to_owned(),
+            version: version.as_str().to_owned(),
             manufacturer,
             serial_number: vehicle_id.to_owned(),
-        }
+        })
     }
 
     async fn publish<T: Serialize>(
@@ -276,8 +298,9 @@ impl Vda5050CommandSink {
         kind: MessageKind,
         message: &T,
     ) -> Result<String> {
-        let payload = self
-            .validator
+        let version = ProtocolVersion::parse(&header.version)
+            .map_err(|e| Error::validation("vda5050", e.to_string()))?;
+        let payload = SchemaValidator::for_version(version)
             .to_checked_json(kind, message)
             .map_err(|e| Error::validation("vda5050", e.to_string()))?;
         let topic = self
@@ -294,6 +317,7 @@ impl Vda5050CommandSink {
     async fn instant_action(&self, vehicle_id: &str, action: Action) -> Result<String> {
         let header = {
             let mut shared = self.shared.lock().expect("sink lock");
+            let header = self.header(&mut shared, vehicle_id, MessageKind::InstantActions)?;
             shared.tracked.push(Tracked {
                 command_id: action.action_id.clone(),
                 vehicle_id: vehicle_id.to_owned(),
@@ -304,7 +328,7 @@ impl Vda5050CommandSink {
                 delivered: false,
                 sent_at: Instant::now(),
             });
-            self.header(&mut shared, vehicle_id, MessageKind::InstantActions)
+            header
         };
         let message = InstantActions {
             header: header.clone(),
@@ -398,7 +422,7 @@ impl Vda5050CommandSink {
             let released = (released + points.len() - given).min(points.len());
             let (nodes, edges) = route(&points, first_seq, released, last_actions);
             let last_sequence_id = nodes.last().map_or(first_seq, |n| n.sequence_id);
-            let header = self.header(&mut shared, vehicle_id, MessageKind::Order);
+            let header = self.header(&mut shared, vehicle_id, MessageKind::Order)?;
             let message = order(header.clone(), &order_id, update_id, nodes, edges);
             // Remember the whole order: what was sent before this update's first node, then
             // the update.
@@ -537,7 +561,7 @@ impl Vda5050CommandSink {
     async fn untracked_instant_action(&self, vehicle_id: &str, action: Action) -> Result<String> {
         let header = {
             let mut shared = self.shared.lock().expect("sink lock");
-            self.header(&mut shared, vehicle_id, MessageKind::InstantActions)
+            self.header(&mut shared, vehicle_id, MessageKind::InstantActions)?
         };
         let message = InstantActions {
             header: header.clone(),
@@ -585,6 +609,8 @@ impl CommandSink for Vda5050CommandSink {
                     .unwrap_or_default()
             )));
         }
+        // A vehicle speaking an unsupported version gets nothing (fails at once, with why).
+        self.version_of(&command.vehicle_id)?;
         let id = command.id.clone();
         let transport_ref = match command.command {
             CommandKind::Stop => {
@@ -776,6 +802,29 @@ struct Identity {
 }
 
 impl Identity {
+    /// The version `vehicle_id` is spoken to in: configured, else announced, else 2.1.0.
+    fn version(&self, shared: &Shared, vehicle_id: &str) -> Result<ProtocolVersion> {
+        if let Some(v) = self.pinning.versions.get(vehicle_id) {
+            return Ok(*v);
+        }
+        let announced = shared
+            .vehicles
+            .get(vehicle_id)
+            .and_then(|v| v.announced.as_deref());
+        match announced {
+            None => Ok(ProtocolVersion::default()),
+            Some(version) => ProtocolVersion::parse(version).map_err(|e| {
+                Error::validation(
+                    "vda5050",
+                    format!(
+                        "vehicle {vehicle_id} announces VDA 5050 version {version:?}, which is \
+                         not supported (supported: 2.0.x, 2.1.x); nothing is sent to it ({e})"
+                    ),
+                )
+            }),
+        }
+    }
+
     /// The manufacturer `vehicle_id` is pinned to (or, with first contact pinning and no
     /// `state` seen yet, addressed under for now).
     fn manufacturer(&self, shared: &Shared, vehicle_id: &str) -> String {
@@ -835,12 +884,44 @@ impl Identity {
     }
 }
 
-/// Reads `state` messages: remembers them per vehicle and turns tracked commands' progress
-/// into acknowledgements. Messages that fail [`Identity::admit`] are rejected.
+/// What a received `state` or `connection` is, once checked against the schemas of the
+/// version its header announces.
+struct Received {
+    header: Header,
+    /// `Err` when the version is not supported (only the header was read then).
+    version: std::result::Result<ProtocolVersion, String>,
+    /// For a `state` in a supported version.
+    state: Option<State>,
+}
+
+fn receive(kind: MessageKind, payload: &[u8]) -> std::result::Result<Received, String> {
+    let json: serde_json::Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+    let header: Header = serde_json::from_value(json.clone())
+        .map_err(|e| format!("no valid VDA 5050 header: {e}"))?;
+    let version = ProtocolVersion::parse(&header.version).map_err(|e| e.to_string());
+    let mut state = None;
+    if let Ok(v) = version {
+        SchemaValidator::for_version(v)
+            .validate(kind, &json)
+            .map_err(|e| e.to_string())?;
+        if kind == MessageKind::State {
+            state = Some(serde_json::from_value(json).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(Received {
+        header,
+        version,
+        state,
+    })
+}
+
+/// Reads `state` and `connection` messages: learns each vehicle's version from their headers,
+/// remembers its `state` and turns tracked commands' progress into acknowledgements. Messages
+/// that fail [`Identity::admit`] or the schemas of their version are rejected; those in an
+/// unsupported version only teach the vehicle's version (and count as rejected).
 async fn track(
     mut inbox: mpsc::Receiver<Incoming>,
     scheme: TopicScheme,
-    validator: SchemaValidator,
     shared: std::sync::Arc<SyncMutex<Shared>>,
     identity: std::sync::Arc<Identity>,
     counters: std::sync::Arc<SinkCounters>,
@@ -850,18 +931,11 @@ async fn track(
         let Some(address) = scheme.parse(&message.topic) else {
             continue;
         };
-        let state: State = match serde_json::from_slice::<serde_json::Value>(&message.payload)
-            .map_err(|e| e.to_string())
-            .and_then(|json| {
-                validator
-                    .validate(MessageKind::State, &json)
-                    .map_err(|e| e.to_string())?;
-                serde_json::from_value(json).map_err(|e| e.to_string())
-            }) {
-            Ok(state) => state,
+        let received = match receive(address.kind, &message.payload) {
+            Ok(received) => received,
             Err(reason) => {
                 counters.rejected.fetch_add(1, Ordering::Relaxed);
-                warn!(topic = %message.topic, %reason, "VDA 5050 state ignored by the command sink");
+                warn!(topic = %message.topic, %reason, "VDA 5050 message ignored by the command sink");
                 continue;
             }
         };
@@ -875,11 +949,24 @@ async fn track(
                 }
                 continue;
             }
-            if let Err(reason) = identity.admit(&mut shared, &address, &state.header) {
+            if let Err(reason) = identity.admit(&mut shared, &address, &received.header) {
                 counters.rejected.fetch_add(1, Ordering::Relaxed);
-                warn!(topic = %message.topic, %reason, "VDA 5050 state rejected by the command sink");
+                warn!(topic = %message.topic, %reason, "VDA 5050 message rejected by the command sink");
                 continue;
             }
+            shared
+                .vehicles
+                .entry(address.serial_number.clone())
+                .or_default()
+                .announced = Some(received.header.version.clone());
+            if let Err(reason) = &received.version {
+                counters.rejected.fetch_add(1, Ordering::Relaxed);
+                warn!(topic = %message.topic, %reason, "VDA 5050 message in an unsupported version: nothing will be sent to the vehicle");
+                continue;
+            }
+            let Some(state) = received.state else {
+                continue;
+            };
             let mut out = Vec::new();
             shared.tracked.retain_mut(|t| {
                 if t.sent_at.elapsed() >= TRACKING_LIMIT {
@@ -937,6 +1024,21 @@ fn order_error(state: &State, order_id: &str, update_id: u64) -> Option<String> 
     ))
 }
 
+/// `"errorType: errorDescription"` of an error the vehicle reports about this action (it
+/// references the action id), e.g. a `versionError` rejecting the instant actions carrying it.
+fn action_error(state: &State, action_id: &str) -> Option<String> {
+    let e = state.errors.iter().find(|e| {
+        e.error_references
+            .iter()
+            .any(|r| r.reference_key == "actionId" && r.reference_value == action_id)
+    })?;
+    Some(format!(
+        "{}: {}",
+        e.error_type,
+        e.error_description.clone().unwrap_or_default()
+    ))
+}
+
 /// The acknowledgement `state` implies for a tracked command, if any new one.
 fn assess(t: &Tracked, state: &State) -> Option<(CommandStatus, Option<String>)> {
     let delivered = |t: &Tracked| {
@@ -951,6 +1053,7 @@ fn assess(t: &Tracked, state: &State) -> Option<(CommandStatus, Option<String>)>
             if let Some(reason) = order
                 .as_ref()
                 .and_then(|(id, update)| order_error(state, id, *update))
+                .or_else(|| action_error(state, action_id))
             {
                 return Some((CommandStatus::Failed, Some(reason)));
             }
@@ -1099,6 +1202,7 @@ mod tests {
                     .map(|(v, m)| ((*v).into(), (*m).into()))
                     .collect(),
                 first_contact,
+                versions: HashMap::new(),
             },
         };
         let admit = |id: &Identity, shared: &mut Shared, m: &str, serial: &str| {
@@ -1295,6 +1399,7 @@ mod tests {
             manufacturer: None,
             state,
             order,
+            announced: None,
         };
         // Nothing known (e.g. just restarted): send.
         assert!(cancel_needed(None, "m1"));

@@ -288,7 +288,13 @@ impl Mapper {
         };
         let json: serde_json::Value = serde_json::from_slice(&message.payload)
             .map_err(|e| Rejection::new("/", format!("not JSON: {e}")))?;
-        self.validator
+        // Checked against the official schemas of the version the message announces (2.0.0
+        // or 2.1.0); others against 2.1.0, and refused below unless 2.x.
+        let announced = json["version"].as_str().unwrap_or_default();
+        let validator = crate::version::ProtocolVersion::parse(announced)
+            .map(SchemaValidator::for_version)
+            .unwrap_or_else(|_| self.validator.clone());
+        validator
             .validate(address.kind, &json)
             .map_err(|e| Rejection::new(e.first_path().to_owned(), e.to_string()))?;
         let (manufacturer, serial) = (
