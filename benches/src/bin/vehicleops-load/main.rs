@@ -222,7 +222,9 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
-            eprintln!("FAILED: readings were lost or duplicated (see above)");
+            eprintln!(
+                "FAILED: readings were lost or duplicated, or a resource kept growing in a soak (see above)"
+            );
             ExitCode::from(1)
         }
         Err(e) => {
@@ -232,7 +234,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs everything the flags ask for; `Ok(false)` when a reading was lost or duplicated.
+/// Runs everything the flags ask for; `Ok(false)` when a reading was lost or duplicated, or a
+/// soak found a resource that kept growing.
 async fn run(cli: Cli) -> Result<bool> {
     let scratch = std::env::temp_dir().join(format!("vehicleops-load-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
