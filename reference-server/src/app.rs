@@ -126,7 +126,7 @@ fn engine_settings(config: &Config) -> Result<EngineSettings, StartupError> {
             ));
         }
         #[cfg(feature = "vda5050")]
-        BusKind::Vda5050 => TransportSettings::Vda5050(crate::vda5050_mode::transport(config)),
+        BusKind::Vda5050 => TransportSettings::Vda5050(crate::vda5050_mode::transport(config)?),
         #[cfg(not(feature = "vda5050"))]
         BusKind::Vda5050 => {
             return Err(StartupError::Config(

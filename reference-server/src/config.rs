@@ -252,6 +252,28 @@ pub struct Config {
     #[arg(long, env = "VEHICLEOPS_VDA5050_VEHICLES", value_delimiter = ',')]
     pub vda5050_vehicles: Vec<String>,
 
+    /// Manufacturer per vehicle, `SERIAL=MANUFACTURER` comma-separated, for vehicles not of
+    /// VEHICLEOPS_VDA5050_MANUFACTURER: each is addressed under, and trusted from, only its own
+    /// manufacturer's topics.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_VDA5050_VEHICLE_MANUFACTURERS",
+        value_delimiter = ',',
+        value_parser = parse_assignment
+    )]
+    pub vda5050_vehicle_manufacturers: Vec<(String, String)>,
+
+    /// VDA 5050 version per vehicle, `SERIAL=VERSION` comma-separated (2.0.0 or 2.1.0):
+    /// what the vehicle is spoken to in, whatever its headers announce. Vehicles not listed are
+    /// spoken to in the version they announce (2.1.0 before they announce one).
+    #[arg(
+        long,
+        env = "VEHICLEOPS_VDA5050_VEHICLE_VERSIONS",
+        value_delimiter = ',',
+        value_parser = parse_assignment
+    )]
+    pub vda5050_vehicle_versions: Vec<(String, String)>,
+
     /// Latitude of the map origin (x = y = 0); with the longitude, gives readings GPS
     /// positions and lets REROUTE and missions use GPS waypoints.
     #[arg(
@@ -470,6 +492,16 @@ pub struct Config {
 
 /// The smallest accepted secret key, in bytes (HS256 wants at least the hash size).
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
+
+/// `KEY=VALUE`, both non-empty.
+fn parse_assignment(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+            Ok((k.trim().to_owned(), v.trim().to_owned()))
+        }
+        _ => Err(format!("expected SERIAL=VALUE, got {s:?}")),
+    }
+}
 
 impl Config {
     /// Parses the process's arguments and environment, then the TOML file they name.

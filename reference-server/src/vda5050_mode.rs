@@ -7,17 +7,18 @@ use std::time::Duration;
 use vehicleops_core::GeoPoint;
 use vehicleops_engine::Vda5050Transport;
 use vehicleops_vda5050::{
-    MqttEndpoint, RoutePoint, SimAgvConfig, SinkConfig, SiteGeoreference, SourceConfig, StopMode,
-    TopicScheme,
+    IdentityPinning, MqttEndpoint, ProtocolVersion, RoutePoint, SimAgvConfig, SinkConfig,
+    SiteGeoreference, SourceConfig, StopMode, TopicScheme,
 };
 
 use crate::config::{Config, Vda5050StopMode};
+use crate::error::StartupError;
 
 /// Longest the start waits for the MQTT broker to acknowledge subscriptions.
 const MQTT_SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The engine's transport in this mode.
-pub fn transport(config: &Config) -> Vda5050Transport {
+pub fn transport(config: &Config) -> Result<Vda5050Transport, StartupError> {
     let mut agv = SimAgvConfig::new(
         login(
             config,
@@ -32,13 +33,39 @@ pub fn transport(config: &Config) -> Vda5050Transport {
     );
     agv.scheme = scheme(config);
     agv.map_id = config.vda5050_map_id.clone();
-    Vda5050Transport {
+    Ok(Vda5050Transport {
         source: source_config(config),
         sink: sink_config(config),
+        pinning: pinning(config)?,
         vehicles: config.vda5050_vehicles.clone(),
         simulated_agv: agv,
         subscribe_timeout: MQTT_SUBSCRIBE_TIMEOUT,
-    }
+    })
+}
+
+/// Per-vehicle manufacturers and protocol versions.
+fn pinning(config: &Config) -> Result<IdentityPinning, StartupError> {
+    let versions = config
+        .vda5050_vehicle_versions
+        .iter()
+        .map(|(serial, version)| {
+            let version = ProtocolVersion::parse(version).map_err(|e| {
+                StartupError::Config(format!(
+                    "VEHICLEOPS_VDA5050_VEHICLE_VERSIONS: {serial}={version}: {e}"
+                ))
+            })?;
+            Ok((serial.clone(), version))
+        })
+        .collect::<Result<_, StartupError>>()?;
+    Ok(IdentityPinning {
+        vehicles: config
+            .vda5050_vehicle_manufacturers
+            .iter()
+            .cloned()
+            .collect(),
+        versions,
+        ..IdentityPinning::default()
+    })
 }
 
 /// The broker, with a client id of this instance's prefix and `role`.
@@ -177,7 +204,7 @@ mod tests {
             "/etc/vehicleops/mqtt-ca.pem",
         ])
         .unwrap();
-        let t = transport(&c);
+        let t = transport(&c).unwrap();
         for e in [
             &t.source.endpoint,
             &t.sink.endpoint,
@@ -196,6 +223,29 @@ mod tests {
         let anonymous = Config::try_parse_from(["s"]).unwrap();
         assert_eq!(source_config(&anonymous).endpoint.username, None);
         assert_eq!(source_config(&anonymous).endpoint.ca_file, None);
+    }
+
+    #[test]
+    fn per_vehicle_manufacturers_and_versions_reach_the_sink() {
+        let c = Config::try_parse_from([
+            "s",
+            "--vda5050-vehicle-manufacturers",
+            "AGV-7=kuka,AGV-8=mir",
+            "--vda5050-vehicle-versions",
+            "AGV-7=2.0.0,AGV-9=2.1",
+        ])
+        .unwrap();
+        let pinning = transport(&c).unwrap().pinning;
+        assert_eq!(pinning.vehicles["AGV-7"], "kuka");
+        assert_eq!(pinning.vehicles["AGV-8"], "mir");
+        assert_eq!(pinning.versions["AGV-7"], ProtocolVersion::V2_0);
+        assert_eq!(pinning.versions["AGV-9"], ProtocolVersion::V2_1);
+
+        let c = Config::try_parse_from(["s", "--vda5050-vehicle-versions", "AGV-7=1.1.0"]).unwrap();
+        let err = transport(&c).unwrap_err().to_string();
+        assert!(err.contains("AGV-7=1.1.0"), "{err}");
+        let bad = Config::try_parse_from(["s", "--vda5050-vehicle-versions", "AGV-7"]);
+        assert!(bad.unwrap_err().to_string().contains("SERIAL=VALUE"));
     }
 
     #[test]

@@ -96,6 +96,8 @@ impl KafkaTransport {
 pub struct Vda5050Transport {
     pub source: vehicleops_vda5050::SourceConfig,
     pub sink: vehicleops_vda5050::SinkConfig,
+    /// Per-vehicle manufacturer and protocol version of the command sink.
+    pub pinning: vehicleops_vda5050::IdentityPinning,
     /// Vehicles (serial numbers) registered in the source's fleet at start.
     pub vehicles: Vec<String>,
     /// What a simulated AGV started by [`crate::Engine::run_simulator`] looks like (its

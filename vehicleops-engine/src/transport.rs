@@ -215,7 +215,10 @@ mod vda5050 {
             Vda5050TelemetrySource::connect(settings.source.clone())
                 .with_dead_letters(Arc::new(CountingDeadLetters(rejections.clone()))),
         );
-        let sink = Arc::new(Vda5050CommandSink::connect(settings.sink.clone()));
+        let sink = Arc::new(Vda5050CommandSink::connect_pinned(
+            settings.sink.clone(),
+            settings.pinning.clone(),
+        ));
         let subscribed = async {
             source.wait_subscribed().await;
             sink.wait_subscribed().await;

@@ -92,6 +92,7 @@ fn transport(address: &str, scheme: &TopicScheme, tag: &str) -> Vda5050Transport
     Vda5050Transport {
         source,
         sink,
+        pinning: Default::default(),
         vehicles: Vec::new(),
         simulated_agv: agv,
         subscribe_timeout: Duration::from_secs(30),
