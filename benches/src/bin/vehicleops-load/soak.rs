@@ -4,7 +4,8 @@
 //!
 //! The verdict compares the two halves of the run after a warm-up (the first fifth, when
 //! caches, pools and per-vehicle state fill): a resource levels off when the second half's
-//! peak stays within a small margin of the first half's. The store grows with the data it
+//! peak (for tokio tasks, which come and go with each batch: median) stays within a small
+//! margin of the first half's. The store grows with the data it
 //! holds (no retention yet), so its size is reported per stored reading, not judged.
 
 use std::time::{Duration, Instant};
@@ -111,13 +112,23 @@ fn metric(text: &str, name: &str) -> Option<u64> {
         .map(|v| v as u64)
 }
 
-/// How much a second-half peak may exceed the first half's and still count as level:
-/// `(relative, absolute)`.
-const MARGINS: [(&str, f64, f64); 4] = [
-    ("resident memory (MiB)", 0.10, 16.0),
-    ("open descriptors", 0.05, 8.0),
-    ("threads", 0.0, 2.0),
-    ("tokio tasks", 0.10, 16.0),
+/// How each resource is compared between the halves.
+#[derive(Clone, Copy)]
+enum Statistic {
+    /// The highest sample: memory and threads only grow to their peak and stay.
+    Peak,
+    /// The median: live tasks come and go with each batch, so a leak shows in the level they
+    /// return to, not in one busy moment.
+    Median,
+}
+
+/// How much the second half's statistic may exceed the first half's and still count as
+/// level: `(name, statistic, relative, absolute)`.
+const MARGINS: [(&str, Statistic, f64, f64); 4] = [
+    ("resident memory (MiB)", Statistic::Peak, 0.10, 16.0),
+    ("open descriptors", Statistic::Peak, 0.05, 8.0),
+    ("threads", Statistic::Peak, 0.0, 2.0),
+    ("tokio tasks", Statistic::Median, 0.10, 16.0),
 ];
 
 pub fn judge(samples: Vec<SoakSample>) -> SoakReport {
@@ -143,19 +154,30 @@ pub fn judge(samples: Vec<SoakSample>) -> SoakReport {
         |x| Some(x.threads as f64),
         |x| x.tasks.map(|t| t as f64),
     ];
-    for ((name, relative, absolute), get) in MARGINS.into_iter().zip(series) {
-        let peak = |half: &[SoakSample]| half.iter().filter_map(get).reduce(f64::max);
-        let (Some(a), Some(b)) = (peak(first), peak(second)) else {
+    for ((name, statistic, relative, absolute), get) in MARGINS.into_iter().zip(series) {
+        let of = |half: &[SoakSample]| {
+            let mut values: Vec<f64> = half.iter().filter_map(get).collect();
+            values.sort_by(f64::total_cmp);
+            match statistic {
+                Statistic::Peak => values.last().copied(),
+                Statistic::Median => values.get(values.len() / 2).copied(),
+            }
+        };
+        let label = match statistic {
+            Statistic::Peak => "peak",
+            Statistic::Median => "median",
+        };
+        let (Some(a), Some(b)) = (of(first), of(second)) else {
             report.summary.push(format!("{name}: not measured"));
             continue;
         };
         let allowed = a * (1.0 + relative) + absolute;
         report.summary.push(format!(
-            "{name}: peak {a:.1} in the first half, {b:.1} in the second (level up to {allowed:.1})"
+            "{name}: {label} {a:.1} in the first half, {b:.1} in the second (level up to {allowed:.1})"
         ));
         if b > allowed {
             report.problems.push(format!(
-                "{name} kept growing: peak {a:.1} in the first half, {b:.1} in the second"
+                "{name} kept growing: {label} {a:.1} in the first half, {b:.1} in the second"
             ));
         }
     }
@@ -216,6 +238,29 @@ mod tests {
             "{:?}",
             r.problems
         );
+    }
+
+    #[test]
+    fn a_burst_of_tasks_is_not_growth_but_a_rising_level_is() {
+        let tasks = |level: &dyn Fn(usize) -> u64| {
+            judge(
+                (0..60)
+                    .map(|i| SoakSample {
+                        t_s: i as f64,
+                        rss_bytes: 100 << 20,
+                        fds: 40,
+                        threads: 12,
+                        tasks: Some(level(i)),
+                        ..SoakSample::default()
+                    })
+                    .collect(),
+            )
+        };
+        let burst = tasks(&|i| if i == 50 { 400 } else { 30 });
+        assert!(burst.problems.is_empty(), "{:?}", burst.problems);
+        let leak = tasks(&|i| 30 + i as u64 * 5);
+        assert_eq!(leak.problems.len(), 1, "{:?}", leak.problems);
+        assert!(leak.problems[0].starts_with("tokio tasks"));
     }
 
     #[test]
