@@ -895,12 +895,13 @@ struct Received {
 }
 
 fn receive(kind: MessageKind, payload: &[u8]) -> std::result::Result<Received, String> {
-    let json: serde_json::Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
+    let mut json: serde_json::Value = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
     let header: Header = serde_json::from_value(json.clone())
         .map_err(|e| format!("no valid VDA 5050 header: {e}"))?;
     let version = ProtocolVersion::parse(&header.version).map_err(|e| e.to_string());
     let mut state = None;
     if let Ok(v) = version {
+        crate::version::relax_received(&mut json, kind, v);
         SchemaValidator::for_version(v)
             .validate(kind, &json)
             .map_err(|e| e.to_string())?;

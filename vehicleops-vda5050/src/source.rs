@@ -286,14 +286,19 @@ impl Mapper {
                 format!("not a VDA 5050 topic of this scheme: {}", message.topic),
             ));
         };
-        let json: serde_json::Value = serde_json::from_slice(&message.payload)
+        let mut json: serde_json::Value = serde_json::from_slice(&message.payload)
             .map_err(|e| Rejection::new("/", format!("not JSON: {e}")))?;
         // Checked against the official schemas of the version the message announces (2.0.0
-        // or 2.1.0); others against 2.1.0, and refused below unless 2.x.
-        let announced = json["version"].as_str().unwrap_or_default();
-        let validator = crate::version::ProtocolVersion::parse(announced)
-            .map(SchemaValidator::for_version)
-            .unwrap_or_else(|_| self.validator.clone());
+        // or 2.1.0; what 2.0's schema alone requires relaxed, see `relax_received`); others
+        // against 2.1.0, and refused below unless 2.x.
+        let announced = json["version"].as_str().unwrap_or_default().to_owned();
+        let validator = match crate::version::ProtocolVersion::parse(&announced) {
+            Ok(version) => {
+                crate::version::relax_received(&mut json, address.kind, version);
+                SchemaValidator::for_version(version)
+            }
+            Err(_) => self.validator.clone(),
+        };
         validator
             .validate(address.kind, &json)
             .map_err(|e| Rejection::new(e.first_path().to_owned(), e.to_string()))?;

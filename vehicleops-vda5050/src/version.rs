@@ -149,20 +149,42 @@ pub fn adapt(
                 }
             }
             // 2.0 requires theta in a node state's position, which is optional anyway.
-            if let Some(nodes) = message.get_mut("nodeStates").and_then(Value::as_array_mut) {
-                for n in nodes.iter_mut().filter_map(Value::as_object_mut) {
-                    let no_theta = n
-                        .get("nodePosition")
-                        .is_some_and(|p| p.get("theta").is_none());
-                    if no_theta {
-                        n.remove("nodePosition");
-                    }
-                }
-            }
+            drop_node_positions_without_theta(message);
         }
         MessageKind::Connection | MessageKind::Visualization | MessageKind::Factsheet => {}
     }
     Ok(())
+}
+
+/// Makes a received `kind` message of `version` readable where that version's schema is
+/// stricter than its specification, before the message is checked against the schema: 2.0's
+/// state schema requires `theta` in `nodeStates[].nodePosition`, while the specification
+/// makes a node state's position optional extra information ("master control has this
+/// information") defined as the order's `nodePosition`, whose `theta` is optional — and
+/// vehicles echo the order's position there (vda-5050-lib 1.4.0 does, see
+/// `interop/vda5050/`), so a 2.0 vehicle running an order we sent without `theta` would have
+/// every `state` rejected. Such positions are dropped (nothing reads them); returns whether
+/// any was.
+pub fn relax_received(message: &mut Value, kind: MessageKind, version: ProtocolVersion) -> bool {
+    version == ProtocolVersion::V2_0
+        && kind == MessageKind::State
+        && drop_node_positions_without_theta(message)
+}
+
+fn drop_node_positions_without_theta(message: &mut Value) -> bool {
+    let mut dropped = false;
+    if let Some(nodes) = message.get_mut("nodeStates").and_then(Value::as_array_mut) {
+        for n in nodes.iter_mut().filter_map(Value::as_object_mut) {
+            let no_theta = n
+                .get("nodePosition")
+                .is_some_and(|p| p.get("theta").is_none());
+            if no_theta {
+                n.remove("nodePosition");
+                dropped = true;
+            }
+        }
+    }
+    dropped
 }
 
 #[cfg(test)]
@@ -223,6 +245,39 @@ mod tests {
         assert!(state["errors"][0].get("errorHint").is_none());
         assert!(state["nodeStates"][0].get("nodePosition").is_none());
         assert!(state["nodeStates"][1].get("nodePosition").is_some());
+
+        // Received: a 2.0 state's node positions without theta are dropped before the check;
+        // 2.1 states and other messages are left alone.
+        let received = json!({"nodeStates": [
+            {"nodeId": "a", "nodePosition": {"x": 1.0, "y": 2.0, "mapId": "m"}},
+            {"nodeId": "b", "nodePosition": {"x": 1.0, "y": 2.0, "theta": 0.0, "mapId": "m"}}
+        ]});
+        let mut as_21 = received.clone();
+        assert!(!relax_received(
+            &mut as_21,
+            MessageKind::State,
+            ProtocolVersion::V2_1
+        ));
+        assert_eq!(as_21, received);
+        let mut as_order = received.clone();
+        assert!(!relax_received(
+            &mut as_order,
+            MessageKind::Order,
+            ProtocolVersion::V2_0
+        ));
+        let mut as_20 = received.clone();
+        assert!(relax_received(
+            &mut as_20,
+            MessageKind::State,
+            ProtocolVersion::V2_0
+        ));
+        assert!(as_20["nodeStates"][0].get("nodePosition").is_none());
+        assert!(as_20["nodeStates"][1].get("nodePosition").is_some());
+        assert!(!relax_received(
+            &mut as_20,
+            MessageKind::State,
+            ProtocolVersion::V2_0
+        ));
 
         let mut object_param =
             json!({"actions": [{"actionParameters": [{"key": "k", "value": {"a": 1}}]}]});
