@@ -340,6 +340,11 @@ test("every order and instantActions we sent is valid VDA 5050 2.0 for the libra
     assert.ok(validate(msg), `${topic} fails the library's 2.0 schema\n${JSON.stringify(msg)}`);
   }
   assert.deepEqual(libErrors, [], "the library dropped inbound messages");
+  // The AGV controller reports what it refuses (invalid messages, unstitchable orders) as
+  // errors in its state: none may have appeared.
+  const refusals = [...new Set(messagesOn("state").flatMap((st) => st.errors ?? [])
+    .map((e) => `${e.errorType}: ${e.errorDescription}`))];
+  assert.deepEqual(refusals, [], "the AGV reported errors");
   // …and our server rejected none of the AGV's messages (schema, identity, version).
   const metrics = await (await fetch(`${BASE}/metrics`)).text();
   assert.match(metrics, /^vehicleops_source_rejections_total 0$/m, "the server rejected VDA 5050 messages (see its log)");
