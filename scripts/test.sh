@@ -89,6 +89,10 @@ rust_lane() {
   step "UniFFI binding: cdylib, Kotlin + Swift generation, kotlinc, Kotlin tests on the JVM against real servers"
   bash bindings/uniffi/scripts/test.sh
   started
+
+  step "VDA 5050 interoperability: an AGV not written here (vda-5050-lib, VDA 5050 2.0) against the server"
+  bash interop/vda5050/run.sh
+  started
 }
 
 server_lane() {
@@ -123,7 +127,7 @@ bindings_lane() {
   started
 }
 
-step "test suites in four lanes: Rust + UniFFI | load harness, API fuzzing, dashboard | Node + Python | soak"
+step "test suites in four lanes: Rust + UniFFI + VDA 5050 interop | load harness, API fuzzing, dashboard | Node + Python | soak"
 lane rust rust_lane
 lane server server_lane
 lane bindings bindings_lane
