@@ -115,6 +115,10 @@ soak_lane() {
     --duration "${VEHICLEOPS_SOAK_SECONDS:-180}" --warmup 5 --rate 300 --vehicles 100 --ws-clients 1 \
     --soak-sample-secs 3 --no-limits --quiet --port 28100
   started
+
+  step "cargo fuzz: telemetry decoder, VDA 5050 messages, query parsers and windows, ${VEHICLEOPS_FUZZ_SECONDS:-10} s each (docs/fuzzing.md)"
+  bash scripts/fuzz-rust.sh "${VEHICLEOPS_FUZZ_SECONDS:-10}"
+  started
 }
 
 bindings_lane() {
@@ -127,7 +131,7 @@ bindings_lane() {
   started
 }
 
-step "test suites in four lanes: Rust + UniFFI + VDA 5050 interop | load harness, API fuzzing, dashboard | Node + Python | soak"
+step "test suites in four lanes: Rust + UniFFI + VDA 5050 interop | load harness, API fuzzing, dashboard | Node + Python | soak + cargo fuzz"
 lane rust rust_lane
 lane server server_lane
 lane bindings bindings_lane
