@@ -288,16 +288,21 @@ async fn stop_command_halts_a_simulated_vehicle_and_reaches_executed() {
     let history = commands.history(vehicle, 20).await.unwrap();
     assert_eq!(history.data[0].id, cmd.id);
 
-    // Every lifecycle step went out live, in order.
+    // Every lifecycle step went out live, in order. The store is written before the live event
+    // is published, so the last one may still be on its way: read until it has come.
     let mut seen = Vec::new();
-    let mut events = Vec::new();
-    live.drain_into(&mut events, usize::MAX);
-    for e in events {
-        if let LiveEvent::Command(c) = e
-            && c.id == cmd.id
-        {
-            seen.push(c.status);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !seen.contains(&CommandStatus::Executed) && tokio::time::Instant::now() < deadline {
+        let mut events = Vec::new();
+        live.drain_into(&mut events, usize::MAX);
+        for e in events {
+            if let LiveEvent::Command(c) = e
+                && c.id == cmd.id
+            {
+                seen.push(c.status);
+            }
         }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert_eq!(
         seen,
