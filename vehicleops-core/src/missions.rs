@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::commands::CommandCenter;
-use crate::error::{Error, Result, ValidationError};
+use crate::error::{Error, ErrorKind, Result, ValidationError};
 use crate::geodesy::distance_m;
 use crate::hub::{LiveEvent, LiveHub};
 use crate::model::{
@@ -354,8 +354,17 @@ impl MissionService {
                 progressed,
             }) = rx.recv().await
             {
-                if let Err(e) = repo.update_mission(&m).await {
-                    warn!(mission_id = %m.id, error = %e, "could not persist mission progress");
+                match repo.update_mission(&m).await {
+                    Ok(()) => {}
+                    // Cancelled (or ended on another instance) while this step was on its way:
+                    // the step is void, the vehicle hears nothing more of the mission.
+                    Err(e) if e.kind() == ErrorKind::InvalidTransition => {
+                        debug!(mission_id = %m.id, error = %e, "mission ended before its progress was stored; step dropped");
+                        continue;
+                    }
+                    Err(e) => {
+                        warn!(mission_id = %m.id, error = %e, "could not persist mission progress")
+                    }
                 }
                 let m = Arc::new(m);
                 if let Some(hub) = &publish_to {

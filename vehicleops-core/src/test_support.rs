@@ -4,8 +4,8 @@
 //! ([`RecordingSink`]) and a reading builder ([`telemetry`]).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -99,6 +99,16 @@ pub(crate) struct MemoryRepository {
     /// Answer the next key lookup with "none", as if a concurrent dispatch inserted its command
     /// just after this one looked.
     pub(crate) miss_next_key_lookup: AtomicBool,
+    /// While set, the next `update_mission` takes it, marks it held and waits for it to be
+    /// notified before it looks at the stored mission: a write caught in flight.
+    pub(crate) hold_next_mission_update: Mutex<Option<Arc<HeldWrite>>>,
+}
+
+/// A write held by [`MemoryRepository::hold_next_mission_update`].
+#[derive(Default)]
+pub(crate) struct HeldWrite {
+    pub(crate) held: AtomicBool,
+    pub(crate) release: tokio::sync::Notify,
 }
 
 impl MemoryRepository {
@@ -177,10 +187,23 @@ impl PartialRepository for MemoryRepository {
         Ok(())
     }
     async fn update_mission(&self, mission: &Mission) -> Result<()> {
-        self.missions
-            .lock()
-            .unwrap()
-            .insert(mission.id.clone(), mission.clone());
+        let hold = self.hold_next_mission_update.lock().unwrap().take();
+        if let Some(hold) = hold {
+            hold.held.store(true, Ordering::SeqCst);
+            hold.release.notified().await;
+        }
+        let mut missions = self.missions.lock().unwrap();
+        let stored = missions
+            .get_mut(&mission.id)
+            .ok_or_else(|| Error::not_found("mission", &mission.id))?;
+        if !stored.status.is_active() {
+            return Err(Error::InvalidTransition {
+                entity: "mission",
+                from: stored.status.as_str().to_owned(),
+                to: mission.status.as_str().to_owned(),
+            });
+        }
+        *stored = mission.clone();
         Ok(())
     }
     async fn get_mission(&self, mission_id: &str) -> Result<Option<Mission>> {

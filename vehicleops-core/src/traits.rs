@@ -367,6 +367,10 @@ pub trait FleetRepository: Send + Sync {
     /// Inserts a mission, failing with [`crate::ErrorKind::Conflict`] if the vehicle already
     /// has an active (ASSIGNED or IN_PROGRESS) mission. The check and insert are atomic.
     async fn insert_mission(&self, mission: &Mission) -> Result<()>;
+    /// Replaces an active mission. An ended one (COMPLETED, FAILED, CANCELLED) never changes
+    /// again: [`crate::ErrorKind::InvalidTransition`], so a progress write that was under way
+    /// when the mission was cancelled (here or on another instance) cannot revive it. The
+    /// check and the write are atomic.
     async fn update_mission(&self, mission: &Mission) -> Result<()>;
     async fn get_mission(&self, mission_id: &str) -> Result<Option<Mission>>;
     async fn active_mission(&self, vehicle_id: &str) -> Result<Option<Mission>>;

@@ -115,6 +115,8 @@ mod kafka {
 
     /// How long topic creation may take before opening fails.
     const TOPIC_TIMEOUT: Duration = Duration::from_secs(30);
+    /// How long a stop waits for processed readings and events still in the producer.
+    const EVENTS_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
     pub(super) async fn open(settings: &KafkaTransport, hub: &LiveHub) -> Result<Transport> {
         let config = &settings.config;
@@ -156,10 +158,14 @@ mod kafka {
             let events = Arc::new(KafkaEventPublisher::new(config, &producer)?);
             let bridge = events.clone().bridge_hub(hub);
             let feed = KafkaLiveFeed::start(config, hub.clone(), Some(&events), false)?;
-            observers.push(events);
+            observers.push(events.clone());
             on_stop.push(Box::new(move || {
                 bridge.abort();
                 feed.close();
+                // The pipeline has stopped: what it observed last is still in the producer.
+                if let Err(e) = events.flush(EVENTS_FLUSH_TIMEOUT) {
+                    tracing::warn!(error = %e, "events not delivered to Kafka before the stop");
+                }
             }));
         }
         Ok(Transport {

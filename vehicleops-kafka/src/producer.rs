@@ -353,6 +353,15 @@ impl KafkaEventPublisher {
         Ok(send_all(&self.producer, &self.missions_topic, out).await?[0])
     }
 
+    /// Waits until every record enqueued so far (processed readings, alerts, mission events)
+    /// has been delivered, or `timeout` has passed. [`ReadingObserver::observe`] only enqueues,
+    /// and dropping a producer discards what it still holds: a graceful stop flushes first.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.producer
+            .flush(timeout)
+            .map_err(|e| kafka_error("flushing the event publisher", e))
+    }
+
     /// Forwards every alert and mission event of `hub` (all fleets) until the hub closes.
     /// Alerts are never coalesced by the hub, so none is skipped. Events a
     /// [`crate::KafkaLiveFeed`] brought from other instances are not sent back.

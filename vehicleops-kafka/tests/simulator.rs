@@ -195,6 +195,8 @@ async fn simulator_publishes_to_kafka_and_obeys_a_stop_dispatched_through_kafka(
     let mut seen = Vec::new();
     live.drain_into(&mut seen, usize::MAX);
     assert!(!seen.is_empty());
+    // The pipeline's observer only enqueues: deliver what it still holds before reading.
+    events.flush(Duration::from_secs(30)).unwrap();
     let processed = read_topic(
         &bootstrap,
         &config.topics.telemetry_processed,

@@ -1325,6 +1325,27 @@ pub async fn missions_lifecycle((_, repo): Stores) {
     };
     repo.update_mission(&completed).await.unwrap();
     assert_eq!(repo.active_mission("VH-1").await.unwrap(), None);
+    // An ended mission never changes again: a late progress write, or a cancellation, of a
+    // completed mission is refused and the stored mission stays as it ended.
+    for late in [
+        Mission {
+            status: MissionStatus::InProgress,
+            completed_at: None,
+            ..completed.clone()
+        },
+        Mission {
+            status: MissionStatus::Cancelled,
+            ..completed.clone()
+        },
+    ] {
+        let err = repo.update_mission(&late).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidTransition, "{err}");
+        assert!(err.to_string().contains("COMPLETED"), "{err}");
+    }
+    assert_eq!(
+        repo.get_mission("m1").await.unwrap(),
+        Some(completed.clone())
+    );
     assert_eq!(repo.count_active_missions(FLEET).await.unwrap(), 1);
 
     repo.insert_mission(&second).await.unwrap();

@@ -172,8 +172,11 @@ struct VehicleTrack {
     /// Pinned at first contact ([`IdentityPinning::first_contact`]).
     manufacturer: Option<String>,
     state: Option<State>,
-    /// The latest order (or update) sent to it.
+    /// The latest order (or update) sent to it, whole: the nodes of earlier updates before
+    /// the latest update's first node, then the latest update's.
     order: Option<Order>,
+    /// A `state` has shown `order`'s id since it was sent: it reached the vehicle.
+    order_shown: bool,
     /// The `version` of its latest admitted `connection` or `state` header.
     announced: Option<String>,
 }
@@ -354,67 +357,18 @@ impl Vda5050CommandSink {
         let (header, message) = {
             let mut shared = self.shared.lock().expect("sink lock");
             let track = shared.vehicles.entry(vehicle_id.to_owned()).or_default();
-            let state = track.state.as_ref();
-            let running = state.filter(|s| !s.node_states.is_empty());
-            let (order_id, update_id, first_seq) = match running {
-                Some(s) => {
-                    // Start at the last base node: released nodes cannot be taken back.
-                    let base = s
-                        .node_states
-                        .iter()
-                        .filter(|n| n.released)
-                        .max_by_key(|n| n.sequence_id);
-                    let (id, seq, pos) = match base {
-                        Some(n) => (n.node_id.clone(), n.sequence_id, n.node_position.clone()),
-                        None => (s.last_node_id.clone(), s.last_node_sequence_id, None),
-                    };
-                    let pos = pos.or_else(|| {
-                        track.order.as_ref().and_then(|o| {
-                            o.nodes
-                                .iter()
-                                .find(|n| n.sequence_id == seq)
-                                .and_then(|n| n.node_position.clone())
-                        })
-                    });
-                    let Some(pos) = pos else {
-                        return Err(Error::validation(
-                            "vda5050",
-                            format!("vehicle {vehicle_id}'s last base node has no position"),
-                        ));
-                    };
-                    points.insert(
-                        0,
-                        RoutePoint {
-                            node_id: id,
-                            x: pos.x,
-                            y: pos.y,
-                            map_id: pos.map_id,
-                        },
-                    );
-                    // Our last update may not show in `state` yet.
-                    let sent = track
-                        .order
-                        .as_ref()
-                        .filter(|o| o.order_id == s.order_id)
-                        .map_or(0, |o| o.order_update_id);
-                    (s.order_id.clone(), s.order_update_id.max(sent) + 1, seq)
+            let (order_id, update_id, first_seq) = match route_start(track, vehicle_id)? {
+                RouteStart::Update {
+                    order_id,
+                    update_id,
+                    base,
+                    base_seq,
+                } => {
+                    points.insert(0, base);
+                    (order_id, update_id, base_seq)
                 }
-                None => {
-                    // A new order starts where the vehicle is.
-                    if let Some(p) = state.and_then(|s| s.agv_position.as_ref()) {
-                        let last = state
-                            .map(|s| s.last_node_id.clone())
-                            .filter(|id| !id.is_empty());
-                        points.insert(
-                            0,
-                            RoutePoint {
-                                node_id: last.unwrap_or_else(|| format!("{vehicle_id}-start")),
-                                x: p.x,
-                                y: p.y,
-                                map_id: p.map_id.clone(),
-                            },
-                        );
-                    }
+                RouteStart::New { from } => {
+                    points.splice(0..0, from);
                     (new_order_id.to_owned(), 0, 0)
                 }
             };
@@ -446,6 +400,13 @@ impl Vda5050CommandSink {
                         .chain(whole.edges)
                         .collect();
                 }
+            }
+            if track
+                .order
+                .as_ref()
+                .is_none_or(|o| o.order_id != whole.order_id)
+            {
+                track.order_shown = false;
             }
             track.order = Some(whole);
             if let Some(command_id) = tracking_id {
@@ -996,6 +957,13 @@ async fn track(
                 .vehicles
                 .entry(address.serial_number.clone())
                 .or_default();
+            if track
+                .order
+                .as_ref()
+                .is_some_and(|o| o.order_id == state.order_id)
+            {
+                track.order_shown = true;
+            }
             track.state = Some(state);
             out
         };
@@ -1005,6 +973,110 @@ async fn track(
             }
         }
     }
+}
+
+/// Where the next route sent to a vehicle begins.
+#[derive(Debug, Clone, PartialEq)]
+enum RouteStart {
+    /// An update of the vehicle's current order that goes on from its last base node
+    /// (`base`, sequence id `base_seq`): released nodes cannot be taken back.
+    Update {
+        order_id: String,
+        update_id: u64,
+        base: RoutePoint,
+        base_seq: u64,
+    },
+    /// A new order, from where the vehicle stands when that is known.
+    New { from: Option<RoutePoint> },
+}
+
+/// Where the next route to the vehicle of `track` begins.
+///
+/// The order (update) this sink sent last is the vehicle's current one while its `state` does
+/// not show it yet — it is on its way, unless the vehicle reported an error about it — or
+/// shows an older update of it: the vehicle's state trails what was sent, and an update that
+/// went on from that state's base would start behind the base already released, or a new
+/// order would repeat an order id. Otherwise the state is as new as what was sent: an order
+/// with nodes left to do (ours or another master's) is updated, an idle vehicle gets a new
+/// order.
+fn route_start(track: &VehicleTrack, vehicle_id: &str) -> Result<RouteStart> {
+    let state = track.state.as_ref();
+    let refused = |s: &State, o: &Order| order_error(s, &o.order_id, o.order_update_id).is_some();
+    let ahead = track.order.as_ref().filter(|o| match state {
+        None => !track.order_shown,
+        Some(s) if s.order_id == o.order_id => {
+            s.order_update_id < o.order_update_id && !refused(s, o)
+        }
+        Some(s) => !track.order_shown && !refused(s, o),
+    });
+    let no_position = || {
+        Error::validation(
+            "vda5050",
+            format!("vehicle {vehicle_id}'s last base node has no position"),
+        )
+    };
+    if let Some(sent) = ahead {
+        let base = sent
+            .nodes
+            .iter()
+            .filter(|n| n.released)
+            .max_by_key(|n| n.sequence_id)
+            .ok_or_else(no_position)?;
+        let p = base.node_position.as_ref().ok_or_else(no_position)?;
+        return Ok(RouteStart::Update {
+            order_id: sent.order_id.clone(),
+            update_id: sent.order_update_id + 1,
+            base: RoutePoint {
+                node_id: base.node_id.clone(),
+                x: p.x,
+                y: p.y,
+                map_id: p.map_id.clone(),
+            },
+            base_seq: base.sequence_id,
+        });
+    }
+    let Some(s) = state.filter(|s| !s.node_states.is_empty()) else {
+        // Idle (or never heard of): a new order starts where the vehicle is.
+        let from = state.and_then(|s| {
+            s.agv_position.as_ref().map(|p| RoutePoint {
+                node_id: Some(s.last_node_id.clone())
+                    .filter(|id| !id.is_empty())
+                    .unwrap_or_else(|| format!("{vehicle_id}-start")),
+                x: p.x,
+                y: p.y,
+                map_id: p.map_id.clone(),
+            })
+        });
+        return Ok(RouteStart::New { from });
+    };
+    // Start at the last base node of the order the vehicle runs.
+    let base = s
+        .node_states
+        .iter()
+        .filter(|n| n.released)
+        .max_by_key(|n| n.sequence_id);
+    let (id, seq, pos) = match base {
+        Some(n) => (n.node_id.clone(), n.sequence_id, n.node_position.clone()),
+        None => (s.last_node_id.clone(), s.last_node_sequence_id, None),
+    };
+    let sent = track.order.as_ref().filter(|o| o.order_id == s.order_id);
+    let pos = pos.or_else(|| {
+        sent.and_then(|o| o.nodes.iter().find(|n| n.sequence_id == seq))
+            .and_then(|n| n.node_position.clone())
+    });
+    let pos = pos.ok_or_else(no_position)?;
+    Ok(RouteStart::Update {
+        order_id: s.order_id.clone(),
+        // Our last update may not show in `state` yet.
+        update_id: s.order_update_id.max(sent.map_or(0, |o| o.order_update_id)) + 1,
+        base: RoutePoint {
+            node_id: id,
+            x: pos.x,
+            y: pos.y,
+            map_id: pos.map_id,
+        },
+        base_seq: seq,
+    })
 }
 
 /// `"errorType: errorDescription"` of an error the vehicle reports about this order (update),
@@ -1393,6 +1465,100 @@ mod tests {
         assert_eq!(mission_release_target(&other, &mission(1, 0)), None);
     }
 
+    /// `(order id, update id, base node id, base sequence id)` of an update.
+    fn update_from(start: RouteStart) -> (String, u64, String, u64) {
+        match start {
+            RouteStart::Update {
+                order_id,
+                update_id,
+                base,
+                base_seq,
+            } => (order_id, update_id, base.node_id, base_seq),
+            other => panic!("not an update: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn routes_go_on_from_what_was_sent_while_the_state_trails_it() {
+        let track = |state: Option<State>, order: &Order, shown: bool| VehicleTrack {
+            manufacturer: None,
+            state,
+            order: Some(order.clone()),
+            order_shown: shown,
+            announced: None,
+        };
+        let start = |t: VehicleTrack| route_start(&t, "AGV-1").unwrap();
+        let expect = |order_id: &str, update_id, base: &str, base_seq| {
+            (order_id.to_owned(), update_id, base.to_owned(), base_seq)
+        };
+        // Order m1 sent (start, m1-1 and m1-2 released, m1-3 horizon); the vehicle's state does
+        // not show it yet, or nothing was heard of the vehicle: a release goes on from what was
+        // sent, as update 1 — never as a second order m1 #0.
+        let sent = order_through(&["start", "m1-1", "m1-2", "m1-3"], 3);
+        let finished_before = running("cmd-1", 0, 4, &[]);
+        assert_eq!(
+            update_from(start(track(Some(finished_before.clone()), &sent, false))),
+            expect("m1", 1, "m1-2", 4)
+        );
+        assert_eq!(
+            update_from(start(track(None, &sent, false))),
+            expect("m1", 1, "m1-2", 4)
+        );
+
+        // Update 1 released m1-3; the state still shows update 0: update 2 goes on from m1-3,
+        // not from the state's older base (the vehicle would refuse that).
+        let mut released = order_through(&["start", "m1-1", "m1-2", "m1-3"], 4);
+        released.order_update_id = 1;
+        let behind = running("m1", 0, 2, &[4]);
+        assert_eq!(
+            update_from(start(track(Some(behind), &released, true))),
+            expect("m1", 2, "m1-3", 6)
+        );
+        // Once the state shows update 1, it is as new as what was sent: its base, the next id.
+        let current = running("m1", 1, 4, &[6]);
+        assert_eq!(
+            update_from(start(track(Some(current), &released, true))),
+            expect("m1", 2, "n6", 6)
+        );
+
+        // The vehicle refused the order: what was sent does not count; idle, it gets a new
+        // order from where it stands.
+        let mut refused = finished_before.clone();
+        refused.errors.push(VehicleError {
+            error_type: "orderError".into(),
+            error_references: vec![ErrorReference {
+                reference_key: "orderId".into(),
+                reference_value: "m1".into(),
+            }],
+            error_description: Some("order cmd-1 still running".into()),
+            error_level: ErrorLevel::Warning,
+        });
+        assert!(matches!(
+            start(track(Some(refused), &sent, false)),
+            RouteStart::New { from: Some(_) }
+        ));
+        // Finished: a new order from its last node.
+        let mut done = running("m1", 1, 6, &[]);
+        done.last_node_id = "m1-3".into();
+        match start(track(Some(done), &released, true)) {
+            RouteStart::New { from: Some(p) } => assert_eq!(p.node_id, "m1-3"),
+            other => panic!("{other:?}"),
+        }
+        // It took m1 and then another master's order: that order is updated.
+        let mut theirs = running("other", 3, 0, &[2]);
+        theirs.node_states[0].node_position = Some(crate::messages::NodePosition {
+            x: 5.0,
+            y: 1.0,
+            theta: None,
+            allowed_deviation_x_y: None,
+            map_id: "site".into(),
+        });
+        assert_eq!(
+            update_from(start(track(Some(theirs), &released, true))),
+            expect("other", 4, "n2", 2)
+        );
+    }
+
     #[test]
     fn cancel_order_goes_only_to_a_vehicle_that_may_run_the_mission() {
         let sent = order_through(&["start", "m1-1", "m1-2"], 2);
@@ -1400,6 +1566,7 @@ mod tests {
             manufacturer: None,
             state,
             order,
+            order_shown: false,
             announced: None,
         };
         // Nothing known (e.g. just restarted): send.

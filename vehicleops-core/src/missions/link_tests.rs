@@ -15,7 +15,7 @@ use super::*;
 use crate::commands::{CommandCenter, CommandCenterTask, CommandTimeouts};
 use crate::geodesy::destination;
 use crate::model::{GeoPoint, Telemetry};
-use crate::test_support::{MemoryRepository, RecordingSink, telemetry};
+use crate::test_support::{HeldWrite, MemoryRepository, RecordingSink, telemetry};
 
 const START: GeoPoint = GeoPoint {
     latitude: 4.7110,
@@ -394,4 +394,56 @@ async fn cancelling_tells_the_link_and_stands_when_the_link_fails() {
         MissionStatus::Cancelled
     );
     assert_eq!(f.service.active_count(), 0);
+}
+
+#[tokio::test]
+async fn a_progress_step_in_flight_when_the_mission_is_cancelled_does_not_revive_it() {
+    let f = fixture();
+    let wp = route(3);
+    let first = f
+        .service
+        .create(request("VH-1", &wp), "op-1")
+        .await
+        .unwrap();
+    // The vehicle reaches the first waypoint; the step's write is caught on its way.
+    let hold = Arc::new(HeldWrite::default());
+    *f.repo.hold_next_mission_update.lock().unwrap() = Some(hold.clone());
+    f.service.observe(&[reading("VH-1", wp[0], 1, 20.0)]);
+    eventually("the progress write in flight", || {
+        hold.held.load(Ordering::SeqCst).then_some(())
+    })
+    .await;
+
+    let cancelled = f.service.cancel(&first.id, "op-2").await.unwrap();
+    assert_eq!(cancelled.status, MissionStatus::Cancelled);
+    hold.release.notify_one();
+
+    // Steps are handled in order: once a later mission's progress reached the link, the held
+    // step was handled too.
+    let second = f
+        .service
+        .create(request("VH-1", &wp), "op-1")
+        .await
+        .unwrap();
+    f.service.observe(&[reading("VH-1", wp[0], 2, 20.0)]);
+    eventually("the second mission's progress", || {
+        f.link
+            .calls()
+            .into_iter()
+            .find(|c| matches!(c, Call::Progressed { mission, .. } if *mission == second.id))
+    })
+    .await;
+    assert_eq!(
+        f.repo.mission(&first.id),
+        Some(cancelled),
+        "the late step was not stored over the cancellation"
+    );
+    assert!(
+        !f.link
+            .calls()
+            .iter()
+            .any(|c| matches!(c, Call::Progressed { mission, .. } if *mission == first.id)),
+        "the vehicle heard nothing of the cancelled mission's late step: {:?}",
+        f.link.calls()
+    );
 }

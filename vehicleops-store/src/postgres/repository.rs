@@ -612,7 +612,7 @@ impl FleetRepository for PostgresStore {
                  waypoints = $6, status = $7, completed_waypoints = $8, created_at = $9,
                  started_at = $10, completed_at = $11, estimated_completion = $12,
                  failure_reason = $13
-             WHERE id = $1",
+             WHERE id = $1 AND status IN ('ASSIGNED', 'IN_PROGRESS')",
         )
         .bind(&mission.id)
         .bind(&mission.fleet_id)
@@ -631,7 +631,21 @@ impl FleetRepository for PostgresStore {
         .await
         .map_err(|e| self.mission_error(e, mission))?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("mission", &mission.id));
+            // Ended already (a terminal status never changes), or unknown.
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT status FROM vehicleops.missions WHERE id = $1")
+                    .bind(&mission.id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| self.db(e))?;
+            return Err(match stored {
+                Some(from) => Error::InvalidTransition {
+                    entity: "mission",
+                    from,
+                    to: mission.status.as_str().to_owned(),
+                },
+                None => Error::not_found("mission", &mission.id),
+            });
         }
         Ok(())
     }

@@ -495,7 +495,8 @@ fn update_mission(conn: &Connection, mission: &Mission) -> Result<()> {
             "UPDATE missions SET fleet_id = ?2, vehicle_id = ?3, mission_type = ?4, \
              priority = ?5, waypoints = ?6, status = ?7, completed_waypoints = ?8, \
              created_at = ?9, started_at = ?10, completed_at = ?11, \
-             estimated_completion = ?12, failure_reason = ?13 WHERE id = ?1",
+             estimated_completion = ?12, failure_reason = ?13 \
+             WHERE id = ?1 AND status IN ('ASSIGNED', 'IN_PROGRESS')",
             params![
                 mission.id,
                 mission.fleet_id,
@@ -514,7 +515,21 @@ fn update_mission(conn: &Connection, mission: &Mission) -> Result<()> {
         )
         .map_err(|e| mission_write_error(e, mission))?;
     if changed == 0 {
-        return Err(Error::not_found("mission", &mission.id));
+        // Ended already (a terminal status never changes), or unknown.
+        let stored: Option<String> = query_opt(
+            conn,
+            "SELECT status FROM missions WHERE id = ?1",
+            params![mission.id],
+            |row| row.get(0),
+        )?;
+        return Err(match stored {
+            Some(from) => Error::InvalidTransition {
+                entity: "mission",
+                from,
+                to: mission.status.as_str().to_owned(),
+            },
+            None => Error::not_found("mission", &mission.id),
+        });
     }
     Ok(())
 }
