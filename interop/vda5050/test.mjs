@@ -169,6 +169,38 @@ async function latest() {
 
 const START = { x: 3, y: 4 };
 let agv;
+
+// What a site configures for its vehicles: the factsheet the library publishes when asked
+// (its virtual AGV leaves it empty). The actions are those the library's AGV executes.
+const FACTSHEET = {
+  typeSpecification: {
+    seriesName: "vda-5050-lib virtual AGV", agvKinematic: "DIFF", agvClass: "CARRIER", maxLoadMass: 200,
+    localizationTypes: ["NATURAL"], navigationTypes: ["AUTONOMOUS"],
+  },
+  physicalParameters: {
+    speedMin: 0, speedMax: 2, accelerationMax: 1, decelerationMax: 1, heightMax: 1, width: 1, length: 1.5,
+  },
+  protocolLimits: { maxStringLens: {}, maxArrayLens: { "order.nodes": 50 }, timing: { minOrderInterval: 1, minStateInterval: 0.1 } },
+  protocolFeatures: {
+    optionalParameters: [],
+    agvActions: [
+      ["startPause", ["INSTANT"]], ["stopPause", ["INSTANT"]], ["cancelOrder", ["INSTANT"]],
+      ["startCharging", ["INSTANT", "NODE"]], ["stopCharging", ["INSTANT", "NODE"]],
+      ["pick", ["NODE"]], ["drop", ["NODE"]], ["factsheetRequest", ["INSTANT"]],
+    ].map(([actionType, actionScopes]) => ({ actionType, actionScopes })),
+  },
+  agvGeometry: {},
+  loadSpecification: { loadSets: [{ setName: "default", loadType: "EPAL" }] },
+};
+
+/** The library's virtual AGV, with the site's factsheet instead of its empty one. */
+class ConfiguredAgvAdapter extends VirtualAgvAdapter {
+  attach(context) {
+    super.attach(context);
+    // Same tick as the attach: no factsheetRequest can be handled before it is set.
+    this.controller.updateFactsheet(FACTSHEET);
+  }
+}
 const libErrors = [];
 const originalConsoleError = console.error;
 
@@ -193,7 +225,7 @@ before(async () => {
   agv = new AgvController(
     { manufacturer: MANUFACTURER, serialNumber: SERIAL },
     { interfaceName: INTERFACE, transport: { brokerUrl: MQTT_URL }, vdaVersion: VDA_VERSION },
-    { agvAdapterType: VirtualAgvAdapter, publishStateInterval: 1000, publishVisualizationInterval: 250 },
+    { agvAdapterType: ConfiguredAgvAdapter, publishStateInterval: 1000, publishVisualizationInterval: 250 },
     {
       initialPosition: { mapId: MAP_ID, x: START.x, y: START.y, theta: 0, lastNodeId: "start" },
       timeLapse: TIME_LAPSE,
@@ -236,6 +268,24 @@ test("(a) its 2.0 state is ingested: latest telemetry over REST", async () => {
     `reading at ${reading.latitude},${reading.longitude}, expected ~${here.latitude},${here.longitude}`);
   const state = lastState();
   assert.equal(state.version, VDA_VERSION, "the library announces 2.0.0");
+});
+
+test("(d) its factsheet is requested and read: capabilities over REST", async () => {
+  const caps = await eventually("the vehicle's capabilities", async () => {
+    const { status, body } = await api("GET", `/vehicles/${SERIAL}/capabilities`);
+    return status === 200 ? body : undefined;
+  });
+  assert.equal(caps.source, "VDA 5050 2.0.0 factsheet");
+  assert.equal(caps.series_name, "vda-5050-lib virtual AGV");
+  assert.equal(caps.max_speed_mps, 2);
+  assert.equal(caps.max_load_kg, 200);
+  assert.equal(caps.max_order_nodes, 50);
+  assert.deepEqual(caps.load_types, ["EPAL"]);
+  assert.deepEqual(caps.actions.map((a) => a.action_type),
+    FACTSHEET.protocolFeatures.agvActions.map((a) => a.actionType));
+  const request = messagesOn("instantActions").find((m) => m.actions[0]?.actionType === "factsheetRequest");
+  assert.ok(request, "VehicleOps sent a factsheetRequest");
+  assert.equal(request.version, VDA_VERSION);
 });
 
 test("(b) STOP → startPause, EXECUTED; the vehicle reports paused", async () => {

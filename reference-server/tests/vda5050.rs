@@ -115,6 +115,28 @@ mod over_mqtt {
             assert_eq!(longitude > -74.0721, east_m > 0.0, "{latest}");
         }
 
+        // The simulated AGVs answer the sink's factsheetRequest: their capabilities are
+        // served; an unknown vehicle's are 404.
+        let caps = eventually("AGV-2's capabilities", || async {
+            let (st, b) = s.get("/api/v1/vehicles/AGV-2/capabilities", &admin).await;
+            (st == StatusCode::OK).then_some(b)
+        })
+        .await;
+        assert_eq!(caps["vehicle_id"], "AGV-2");
+        assert_eq!(caps["source"], "VDA 5050 2.1.0 factsheet");
+        let actions: Vec<&str> = caps["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["action_type"].as_str().unwrap())
+            .collect();
+        assert!(
+            actions.contains(&"startPause") && actions.contains(&"startCharging"),
+            "{caps}"
+        );
+        let (st, b) = s.get("/api/v1/vehicles/AGV-404/capabilities", &admin).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{b}");
+
         let (st, b) = s
             .post(
                 "/api/v1/commands/AGV-2",

@@ -180,6 +180,12 @@ pub trait CommandSink: Send + Sync {
 
     /// Waits for the next acknowledgement from any vehicle; `None` once the sink is closed.
     async fn next_ack(&self) -> Option<CommandAck>;
+
+    /// What the vehicle told this transport it can do (a VDA 5050 factsheet), once it has;
+    /// `None` until then and for transports whose vehicles describe nothing.
+    fn capabilities(&self, _vehicle_id: &str) -> Option<VehicleCapabilities> {
+        None
+    }
 }
 
 /// Carries missions to vehicles in the transport's own form: what a

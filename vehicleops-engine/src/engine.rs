@@ -12,12 +12,12 @@ use vehicleops_core::inproc::InProcessTelemetrySource;
 use vehicleops_core::missions::{CommandMissionLink, MissionServiceConfig, MissionServiceTask};
 use vehicleops_core::pipeline::{PipelineStats, ReadingObserver};
 use vehicleops_core::{
-    Alert, AlertFilter, AlertRule, Command, CommandCenter, CommandKind, CommandParams,
+    Alert, AlertFilter, AlertRule, Command, CommandCenter, CommandKind, CommandParams, CommandSink,
     DeadLetterSink, Error, Fleet, FleetPerformanceReport, FleetStore, FleetSummary, HistoryQuery,
     LiveHub, LiveUpdate, Metric, Mission, MissionFilter, MissionLink, MissionRequest,
     MissionService, Page, PipelineBuilder, PipelineHandle, ReadingPublisher, Result, SeriesPoint,
     Simulator, SimulatorConfig, StatsSnapshot, StoreStatus, Subscription, Telemetry, TimeRange,
-    Vehicle, VehicleMetricsSummary, default_rules,
+    Vehicle, VehicleCapabilities, VehicleMetricsSummary, default_rules,
 };
 
 use crate::settings::EngineSettings;
@@ -82,6 +82,8 @@ struct Running {
     stats: Arc<PipelineStats>,
     commands: Arc<CommandCenter>,
     missions: Arc<MissionService>,
+    /// The transport's command sink, for what it learnt of the vehicles.
+    sink: Arc<dyn CommandSink>,
     simulators: Vec<SimulatorRun>,
     on_stop: Vec<Box<dyn FnOnce() + Send>>,
     // Background tasks, aborted when dropped.
@@ -308,6 +310,7 @@ impl Engine {
             pipeline: Some(pipeline),
             commands,
             missions,
+            sink: transport.sink.clone(),
             simulators: Vec::new(),
             on_stop: transport.on_stop,
             _tasks: (commands_task, missions_task),
@@ -573,6 +576,12 @@ impl Engine {
     /// The newest stored reading of a vehicle.
     pub async fn latest(&self, vehicle_id: &str) -> Result<Option<Telemetry>> {
         self.shared.store.latest(vehicle_id).await
+    }
+
+    /// What the vehicle told the transport it can do (a VDA 5050 factsheet), once it has;
+    /// `None` until then, and on transports whose vehicles describe nothing.
+    pub fn vehicle_capabilities(&self, vehicle_id: &str) -> Result<Option<VehicleCapabilities>> {
+        self.with_running(|r| r.sink.capabilities(vehicle_id))
     }
 
     /// The newest stored reading of every vehicle of a fleet, by vehicle id.

@@ -389,9 +389,16 @@ async fn missions_go_as_orders_whose_horizon_is_released_and_cancel_sends_cancel
     let cancelled = engine.cancel_mission(&far.id, "op-2").await.unwrap();
     assert_eq!(cancelled.status, MissionStatus::Cancelled);
     let cancel_id = format!("{}-cancel", far.id);
+    // (Besides the factsheetRequest the sink sent when the vehicle came online.)
     let actions = eventually("instantActions cancelOrder", || async {
         wire.lock().unwrap().iter().find_map(|w| match w {
-            Wire::InstantActions(a) => Some(a.clone()),
+            Wire::InstantActions(a)
+                if a.actions
+                    .iter()
+                    .all(|a| a.action_type != "factsheetRequest") =>
+            {
+                Some(a.clone())
+            }
             _ => None,
         })
     })

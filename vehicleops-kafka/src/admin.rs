@@ -236,9 +236,32 @@ pub async fn ensure_topics(
         }
     }
 
-    // Wait (briefly) until topics created by someone else show up in the metadata.
-    for _ in 0..20 {
-        if raced.iter().all(|n| existing.contains_key(n)) {
+    // Wait until every topic shows in the metadata with its partitions: a topic the
+    // controller created is not yet known to the broker a client produces to, and a busy
+    // cluster can take seconds to get there (producing meanwhile fails with
+    // UnknownTopicOrPartition). Topics someone else created are compared below, so they must
+    // show up; ours exist either way and are only waited for, up to `timeout`.
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let absent: Vec<&str> = specs
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|n| !existing.contains_key(*n))
+            .collect();
+        if absent.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            if let Some(name) = absent.iter().find(|n| raced.iter().any(|r| r == *n)) {
+                return Err(Error::backend_msg(
+                    "kafka",
+                    format!(
+                        "topic `{name}` exists but its partitions did not show in the cluster \
+                         metadata within {timeout:?}"
+                    ),
+                ));
+            }
+            warn!(topics = ?absent, ?timeout, "created topics not yet in the cluster metadata");
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -1,7 +1,8 @@
 //! A simulated VDA 5050 AGV: connects to the broker with a CONNECTIONBROKEN last will, reports
 //! `connection`, `state` and `visualization`, drives orders node by node at a constant speed
-//! in the map frame and executes instant actions (`startPause`, `stopPause`, `cancelOrder`;
-//! `startCharging` and `stopCharging` also on nodes). Anything else fails with a
+//! in the map frame and executes instant actions (`startPause`, `stopPause`, `cancelOrder`,
+//! `factsheetRequest`; `startCharging` and `stopCharging` also on nodes) — those of
+//! [`SimAgvConfig::actions`], which its `factsheet` lists. Anything else fails with a
 //! FAILED action state. Orders and instant actions that fail the schema are reported as
 //! WARNING errors, as a real vehicle would.
 //!
@@ -24,6 +25,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::warn;
 
+use crate::factsheet::FACTSHEET_REQUEST;
 use crate::messages::*;
 use crate::mqtt::{self, Incoming, MqttEndpoint};
 use crate::schema::SchemaValidator;
@@ -49,6 +51,10 @@ pub struct SimAgvConfig {
     pub battery_pct: f64,
     /// The VDA 5050 version it speaks (and accepts messages in).
     pub protocol_version: ProtocolVersion,
+    /// The actions it executes and lists in its factsheet (by default every one it knows,
+    /// [`SimAgvConfig::ALL_ACTIONS`]); others fail as unsupported. Without
+    /// `factsheetRequest` it never publishes a factsheet.
+    pub actions: Vec<String>,
 }
 
 impl SimAgvConfig {
@@ -66,7 +72,34 @@ impl SimAgvConfig {
             tick: Duration::from_millis(200),
             battery_pct: 90.0,
             protocol_version: ProtocolVersion::default(),
+            actions: Self::ALL_ACTIONS.iter().map(|a| (*a).to_owned()).collect(),
         }
+    }
+
+    /// Every action the simulated vehicle knows.
+    pub const ALL_ACTIONS: [&str; 6] = [
+        "startPause",
+        "stopPause",
+        "cancelOrder",
+        "startCharging",
+        "stopCharging",
+        FACTSHEET_REQUEST,
+    ];
+
+    /// Its factsheet (without header): [`Self::actions`] with their scopes.
+    fn factsheet(&self) -> serde_json::Value {
+        let scopes = |action: &str| -> &'static [&'static str] {
+            match action {
+                "startCharging" | "stopCharging" => &["INSTANT", "NODE"],
+                _ => &["INSTANT"],
+            }
+        };
+        let actions: Vec<(&str, &[&str])> = self
+            .actions
+            .iter()
+            .map(|a| (a.as_str(), scopes(a)))
+            .collect();
+        crate::factsheet::document("vehicleops-sim", self.speed_mps, &actions)
     }
 }
 
@@ -77,6 +110,10 @@ struct Vehicle {
     nodes: Vec<Node>,
     edges: Vec<Edge>,
     header_ids: [u64; 6],
+    /// [`SimAgvConfig::actions`].
+    actions: Vec<String>,
+    /// A `factsheetRequest` was run: the factsheet goes out with the next publication.
+    factsheet_requested: bool,
 }
 
 impl Vehicle {
@@ -123,6 +160,8 @@ impl Vehicle {
             nodes: Vec::new(),
             edges: Vec::new(),
             header_ids: [0; 6],
+            actions: config.actions.clone(),
+            factsheet_requested: false,
         }
     }
 
@@ -177,35 +216,45 @@ impl Vehicle {
 
     /// Runs an action at once (instant actions, and node actions on arrival).
     fn execute(&mut self, action: &Action) {
-        let ok = match action.action_type.as_str() {
-            "startPause" => {
-                self.state.paused = Some(true);
-                true
-            }
-            "stopPause" => {
-                self.state.paused = Some(false);
-                true
-            }
-            "cancelOrder" => {
-                for node in std::mem::take(&mut self.nodes) {
-                    for a in &node.actions {
-                        self.set_action(a, ActionStatus::Failed, Some("order cancelled".into()));
-                    }
+        let known = self.actions.contains(&action.action_type);
+        let ok = known
+            && match action.action_type.as_str() {
+                "startPause" => {
+                    self.state.paused = Some(true);
+                    true
                 }
-                self.edges.clear();
-                self.sync_route();
-                true
-            }
-            "startCharging" => {
-                self.state.battery_state.charging = true;
-                true
-            }
-            "stopCharging" => {
-                self.state.battery_state.charging = false;
-                true
-            }
-            _ => false,
-        };
+                "stopPause" => {
+                    self.state.paused = Some(false);
+                    true
+                }
+                "cancelOrder" => {
+                    for node in std::mem::take(&mut self.nodes) {
+                        for a in &node.actions {
+                            self.set_action(
+                                a,
+                                ActionStatus::Failed,
+                                Some("order cancelled".into()),
+                            );
+                        }
+                    }
+                    self.edges.clear();
+                    self.sync_route();
+                    true
+                }
+                "startCharging" => {
+                    self.state.battery_state.charging = true;
+                    true
+                }
+                "stopCharging" => {
+                    self.state.battery_state.charging = false;
+                    true
+                }
+                FACTSHEET_REQUEST => {
+                    self.factsheet_requested = true;
+                    true
+                }
+                _ => false,
+            };
         if ok {
             self.set_action(action, ActionStatus::Finished, None);
         } else {
@@ -355,6 +404,8 @@ pub struct AgvCounters {
     pub visualizations: AtomicU64,
     /// Messages it refused to publish because they failed the schema (a bug if not 0).
     pub schema_failures: AtomicU64,
+    /// Factsheets published (one per `factsheetRequest`).
+    pub factsheets: AtomicU64,
 }
 
 /// A running simulated AGV. Dropping it is like [`SimulatedAgv::kill`].
@@ -512,7 +563,13 @@ async fn publish<T: Serialize>(
     message: &T,
     retain: bool,
 ) -> bool {
-    let payload = match validator.to_checked_json(kind, message) {
+    // No 2.0 factsheet schema is shipped: such a factsheet goes out unchecked.
+    let checked = if validator.covers(kind) {
+        validator.to_checked_json(kind, message)
+    } else {
+        Ok(serde_json::to_vec(message).expect("messages serialize"))
+    };
+    let payload = match checked {
         Ok(p) => p,
         Err(e) => {
             counters.schema_failures.fetch_add(1, Ordering::Relaxed);
@@ -564,8 +621,25 @@ async fn run(
     loop {
         tokio::select! {
             Some(message) = inbox.recv() => {
-                let mut v = vehicle.lock().expect("vehicle lock");
-                receive(&mut v, &validator, &config, message);
+                let factsheet = {
+                    let mut v = vehicle.lock().expect("vehicle lock");
+                    receive(&mut v, &validator, &config, message);
+                    std::mem::take(&mut v.factsheet_requested).then(|| {
+                        let mut sheet = config.factsheet();
+                        let header = serde_json::to_value(v.header(&config, MessageKind::Factsheet))
+                            .expect("a header serializes");
+                        if let (Some(sheet), Some(header)) = (sheet.as_object_mut(), header.as_object()) {
+                            sheet.extend(header.clone());
+                        }
+                        sheet
+                    })
+                };
+                if let Some(sheet) = factsheet {
+                    // Retained, as vehicles publish it: a master control that starts later reads it.
+                    if publish(&client, &config, &validator, &counters, MessageKind::Factsheet, &sheet, true).await {
+                        counters.factsheets.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
             }
             now = ticker.tick() => {
                 // At most two ticks' worth: a stalled runtime must not make the vehicle jump.

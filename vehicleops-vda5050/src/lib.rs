@@ -47,6 +47,7 @@
 //! ```
 
 pub mod agv;
+pub mod factsheet;
 pub mod georef;
 pub mod messages;
 pub mod mqtt;

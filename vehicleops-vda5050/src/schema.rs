@@ -123,6 +123,11 @@ impl SchemaValidator {
     }
 
     /// Checks a parsed message.
+    /// Whether a schema for `kind` is shipped in this version's set (2.0.0 has no factsheet).
+    pub fn covers(&self, kind: MessageKind) -> bool {
+        self.validators.contains_key(&kind)
+    }
+
     pub fn validate(
         &self,
         kind: MessageKind,

@@ -52,12 +52,13 @@ use rumqttc::{AsyncClient, QoS};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 use vehicleops_core::{
     Command, CommandAck, CommandKind, CommandSink, CommandStatus, DispatchReceipt, Error, Mission,
-    MissionLink, Result,
+    MissionLink, Result, VehicleCapabilities,
 };
 
+use crate::factsheet::FACTSHEET_REQUEST;
 use crate::georef::SiteGeoreference;
 use crate::messages::{Action, ActionStatus, BlockingType, Header, InstantActions, Order, State};
 use crate::mqtt::{self, Incoming, MqttEndpoint};
@@ -116,7 +117,15 @@ pub struct SinkCounters {
     /// `state` messages ignored because they came from a vehicle not known yet while
     /// [`MAX_TRACKED_VEHICLES`] vehicles were already tracked.
     pub vehicles_refused: AtomicU64,
+    /// `factsheetRequest`s sent and factsheets read.
+    pub factsheet_requests: AtomicU64,
+    pub factsheets: AtomicU64,
 }
+
+/// How often a vehicle that has not answered is asked for its factsheet again, and how many
+/// times in all (until it reconnects): a vehicle without factsheets is not asked forever.
+const FACTSHEET_RETRY: Duration = Duration::from_secs(30);
+const FACTSHEET_ATTEMPTS: u32 = 3;
 
 /// Most vehicles the sink keeps a `state` (and a first-contact pin) of; the `state` of one
 /// more is ignored (counted in [`SinkCounters::vehicles_refused`]), so serial numbers
@@ -133,9 +142,12 @@ fn refuses_new(shared: &Shared, serial: &str, max: usize) -> bool {
 enum Tracking {
     /// By an action's state; `order` is the order (id, update id) that carries the action,
     /// whose rejection fails the command too.
+    /// `message` is the headerId of the instantActions message that carries it: a vehicle
+    /// that rejects the whole message may reference only that.
     Action {
         action_id: String,
         order: Option<(String, u64)>,
+        message: Option<u64>,
     },
     Order {
         order_id: String,
@@ -177,6 +189,11 @@ struct VehicleTrack {
     order: Option<Order>,
     /// A `state` has shown `order`'s id since it was sent: it reached the vehicle.
     order_shown: bool,
+    /// What its latest factsheet says it can do.
+    capabilities: Option<VehicleCapabilities>,
+    /// `factsheetRequest`s sent since it last came online, and when the last one went out.
+    factsheet_requests: u32,
+    factsheet_requested_at: Option<Instant>,
     /// The `version` of its latest admitted `connection` or `state` header.
     announced: Option<String>,
 }
@@ -228,6 +245,7 @@ impl Vda5050CommandSink {
             vec![
                 config.scheme.all_vehicles(MessageKind::State),
                 config.scheme.all_vehicles(MessageKind::Connection),
+                config.scheme.all_vehicles(MessageKind::Factsheet),
             ],
             None,
             1024,
@@ -236,6 +254,7 @@ impl Vda5050CommandSink {
         let (ack_tx, ack_rx) = mpsc::channel(1024);
         let tracker = tokio::spawn(track(
             conn.inbox,
+            conn.client.clone(),
             config.scheme.clone(),
             shared.clone(),
             identity.clone(),
@@ -278,21 +297,7 @@ impl Vda5050CommandSink {
     }
 
     fn header(&self, shared: &mut Shared, vehicle_id: &str, kind: MessageKind) -> Result<Header> {
-        let version = self.identity.version(shared, vehicle_id)?;
-        let manufacturer = self.identity.manufacturer(shared, vehicle_id);
-        let id = shared
-            .header_ids
-            .entry((vehicle_id.to_owned(), kind))
-            .or_insert(0);
-        let header_id = *id;
-        *id += 1;
-        Ok(Header {
-            header_id,
-            timestamp: Utc::now(),
-            version: version.as_str().to_owned(),
-            manufacturer,
-            serial_number: vehicle_id.to_owned(),
-        })
+        next_header(&self.identity, shared, vehicle_id, kind)
     }
 
     async fn publish<T: Serialize>(
@@ -301,20 +306,47 @@ impl Vda5050CommandSink {
         kind: MessageKind,
         message: &T,
     ) -> Result<String> {
-        let version = ProtocolVersion::parse(&header.version)
-            .map_err(|e| Error::validation("vda5050", e.to_string()))?;
-        let payload = SchemaValidator::for_version(version)
-            .to_checked_json(kind, message)
-            .map_err(|e| Error::validation("vda5050", e.to_string()))?;
-        let topic = self
-            .config
-            .scheme
-            .topic(&header.manufacturer, &header.serial_number, kind);
+        let (topic, payload) = encode(&self.config.scheme, header, kind, message)?;
         self.client
             .publish(topic.as_str(), QoS::AtLeastOnce, false, payload)
             .await
             .map_err(|e| Error::backend("mqtt", e))?;
         Ok(format!("{topic}#{}", header.header_id))
+    }
+
+    /// What the vehicle's latest factsheet says it can do; `None` until one was read.
+    pub fn capabilities_of(&self, vehicle_id: &str) -> Option<VehicleCapabilities> {
+        let shared = self.shared.lock().expect("sink lock");
+        shared.vehicles.get(vehicle_id)?.capabilities.clone()
+    }
+
+    /// `Err` (naming the vehicle, the action and what its factsheet lists) when the vehicle's
+    /// factsheet leaves out `action_type` used as `scope`; `Ok` when it lists it or no
+    /// factsheet is known.
+    fn check_action(&self, vehicle_id: &str, action_type: &str, scope: &str) -> Result<()> {
+        match self.capabilities_of(vehicle_id) {
+            Some(caps) => caps
+                .check_action(action_type, scope)
+                .map_err(|reason| Error::validation("command", reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// `Err` when an order of `nodes` nodes is longer than the vehicle's factsheet allows.
+    fn check_order_length(&self, vehicle_id: &str, nodes: usize) -> Result<()> {
+        let limit = self
+            .capabilities_of(vehicle_id)
+            .and_then(|c| c.max_order_nodes);
+        match limit {
+            Some(max) if nodes as u64 > max => Err(Error::validation(
+                "waypoints",
+                format!(
+                    "vehicle {vehicle_id} takes orders of at most {max} nodes (its factsheet); \
+                     this route needs {nodes}"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     async fn instant_action(&self, vehicle_id: &str, action: Action) -> Result<String> {
@@ -327,6 +359,7 @@ impl Vda5050CommandSink {
                 tracking: Tracking::Action {
                     action_id: action.action_id.clone(),
                     order: None,
+                    message: Some(header.header_id),
                 },
                 delivered: false,
                 sent_at: Instant::now(),
@@ -462,6 +495,7 @@ impl Vda5050CommandSink {
     /// [`Self::release`]). Track it with [`Self::order_progress`].
     pub async fn assign_mission(&self, mission: &Mission, released: usize) -> Result<Order> {
         let points = self.waypoints_to_route("waypoints", &mission.waypoints, &mission.id)?;
+        self.check_order_length(&mission.vehicle_id, points.len() + 1)?;
         self.send_route(
             &mission.vehicle_id,
             &mission.id,
@@ -579,6 +613,7 @@ impl CommandSink for Vda5050CommandSink {
                     StopMode::Pause => "startPause",
                     StopMode::CancelOrder => "cancelOrder",
                 };
+                self.check_action(&command.vehicle_id, action_type, "INSTANT")?;
                 self.instant_action(
                     &command.vehicle_id,
                     Action::new(action_type, id.clone(), BlockingType::Hard),
@@ -586,6 +621,7 @@ impl CommandSink for Vda5050CommandSink {
                 .await?
             }
             CommandKind::Resume => {
+                self.check_action(&command.vehicle_id, "stopPause", "INSTANT")?;
                 self.instant_action(
                     &command.vehicle_id,
                     Action::new("stopPause", id.clone(), BlockingType::Hard),
@@ -596,12 +632,15 @@ impl CommandSink for Vda5050CommandSink {
                 let points =
                     self.waypoints_to_route("params.waypoints", &command.params.waypoints, &id)?;
                 let n = points.len();
+                // The node where the vehicle is (or its last base node) comes first.
+                self.check_order_length(&command.vehicle_id, n + 1)?;
                 let order = self
                     .send_route(&command.vehicle_id, &id, points, n, Vec::new(), Some(&id))
                     .await?;
                 format!("order {}#{}", order.order_id, order.order_update_id)
             }
             CommandKind::ReturnToBase => {
+                self.check_action(&command.vehicle_id, "startCharging", "NODE")?;
                 let charge = Action::new("startCharging", id.clone(), BlockingType::Hard);
                 let order = self
                     .send_route(
@@ -623,6 +662,7 @@ impl CommandSink for Vda5050CommandSink {
                         tracking: Tracking::Action {
                             action_id: id.clone(),
                             order: Some((order.order_id.clone(), order.order_update_id)),
+                            message: None,
                         },
                         delivered: false,
                         sent_at: Instant::now(),
@@ -639,6 +679,10 @@ impl CommandSink for Vda5050CommandSink {
 
     async fn next_ack(&self) -> Option<CommandAck> {
         self.acks.lock().await.recv().await
+    }
+
+    fn capabilities(&self, vehicle_id: &str) -> Option<VehicleCapabilities> {
+        self.capabilities_of(vehicle_id)
     }
 }
 
@@ -702,6 +746,7 @@ impl MissionLink for Vda5050CommandSink {
             debug!(mission_id = %mission.id, "the vehicle does not run the mission's order; nothing to cancel");
             return Ok(());
         }
+        self.check_action(&mission.vehicle_id, "cancelOrder", "INSTANT")?;
         let action = Action::new(
             "cancelOrder",
             format!("{}-cancel", mission.id),
@@ -845,14 +890,59 @@ impl Identity {
     }
 }
 
-/// What a received `state` or `connection` is, once checked against the schemas of the
-/// version its header announces.
+/// The header of the next message of `kind` to a vehicle: its version, its pinned
+/// manufacturer and the next headerId of that topic.
+fn next_header(
+    identity: &Identity,
+    shared: &mut Shared,
+    vehicle_id: &str,
+    kind: MessageKind,
+) -> Result<Header> {
+    let version = identity.version(shared, vehicle_id)?;
+    let manufacturer = identity.manufacturer(shared, vehicle_id);
+    let id = shared
+        .header_ids
+        .entry((vehicle_id.to_owned(), kind))
+        .or_insert(0);
+    let header_id = *id;
+    *id += 1;
+    Ok(Header {
+        header_id,
+        timestamp: Utc::now(),
+        version: version.as_str().to_owned(),
+        manufacturer,
+        serial_number: vehicle_id.to_owned(),
+    })
+}
+
+/// The topic and the schema-checked JSON of a message with `header`.
+fn encode<T: Serialize>(
+    scheme: &TopicScheme,
+    header: &Header,
+    kind: MessageKind,
+    message: &T,
+) -> Result<(String, Vec<u8>)> {
+    let version = ProtocolVersion::parse(&header.version)
+        .map_err(|e| Error::validation("vda5050", e.to_string()))?;
+    let payload = SchemaValidator::for_version(version)
+        .to_checked_json(kind, message)
+        .map_err(|e| Error::validation("vda5050", e.to_string()))?;
+    let topic = scheme.topic(&header.manufacturer, &header.serial_number, kind);
+    Ok((topic, payload))
+}
+
+/// What a received `state`, `connection` or `factsheet` is, once checked against the schemas
+/// of the version its header announces.
 struct Received {
     header: Header,
     /// `Err` when the version is not supported (only the header was read then).
     version: std::result::Result<ProtocolVersion, String>,
     /// For a `state` in a supported version.
     state: Option<State>,
+    /// A `connection` saying ONLINE.
+    online: bool,
+    /// For a `factsheet` in a supported version: what it says the vehicle can do.
+    capabilities: Option<std::result::Result<VehicleCapabilities, String>>,
 }
 
 fn receive(kind: MessageKind, payload: &[u8]) -> std::result::Result<Received, String> {
@@ -861,19 +951,37 @@ fn receive(kind: MessageKind, payload: &[u8]) -> std::result::Result<Received, S
         .map_err(|e| format!("no valid VDA 5050 header: {e}"))?;
     let version = ProtocolVersion::parse(&header.version).map_err(|e| e.to_string());
     let mut state = None;
+    let mut capabilities = None;
+    let online = kind == MessageKind::Connection
+        && json.get("connectionState").and_then(|s| s.as_str()) == Some("ONLINE");
     if let Ok(v) = version {
         crate::version::relax_received(&mut json, kind, v);
-        SchemaValidator::for_version(v)
-            .validate(kind, &json)
-            .map_err(|e| e.to_string())?;
-        if kind == MessageKind::State {
-            state = Some(serde_json::from_value(json).map_err(|e| e.to_string())?);
+        let schemas = SchemaValidator::for_version(v);
+        // No 2.0 factsheet schema is shipped: such a factsheet is read as far as it goes.
+        if schemas.covers(kind) {
+            schemas.validate(kind, &json).map_err(|e| e.to_string())?;
+        }
+        match kind {
+            MessageKind::State => {
+                state = Some(serde_json::from_value(json).map_err(|e| e.to_string())?);
+            }
+            MessageKind::Factsheet => {
+                capabilities = Some(crate::factsheet::capabilities(
+                    &header.serial_number,
+                    v,
+                    &json,
+                    Utc::now(),
+                ));
+            }
+            _ => {}
         }
     }
     Ok(Received {
         header,
         version,
         state,
+        online,
+        capabilities,
     })
 }
 
@@ -883,6 +991,7 @@ fn receive(kind: MessageKind, payload: &[u8]) -> std::result::Result<Received, S
 /// unsupported version only teach the vehicle's version (and count as rejected).
 async fn track(
     mut inbox: mpsc::Receiver<Incoming>,
+    client: AsyncClient,
     scheme: TopicScheme,
     shared: std::sync::Arc<SyncMutex<Shared>>,
     identity: std::sync::Arc<Identity>,
@@ -925,6 +1034,30 @@ async fn track(
                 counters.rejected.fetch_add(1, Ordering::Relaxed);
                 warn!(topic = %message.topic, %reason, "VDA 5050 message in an unsupported version: nothing will be sent to the vehicle");
                 continue;
+            }
+            let serial = &address.serial_number;
+            match received.capabilities {
+                Some(Ok(capabilities)) => {
+                    counters.factsheets.fetch_add(1, Ordering::Relaxed);
+                    info!(vehicle_id = %serial, actions = ?capabilities.actions.as_ref().map(|a| a.len()),
+                          "VDA 5050 factsheet read");
+                    shared
+                        .vehicles
+                        .entry(serial.clone())
+                        .or_default()
+                        .capabilities = Some(capabilities);
+                    continue;
+                }
+                Some(Err(reason)) => {
+                    counters.rejected.fetch_add(1, Ordering::Relaxed);
+                    warn!(topic = %message.topic, %reason, "VDA 5050 factsheet not readable");
+                    continue;
+                }
+                None => {}
+            }
+            let request = factsheet_request(&identity, &mut shared, serial, received.online);
+            if let Some(request) = request {
+                send_untracked(&client, &scheme, &counters, request);
             }
             let Some(state) = received.state else {
                 continue;
@@ -972,6 +1105,73 @@ async fn track(
                 return;
             }
         }
+    }
+}
+
+/// The `factsheetRequest` to send to a vehicle just heard from, if one is due: it has no
+/// factsheet here, or has just come (back) online (it may have changed), and was asked fewer
+/// than [`FACTSHEET_ATTEMPTS`] times, the last one [`FACTSHEET_RETRY`] ago or more.
+fn factsheet_request(
+    identity: &Identity,
+    shared: &mut Shared,
+    vehicle_id: &str,
+    online: bool,
+) -> Option<InstantActions> {
+    let track = shared.vehicles.entry(vehicle_id.to_owned()).or_default();
+    if online {
+        track.factsheet_requests = 0;
+        track.factsheet_requested_at = None;
+    } else if track.capabilities.is_some() {
+        return None;
+    }
+    let due = track.factsheet_requests < FACTSHEET_ATTEMPTS
+        && track
+            .factsheet_requested_at
+            .is_none_or(|at| at.elapsed() >= FACTSHEET_RETRY);
+    if !due {
+        return None;
+    }
+    track.factsheet_requests += 1;
+    track.factsheet_requested_at = Some(Instant::now());
+    let attempt = track.factsheet_requests;
+    let header = next_header(identity, shared, vehicle_id, MessageKind::InstantActions).ok()?;
+    let action_id = format!("factsheet-{}-{}", header.header_id, attempt);
+    Some(InstantActions {
+        header,
+        actions: vec![Action::new(
+            FACTSHEET_REQUEST,
+            action_id,
+            BlockingType::None,
+        )],
+    })
+}
+
+/// Publishes a message no command tracks without waiting: called from the task that reads
+/// the inbox the MQTT event loop fills, it must not wait for that loop.
+fn send_untracked(
+    client: &AsyncClient,
+    scheme: &TopicScheme,
+    counters: &SinkCounters,
+    message: InstantActions,
+) {
+    let sent = encode(
+        scheme,
+        &message.header,
+        MessageKind::InstantActions,
+        &message,
+    )
+    .and_then(|(topic, payload)| {
+        client
+            .try_publish(topic, QoS::AtLeastOnce, false, payload)
+            .map_err(|e| Error::backend("mqtt", e))
+    });
+    match sent {
+        Ok(()) => {
+            counters.factsheet_requests.fetch_add(1, Ordering::Relaxed);
+            debug!(vehicle_id = %message.header.serial_number, "factsheet requested");
+        }
+        Err(e) => warn!(vehicle_id = %message.header.serial_number, error = %e,
+                        "factsheet request not sent; asking again later"),
     }
 }
 
@@ -1112,6 +1312,25 @@ fn action_error(state: &State, action_id: &str) -> Option<String> {
     ))
 }
 
+/// `"errorType: errorDescription"` of an error the vehicle reports about the instantActions
+/// message with this headerId (it references `headerId`, and `topic` `instantActions` if it
+/// names a topic), e.g. one rejecting a message it could not parse.
+fn instant_actions_error(state: &State, header_id: u64) -> Option<String> {
+    let e = state.errors.iter().find(|e| {
+        let refs = &e.error_references;
+        refs.iter()
+            .any(|r| r.reference_key == "headerId" && r.reference_value == header_id.to_string())
+            && refs
+                .iter()
+                .all(|r| r.reference_key != "topic" || r.reference_value == "instantActions")
+    })?;
+    Some(format!(
+        "{}: {}",
+        e.error_type,
+        e.error_description.clone().unwrap_or_default()
+    ))
+}
+
 /// The acknowledgement `state` implies for a tracked command, if any new one.
 fn assess(t: &Tracked, state: &State) -> Option<(CommandStatus, Option<String>)> {
     let delivered = |t: &Tracked| {
@@ -1122,11 +1341,16 @@ fn assess(t: &Tracked, state: &State) -> Option<(CommandStatus, Option<String>)>
         }
     };
     match &t.tracking {
-        Tracking::Action { action_id, order } => {
+        Tracking::Action {
+            action_id,
+            order,
+            message,
+        } => {
             if let Some(reason) = order
                 .as_ref()
                 .and_then(|(id, update)| order_error(state, id, *update))
                 .or_else(|| action_error(state, action_id))
+                .or_else(|| message.and_then(|id| instant_actions_error(state, id)))
             {
                 return Some((CommandStatus::Failed, Some(reason)));
             }
@@ -1322,6 +1546,7 @@ mod tests {
         let action = || Tracking::Action {
             action_id: "cmd-1".into(),
             order: None,
+            message: Some(7),
         };
         for waiting in [
             ActionStatus::Waiting,
@@ -1357,6 +1582,43 @@ mod tests {
             None,
             "not seen yet"
         );
+        // A vehicle that rejects the whole message names only its headerId (here with the
+        // topic): the command fails at once with its reason. Another topic's headerId 7, or
+        // another headerId, is not ours.
+        let rejecting = |header_id: &str, topic: &str| {
+            let mut s = sample_state("AGV-1");
+            s.errors.push(VehicleError {
+                error_type: "validationError".into(),
+                error_references: vec![
+                    ErrorReference {
+                        reference_key: "headerId".into(),
+                        reference_value: header_id.into(),
+                    },
+                    ErrorReference {
+                        reference_key: "topic".into(),
+                        reference_value: topic.into(),
+                    },
+                ],
+                error_description: Some("actions: required".into()),
+                error_level: ErrorLevel::Warning,
+            });
+            s
+        };
+        assert_eq!(
+            assess(&tracked(action(), false), &rejecting("7", "instantActions")),
+            Some((
+                CommandStatus::Failed,
+                Some("validationError: actions: required".into())
+            ))
+        );
+        assert_eq!(
+            assess(&tracked(action(), false), &rejecting("7", "order")),
+            None
+        );
+        assert_eq!(
+            assess(&tracked(action(), false), &rejecting("8", "instantActions")),
+            None
+        );
     }
 
     #[test]
@@ -1364,6 +1626,7 @@ mod tests {
         let charge = Tracking::Action {
             action_id: "cmd-1".into(),
             order: Some(("cmd-1".into(), 0)),
+            message: None,
         };
         let mut s = sample_state("AGV-1");
         s.errors.push(VehicleError {
@@ -1486,6 +1749,7 @@ mod tests {
             order: Some(order.clone()),
             order_shown: shown,
             announced: None,
+            ..VehicleTrack::default()
         };
         let start = |t: VehicleTrack| route_start(&t, "AGV-1").unwrap();
         let expect = |order_id: &str, update_id, base: &str, base_seq| {
@@ -1568,6 +1832,7 @@ mod tests {
             order,
             order_shown: false,
             announced: None,
+            ..VehicleTrack::default()
         };
         // Nothing known (e.g. just restarted): send.
         assert!(cancel_needed(None, "m1"));

@@ -482,8 +482,8 @@ async fn commands_round_trip_with_their_lifecycle_and_every_message_validates() 
     assert!(state.battery_state.charging);
     assert_eq!(state.last_node_id, "charger");
 
-    // Everything on the wire — connection, state, visualization, order, instantActions — is
-    // valid against the official schemas.
+    // Everything on the wire — connection, state, visualization, the factsheet the sink asked
+    // for, order, instantActions — is valid against the official schemas.
     let validator = SchemaValidator::official();
     let seen = seen.lock().unwrap().clone();
     let mut kinds = std::collections::BTreeSet::new();
@@ -502,6 +502,7 @@ async fn commands_round_trip_with_their_lifecycle_and_every_message_validates() 
         kinds.into_iter().collect::<Vec<_>>(),
         [
             "connection",
+            "factsheet",
             "instantActions",
             "order",
             "state",

@@ -43,6 +43,7 @@ import type {
   TelemetryInput,
   TimeWindow,
   Vehicle,
+  VehicleCapabilities,
   VehicleMetricsSummary,
 } from './types'
 
@@ -301,6 +302,11 @@ export class Engine {
   /** The fleet overview: vehicles by status, averages, active missions and open alerts. */
   async fleetSummary(fleetId: string): Promise<FleetSummary> {
     return (await call(() => this.#native.fleetSummary(fleetId))) as FleetSummary
+  }
+
+  /** What the vehicle told its transport it can do (a VDA 5050 factsheet), or `null`. */
+  async vehicleCapabilities(vehicleId: string): Promise<VehicleCapabilities | null> {
+    return (await call(() => this.#native.vehicleCapabilities(vehicleId))) as VehicleCapabilities | null
   }
 
   /** The newest reading of a vehicle, or `null`. */

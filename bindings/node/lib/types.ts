@@ -464,3 +464,32 @@ export type LiveEvent =
   | { type: 'alert'; data: Alert }
   | { type: 'command'; data: Command }
   | { type: 'mission'; data: Mission }
+
+/** What a vehicle told its transport it can do (for VDA 5050 vehicles: their factsheet). */
+export interface VehicleCapabilities {
+  vehicleId: string
+  /** Where they come from, e.g. `VDA 5050 2.1.0 factsheet`. */
+  source: string
+  receivedAt: string
+  seriesName: string | null
+  /** `DIFF`, `OMNI` or `THREEWHEEL`. */
+  kinematic: string | null
+  /** `FORKLIFT`, `CONVEYOR`, `TUGGER` or `CARRIER`. */
+  vehicleClass: string | null
+  maxSpeedMps: number | null
+  maxLoadKg: number | null
+  loadTypes: string[]
+  /** The most nodes one order (route) may carry. */
+  maxOrderNodes: number | null
+  /** The actions it executes; a command needing another fails at once. `null`: none listed. */
+  actions: ActionCapability[] | null
+}
+
+/** One action a vehicle executes. */
+export interface ActionCapability {
+  actionType: string
+  description: string | null
+  /** `INSTANT`, `NODE` and/or `EDGE`. */
+  scopes: string[]
+  parameters: { key: string; valueType: string; optional: boolean; description: string | null }[]
+}

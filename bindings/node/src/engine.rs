@@ -445,6 +445,12 @@ impl NativeEngine {
     // -----------------------------------------------------------------------------------------
 
     #[napi]
+    pub async fn vehicle_capabilities(&self, vehicle_id: String) -> napi::Result<Option<Value>> {
+        let c = self.inner.vehicle_capabilities(&vehicle_id).or_js()?;
+        c.as_ref().map(to_js).transpose()
+    }
+
+    #[napi]
     pub async fn latest(&self, vehicle_id: String) -> napi::Result<Option<Value>> {
         let t = self.inner.latest(&vehicle_id).await.or_js()?;
         t.as_ref().map(to_js).transpose()

@@ -409,6 +409,19 @@ impl Engine {
     // Analytics
     // ---------------------------------------------------------------------------------------
 
+    /// What the vehicle told its transport it can do (a VDA 5050 factsheet), or `None`.
+    fn vehicle_capabilities<'py>(
+        &self,
+        py: Python<'py>,
+        vehicle_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let c = inner.vehicle_capabilities(&vehicle_id).into_py_result()?;
+            to_py(&c)
+        })
+    }
+
     /// The newest stored reading of a vehicle, or `None`.
     fn latest<'py>(&self, py: Python<'py>, vehicle_id: String) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();

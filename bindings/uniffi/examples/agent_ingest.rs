@@ -35,6 +35,7 @@ fn main() {
         username: None,
         password: None,
         ca_file: None,
+        max_speed_mps: 2.0,
     })
     .expect("agent starts");
     while !agent.stats().connected {

@@ -31,6 +31,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::warn;
 use vehicleops_core::GeoPoint;
+use vehicleops_vda5050::factsheet::FACTSHEET_REQUEST;
 use vehicleops_vda5050::messages::{
     Action, ActionState, ActionStatus, AgvPosition, BatteryState, Connection, ConnectionState,
     EStop, EdgeState, ErrorLevel, ErrorReference, Header, InstantActions, Load, NodeState,
@@ -94,6 +95,10 @@ pub struct AgentConfig {
     /// checked by `start`.
     #[uniffi(default = None)]
     pub ca_file: Option<String>,
+    /// The vehicle's top speed, m/s: its factsheet tells the master control (VDA 5050
+    /// `physicalParameters.speedMax`).
+    #[uniffi(default = 2.0)]
+    pub max_speed_mps: f64,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -258,6 +263,8 @@ struct Site {
     serial_number: String,
     map_id: String,
     georeference: SiteGeoreference,
+    /// For the factsheet.
+    max_speed_mps: f64,
 }
 
 /// The MQTT client with the per-topic header counters; one publish at a time, so header ids
@@ -431,6 +438,7 @@ impl VehicleAgent {
                 },
                 rotation_deg: config.rotation_deg,
             },
+            max_speed_mps: config.max_speed_mps,
         };
         let mut endpoint = MqttEndpoint::new(
             config.broker_host.clone(),
@@ -925,7 +933,11 @@ async fn command_loop(
         match request {
             Ok(Some(Request::Actions(actions))) => {
                 for (action, kind) in actions {
-                    run_action(&inner, action, kind).await;
+                    if action.action_type == FACTSHEET_REQUEST {
+                        send_factsheet(&inner, &action).await;
+                    } else {
+                        run_action(&inner, action, kind).await;
+                    }
                 }
             }
             Ok(Some(Request::Order(order, command))) => run_order(&inner, *order, command).await,
@@ -958,6 +970,59 @@ async fn handle(inner: &Inner, command: AgentCommand) -> std::result::Result<(),
             .fetch_add(1, Ordering::Relaxed);
     }
     result
+}
+
+/// What the agent lists in its factsheet: the actions it turns into commands for the app's
+/// handler, and the factsheet request itself.
+const AGENT_ACTIONS: [(&str, &[&str]); 5] = [
+    ("startPause", &["INSTANT"]),
+    ("stopPause", &["INSTANT"]),
+    ("cancelOrder", &["INSTANT"]),
+    ("startCharging", &["NODE"]),
+    (FACTSHEET_REQUEST, &["INSTANT"]),
+];
+
+/// Answers a `factsheetRequest`: publishes the factsheet (retained, so a master control that
+/// starts later reads it too) and reports the action FINISHED. Not a command of the app.
+async fn send_factsheet(inner: &Inner, action: &Action) {
+    let sheet = vehicleops_vda5050::factsheet::document(
+        "vehicleops-agent",
+        inner.site.max_speed_mps,
+        &AGENT_ACTIONS,
+    );
+    let sent = {
+        let mut publisher = inner.publisher.lock().await;
+        publisher
+            .publish(
+                &inner.site,
+                MessageKind::Factsheet,
+                Utc::now(),
+                true,
+                |header| {
+                    let mut sheet = sheet;
+                    if let (Some(body), Ok(serde_json::Value::Object(header))) =
+                        (sheet.as_object_mut(), serde_json::to_value(header))
+                    {
+                        body.extend(header);
+                    }
+                    sheet
+                },
+            )
+            .await
+    };
+    let (status, reason) = match sent {
+        Ok(()) => (ActionStatus::Finished, None),
+        Err(e) => (
+            ActionStatus::Failed,
+            Some(format!("factsheet not sent: {e}")),
+        ),
+    };
+    inner
+        .vehicle
+        .lock()
+        .expect("vehicle lock")
+        .set_action(action, status, reason);
+    report(inner).await;
 }
 
 async fn report(inner: &Inner) {
@@ -1095,6 +1160,7 @@ mod tests {
                 },
                 rotation_deg: 0.0,
             },
+            max_speed_mps: 2.0,
         }
     }
 
@@ -1244,6 +1310,7 @@ mod tests {
             username: None,
             password: None,
             ca_file: None,
+            max_speed_mps: 2.0,
         })
         .unwrap();
         let mut bad = sample();
@@ -1285,6 +1352,7 @@ mod tests {
             username: Some("agv".into()),
             password: Some("s3cret-never-shown".into()),
             ca_file: None,
+            max_speed_mps: 2.0,
         }
     }
 

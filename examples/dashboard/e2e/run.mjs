@@ -156,6 +156,18 @@ const tests = [
     },
   ],
   [
+    "the vehicle's capabilities say the in-process simulator described none",
+    async (ctx) => {
+      const { page } = ctx;
+      const panel = page.getByTestId('capabilities-panel');
+      await panel.locator('summary').click();
+      // The demo's simulated vehicles send no factsheet: the server answers 404, shown as such.
+      await page.waitForSelector('[data-testid="capabilities-panel"][data-status="none"]', { timeout: 10_000 });
+      const shown = await text(page, 'capabilities-none');
+      assert(/Not described by the vehicle/.test(shown), `capabilities: ${shown}`);
+    },
+  ],
+  [
     'STOP is confirmed, dispatched, executed, and the vehicle stops',
     async ({ page, vehicleId }) => {
       assert(vehicleId, 'a vehicle was selected by the previous test');

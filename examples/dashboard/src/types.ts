@@ -173,3 +173,20 @@ export interface ApiErrorBody {
   status_code: number;
   error: string;
 }
+
+/** What a vehicle told its transport it can do (`GET /vehicles/{id}/capabilities`). */
+export interface VehicleCapabilities {
+  vehicle_id: string;
+  /** e.g. `VDA 5050 2.1.0 factsheet`. */
+  source: string;
+  received_at: string;
+  series_name: string | null;
+  kinematic: string | null;
+  vehicle_class: string | null;
+  max_speed_mps: number | null;
+  max_load_kg: number | null;
+  load_types: string[];
+  max_order_nodes: number | null;
+  /** `null`: the vehicle lists no actions (nothing is refused). */
+  actions: { action_type: string; description: string | null; scopes: string[] }[] | null;
+}

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use vehicleops_core::{
     Alert, Command, CommandKind, FleetSummary, Metric, Mission, MissionPriority, MissionStatus,
-    MissionType, SeriesPoint, Severity, Telemetry, VehicleMetricsSummary, VehiclePerformance,
-    VehicleStatus,
+    MissionType, SeriesPoint, Severity, Telemetry, VehicleCapabilities, VehicleMetricsSummary,
+    VehiclePerformance, VehicleStatus,
 };
 
 /// Declares an API enum with its wire names (so the OpenAPI document lists the accepted values
@@ -728,4 +728,83 @@ pub struct ReadyOut {
     pub status: String,
     pub store: Option<String>,
     pub detail: Option<String>,
+}
+
+/// What a vehicle told its transport it can do (for VDA 5050 vehicles: their factsheet).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CapabilitiesOut {
+    pub vehicle_id: String,
+    /// Where they come from, e.g. `VDA 5050 2.1.0 factsheet`.
+    pub source: String,
+    pub received_at: DateTime<Utc>,
+    pub series_name: Option<String>,
+    /// DIFF, OMNI or THREEWHEEL.
+    pub kinematic: Option<String>,
+    /// FORKLIFT, CONVEYOR, TUGGER or CARRIER.
+    pub vehicle_class: Option<String>,
+    /// Metres per second.
+    pub max_speed_mps: Option<f64>,
+    /// Kilograms.
+    pub max_load_kg: Option<f64>,
+    pub load_types: Vec<String>,
+    /// The most nodes one order (route) may carry.
+    pub max_order_nodes: Option<u64>,
+    /// The actions it executes; a command needing another fails at once. Absent when its
+    /// description lists none (nothing is refused then).
+    pub actions: Option<Vec<ActionCapabilityOut>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActionCapabilityOut {
+    pub action_type: String,
+    pub description: Option<String>,
+    /// INSTANT, NODE and/or EDGE.
+    pub scopes: Vec<String>,
+    pub parameters: Vec<ActionParameterOut>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActionParameterOut {
+    pub key: String,
+    /// BOOL, NUMBER, INTEGER, FLOAT, STRING, OBJECT or ARRAY.
+    pub value_type: String,
+    pub optional: bool,
+    pub description: Option<String>,
+}
+
+impl From<VehicleCapabilities> for CapabilitiesOut {
+    fn from(c: VehicleCapabilities) -> Self {
+        CapabilitiesOut {
+            vehicle_id: c.vehicle_id,
+            source: c.source,
+            received_at: c.received_at,
+            series_name: c.series_name,
+            kinematic: c.kinematic,
+            vehicle_class: c.vehicle_class,
+            max_speed_mps: c.max_speed_mps,
+            max_load_kg: c.max_load_kg,
+            load_types: c.load_types,
+            max_order_nodes: c.max_order_nodes,
+            actions: c.actions.map(|actions| {
+                actions
+                    .into_iter()
+                    .map(|a| ActionCapabilityOut {
+                        action_type: a.action_type,
+                        description: a.description,
+                        scopes: a.scopes,
+                        parameters: a
+                            .parameters
+                            .into_iter()
+                            .map(|p| ActionParameterOut {
+                                key: p.key,
+                                value_type: p.value_type,
+                                optional: p.optional,
+                                description: p.description,
+                            })
+                            .collect(),
+                    })
+                    .collect()
+            }),
+        }
+    }
 }

@@ -315,6 +315,31 @@ pub async fn telemetry_latest(
     Ok(Json((&t).into()))
 }
 
+/// What the vehicle told its transport it can do: for a VDA 5050 vehicle, its factsheet
+/// (requested when it comes online). 404 until one was received, and on transports whose
+/// vehicles describe nothing.
+#[utoipa::path(get, path = "/api/v1/vehicles/{vehicle_id}/capabilities", tag = "fleet",
+    security(("bearer" = [])), params(("vehicle_id" = String, Path)),
+    responses((status = 200, body = CapabilitiesOut), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn vehicle_capabilities(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(vehicle_id): ApiPath<String>,
+) -> ApiResult<Json<CapabilitiesOut>> {
+    state.vehicle(&principal, &vehicle_id).await?;
+    let capabilities = state
+        .engine
+        .vehicle_capabilities(&vehicle_id)?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Vehicle {vehicle_id} has described no capabilities (VDA 5050 vehicles send a \
+                 factsheet when they come online)"
+            ))
+        })?;
+    Ok(Json(capabilities.into()))
+}
+
 /// Readings of a vehicle in a window, oldest first.
 #[utoipa::path(get, path = "/api/v1/telemetry/{vehicle_id}/history", tag = "telemetry",
     security(("bearer" = [])), params(("vehicle_id" = String, Path), HistoryQueryParams),

@@ -87,6 +87,7 @@ impl AppState {
         handlers::list_fleets,
         handlers::fleet_summary,
         handlers::fleet_vehicles,
+        handlers::vehicle_capabilities,
         handlers::telemetry_latest,
         handlers::telemetry_history,
         handlers::dispatch_command,
@@ -308,6 +309,10 @@ pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) 
         .route("/fleets", get(handlers::list_fleets))
         .route("/fleet/{fleet_id}/summary", get(handlers::fleet_summary))
         .route("/fleet/{fleet_id}/vehicles", get(handlers::fleet_vehicles))
+        .route(
+            "/vehicles/{vehicle_id}/capabilities",
+            get(handlers::vehicle_capabilities),
+        )
         .route(
             "/telemetry/{vehicle_id}/latest",
             get(handlers::telemetry_latest),

@@ -2,6 +2,7 @@
 
 mod alert;
 mod analytics;
+mod capabilities;
 mod command;
 mod fleet;
 mod mission;
@@ -12,6 +13,7 @@ pub use analytics::{
     FleetPerformanceReport, FleetSummary, Metric, SeriesPoint, TimeRange, VehicleMetricsSummary,
     VehiclePerformance,
 };
+pub use capabilities::{ActionCapability, ActionParameterCapability, VehicleCapabilities};
 pub use command::{
     Command, CommandAck, CommandKind, CommandParams, CommandStatus, MAX_IDEMPOTENCY_KEY_LEN,
     validate_idempotency_key,

@@ -7,8 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use vehicleops_core::GeoPoint;
-use vehicleops_vda5050::{MqttEndpoint, SiteGeoreference, TopicScheme};
+use vehicleops_core::{Command, Fleet, FleetRepository, GeoPoint, Vehicle};
+use vehicleops_store::SqliteStore;
+use vehicleops_vda5050::{
+    IdentityPinning, MqttEndpoint, ProtocolVersion, RoutePoint, SimAgvConfig, SimulatedAgv,
+    SinkConfig, SiteGeoreference, StopMode, TopicScheme, Vda5050CommandSink,
+};
 
 pub const FLEET: &str = "fleet-vda";
 
@@ -109,4 +113,86 @@ pub async fn recorder(
     });
     rx.await.unwrap();
     seen
+}
+
+/// A simulated AGV of manufacturer `acme` speaking `version`, fast (10 m/s, 50 ms ticks).
+pub fn agv(
+    address: &str,
+    scheme: &TopicScheme,
+    tag: &str,
+    serial: &str,
+    version: ProtocolVersion,
+) -> SimulatedAgv {
+    let mut config =
+        SimAgvConfig::new(endpoint(address, format!("{tag}-{serial}")), "acme", serial);
+    config.scheme = scheme.clone();
+    config.speed_mps = 10.0;
+    config.tick = Duration::from_millis(50);
+    config.protocol_version = version;
+    SimulatedAgv::start(config)
+}
+
+/// The command sink for `acme` vehicles under `scheme`, with these registered versions.
+pub fn sink(
+    address: &str,
+    scheme: &TopicScheme,
+    tag: &str,
+    versions: &[(&str, ProtocolVersion)],
+) -> Vda5050CommandSink {
+    let pinning = IdentityPinning {
+        versions: versions.iter().map(|(v, p)| ((*v).into(), *p)).collect(),
+        ..Default::default()
+    };
+    Vda5050CommandSink::connect_pinned(
+        SinkConfig {
+            endpoint: endpoint(address, format!("{tag}-sink")),
+            scheme: scheme.clone(),
+            manufacturer: "acme".into(),
+            stop_mode: StopMode::Pause,
+            charging_node: RoutePoint {
+                node_id: "charger".into(),
+                x: 0.0,
+                y: 20.0,
+                map_id: "site".into(),
+            },
+            georeference: Some(site()),
+        },
+        pinning,
+    )
+}
+
+/// An in-memory store with [`FLEET`] and these vehicles registered.
+pub async fn store_with(vehicles: &[&str]) -> Arc<SqliteStore> {
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    store
+        .upsert_fleet(&Fleet {
+            id: FLEET.into(),
+            name: "VDA hall".into(),
+        })
+        .await
+        .unwrap();
+    for id in vehicles {
+        store
+            .upsert_vehicle(&Vehicle {
+                id: (*id).into(),
+                fleet_id: FLEET.into(),
+                name: None,
+                home: None,
+            })
+            .await
+            .unwrap();
+    }
+    store
+}
+
+/// The command once it has ended (EXECUTED, FAILED, …).
+pub async fn finished(store: &SqliteStore, id: &str) -> Command {
+    eventually(&format!("command {id} finished"), || async {
+        store
+            .get_command(id)
+            .await
+            .unwrap()
+            .filter(|c| c.status.is_terminal())
+    })
+    .await
 }

@@ -14,6 +14,7 @@ import type {
   Mission,
   Page,
   SeriesPoint,
+  VehicleCapabilities,
   VehicleListRow,
   Waypoint,
 } from '../types';
@@ -100,6 +101,11 @@ export class ApiClient {
   ): Promise<Command> {
     const params = waypoints.length ? { waypoints } : {};
     return this.request('POST', `/commands/${enc(vehicleId)}`, { command, params });
+  }
+
+  /** 404 (an `ApiError`) while the vehicle has described nothing. */
+  vehicleCapabilities(vehicleId: string): Promise<VehicleCapabilities> {
+    return this.request('GET', `/vehicles/${enc(vehicleId)}/capabilities`);
   }
 
   commandHistory(vehicleId: string, limit = 20): Promise<Page<Command>> {

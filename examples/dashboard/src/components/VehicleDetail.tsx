@@ -10,6 +10,7 @@ import { fetchMission, missionProgress } from '../store/missionsSlice';
 import { confirmRequested, pickStarted, pickEnded, lastWaypointRemoved } from '../store/uiSlice';
 import { formatNumber } from '../hooks';
 import { SpeedBatteryChart } from './SpeedBatteryChart';
+import { CapabilitiesPanel } from './CapabilitiesPanel';
 import type { CommandKind } from '../types';
 
 const COMMANDS: { kind: CommandKind; label: string; testid: string }[] = [
@@ -158,6 +159,7 @@ export function VehicleDetail() {
         </div>
       )}
       <SpeedBatteryChart vehicleId={v.vehicle_id} />
+      <CapabilitiesPanel vehicleId={v.vehicle_id} />
     </section>
   );
 }

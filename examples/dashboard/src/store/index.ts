@@ -9,8 +9,18 @@ import commands from './commandsSlice';
 import missions from './missionsSlice';
 import analytics from './analyticsSlice';
 import ui from './uiSlice';
+import capabilities from './capabilitiesSlice';
 
-const appReducer = combineReducers({ auth, fleet, alerts, commands, missions, analytics, ui });
+const appReducer = combineReducers({
+  auth,
+  fleet,
+  alerts,
+  commands,
+  missions,
+  analytics,
+  ui,
+  capabilities,
+});
 export type RootState = ReturnType<typeof appReducer>;
 
 /** Logging out forgets everything about the fleet, not only the token. */
