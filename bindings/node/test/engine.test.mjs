@@ -217,6 +217,8 @@ test('STOP reaches EXECUTED with the simulator', async () => {
     const t = await engine.latest(vehicle)
     return t.speedKmh === 0 && t.status === 'STOPPED'
   })
+  // In-process vehicles describe no capabilities (VDA 5050 ones send a factsheet).
+  assert.equal(await engine.vehicleCapabilities(vehicle), null)
   const history = await engine.commandHistory(vehicle)
   assert.equal(history.total, 1)
   assert.equal(history.data[0].id, command.id)

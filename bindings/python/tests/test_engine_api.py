@@ -117,6 +117,8 @@ async def test_fleets_and_vehicles_are_registered_and_listed(engine):
     assert e.value.field == "fleet_id"
     summary = await engine.fleet_summary(FLEET)
     assert (summary["fleet_name"], summary["total_vehicles"]) == ("Industrial Zone A", 2)
+    # In-process vehicles describe no capabilities (VDA 5050 ones send a factsheet).
+    assert await engine.vehicle_capabilities("VH-1") is None
 
 
 async def test_a_vehicle_home_is_kept_across_updates(engine):
