@@ -127,6 +127,27 @@ pub fn advance_mission(mission: &mut Mission, t: &Telemetry, arrival_radius_m: f
     changed
 }
 
+/// Advances an active `mission` to `reached` waypoints (as its transport reports them), at the
+/// time of reading `t`; starts it if it was only assigned and completes it at the last one.
+/// Returns whether anything changed. Never goes back.
+pub fn reach_waypoints(mission: &mut Mission, reached: u32, t: &Telemetry) -> bool {
+    let reached = reached.min(mission.total_waypoints());
+    if !mission.status.is_active() || reached <= mission.completed_waypoints {
+        return false;
+    }
+    if mission.status == MissionStatus::Assigned {
+        mission.status = MissionStatus::InProgress;
+        mission.started_at = Some(t.timestamp);
+    }
+    mission.completed_waypoints = reached;
+    if reached >= mission.total_waypoints() {
+        mission.status = MissionStatus::Completed;
+        mission.completed_at = Some(t.timestamp);
+        mission.estimated_completion = Some(t.timestamp);
+    }
+    true
+}
+
 /// Remaining route length in metres from `here` through the waypoints not yet reached.
 pub fn remaining_route_m(mission: &Mission, here: crate::model::GeoPoint) -> f64 {
     let rest =
@@ -650,8 +671,15 @@ impl ReadingObserver for MissionService {
                 continue;
             };
             let reached_before = tracked.mission.completed_waypoints;
-            let changed =
+            let mut changed =
                 advance_mission(&mut tracked.mission, &r.telemetry, self.arrival_radius_m);
+            if let Some(reached) = self
+                .link
+                .as_ref()
+                .and_then(|link| link.waypoints_reached(&tracked.mission))
+            {
+                changed |= reach_waypoints(&mut tracked.mission, reached, &r.telemetry);
+            }
             Self::estimate(tracked, &r.telemetry);
             if changed {
                 let _ = self.changes.send(Change {

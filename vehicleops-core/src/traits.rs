@@ -208,6 +208,16 @@ pub trait MissionLink: Send + Sync {
     /// The mission was cancelled (by `issued_by`): the vehicle drops it. An error is logged;
     /// the cancellation stands.
     async fn cancel(&self, mission: &Mission, issued_by: &str) -> Result<()>;
+
+    /// How many of the mission's waypoints (counted from the first, in order) the vehicle
+    /// reports passed in the transport's own terms — VDA 5050: the order's nodes behind it in
+    /// its `state` — when the transport knows. The mission service counts the larger of this
+    /// and what the vehicle's positions show, so a vehicle that passes a waypoint between two
+    /// readings, or outside the arrival radius, still completes its mission. Called with the
+    /// service's lock held: answer from memory, without waiting.
+    fn waypoints_reached(&self, _mission: &Mission) -> Option<u32> {
+        None
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

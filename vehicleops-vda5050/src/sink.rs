@@ -734,6 +734,13 @@ impl MissionLink for Vda5050CommandSink {
         Ok(())
     }
 
+    /// The mission's waypoints the vehicle's `state` shows behind it ([`waypoints_passed`]).
+    fn waypoints_reached(&self, mission: &Mission) -> Option<u32> {
+        let shared = self.shared.lock().expect("sink lock");
+        let track = shared.vehicles.get(&mission.vehicle_id)?;
+        waypoints_passed(track.order.as_ref()?, track.state.as_ref()?, mission)
+    }
+
     /// Sends instantActions `cancelOrder` (action id `<mission id>-cancel`, not tracked as a
     /// command), unless the vehicle is known to run another order or to have finished this
     /// one.
@@ -773,6 +780,35 @@ fn mission_release_target(order: &Order, mission: &Mission) -> Option<usize> {
         return None;
     }
     Some(first + (mission.completed_waypoints as usize + MISSION_LOOKAHEAD).min(total))
+}
+
+/// How many of `mission`'s waypoints, from the first, the vehicle has passed according to its
+/// `state`: nodes of the order it runs (as last sent from here) with a sequence id up to its
+/// `lastNodeSequenceId` and no longer among its `nodeStates`. `None` when the state is of
+/// another order than the one sent.
+fn waypoints_passed(order: &Order, state: &State, mission: &Mission) -> Option<u32> {
+    if state.order_id != order.order_id {
+        return None;
+    }
+    let passed = |k: usize| {
+        let id = waypoint_node_id(&mission.id, k);
+        order
+            .nodes
+            .iter()
+            .find(|n| n.node_id == id)
+            .is_some_and(|n| {
+                n.sequence_id <= state.last_node_sequence_id
+                    && !state
+                        .node_states
+                        .iter()
+                        .any(|s| s.sequence_id == n.sequence_id)
+            })
+    };
+    Some(
+        (1..=mission.waypoints.len())
+            .take_while(|k| passed(*k))
+            .count() as u32,
+    )
 }
 
 /// Whether a cancelled mission's vehicle has to be sent `cancelOrder`: not when its `state`
@@ -1821,6 +1857,27 @@ mod tests {
             update_from(start(track(Some(theirs), &released, true))),
             expect("other", 4, "n2", 2)
         );
+    }
+
+    #[test]
+    fn waypoints_behind_the_vehicle_count_from_its_state() {
+        // The mission's order: start (0), m1-1 (2), m1-2 (4), m1-3 (6).
+        let sent = order_through(&["start", "m1-1", "m1-2", "m1-3"], 4);
+        let m = mission(3, 0);
+        let at = |last_seq: u64, pending: &[u64]| running("m1", 0, last_seq, pending);
+        assert_eq!(waypoints_passed(&sent, &at(0, &[2, 4, 6]), &m), Some(0));
+        assert_eq!(waypoints_passed(&sent, &at(2, &[4, 6]), &m), Some(1));
+        assert_eq!(waypoints_passed(&sent, &at(4, &[6]), &m), Some(2));
+        assert_eq!(waypoints_passed(&sent, &at(6, &[]), &m), Some(3));
+        // Another order in the state: nothing said.
+        assert_eq!(
+            waypoints_passed(&sent, &running("cmd-9", 0, 6, &[]), &m),
+            None
+        );
+        // An order that no longer carries the route past the first waypoint (replaced by a
+        // REROUTE): only what it carries counts.
+        let replaced = order_through(&["start", "m1-1", "cmd-9-1"], 3);
+        assert_eq!(waypoints_passed(&replaced, &at(4, &[]), &m), Some(1));
     }
 
     #[test]

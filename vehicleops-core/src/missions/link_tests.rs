@@ -36,6 +36,8 @@ struct RecordingLink {
     calls: Mutex<Vec<Call>>,
     refuse_assign: AtomicBool,
     refuse_cancel: AtomicBool,
+    /// What `waypoints_reached` answers.
+    reached: Mutex<Option<u32>>,
 }
 
 impl RecordingLink {
@@ -63,6 +65,10 @@ impl MissionLink for RecordingLink {
             completed: mission.completed_waypoints,
         });
         Ok(())
+    }
+
+    fn waypoints_reached(&self, _mission: &Mission) -> Option<u32> {
+        *self.reached.lock().unwrap()
     }
 
     async fn cancel(&self, mission: &Mission, issued_by: &str) -> Result<()> {
@@ -446,4 +452,82 @@ async fn a_progress_step_in_flight_when_the_mission_is_cancelled_does_not_revive
         "the vehicle heard nothing of the cancelled mission's late step: {:?}",
         f.link.calls()
     );
+}
+
+#[tokio::test]
+async fn waypoints_the_transport_reports_passed_count_even_where_positions_do_not_show_them() {
+    let f = fixture();
+    let wp = route(3);
+    let mission = f
+        .service
+        .create(request("VH-1", &wp), "op-1")
+        .await
+        .unwrap();
+    let progressed = |f: &Fixture| -> Vec<u32> {
+        f.link
+            .calls()
+            .iter()
+            .filter_map(|c| match c {
+                Call::Progressed { completed, .. } => Some(*completed),
+                _ => None,
+            })
+            .collect()
+    };
+    // Standing at the start, far from every waypoint: nothing the transport does not report.
+    f.service.observe(&[reading("VH-1", START, 1, 0.0)]);
+    assert_eq!(
+        f.service
+            .get(&mission.id)
+            .await
+            .unwrap()
+            .completed_waypoints,
+        0
+    );
+
+    // The vehicle says it passed two waypoints (its readings never came within the arrival
+    // radius of them): the mission starts and counts two; the link hears of it.
+    *f.link.reached.lock().unwrap() = Some(2);
+    let between = destination(START, 90.0, 1200.0);
+    f.service.observe(&[reading("VH-1", between, 2, 20.0)]);
+    let live = f.service.get(&mission.id).await.unwrap();
+    assert_eq!(
+        (live.status, live.completed_waypoints),
+        (MissionStatus::InProgress, 2)
+    );
+    eventually("the progress report", || {
+        (progressed(&f) == [2]).then_some(())
+    })
+    .await;
+
+    // A lower count (a stale state) never takes progress back; the last one completes it.
+    *f.link.reached.lock().unwrap() = Some(1);
+    f.service.observe(&[reading("VH-1", between, 3, 20.0)]);
+    assert_eq!(
+        f.service
+            .get(&mission.id)
+            .await
+            .unwrap()
+            .completed_waypoints,
+        2
+    );
+    *f.link.reached.lock().unwrap() = Some(3);
+    f.service.observe(&[reading("VH-1", between, 4, 0.0)]);
+    eventually("the mission stored COMPLETED", || {
+        f.repo
+            .mission(&mission.id)
+            .filter(|m| m.status == MissionStatus::Completed)
+    })
+    .await;
+    let done = f.repo.mission(&mission.id).unwrap();
+    assert_eq!(done.completed_waypoints, 3);
+    assert_eq!(
+        done.completed_at.map(|t| t.timestamp()),
+        Some(
+            reading("VH-1", between, 4, 0.0)
+                .telemetry
+                .timestamp
+                .timestamp()
+        )
+    );
+    assert_eq!(f.service.active_count(), 0);
 }
