@@ -80,8 +80,10 @@ async fn instance(db: &str, kafka: &str, run: &str, simulator: bool) -> app::Run
         "normal",
         "--dashboard-dir",
         "/nonexistent",
+        // Long enough for a command to cross a broker that the soak and other suites keep
+        // busy in the test command (at 10 s every retry expired there for 3 minutes once).
         "--command-delivery-timeout-seconds",
-        "10",
+        "30",
     ];
     app::start(Config::load_from(args).unwrap())
         .await
