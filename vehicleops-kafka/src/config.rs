@@ -319,7 +319,11 @@ impl KafkaConfig {
             .set("security.protocol", self.security_protocol.as_str())
             // Reconnect quickly after a broker restart, backing off to 10 s while it stays down.
             .set("reconnect.backoff.ms", "100")
-            .set("reconnect.backoff.max.ms", "10000");
+            .set("reconnect.backoff.max.ms", "10000")
+            // A consumer that subscribed before its topic showed in the broker's metadata (just
+            // created, a busy cluster) is assigned at the next refresh: 10 s, not librdkafka's
+            // 5 minutes, during which every command or ack on that topic would wait.
+            .set("topic.metadata.refresh.interval.ms", "10000");
         if let Some(m) = &self.sasl_mechanism {
             cc.set("sasl.mechanisms", m);
         }
