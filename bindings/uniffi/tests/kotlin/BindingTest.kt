@@ -399,7 +399,9 @@ suspend fun agentTests(url: String, brokerPort: Int, proxyPort: Int) {
             eventually("the buffer flushed") { offline.stats().takeIf { it.connected && it.buffered == 0uL } }
             val batteries = eventually("three readings of KT-2") {
                 try {
-                    operator.telemetryHistory("KT-2", t0.minusSeconds(5), Instant.now().plusSeconds(5), null)
+                    // The samples' own window: after reconnecting the agent also reports its
+                    // state now (e.g. answering the server's factsheetRequest), a later reading.
+                    operator.telemetryHistory("KT-2", t0.minusSeconds(5), t0.plusSeconds(10), null)
                         .map { it.batteryPct }.takeIf { it.size >= 3 }
                 } catch (e: VehicleOpsException.NotFound) { null }
             }
