@@ -797,7 +797,7 @@ impl Engine {
     /// the first simulator; `Config` on VDA 5050, where vehicles take their commands over MQTT;
     /// `Closed` before `start`.
     pub fn take_vehicle_link(&self) -> Result<Arc<dyn vehicleops_core::VehicleCommandLink>> {
-        self.with_running(|r| match &mut r.simulator {
+        let open = self.with_running(|r| match &mut r.simulator {
             SimulatorTarget::Core { link, .. } => link.take().ok_or_else(|| {
                 Error::Conflict(
                     "the vehicle side of commands was already taken (by take_vehicle_link or \
@@ -811,7 +811,8 @@ impl Engine {
                  to take"
                     .into(),
             )),
-        })?
+        })??;
+        open()
     }
 
     /// Registers and runs a simulated fleet on the engine's transport: the SDK's simulator
@@ -822,7 +823,7 @@ impl Engine {
         enum Target {
             Core(
                 Arc<dyn vehicleops_core::TelemetryPublisher>,
-                Option<Arc<dyn vehicleops_core::VehicleCommandLink>>,
+                Option<transport::OpenVehicleLink>,
             ),
             #[cfg(feature = "vda5050")]
             Vda5050(Box<crate::settings::Vda5050Transport>),
@@ -837,6 +838,7 @@ impl Engine {
         let run = match target {
             Target::Core(publisher, link) => {
                 let simulator = Simulator::new(config)?;
+                let link = link.map(|open| open()).transpose()?;
                 let fleet_id = simulator.config().fleet_id.clone();
                 self.ensure_fleet(
                     &fleet_id,

@@ -17,13 +17,18 @@ use crate::settings::TransportSettings;
 /// How many commands (per lane) the in-process command channel holds.
 const IN_PROCESS_COMMAND_CAPACITY: usize = 1024;
 
+/// Opens the vehicle side of the transport's commands. It is opened only when it is taken: on
+/// Kafka it joins the simulator's consumer group, and an instance that runs no simulator must
+/// not join it (it would be assigned part of the commands and never execute them).
+pub(crate) type OpenVehicleLink = Box<dyn FnOnce() -> Result<Arc<dyn VehicleCommandLink>> + Send>;
+
 /// What the built-in simulator drives.
 pub(crate) enum SimulatorTarget {
-    /// The SDK's simulator publishes readings here and takes its commands from `link` (the
-    /// first simulator started takes it).
+    /// The SDK's simulator publishes readings here and takes its commands from the link that
+    /// `link` opens (the first simulator started, or `take_vehicle_link`, takes it).
     Core {
         publisher: Arc<dyn TelemetryPublisher>,
-        link: Option<Arc<dyn VehicleCommandLink>>,
+        link: Option<OpenVehicleLink>,
     },
     /// Simulated VDA 5050 AGVs on the transport's MQTT broker.
     #[cfg(feature = "vda5050")]
@@ -83,7 +88,9 @@ fn in_process(capacity: usize) -> Transport {
         inproc_source: Some(source),
         simulator: SimulatorTarget::Core {
             publisher: Arc::new(publisher),
-            link: Some(Arc::new(link)),
+            link: Some(Box::new(move || {
+                Ok(Arc::new(link) as Arc<dyn VehicleCommandLink>)
+            })),
         },
         rules: Vec::new(),
         observers: Vec::new(),
@@ -99,11 +106,11 @@ mod kafka {
     //! mission progress to the event topics, and a live feed brings every other instance's
     //! events into this engine's hub.
 
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use vehicleops_core::pipeline::ReadingObserver;
-    use vehicleops_core::{LiveHub, Result};
+    use vehicleops_core::{LiveHub, Result, VehicleCommandLink};
     use vehicleops_kafka::{
         KafkaCommandSink, KafkaDeadLetterSink, KafkaEventPublisher, KafkaLiveFeed,
         KafkaTelemetryPublisher, KafkaTelemetrySource, KafkaVehicleLink, ProducerSettings,
@@ -138,21 +145,32 @@ mod kafka {
         // Acknowledgements are read by every instance (a group of its own per sink); each
         // applies those of the commands it knows.
         let sink = Arc::new(KafkaCommandSink::new(config, &producer)?);
-        // The simulated vehicles' side: a group of its own, so it sees every command, and a
-        // stable one, so commands sent while the simulator was down are picked up after it.
-        let link = Arc::new(KafkaVehicleLink::new(
-            config,
-            &format!("{}.simulator", config.group_id),
-            None,
-            &producer,
-        )?);
+        // The simulated vehicles' side, opened when a simulator (or `take_vehicle_link`) takes
+        // it: a group of its own, so it sees every command, and a stable one, so commands sent
+        // while the simulator was down are picked up after it.
+        let opened: Arc<Mutex<Option<Arc<KafkaVehicleLink>>>> = Arc::default();
+        let open_link = {
+            let (config, producer, opened) = (config.clone(), producer.clone(), opened.clone());
+            Box::new(move || {
+                let link = Arc::new(KafkaVehicleLink::new(
+                    &config,
+                    &format!("{}.simulator", config.group_id),
+                    None,
+                    &producer,
+                )?);
+                *opened.lock().unwrap_or_else(|p| p.into_inner()) = Some(link.clone());
+                Ok(link as Arc<dyn VehicleCommandLink>)
+            })
+        };
         let publisher = Arc::new(KafkaTelemetryPublisher::new(config, &producer)?);
         let mut observers: Vec<Arc<dyn ReadingObserver>> = Vec::new();
-        let (s, c, l) = (source.clone(), sink.clone(), link.clone());
+        let (s, c) = (source.clone(), sink.clone());
         let mut on_stop: Vec<Box<dyn FnOnce() + Send>> = vec![Box::new(move || {
             s.close();
             c.close();
-            l.close();
+            if let Some(link) = opened.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                link.close();
+            }
         })];
         if settings.share_events {
             let events = Arc::new(KafkaEventPublisher::new(config, &producer)?);
@@ -176,7 +194,7 @@ mod kafka {
             inproc_source: None,
             simulator: SimulatorTarget::Core {
                 publisher,
-                link: Some(link),
+                link: Some(open_link),
             },
             rules: Vec::new(),
             observers,

@@ -248,3 +248,124 @@ async fn the_vehicle_link_can_be_taken_once_and_not_after_a_simulator_took_it() 
     run.stop().await.unwrap();
     engine.close().await.unwrap();
 }
+
+/// Two instances on one Kafka cluster; the first serves the vehicles (its vehicle link), the
+/// second runs no simulator. Every command dispatched on the second reaches the vehicles and
+/// ends EXECUTED, whichever partition its vehicle maps to: an instance without a simulator
+/// must not join the vehicle side's consumer group, where it would be assigned part of the
+/// commands and never execute them.
+#[cfg(feature = "kafka")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_kafka_commands_from_any_instance_reach_the_instance_serving_the_vehicles() {
+    use vehicleops_engine::{KafkaTransport, TransportSettings};
+
+    let Some(kafka) = std::env::var("VEHICLEOPS_TEST_KAFKA")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        eprintln!("SKIPPED: set VEHICLEOPS_TEST_KAFKA (scripts/kafka.sh start) to run this test");
+        return;
+    };
+    let run = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
+    let mut config = vehicleops_kafka::KafkaConfig::new(kafka);
+    config.group_id = format!("vehicleops-instances-{run}");
+    config.topics = config.topics.with_suffix(&format!(".instances-{run}"));
+    // Twelve vehicles: their keys spread over the commands topic's twelve partitions.
+    let vehicles: Vec<String> = (0..12)
+        .map(|i| format!("{FLEET}-{run}-VH-{i:02}"))
+        .collect();
+    let instance = || async {
+        let engine = Engine::open(EngineSettings {
+            transport: TransportSettings::Kafka(KafkaTransport {
+                config: config.clone(),
+                create_topics: true,
+                share_events: false,
+            }),
+            // Generous: on a busy broker a new consumer group can take a while to form, and
+            // a command that expired first would hide what this test looks for.
+            command_timeouts: timeouts(
+                Duration::from_secs(120),
+                Duration::from_secs(120),
+                Duration::from_millis(200),
+            ),
+            ..EngineSettings::default()
+        })
+        .await
+        .unwrap();
+        engine.start().await.unwrap();
+        engine
+            .register_fleet(FLEET, Some("Commands"))
+            .await
+            .unwrap();
+        for id in &vehicles {
+            engine
+                .register_vehicle(Vehicle {
+                    id: id.clone(),
+                    fleet_id: FLEET.into(),
+                    name: None,
+                    home: None,
+                })
+                .await
+                .unwrap();
+        }
+        engine
+    };
+    // The dispatching instance starts first: had it joined the vehicle side's consumer group,
+    // it would hold partitions of the commands topic by the time the commands go out.
+    let dispatching = instance().await;
+    let serving = instance().await;
+    let link = serving.take_vehicle_link().unwrap();
+    let vehicles_side = tokio::spawn(async move {
+        loop {
+            let received = link.poll_commands(32).await.unwrap();
+            let acks: Vec<CommandAck> = received
+                .iter()
+                .map(|c| ack(c, CommandStatus::Executed))
+                .collect();
+            if !acks.is_empty() {
+                link.send_acks(acks).await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+
+    let mut sent = Vec::new();
+    for id in &vehicles {
+        sent.push(
+            dispatching
+                .dispatch_command(
+                    id,
+                    CommandKind::Stop,
+                    CommandParams::default(),
+                    "op-1",
+                    None,
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    // Polls until every command is final, for longer than the delivery timeout.
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let finals = loop {
+        let mut now = Vec::new();
+        for c in &sent {
+            now.push(dispatching.command(&c.id).await.unwrap());
+        }
+        if now.iter().all(|c| c.status.is_terminal()) || std::time::Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let not_executed: Vec<_> = finals
+        .iter()
+        .filter(|c| c.status != CommandStatus::Executed)
+        .map(|c| (&c.vehicle_id, c.status, &c.failure_reason))
+        .collect();
+    assert!(
+        not_executed.is_empty(),
+        "commands that did not reach the vehicles: {not_executed:?}"
+    );
+    vehicles_side.abort();
+    dispatching.close().await.unwrap();
+    serving.close().await.unwrap();
+}
