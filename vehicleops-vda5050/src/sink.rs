@@ -122,8 +122,12 @@ pub struct SinkCounters {
     pub factsheets: AtomicU64,
 }
 
-/// How often a vehicle that has not answered is asked for its factsheet again, and how many
-/// times in all (until it reconnects): a vehicle without factsheets is not asked forever.
+/// How long after the first `factsheetRequest` a vehicle that has not answered is asked again,
+/// then how often, and how many times in all (until it reconnects): a vehicle without
+/// factsheets is not asked forever. The first retry comes soon because a request sent as the
+/// vehicle announced itself ONLINE can reach the broker before the vehicle subscribed to its
+/// `instantActions`, and MQTT keeps nothing for a later subscriber.
+const FACTSHEET_FIRST_RETRY: Duration = Duration::from_secs(3);
 const FACTSHEET_RETRY: Duration = Duration::from_secs(30);
 const FACTSHEET_ATTEMPTS: u32 = 3;
 
@@ -1146,7 +1150,8 @@ async fn track(
 
 /// The `factsheetRequest` to send to a vehicle just heard from, if one is due: it has no
 /// factsheet here, or has just come (back) online (it may have changed), and was asked fewer
-/// than [`FACTSHEET_ATTEMPTS`] times, the last one [`FACTSHEET_RETRY`] ago or more.
+/// than [`FACTSHEET_ATTEMPTS`] times, the last one [`FACTSHEET_FIRST_RETRY`] ago or more
+/// after the first request, [`FACTSHEET_RETRY`] after later ones.
 fn factsheet_request(
     identity: &Identity,
     shared: &mut Shared,
@@ -1160,10 +1165,15 @@ fn factsheet_request(
     } else if track.capabilities.is_some() {
         return None;
     }
+    let wait = if track.factsheet_requests <= 1 {
+        FACTSHEET_FIRST_RETRY
+    } else {
+        FACTSHEET_RETRY
+    };
     let due = track.factsheet_requests < FACTSHEET_ATTEMPTS
         && track
             .factsheet_requested_at
-            .is_none_or(|at| at.elapsed() >= FACTSHEET_RETRY);
+            .is_none_or(|at| at.elapsed() >= wait);
     if !due {
         return None;
     }
