@@ -21,6 +21,7 @@ pub mod commands;
 pub mod decode;
 pub mod error;
 pub mod geodesy;
+pub mod history;
 pub mod hub;
 pub mod inproc;
 pub mod missions;

@@ -1289,6 +1289,9 @@ mod tests {
         async fn history(&self, _: &HistoryQuery) -> Result<Vec<Telemetry>> {
             unimplemented_query()
         }
+        async fn fleet_at(&self, _: &str, _: DateTime<Utc>) -> Result<Vec<Telemetry>> {
+            unimplemented_query()
+        }
         async fn vehicle_summary(&self, _: &str, _: TimeRange) -> Result<VehicleMetricsSummary> {
             unimplemented_query()
         }

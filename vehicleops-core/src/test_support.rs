@@ -69,6 +69,7 @@ partial_repository! {
     fn get_alert(&self, alert_id: &str) -> Result<Option<Alert>>;
     fn list_alerts(&self, filter: &AlertFilter) -> Result<Page<Alert>>;
     fn count_open_alerts(&self, fleet_id: &str) -> Result<u64>;
+    fn alerts_open_at(&self, fleet_id: &str, at: DateTime<Utc>) -> Result<Vec<Alert>>;
     fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>>;
     fn insert_command(&self, command: &Command) -> Result<()>;
     fn update_command(&self, command: &Command) -> Result<()>;

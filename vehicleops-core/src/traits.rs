@@ -272,6 +272,11 @@ pub trait TimeSeriesStore: Send + Sync {
     /// Readings of one vehicle in a window, oldest first (ties by `seq`), at most `limit`.
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<Telemetry>>;
 
+    /// The fleet as it was at `at`: the last reading at or before `at` (ties by `seq`) of each
+    /// vehicle that has reported for `fleet_id`, ordered by vehicle id. A vehicle whose last
+    /// reading by then was in another fleet, or that had not reported yet, is left out.
+    async fn fleet_at(&self, fleet_id: &str, at: DateTime<Utc>) -> Result<Vec<Telemetry>>;
+
     /// Aggregates of one vehicle over a window.
     async fn vehicle_summary(
         &self,
@@ -357,6 +362,9 @@ pub trait FleetRepository: Send + Sync {
     async fn list_alerts(&self, filter: &AlertFilter) -> Result<Page<Alert>>;
     /// Unacknowledged alerts of a fleet.
     async fn count_open_alerts(&self, fleet_id: &str) -> Result<u64>;
+    /// Alerts of a fleet open at `at`: triggered at or before it and not cleared by then
+    /// (cleared later, or not yet); oldest first, ties by id.
+    async fn alerts_open_at(&self, fleet_id: &str, at: DateTime<Utc>) -> Result<Vec<Alert>>;
     /// Alert episodes not cleared yet (`cleared_at` unset, acknowledged or not) of these
     /// vehicles, or of every vehicle when `vehicle_ids` is empty; oldest first (by trigger time,
     /// then id). What a pipeline reloads when it first sees a vehicle after a restart.

@@ -18,6 +18,7 @@
 //! error naming the feature.
 
 mod engine;
+mod history;
 mod settings;
 mod simulation;
 mod store;

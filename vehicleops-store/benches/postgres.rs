@@ -3,7 +3,8 @@
 //! 1. ingest rows/s of `PostgresStore::write_batch` next to a raw binary `COPY` of the same rows,
 //!    in batches of the same size, into a table of the same layout (daily partitions, the same
 //!    primary key and indexes) on the same server in the same run;
-//! 2. the 5-minute speed series over 30 days of 1 Hz data for one vehicle (2,592,000 rows).
+//! 2. the 5-minute speed series over 30 days of 1 Hz data for one vehicle (2,592,000 rows);
+//! 3. a fleet of 1,000 vehicles at a past instant (`fleet_at`) over 30 days of readings.
 //!
 //! ```sh
 //! eval "$(scripts/pg.sh start)"
@@ -106,6 +107,7 @@ async fn run(admin_url: &str, quick: bool) {
 
     ingest_bench(&url, quick).await;
     series_bench(&url, quick).await;
+    fleet_at_bench(&url, quick).await;
 
     if std::env::var("VEHICLEOPS_BENCH_KEEP").is_ok_and(|v| v == "1") {
         println!("kept database {name} for inspection");
@@ -277,6 +279,75 @@ async fn series_bench(url: &str, quick: bool) {
         &mut raw_times,
         points,
     );
+}
+
+/// One fleet of 1,000 vehicles over 30 days (daily partitions), each reporting every 10
+/// minutes: the same vehicles, partitions and probe per vehicle as 1 Hz data, with 600 times
+/// fewer rows per vehicle to load (the key's B-tree is a level shallower than at 1 Hz).
+async fn fleet_at_bench(url: &str, quick: bool) {
+    let store = PostgresStore::connect_with(PostgresConfig::new(url))
+        .await
+        .expect("store");
+    let (vehicles, days, every) = if quick {
+        (1_000, 2, 600)
+    } else {
+        (1_000, 30, 600)
+    };
+    let start = DateTime::from_timestamp(1_720_000_000 - 1_720_000_000 % 86_400, 0).unwrap();
+    let steps = days * 86_400 / every;
+    println!(
+        "== fleet at an instant: {vehicles} vehicles of one fleet, {days} days, a reading every {every} s = {} rows",
+        vehicles as i64 * steps
+    );
+    let began = Instant::now();
+    let mut batch = Vec::with_capacity(BATCH);
+    for step in 0..steps {
+        for v in 0..vehicles {
+            let mut r = reading(
+                v,
+                start + Duration::seconds(step * every),
+                step as u64,
+                4.71,
+            );
+            r.telemetry.fleet_id = "fleet-at".into();
+            r.telemetry.vehicle_id = format!("AT-{v:04}");
+            batch.push(r);
+            if batch.len() == BATCH {
+                store.write_batch(&batch).await.expect("write");
+                batch.clear();
+            }
+        }
+    }
+    store.write_batch(&batch).await.expect("write");
+    println!("loaded in {:.1} s", began.elapsed().as_secs_f64());
+    sqlx::Executor::execute(store.pool(), "VACUUM ANALYZE")
+        .await
+        .expect("vacuum analyze");
+    for (what, at) in [
+        (
+            "the last hour",
+            start + Duration::days(days) - Duration::minutes(30),
+        ),
+        (
+            "mid-period",
+            start + Duration::days(days / 2) + Duration::hours(12),
+        ),
+        ("the first day", start + Duration::hours(3)),
+    ] {
+        let mut times = Vec::new();
+        let mut found = 0;
+        for _ in 0..20 {
+            let began = Instant::now();
+            found = store
+                .fleet_at("fleet-at", at)
+                .await
+                .expect("fleet_at")
+                .len();
+            times.push(began.elapsed());
+        }
+        assert_eq!(found, vehicles, "every vehicle had reported by then");
+        report(&format!("store.fleet_at({what})"), &mut times, found);
+    }
 }
 
 fn report(what: &str, times: &mut [StdDuration], points: usize) {

@@ -63,6 +63,7 @@ macro_rules! store_conformance_tests {
             history_is_oldest_first_and_limited,
             windows_are_inclusive,
             latest_and_latest_for_fleet,
+            fleet_at_is_each_vehicles_last_reading_by_then,
             series_buckets_align_to_the_epoch,
             series_supports_every_metric,
             vehicle_summary_figures,
@@ -71,6 +72,7 @@ macro_rules! store_conformance_tests {
             fleets_vehicles_operators_round_trip,
             alerts_lifecycle_and_filters,
             count_open_alerts,
+            alerts_open_at_an_instant,
             open_alerts_are_the_uncleared_oldest_first,
             commands_lifecycle,
             command_idempotency_keys_are_unique_per_issuer,
@@ -491,6 +493,111 @@ pub async fn latest_and_latest_for_fleet((ts, _): Stores) {
     let other = ts.latest_for_fleet(OTHER_FLEET).await.unwrap();
     assert_eq!(keys(&other), vec![(50, 0)]);
     assert!(ts.latest_for_fleet("fleet-404").await.unwrap().is_empty());
+}
+
+/// Alerts open at an instant: triggered at or before it, cleared after it or not at all;
+/// oldest first, ties by id. Acknowledging does not close an alert.
+pub async fn alerts_open_at_an_instant((_, repo): Stores) {
+    for a in [
+        alert("a2", "VH-1", FLEET, Severity::High, 10),
+        alert("a1", "VH-2", FLEET, Severity::Low, 10),
+        alert("a3", "VH-1", FLEET, Severity::Critical, 20),
+        alert("a4", "VH-9", OTHER_FLEET, Severity::High, 5),
+    ] {
+        repo.insert_alert(&a).await.unwrap();
+    }
+    repo.clear_alert("a2", at(30)).await.unwrap();
+    repo.acknowledge_alert("a3", "op-1", at(25), None)
+        .await
+        .unwrap();
+    let open_at = |secs: i64| {
+        let repo = repo.clone();
+        async move { alert_ids(&repo.alerts_open_at(FLEET, at(secs)).await.unwrap()) }
+    };
+    assert!(open_at(9).await.is_empty());
+    assert_eq!(
+        open_at(10).await,
+        ["a1", "a2"],
+        "triggered at the instant counts"
+    );
+    assert_eq!(open_at(29).await, ["a1", "a2", "a3"]);
+    assert_eq!(
+        open_at(30).await,
+        ["a1", "a3"],
+        "cleared at the instant does not"
+    );
+    assert_eq!(open_at(1000).await, ["a1", "a3"]);
+    assert_eq!(
+        alert_ids(&repo.alerts_open_at(OTHER_FLEET, at(10)).await.unwrap()),
+        ["a4"]
+    );
+    assert!(
+        repo.alerts_open_at("fleet-404", at(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// The fleet at an instant: each vehicle's last reading at or before it (ties by `seq`), among
+/// the vehicles whose reading then was in the fleet — one that moved to another fleet later
+/// still shows where it was, one that moved earlier does not.
+pub async fn fleet_at_is_each_vehicles_last_reading_by_then((ts, _): Stores) {
+    // Several batches, so a compacting backend spreads them over its tables.
+    write(
+        &*ts,
+        &[
+            reading("VH-A", FLEET, 0, 0),
+            reading("VH-A", FLEET, 10, 0),
+            reading("VH-B", FLEET, 5, 0),
+            reading("VH-M", FLEET, 0, 0),
+            reading("VH-C", OTHER_FLEET, 0, 0),
+        ],
+    )
+    .await;
+    write(
+        &*ts,
+        &[
+            with_speed(reading("VH-A", FLEET, 10, 1), 7.0),
+            reading("VH-A", FLEET, 20, 0),
+            reading("VH-M", OTHER_FLEET, 25, 0),
+        ],
+    )
+    .await;
+    write(&*ts, &[reading("VH-B", FLEET, 30, 0)]).await;
+    let at_of = |fleet: &'static str, secs: i64| {
+        let ts = ts.clone();
+        async move {
+            let found = ts.fleet_at(fleet, at(secs)).await.unwrap();
+            found
+                .iter()
+                .map(|t| (t.vehicle_id.clone(), t.timestamp.timestamp() - T0, t.seq))
+                .collect::<Vec<_>>()
+        }
+    };
+    let row = |v: &str, secs: i64, seq: u64| (v.to_owned(), secs, seq);
+
+    assert!(at_of(FLEET, -1).await.is_empty(), "nothing reported yet");
+    assert_eq!(
+        at_of(FLEET, 10).await,
+        [row("VH-A", 10, 1), row("VH-B", 5, 0), row("VH-M", 0, 0)]
+    );
+    let full = ts.fleet_at(FLEET, at(10)).await.unwrap();
+    assert_eq!(full[0].speed_kmh, 7.0, "the whole reading comes back");
+    assert_eq!(
+        at_of(FLEET, 27).await,
+        [row("VH-A", 20, 0), row("VH-B", 5, 0)],
+        "VH-M was in the other fleet by then"
+    );
+    assert_eq!(
+        at_of(OTHER_FLEET, 27).await,
+        [row("VH-C", 0, 0), row("VH-M", 25, 0)]
+    );
+    assert_eq!(
+        at_of(FLEET, 1000).await,
+        [row("VH-A", 20, 0), row("VH-B", 30, 0)]
+    );
+    assert!(ts.fleet_at("fleet-404", at(10)).await.unwrap().is_empty());
 }
 
 /// Buckets start at multiples of the bucket length since the Unix epoch (not at the window

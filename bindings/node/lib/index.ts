@@ -27,6 +27,7 @@ import type {
   GeoPoint,
   LiveEvent,
   LiveUpdate,
+  FleetSnapshot,
   Metric,
   Mission,
   MissionFilter,
@@ -45,6 +46,7 @@ import type {
   Vehicle,
   VehicleCapabilities,
   VehicleMetricsSummary,
+  VehiclePath,
 } from './types'
 
 export * from './types'
@@ -323,6 +325,27 @@ export class Engine {
   async history(vehicleId: string, options: TimeWindow & { limit?: number } = {}): Promise<Telemetry[]> {
     const [from, to] = window(options)
     return (await call(() => this.#native.history(vehicleId, from, to, options.limit))) as Telemetry[]
+  }
+
+  /**
+   * The path a vehicle drove between `from` and `to` (at most 7 days apart), for replaying a
+   * trip: its readings simplified so that none lies farther than `toleranceM` metres from the
+   * path (default 2; 0 keeps all), keeping every change of status and the window's ends.
+   */
+  async vehiclePath(
+    vehicleId: string,
+    from: Date | string,
+    to: Date | string,
+    options: { toleranceM?: number } = {},
+  ): Promise<VehiclePath> {
+    return (await call(() =>
+      this.#native.vehiclePath(vehicleId, iso(from)!, iso(to)!, options.toleranceM),
+    )) as VehiclePath
+  }
+
+  /** A fleet as it was at `at`: each vehicle's last reading by then and the alerts open then. */
+  async fleetAt(fleetId: string, at: Date | string): Promise<FleetSnapshot> {
+    return (await call(() => this.#native.fleetAt(fleetId, iso(at)!))) as FleetSnapshot
   }
 
   async vehicleSummary(vehicleId: string, w?: TimeWindow): Promise<VehicleMetricsSummary> {

@@ -465,6 +465,37 @@ export type LiveEvent =
   | { type: 'command'; data: Command }
   | { type: 'mission'; data: Mission }
 
+/** One point of a vehicle's path. */
+export interface PathPoint {
+  timestamp: string
+  latitude: number
+  longitude: number
+  speedKmh: number
+  headingDeg: number
+  status: VehicleStatus
+}
+
+/** The path a vehicle drove over a window, simplified for display. */
+export interface VehiclePath {
+  vehicleId: string
+  range: { from: string; to: string }
+  /** Readings stored for the window, before simplification. */
+  readings: number
+  toleranceM: number
+  /** Oldest first. */
+  points: PathPoint[]
+}
+
+/** A fleet as it was at an instant. */
+export interface FleetSnapshot {
+  fleetId: string
+  at: string
+  /** Each vehicle's last reading at or before `at`, by vehicle id. */
+  vehicles: Telemetry[]
+  /** Alerts triggered by `at` and not cleared by then, oldest first. */
+  openAlerts: Alert[]
+}
+
 /** What a vehicle told its transport it can do (for VDA 5050 vehicles: their factsheet). */
 export interface VehicleCapabilities {
   vehicleId: string

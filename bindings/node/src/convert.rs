@@ -152,7 +152,7 @@ fn with_path<T: DeserializeOwned>(value: Value) -> napi::Result<T> {
 }
 
 /// Parses an optional ISO 8601 time, `default` when absent.
-fn time(
+pub fn time(
     field: &'static str,
     s: Option<&str>,
     default: DateTime<Utc>,

@@ -21,7 +21,7 @@ use vehicleops_engine::{
 };
 use vehicleops_kafka::KafkaConfig;
 
-use crate::convert::{from_js, range, rule_config, to_js};
+use crate::convert::{from_js, range, rule_config, time, to_js};
 use crate::error::{IntoJsError, OrJs, invalid_input};
 use crate::rule::{RuleFunction, js_rule};
 use crate::subscription::NativeSubscription;
@@ -475,6 +475,35 @@ impl NativeEngine {
             limit: limit.unwrap_or(HistoryQuery::DEFAULT_LIMIT),
         };
         to_js(&self.inner.history(&query).await.or_js()?)
+    }
+
+    /// The path a vehicle drove between `from` and `to` (ISO 8601, at most 7 days apart) for
+    /// replaying a trip, simplified so that no reading lies farther than `toleranceM` metres
+    /// (default 2; 0 keeps all) from it.
+    #[napi]
+    pub async fn vehicle_path(
+        &self,
+        vehicle_id: String,
+        from: String,
+        to: String,
+        tolerance_m: Option<f64>,
+    ) -> napi::Result<Value> {
+        let window = range(Some(&from), Some(&to))?;
+        to_js(
+            &self
+                .inner
+                .vehicle_path(&vehicle_id, window, tolerance_m.unwrap_or(2.0))
+                .await
+                .or_js()?,
+        )
+    }
+
+    /// A fleet as it was at `at` (ISO 8601): each vehicle's last reading by then and the alerts
+    /// open then.
+    #[napi]
+    pub async fn fleet_at(&self, fleet_id: String, at: String) -> napi::Result<Value> {
+        let at = time("at", Some(&at), chrono::DateTime::UNIX_EPOCH)?;
+        to_js(&self.inner.fleet_at(&fleet_id, at).await.or_js()?)
     }
 
     #[napi]

@@ -253,3 +253,54 @@ test('flush, publishRaw dead letters, snapshot and subscriberCount', async () =>
   assert.equal(engine.subscriberCount(), 0)
   await engine.close()
 })
+
+test('vehiclePath replays a drive; fleetAt shows the fleet and its open alerts at an instant', async () => {
+  const engine = await Engine.open()
+  await engine.start()
+  // Ten readings north along one line (11 m apart); over the limit at 3 and 4, IDLE at 7.
+  const rows = Array.from({ length: 10 }, (_, s) =>
+    reading('VH-PATH', s, { speedKmh: s === 3 || s === 4 ? 95 : 30, status: s === 7 ? 'IDLE' : 'MOVING' }),
+  )
+  await engine.publish([...rows, reading('VH-OTHER', 2)])
+  await engine.flush()
+  const t0 = rows[0].timestamp
+  const at = (s) => new Date(t0.getTime() + s * 1000)
+
+  const path = await engine.vehiclePath('VH-PATH', t0, at(60), { toleranceM: 1 })
+  assert.equal(path.readings, 10)
+  assert.deepEqual(
+    path.points.map((p) => Math.round((p.latitude - 4.711) / 0.0001)),
+    [0, 7, 8, 9],
+    'the ends and the changes of status',
+  )
+  assert.equal(path.points[1].status, 'IDLE')
+  const all = await engine.vehiclePath('VH-PATH', t0.toISOString(), at(60).toISOString(), { toleranceM: 0 })
+  assert.equal(all.points.length, 10)
+  await assert.rejects(
+    engine.vehiclePath('VH-PATH', t0, at(8 * 86_400)),
+    (e) => e instanceof VehicleOpsError && e.kind === 'validation' && e.field === 'from',
+  )
+  await assert.rejects(
+    engine.vehiclePath('VH-PATH', t0, at(60), { toleranceM: -1 }),
+    (e) => e instanceof VehicleOpsError && e.field === 'tolerance_m',
+  )
+
+  const during = await engine.fleetAt('fleet-001', at(4))
+  assert.deepEqual(
+    during.vehicles.map((v) => [v.vehicleId, v.seq]),
+    [
+      ['VH-OTHER', 2],
+      ['VH-PATH', 4],
+    ],
+  )
+  assert.deepEqual(
+    during.openAlerts.map((a) => a.alertType),
+    ['OVERSPEED'],
+  )
+  assert.deepEqual((await engine.fleetAt('fleet-001', at(6))).openAlerts, [])
+  await assert.rejects(
+    engine.fleetAt('fleet-001', 'yesterday'),
+    (e) => e instanceof VehicleOpsError && e.field === 'at',
+  )
+  await engine.close()
+})

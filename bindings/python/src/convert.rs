@@ -173,6 +173,13 @@ pub fn time_range(
     TimeRange::new(from, to).into_py_result()
 }
 
+/// One instant (a datetime or an RFC 3339 string); errors name `field`.
+pub fn instant(v: &Bound<'_, PyAny>, field: &'static str) -> PyResult<DateTime<Utc>> {
+    timestamp_from_py(v)?
+        .map_err(|e| ValidationError::new(field, e.reason))
+        .into_py_result()
+}
+
 /// A validation error as a Python exception, for checks made in the binding itself.
 pub fn invalid(field: &'static str, reason: impl Into<String>) -> PyErr {
     crate::errors::to_py_err(Error::validation(field, reason))

@@ -24,7 +24,7 @@ use vehicleops_engine::{
 use vehicleops_kafka::{KafkaConfig, SecurityProtocol};
 
 use crate::awaitable::awaitable;
-use crate::convert::{invalid, rule_config_from_py, telemetry_from_py, time_range, to_py};
+use crate::convert::{instant, invalid, rule_config_from_py, telemetry_from_py, time_range, to_py};
 use crate::errors::IntoPyResult;
 use crate::live::Subscription;
 
@@ -451,6 +451,46 @@ impl Engine {
         awaitable(py, async move {
             let rows = inner.history(&query).await.into_py_result()?;
             to_py(&rows)
+        })
+    }
+
+    /// The path a vehicle drove between `start` and `end` (at most 7 days apart), for replaying
+    /// a trip: a dict with `readings` (stored in the window) and `points` (oldest first), the
+    /// readings simplified so that none lies farther than `tolerance_m` metres from the path
+    /// (0 keeps all), keeping every change of status and the window's ends.
+    #[pyo3(signature = (vehicle_id, start, end, tolerance_m=2.0))]
+    fn vehicle_path<'py>(
+        &self,
+        py: Python<'py>,
+        vehicle_id: String,
+        start: Bound<'py, PyAny>,
+        end: Bound<'py, PyAny>,
+        tolerance_m: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let range = time_range(Some(&start), Some(&end))?;
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let path = inner
+                .vehicle_path(&vehicle_id, range, tolerance_m)
+                .await
+                .into_py_result()?;
+            to_py(&path)
+        })
+    }
+
+    /// A fleet as it was at `at` (a datetime or RFC 3339 string): `vehicles`, each one's last
+    /// reading by then, and `open_alerts`, the alerts open then.
+    fn fleet_at<'py>(
+        &self,
+        py: Python<'py>,
+        fleet_id: String,
+        at: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let at = instant(&at, "at")?;
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let snapshot = inner.fleet_at(&fleet_id, at).await.into_py_result()?;
+            to_py(&snapshot)
         })
     }
 

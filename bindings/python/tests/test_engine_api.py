@@ -4,10 +4,12 @@ that stops the vehicle, and the Kafka security options."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 import vehicleops
-from conftest import FLEET, eventually, reading
+from conftest import FLEET, T0, eventually, reading
 
 OVERLOAD = {
     "type": "threshold",
@@ -257,3 +259,44 @@ def test_kafka_security_options_are_checked_when_the_engine_is_made():
         kafka_ssl_ca_location="/etc/ssl/certs/ca.pem",
     )
     assert "started=False" in repr(engine)
+
+
+async def test_a_path_replays_the_drive_and_a_snapshot_shows_the_fleet_then(engine):
+    # Ten readings along a straight line, 1.1 m apart; over the speed limit at 3 and 4, IDLE
+    # at 7.
+    rows = [
+        reading(
+            "VH-1",
+            s,
+            speed_kmh=95.0 if s in (3, 4) else 30.0,
+            status="IDLE" if s == 7 else "MOVING",
+        )
+        for s in range(10)
+    ]
+    await engine.publish(rows + [reading("VH-2", 2)])
+    await engine.flush()
+
+    path = await engine.vehicle_path("VH-1", T0, T0 + timedelta(minutes=1), tolerance_m=1.0)
+    assert path["readings"] == 10
+    # Each reading's latitude says which second it is.
+    assert [round((p["latitude"] - 4.711) / 1e-5) for p in path["points"]] == [0, 7, 8, 9]
+    assert path["points"][1]["status"] == "IDLE"
+    end = (T0 + timedelta(minutes=1)).isoformat()
+    everything = await engine.vehicle_path("VH-1", T0.isoformat(), end, tolerance_m=0)
+    assert len(everything["points"]) == 10
+    with pytest.raises(vehicleops.ValidationError) as e:
+        await engine.vehicle_path("VH-1", T0, T0 + timedelta(days=8))
+    assert e.value.field == "from"
+    with pytest.raises(vehicleops.ValidationError) as e:
+        await engine.vehicle_path("VH-1", T0, T0 + timedelta(minutes=1), tolerance_m=-1)
+    assert e.value.field == "tolerance_m"
+
+    during = await engine.fleet_at(FLEET, T0 + timedelta(seconds=4))
+    assert [(v["vehicle_id"], v["seq"]) for v in during["vehicles"]] == [("VH-1", 4), ("VH-2", 2)]
+    assert [a["alert_type"] for a in during["open_alerts"]] == ["OVERSPEED"]
+    after = await engine.fleet_at(FLEET, (T0 + timedelta(seconds=6)).isoformat())
+    assert after["open_alerts"] == []
+    assert (await engine.fleet_at(FLEET, T0 - timedelta(seconds=1)))["vehicles"] == []
+    with pytest.raises(vehicleops.ValidationError) as e:
+        await engine.fleet_at(FLEET, "yesterday")
+    assert e.value.field == "at"

@@ -168,6 +168,48 @@ const tests = [
     },
   ],
   [
+    'trip playback draws the path of the last minutes and plays it back',
+    async ({ page }) => {
+      await page.getByTestId('playback-panel').locator('summary').click();
+      await page.getByTestId('playback-window').selectOption('15');
+      await page.getByTestId('playback-load-btn').click();
+      await page.waitForSelector('[data-testid="playback-panel"][data-status="loaded"]', { timeout: 15_000 });
+      const points = Number(await page.getByTestId('playback-panel').getAttribute('data-points'));
+      assert(points >= 2, `the path has points: ${points}`);
+      const summary = await text(page, 'playback-summary');
+      assert(/points drawn from/.test(summary), `summary: ${summary}`);
+      // The path and the cursor are on the map.
+      const drawn = await page.evaluate(async () => {
+        const data = await window.__fleetMap.getSource('playback').getData();
+        return data.features.map((f) => f.geometry.type).sort().join(',');
+      });
+      assert(drawn === 'LineString,Point', `playback source: ${drawn}`);
+      // Scrubbing with the keyboard moves the cursor; playing at 60× moves it on by itself.
+      const cursor = async () => Number(await page.getByTestId('playback-time').getAttribute('data-cursor'));
+      const start = await cursor();
+      await page.getByTestId('playback-slider').focus();
+      await page.keyboard.press('ArrowRight');
+      await page.waitForFunction(
+        (s) => Number(document.querySelector('[data-testid="playback-time"]')?.getAttribute('data-cursor')) > s,
+        start,
+        { timeout: 5_000 },
+      );
+      await page.getByTestId('playback-speed').selectOption('60');
+      const before = await cursor();
+      await page.getByTestId('playback-play-btn').click();
+      await page.waitForFunction(
+        (s) => Number(document.querySelector('[data-testid="playback-time"]')?.getAttribute('data-cursor')) > s + 1000,
+        before,
+        { timeout: 10_000 },
+      );
+      // Pausing (or reaching the end) leaves the button showing Play.
+      if ((await page.getByTestId('playback-play-btn').getAttribute('aria-pressed')) === 'true') {
+        await page.getByTestId('playback-play-btn').click();
+      }
+      await page.waitForSelector('[data-testid="playback-play-btn"][aria-pressed="false"]');
+    },
+  ],
+  [
     'STOP is confirmed, dispatched, executed, and the vehicle stops',
     async ({ page, vehicleId }) => {
       assert(vehicleId, 'a vehicle was selected by the previous test');

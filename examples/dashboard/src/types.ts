@@ -190,3 +190,24 @@ export interface VehicleCapabilities {
   /** `null`: the vehicle lists no actions (nothing is refused). */
   actions: { action_type: string; description: string | null; scopes: string[] }[] | null;
 }
+
+/** One point of a vehicle's path (`GET /telemetry/{id}/path`). */
+export interface PathPoint {
+  timestamp: string;
+  latitude: number;
+  longitude: number;
+  speed_kmh: number;
+  heading_deg: number;
+  status: VehicleStatus;
+}
+
+/** A vehicle's path over a window, simplified on the server for replaying the trip. */
+export interface VehiclePath {
+  vehicle_id: string;
+  from: string;
+  to: string;
+  /** Readings stored for the window, before simplification. */
+  readings: number;
+  tolerance_m: number;
+  points: PathPoint[];
+}

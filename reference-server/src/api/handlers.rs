@@ -19,7 +19,7 @@ use crate::auth::{MAX_EMAIL_BYTES, MAX_PASSWORD_BYTES, Principal, verify_passwor
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, decode_json};
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(super) type ApiResult<T> = Result<T, ApiError>;
 
 /// Checks an optional numeric parameter against its range, or takes the default.
 fn bounded(name: &str, value: Option<u32>, default: u32, min: u32, max: u32) -> ApiResult<u32> {
@@ -39,25 +39,14 @@ const MAX_WINDOW: Duration = Duration::days(366);
 /// The query window: `to` defaults to now, `from` to 24 hours before `to`. Both must lie in
 /// 1970-01-01 ..= 2100-01-01 and the window may span at most [`MAX_WINDOW`], so no date
 /// arithmetic here or in a store can overflow and no query scans without end.
-fn window(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> ApiResult<TimeRange> {
-    let earliest = DateTime::<Utc>::UNIX_EPOCH;
-    let latest = DateTime::parse_from_rfc3339("2100-01-01T00:00:00Z")
-        .expect("a valid constant")
-        .to_utc();
-    let in_range = |field: &'static str, t: DateTime<Utc>| {
-        if (earliest..=latest).contains(&t) {
-            Ok(t)
-        } else {
-            Err(ApiError::unprocessable(
-                field,
-                format!("{t} is outside 1970-01-01 ..= 2100-01-01"),
-            ))
-        }
-    };
-    let to = in_range("to", to.unwrap_or_else(Utc::now))?;
+pub(super) fn window(
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> ApiResult<TimeRange> {
+    let to = instant("to", to.unwrap_or_else(Utc::now))?;
     let from = match from {
-        Some(from) => in_range("from", from)?,
-        None => (to - Duration::hours(24)).max(earliest),
+        Some(from) => instant("from", from)?,
+        None => (to - Duration::hours(24)).max(DateTime::<Utc>::UNIX_EPOCH),
     };
     let range = TimeRange::new(from, to).map_err(|e| ApiError::unprocessable(e.field, e.reason))?;
     if range.to - range.from > MAX_WINDOW {
@@ -67,6 +56,21 @@ fn window(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> ApiResult<T
         ));
     }
     Ok(range)
+}
+
+/// An instant a query names (`field`), within 1970-01-01 ..= 2100-01-01.
+pub(super) fn instant(field: &'static str, t: DateTime<Utc>) -> ApiResult<DateTime<Utc>> {
+    let latest = DateTime::parse_from_rfc3339("2100-01-01T00:00:00Z")
+        .expect("a valid constant")
+        .to_utc();
+    if (DateTime::<Utc>::UNIX_EPOCH..=latest).contains(&t) {
+        Ok(t)
+    } else {
+        Err(ApiError::unprocessable(
+            field,
+            format!("{t} is outside 1970-01-01 ..= 2100-01-01"),
+        ))
+    }
 }
 
 fn waypoints(input: Vec<WaypointIn>) -> Vec<Waypoint> {

@@ -3,6 +3,7 @@
 
 pub mod dto;
 pub mod handlers;
+pub mod history;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -102,6 +103,8 @@ impl AppState {
         handlers::list_missions,
         handlers::get_mission,
         handlers::cancel_mission,
+        history::vehicle_path,
+        history::fleet_snapshot,
     ),
     components(schemas(
         ErrorBody, CommandName, StatusName, SeverityName, MetricName, MissionTypeName, PriorityName,
@@ -110,7 +113,7 @@ impl AppState {
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "fleet"), (name = "telemetry"), (name = "commands"),
-        (name = "analytics"), (name = "alerts"), (name = "missions"),
+        (name = "analytics"), (name = "alerts"), (name = "missions"), (name = "history"),
     )
 )]
 pub struct ApiDoc;
@@ -356,6 +359,7 @@ pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) 
             "/missions/{mission_id}/cancel",
             post(handlers::cancel_mission),
         )
+        .merge(history::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 

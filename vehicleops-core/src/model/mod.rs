@@ -5,6 +5,7 @@ mod analytics;
 mod capabilities;
 mod command;
 mod fleet;
+mod history;
 mod mission;
 mod telemetry;
 
@@ -19,5 +20,6 @@ pub use command::{
     validate_idempotency_key,
 };
 pub use fleet::{Fleet, Operator, Role, Vehicle};
+pub use history::{FleetSnapshot, PathPoint, VehiclePath};
 pub use mission::{Mission, MissionPriority, MissionStatus, MissionType};
 pub use telemetry::{GeoPoint, MapPose, Reading, Telemetry, VehicleStatus, Waypoint};

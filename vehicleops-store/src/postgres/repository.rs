@@ -445,6 +445,21 @@ impl FleetRepository for PostgresStore {
         .await
     }
 
+    async fn alerts_open_at(&self, fleet_id: &str, at: DateTime<Utc>) -> Result<Vec<Alert>> {
+        // Through `alerts_by_fleet` (fleet_id, triggered_at).
+        let rows = sqlx::query(&format!(
+            "SELECT {ALERT_COLUMNS} FROM vehicleops.alerts
+             WHERE fleet_id = $1 AND triggered_at <= $2 AND (cleared_at IS NULL OR cleared_at > $2)
+             ORDER BY triggered_at, id"
+        ))
+        .bind(fleet_id)
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db(e))?;
+        self.all(&rows, alert_from_row)
+    }
+
     async fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>> {
         // Both forms match the partial index `alerts_open_by_vehicle` (open alerts only).
         let all = vehicle_ids.is_empty();

@@ -101,6 +101,28 @@ impl TimeSeriesStore for PostgresStore {
         .collect()
     }
 
+    async fn fleet_at(&self, fleet_id: &str, at: DateTime<Utc>) -> Result<Vec<Telemetry>> {
+        // Every vehicle that has reported (one row each in `telemetry_latest`, whatever its
+        // fleet now) takes one backward probe of the key (vehicle_id, time, seq); on partitions
+        // and hypertable chunks it stops in the newest one holding a reading by `at`.
+        sqlx::query(&format!(
+            "SELECT t.* FROM vehicleops.telemetry_latest l
+             CROSS JOIN LATERAL (
+                 SELECT {SELECT_TELEMETRY} FROM vehicleops.telemetry r
+                 WHERE r.vehicle_id = l.vehicle_id AND r.time <= $2
+                 ORDER BY r.time DESC, r.seq DESC LIMIT 1) t
+             WHERE t.fleet_id = $1 ORDER BY t.vehicle_id"
+        ))
+        .bind(fleet_id)
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db(e))?
+        .iter()
+        .map(telemetry_from_row)
+        .collect()
+    }
+
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<Telemetry>> {
         let limit = query.limit.min(HistoryQuery::MAX_LIMIT);
         sqlx::query(&format!(

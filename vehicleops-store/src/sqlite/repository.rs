@@ -312,6 +312,19 @@ fn open_alerts(conn: &Connection, vehicle_ids: &[String]) -> Result<Vec<Alert>> 
     )
 }
 
+/// Alerts triggered by `at` and not cleared by then, through `alerts_by_fleet`.
+fn alerts_open_at(conn: &Connection, fleet_id: &str, at: DateTime<Utc>) -> Result<Vec<Alert>> {
+    query_all(
+        conn,
+        &format!(
+            "{SELECT_ALERT} WHERE fleet_id = ?1 AND triggered_at <= ?2 \
+             AND (cleared_at IS NULL OR cleared_at > ?2) ORDER BY triggered_at, id"
+        ),
+        params![fleet_id, micros(at)],
+        alert_from_row,
+    )
+}
+
 // --- commands ---------------------------------------------------------------------------------
 
 /// The statuses of commands still under way; the condition of the partial index
@@ -756,6 +769,12 @@ impl FleetRepository for SqliteStore {
             )
         })
         .await
+    }
+
+    async fn alerts_open_at(&self, fleet_id: &str, at: DateTime<Utc>) -> Result<Vec<Alert>> {
+        let fleet_id = fleet_id.to_string();
+        self.with_reader(move |conn| alerts_open_at(conn, &fleet_id, at))
+            .await
     }
 
     async fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>> {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use vehicleops_core::{
     Error, FleetPerformanceReport, HistoryQuery, MapPose, Metric, Reading, Result, SeriesPoint,
@@ -353,27 +353,38 @@ fn in_snapshot<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T>
 }
 
 /// The newest reading of `vehicle_id` in `table`.
-fn latest_in(conn: &Connection, table: &str, vehicle_id: &str) -> Result<Option<Telemetry>> {
+/// Every reading in the recent table is newer than every archived one.
+fn latest_of(conn: &Connection, vehicle_id: &str) -> Result<Option<Telemetry>> {
+    match latest_in_by(conn, RECENT, vehicle_id, i64::MAX)? {
+        Some(latest) => Ok(Some(latest)),
+        None => latest_in_by(conn, ARCHIVE, vehicle_id, i64::MAX),
+    }
+}
+
+/// The newest reading of a vehicle at or before `at` (microseconds) in `table`.
+fn latest_in_by(
+    conn: &Connection,
+    table: &str,
+    vehicle_id: &str,
+    at: i64,
+) -> Result<Option<Telemetry>> {
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {SELECT_COLUMNS} FROM {table} WHERE vehicle_id = ? \
+            "SELECT {SELECT_COLUMNS} FROM {table} WHERE vehicle_id = ? AND ts <= ? \
              ORDER BY ts DESC, seq DESC LIMIT 1"
         ))
         .map_err(backend_error)?;
-    stmt.query_row([vehicle_id], telemetry_from_row)
+    stmt.query_row(params![vehicle_id, at], telemetry_from_row)
         .optional()
         .map_err(backend_error)
 }
 
-/// Every reading in the recent table is newer than every archived one.
-fn latest_of(conn: &Connection, vehicle_id: &str) -> Result<Option<Telemetry>> {
-    match latest_in(conn, RECENT, vehicle_id)? {
-        Some(latest) => Ok(Some(latest)),
-        None => latest_in(conn, ARCHIVE, vehicle_id),
-    }
-}
-
-fn latest_for_fleet(conn: &Connection, fleet_id: &str) -> Result<Vec<Telemetry>> {
+/// The last reading at or before `at` (microseconds; `i64::MAX` for the newest) of each vehicle
+/// that has reported for the fleet, if it was in the fleet then. When `at` falls in the recent
+/// table's span, one pass over it backwards from `at` finds the vehicles that reported there,
+/// stopping once every one was met; the others (and every vehicle when `at` is older than the
+/// recent table) take one primary-key probe of the archive.
+fn fleet_at(conn: &Connection, fleet_id: &str, at: i64) -> Result<Vec<Telemetry>> {
     let mut missing: HashSet<String> = {
         let mut stmt = conn
             .prepare_cached("SELECT vehicle_id FROM telemetry_streams WHERE fleet_id = ?")
@@ -382,20 +393,19 @@ fn latest_for_fleet(conn: &Connection, fleet_id: &str) -> Result<Vec<Telemetry>>
             .and_then(|rows| rows.collect())
             .map_err(backend_error)?
     };
-    let mut latest = Vec::with_capacity(missing.len());
-    // One pass over the recent table, newest first: the first row met for a vehicle is its
-    // newest. Stops as soon as every vehicle of the fleet has been met.
-    if !missing.is_empty() {
+    let mut found = Vec::with_capacity(missing.len());
+    if !missing.is_empty() && at >= watermark(conn)? {
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {SELECT_COLUMNS} FROM {RECENT} ORDER BY ts DESC, vehicle_id DESC, seq DESC"
+                "SELECT {SELECT_COLUMNS} FROM {RECENT} WHERE ts <= ? \
+                 ORDER BY ts DESC, vehicle_id DESC, seq DESC"
             ))
             .map_err(backend_error)?;
-        let mut rows = stmt.query([]).map_err(backend_error)?;
+        let mut rows = stmt.query([at]).map_err(backend_error)?;
         while let Some(row) = rows.next().map_err(backend_error)? {
             let vehicle_id: String = row.get(0).map_err(backend_error)?;
             if missing.remove(&vehicle_id) {
-                latest.push(telemetry_from_row(row).map_err(backend_error)?);
+                found.push(telemetry_from_row(row).map_err(backend_error)?);
                 if missing.is_empty() {
                     break;
                 }
@@ -403,12 +413,13 @@ fn latest_for_fleet(conn: &Connection, fleet_id: &str) -> Result<Vec<Telemetry>>
         }
     }
     for vehicle_id in missing {
-        latest.extend(latest_in(conn, ARCHIVE, &vehicle_id)?);
+        found.extend(latest_in_by(conn, ARCHIVE, &vehicle_id, at)?);
     }
-    // A vehicle that moved to another fleet belongs to that fleet now.
-    latest.retain(|t| t.fleet_id == fleet_id);
-    latest.sort_by(|a, b| a.vehicle_id.cmp(&b.vehicle_id));
-    Ok(latest)
+    // A vehicle whose reading then was in another fleet belonged to that fleet then (and one
+    // that moved since belongs to the other fleet now).
+    found.retain(|t| t.fleet_id == fleet_id);
+    found.sort_by(|a, b| a.vehicle_id.cmp(&b.vehicle_id));
+    Ok(found)
 }
 
 /// Readings of one vehicle in a window from `table`, oldest first, at most `limit`.
@@ -735,13 +746,20 @@ impl TimeSeriesStore for SqliteStore {
 
     async fn latest_for_fleet(&self, fleet_id: &str) -> Result<Vec<Telemetry>> {
         let fleet_id = fleet_id.to_string();
-        self.with_reader(move |conn| in_snapshot(conn, |conn| latest_for_fleet(conn, &fleet_id)))
+        self.with_reader(move |conn| in_snapshot(conn, |conn| fleet_at(conn, &fleet_id, i64::MAX)))
             .await
     }
 
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<Telemetry>> {
         let query = query.clone();
         self.with_reader(move |conn| in_snapshot(conn, |conn| history(conn, &query)))
+            .await
+    }
+
+    async fn fleet_at(&self, fleet_id: &str, at: DateTime<Utc>) -> Result<Vec<Telemetry>> {
+        let fleet_id = fleet_id.to_string();
+        let at = micros(at);
+        self.with_reader(move |conn| in_snapshot(conn, |conn| fleet_at(conn, &fleet_id, at)))
             .await
     }
 

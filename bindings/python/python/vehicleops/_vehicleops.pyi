@@ -160,6 +160,20 @@ class Engine:
     def history(
         self, vehicle_id: str, start: TimeBound = None, end: TimeBound = None, limit: int = 1000
     ) -> Awaitable[List[Dict[str, Any]]]: ...
+    def vehicle_path(
+        self,
+        vehicle_id: str,
+        start: Union[str, datetime],
+        end: Union[str, datetime],
+        tolerance_m: float = 2.0,
+    ) -> Awaitable[Dict[str, Any]]:
+        """The path a vehicle drove between ``start`` and ``end`` (at most 7 days apart), for
+        replaying a trip: ``readings`` stored in the window and ``points`` (oldest first),
+        simplified so that no reading lies farther than ``tolerance_m`` metres from the path
+        (0 keeps all), keeping every change of status and the window's ends."""
+    def fleet_at(self, fleet_id: str, at: Union[str, datetime]) -> Awaitable[Dict[str, Any]]:
+        """A fleet as it was at ``at``: ``vehicles`` (each one's last reading by then) and
+        ``open_alerts`` (triggered by then, not yet cleared)."""
     def vehicle_summary(
         self, vehicle_id: str, start: TimeBound = None, end: TimeBound = None
     ) -> Awaitable[Dict[str, Any]]: ...

@@ -16,6 +16,7 @@ import type {
   SeriesPoint,
   VehicleCapabilities,
   VehicleListRow,
+  VehiclePath,
   Waypoint,
 } from '../types';
 
@@ -106,6 +107,12 @@ export class ApiClient {
   /** 404 (an `ApiError`) while the vehicle has described nothing. */
   vehicleCapabilities(vehicleId: string): Promise<VehicleCapabilities> {
     return this.request('GET', `/vehicles/${enc(vehicleId)}/capabilities`);
+  }
+
+  /** The vehicle's path in a window, simplified to `toleranceM` metres, for trip playback. */
+  vehiclePath(vehicleId: string, window: TimeWindow, toleranceM = 2): Promise<VehiclePath> {
+    const q = `from=${enc(window.from)}&to=${enc(window.to)}&tolerance_m=${toleranceM}`;
+    return this.request('GET', `/telemetry/${enc(vehicleId)}/path?${q}`);
   }
 
   commandHistory(vehicleId: string, limit = 20): Promise<Page<Command>> {

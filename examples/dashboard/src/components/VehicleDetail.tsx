@@ -11,6 +11,7 @@ import { confirmRequested, pickStarted, pickEnded, lastWaypointRemoved } from '.
 import { formatNumber } from '../hooks';
 import { SpeedBatteryChart } from './SpeedBatteryChart';
 import { CapabilitiesPanel } from './CapabilitiesPanel';
+import { PlaybackPanel } from './PlaybackPanel';
 import type { CommandKind } from '../types';
 
 const COMMANDS: { kind: CommandKind; label: string; testid: string }[] = [
@@ -159,6 +160,7 @@ export function VehicleDetail() {
         </div>
       )}
       <SpeedBatteryChart vehicleId={v.vehicle_id} />
+      <PlaybackPanel vehicleId={v.vehicle_id} />
       <CapabilitiesPanel vehicleId={v.vehicle_id} />
     </section>
   );

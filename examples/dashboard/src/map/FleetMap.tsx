@@ -9,7 +9,8 @@ import type { DashboardConfig } from '../config';
 import { useAppDispatch, useAppSelector, useAppStore, type RootState } from '../store';
 import { selectActiveCount, vehicleSelected } from '../store/fleetSlice';
 import { waypointPicked } from '../store/uiSlice';
-import type { Waypoint } from '../types';
+import type { PathPoint, VehiclePath, Waypoint } from '../types';
+import { selectPlaybackPosition } from '../store/playbackSlice';
 import { clusterExpansionZoom, createMap, type FleetMapInstance } from './engine';
 import { countIcon, headingArrow } from './icons';
 import { gridLines, vehicleLayers } from './style';
@@ -37,6 +38,26 @@ function routeCollection(points: Waypoint[]): GeoJSON.FeatureCollection {
   }));
   if (coords.length > 1) {
     features.push({ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates: coords } });
+  }
+  return { type: 'FeatureCollection', features };
+}
+
+/** A played-back trip: its path as a line and the cursor as a point. */
+function playbackCollection(path: VehiclePath | null, cursor: PathPoint | null): GeoJSON.FeatureCollection {
+  const features: GeoJSON.Feature[] = [];
+  if (path && path.points.length > 1) {
+    features.push({
+      type: 'Feature',
+      properties: {},
+      geometry: { type: 'LineString', coordinates: path.points.map((p) => [p.longitude, p.latitude]) },
+    });
+  }
+  if (cursor) {
+    features.push({
+      type: 'Feature',
+      properties: { status: cursor.status },
+      geometry: { type: 'Point', coordinates: [cursor.longitude, cursor.latitude] },
+    });
   }
   return { type: 'FeatureCollection', features };
 }
@@ -116,12 +137,15 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
           buffer: 32,
         });
         map.addSource('route', { type: 'geojson', data: routeCollection([]) });
+        map.addSource('playback', { type: 'geojson', data: playbackCollection(null, null) });
         for (const layer of vehicleLayers) map.addLayer(layer);
 
         let drawnVersion = -1;
         let fitted = false;
         let drawnSelected: string | null | undefined;
         let drawnRoute: Waypoint[] | null = null;
+        let drawnPath: VehiclePath | null = null;
+        let drawnCursor: number | null = null;
         let lastDraw = 0;
         const draw = () => {
           timer = null;
@@ -156,6 +180,20 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
             map.setPaintProperty('vehicles', 'circle-stroke-color', [
               'case', ['==', ['get', 'id'], drawnSelected ?? ''], '#facc15', '#f8fafc',
             ]);
+          }
+          if (s.playback.path !== drawnPath || s.playback.cursor !== drawnCursor) {
+            const fresh = s.playback.path !== drawnPath;
+            drawnPath = s.playback.path;
+            drawnCursor = s.playback.cursor;
+            (map.getSource('playback') as GeoJSONSource).setData(
+              playbackCollection(drawnPath, selectPlaybackPosition(s)),
+            );
+            if (fresh && drawnPath && drawnPath.points.length > 0) {
+              const ends = drawnPath.points.map((p) => ({
+                geometry: { coordinates: [p.longitude, p.latitude] },
+              })) as VehicleFeature[];
+              map.fitBounds(boundsOf(ends), { padding: 80, maxZoom: 17, duration: 0 });
+            }
           }
           const route = routeOf(s);
           if (route !== drawnRoute) {

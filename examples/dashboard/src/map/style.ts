@@ -76,7 +76,10 @@ for (const [status, color] of Object.entries(STATUS_COLORS)) statusColor.push(st
 statusColor.push('#94a3b8');
 const statusColorExpr = statusColor as ExpressionSpecification;
 
-/** Layer definitions for the vehicles source (clustered) and the waypoint/route source. */
+/**
+ * Layer definitions for the vehicles source (clustered), a trip being played back (its path and
+ * cursor) and the waypoint/route source.
+ */
 export const vehicleLayers: AddLayerObject[] = [
   {
     id: 'clusters',
@@ -135,6 +138,25 @@ export const vehicleLayers: AddLayerObject[] = [
       'icon-rotation-alignment': 'map',
       'icon-allow-overlap': true,
       'icon-ignore-placement': true,
+    },
+  },
+  {
+    id: 'playback-line',
+    type: 'line',
+    source: 'playback',
+    filter: ['==', ['geometry-type'], 'LineString'],
+    paint: { 'line-color': '#38bdf8', 'line-width': 3, 'line-opacity': 0.85 },
+  },
+  {
+    id: 'playback-cursor',
+    type: 'circle',
+    source: 'playback',
+    filter: ['==', ['geometry-type'], 'Point'],
+    paint: {
+      'circle-color': '#38bdf8',
+      'circle-radius': 8,
+      'circle-stroke-color': '#f8fafc',
+      'circle-stroke-width': 3,
     },
   },
   {

@@ -10,6 +10,7 @@ import missions from './missionsSlice';
 import analytics from './analyticsSlice';
 import ui from './uiSlice';
 import capabilities from './capabilitiesSlice';
+import playback from './playbackSlice';
 
 const appReducer = combineReducers({
   auth,
@@ -20,6 +21,7 @@ const appReducer = combineReducers({
   analytics,
   ui,
   capabilities,
+  playback,
 });
 export type RootState = ReturnType<typeof appReducer>;
 

@@ -1,0 +1,192 @@
+//! Looking back through the API: a vehicle's simplified path for trip playback, and a fleet at
+//! a past instant with the alerts open then. Readings are injected with timestamps an hour
+//! ago, so the demo's simulated vehicles (which report from now on) are not part of the past.
+
+mod common;
+
+use chrono::{DateTime, Duration, DurationRound, SecondsFormat, Utc};
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use vehicleops_core::Telemetry;
+
+const VEHICLE: &str = "fleet-001-VH-050";
+
+/// Reading `i` of an L-shaped drive: 100 readings north, then 100 east, one a second from
+/// `base`; 1.1 m apart. Readings 60..=65 are over the speed limit (an OVERSPEED episode that
+/// the reading at 66 clears) and 120..=129 are IDLE.
+fn drive(base: DateTime<Utc>, i: u64) -> Telemetry {
+    let step = 0.00001;
+    let (north, east) = if i < 100 {
+        (i as f64, 0.0)
+    } else {
+        (99.0, (i - 99) as f64)
+    };
+    serde_json::from_value(json!({
+        "vehicle_id": VEHICLE,
+        "fleet_id": "fleet-001",
+        "latitude": 4.70 + north * step,
+        "longitude": -74.08 + east * step,
+        "speed_kmh": if (60..=65).contains(&i) { 95.0 } else { 10.0 },
+        "battery_pct": 80.0,
+        "engine_temp_c": 70.0,
+        "load_pct": 50.0,
+        "status": if (120..130).contains(&i) { "IDLE" } else { "MOVING" },
+        "timestamp": base + Duration::seconds(i as i64),
+        "seq": i,
+    }))
+    .unwrap()
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn second_of(base: DateTime<Utc>, point: &Value) -> i64 {
+    let t: DateTime<Utc> = point["timestamp"].as_str().unwrap().parse().unwrap();
+    (t - base).num_seconds()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_and_fleet_snapshots_of_the_past() {
+    let s = TestServer::start(&[]).await;
+    let operator = s.token("operator").await;
+    let base = (Utc::now() - Duration::hours(1))
+        .duration_trunc(Duration::seconds(1))
+        .unwrap();
+    s.inject((0..200).map(|i| drive(base, i)).collect()).await;
+    let window = format!(
+        "from={}&to={}",
+        iso(base - Duration::minutes(1)),
+        iso(base + Duration::minutes(10))
+    );
+    let path = eventually("the drive is stored", || async {
+        let (st, b) = s
+            .get(
+                &format!("/api/v1/telemetry/{VEHICLE}/path?{window}&tolerance_m=1"),
+                &operator,
+            )
+            .await;
+        (st == StatusCode::OK && b["readings"] == 200).then_some(b)
+    })
+    .await;
+
+    // The path: its ends, the corner, and where the status changed (IDLE from 120, MOVING
+    // again from 130); the straight stretches in between are dropped.
+    let seconds: Vec<i64> = path["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| second_of(base, p))
+        .collect();
+    assert_eq!(seconds, [0, 99, 120, 130, 199], "{path}");
+    assert_eq!(path["vehicle_id"], VEHICLE);
+    assert_eq!(path["tolerance_m"], 1.0);
+    assert_eq!(path["points"][2]["status"], "IDLE");
+    for key in ["latitude", "longitude", "speed_kmh", "heading_deg"] {
+        assert!(path["points"][0][key].is_number(), "{key} in {path}");
+    }
+    let (st, all) = s
+        .get(
+            &format!("/api/v1/telemetry/{VEHICLE}/path?{window}&tolerance_m=0"),
+            &operator,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(all["points"].as_array().unwrap().len(), 200);
+
+    for (query, field) in [
+        (format!("{window}&tolerance_m=-1"), "tolerance_m"),
+        (format!("{window}&tolerance_m=5000"), "tolerance_m"),
+        (format!("{window}&tolerance_m=wide"), "tolerance_m"),
+        (
+            format!("from={}&to={}", iso(base - Duration::days(8)), iso(base)),
+            "from",
+        ),
+    ] {
+        let (st, b) = s
+            .get(
+                &format!("/api/v1/telemetry/{VEHICLE}/path?{query}"),
+                &operator,
+            )
+            .await;
+        assert_eq!(
+            assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE").as_deref(),
+            Some(field),
+            "{query}: {b}"
+        );
+    }
+
+    // The fleet at instants of the drive: where the vehicle was, and the OVERSPEED episode
+    // open from 60 until the reading at 66 cleared it.
+    let snapshot = |second: i64| {
+        let (s, operator) = (&s, &operator);
+        async move {
+            let at = iso(base + Duration::seconds(second));
+            let (st, b) = s
+                .get(
+                    &format!("/api/v1/fleet/fleet-001/snapshot?at={at}"),
+                    operator,
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+            b
+        }
+    };
+    let mine = |b: &Value, list: &str| -> Vec<Value> {
+        b[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["vehicle_id"] == VEHICLE)
+            .cloned()
+            .collect()
+    };
+    let before = snapshot(-1).await;
+    assert!(mine(&before, "vehicles").is_empty(), "{before}");
+    let during = snapshot(63).await;
+    let vehicles = mine(&during, "vehicles");
+    assert_eq!(vehicles.len(), 1, "{during}");
+    assert_eq!(second_of(base, &vehicles[0]), 63);
+    assert_eq!(vehicles[0]["speed_kmh"], 95.0);
+    let alerts = mine(&during, "open_alerts");
+    assert_eq!(alerts.len(), 1, "{during}");
+    assert_eq!(alerts[0]["alert_type"], "OVERSPEED");
+    let at_start: DateTime<Utc> = alerts[0]["triggered_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!((at_start - base).num_seconds(), 60);
+    let after = snapshot(100).await;
+    assert_eq!(second_of(base, &mine(&after, "vehicles")[0]), 100);
+    assert!(mine(&after, "open_alerts").is_empty(), "{after}");
+    assert_eq!(after["fleet_id"], "fleet-001");
+
+    // Access first, then the fleet, then the instant.
+    let (st, b) = s
+        .get(
+            "/api/v1/fleet/fleet-003/snapshot?at=2026-01-01T00:00:00Z",
+            &operator,
+        )
+        .await;
+    assert_error(st, &b, StatusCode::FORBIDDEN, "FORBIDDEN");
+    let admin = s.token("admin").await;
+    let (st, b) = s
+        .get(
+            "/api/v1/fleet/fleet-404/snapshot?at=2026-01-01T00:00:00Z",
+            &admin,
+        )
+        .await;
+    assert_error(st, &b, StatusCode::NOT_FOUND, "NOT_FOUND");
+    for query in ["", "?at=yesterday", "?at=2200-01-01T00:00:00Z"] {
+        let (st, b) = s
+            .get(
+                &format!("/api/v1/fleet/fleet-001/snapshot{query}"),
+                &operator,
+            )
+            .await;
+        assert_eq!(
+            assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE").as_deref(),
+            Some("at"),
+            "{query}: {b}"
+        );
+    }
+    s.stop().await;
+}
