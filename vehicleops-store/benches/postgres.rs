@@ -12,7 +12,8 @@
 //! ```
 //! Reads `VEHICLEOPS_TEST_DATABASE_URL` (or `DATABASE_URL`); creates and drops its own database.
 //! `VEHICLEOPS_BENCH_QUICK=1` shrinks the data for a smoke run; `VEHICLEOPS_BENCH_KEEP=1` keeps
-//! the database for inspection (e.g. `EXPLAIN ANALYZE`).
+//! the database for inspection (e.g. `EXPLAIN ANALYZE`); `VEHICLEOPS_BENCH_ONLY=ingest`,
+//! `series` or `fleet_at` runs one section.
 
 use std::time::{Duration as StdDuration, Instant};
 
@@ -105,9 +106,18 @@ async fn run(admin_url: &str, quick: bool) {
         .expect("create bench database");
     let url = with_database(admin_url, &name);
 
-    ingest_bench(&url, quick).await;
-    series_bench(&url, quick).await;
-    fleet_at_bench(&url, quick).await;
+    // `VEHICLEOPS_BENCH_ONLY=ingest|series|fleet_at` runs one section.
+    let only = std::env::var("VEHICLEOPS_BENCH_ONLY").ok();
+    let runs = |section: &str| only.as_deref().is_none_or(|o| o == section);
+    if runs("ingest") {
+        ingest_bench(&url, quick).await;
+    }
+    if runs("series") {
+        series_bench(&url, quick).await;
+    }
+    if runs("fleet_at") {
+        fleet_at_bench(&url, quick).await;
+    }
 
     if std::env::var("VEHICLEOPS_BENCH_KEEP").is_ok_and(|v| v == "1") {
         println!("kept database {name} for inspection");

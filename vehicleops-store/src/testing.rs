@@ -597,6 +597,16 @@ pub async fn fleet_at_is_each_vehicles_last_reading_by_then((ts, _): Stores) {
         at_of(FLEET, 1000).await,
         [row("VH-A", 20, 0), row("VH-B", 30, 0)]
     );
+    // Long after the last readings (a backend may look near the instant first), and a day
+    // after them, when some vehicles' last reading is that close and others' is not.
+    assert_eq!(
+        at_of(FLEET, 86_400 + 25).await,
+        [row("VH-A", 20, 0), row("VH-B", 30, 0)]
+    );
+    assert_eq!(
+        at_of(FLEET, 3 * 86_400).await,
+        [row("VH-A", 20, 0), row("VH-B", 30, 0)]
+    );
     assert!(ts.fleet_at("fleet-404", at(10)).await.unwrap().is_empty());
 }
 

@@ -103,15 +103,29 @@ impl TimeSeriesStore for PostgresStore {
 
     async fn fleet_at(&self, fleet_id: &str, at: DateTime<Utc>) -> Result<Vec<Telemetry>> {
         // Every vehicle that has reported (one row each in `telemetry_latest`, whatever its
-        // fleet now) takes one backward probe of the key (vehicle_id, time, seq); on partitions
-        // and hypertable chunks it stops in the newest one holding a reading by `at`.
+        // fleet now) takes one backward probe of the key (vehicle_id, time, seq). The probe
+        // first looks in the day before `at` (a partition or two, pruned at run time); only a
+        // vehicle silent that long is probed again through every older partition — one probe
+        // through thirty daily partitions costs about as much as thirty.
         sqlx::query(&format!(
-            "SELECT t.* FROM vehicleops.telemetry_latest l
-             CROSS JOIN LATERAL (
-                 SELECT {SELECT_TELEMETRY} FROM vehicleops.telemetry r
-                 WHERE r.vehicle_id = l.vehicle_id AND r.time <= $2
-                 ORDER BY r.time DESC, r.seq DESC LIMIT 1) t
-             WHERE t.fleet_id = $1 ORDER BY t.vehicle_id"
+            "WITH near AS (
+                 SELECT t.* FROM vehicleops.telemetry_latest l
+                 CROSS JOIN LATERAL (
+                     SELECT {SELECT_TELEMETRY} FROM vehicleops.telemetry r
+                     WHERE r.vehicle_id = l.vehicle_id
+                       AND r.time <= $2 AND r.time > $2 - INTERVAL '1 day'
+                     ORDER BY r.time DESC, r.seq DESC LIMIT 1) t),
+             far AS (
+                 SELECT t.* FROM vehicleops.telemetry_latest l
+                 CROSS JOIN LATERAL (
+                     SELECT {SELECT_TELEMETRY} FROM vehicleops.telemetry r
+                     WHERE r.vehicle_id = l.vehicle_id AND r.time <= $2 - INTERVAL '1 day'
+                     ORDER BY r.time DESC, r.seq DESC LIMIT 1) t
+                 WHERE NOT EXISTS (SELECT 1 FROM near n WHERE n.vehicle_id = l.vehicle_id))
+             SELECT * FROM near WHERE fleet_id = $1
+             UNION ALL
+             SELECT * FROM far WHERE fleet_id = $1
+             ORDER BY vehicle_id"
         ))
         .bind(fleet_id)
         .bind(at)
