@@ -210,6 +210,44 @@ const tests = [
     },
   ],
   [
+    'time travel shows the fleet at a past instant and goes back to live',
+    async ({ page }) => {
+      const mapCount = () =>
+        page.evaluate(async () => (await window.__fleetMap.getSource('vehicles').getData()).features.length);
+      const live = await mapCount();
+      assert(live > 0, 'live vehicles on the map');
+      await page.getByTestId('time-travel-toggle').click();
+      // At the present the fleet is all there.
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="time-travel-bar"]')?.getAttribute('data-shown-at'),
+        null,
+        { timeout: 10_000 },
+      );
+      const summary = await text(page, 'time-travel-summary');
+      assert(/vehicles · \d+ open alerts at/.test(summary), `summary: ${summary}`);
+      // An hour ago the demo had not started: nobody on the map.
+      await page.getByTestId('time-travel-slider').focus();
+      await page.keyboard.press('Home');
+      await page.waitForFunction(
+        async () => (await window.__fleetMap.getSource('vehicles').getData()).features.length === 0,
+        null,
+        { timeout: 10_000, polling: 200 },
+      );
+      await page.waitForFunction(
+        () => /^0 vehicles/.test(document.querySelector('[data-testid="time-travel-summary"]')?.textContent ?? ''),
+        null,
+        { timeout: 10_000 },
+      );
+      await page.getByTestId('time-travel-live-btn').click();
+      await page.waitForFunction(
+        async () => (await window.__fleetMap.getSource('vehicles').getData()).features.length > 0,
+        null,
+        { timeout: 10_000, polling: 200 },
+      );
+      assert(/vehicles active/.test(await text(page, 'vehicle-count')), 'live again');
+    },
+  ],
+  [
     'STOP is confirmed, dispatched, executed, and the vehicle stops',
     async ({ page, vehicleId }) => {
       assert(vehicleId, 'a vehicle was selected by the previous test');

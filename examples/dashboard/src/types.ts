@@ -211,3 +211,13 @@ export interface VehiclePath {
   tolerance_m: number;
   points: PathPoint[];
 }
+
+/** A fleet at a past instant (`GET /fleet/{id}/snapshot?at=`). */
+export interface FleetSnapshot {
+  fleet_id: string;
+  at: string;
+  /** Each vehicle's last reading at or before `at`. */
+  vehicles: VehicleState[];
+  /** Alerts open at `at`. */
+  open_alerts: Alert[];
+}

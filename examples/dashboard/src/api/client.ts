@@ -9,6 +9,7 @@ import type {
   Command,
   CommandKind,
   FleetPerformanceReport,
+  FleetSnapshot,
   FleetSummary,
   LoginResponse,
   Mission,
@@ -107,6 +108,11 @@ export class ApiClient {
   /** 404 (an `ApiError`) while the vehicle has described nothing. */
   vehicleCapabilities(vehicleId: string): Promise<VehicleCapabilities> {
     return this.request('GET', `/vehicles/${enc(vehicleId)}/capabilities`);
+  }
+
+  /** The fleet at a past instant: each vehicle's last reading by then, and the open alerts. */
+  fleetSnapshot(fleetId: string, at: string): Promise<FleetSnapshot> {
+    return this.request('GET', `/fleet/${enc(fleetId)}/snapshot?at=${enc(at)}`);
   }
 
   /** The vehicle's path in a window, simplified to `toleranceM` metres, for trip playback. */

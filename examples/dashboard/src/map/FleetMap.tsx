@@ -11,6 +11,7 @@ import { selectActiveCount, vehicleSelected } from '../store/fleetSlice';
 import { waypointPicked } from '../store/uiSlice';
 import type { PathPoint, VehiclePath, Waypoint } from '../types';
 import { selectPlaybackPosition } from '../store/playbackSlice';
+import { TimeTravelBar } from '../components/TimeTravelBar';
 import { clusterExpansionZoom, createMap, type FleetMapInstance } from './engine';
 import { countIcon, headingArrow } from './icons';
 import { gridLines, vehicleLayers } from './style';
@@ -85,6 +86,7 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
   const dispatch = useAppDispatch();
   const activeCount = useAppSelector(selectActiveCount);
   const picking = useAppSelector((s) => s.ui.picking);
+  const timeTraveling = useAppSelector((s) => s.timeTravel.active);
   const [engine, setEngine] = useState<string>('');
   const [popup, setPopup] = useState<{ id: string; x: number; y: number } | null>(null);
   const popupVehicle = useAppSelector((s) => (popup ? s.fleet.vehicles[popup.id] : undefined));
@@ -149,11 +151,17 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
         let lastDraw = 0;
         const draw = () => {
           timer = null;
+          // A frame asked for just before the map was removed (the view left, a logout).
+          if (disposed) return;
           lastDraw = performance.now();
           const s = store.getState();
-          if (s.fleet.version !== drawnVersion) {
-            drawnVersion = s.fleet.version;
-            const { all, changed, removed } = cache.sync(s.fleet.vehicles);
+          // Time travel shows the fleet at the chosen instant instead of live; the cache sends
+          // the map the difference either way.
+          const past = s.timeTravel.active && s.timeTravel.shownAt !== null;
+          const version = past ? -2 - s.timeTravel.version : s.fleet.version;
+          if (version !== drawnVersion) {
+            drawnVersion = version;
+            const { all, changed, removed } = cache.sync(past ? s.timeTravel.vehicles : s.fleet.vehicles);
             const source = map.getSource('vehicles') as GeoJSONSource;
             // Mapbox GL's `updateData` takes another shape; it gets the whole collection.
             if (!fitted || engine !== 'maplibre') {
@@ -285,8 +293,9 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
     <div className={`map-wrapper${picking ? ' picking' : ''}`} data-testid="fleet-map" data-engine={engine}>
       <div ref={containerRef} className="map-container" />
       <div className="vehicle-count" data-testid="vehicle-count">
-        {activeCount} vehicles active
+        {timeTraveling ? 'Past view' : `${activeCount} vehicles active`}
       </div>
+      <TimeTravelBar />
       {popup && popupVehicle && !picking && (
         <div className="vehicle-popup" data-testid="vehicle-popup" style={{ left: popup.x, top: popup.y }}>
           <button className="popup-close" aria-label="Close" onClick={() => setPopup(null)}>

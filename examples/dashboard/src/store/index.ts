@@ -11,6 +11,7 @@ import analytics from './analyticsSlice';
 import ui from './uiSlice';
 import capabilities from './capabilitiesSlice';
 import playback from './playbackSlice';
+import timeTravel from './timeTravelSlice';
 
 const appReducer = combineReducers({
   auth,
@@ -22,6 +23,7 @@ const appReducer = combineReducers({
   ui,
   capabilities,
   playback,
+  timeTravel,
 });
 export type RootState = ReturnType<typeof appReducer>;
 
