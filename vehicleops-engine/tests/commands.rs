@@ -31,21 +31,28 @@ async fn engine(timeouts: CommandTimeouts) -> (Engine, Arc<dyn VehicleCommandLin
     .await
     .unwrap();
     engine.start().await.unwrap();
+    register(&engine, &[VEHICLE]).await;
+    let link = engine.take_vehicle_link().unwrap();
+    (engine, link)
+}
+
+/// Registers the test fleet and `vehicles` in it.
+async fn register(engine: &Engine, vehicles: &[&str]) {
     engine
         .register_fleet(FLEET, Some("Commands"))
         .await
         .unwrap();
-    engine
-        .register_vehicle(Vehicle {
-            id: VEHICLE.into(),
-            fleet_id: FLEET.into(),
-            name: None,
-            home: None,
-        })
-        .await
-        .unwrap();
-    let link = engine.take_vehicle_link().unwrap();
-    (engine, link)
+    for id in vehicles {
+        engine
+            .register_vehicle(Vehicle {
+                id: (*id).into(),
+                fleet_id: FLEET.into(),
+                name: None,
+                home: None,
+            })
+            .await
+            .unwrap();
+    }
 }
 
 /// Command timeouts with the sweep every `sweep_interval`.
@@ -293,21 +300,8 @@ async fn on_kafka_commands_from_any_instance_reach_the_instance_serving_the_vehi
         .await
         .unwrap();
         engine.start().await.unwrap();
-        engine
-            .register_fleet(FLEET, Some("Commands"))
-            .await
-            .unwrap();
-        for id in &vehicles {
-            engine
-                .register_vehicle(Vehicle {
-                    id: id.clone(),
-                    fleet_id: FLEET.into(),
-                    name: None,
-                    home: None,
-                })
-                .await
-                .unwrap();
-        }
+        let ids: Vec<&str> = vehicles.iter().map(String::as_str).collect();
+        register(&engine, &ids).await;
         engine
     };
     // The dispatching instance starts first: had it joined the vehicle side's consumer group,

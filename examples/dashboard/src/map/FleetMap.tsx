@@ -15,13 +15,12 @@ import { TimeTravelBar } from '../components/TimeTravelBar';
 import { clusterExpansionZoom, createMap, type FleetMapInstance } from './engine';
 import { countIcon, headingArrow } from './icons';
 import { gridLines, vehicleLayers } from './style';
-import { FeatureCache, mapRefreshInterval, type VehicleFeature } from './features';
+import { FeatureCache, mapRefreshInterval } from './features';
 
-/** [[west, south], [east, north]] of the features. */
-function boundsOf(features: VehicleFeature[]): [[number, number], [number, number]] {
+/** [[west, south], [east, north]] of `[longitude, latitude]` points. */
+function boundsOf(points: Iterable<[number, number]>): [[number, number], [number, number]] {
   let [w, s, e, n] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const f of features) {
-    const [lon, lat] = f.geometry.coordinates as [number, number];
+  for (const [lon, lat] of points) {
     w = Math.min(w, lon);
     e = Math.max(e, lon);
     s = Math.min(s, lat);
@@ -172,7 +171,7 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
             if (!fitted && all.length) {
               // Show the whole fleet once, wherever it operates; the operator steers from there.
               fitted = true;
-              const bounds = boundsOf(all);
+              const bounds = boundsOf(all.map((f) => f.geometry.coordinates as [number, number]));
               map.fitBounds(bounds, { padding: 60, maxZoom: 15, duration: 0 });
               // Lay the offline grid under the fleet, wherever the fleet is.
               const grid = map.getSource('grid') as GeoJSONSource | undefined;
@@ -197,10 +196,8 @@ export function FleetMap({ config, visible = true }: { config: DashboardConfig; 
               playbackCollection(drawnPath, selectPlaybackPosition(s)),
             );
             if (fresh && drawnPath && drawnPath.points.length > 0) {
-              const ends = drawnPath.points.map((p) => ({
-                geometry: { coordinates: [p.longitude, p.latitude] },
-              })) as VehicleFeature[];
-              map.fitBounds(boundsOf(ends), { padding: 80, maxZoom: 17, duration: 0 });
+              const points = drawnPath.points.map((p): [number, number] => [p.longitude, p.latitude]);
+              map.fitBounds(boundsOf(points), { padding: 80, maxZoom: 17, duration: 0 });
             }
           }
           const route = routeOf(s);
