@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::sync::Notify;
+
 use common::*;
 use vehicleops_core::PipelineBuilder;
 use vehicleops_core::inproc::TelemetryPublisher;
@@ -23,12 +25,15 @@ use vehicleops_store::SqliteStore;
 
 const FLEET: &str = "fleet-failures";
 
-/// Publishes `ticks` fleet ticks of `vehicles` readings, `pause` apart.
+/// Publishes `ticks` fleet ticks of `vehicles` readings, `pause` apart. With `hold = (n,
+/// resume)`, it stops after tick `n` until `resume` is notified, so a test can act mid-stream
+/// however slowly a busy machine lets the consumer catch up.
 fn produce_in_background(
     publisher: Arc<KafkaTelemetryPublisher>,
     vehicles: usize,
     ticks: u64,
     pause: Duration,
+    hold: Option<(u64, Arc<Notify>)>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         for seq in 1..=ticks {
@@ -36,6 +41,9 @@ fn produce_in_background(
                 .publish(fleet_tick_range(FLEET, vehicles, seq, seq))
                 .await
                 .expect("publishing telemetry");
+            if let Some((_, resume)) = hold.as_ref().filter(|(n, _)| *n == seq) {
+                resume.notified().await;
+            }
             tokio::time::sleep(pause).await;
         }
     })
@@ -65,8 +73,26 @@ fn ingest_binary() -> PathBuf {
     bin
 }
 
+/// An ingest process, SIGKILLed when dropped: a failing test leaves no consumer behind.
+struct Ingest(Child);
+
+impl Ingest {
+    /// SIGKILL: no shutdown, no final commit.
+    fn kill(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the ingest process; its `stored=N` lines update `stored`.
-fn spawn_ingest(config: &KafkaConfig, db: &std::path::Path, stored: Arc<AtomicU64>) -> Child {
+fn spawn_ingest(config: &KafkaConfig, db: &std::path::Path, stored: Arc<AtomicU64>) -> Ingest {
     let mut child = Process::new(ingest_binary())
         .arg(db)
         .env(
@@ -94,7 +120,7 @@ fn spawn_ingest(config: &KafkaConfig, db: &std::path::Path, stored: Arc<AtomicU6
             }
         }
     });
-    child
+    Ingest(child)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,25 +138,32 @@ async fn consumer_killed_mid_stream_resumes_from_committed_offsets() {
     let (vehicles, ticks) = (40, 300);
     let publisher =
         Arc::new(KafkaTelemetryPublisher::new(&config, &ProducerSettings::default()).unwrap());
-    let producer = produce_in_background(publisher, vehicles, ticks, Duration::from_millis(20));
+    // 4,000 readings, then the producer waits until the first process is killed.
+    let resume = Arc::new(Notify::new());
+    let producer = produce_in_background(
+        publisher,
+        vehicles,
+        ticks,
+        Duration::from_millis(20),
+        Some((100, resume.clone())),
+    );
 
     let stored_first = Arc::new(AtomicU64::new(0));
-    let mut first = spawn_ingest(&config, &db, stored_first.clone());
+    let first = spawn_ingest(&config, &db, stored_first.clone());
     wait_until(
         "the first process stores readings",
-        Duration::from_secs(90),
+        Duration::from_secs(180),
         || {
             let n = stored_first.load(Ordering::SeqCst);
             async move { n >= 2000 }
         },
     )
     .await;
-    first.kill().unwrap(); // SIGKILL: no shutdown, no final commit
-    first.wait().unwrap();
-    assert!(!producer.is_finished(), "the kill should land mid-stream");
+    first.kill();
+    resume.notify_one();
 
     let stored_second = Arc::new(AtomicU64::new(0));
-    let mut second = spawn_ingest(&config, &db, stored_second.clone());
+    let second = spawn_ingest(&config, &db, stored_second.clone());
     producer.await.unwrap();
     let total = (vehicles as u64 * ticks) as i64;
     let cfg = config.clone();
@@ -150,8 +183,7 @@ async fn consumer_killed_mid_stream_resumes_from_committed_offsets() {
         },
     )
     .await;
-    second.kill().unwrap();
-    second.wait().unwrap();
+    second.kill();
 
     let store = SqliteStore::open(&db).unwrap();
     let (stored, rows) = stored_keys(&store, vehicles).await;
@@ -199,7 +231,8 @@ async fn partition_leader_killed_mid_stream_in_a_three_broker_cluster() {
     let source = Arc::new(KafkaTelemetrySource::new(&config, SourceSettings::default()).unwrap());
     let pipeline = PipelineBuilder::new(source.clone(), store.clone()).spawn();
     let stats = pipeline.stats();
-    let producer = produce_in_background(publisher, vehicles, ticks, Duration::from_millis(20));
+    let producer =
+        produce_in_background(publisher, vehicles, ticks, Duration::from_millis(20), None);
 
     wait_until("readings flow", Duration::from_secs(90), || {
         let n = stats.snapshot().stored;

@@ -61,12 +61,15 @@ pub fn unique_config(bootstrap: &str, test: &str) -> KafkaConfig {
 }
 
 /// Creates this test's topics with the standard layout.
+/// Creates the standard topics and waits until they show in the cluster metadata. The wait is
+/// a guard for a broker starved by the rest of the test command (one CI run saw topics take
+/// over 30 s to appear), not a performance assertion.
 pub async fn create_topics(config: &KafkaConfig) {
     let report = ensure_topics(
         config,
         &standard_topics(&config.topics),
         None,
-        Duration::from_secs(30),
+        Duration::from_secs(120),
     )
     .await
     .expect("creating topics");
