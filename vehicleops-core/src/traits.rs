@@ -323,6 +323,32 @@ pub struct MissionFilter {
     pub limit: u32,
 }
 
+/// One keyset page of a fleet's alerts, commands or missions in a window, oldest first (by
+/// their time — triggered, issued, created — then id): how exports read a range of any size
+/// without holding it. The next page starts `after` the last record of this one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordsQuery {
+    pub fleet_id: String,
+    /// Inclusive at both ends.
+    pub range: TimeRange,
+    /// `(time, id)` of the last record already read; `None` for the first page.
+    pub after: Option<(DateTime<Utc>, String)>,
+    pub limit: u32,
+}
+
+impl RecordsQuery {
+    /// Largest page a store returns.
+    pub const MAX_LIMIT: u32 = 10_000;
+
+    /// The page size a store uses: `limit`, at most [`Self::MAX_LIMIT`] (also for 0).
+    pub fn page_size(&self) -> u32 {
+        match self.limit {
+            0 => Self::MAX_LIMIT,
+            n => n.min(Self::MAX_LIMIT),
+        }
+    }
+}
+
 /// A page of results with the total that matched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
@@ -403,6 +429,13 @@ pub trait FleetRepository: Send + Sync {
     async fn active_missions(&self) -> Result<Vec<Mission>>;
     /// Newest first (by creation time, then id), with the total that matched the filter.
     async fn list_missions(&self, filter: &MissionFilter) -> Result<Page<Mission>>;
+
+    /// A page of the fleet's alerts triggered in the window ([`RecordsQuery`]).
+    async fn alerts_between(&self, query: &RecordsQuery) -> Result<Vec<Alert>>;
+    /// A page of the fleet's commands issued in the window ([`RecordsQuery`]).
+    async fn commands_between(&self, query: &RecordsQuery) -> Result<Vec<Command>>;
+    /// A page of the fleet's missions created in the window ([`RecordsQuery`]).
+    async fn missions_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>>;
 }
 
 /// A reading that failed validation, with why and where it came from.

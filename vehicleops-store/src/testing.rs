@@ -32,6 +32,8 @@
 //!   the same is a [`ErrorKind::Conflict`];
 //! - the reload queries (`open_alerts`, `pending_commands`, `active_missions`) list oldest first,
 //!   ties by id, and `open_alerts` of no vehicles means every vehicle;
+//! - `alerts_between`, `commands_between` and `missions_between` page oldest first by (time,
+//!   id), the window inclusive, each page after the previous page's last key;
 //! - timestamps are kept to the microsecond;
 //! - a series bucket that is not positive fails with [`ErrorKind::Validation`].
 
@@ -41,8 +43,8 @@ use chrono::{DateTime, Duration, Utc};
 use vehicleops_core::{
     Alert, AlertFilter, AlertType, Command, CommandKind, CommandParams, CommandStatus, ErrorKind,
     Fleet, FleetRepository, GeoPoint, HistoryQuery, MapPose, Metric, Mission, MissionFilter,
-    MissionPriority, MissionStatus, MissionType, Operator, Reading, Role, Severity, Telemetry,
-    TimeRange, TimeSeriesStore, Vehicle, VehicleStatus, Waypoint, WriteOutcome,
+    MissionPriority, MissionStatus, MissionType, Operator, Reading, RecordsQuery, Role, Severity,
+    Telemetry, TimeRange, TimeSeriesStore, Vehicle, VehicleStatus, Waypoint, WriteOutcome,
 };
 
 /// A backend under test: its time-series store and its repository (often the same object).
@@ -81,6 +83,7 @@ macro_rules! store_conformance_tests {
             active_missions_are_assigned_or_in_progress_oldest_first,
             missions_list_filters_newest_first,
             concurrent_missions_for_one_vehicle_admit_one,
+            records_between_page_a_fleets_window_oldest_first,
             unknown_entities_are_not_found,
         );
     };
@@ -1610,4 +1613,92 @@ pub async fn unknown_entities_are_not_found((_, repo): Stores) {
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert_eq!(repo.get_alert("a404").await.unwrap(), None);
     assert_eq!(repo.get_mission("m404").await.unwrap(), None);
+}
+
+/// Exports read a fleet's alerts, commands and missions of a window in keyset pages: oldest
+/// first by (time, id), both ends of the window included, each page starting after the last key
+/// of the one before (also between two records of one instant), other fleets left out.
+pub async fn records_between_page_a_fleets_window_oldest_first((_, repo): Stores) {
+    // Times 5..=40 in FLEET (two at 20, one on each edge), one outside, one in another fleet.
+    let times = [
+        ("r6", 40),
+        ("r2", 10),
+        ("r4", 20),
+        ("r1", 5),
+        ("r3", 20),
+        ("r5", 30),
+    ];
+    for (id, secs) in times.into_iter().chain([("r0", 4), ("r7", 41)]) {
+        repo.insert_alert(&alert(id, "VH-1", FLEET, Severity::High, secs))
+            .await
+            .unwrap();
+        repo.insert_command(&command(id, "VH-1", CommandKind::Stop, secs))
+            .await
+            .unwrap();
+        repo.insert_mission(&Mission {
+            created_at: at(secs),
+            status: MissionStatus::Completed,
+            completed_at: Some(at(secs + 1)),
+            ..mission(id, "VH-1")
+        })
+        .await
+        .unwrap();
+    }
+    repo.insert_alert(&alert("x1", "VH-9", OTHER_FLEET, Severity::High, 20))
+        .await
+        .unwrap();
+    repo.insert_command(&Command {
+        fleet_id: OTHER_FLEET.into(),
+        ..command("x1", "VH-9", CommandKind::Stop, 20)
+    })
+    .await
+    .unwrap();
+    repo.insert_mission(&Mission {
+        fleet_id: OTHER_FLEET.into(),
+        created_at: at(20),
+        ..mission("x1", "VH-9")
+    })
+    .await
+    .unwrap();
+
+    let expected = ["r1", "r2", "r3", "r4", "r5", "r6"];
+    // Pages of 2 end between the two records at 20 s: the keyset must carry the id.
+    let mut after: Option<(DateTime<Utc>, String)> = None;
+    let mut pages = (Vec::new(), Vec::new(), Vec::new());
+    loop {
+        let query = RecordsQuery {
+            fleet_id: FLEET.into(),
+            range: range(5, 40),
+            after: after.clone(),
+            limit: 2,
+        };
+        let alerts = repo.alerts_between(&query).await.unwrap();
+        let commands = repo.commands_between(&query).await.unwrap();
+        let missions = repo.missions_between(&query).await.unwrap();
+        assert!(alerts.len() <= 2, "a page holds at most `limit`");
+        let Some(last) = alerts.last() else { break };
+        after = Some((last.triggered_at, last.id.clone()));
+        pages.0.extend(alert_ids(&alerts));
+        pages.1.extend(ids(&commands, |c| &c.id));
+        pages.2.extend(ids(&missions, |m| &m.id));
+    }
+    assert_eq!(pages.0, expected, "alerts");
+    assert_eq!(pages.1, expected, "commands");
+    assert_eq!(pages.2, expected, "missions");
+
+    let whole = RecordsQuery {
+        fleet_id: OTHER_FLEET.into(),
+        range: everything(),
+        after: None,
+        limit: 0,
+    };
+    assert_eq!(
+        alert_ids(&repo.alerts_between(&whole).await.unwrap()),
+        ["x1"]
+    );
+    let unknown = RecordsQuery {
+        fleet_id: "fleet-404".into(),
+        ..whole
+    };
+    assert!(repo.commands_between(&unknown).await.unwrap().is_empty());
 }

@@ -86,10 +86,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "command expiry and idempotency keys",
         plan: v4_command_expiry_and_idempotency,
     },
+    Migration {
+        version: 5,
+        name: "indexes for exports and retention",
+        plan: v5_exports_and_retention,
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: i32 = 4;
+pub const LATEST_VERSION: i32 = 5;
 
 fn v1_entities_and_telemetry(layout: TelemetryLayout) -> Plan {
     let mut s = vec![
@@ -299,6 +304,34 @@ fn v4_command_expiry_and_idempotency(_layout: TelemetryLayout) -> Plan {
                 "CREATE UNIQUE INDEX IF NOT EXISTS commands_by_idempotency_key
                     ON vehicleops.commands (issued_by, idempotency_key)
                     WHERE idempotency_key IS NOT NULL",
+            ),
+        ],
+    }
+}
+
+/// Exports read a fleet's alerts, commands and missions of a window in pages, oldest first by
+/// (time, id) (`alerts_by_fleet` already serves alerts); retention deletes ended records older
+/// than a cutoff, fleet-wide.
+fn v5_exports_and_retention(_layout: TelemetryLayout) -> Plan {
+    Plan {
+        transactional: true,
+        statements: vec![
+            required(
+                "CREATE INDEX IF NOT EXISTS commands_by_fleet
+                    ON vehicleops.commands (fleet_id, issued_at, id)",
+            ),
+            required(
+                "CREATE INDEX IF NOT EXISTS missions_by_fleet_created
+                    ON vehicleops.missions (fleet_id, created_at, id)",
+            ),
+            required(
+                "CREATE INDEX IF NOT EXISTS alerts_by_time ON vehicleops.alerts (triggered_at)",
+            ),
+            required(
+                "CREATE INDEX IF NOT EXISTS commands_by_time ON vehicleops.commands (issued_at)",
+            ),
+            required(
+                "CREATE INDEX IF NOT EXISTS missions_by_time ON vehicleops.missions (created_at)",
             ),
         ],
     }

@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use vehicleops_core::{
     Alert, AlertFilter, AlertType, Command, CommandParams, Error, Fleet, FleetRepository, GeoPoint,
-    Mission, MissionFilter, Operator, Page, Result, Vehicle, Waypoint,
+    Mission, MissionFilter, Operator, Page, RecordsQuery, Result, Vehicle, Waypoint,
 };
 
 use super::{PostgresStore, constraint, sqlstate};
@@ -177,6 +177,38 @@ impl PostgresStore {
             .map(decode)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(|e| self.db(e))
+    }
+
+    /// One [`RecordsQuery`] page of `table`, whose time column is `time_column`: keyset on
+    /// `(time, id)` through the `(fleet_id, time[, id])` indexes.
+    async fn records_between<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        time_column: &str,
+        query: &RecordsQuery,
+        decode: fn(&PgRow) -> Result<T, sqlx::Error>,
+    ) -> Result<Vec<T>> {
+        let (after_time, after_id) = match &query.after {
+            Some((time, id)) => (Some(*time), id.as_str()),
+            None => (None, ""),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {columns} FROM vehicleops.{table}
+             WHERE fleet_id = $1 AND {time_column} BETWEEN $2 AND $3
+               AND ($4::timestamptz IS NULL OR ({time_column}, id) > ($4, $5))
+             ORDER BY {time_column}, id LIMIT $6"
+        ))
+        .bind(&query.fleet_id)
+        .bind(query.range.from)
+        .bind(query.range.to)
+        .bind(after_time)
+        .bind(after_id)
+        .bind(i64::from(query.page_size()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db(e))?;
+        self.all(&rows, decode)
     }
 
     async fn count(&self, sql: &str, key: &str) -> Result<u64> {
@@ -733,5 +765,38 @@ impl FleetRepository for PostgresStore {
         .await
         .map_err(|e| self.db(e))?;
         self.page(&rows, total as u64, mission_from_row)
+    }
+
+    async fn alerts_between(&self, query: &RecordsQuery) -> Result<Vec<Alert>> {
+        self.records_between(
+            "alerts",
+            ALERT_COLUMNS,
+            "triggered_at",
+            query,
+            alert_from_row,
+        )
+        .await
+    }
+
+    async fn commands_between(&self, query: &RecordsQuery) -> Result<Vec<Command>> {
+        self.records_between(
+            "commands",
+            COMMAND_COLUMNS,
+            "issued_at",
+            query,
+            command_from_row,
+        )
+        .await
+    }
+
+    async fn missions_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>> {
+        self.records_between(
+            "missions",
+            MISSION_COLUMNS,
+            "created_at",
+            query,
+            mission_from_row,
+        )
+        .await
     }
 }

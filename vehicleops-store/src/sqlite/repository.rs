@@ -7,7 +7,7 @@ use rusqlite::types::ToSql;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 use vehicleops_core::{
     Alert, AlertFilter, AlertType, Command, Error, Fleet, FleetRepository, GeoPoint, Mission,
-    MissionFilter, Operator, Page, Result, Vehicle,
+    MissionFilter, Operator, Page, RecordsQuery, Result, Vehicle,
 };
 
 use super::convert::{
@@ -566,6 +566,41 @@ fn list_missions(conn: &Connection, filter: &MissionFilter) -> Result<Page<Missi
     )
 }
 
+// --- ranges for exports -----------------------------------------------------------------------
+
+/// One [`RecordsQuery`] page of `table`, whose time column is `time_column`: keyset on
+/// `(time, id)`, through the `(fleet_id, time, id)` indexes.
+fn records_between<T>(
+    conn: &Connection,
+    select: &str,
+    time_column: &str,
+    query: &RecordsQuery,
+    map: fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let (after_time, after_id) = match &query.after {
+        Some((time, id)) => (micros(*time), id.as_str()),
+        // Before the window: every record of it comes after.
+        None => (i64::MIN, ""),
+    };
+    query_all(
+        conn,
+        &format!(
+            "{select} WHERE fleet_id = ?1 AND {time_column} >= ?2 AND {time_column} <= ?3 \
+             AND ({time_column} > ?4 OR ({time_column} = ?4 AND id > ?5)) \
+             ORDER BY {time_column}, id LIMIT ?6"
+        ),
+        params![
+            query.fleet_id,
+            micros(query.range.from),
+            micros(query.range.to),
+            after_time,
+            after_id,
+            i64::from(query.page_size()),
+        ],
+        map,
+    )
+}
+
 // --- helpers ----------------------------------------------------------------------------------
 
 /// At most one row of `sql` with `params`, mapped by `map`.
@@ -775,6 +810,30 @@ impl FleetRepository for SqliteStore {
         let fleet_id = fleet_id.to_string();
         self.with_reader(move |conn| alerts_open_at(conn, &fleet_id, at))
             .await
+    }
+
+    async fn alerts_between(&self, query: &RecordsQuery) -> Result<Vec<Alert>> {
+        let query = query.clone();
+        self.with_reader(move |conn| {
+            records_between(conn, SELECT_ALERT, "triggered_at", &query, alert_from_row)
+        })
+        .await
+    }
+
+    async fn commands_between(&self, query: &RecordsQuery) -> Result<Vec<Command>> {
+        let query = query.clone();
+        self.with_reader(move |conn| {
+            records_between(conn, SELECT_COMMAND, "issued_at", &query, command_from_row)
+        })
+        .await
+    }
+
+    async fn missions_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>> {
+        let query = query.clone();
+        self.with_reader(move |conn| {
+            records_between(conn, SELECT_MISSION, "created_at", &query, mission_from_row)
+        })
+        .await
     }
 
     async fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>> {

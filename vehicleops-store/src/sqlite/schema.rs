@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/0001_init.sql"),
     include_str!("schema/0002_restart_state.sql"),
     include_str!("schema/0003_command_expiry_and_idempotency.sql"),
+    include_str!("schema/0004_history_exports_and_retention.sql"),
 ];
 
 /// Applies the migrations this database lacks, all in one transaction, so a crash mid-way leaves
