@@ -3,7 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 use vehicleops_core::history::simplify_path;
 use vehicleops_core::{
-    Error, FleetSnapshot, HistoryQuery, PathPoint, Result, TimeRange, VehiclePath,
+    Error, FleetSnapshot, HistoryQuery, PathPoint, Result, Telemetry, TimeRange, TimeSeriesStore,
+    VehiclePath,
 };
 
 use crate::Engine;
@@ -44,34 +45,9 @@ impl Engine {
             ));
         }
         let mut points: Vec<PathPoint> = Vec::new();
-        let mut last: Option<(DateTime<Utc>, u64)> = None;
-        let mut from = range.from;
-        loop {
-            let page = self
-                .store()
-                .history(&HistoryQuery {
-                    vehicle_id: vehicle_id.to_owned(),
-                    range: TimeRange { from, to: range.to },
-                    limit: HistoryQuery::MAX_LIMIT,
-                })
-                .await?;
-            let full = page.len() == HistoryQuery::MAX_LIMIT as usize;
-            let before = points.len();
-            // The next page starts at the last timestamp read: readings already taken at that
-            // timestamp (lower or equal `seq`) come again and are skipped.
-            for t in &page {
-                let key = (t.timestamp, t.seq);
-                if last.is_none_or(|l| key > l) {
-                    points.push(PathPoint::from(t));
-                    last = Some(key);
-                }
-            }
-            match last {
-                // A page that added nothing would come back the same: a whole page of readings
-                // at one instant (no vehicle reports that way), so stop rather than loop.
-                Some((t, _)) if full && points.len() > before => from = t,
-                _ => break,
-            }
+        let mut pages = HistoryPages::new(vehicle_id, range);
+        while let Some(page) = pages.next(&**self.store()).await? {
+            points.extend(page.iter().map(PathPoint::from));
         }
         let readings = points.len() as u64;
         // Simplifying a week of readings is tens of milliseconds of CPU: off the async threads.
@@ -101,5 +77,66 @@ impl Engine {
             vehicles,
             open_alerts,
         })
+    }
+}
+
+/// A vehicle's readings in a window of any length, read from the store page by page, each
+/// reading once, oldest first: what paths and exports walk.
+pub(crate) struct HistoryPages {
+    vehicle_id: String,
+    range: TimeRange,
+    /// Key of the last reading handed out.
+    last: Option<(DateTime<Utc>, u64)>,
+    done: bool,
+}
+
+impl HistoryPages {
+    pub(crate) fn new(vehicle_id: &str, range: TimeRange) -> Self {
+        HistoryPages {
+            vehicle_id: vehicle_id.to_owned(),
+            range,
+            last: None,
+            done: false,
+        }
+    }
+
+    /// The next page, `None` once the window is read.
+    pub(crate) async fn next(
+        &mut self,
+        store: &dyn TimeSeriesStore,
+    ) -> Result<Option<Vec<Telemetry>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = store
+            .history(&HistoryQuery {
+                vehicle_id: self.vehicle_id.clone(),
+                range: TimeRange {
+                    from: self.last.map_or(self.range.from, |(t, _)| t),
+                    to: self.range.to,
+                },
+                limit: HistoryQuery::MAX_LIMIT,
+            })
+            .await?;
+        let full = page.len() == HistoryQuery::MAX_LIMIT as usize;
+        // The next page starts at the last timestamp read: readings already taken at that
+        // timestamp (lower or equal `seq`) come again and are skipped.
+        let last = self.last;
+        let fresh: Vec<Telemetry> = page
+            .into_iter()
+            .filter(|t| last.is_none_or(|l| (t.timestamp, t.seq) > l))
+            .collect();
+        // A full page that added nothing would come back the same (a whole page of readings at
+        // one instant, which no vehicle sends): stop rather than loop.
+        if !full || fresh.is_empty() {
+            self.done = true;
+        }
+        match fresh.last() {
+            Some(t) => {
+                self.last = Some((t.timestamp, t.seq));
+                Ok(Some(fresh))
+            }
+            None => Ok(None),
+        }
     }
 }

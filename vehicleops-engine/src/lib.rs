@@ -18,6 +18,7 @@
 //! error naming the feature.
 
 mod engine;
+mod export;
 mod history;
 mod settings;
 mod simulation;
@@ -25,6 +26,7 @@ mod store;
 mod transport;
 
 pub use engine::{Engine, EngineBuilder};
+pub use export::{ExportFormat, ExportKind, ExportRequest, ExportStream, PARQUET_ROW_GROUP};
 #[cfg(feature = "kafka")]
 pub use settings::KafkaTransport;
 #[cfg(feature = "vda5050")]
