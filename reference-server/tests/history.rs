@@ -1,6 +1,7 @@
-//! Looking back through the API: a vehicle's simplified path for trip playback, and a fleet at
-//! a past instant with the alerts open then. Readings are injected with timestamps an hour
-//! ago, so the demo's simulated vehicles (which report from now on) are not part of the past.
+//! Looking back through the API: a vehicle's simplified path for trip playback, a fleet at a
+//! past instant with the alerts open then, and the same history as CSV and Parquet downloads.
+//! Readings are injected with timestamps an hour ago, so the demo's simulated vehicles (which
+//! report from now on) are not part of the past.
 
 mod common;
 
@@ -48,7 +49,7 @@ fn second_of(base: DateTime<Utc>, point: &Value) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn paths_and_fleet_snapshots_of_the_past() {
+async fn paths_fleet_snapshots_and_exports_of_the_past() {
     let s = TestServer::start(&[]).await;
     let operator = s.token("operator").await;
     let base = (Utc::now() - Duration::hours(1))
@@ -185,6 +186,117 @@ async fn paths_and_fleet_snapshots_of_the_past() {
         assert_eq!(
             assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE").as_deref(),
             Some("at"),
+            "{query}: {b}"
+        );
+    }
+
+    // The same drive as a download: CSV and Parquet, one vehicle or the whole fleet, with the
+    // OVERSPEED episode among the fleet's alerts.
+    let export = |query: String| {
+        let (s, operator) = (&s, &operator);
+        async move {
+            let r = s
+                .http
+                .get(s.url(&format!("/api/v1/export/{query}")))
+                .bearer_auth(operator)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let header = |name: &str| {
+                r.headers()
+                    .get(name)
+                    .map(|v| v.to_str().unwrap().to_owned())
+                    .unwrap_or_default()
+            };
+            let (kind, disposition) = (header("content-type"), header("content-disposition"));
+            (status, kind, disposition, r.bytes().await.unwrap())
+        }
+    };
+    let mine = format!("fleet_id=fleet-001&vehicle_id={VEHICLE}&{window}");
+    let (st, kind, disposition, body) = export(format!("telemetry?{mine}")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(kind, "text/csv; charset=utf-8");
+    assert!(
+        disposition.starts_with("attachment; filename=\"fleet-001_fleet-001-VH-050_telemetry_")
+            && disposition.ends_with(".csv\""),
+        "{disposition}"
+    );
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 201, "a header and the 200 readings");
+    assert!(
+        lines[0].starts_with("vehicle_id,fleet_id,timestamp,seq,"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[61].starts_with(&format!("{VEHICLE},fleet-001,")),
+        "{}",
+        lines[61]
+    );
+    assert_eq!(
+        lines[61].split(',').nth(6),
+        Some("95"),
+        "speed of reading 60"
+    );
+
+    let (st, kind, disposition, body) = export(format!("telemetry?{mine}&format=parquet")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(kind, "application/vnd.apache.parquet");
+    assert!(disposition.ends_with(".parquet\""), "{disposition}");
+    let rows: usize = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
+    assert_eq!(rows, 200);
+
+    let (st, _, _, body) = export(format!("alerts?fleet_id=fleet-001&{window}")).await;
+    assert_eq!(st, StatusCode::OK);
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&format!(",{VEHICLE},fleet-001,OVERSPEED,"))),
+        "{text}"
+    );
+
+    // Access first (the fleet), then what was asked.
+    let (st, _, _, body) = export(format!("telemetry?fleet_id=fleet-003&{window}")).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{body:?}");
+    let (st, b) = s
+        .get(
+            &format!("/api/v1/export/alerts?fleet_id=fleet-001&vehicle_id=VH-404&{window}"),
+            &operator,
+        )
+        .await;
+    assert_error(st, &b, StatusCode::NOT_FOUND, "NOT_FOUND");
+    for (query, field) in [
+        (format!("audit?fleet_id=fleet-001&{window}"), "kind"),
+        (
+            format!("alerts?fleet_id=fleet-001&format=xlsx&{window}"),
+            "format",
+        ),
+        (
+            format!(
+                "telemetry?fleet_id=fleet-001&from={}&to={}",
+                iso(base - Duration::days(400)),
+                iso(base)
+            ),
+            "from",
+        ),
+        (window.clone(), "fleet_id"),
+    ] {
+        let path = if field == "fleet_id" {
+            format!("/api/v1/export/alerts?{query}")
+        } else {
+            format!("/api/v1/export/{query}")
+        };
+        let (st, b) = s.get(&path, &operator).await;
+        assert_eq!(
+            assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE").as_deref(),
+            Some(field),
             "{query}: {b}"
         );
     }

@@ -222,7 +222,8 @@ impl Engine {
 
     /// Starts an export, read through the returned [`ExportStream`]: page by page from the
     /// store, so memory stays flat over any window. The request is checked first —
-    /// the window's length, that the fleet exists and that the vehicle is the fleet's — so a
+    /// the window's length, that the fleet exists and that the vehicle (registered, or known
+    /// from its readings) is the fleet's — so a
     /// bad request fails here, before any byte; a store failure later ends the stream with the
     /// error.
     pub async fn export(&self, request: ExportRequest) -> Result<ExportStream> {
@@ -237,8 +238,15 @@ impl Engine {
         }
         self.fleet(&request.fleet_id).await?;
         if let Some(vehicle_id) = &request.vehicle_id {
-            let vehicle = self.vehicle(vehicle_id).await?;
-            if vehicle.fleet_id != request.fleet_id {
+            // Registered, or known from its readings (as the API treats vehicles).
+            let fleet_id = match self.store().get_vehicle(vehicle_id).await? {
+                Some(vehicle) => vehicle.fleet_id,
+                None => match self.store().latest(vehicle_id).await? {
+                    Some(reading) => reading.fleet_id,
+                    None => return Err(Error::not_found("vehicle", vehicle_id)),
+                },
+            };
+            if fleet_id != request.fleet_id {
                 return Err(Error::validation(
                     "vehicle_id",
                     format!("vehicle {vehicle_id} is not in fleet {}", request.fleet_id),

@@ -2,6 +2,7 @@
 //! readiness.
 
 pub mod dto;
+pub mod export;
 pub mod handlers;
 pub mod history;
 
@@ -105,6 +106,7 @@ impl AppState {
         handlers::cancel_mission,
         history::vehicle_path,
         history::fleet_snapshot,
+        export::export,
     ),
     components(schemas(
         ErrorBody, CommandName, StatusName, SeverityName, MetricName, MissionTypeName, PriorityName,
@@ -360,6 +362,7 @@ pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) 
             post(handlers::cancel_mission),
         )
         .merge(history::routes())
+        .merge(export::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 
