@@ -1,6 +1,6 @@
 /** The selected vehicle's speed and battery over the last hour, from the analytics API. */
 import { useEffect, useRef } from 'react';
-import { Chart } from './charts';
+import { batteryScale, SERIES_COLOURS, speedScale, useChart } from './charts';
 import { useAppDispatch, useAppSelector } from '../store';
 import { fetchVehicleSeries } from '../store/analyticsSlice';
 import { useInterval } from '../hooks';
@@ -12,7 +12,6 @@ export function SpeedBatteryChart({ vehicleId }: { vehicleId: string }) {
   const series = useAppSelector((s) => (s.analytics.series?.vehicleId === vehicleId ? s.analytics.series : null));
   const error = useAppSelector((s) => s.analytics.seriesError);
   const canvasRef = useRef<HTMLCanvasElement>(null);
-  const chartRef = useRef<Chart | null>(null);
 
   useInterval(
     () => {
@@ -24,35 +23,20 @@ export function SpeedBatteryChart({ vehicleId }: { vehicleId: string }) {
     [vehicleId, dispatch],
   );
 
-  useEffect(() => {
-    if (!canvasRef.current) return;
-    const chart = new Chart(canvasRef.current, {
-      type: 'line',
-      data: { labels: [], datasets: [] },
-      options: {
-        responsive: true,
-        maintainAspectRatio: false,
-        interaction: { mode: 'index', intersect: false },
-        scales: {
-          speed: { type: 'linear', position: 'left', title: { display: true, text: 'km/h' }, beginAtZero: true },
-          battery: {
-            type: 'linear',
-            position: 'right',
-            min: 0,
-            max: 100,
-            title: { display: true, text: '%' },
-            grid: { drawOnChartArea: false },
-          },
-        },
-        plugins: { legend: { labels: { boxWidth: 10 } } },
+  const chartRef = useChart<'line'>(canvasRef, () => ({
+    type: 'line',
+    data: { labels: [], datasets: [] },
+    options: {
+      responsive: true,
+      maintainAspectRatio: false,
+      interaction: { mode: 'index', intersect: false },
+      scales: {
+        speed: speedScale(),
+        battery: batteryScale({ grid: { drawOnChartArea: false } }),
       },
-    });
-    chartRef.current = chart;
-    return () => {
-      chart.destroy();
-      chartRef.current = null;
-    };
-  }, []);
+      plugins: { legend: { labels: { boxWidth: 10 } } },
+    },
+  }));
 
   useEffect(() => {
     const chart = chartRef.current;
@@ -67,8 +51,8 @@ export function SpeedBatteryChart({ vehicleId }: { vehicleId: string }) {
       {
         label: 'Speed (avg km/h)',
         data: speed.map((p) => p.avg_value),
-        borderColor: '#38bdf8',
-        backgroundColor: '#38bdf8',
+        borderColor: SERIES_COLOURS.speed,
+        backgroundColor: SERIES_COLOURS.speed,
         yAxisID: 'speed',
         pointRadius: 0,
         tension: 0.2,
@@ -76,8 +60,8 @@ export function SpeedBatteryChart({ vehicleId }: { vehicleId: string }) {
       {
         label: 'Battery (avg %)',
         data: battery.map((p) => p.avg_value),
-        borderColor: '#22c55e',
-        backgroundColor: '#22c55e',
+        borderColor: SERIES_COLOURS.battery,
+        backgroundColor: SERIES_COLOURS.battery,
         yAxisID: 'battery',
         pointRadius: 0,
         tension: 0.2,

@@ -1,4 +1,5 @@
 /** Chart.js with only the parts the dashboard draws (tree-shaken registration). */
+import { useEffect, useRef, type RefObject } from 'react';
 import {
   BarController,
   BarElement,
@@ -10,6 +11,9 @@ import {
   LinearScale,
   PointElement,
   Tooltip,
+  type ChartConfiguration,
+  type ChartType,
+  type ScaleOptions,
 } from 'chart.js';
 
 Chart.register(
@@ -28,3 +32,66 @@ Chart.defaults.borderColor = '#1e293b';
 Chart.defaults.animation = false;
 
 export { Chart };
+
+/** One colour per metric wherever it is charted (each at least 7:1 on the panels). */
+export const SERIES_COLOURS = {
+  speed: '#38bdf8',
+  battery: '#22c55e',
+  temp: '#f59e0b',
+} as const;
+
+/** The speed axis (km/h, from zero). */
+export function speedScale(extra: Partial<ScaleOptions<'linear'>> = {}): ScaleOptions<'linear'> {
+  return {
+    type: 'linear',
+    position: 'left',
+    title: { display: true, text: 'km/h' },
+    beginAtZero: true,
+    ...extra,
+  } as ScaleOptions<'linear'>;
+}
+
+/** The battery axis (0–100 %). */
+export function batteryScale(extra: Partial<ScaleOptions<'linear'>> = {}): ScaleOptions<'linear'> {
+  return {
+    type: 'linear',
+    position: 'right',
+    min: 0,
+    max: 100,
+    title: { display: true, text: '%' },
+    ...extra,
+  } as ScaleOptions<'linear'>;
+}
+
+/** The engine temperature axis (°C). */
+export function temperatureScale(extra: Partial<ScaleOptions<'linear'>> = {}): ScaleOptions<'linear'> {
+  return {
+    type: 'linear',
+    position: 'left',
+    title: { display: true, text: '°C' },
+    ...extra,
+  } as ScaleOptions<'linear'>;
+}
+
+/**
+ * A chart on the canvas for as long as the component is mounted: made from `config` once, then
+ * updated in place by the caller through the returned ref (`chart.data = …; chart.update()`).
+ */
+export function useChart<T extends ChartType>(
+  canvasRef: RefObject<HTMLCanvasElement | null>,
+  config: () => ChartConfiguration<T>,
+): RefObject<Chart<T> | null> {
+  const chartRef = useRef<Chart<T> | null>(null);
+  useEffect(() => {
+    if (!canvasRef.current) return;
+    const chart = new Chart<T>(canvasRef.current, config());
+    chartRef.current = chart;
+    return () => {
+      chart.destroy();
+      chartRef.current = null;
+    };
+    // Made once per mount; later changes go through the ref.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [canvasRef]);
+  return chartRef;
+}
