@@ -212,6 +212,28 @@ export interface VehiclePath {
   points: PathPoint[];
 }
 
+/** One stored reading of a vehicle (`GET /telemetry/{id}/history`). */
+export interface HistoryPoint {
+  timestamp: string;
+  latitude: number;
+  longitude: number;
+  speed_kmh: number;
+  battery_pct: number;
+  engine_temp_c: number;
+  load_pct?: number;
+  status: VehicleStatus;
+}
+
+/** A vehicle's readings over a window, oldest first, at most `limit` of them. */
+export interface TelemetryHistory {
+  vehicle_id: string;
+  from: string;
+  to: string;
+  /** Readings in `data` (not the window's total). */
+  total_records: number;
+  data: HistoryPoint[];
+}
+
 /** A fleet at a past instant (`GET /fleet/{id}/snapshot?at=`). */
 export interface FleetSnapshot {
   fleet_id: string;

@@ -15,6 +15,7 @@ import type {
   Mission,
   Page,
   SeriesPoint,
+  TelemetryHistory,
   VehicleCapabilities,
   VehicleListRow,
   VehiclePath,
@@ -121,6 +122,11 @@ export class ApiClient {
     return this.request('GET', `/telemetry/${enc(vehicleId)}/path?${q}`);
   }
 
+  /** The vehicle's readings in a window, oldest first, at most `limit` (1–10,000) of them. */
+  telemetryHistory(vehicleId: string, window: TimeWindow, limit = 1000): Promise<TelemetryHistory> {
+    return this.request('GET', `/telemetry/${enc(vehicleId)}/history?${range(window)}&limit=${limit}`);
+  }
+
   commandHistory(vehicleId: string, limit = 20): Promise<Page<Command>> {
     return this.request('GET', `/commands/${enc(vehicleId)}/history?limit=${limit}`);
   }
@@ -129,6 +135,14 @@ export class ApiClient {
     return this.request(
       'GET',
       `/alerts?fleet_id=${enc(fleetId)}&acknowledged=${acknowledged}&limit=${limit}`,
+    );
+  }
+
+  /** One vehicle's open (or acknowledged) alerts, newest first, at most `limit` (1–500). */
+  vehicleAlerts(vehicleId: string, acknowledged: boolean, limit = 500): Promise<Page<Alert>> {
+    return this.request(
+      'GET',
+      `/alerts?vehicle_id=${enc(vehicleId)}&acknowledged=${acknowledged}&limit=${limit}`,
     );
   }
 

@@ -1,5 +1,8 @@
-/** The Redux store: slices plus the REST client as the thunks' extra argument. */
-import { combineReducers, configureStore } from '@reduxjs/toolkit';
+/**
+ * The Redux store: slices plus the REST client as the thunks' extra argument (and the RTK Query
+ * endpoints' too).
+ */
+import { combineReducers, configureStore, type Middleware } from '@reduxjs/toolkit';
 import { useDispatch, useSelector, useStore } from 'react-redux';
 import type { ApiClient } from '../api/client';
 import auth, { loggedOut, SESSION_REFUSED_MESSAGE } from './authSlice';
@@ -12,6 +15,7 @@ import ui from './uiSlice';
 import capabilities from './capabilitiesSlice';
 import playback from './playbackSlice';
 import timeTravel from './timeTravelSlice';
+import { playbackApi } from './playbackApi';
 
 const appReducer = combineReducers({
   auth,
@@ -24,12 +28,20 @@ const appReducer = combineReducers({
   capabilities,
   playback,
   timeTravel,
+  [playbackApi.reducerPath]: playbackApi.reducer,
 });
 export type RootState = ReturnType<typeof appReducer>;
 
 /** Logging out forgets everything about the fleet, not only the token. */
 const rootReducer: typeof appReducer = (state, action) =>
   appReducer(loggedOut.match(action) ? undefined : state, action);
+
+/** Logging out also drops RTK Query's subscriptions and running queries, not only its cache. */
+const resetQueriesOnLogout: Middleware = (api) => (next) => (action) => {
+  const result = next(action);
+  if (loggedOut.match(action)) api.dispatch(playbackApi.util.resetApiState());
+  return result;
+};
 
 /** The store, with `api` as the thunks' client; a token the server refuses ends the session. */
 export function createStore(api: ApiClient, preloadedState?: Partial<RootState>) {
@@ -43,7 +55,7 @@ export function createStore(api: ApiClient, preloadedState?: Partial<RootState>)
         // checks) would cost more than the update itself.
         immutableCheck: false,
         serializableCheck: false,
-      }),
+      }).concat(playbackApi.middleware, resetQueriesOnLogout),
   });
   // Any REST call answered 401 (other than a login) goes back to the login page, saying why.
   api.setUnauthorizedHandler(() => store.dispatch(loggedOut(SESSION_REFUSED_MESSAGE)));
