@@ -1,6 +1,7 @@
 /**
  * Trip playback for the selected vehicle: choose a window, load its path (drawn on the map),
- * then scrub the time slider or play it at 1×–60×; the map's cursor and the readout follow.
+ * then scrub the time slider or play it at 1×–60×; the map's cursor, the readout and the
+ * speed/battery/temperature charts with the window's alerts ({@link PlaybackCharts}) follow.
  * Keyboard: the slider takes the arrow keys (one step is a second of the trip).
  */
 import { useEffect, useState } from 'react';
@@ -17,6 +18,7 @@ import {
   speedSet,
   ticked,
 } from '../store/playbackSlice';
+import { PlaybackCharts } from './PlaybackCharts';
 
 const when = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
 const speedFormat = new Intl.NumberFormat(undefined, {
@@ -130,6 +132,14 @@ export function PlaybackPanel({ vehicleId }: { vehicleId: string }) {
         <p className="muted" data-testid="playback-summary">
           {count.format(path.points.length)} points drawn from {count.format(path.readings)} readings
         </p>
+        <PlaybackCharts
+          vehicleId={vehicleId}
+          from={path.from}
+          to={path.to}
+          start={times[0]!}
+          end={times[times.length - 1]!}
+          cursor={playback.cursor}
+        />
       </>
     );
   }
