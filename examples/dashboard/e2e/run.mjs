@@ -42,6 +42,113 @@ function mapVehicleCount(page) {
   });
 }
 
+/**
+ * The playback chart's cursor line: its time, where it is drawn (x, px) and where it should be
+ * (`expectedX`, from its time on the plot's axis), the axis' ends and the slider's value (its
+ * steps are whole seconds from the start, so End may stop short of the last instant).
+ */
+function chartCursor(page) {
+  return page.evaluate(() => {
+    const line = document.querySelector('[data-testid="playback-chart-cursor"]');
+    const slider = document.querySelector('[data-testid="playback-slider"]');
+    if (!line || !slider) return null;
+    const box = line.getBoundingClientRect();
+    const plot = line.parentElement.getBoundingClientRect();
+    return {
+      time: Number(line.getAttribute('data-time')),
+      start: Number(slider.min),
+      end: Number(slider.max),
+      slider: Number(slider.value),
+      x: box.left + box.width / 2,
+      expectedX:
+        plot.left + ((Number(line.getAttribute('data-time')) - slider.min) / (slider.max - slider.min)) * plot.width,
+      plotLeft: plot.left,
+      plotRight: plot.right,
+      height: plot.height,
+    };
+  });
+}
+
+/** Waits until the chart's cursor line satisfies `ok`, and returns it. */
+async function waitChartCursor(page, ok, timeout = 5_000) {
+  let last = null;
+  for (const deadline = Date.now() + timeout; Date.now() < deadline; ) {
+    last = await chartCursor(page);
+    if (last && ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the chart's cursor line did not get there: ${JSON.stringify(last)}`);
+}
+
+/** Plays back the vehicle of `alert` over the last 15 minutes and moves the cursor to the alert. */
+async function playBackAlert(page, alert) {
+  await page.locator(`[data-testid="vehicle-list-item"][data-vehicle-id="${alert.vehicle_id}"]`).click();
+  await page.waitForSelector(`[data-testid="vehicle-detail-panel"][data-vehicle-id="${alert.vehicle_id}"]`);
+  const panel = page.getByTestId('playback-panel');
+  if (!(await panel.evaluate((d) => d.open))) await panel.locator('summary').click();
+  await page.getByTestId('playback-window').selectOption('15');
+  await page.getByTestId('playback-load-btn').click();
+  await page.waitForSelector('[data-testid="playback-panel"][data-status="loaded"]', { timeout: 15_000 });
+  await page.waitForSelector('[data-testid="playback-charts"][data-status="loaded"]', { timeout: 15_000 });
+  const item = page.locator(`[data-testid="playback-alert"][data-alert-id="${alert.id}"]`);
+  await item.waitFor({ timeout: 15_000 });
+  const alertTime = Date.parse(alert.triggered_at);
+  assert(Number(await item.getAttribute('data-time')) === alertTime, 'the listed alert has its trigger time');
+  const mark = page.locator(`[data-testid="playback-alert-mark"][data-alert-id="${alert.id}"]`);
+  assert((await mark.count()) === 1, 'the alert is marked on the time axis');
+
+  // From the end of the window farther from the alert, the keyboard reaches the alert list
+  // after the slider.
+  const away = async () => {
+    await page.getByTestId('playback-slider').focus();
+    const { start, end } = await chartCursor(page);
+    const toEnd = end - alertTime > alertTime - start;
+    await page.keyboard.press(toEnd ? 'End' : 'Home');
+    return waitChartCursor(page, (c) => (toEnd ? c.time === c.slider && c.end - c.time < 1000 : c.time === c.start));
+  };
+  const from = await away();
+  assert(from.time !== alertTime, `the cursor starts elsewhere than at the alert: ${JSON.stringify(from)}`);
+  let focused = null;
+  for (let i = 0; i < 10 && focused?.testid !== 'playback-alert'; i++) {
+    await page.keyboard.press('Tab');
+    focused = await page.evaluate(() => {
+      const el = document.activeElement;
+      return { testid: el?.getAttribute('data-testid'), outline: el && getComputedStyle(el).outlineStyle };
+    });
+  }
+  assert(focused?.testid === 'playback-alert', `Tab from the slider reaches the alert list: ${JSON.stringify(focused)}`);
+  assert(focused.outline !== 'none', `the focused alert shows its focus: ${JSON.stringify(focused)}`);
+  await item.focus();
+  await page.keyboard.press('Enter');
+
+  // The playback, the chart's line and the highlight all move to the alert.
+  await page.waitForFunction(
+    (t) => Number(document.querySelector('[data-testid="playback-time"]')?.getAttribute('data-cursor')) === t,
+    alertTime,
+    { timeout: 5_000 },
+  );
+  const line = await waitChartCursor(page, (c) => c.time === alertTime);
+  const markBox = await mark.boundingBox();
+  const markX = markBox.x + markBox.width / 2;
+  assert(Math.abs(line.x - markX) <= 2, `the cursor line stands over the alert's mark (${line.x} vs ${markX})`);
+  assert(Math.abs(line.x - line.expectedX) <= 2, `the line is at the alert's time on the axis: ${JSON.stringify(line)}`);
+  assert(Math.abs(line.x - from.x) > 2, `the line moved (${from.x} → ${line.x})`);
+  assert((await item.getAttribute('aria-current')) === 'time', 'the alert at the cursor is highlighted');
+  assert(/at the cursor/.test(await item.textContent()), 'and says so in words');
+  const others = await page.locator('[data-testid="playback-alert"][aria-current="time"]').evaluateAll((els) =>
+    els.map((e) => Number(e.getAttribute('data-time'))),
+  );
+  assert(
+    others.every((t) => t <= alertTime && t >= alertTime - 60_000),
+    `only alerts of the minute up to the cursor are highlighted: ${others}`,
+  );
+
+  // The mark takes a mouse click too: away again, and straight back to the alert.
+  await away();
+  await mark.click();
+  await waitChartCursor(page, (c) => c.time === alertTime);
+}
+
 const tests = [
   [
     'a wrong password is refused',
@@ -207,8 +314,59 @@ const tests = [
         await page.getByTestId('playback-play-btn').click();
       }
       await page.waitForSelector('[data-testid="playback-play-btn"][aria-pressed="false"]');
+
+      // The speed/battery/temperature charts of the window, with a line at the cursor that
+      // follows it: at the start of the axis on Home, at its end on End.
+      await page.waitForSelector('[data-testid="playback-charts"][data-status="loaded"]', { timeout: 15_000 });
+      const samples = Number(await page.getByTestId('playback-chart').getAttribute('data-samples'));
+      assert(samples >= points, `the charts have the window's readings: ${samples} (path: ${points} points)`);
+      const readout = [
+        await text(page, 'playback-chart-speed'),
+        await text(page, 'playback-chart-battery'),
+        await text(page, 'playback-chart-temp'),
+      ].join(' | ');
+      assert(/km\/h .*\| .*% \| .*°C/.test(readout), `values at the cursor: ${readout}`);
+      const line = await chartCursor(page);
+      assert(line.time === (await cursor()), `the chart's cursor is at the playback's (${line.time} vs ${await cursor()})`);
+      await page.getByTestId('playback-slider').focus();
+      await page.keyboard.press('Home');
+      const atStart = await waitChartCursor(page, (c) => c.time === c.start);
+      await page.keyboard.press('End');
+      const atEnd = await waitChartCursor(page, (c) => c.time === c.slider && c.end - c.time < 1000);
+      assert(Math.abs(atStart.x - atStart.plotLeft) <= 2, `at the start the line is at the plot's left edge: ${JSON.stringify(atStart)}`);
+      assert(Math.abs(atEnd.x - atEnd.expectedX) <= 2, `at the end the line is at its time on the axis: ${JSON.stringify(atEnd)}`);
+      assert(atEnd.x - atStart.x > 100, `the line went across the plot: ${atStart.x} → ${atEnd.x}`);
+      assert(atEnd.plotRight - atEnd.plotLeft > 100 && atEnd.height > 100, `the plot is drawn: ${JSON.stringify(atEnd)}`);
     },
   ],
+  [
+    "trip playback lists a vehicle's alerts on the charts; choosing one moves the cursor there",
+    async ({ page, server, vehicleId }) => {
+      // The seeded demo fleet raises an alert within 20 s: play back a vehicle that has one.
+      const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('vehicleops.session')).token);
+      let alert;
+      for (const deadline = Date.now() + 60_000; !alert && Date.now() < deadline; ) {
+        for (const acknowledged of [false, true]) {
+          const res = await fetch(`${server.url}/api/v1/alerts?fleet_id=fleet-001&acknowledged=${acknowledged}&limit=50`, {
+            headers: { Authorization: `Bearer ${token}` },
+          });
+          alert ??= (await res.json()).data[0];
+        }
+        if (!alert) await new Promise((r) => setTimeout(r, 1000));
+      }
+      assert(alert, 'the demo fleet raised an alert');
+      try {
+        await playBackAlert(page, alert);
+      } finally {
+        // Back to the vehicle the later tests command.
+        if (await page.getByTestId('playback-panel').getByRole('button', { name: 'Close' }).count()) {
+          await page.getByTestId('playback-panel').getByRole('button', { name: 'Close' }).click();
+        }
+        if (vehicleId) await page.locator(`[data-testid="vehicle-list-item"][data-vehicle-id="${vehicleId}"]`).click();
+      }
+    },
+  ],
+
   [
     'time travel shows the fleet at a past instant and goes back to live',
     async ({ page }) => {
