@@ -122,6 +122,28 @@ impl ExportFormat {
         }
     }
 
+    /// The format a file name asks for: `.csv`, or `.parquet` / `.pq` (any case); a validation
+    /// error naming `format` otherwise.
+    pub fn for_path(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match extension.as_deref() {
+            Some("csv") => Ok(ExportFormat::Csv),
+            Some("parquet" | "pq") => Ok(ExportFormat::Parquet),
+            _ => Err(Error::validation(
+                "format",
+                format!(
+                    "cannot tell the format from `{}`; name a .csv or .parquet file or give the \
+                     format",
+                    path.display()
+                ),
+            )),
+        }
+    }
+
     /// The HTTP media type.
     pub fn content_type(self) -> &'static str {
         match self {

@@ -386,6 +386,12 @@ async fn write_to_saves_the_file_and_bad_requests_fail_before_any_byte() {
         ExportFormat::parse("xlsx").unwrap_err().kind(),
         ErrorKind::Validation
     );
+    assert_eq!(
+        ExportFormat::for_path("out/Week.PARQUET").unwrap(),
+        ExportFormat::Parquet
+    );
+    assert_eq!(ExportFormat::for_path("a.csv").unwrap(), ExportFormat::Csv);
+    assert!(ExportFormat::for_path("a.xlsx").is_err());
 }
 
 #[test]

@@ -21,6 +21,8 @@ import type {
   DispatchOptions,
   EngineOptions,
   EngineStats,
+  ExportFormat,
+  ExportKind,
   Fleet,
   FleetPerformanceReport,
   FleetSummary,
@@ -346,6 +348,25 @@ export class Engine {
   /** A fleet as it was at `at`: each vehicle's last reading by then and the alerts open then. */
   async fleetAt(fleetId: string, at: Date | string): Promise<FleetSnapshot> {
     return (await call(() => this.#native.fleetAt(fleetId, iso(at)!))) as FleetSnapshot
+  }
+
+  /**
+   * Writes a fleet's `kind` records between `from` and `to` (at most 366 days apart) to the
+   * file at `path`, as CSV or Parquet (`options.format`, else the file's extension); only
+   * `options.vehicleId`'s when given. The store is read page by page, so memory stays flat.
+   * Resolves to the number of records written; a failed export leaves no file.
+   */
+  async export(
+    kind: ExportKind,
+    fleetId: string,
+    path: string,
+    from: Date | string,
+    to: Date | string,
+    options: { vehicleId?: string; format?: ExportFormat } = {},
+  ): Promise<number> {
+    return (await call(() =>
+      this.#native.export(kind, fleetId, path, iso(from)!, iso(to)!, options.vehicleId, options.format),
+    )) as number
   }
 
   async vehicleSummary(vehicleId: string, w?: TimeWindow): Promise<VehicleMetricsSummary> {

@@ -476,6 +476,12 @@ export interface PathPoint {
 }
 
 /** The path a vehicle drove over a window, simplified for display. */
+/** What `Engine.export` writes. */
+export type ExportKind = 'telemetry' | 'alerts' | 'commands' | 'missions'
+
+/** The file format of an export: CSV with a header row, or snappy-compressed Parquet. */
+export type ExportFormat = 'csv' | 'parquet'
+
 export interface VehiclePath {
   vehicleId: string
   range: { from: string; to: string }

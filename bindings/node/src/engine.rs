@@ -17,7 +17,8 @@ use vehicleops_core::{
     Vehicle, decode_telemetry,
 };
 use vehicleops_engine::{
-    DEFAULT_BUS_CAPACITY, EngineSettings, KafkaTransport, StoreSettings, TransportSettings,
+    DEFAULT_BUS_CAPACITY, EngineSettings, ExportFormat, ExportKind, ExportRequest, KafkaTransport,
+    StoreSettings, TransportSettings,
 };
 use vehicleops_kafka::KafkaConfig;
 
@@ -504,6 +505,36 @@ impl NativeEngine {
     pub async fn fleet_at(&self, fleet_id: String, at: String) -> napi::Result<Value> {
         let at = time("at", Some(&at), chrono::DateTime::UNIX_EPOCH)?;
         to_js(&self.inner.fleet_at(&fleet_id, at).await.or_js()?)
+    }
+
+    /// Writes a fleet's `kind` records (telemetry, alerts, commands, missions) between `from`
+    /// and `to` to the file at `path` as CSV or Parquet (`format`, else the file's extension),
+    /// only `vehicle_id`'s when given; resolves to the number of records written.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn export(
+        &self,
+        kind: String,
+        fleet_id: String,
+        path: String,
+        from: String,
+        to: String,
+        vehicle_id: Option<String>,
+        format: Option<String>,
+    ) -> napi::Result<f64> {
+        let request = ExportRequest {
+            kind: ExportKind::parse(&kind).or_js()?,
+            format: match format.as_deref() {
+                Some(f) => ExportFormat::parse(f),
+                None => ExportFormat::for_path(&path),
+            }
+            .or_js()?,
+            fleet_id,
+            vehicle_id,
+            range: range(Some(&from), Some(&to))?,
+        };
+        let stream = self.inner.export(request).await.or_js()?;
+        Ok(stream.write_to(&path).await.or_js()? as f64)
     }
 
     #[napi]

@@ -3,6 +3,9 @@
 // the vehicle, flush and raw payloads.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 import { Engine, VehicleOpsError, eventually, reading } from './helpers.mjs'
 
@@ -303,4 +306,51 @@ test('vehiclePath replays a drive; fleetAt shows the fleet and its open alerts a
     (e) => e instanceof VehicleOpsError && e.field === 'at',
   )
   await engine.close()
+})
+
+test('export writes CSV and Parquet files of a window, and refuses what it cannot export', async () => {
+  const engine = await Engine.open()
+  await engine.start()
+  await engine.registerFleet('fleet-001')
+  const rows = Array.from({ length: 10 }, (_, s) => reading('VH-EXP', s, { speedKmh: s === 3 ? 95 : 30 }))
+  await engine.publish([...rows, reading('VH-EXP-2', 2)])
+  await engine.flush()
+  const t0 = rows[0].timestamp
+  const end = new Date(t0.getTime() + 60_000)
+  const dir = mkdtempSync(join(tmpdir(), 'vehicleops-export-'))
+  try {
+    const csvPath = join(dir, 'telemetry.csv')
+    assert.equal(await engine.export('telemetry', 'fleet-001', csvPath, t0, end), 11)
+    const lines = readFileSync(csvPath, 'utf8').trimEnd().split('\n')
+    assert.equal(lines.length, 12, 'a header and 11 readings')
+    assert.ok(lines[0].startsWith('vehicle_id,fleet_id,timestamp,seq,'), lines[0])
+    assert.ok(lines[4].startsWith('VH-EXP,fleet-001,'), lines[4])
+    assert.equal(lines[4].split(',')[6], '95', 'the speed of reading 3')
+
+    const one = join(dir, 'one.csv')
+    assert.equal(await engine.export('telemetry', 'fleet-001', one, t0, end, { vehicleId: 'VH-EXP-2' }), 1)
+    // Parquet: the magic bytes at both ends (pyarrow reads it back in the Python binding's tests).
+    const pq = join(dir, 'alerts.bin')
+    assert.equal(await engine.export('alerts', 'fleet-001', pq, t0, end, { format: 'parquet' }), 1)
+    const bytes = readFileSync(pq)
+    assert.equal(bytes.subarray(0, 4).toString(), 'PAR1')
+    assert.equal(bytes.subarray(-4).toString(), 'PAR1')
+
+    await assert.rejects(
+      engine.export('audit', 'fleet-001', join(dir, 'x.csv'), t0, end),
+      (e) => e instanceof VehicleOpsError && e.kind === 'validation' && e.field === 'kind',
+    )
+    await assert.rejects(
+      engine.export('alerts', 'fleet-001', join(dir, 'x.xlsx'), t0, end),
+      (e) => e instanceof VehicleOpsError && e.field === 'format',
+    )
+    await assert.rejects(
+      engine.export('alerts', 'fleet-404', join(dir, 'x.csv'), t0, end),
+      (e) => e instanceof VehicleOpsError && e.kind === 'not_found',
+    )
+    assert.equal(existsSync(join(dir, 'x.csv')), false)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+    await engine.close()
+  }
 })

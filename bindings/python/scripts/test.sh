@@ -5,7 +5,7 @@
 #   bash bindings/python/scripts/test.sh            # debug build (fast to compile)
 #   VEHICLEOPS_PY_RELEASE=1 bash bindings/python/scripts/test.sh
 #
-# Needs python3 (3.9+, with venv) and cargo; maturin, pytest and pytest-asyncio come from PyPI.
+# Needs python3 (3.9+, with venv) and cargo; maturin, pytest, pytest-asyncio and pyarrow (reads exports back) come from PyPI.
 # Build outputs go to CARGO_TARGET_DIR when it is set (shared with the workspace build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ VENV="$WORK/venv"
 echo "==> fresh virtualenv in $VENV"
 python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-  "maturin>=1.9.4,<2" "pytest>=8" "pytest-asyncio>=0.23" "pytest-timeout>=2"
+  "maturin>=1.9.4,<2" "pytest>=8" "pytest-asyncio>=0.23" "pytest-timeout>=2" "pyarrow>=14"
 
 echo "==> build the wheel"
 PROFILE=()

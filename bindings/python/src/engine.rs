@@ -19,7 +19,8 @@ use vehicleops_core::{
     Waypoint,
 };
 use vehicleops_engine::{
-    DEFAULT_BUS_CAPACITY, EngineSettings, KafkaTransport, StoreSettings, TransportSettings,
+    DEFAULT_BUS_CAPACITY, EngineSettings, ExportFormat, ExportKind, ExportRequest, KafkaTransport,
+    StoreSettings, TransportSettings,
 };
 use vehicleops_kafka::{KafkaConfig, SecurityProtocol};
 
@@ -491,6 +492,42 @@ impl Engine {
         awaitable(py, async move {
             let snapshot = inner.fleet_at(&fleet_id, at).await.into_py_result()?;
             to_py(&snapshot)
+        })
+    }
+
+    /// Writes a fleet's `kind` records (`"telemetry"`, `"alerts"`, `"commands"` or
+    /// `"missions"`) between `start` and `end` to the file at `path`, as CSV or Parquet
+    /// (`format`, else told by the file's extension); only `vehicle_id`'s when given. The store
+    /// is read page by page, so memory stays flat over long windows. Returns the number of
+    /// records written; a failed export leaves no file.
+    #[pyo3(signature = (kind, fleet_id, path, start, end, vehicle_id=None, format=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn export<'py>(
+        &self,
+        py: Python<'py>,
+        kind: &str,
+        fleet_id: String,
+        path: std::path::PathBuf,
+        start: Bound<'py, PyAny>,
+        end: Bound<'py, PyAny>,
+        vehicle_id: Option<String>,
+        format: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = ExportRequest {
+            kind: ExportKind::parse(kind).into_py_result()?,
+            format: match format {
+                Some(f) => ExportFormat::parse(f),
+                None => ExportFormat::for_path(&path),
+            }
+            .into_py_result()?,
+            fleet_id,
+            vehicle_id,
+            range: time_range(Some(&start), Some(&end))?,
+        };
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let stream = inner.export(request).await.into_py_result()?;
+            stream.write_to(&path).await.into_py_result()
         })
     }
 

@@ -300,3 +300,46 @@ async def test_a_path_replays_the_drive_and_a_snapshot_shows_the_fleet_then(engi
     with pytest.raises(vehicleops.ValidationError) as e:
         await engine.fleet_at(FLEET, "yesterday")
     assert e.value.field == "at"
+
+
+async def test_exports_write_csv_and_parquet_that_pyarrow_reads_back(engine, tmp_path):
+    import csv
+
+    import pyarrow.parquet as pq
+
+    await engine.register_fleet(FLEET)
+    rows = [reading("VH-1", s, speed_kmh=95.0 if s in (3, 4) else 30.0) for s in range(10)]
+    await engine.publish(rows + [reading("VH-2", 2)])
+    await engine.flush()
+    start, end = T0, T0 + timedelta(minutes=1)
+
+    written = await engine.export("telemetry", FLEET, tmp_path / "t.parquet", start, end)
+    assert written == 11
+    table = pq.read_table(tmp_path / "t.parquet")
+    assert table.num_rows == 11
+    assert table.column_names[:4] == ["vehicle_id", "fleet_id", "timestamp", "seq"]
+    assert table.column("vehicle_id").to_pylist() == ["VH-1"] * 10 + ["VH-2"]
+    assert table.column("seq").to_pylist()[:10] == list(range(10))
+    assert str(table.schema.field("timestamp").type) == "timestamp[us, tz=UTC]"
+    assert table.column("timestamp").to_pylist()[0] == T0
+
+    # One vehicle, as CSV by the file's name; alerts by the explicit format.
+    path = str(tmp_path / "vh2.csv")
+    assert await engine.export("telemetry", FLEET, path, start, end, vehicle_id="VH-2") == 1
+    with open(path, newline="") as f:
+        [row] = list(csv.DictReader(f))
+    assert (row["vehicle_id"], row["seq"]) == ("VH-2", "2")
+    n = await engine.export("alerts", FLEET, tmp_path / "a.out", start, end, format="parquet")
+    alerts = pq.read_table(tmp_path / "a.out")
+    assert n == alerts.num_rows == 1
+    assert alerts.column("alert_type").to_pylist() == ["OVERSPEED"]
+
+    with pytest.raises(vehicleops.ValidationError) as e:
+        await engine.export("audit", FLEET, tmp_path / "x.csv", start, end)
+    assert e.value.field == "kind"
+    with pytest.raises(vehicleops.ValidationError) as e:
+        await engine.export("alerts", FLEET, tmp_path / "x.xlsx", start, end)
+    assert e.value.field == "format"
+    with pytest.raises(vehicleops.NotFoundError):
+        await engine.export("alerts", "fleet-404", tmp_path / "x.csv", start, end)
+    assert not (tmp_path / "x.csv").exists()

@@ -174,6 +174,20 @@ class Engine:
     def fleet_at(self, fleet_id: str, at: Union[str, datetime]) -> Awaitable[Dict[str, Any]]:
         """A fleet as it was at ``at``: ``vehicles`` (each one's last reading by then) and
         ``open_alerts`` (triggered by then, not yet cleared)."""
+    def export(
+        self,
+        kind: Literal["telemetry", "alerts", "commands", "missions"],
+        fleet_id: str,
+        path: Union[str, PathLike[str]],
+        start: Union[str, datetime],
+        end: Union[str, datetime],
+        vehicle_id: Optional[str] = None,
+        format: Optional[Literal["csv", "parquet"]] = None,
+    ) -> Awaitable[int]:
+        """Writes a fleet's ``kind`` records between ``start`` and ``end`` (at most 366 days
+        apart) to ``path`` as CSV or Parquet (``format``, else the file's extension), only
+        ``vehicle_id``'s when given; returns the number of records. Read back with
+        ``pyarrow.parquet.read_table`` or ``pandas.read_csv``."""
     def vehicle_summary(
         self, vehicle_id: str, start: TimeBound = None, end: TimeBound = None
     ) -> Awaitable[Dict[str, Any]]: ...
