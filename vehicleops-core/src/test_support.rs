@@ -16,7 +16,7 @@ use crate::model::{
     Alert, Command, CommandAck, Fleet, Mission, Operator, Telemetry, Vehicle, VehicleStatus,
 };
 use crate::traits::{
-    AlertFilter, CommandSink, DispatchReceipt, FleetRepository, MissionFilter, Page,
+    AlertFilter, CommandSink, DispatchReceipt, FleetRepository, MissionFilter, Page, RecordsQuery,
 };
 
 /// What a test repository answers for what the test does not use.
@@ -88,6 +88,9 @@ partial_repository! {
     fn count_active_missions(&self, fleet_id: &str) -> Result<u64>;
     fn active_missions(&self) -> Result<Vec<Mission>>;
     fn list_missions(&self, filter: &MissionFilter) -> Result<Page<Mission>>;
+    fn alerts_between(&self, query: &RecordsQuery) -> Result<Vec<Alert>>;
+    fn commands_between(&self, query: &RecordsQuery) -> Result<Vec<Command>>;
+    fn missions_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>>;
 }
 
 /// Vehicles `VH-1` and `VH-2` of `fleet-001`; commands in a map with the repository's two

@@ -217,14 +217,28 @@ impl ExportStream {
 
     /// Writes the whole file to `path` (replacing it) and returns how many records it holds.
     /// A failed export leaves no file behind.
-    pub async fn write_to(mut self, path: impl AsRef<Path>) -> Result<u64> {
+    pub async fn write_to(self, path: impl AsRef<Path>) -> Result<u64> {
+        self.write_to_with_progress(path, |_, _| {}).await
+    }
+
+    /// [`Self::write_to`], calling `progress(records, bytes)` after each piece written (for a
+    /// progress bar).
+    pub async fn write_to_with_progress(
+        mut self,
+        path: impl AsRef<Path>,
+        mut progress: impl FnMut(u64, u64) + Send,
+    ) -> Result<u64> {
         let path = path.as_ref();
         let io =
             |e: std::io::Error| Error::backend_msg("export", format!("{}: {e}", path.display()));
         let mut file = tokio::fs::File::create(path).await.map_err(io)?;
         let written: Result<()> = async {
+            let mut bytes = 0u64;
             while let Some(chunk) = self.next_chunk().await {
-                file.write_all(&chunk?).await.map_err(io)?;
+                let chunk = chunk?;
+                file.write_all(&chunk).await.map_err(io)?;
+                bytes += chunk.len() as u64;
+                progress(self.rows(), bytes);
             }
             file.flush().await.map_err(io)
         }
@@ -243,11 +257,10 @@ impl Engine {
     pub const EXPORT_MAX_DAYS: i64 = 366;
 
     /// Starts an export, read through the returned [`ExportStream`]: page by page from the
-    /// store, so memory stays flat over any window. The request is checked first —
-    /// the window's length, that the fleet exists and that the vehicle (registered, or known
-    /// from its readings) is the fleet's — so a
-    /// bad request fails here, before any byte; a store failure later ends the stream with the
-    /// error.
+    /// store, so memory stays flat over any window. The request is checked first — the
+    /// window's length, that the fleet is known (registered, or sent readings) and that the
+    /// vehicle (registered, or known from its readings) is the fleet's — so a bad request
+    /// fails here, before any byte; a store failure later ends the stream with the error.
     pub async fn export(&self, request: ExportRequest) -> Result<ExportStream> {
         if request.range.to - request.range.from > chrono::Duration::days(Self::EXPORT_MAX_DAYS) {
             return Err(Error::validation(
@@ -258,7 +271,16 @@ impl Engine {
                 ),
             ));
         }
-        self.fleet(&request.fleet_id).await?;
+        // A fleet is known when registered or when readings were sent for it.
+        if self.store().get_fleet(&request.fleet_id).await?.is_none()
+            && self
+                .store()
+                .latest_for_fleet(&request.fleet_id)
+                .await?
+                .is_empty()
+        {
+            return Err(Error::not_found("fleet", &request.fleet_id));
+        }
         if let Some(vehicle_id) = &request.vehicle_id {
             // Registered, or known from its readings (as the API treats vehicles).
             let fleet_id = match self.store().get_vehicle(vehicle_id).await? {

@@ -4,22 +4,75 @@
 //!
 //! `--fast` drops the wall clock: the simulator runs on simulated time as fast as the pipeline
 //! takes readings, which shows the embedded system's throughput.
+//!
+//! `embedded-fleet export` writes what a run stored (`--db`) to a CSV or Parquet file:
+//! `cargo run --release -p embedded-fleet -- export telemetry --db fleet.db --out week.parquet`.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::Utc;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use vehicleops_core::hub::ALL_FLEETS;
 use vehicleops_core::simulator::{Area, Scenario};
 use vehicleops_core::{LiveEvent, Simulator, SimulatorConfig, TimeRange};
-use vehicleops_engine::{Engine, EngineSettings, StoreSettings};
+use vehicleops_engine::{
+    Engine, EngineSettings, ExportFormat, ExportKind, ExportRequest, StoreSettings,
+};
 
 /// Simulate a fleet and ingest its telemetry into the embedded store, printing alerts as they
-/// fire. Every option can also be set through the environment variable shown.
+/// fire; or export what a run stored. Every option can also be set through the environment
+/// variable shown.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: Args,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a fleet's telemetry, alerts, commands or missions of a window from the database
+    /// to a CSV or Parquet file, with a progress bar.
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ExportArgs {
+    /// What to export: telemetry, alerts, commands or missions.
+    kind: String,
+    /// SQLite database file a run wrote (`--db`).
+    #[arg(long, env = "VEHICLEOPS_SQLITE_PATH")]
+    db: std::path::PathBuf,
+    /// The fleet whose records are exported.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_SIM_FLEET_ID",
+        default_value = "fleet-demo-001"
+    )]
+    fleet_id: String,
+    /// Only this vehicle's records.
+    #[arg(long)]
+    vehicle_id: Option<String>,
+    /// Start of the window, RFC 3339 (default: 24 hours before `--to`).
+    #[arg(long)]
+    from: Option<chrono::DateTime<Utc>>,
+    /// End of the window, RFC 3339 (default: now).
+    #[arg(long)]
+    to: Option<chrono::DateTime<Utc>>,
+    /// csv or parquet; by default told by the extension of `--out`.
+    #[arg(long)]
+    format: Option<String>,
+    /// The file to write (replaced if it exists).
+    #[arg(long, short)]
+    out: std::path::PathBuf,
+}
+
+/// Simulator options (the default command).
+#[derive(clap::Args, Debug)]
 struct Args {
     /// Fleet identifier; vehicles are named `{fleet}-VH-001`, `-002`, …
     #[arg(
@@ -61,7 +114,72 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let args = Args::parse();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Export(args)) => export(args).await,
+        None => simulate(cli.run).await,
+    }
+}
+
+/// `embedded-fleet export`: the file, with a progress bar of records and bytes written.
+async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    if !args.db.exists() {
+        anyhow::bail!(
+            "no database at {}; run the simulation with --db first",
+            args.db.display()
+        );
+    }
+    let to = args.to.unwrap_or_else(Utc::now);
+    let request = ExportRequest {
+        kind: ExportKind::parse(&args.kind)?,
+        format: match &args.format {
+            Some(f) => ExportFormat::parse(f)?,
+            None => ExportFormat::for_path(&args.out)?,
+        },
+        fleet_id: args.fleet_id,
+        vehicle_id: args.vehicle_id,
+        range: TimeRange::new(args.from.unwrap_or(to - chrono::Duration::hours(24)), to)?,
+    };
+    let engine = Engine::open(EngineSettings {
+        store: StoreSettings::Sqlite {
+            path: Some(args.db.clone()),
+        },
+        ..EngineSettings::default()
+    })
+    .await
+    .with_context(|| format!("could not open the database {}", args.db.display()))?;
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template(
+        "{spinner} {elapsed_precise} {msg}",
+    )?);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let started = Instant::now();
+    let stream = engine.export(request.clone()).await?;
+    let rows = stream
+        .write_to_with_progress(&args.out, |rows, bytes| {
+            bar.set_message(format!(
+                "{} {rows} records, {}",
+                request.kind.as_str(),
+                indicatif::HumanBytes(bytes)
+            ));
+        })
+        .await
+        .with_context(|| format!("exporting to {}", args.out.display()))?;
+    bar.finish_and_clear();
+    println!(
+        "{rows} {} records of {} written to {} ({}) in {:.1} s",
+        request.kind.as_str(),
+        request.fleet_id,
+        args.out.display(),
+        request.format.as_str(),
+        started.elapsed().as_secs_f64()
+    );
+    engine.close().await?;
+    Ok(())
+}
+
+/// The default command: simulate, ingest and watch.
+async fn simulate(args: Args) -> anyhow::Result<()> {
     let config = SimulatorConfig {
         fleet_id: args.fleet_id.clone(),
         vehicles: args.vehicles,
@@ -85,6 +203,7 @@ async fn main() -> anyhow::Result<()> {
         None => "could not open the in-memory database".to_owned(),
     })?;
     engine.start().await?;
+    engine.register_fleet(&args.fleet_id, None).await?;
     let mut alerts = engine.subscribe(ALL_FLEETS);
 
     let bar = ProgressBar::new_spinner();
