@@ -495,8 +495,19 @@ pub trait VehicleCommandLink: Send + Sync {
     async fn send_acks(&self, acks: Vec<CommandAck>) -> Result<()>;
 }
 
-/// A store that keeps both the time series and the fleet's records (fleets, vehicles, alerts,
-/// commands, missions): what an engine needs from its database.
-pub trait FleetStore: TimeSeriesStore + FleetRepository {}
+/// Removing what is past its retention ([`RetentionPolicy`]), the way each backend does it
+/// best: rows deleted, daily partitions or chunks dropped.
+#[async_trait]
+pub trait RetentionStore: Send + Sync {
+    /// Removes each kind's records older than its cutoff (none where the cutoff is `None`):
+    /// readings, rollups, and alerts, commands and missions that are over (cleared, ended).
+    /// Readings go by whole daily partitions where the backend partitions by day, so some may
+    /// outlive their cutoff by up to a day. Safe to run while ingesting, and again.
+    async fn apply_retention(&self, cutoffs: &RetentionCutoffs) -> Result<RetentionReport>;
+}
 
-impl<T: TimeSeriesStore + FleetRepository + ?Sized> FleetStore for T {}
+/// A store that keeps both the time series and the fleet's records (fleets, vehicles, alerts,
+/// commands, missions) and applies retention to them: what an engine needs from its database.
+pub trait FleetStore: TimeSeriesStore + FleetRepository + RetentionStore {}
+
+impl<T: TimeSeriesStore + FleetRepository + RetentionStore + ?Sized> FleetStore for T {}

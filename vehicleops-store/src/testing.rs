@@ -1,20 +1,20 @@
 //! The store conformance suite: behaviour every [`TimeSeriesStore`] and [`FleetRepository`]
 //! backend must share, so the embedded store and the PostgreSQL store answer alike.
 //!
-//! Each check is an async function taking a fresh, empty pair of stores and panicking (through
-//! `assert!`) when the backend misbehaves. [`store_conformance_tests!`](crate::store_conformance_tests)
-//! turns the whole list into one `#[tokio::test]` per check:
+//! Each check is an async function taking a fresh, empty store (as [`Stores`], its two halves,
+//! or as one [`Store`]) and panicking (through `assert!`) when the backend misbehaves.
+//! [`store_conformance_tests!`](crate::store_conformance_tests) turns the whole list into one
+//! `#[tokio::test]` per check:
 //!
 //! ```ignore
 //! use std::sync::Arc;
-//! use vehicleops_store::{SqliteStore, store_conformance_tests, testing::Stores};
+//! use vehicleops_store::{SqliteStore, store_conformance_tests, testing::Store};
 //!
-//! async fn fresh_stores() -> Stores {
-//!     let store = Arc::new(SqliteStore::in_memory().unwrap());
-//!     (store.clone(), store)
+//! async fn fresh_store() -> Store {
+//!     Arc::new(SqliteStore::in_memory().unwrap())
 //! }
 //!
-//! store_conformance_tests!(fresh_stores);
+//! store_conformance_tests!(fresh_store);
 //! ```
 //!
 //! The test crate needs `tokio` (features `macros`, `rt`) as a dependency, since the expanded
@@ -34,6 +34,8 @@
 //!   ties by id, and `open_alerts` of no vehicles means every vehicle;
 //! - `alerts_between`, `commands_between` and `missions_between` page oldest first by (time,
 //!   id), the window inclusive, each page after the previous page's last key;
+//! - retention removes only records that are over (cleared alerts, ended commands and
+//!   missions), and rollups outlive the readings they summarise until their own cutoff;
 //! - timestamps are kept to the microsecond;
 //! - a series bucket that is not positive fails with [`ErrorKind::Validation`].
 
@@ -42,18 +44,40 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use vehicleops_core::{
     Alert, AlertFilter, AlertType, Command, CommandKind, CommandParams, CommandStatus, ErrorKind,
-    Fleet, FleetRepository, GeoPoint, HistoryQuery, MapPose, Metric, Mission, MissionFilter,
-    MissionPriority, MissionStatus, MissionType, Operator, Reading, RecordsQuery, Role, Severity,
-    Telemetry, TimeRange, TimeSeriesStore, Vehicle, VehicleStatus, Waypoint, WriteOutcome,
+    Fleet, FleetRepository, FleetStore, GeoPoint, HistoryQuery, MapPose, Metric, Mission,
+    MissionFilter, MissionPriority, MissionStatus, MissionType, Operator, Reading, RecordsQuery,
+    RetentionCutoffs, Role, Severity, Telemetry, TimeRange, TimeSeriesStore, Vehicle,
+    VehicleStatus, Waypoint, WriteOutcome,
 };
 
 /// A backend under test: its time-series store and its repository (often the same object).
 pub type Stores = (Arc<dyn TimeSeriesStore>, Arc<dyn FleetRepository>);
 
-/// Expands to one `#[tokio::test]` per conformance check, each given fresh stores by
+/// A backend under test as one store: what factories return.
+pub type Store = Arc<dyn FleetStore>;
+
+/// What a check takes from the factory's [`Store`]: the store itself, or its two halves.
+pub trait CheckInput {
+    fn from_store(store: Store) -> Self;
+}
+
+impl CheckInput for Store {
+    fn from_store(store: Store) -> Self {
+        store
+    }
+}
+
+impl CheckInput for Stores {
+    fn from_store(store: Store) -> Self {
+        let ts: Arc<dyn TimeSeriesStore> = store.clone();
+        (ts, store)
+    }
+}
+
+/// Expands to one `#[tokio::test]` per conformance check, each given a fresh store by
 /// `factory`: anything callable with no arguments that returns a future of
-/// [`Stores`](crate::testing::Stores) — an `async fn` path or a `|| async { … }` closure. Every
-/// call must return new, empty stores.
+/// [`Store`](crate::testing::Store) — an `async fn` path or a `|| async { … }` closure. Every
+/// call must return a new, empty store.
 #[macro_export]
 macro_rules! store_conformance_tests {
     ($factory:expr $(,)?) => {
@@ -84,6 +108,7 @@ macro_rules! store_conformance_tests {
             missions_list_filters_newest_first,
             concurrent_missions_for_one_vehicle_admit_one,
             records_between_page_a_fleets_window_oldest_first,
+            retention_removes_what_is_over_and_keeps_the_rest,
             unknown_entities_are_not_found,
         );
     };
@@ -96,8 +121,8 @@ macro_rules! __store_conformance_tests {
         $(
             #[::tokio::test]
             async fn $check() {
-                let stores: $crate::testing::Stores = ($factory)().await;
-                $crate::testing::$check(stores).await;
+                let store: $crate::testing::Store = ($factory)().await;
+                $crate::testing::$check($crate::testing::CheckInput::from_store(store)).await;
             }
         )+
     };
@@ -1701,4 +1726,128 @@ pub async fn records_between_page_a_fleets_window_oldest_first((_, repo): Stores
         ..whole
     };
     assert!(repo.commands_between(&unknown).await.unwrap().is_empty());
+}
+
+/// Retention: readings before the cutoff go (whole days where the backend drops daily
+/// partitions) while their rollups stay, so a summary of that time (in whole rollup buckets)
+/// still counts them; rollups go by their own cutoff (by whole chunks on TimescaleDB); alerts,
+/// commands and missions go only once over (cleared, ended) — an old open alert, a pending
+/// command and an active mission stay; newer records all stay.
+pub async fn retention_removes_what_is_over_and_keeps_the_rest(store: Store) {
+    const DAY: i64 = 86_400;
+    // Two minutes of 1 Hz readings at T0 (22:15 UTC), and one reading three days later.
+    let old: Vec<Reading> = (0..120).map(|s| reading("VH-1", FLEET, s, 0)).collect();
+    write(&*store, &old).await;
+    write(&*store, &[reading("VH-1", FLEET, 3 * DAY, 0)]).await;
+    // The whole hour around them (22:00–23:00): rollups of any width (minutes, hours) cover it.
+    let old_minutes = range(-900, 2700);
+    let summary = |store: Store| async move {
+        store
+            .vehicle_summary("VH-1", old_minutes)
+            .await
+            .expect("summary")
+            .total_readings
+    };
+    assert_eq!(summary(store.clone()).await, 120);
+
+    let cleared_alert = Alert {
+        cleared_at: Some(at(30)),
+        ..alert("a-old-cleared", "VH-1", FLEET, Severity::High, 10)
+    };
+    let open_alert = alert("a-old-open", "VH-1", FLEET, Severity::High, 20);
+    let new_alert = Alert {
+        cleared_at: Some(at(3 * DAY + 5)),
+        ..alert("a-new", "VH-1", FLEET, Severity::High, 3 * DAY)
+    };
+    for a in [&cleared_alert, &open_alert, &new_alert] {
+        store.insert_alert(a).await.unwrap();
+    }
+    let executed = Command {
+        status: CommandStatus::Executed,
+        ..command("c-old-done", "VH-1", CommandKind::Stop, 10)
+    };
+    let pending = command("c-old-pending", "VH-1", CommandKind::Stop, 20);
+    for c in [&executed, &pending] {
+        store.insert_command(c).await.unwrap();
+    }
+    let completed = Mission {
+        status: MissionStatus::Completed,
+        completed_at: Some(at(60)),
+        ..mission("m-old-done", "VH-1")
+    };
+    let active = mission("m-old-active", "VH-2");
+    for m in [&completed, &active] {
+        store.insert_mission(m).await.unwrap();
+    }
+
+    // Everything before T0 + 1 day, except rollups.
+    let cutoff = at(DAY);
+    let report = store
+        .apply_retention(&RetentionCutoffs {
+            telemetry: Some(cutoff),
+            rollups: None,
+            alerts: Some(cutoff),
+            commands: Some(cutoff),
+            missions: Some(cutoff),
+        })
+        .await
+        .expect("retention");
+    assert!(
+        report.telemetry_rows == 120 || report.telemetry_partitions >= 1,
+        "{report:?}"
+    );
+    assert_eq!((report.alerts, report.commands, report.missions), (1, 1, 1));
+    assert!(
+        history_of(&*store, "VH-1").await.is_empty(),
+        "old readings gone"
+    );
+    let later = store
+        .history(&history_query("VH-1", range(2 * DAY, 4 * DAY), 10))
+        .await
+        .unwrap();
+    assert_eq!(keys(&later), [(3 * DAY, 0)], "newer readings kept");
+    assert_eq!(
+        summary(store.clone()).await,
+        120,
+        "the rollups still summarise the readings that went"
+    );
+    let mut alerts = alert_ids(
+        &store
+            .list_alerts(&AlertFilter {
+                limit: 0,
+                ..AlertFilter::default()
+            })
+            .await
+            .unwrap()
+            .data,
+    );
+    alerts.sort();
+    assert_eq!(alerts, ["a-new", "a-old-open"]);
+    assert!(store.get_command("c-old-done").await.unwrap().is_none());
+    assert!(store.get_command("c-old-pending").await.unwrap().is_some());
+    assert!(store.get_mission("m-old-done").await.unwrap().is_none());
+    assert!(store.get_mission("m-old-active").await.unwrap().is_some());
+
+    // Again: nothing more to remove.
+    let again = store
+        .apply_retention(&RetentionCutoffs {
+            telemetry: Some(cutoff),
+            alerts: Some(cutoff),
+            ..RetentionCutoffs::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((again.telemetry_rows, again.alerts), (0, 0), "{again:?}");
+
+    // Rollups by their own cutoff — by whole chunks on TimescaleDB, whose aggregates' chunks
+    // span 10 days (1-minute) and 100 days (1-hour): hence a cutoff well past them.
+    let report = store
+        .apply_retention(&RetentionCutoffs {
+            rollups: Some(at(400 * DAY)),
+            ..RetentionCutoffs::default()
+        })
+        .await
+        .unwrap();
+    assert!(report.rollups >= 1, "{report:?}");
+    assert_eq!(summary(store.clone()).await, 0, "rollups gone too");
 }

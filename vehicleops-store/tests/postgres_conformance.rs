@@ -6,10 +6,10 @@ mod postgres_support;
 
 use std::sync::Arc;
 
-use vehicleops_store::testing::Stores;
+use vehicleops_store::testing::Store;
 use vehicleops_store::{PostgresConfig, PostgresStore};
 
-async fn fresh_stores() -> Stores {
+async fn fresh_stores() -> Store {
     let mut config = PostgresConfig::new(postgres_support::fresh_database().await);
     config.max_connections = 4;
     let store = Arc::new(
@@ -17,7 +17,7 @@ async fn fresh_stores() -> Stores {
             .await
             .expect("connect the store to its fresh database"),
     );
-    (store.clone(), store)
+    store
 }
 
 vehicleops_store::store_conformance_tests!(fresh_stores);

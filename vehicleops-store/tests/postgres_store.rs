@@ -7,7 +7,9 @@ mod postgres_support;
 
 use chrono::{Duration, Utc};
 use sqlx::Connection;
-use vehicleops_core::{ErrorKind, HistoryQuery, TimeRange, TimeSeriesStore};
+use vehicleops_core::{
+    ErrorKind, HistoryQuery, RetentionPolicy, RetentionStore, TimeRange, TimeSeriesStore,
+};
 use vehicleops_store::postgres::LATEST_SCHEMA_VERSION;
 use vehicleops_store::{PostgresConfig, PostgresStore, TelemetryLayout};
 
@@ -163,7 +165,17 @@ async fn daily_partitions_are_created_at_ingest_and_dropped_by_retention() {
         "partition created for an old day"
     );
 
-    assert!(store.apply_retention().await.unwrap() >= 1);
+    let report = store
+        .apply_retention(
+            &RetentionPolicy {
+                telemetry_days: Some(90),
+                ..RetentionPolicy::default()
+            }
+            .cutoffs(Utc::now()),
+        )
+        .await
+        .unwrap();
+    assert!(report.telemetry_partitions >= 1, "{report:?}");
     assert!(
         !relation_exists(&store, &old_day).await,
         "the expired partition is dropped"
@@ -178,15 +190,33 @@ async fn daily_partitions_are_created_at_ingest_and_dropped_by_retention() {
         .await
         .unwrap();
     assert_eq!(left.len(), recent.len(), "only recent readings remain");
+    // The rollup outlives the readings (its own retention), then goes too.
     let old_window = TimeRange::new(now - Duration::days(101), now - Duration::days(99)).unwrap();
-    assert_eq!(
+    let summarised = || async {
         store
             .vehicle_summary("VH-1", old_window)
             .await
             .unwrap()
-            .total_readings,
-        0
+            .total_readings
+    };
+    assert_eq!(
+        summarised().await,
+        3,
+        "the rollup still counts the readings"
     );
+    let report = store
+        .apply_retention(
+            &RetentionPolicy {
+                telemetry_days: Some(90),
+                rollup_days: Some(90),
+                ..RetentionPolicy::default()
+            }
+            .cutoffs(Utc::now()),
+        )
+        .await
+        .unwrap();
+    assert!(report.rollups >= 1, "{report:?}");
+    assert_eq!(summarised().await, 0);
     // A late reading for a dropped day recreates its partition.
     assert_eq!(
         store.write_batch(&old).await.unwrap().inserted,

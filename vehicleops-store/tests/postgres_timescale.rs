@@ -12,7 +12,7 @@ mod postgres_support;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use vehicleops_core::{HistoryQuery, TimeRange, TimeSeriesStore};
+use vehicleops_core::{HistoryQuery, RetentionPolicy, RetentionStore, TimeRange, TimeSeriesStore};
 use vehicleops_store::{PostgresConfig, PostgresStore, TelemetryLayout};
 
 use postgres_support::analytics::{assert_analytics_match_raw, at, one_hertz};
@@ -62,9 +62,12 @@ async fn scalar_i64(store: &PostgresStore, sql: &str) -> i64 {
 macro_rules! run_conformance_checks {
     ($url:expr; $($check:ident),+ $(,)?) => {$(
         reset($url).await;
-        let store = Arc::new(connect($url).await);
+        let store: vehicleops_store::testing::Store = Arc::new(connect($url).await);
         eprintln!("conformance: {}", stringify!($check));
-        vehicleops_store::testing::$check((store.clone(), store.clone())).await;
+        vehicleops_store::testing::$check(vehicleops_store::testing::CheckInput::from_store(
+            store.clone(),
+        ))
+        .await;
         drop(store);
     )+};
 }
@@ -170,7 +173,17 @@ async fn timescaledb_layout_end_to_end() {
         r
     };
     store.write_batch(&recent).await.unwrap();
-    assert!(store.apply_retention().await.unwrap() >= 1);
+    let report = store
+        .apply_retention(
+            &RetentionPolicy {
+                telemetry_days: Some(90),
+                ..RetentionPolicy::default()
+            }
+            .cutoffs(Utc::now()),
+        )
+        .await
+        .unwrap();
+    assert!(report.telemetry_partitions >= 1, "{report:?}");
     let old = store
         .history(&HistoryQuery {
             vehicle_id: "VH-1".into(),
@@ -206,6 +219,8 @@ async fn timescaledb_layout_end_to_end() {
         commands_lifecycle,
         missions_lifecycle,
         concurrent_missions_for_one_vehicle_admit_one,
+        records_between_page_a_fleets_window_oldest_first,
+        retention_removes_what_is_over_and_keeps_the_rest,
         unknown_entities_are_not_found,
     );
 }

@@ -4,15 +4,15 @@
 
 use std::sync::Arc;
 
-use vehicleops_store::testing::Stores;
+use vehicleops_store::testing::Store;
 use vehicleops_store::{SqliteOptions, SqliteStore};
 
 mod in_memory {
     use super::*;
 
-    async fn fresh_stores() -> Stores {
+    async fn fresh_stores() -> Store {
         let store = Arc::new(SqliteStore::in_memory().expect("open in-memory store"));
-        (store.clone(), store)
+        store
     }
 
     vehicleops_store::store_conformance_tests!(fresh_stores);
@@ -25,7 +25,7 @@ mod file_backed {
 
     use super::*;
 
-    async fn fresh_stores() -> Stores {
+    async fn fresh_stores() -> Store {
         // Cargo's scratch directory for integration tests; each call gets its own file (tests run
         // in parallel), and leftovers of an earlier run are removed first.
         static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -36,7 +36,7 @@ mod file_backed {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
         let store = Arc::new(SqliteStore::open(&path).expect("open file store"));
-        (store.clone(), store)
+        store
     }
 
     vehicleops_store::store_conformance_tests!(fresh_stores);
@@ -47,13 +47,13 @@ mod file_backed {
 mod compacting {
     use super::*;
 
-    async fn fresh_stores() -> Stores {
+    async fn fresh_stores() -> Store {
         let options = SqliteOptions {
             compact_after_rows: 2,
             compact_rows_per_vehicle: 0,
         };
         let store = Arc::new(SqliteStore::in_memory_with(options).expect("open in-memory store"));
-        (store.clone(), store)
+        store
     }
 
     vehicleops_store::store_conformance_tests!(fresh_stores);

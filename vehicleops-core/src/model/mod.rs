@@ -20,6 +20,8 @@ pub use command::{
     validate_idempotency_key,
 };
 pub use fleet::{Fleet, Operator, Role, Vehicle};
-pub use history::{FleetSnapshot, PathPoint, VehiclePath};
+pub use history::{
+    FleetSnapshot, PathPoint, RetentionCutoffs, RetentionPolicy, RetentionReport, VehiclePath,
+};
 pub use mission::{Mission, MissionPriority, MissionStatus, MissionType};
 pub use telemetry::{GeoPoint, MapPose, Reading, Telemetry, VehicleStatus, Waypoint};

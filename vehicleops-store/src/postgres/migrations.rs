@@ -91,10 +91,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "indexes for exports and retention",
         plan: v5_exports_and_retention,
     },
+    Migration {
+        version: 6,
+        name: "rollups kept apart from readings",
+        plan: v6_rollup_retention_apart,
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: i32 = 5;
+pub const LATEST_VERSION: i32 = 6;
 
 fn v1_entities_and_telemetry(layout: TelemetryLayout) -> Plan {
     let mut s = vec![
@@ -337,6 +342,18 @@ fn v5_exports_and_retention(_layout: TelemetryLayout) -> Plan {
     }
 }
 
+/// Rollups have their own retention (usually longer than the readings'), so dropping a day of
+/// readings no longer deletes its rollup rows (the v2 function did).
+fn v6_rollup_retention_apart(layout: TelemetryLayout) -> Plan {
+    Plan {
+        transactional: true,
+        statements: match layout {
+            TelemetryLayout::Partitioned => vec![required(retention_function(false))],
+            TelemetryLayout::TimescaleDb => Vec::new(),
+        },
+    }
+}
+
 /// Creates the daily partition holding `day` (UTC) if it is missing. Concurrent callers
 /// serialize on a transaction advisory lock, so `CREATE` never races.
 const PARTITION_FUNCTION: &str = "
@@ -358,8 +375,9 @@ BEGIN
     RETURN true;
 END $$";
 
-/// Drops the daily partitions that end at or before the UTC day of `older_than` (and, once the
-/// rollup exists, its rows before that day). Returns how many partitions were dropped.
+/// Drops the daily partitions that end at or before the UTC day of `older_than` (and, when
+/// `with_rollup` — schema versions 2 to 5 — the rollup's rows before that day). Returns how many
+/// partitions were dropped.
 fn retention_function(with_rollup: bool) -> String {
     let rollup = if with_rollup {
         "DELETE FROM vehicleops.telemetry_1m WHERE bucket < cutoff;"

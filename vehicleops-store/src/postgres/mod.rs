@@ -11,7 +11,7 @@
 //! - **Plain PostgreSQL** otherwise: daily range partitions created as ingest needs them, BRIN
 //!   on time plus the `(vehicle_id, time, seq)` primary key, `date_bin`, a 1-minute rollup table
 //!   kept current by the ingest statement, and retention by dropping partitions
-//!   ([`PostgresStore::apply_retention`]).
+//!   ([`RetentionStore`](vehicleops_core::RetentionStore)).
 //!
 //! The choice is logged and reported by `status()`. Ingest streams each batch with binary `COPY`
 //! into a per-connection temporary staging table, then moves it with one
@@ -23,6 +23,7 @@ mod ingest;
 mod migrations;
 mod queries;
 mod repository;
+mod retention;
 mod timeseries;
 
 use std::collections::HashSet;
@@ -98,9 +99,6 @@ pub struct PostgresConfig {
     pub acquire_timeout: StdDuration,
     /// Use TimescaleDB when the server offers it (default `true`).
     pub prefer_timescaledb: bool,
-    /// Telemetry older than this is dropped by [`PostgresStore::apply_retention`] (and by
-    /// TimescaleDB's retention policy, which is fixed at 90 days).
-    pub retention: chrono::Duration,
     /// Apply migrations only up to this schema version (`None`: all). For staged upgrades.
     pub schema_version: Option<i32>,
 }
@@ -112,7 +110,6 @@ impl PostgresConfig {
             max_connections: 10,
             acquire_timeout: StdDuration::from_secs(5),
             prefer_timescaledb: true,
-            retention: chrono::Duration::days(90),
             schema_version: None,
         }
     }
@@ -125,7 +122,10 @@ pub struct PostgresStore {
     schema_version: i32,
     /// `host:port/database`, for error messages (never the password).
     endpoint: String,
-    retention: chrono::Duration,
+    /// The days of the TimescaleDB retention policies last set (raw, rollups), `None` for not
+    /// yet set by this process.
+    #[allow(clippy::type_complexity)]
+    retention_policies: Mutex<Option<(Option<i64>, Option<i64>)>>,
     /// Which rollups exist, finest first: `(relation, width)`.
     rollups: Vec<(&'static str, chrono::Duration)>,
     /// Days whose partition is known to exist (plain layout), to skip the check at ingest.
@@ -252,8 +252,8 @@ impl PostgresStore {
             layout,
             schema_version,
             endpoint,
-            retention: config.retention,
             rollups,
+            retention_policies: Mutex::new(None),
             partitions: Mutex::new(HashSet::new()),
             ingest_sql: queries::ingest_sql(has_1m_table),
             ingest,
@@ -281,33 +281,6 @@ impl PostgresStore {
     /// The schema version in place (see [`LATEST_SCHEMA_VERSION`]).
     pub fn schema_version(&self) -> i32 {
         self.schema_version
-    }
-
-    /// Drops telemetry older than the configured retention: whole daily partitions (and their
-    /// rollup rows) on plain PostgreSQL, chunks on TimescaleDB. Returns how many partitions or
-    /// chunks went. Call it periodically (e.g. daily); TimescaleDB's own policy does the same
-    /// where background workers run.
-    pub async fn apply_retention(&self) -> Result<u64> {
-        let cutoff = chrono::Utc::now() - self.retention;
-        let dropped: i64 = match self.layout {
-            TelemetryLayout::Partitioned => {
-                sqlx::query_scalar("SELECT vehicleops.drop_telemetry_partitions($1)::bigint")
-                    .bind(cutoff)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(|e| self.db(e))?
-            }
-            TelemetryLayout::TimescaleDb => sqlx::query_scalar(
-                "SELECT count(*) FROM drop_chunks('vehicleops.telemetry', older_than => $1)",
-            )
-            .bind(cutoff)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| self.db(e))?,
-        };
-        self.partitions.lock().expect("partition cache").clear();
-        info!(dropped, %cutoff, "telemetry retention applied");
-        Ok(dropped as u64)
     }
 
     /// Materializes the continuous aggregates up to now (TimescaleDB). Their refresh policies

@@ -9,6 +9,7 @@
 
 mod convert;
 mod repository;
+mod retention;
 mod rollup;
 mod schema;
 mod telemetry;

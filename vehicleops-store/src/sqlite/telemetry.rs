@@ -225,11 +225,8 @@ fn write_readings(
 /// one transaction. The newer half stays, so a vehicle whose readings lag a little behind the
 /// others still finds its time range in the recent table.
 fn compact(conn: &mut Connection, tiers: &Tiers) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend_error)?;
     let recent_rows = tiers.recent_rows.load(Ordering::Acquire);
-    let new_recent_from: Option<i64> = tx
+    let new_recent_from: Option<i64> = conn
         .query_row(
             "SELECT ts FROM telemetry_recent ORDER BY ts LIMIT 1 OFFSET ?",
             [recent_rows / 2],
@@ -237,9 +234,23 @@ fn compact(conn: &mut Connection, tiers: &Tiers) -> Result<()> {
         )
         .optional()
         .map_err(backend_error)?;
-    let Some(new_recent_from) = new_recent_from else {
-        return Ok(());
-    };
+    match new_recent_from {
+        Some(ts) => archive_before(conn, tiers, ts),
+        None => Ok(()),
+    }
+}
+
+/// Moves every reading of `telemetry_recent` before `new_recent_from` (µs) into `telemetry`,
+/// adding them to the rollups, and advances the watermark to it, in one transaction. Nothing
+/// happens when the watermark is already there or beyond.
+pub(super) fn archive_before(
+    conn: &mut Connection,
+    tiers: &Tiers,
+    new_recent_from: i64,
+) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend_error)?;
     if new_recent_from <= watermark(&tx)? {
         return Ok(());
     }
