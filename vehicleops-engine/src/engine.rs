@@ -20,6 +20,7 @@ use vehicleops_core::{
     Vehicle, VehicleCapabilities, VehicleMetricsSummary, default_rules,
 };
 
+use crate::retention::{RetentionCounters, RetentionTask};
 use crate::settings::EngineSettings;
 use crate::simulation::{self, SimulatorRun};
 use crate::store::open_store;
@@ -63,6 +64,7 @@ impl EngineBuilder {
     /// Opens (and migrates) the store. The engine answers queries from then on; [`Engine::start`]
     /// connects the transport and starts ingesting.
     pub async fn open(self) -> Result<Engine> {
+        self.settings.retention.validate()?;
         let store = open_store(&self.settings.store).await?;
         Ok(Engine::from_parts(self, store))
     }
@@ -87,7 +89,7 @@ struct Running {
     simulators: Vec<SimulatorRun>,
     on_stop: Vec<Box<dyn FnOnce() + Send>>,
     // Background tasks, aborted when dropped.
-    _tasks: (CommandCenterTask, MissionServiceTask),
+    _tasks: (CommandCenterTask, MissionServiceTask, RetentionTask),
 }
 
 struct Shared {
@@ -105,6 +107,8 @@ struct Shared {
     source_rejections: Arc<AtomicU64>,
     /// The last run's counters, kept after `close`.
     final_stats: Mutex<Option<StatsSnapshot>>,
+    /// What retention removed (scheduled and on-demand runs).
+    retention: Arc<RetentionCounters>,
 }
 
 /// The VehicleOps engine: store, transport, rules, ingest pipeline, live hub, commands,
@@ -171,6 +175,7 @@ impl Engine {
                 published: AtomicU64::new(0),
                 source_rejections: Arc::new(AtomicU64::new(0)),
                 final_stats: Mutex::new(None),
+                retention: Arc::default(),
             }),
         }
     }
@@ -182,6 +187,10 @@ impl Engine {
     /// The store, for queries the engine does not wrap.
     pub fn store(&self) -> &Arc<dyn FleetStore> {
         &self.shared.store
+    }
+
+    pub(crate) fn retention_counters(&self) -> &Arc<RetentionCounters> {
+        &self.shared.retention
     }
 
     /// The live hub: readings, alerts, command and mission changes of every fleet.
@@ -236,6 +245,7 @@ impl Engine {
         }
         let shared = &self.shared;
         let settings = &shared.settings;
+        settings.retention.validate()?;
         let transport =
             transport::open(&settings.transport, &shared.hub, &shared.source_rejections).await?;
         #[cfg(feature = "vda5050")]
@@ -313,7 +323,16 @@ impl Engine {
             sink: transport.sink.clone(),
             simulators: Vec::new(),
             on_stop: transport.on_stop,
-            _tasks: (commands_task, missions_task),
+            _tasks: (
+                commands_task,
+                missions_task,
+                RetentionTask::start(
+                    store.clone(),
+                    settings.retention,
+                    settings.retention_interval,
+                    shared.retention.clone(),
+                ),
+            ),
         });
         info!(
             transport = settings.transport.kind(),

@@ -20,6 +20,7 @@
 mod engine;
 mod export;
 mod history;
+mod retention;
 mod settings;
 mod simulation;
 mod store;
@@ -27,11 +28,15 @@ mod transport;
 
 pub use engine::{Engine, EngineBuilder};
 pub use export::{ExportFormat, ExportKind, ExportRequest, ExportStream, PARQUET_ROW_GROUP};
+pub use retention::RetentionStats;
 #[cfg(feature = "kafka")]
 pub use settings::KafkaTransport;
 #[cfg(feature = "vda5050")]
 pub use settings::Vda5050Transport;
-pub use settings::{DEFAULT_BUS_CAPACITY, EngineSettings, StoreSettings, TransportSettings};
+pub use settings::{
+    DEFAULT_BUS_CAPACITY, DEFAULT_RETENTION_INTERVAL, EngineSettings, StoreSettings,
+    TransportSettings,
+};
 pub use simulation::SimulatorRun;
 pub use store::open_store;
 pub use vehicleops_core::{FleetStore, ReadingPublisher};

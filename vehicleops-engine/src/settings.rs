@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use vehicleops_core::missions::DEFAULT_ARRIVAL_RADIUS_M;
-use vehicleops_core::{CommandTimeouts, PipelineConfig};
+use vehicleops_core::{CommandTimeouts, PipelineConfig, RetentionPolicy};
 
 /// Which database an engine keeps its data in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +124,14 @@ pub struct EngineSettings {
     pub arrival_radius_m: f64,
     /// Longest a close waits for what was published to be stored.
     pub drain_timeout: Duration,
+    /// How long each kind of record is kept (default: everything for ever). A started engine
+    /// applies it at start and then every `retention_interval`.
+    pub retention: RetentionPolicy,
+    pub retention_interval: Duration,
 }
+
+/// How often a started engine applies its retention policy.
+pub const DEFAULT_RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 
 impl Default for EngineSettings {
     fn default() -> Self {
@@ -136,6 +143,8 @@ impl Default for EngineSettings {
             command_timeouts: CommandTimeouts::default(),
             arrival_radius_m: DEFAULT_ARRIVAL_RADIUS_M,
             drain_timeout: Duration::from_secs(30),
+            retention: RetentionPolicy::default(),
+            retention_interval: DEFAULT_RETENTION_INTERVAL,
         }
     }
 }
