@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use vehicleops_core::simulator::{Area, Scenario};
-use vehicleops_core::{PipelineConfig, Role, SimulatorConfig};
+use vehicleops_core::{PipelineConfig, RetentionPolicy, Role, SimulatorConfig};
 use vehicleops_engine::{Engine, EngineSettings, StoreSettings, TransportSettings};
 
 use crate::api::{AppState, router};
@@ -153,6 +153,14 @@ fn engine_settings(config: &Config) -> Result<EngineSettings, StartupError> {
         command_timeouts: config.command_timeouts(),
         arrival_radius_m: config.arrival_radius_m,
         drain_timeout: DRAIN_TIMEOUT,
+        retention: RetentionPolicy {
+            telemetry_days: config.retention_telemetry_days,
+            rollup_days: config.retention_rollup_days,
+            alerts_days: config.retention_alerts_days,
+            commands_days: config.retention_commands_days,
+            missions_days: config.retention_missions_days,
+        },
+        retention_interval: Duration::from_secs(config.retention_interval_minutes.max(1) * 60),
         ..defaults
     })
 }

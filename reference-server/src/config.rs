@@ -421,6 +421,36 @@ pub struct Config {
     #[arg(long, env = "VEHICLEOPS_ARRIVAL_RADIUS_M", default_value_t = 25.0)]
     pub arrival_radius_m: f64,
 
+    /// Days raw readings are kept (unset: for ever). Applied at start and every
+    /// `VEHICLEOPS_RETENTION_INTERVAL_MINUTES`; on PostgreSQL by whole days.
+    #[arg(long, env = "VEHICLEOPS_RETENTION_TELEMETRY_DAYS")]
+    pub retention_telemetry_days: Option<u32>,
+
+    /// Days the per-minute and hourly rollups are kept (unset: for ever); at least the
+    /// readings' days. Summaries and series of older windows read them.
+    #[arg(long, env = "VEHICLEOPS_RETENTION_ROLLUP_DAYS")]
+    pub retention_rollup_days: Option<u32>,
+
+    /// Days cleared alerts are kept (unset: for ever); open ones stay.
+    #[arg(long, env = "VEHICLEOPS_RETENTION_ALERTS_DAYS")]
+    pub retention_alerts_days: Option<u32>,
+
+    /// Days finished commands are kept (unset: for ever); pending ones stay.
+    #[arg(long, env = "VEHICLEOPS_RETENTION_COMMANDS_DAYS")]
+    pub retention_commands_days: Option<u32>,
+
+    /// Days finished missions are kept (unset: for ever); active ones stay.
+    #[arg(long, env = "VEHICLEOPS_RETENTION_MISSIONS_DAYS")]
+    pub retention_missions_days: Option<u32>,
+
+    /// How often retention runs, in minutes.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_RETENTION_INTERVAL_MINUTES",
+        default_value_t = 60
+    )]
+    pub retention_interval_minutes: u64,
+
     /// Longest an HTTP request may take, in seconds (reading its body included); past it the
     /// client gets 408. WebSocket sessions are not limited by it.
     #[arg(long, env = "VEHICLEOPS_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]

@@ -315,6 +315,47 @@ impl Collector for LiveCollector {
             "Command acknowledgements ignored because another vehicle than the command's sent them",
             self.engine.foreign_acks(),
         )?;
+        let retention = self.engine.retention_stats();
+        counter(
+            &mut e,
+            "retention_runs",
+            "Retention runs completed (the policy applied to the store)",
+            retention.runs,
+        )?;
+        counter(
+            &mut e,
+            "retention_failures",
+            "Retention runs that failed (the next run tries again)",
+            retention.failures,
+        )?;
+        gauge(
+            &mut e,
+            "retention_last_run_timestamp_seconds",
+            "When the last retention run completed (Unix seconds; 0 for never)",
+            retention.last_run_at.map_or(0.0, |t| t.timestamp() as f64),
+        )?;
+        {
+            let removed = retention.removed;
+            let family = ConstCounter::new(0u64);
+            let mut by_kind = e.encode_descriptor(
+                "retention_removed",
+                "Removed by retention, by kind: readings (rows, embedded store), telemetry \
+                 partitions or chunks (PostgreSQL), rollup rows or chunks, alerts, commands, \
+                 missions",
+                None,
+                family.metric_type(),
+            )?;
+            for (kind, n) in [
+                ("telemetry_rows", removed.telemetry_rows),
+                ("telemetry_partitions", removed.telemetry_partitions),
+                ("rollups", removed.rollups),
+                ("alerts", removed.alerts),
+                ("commands", removed.commands),
+                ("missions", removed.missions),
+            ] {
+                ConstCounter::new(n).encode(by_kind.encode_family(&[("kind", kind)])?)?;
+            }
+        }
         let family = ConstCounter::new(0u64);
         let mut by_type = e.encode_descriptor(
             "alerts_raised",

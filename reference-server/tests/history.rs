@@ -50,7 +50,15 @@ fn second_of(base: DateTime<Utc>, point: &Value) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_fleet_snapshots_and_exports_of_the_past() {
-    let s = TestServer::start(&[]).await;
+    // A retention policy long enough to keep this test's data: it runs at start and shows in
+    // /metrics.
+    let s = TestServer::start(&[
+        "--retention-alerts-days",
+        "400",
+        "--retention-commands-days",
+        "400",
+    ])
+    .await;
     let operator = s.token("operator").await;
     let base = (Utc::now() - Duration::hours(1))
         .duration_trunc(Duration::seconds(1))
@@ -261,6 +269,28 @@ async fn paths_fleet_snapshots_and_exports_of_the_past() {
             .any(|l| l.contains(&format!(",{VEHICLE},fleet-001,OVERSPEED,"))),
         "{text}"
     );
+
+    let metrics = eventually("the retention run at start", || async {
+        let text = s
+            .http
+            .get(s.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.contains("vehicleops_retention_runs_total 1")
+            .then_some(text)
+    })
+    .await;
+    for line in [
+        "vehicleops_retention_failures_total 0",
+        "vehicleops_retention_removed_total{kind=\"alerts\"} 0",
+        "vehicleops_retention_last_run_timestamp_seconds ",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from /metrics");
+    }
 
     // Access first (the fleet), then what was asked.
     let (st, _, _, body) = export(format!("telemetry?fleet_id=fleet-003&{window}")).await;
