@@ -15,7 +15,7 @@ use vehicleops_core::{FleetStore, Result, RetentionPolicy, RetentionReport};
 use crate::Engine;
 
 /// What retention has done since the engine opened.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RetentionStats {
     /// Runs that completed.
     pub runs: u64,

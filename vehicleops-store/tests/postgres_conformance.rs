@@ -12,12 +12,11 @@ use vehicleops_store::{PostgresConfig, PostgresStore};
 async fn fresh_stores() -> Store {
     let mut config = PostgresConfig::new(postgres_support::fresh_database().await);
     config.max_connections = 4;
-    let store = Arc::new(
+    Arc::new(
         PostgresStore::connect_with(config)
             .await
             .expect("connect the store to its fresh database"),
-    );
-    store
+    )
 }
 
 vehicleops_store::store_conformance_tests!(fresh_stores);

@@ -11,8 +11,7 @@ mod in_memory {
     use super::*;
 
     async fn fresh_stores() -> Store {
-        let store = Arc::new(SqliteStore::in_memory().expect("open in-memory store"));
-        store
+        Arc::new(SqliteStore::in_memory().expect("open in-memory store"))
     }
 
     vehicleops_store::store_conformance_tests!(fresh_stores);
@@ -35,8 +34,7 @@ mod file_backed {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
-        let store = Arc::new(SqliteStore::open(&path).expect("open file store"));
-        store
+        Arc::new(SqliteStore::open(&path).expect("open file store"))
     }
 
     vehicleops_store::store_conformance_tests!(fresh_stores);
@@ -52,8 +50,7 @@ mod compacting {
             compact_after_rows: 2,
             compact_rows_per_vehicle: 0,
         };
-        let store = Arc::new(SqliteStore::in_memory_with(options).expect("open in-memory store"));
-        store
+        Arc::new(SqliteStore::in_memory_with(options).expect("open in-memory store"))
     }
 
     vehicleops_store::store_conformance_tests!(fresh_stores);

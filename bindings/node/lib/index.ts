@@ -35,6 +35,8 @@ import type {
   MissionFilter,
   MissionRequest,
   Page,
+  RetentionReport,
+  RetentionStats,
   RuleConfig,
   RuleFunction,
   RuleVerdict,
@@ -348,6 +350,16 @@ export class Engine {
   /** A fleet as it was at `at`: each vehicle's last reading by then and the alerts open then. */
   async fleetAt(fleetId: string, at: Date | string): Promise<FleetSnapshot> {
     return (await call(() => this.#native.fleetAt(fleetId, iso(at)!))) as FleetSnapshot
+  }
+
+  /** Removes now what is past the retention policy (also done at `start()` and on a schedule). */
+  async applyRetention(): Promise<RetentionReport> {
+    return (await call(() => this.#native.applyRetention())) as RetentionReport
+  }
+
+  /** What retention has removed since the engine opened. */
+  retentionStats(): RetentionStats {
+    return callSync(() => this.#native.retentionStats()) as RetentionStats
   }
 
   /**

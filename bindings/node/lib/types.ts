@@ -438,6 +438,44 @@ export interface EngineOptions {
   busCapacity?: number
   /** Largest batch the pipeline stores at once; default the pipeline's own (5000). */
   batchSize?: number
+  /** Days each kind of record is kept (absent: for ever), applied at `start()` and every `retentionIntervalS`. */
+  retention?: RetentionPolicy
+  /** How often retention runs, in seconds; default 3600. */
+  retentionIntervalS?: number
+}
+
+/** Days each kind of record is kept; an absent one is kept for ever. Only records that are over go. */
+export interface RetentionPolicy {
+  telemetryDays?: number
+  /** At least `telemetryDays`: summaries of older windows read the rollups. */
+  rollupDays?: number
+  /** Cleared alerts; open ones stay. */
+  alertsDays?: number
+  /** Finished commands; pending ones stay. */
+  commandsDays?: number
+  /** Finished missions; active ones stay. */
+  missionsDays?: number
+}
+
+/** What a retention run removed, by kind. */
+export interface RetentionReport {
+  /** Readings deleted one by one (the embedded store). */
+  telemetryRows: number
+  /** Daily partitions (PostgreSQL) or chunks (TimescaleDB) of readings dropped. */
+  telemetryPartitions: number
+  rollups: number
+  alerts: number
+  commands: number
+  missions: number
+}
+
+/** What retention has removed since the engine opened. */
+export interface RetentionStats {
+  runs: number
+  failures: number
+  /** ISO 8601, or null before the first run. */
+  lastRunAt: string | null
+  removed: RetentionReport
 }
 
 /** Where readings and commands travel when the engine uses Kafka. */

@@ -13,12 +13,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use vehicleops_core::{
     AlertFilter, CommandKind, CommandParams, ErrorKind, GeoPoint, HistoryQuery, Metric,
-    MissionFilter, MissionRequest, MissionStatus, PipelineConfig, Severity, SimulatorConfig,
-    Vehicle, decode_telemetry,
+    MissionFilter, MissionRequest, MissionStatus, PipelineConfig, RetentionPolicy, Severity,
+    SimulatorConfig, Vehicle, decode_telemetry,
 };
 use vehicleops_engine::{
-    DEFAULT_BUS_CAPACITY, EngineSettings, ExportFormat, ExportKind, ExportRequest, KafkaTransport,
-    StoreSettings, TransportSettings,
+    DEFAULT_BUS_CAPACITY, DEFAULT_RETENTION_INTERVAL, EngineSettings, ExportFormat, ExportKind,
+    ExportRequest, KafkaTransport, StoreSettings, TransportSettings,
 };
 use vehicleops_kafka::KafkaConfig;
 
@@ -54,6 +54,34 @@ pub struct EngineOptions {
     pub bus_capacity: Option<u32>,
     /// Largest batch the pipeline reads and stores at once; the pipeline's default (5000).
     pub batch_size: Option<u32>,
+    /// Days each kind of record is kept (absent: for ever), applied at `start()` and then every
+    /// `retentionIntervalS` seconds (default 3600).
+    pub retention: Option<RetentionOptions>,
+    pub retention_interval_s: Option<f64>,
+}
+
+/// Days each kind of record is kept; an absent one is kept for ever. Only records that are over
+/// go (cleared alerts, finished commands and missions).
+#[napi(object)]
+pub struct RetentionOptions {
+    pub telemetry_days: Option<u32>,
+    /// At least `telemetryDays`: summaries of older windows read the rollups.
+    pub rollup_days: Option<u32>,
+    pub alerts_days: Option<u32>,
+    pub commands_days: Option<u32>,
+    pub missions_days: Option<u32>,
+}
+
+impl From<RetentionOptions> for RetentionPolicy {
+    fn from(o: RetentionOptions) -> Self {
+        RetentionPolicy {
+            telemetry_days: o.telemetry_days,
+            rollup_days: o.rollup_days,
+            alerts_days: o.alerts_days,
+            commands_days: o.commands_days,
+            missions_days: o.missions_days,
+        }
+    }
 }
 
 /// Where an engine's readings and commands travel when it uses Kafka.
@@ -128,11 +156,23 @@ impl EngineOptions {
             }
             pipeline.batch_size = batch_size as usize;
         }
+        let retention_interval = match self.retention_interval_s {
+            Some(s) if s.is_finite() && s >= 1.0 => Duration::from_secs_f64(s),
+            Some(_) => {
+                return Err(invalid_input(
+                    "retentionIntervalS",
+                    "must be at least 1 second",
+                ));
+            }
+            None => DEFAULT_RETENTION_INTERVAL,
+        };
         Ok(EngineSettings {
             store,
             transport,
             default_rules: self.default_rules.unwrap_or(true),
             pipeline,
+            retention: self.retention.map(Into::into).unwrap_or_default(),
+            retention_interval,
             ..EngineSettings::default()
         })
     }
@@ -505,6 +545,18 @@ impl NativeEngine {
     pub async fn fleet_at(&self, fleet_id: String, at: String) -> napi::Result<Value> {
         let at = time("at", Some(&at), chrono::DateTime::UNIX_EPOCH)?;
         to_js(&self.inner.fleet_at(&fleet_id, at).await.or_js()?)
+    }
+
+    /// Removes now what is past the retention policy; resolves to what went, by kind.
+    #[napi]
+    pub async fn apply_retention(&self) -> napi::Result<Value> {
+        to_js(&self.inner.apply_retention().await.or_js()?)
+    }
+
+    /// What retention has removed since the engine opened.
+    #[napi]
+    pub fn retention_stats(&self) -> napi::Result<Value> {
+        to_js(&self.inner.retention_stats())
     }
 
     /// Writes a fleet's `kind` records (telemetry, alerts, commands, missions) between `from`

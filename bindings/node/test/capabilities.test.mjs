@@ -354,3 +354,32 @@ test('export writes CSV and Parquet files of a window, and refuses what it canno
     await engine.close()
   }
 })
+
+test('retention removes what is past the policy at start and on demand, and refuses a bad policy', async () => {
+  const engine = await Engine.open({ retention: { telemetryDays: 7, rollupDays: 30 } })
+  await engine.start()
+  const now = Date.now()
+  const day = 86_400_000
+  await engine.publish([
+    reading('VH-RET', 0, { timestamp: new Date(now - 10 * day) }),
+    reading('VH-RET', 1, { timestamp: new Date(now - day) }),
+  ])
+  await engine.flush()
+  const report = await engine.applyRetention()
+  assert.equal(report.telemetryRows, 1)
+  const rows = await engine.history('VH-RET', { from: new Date(now - 30 * day), to: new Date(now) })
+  assert.deepEqual(
+    rows.map((r) => r.seq),
+    [1],
+  )
+  const stats = engine.retentionStats()
+  assert.ok(stats.runs >= 2, JSON.stringify(stats))
+  assert.equal(stats.removed.telemetryRows, 1)
+  assert.equal(typeof stats.lastRunAt, 'string')
+  await engine.close()
+
+  await assert.rejects(
+    Engine.open({ retention: { telemetryDays: 30, rollupDays: 7 } }),
+    (e) => e instanceof VehicleOpsError && e.kind === 'validation' && e.field === 'rollup_days',
+  )
+})

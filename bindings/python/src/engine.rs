@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -15,12 +16,12 @@ use serde::de::DeserializeOwned;
 use vehicleops_core::simulator::{Area, Scenario};
 use vehicleops_core::{
     AlertFilter, CommandKind, CommandParams, GeoPoint, HistoryQuery, Metric, MissionFilter,
-    MissionRequest, MissionStatus, PipelineConfig, Severity, SimulatorConfig, Telemetry, Vehicle,
-    Waypoint,
+    MissionRequest, MissionStatus, PipelineConfig, RetentionPolicy, Severity, SimulatorConfig,
+    Telemetry, Vehicle, Waypoint,
 };
 use vehicleops_engine::{
-    DEFAULT_BUS_CAPACITY, EngineSettings, ExportFormat, ExportKind, ExportRequest, KafkaTransport,
-    StoreSettings, TransportSettings,
+    DEFAULT_BUS_CAPACITY, DEFAULT_RETENTION_INTERVAL, EngineSettings, ExportFormat, ExportKind,
+    ExportRequest, KafkaTransport, StoreSettings, TransportSettings,
 };
 use vehicleops_kafka::{KafkaConfig, SecurityProtocol};
 
@@ -135,7 +136,8 @@ impl Engine {
         path=None, *, database_url=None, kafka_bootstrap_servers=None, kafka_group_id=None,
         kafka_topic_suffix=None, kafka_security_protocol=None, kafka_sasl_mechanism=None,
         kafka_sasl_username=None, kafka_sasl_password=None, kafka_ssl_ca_location=None,
-        default_rules=true, bus_capacity=DEFAULT_BUS_CAPACITY, batch_size=None
+        default_rules=true, bus_capacity=DEFAULT_BUS_CAPACITY, batch_size=None, retention=None,
+        retention_interval_s=None
     ))]
     #[allow(clippy::too_many_arguments)] // keyword arguments on the Python side
     fn new(
@@ -153,7 +155,16 @@ impl Engine {
         default_rules: bool,
         bus_capacity: usize,
         batch_size: Option<usize>,
+        retention: Option<Bound<'_, PyAny>>,
+        retention_interval_s: Option<f64>,
     ) -> PyResult<Self> {
+        let retention: RetentionPolicy =
+            depythonize_or_none(retention.as_ref(), "retention")?.unwrap_or_default();
+        let retention_interval = match retention_interval_s {
+            Some(s) if s.is_finite() && s >= 1.0 => Duration::from_secs_f64(s),
+            Some(_) => return Err(invalid("retention_interval_s", "must be at least 1 second")),
+            None => DEFAULT_RETENTION_INTERVAL,
+        };
         let pipeline = PipelineConfig::default();
         let batch_size = batch_size.unwrap_or(pipeline.batch_size);
         if batch_size == 0 {
@@ -193,6 +204,8 @@ impl Engine {
                 batch_size,
                 ..pipeline
             },
+            retention,
+            retention_interval,
             ..EngineSettings::default()
         };
         // Opening connects and migrates the schema: blocking work, done without the GIL.
@@ -493,6 +506,23 @@ impl Engine {
             let snapshot = inner.fleet_at(&fleet_id, at).await.into_py_result()?;
             to_py(&snapshot)
         })
+    }
+
+    /// Removes now what is past the engine's `retention` policy (a started engine also does
+    /// it at start and every `retention_interval_s`); returns what went, by kind.
+    fn apply_retention<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let report = inner.apply_retention().await.into_py_result()?;
+            to_py(&report)
+        })
+    }
+
+    /// What retention has removed since the engine opened: `runs`, `failures`,
+    /// `last_run_at` and `removed` by kind.
+    fn retention_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        pythonize::pythonize(py, &self.inner.retention_stats())
+            .map_err(|e| invalid("retention_stats", e.to_string()))
     }
 
     /// Writes a fleet's `kind` records (`"telemetry"`, `"alerts"`, `"commands"` or

@@ -343,3 +343,31 @@ async def test_exports_write_csv_and_parquet_that_pyarrow_reads_back(engine, tmp
     with pytest.raises(vehicleops.NotFoundError):
         await engine.export("alerts", "fleet-404", tmp_path / "x.csv", start, end)
     assert not (tmp_path / "x.csv").exists()
+
+
+async def test_retention_runs_at_start_and_on_demand():
+    from datetime import datetime, timezone
+
+    engine = vehicleops.Engine(retention={"telemetry_days": 7, "rollup_days": 30})
+    now = datetime.now(timezone.utc)
+    old = reading("VH-1", 0, timestamp=(now - timedelta(days=10)).isoformat())
+    new = reading("VH-1", 1, timestamp=(now - timedelta(days=1)).isoformat())
+    await engine.start()
+    await engine.publish([old, new])
+    await engine.flush()
+    report = await engine.apply_retention()
+    assert report["telemetry_rows"] == 1
+    assert set(report) >= {"rollups", "alerts", "commands", "missions"}
+    rows = await engine.history("VH-1", now - timedelta(days=30), now)
+    assert [r["seq"] for r in rows] == [1]
+    stats = engine.retention_stats()
+    assert stats["runs"] >= 2 and stats["removed"]["telemetry_rows"] == 1
+    assert stats["last_run_at"] is not None
+    await engine.close()
+
+    with pytest.raises(vehicleops.ValidationError) as e:
+        vehicleops.Engine(retention={"telemetry_days": 30, "rollup_days": 7})
+    assert e.value.field == "rollup_days"
+    with pytest.raises(vehicleops.ValidationError) as e:
+        vehicleops.Engine(retention={"telemetry_dayz": 7})
+    assert e.value.field == "retention"

@@ -61,6 +61,7 @@ pub struct FleetSnapshot {
 /// are over are removed: alerts once cleared, commands once they ended, missions once they
 /// ended — an old open alert or active mission stays however old.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RetentionPolicy {
     /// Raw readings.
     pub telemetry_days: Option<u32>,

@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from os import PathLike
 from types import TracebackType
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Literal, Mapping, Optional, Type, Union
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Type,
+    TypedDict,
+    Union,
+)
 
 __version__: str
 
@@ -96,6 +109,16 @@ class SimulatorRun:
         """Stops the run; returns ``{"ticks", "readings", "commands"}``. ClosedError if it was
         stopped already."""
 
+class RetentionPolicy(TypedDict, total=False):
+    """Days each kind of record is kept; a missing key keeps it for ever. Only records that are
+    over go (cleared alerts, finished commands and missions)."""
+
+    telemetry_days: int
+    rollup_days: int
+    alerts_days: int
+    commands_days: int
+    missions_days: int
+
 class Engine:
     """The engine: store (SQLite file or memory, or PostgreSQL), transport (in-process, or
     Kafka), pipeline and rules, live hub, commands, missions and simulator."""
@@ -116,9 +139,13 @@ class Engine:
         default_rules: bool = True,
         bus_capacity: int = 20000,
         batch_size: Optional[int] = None,
+        retention: Optional[RetentionPolicy] = None,
+        retention_interval_s: Optional[float] = None,
     ) -> None:
         """Opens (and migrates) the store; ``kafka_*`` arguments need
-        ``kafka_bootstrap_servers`` (ValidationError naming it otherwise)."""
+        ``kafka_bootstrap_servers`` (ValidationError naming it otherwise). ``retention``: days
+        each kind is kept (absent: for ever), applied at ``start()`` and every
+        ``retention_interval_s`` (default 3600)."""
     def add_rule(self, name: str, function: Callable[[Dict[str, Any]], RuleResult]) -> None:
         """Adds a Python alert rule (before ``start()``, ConflictError after); one alert per
         episode."""
@@ -174,6 +201,12 @@ class Engine:
     def fleet_at(self, fleet_id: str, at: Union[str, datetime]) -> Awaitable[Dict[str, Any]]:
         """A fleet as it was at ``at``: ``vehicles`` (each one's last reading by then) and
         ``open_alerts`` (triggered by then, not yet cleared)."""
+    def apply_retention(self) -> Awaitable[Dict[str, int]]:
+        """Removes now what is past the retention policy; returns what went by kind
+        (``telemetry_rows``, ``telemetry_partitions``, ``rollups``, ``alerts``, ``commands``,
+        ``missions``)."""
+    def retention_stats(self) -> Dict[str, Any]:
+        """``runs``, ``failures``, ``last_run_at`` and ``removed`` (by kind) since opening."""
     def export(
         self,
         kind: Literal["telemetry", "alerts", "commands", "missions"],
