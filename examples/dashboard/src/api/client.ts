@@ -21,12 +21,15 @@ import type {
   VehiclePath,
   Waypoint,
 } from '../types';
+import { fileNameFromDisposition } from './disposition';
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     detail: string,
+    /** The request field the server named as the wrong one (`field` of a 422), if any. */
+    readonly field: string | null = null,
   ) {
     super(detail);
     this.name = 'ApiError';
@@ -38,6 +41,31 @@ export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
 export interface TimeWindow {
   from: string;
   to: string;
+}
+
+export type ExportKind = 'telemetry' | 'alerts' | 'commands' | 'missions';
+export type ExportFormat = 'csv' | 'parquet';
+
+/** What `GET /export/{kind}` is asked for: the fleet's (or one vehicle's) records in a window. */
+export interface ExportRequest {
+  kind: ExportKind;
+  fleetId: string;
+  vehicleId: string | null;
+  window: TimeWindow;
+  format: ExportFormat;
+}
+
+/** A file the server sent: its body, the name it suggested (or a fallback) and its type. */
+export interface DownloadedFile {
+  blob: Blob;
+  fileName: string;
+  contentType: string;
+}
+
+export interface DownloadOptions {
+  signal?: AbortSignal;
+  /** Called with the bytes received so far as the body streams in. */
+  onProgress?: (bytes: number) => void;
 }
 
 export class ApiClient {
@@ -59,30 +87,81 @@ export class ApiClient {
     this.onUnauthorized = handler;
   }
 
-  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+  /**
+   * Sends a request with the token; an answer other than 2xx becomes an {@link ApiError} from
+   * the server's error envelope (and a refused token ends the session).
+   */
+  private async send(
+    method: string,
+    path: string,
+    { body, accept = 'application/json', signal }: { body?: unknown; accept?: string; signal?: AbortSignal } = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { Accept: accept };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     const init: RequestInit = { method, headers };
     if (body !== undefined) init.body = JSON.stringify(body);
+    if (signal) init.signal = signal;
     let response: Response;
     try {
       response = await this.fetchImpl(`${this.baseUrl}${path}`, init);
     } catch (e) {
+      if (signal?.aborted) throw e;
       throw new ApiError(0, 'NETWORK', `Server unreachable: ${(e as Error).message}`);
     }
+    if (response.ok) return response;
+    const text = await response.text().catch(() => '');
+    const envelope = (text ? safeJson(text) : undefined) as
+      | Partial<{ detail: unknown; error: string; field: unknown }>
+      | undefined;
+    const detail =
+      typeof envelope?.detail === 'string' ? envelope.detail : `${method} ${path} failed with HTTP ${response.status}`;
+    if (response.status === 401 && this.token && path !== '/auth/login') this.onUnauthorized?.();
+    throw new ApiError(
+      response.status,
+      envelope?.error ?? `HTTP_${response.status}`,
+      detail,
+      typeof envelope?.field === 'string' ? envelope.field : null,
+    );
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await this.send(method, path, { body });
     const text = await response.text();
-    const parsed: unknown = text ? safeJson(text) : undefined;
-    if (!response.ok) {
-      const envelope = parsed as Partial<{ detail: unknown; error: string }> | undefined;
-      const detail =
-        typeof envelope?.detail === 'string'
-          ? envelope.detail
-          : `${method} ${path} failed with HTTP ${response.status}`;
-      if (response.status === 401 && this.token && path !== '/auth/login') this.onUnauthorized?.();
-      throw new ApiError(response.status, envelope?.error ?? `HTTP_${response.status}`, detail);
+    return (text ? safeJson(text) : undefined) as T;
+  }
+
+  /**
+   * A fleet's (or one of its vehicles') telemetry, alerts, commands or missions of a window as
+   * a CSV or Parquet file, read whole into a Blob (reporting the bytes as they arrive). The
+   * name is the one the server suggests in `Content-Disposition`. A transfer the server breaks
+   * off part-way (a failure while it reads its store) is an {@link ApiError} too.
+   */
+  async exportFile(req: ExportRequest, { signal, onProgress }: DownloadOptions = {}): Promise<DownloadedFile> {
+    const q = new URLSearchParams({ fleet_id: req.fleetId });
+    if (req.vehicleId) q.set('vehicle_id', req.vehicleId);
+    q.set('from', req.window.from);
+    q.set('to', req.window.to);
+    q.set('format', req.format);
+    const accept = req.format === 'parquet' ? 'application/vnd.apache.parquet' : 'text/csv';
+    const response = await this.send('GET', `/export/${enc(req.kind)}?${q}`, {
+      accept: `${accept}, application/json;q=0.5`,
+      ...(signal ? { signal } : {}),
+    });
+    const contentType = response.headers.get('Content-Type') ?? accept;
+    let blob: Blob;
+    try {
+      blob = await readBlob(response, contentType, onProgress);
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      throw new ApiError(0, 'NETWORK', `The download broke off: ${(e as Error).message}`);
     }
-    return parsed as T;
+    const fallback = `${req.fleetId}${req.vehicleId ? `_${req.vehicleId}` : ''}_${req.kind}.${req.format}`;
+    return {
+      blob,
+      fileName: fileNameFromDisposition(response.headers.get('Content-Disposition'), fallback),
+      contentType,
+    };
   }
 
   login(email: string, password: string): Promise<LoginResponse> {
@@ -203,6 +282,26 @@ function enc(s: string): string {
 
 function range(w: TimeWindow): string {
   return `from=${enc(w.from)}&to=${enc(w.to)}`;
+}
+
+/** The body as a Blob of `type`, read chunk by chunk so `onProgress` hears of each. */
+async function readBlob(response: Response, type: string, onProgress?: (bytes: number) => void): Promise<Blob> {
+  if (!response.body) {
+    const blob = await response.blob();
+    onProgress?.(blob.size);
+    return blob.type ? blob : new Blob([blob], { type });
+  }
+  const reader = response.body.getReader();
+  const chunks: BlobPart[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value as Uint8Array<ArrayBuffer>);
+    bytes += value.byteLength;
+    onProgress?.(bytes);
+  }
+  return new Blob(chunks, { type });
 }
 
 function safeJson(text: string): unknown {
