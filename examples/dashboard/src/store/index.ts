@@ -16,6 +16,8 @@ import capabilities from './capabilitiesSlice';
 import playback from './playbackSlice';
 import timeTravel from './timeTravelSlice';
 import { playbackApi } from './playbackApi';
+import exportReducer, { cancelAllExports } from './exportSlice';
+import type { ThunkExtra } from './thunk';
 
 const appReducer = combineReducers({
   auth,
@@ -28,6 +30,7 @@ const appReducer = combineReducers({
   capabilities,
   playback,
   timeTravel,
+  export: exportReducer,
   [playbackApi.reducerPath]: playbackApi.reducer,
 });
 export type RootState = ReturnType<typeof appReducer>;
@@ -36,21 +39,34 @@ export type RootState = ReturnType<typeof appReducer>;
 const rootReducer: typeof appReducer = (state, action) =>
   appReducer(loggedOut.match(action) ? undefined : state, action);
 
-/** Logging out also drops RTK Query's subscriptions and running queries, not only its cache. */
+/**
+ * Logging out also drops RTK Query's subscriptions and running queries, not only its cache,
+ * and stops a running export.
+ */
 const resetQueriesOnLogout: Middleware = (api) => (next) => (action) => {
   const result = next(action);
-  if (loggedOut.match(action)) api.dispatch(playbackApi.util.resetApiState());
+  if (loggedOut.match(action)) {
+    api.dispatch(playbackApi.util.resetApiState());
+    cancelAllExports();
+  }
   return result;
 };
 
-/** The store, with `api` as the thunks' client; a token the server refuses ends the session. */
-export function createStore(api: ApiClient, preloadedState?: Partial<RootState>) {
+/**
+ * The store, with `api` as the thunks' client; a token the server refuses ends the session.
+ * `extra` replaces the thunks' other collaborators (tests: where downloaded files go).
+ */
+export function createStore(
+  api: ApiClient,
+  preloadedState?: Partial<RootState>,
+  extra: Omit<ThunkExtra, 'api'> = {},
+) {
   const store = configureStore({
     reducer: rootReducer,
     preloadedState: preloadedState as RootState | undefined,
     middleware: (getDefault) =>
       getDefault({
-        thunk: { extraArgument: { api } },
+        thunk: { extraArgument: { ...extra, api } satisfies ThunkExtra },
         // The vehicles record holds up to a whole fleet; walking it on every action (the dev
         // checks) would cost more than the update itself.
         immutableCheck: false,

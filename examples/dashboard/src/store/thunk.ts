@@ -4,6 +4,8 @@ import { ApiError, type ApiClient } from '../api/client';
 
 export interface ThunkExtra {
   api: ApiClient;
+  /** Hands a downloaded file to the user (default: the browser's download, `saveBlob`). */
+  saveFile?: (blob: Blob, fileName: string) => void;
 }
 
 export const createAppThunk = createAsyncThunk.withTypes<{
