@@ -1,4 +1,7 @@
-/** Fleet performance report over a chosen time range: table plus distance/speed chart. */
+/**
+ * Fleet performance report over a chosen time range (table plus distance/speed chart), under
+ * the export of the fleet's records.
+ */
 import { useEffect, useRef, useState } from 'react';
 import { Chart } from '../components/charts';
 import { useAppDispatch, useAppSelector } from '../store';
@@ -6,6 +9,7 @@ import { customRangeChosen, fetchFleetReport, rangePresetChosen, windowOf } from
 import { vehicleSelected } from '../store/fleetSlice';
 import { viewChosen } from '../store/uiSlice';
 import { formatNumber } from '../hooks';
+import { ExportPanel } from '../components/ExportPanel';
 
 const PRESETS: [number, string][] = [
   [60, 'Last hour'],
@@ -65,6 +69,9 @@ export function AnalyticsView() {
   const total = rows.reduce((acc, v) => acc + v.distance_km, 0);
   return (
     <section className="analytics-view" data-testid="analytics-view">
+      {/* Keyed by fleet: another fleet's vehicle is no choice for this one. */}
+      {fleetId && <ExportPanel key={fleetId} fleetId={fleetId} />}
+      <h2>Fleet performance</h2>
       <div className="range-picker" data-testid="range-picker">
         {PRESETS.map(([minutes, label]) => (
           <button
