@@ -5,7 +5,7 @@
 //   VEHICLEOPS_URL=http://127.0.0.1:8000 node e2e/run.mjs   (a server already serving dist/)
 //
 // VEHICLEOPS_SCREENSHOT=path.png saves a screenshot of the running dashboard.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assert, launchBrowser, runTests, startServer } from './harness.mjs';
@@ -147,6 +147,20 @@ async function playBackAlert(page, alert) {
   await away();
   await mark.click();
   await waitChartCursor(page, (c) => c.time === alertTime);
+}
+
+/** A `datetime-local` value (the browser's local time, to the minute) for an instant. */
+function localInput(ms) {
+  const d = new Date(ms);
+  return new Date(ms - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+/** Clicks (or presses Enter on) what starts a download; the download and its file's bytes. */
+async function download(page, start) {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), start()]);
+  const failure = await dl.failure();
+  assert(!failure, `the download completed: ${failure}`);
+  return { name: dl.suggestedFilename(), bytes: readFileSync(await dl.path()) };
 }
 
 const tests = [
@@ -533,6 +547,175 @@ const tests = [
       await page.getByTestId('nav-missions').click();
       await page.getByTestId('missions-panel').waitFor();
       await page.getByTestId('nav-map').click();
+    },
+  ],
+  [
+    "the Analytics view exports the fleet's alerts as CSV and a vehicle's telemetry as Parquet",
+    async ({ page }) => {
+      await page.getByTestId('nav-analytics').click();
+      try {
+        const panel = page.getByTestId('export-panel');
+        await panel.waitFor({ timeout: 10_000 });
+        await page.getByTestId('export-kind').selectOption('alerts');
+        await page.getByTestId('export-window').selectOption('24h');
+        await page.getByTestId('export-vehicle').selectOption('');
+        await page.getByTestId('export-format-csv').check();
+
+        // Tab goes from Records to Download through labelled controls that show their focus.
+        await page.getByTestId('export-kind').focus();
+        const visited = [];
+        for (let i = 0; i < 8 && visited.at(-1)?.testid !== 'export-download-btn'; i++) {
+          visited.push(
+            await page.evaluate(() => {
+              const el = document.activeElement;
+              const label = el.labels?.[0]?.textContent?.trim() || el.getAttribute('aria-label') || el.textContent?.trim();
+              return { testid: el.getAttribute('data-testid'), label, outline: getComputedStyle(el).outlineStyle };
+            }),
+          );
+          if (visited.at(-1).testid !== 'export-download-btn') await page.keyboard.press('Tab');
+        }
+        const order = visited.map((v) => v.testid).join(' → ');
+        assert(
+          order === 'export-kind → export-window → export-vehicle → export-format-csv → export-download-btn',
+          `keyboard order: ${order}`,
+        );
+        assert(visited.every((v) => v.label), `every control has a label: ${JSON.stringify(visited)}`);
+        assert(visited.every((v) => v.outline !== 'none'), `every control shows its focus: ${JSON.stringify(visited)}`);
+
+        // The fleet's alerts of the last 24 h as CSV, with Enter on Download.
+        const csv = await download(page, () => page.keyboard.press('Enter'));
+        assert(/^fleet-001_alerts_.*\.csv$/.test(csv.name), `suggested CSV name: ${csv.name}`);
+        const lines = csv.bytes.toString('utf8').split(/\r?\n/).filter((l) => l);
+        assert(lines[0]?.startsWith('id,vehicle_id,fleet_id,alert_type,'), `CSV header: ${lines[0]}`);
+        assert(lines.length >= 2, `the demo fleet's alerts are in the file: ${lines.length - 1} rows`);
+        assert(
+          lines.slice(1).every((l) => l.split(',')[2] === 'fleet-001'),
+          `every row is the fleet's: ${lines.slice(1, 3).join(' | ')}`,
+        );
+        await page.waitForSelector('[data-testid="export-panel"][data-status="done"]', { timeout: 10_000 });
+        assert(Number(await panel.getAttribute('data-bytes')) === csv.bytes.length, 'the size shown is the file\'s');
+        const done = await text(page, 'export-status');
+        assert(done.includes(csv.name) && /\(\d[\d,.]* (bytes?|kB)\)$/.test(done), `status when done: ${done}`);
+
+        // One vehicle's telemetry as Parquet: the file starts (and ends) with the magic bytes.
+        const vehicle = await page.getByTestId('export-vehicle').locator('option').nth(1).getAttribute('value');
+        assert(vehicle?.startsWith('fleet-001-'), `a vehicle of the fleet to choose: ${vehicle}`);
+        await page.getByTestId('export-kind').selectOption('telemetry');
+        await page.getByTestId('export-vehicle').selectOption(vehicle);
+        await page.getByTestId('export-format-parquet').check();
+        const parquet = await download(page, () => page.getByTestId('export-download-btn').click());
+        assert(parquet.name.endsWith('.parquet') && parquet.name.includes(vehicle), `suggested Parquet name: ${parquet.name}`);
+        const magic = (b) => b.toString('latin1');
+        assert(magic(parquet.bytes.subarray(0, 4)) === 'PAR1', `Parquet header: ${magic(parquet.bytes.subarray(0, 4))}`);
+        assert(magic(parquet.bytes.subarray(-4)) === 'PAR1', 'the Parquet file is whole (its footer ends in PAR1)');
+        await page.waitForSelector(`[data-testid="export-panel"][data-status="done"][data-bytes="${parquet.bytes.length}"]`, {
+          timeout: 10_000,
+        });
+      } finally {
+        await page.getByTestId('nav-map').click();
+      }
+    },
+  ],
+  [
+    'an export with from after to is stopped in the page; one over 366 days shows the server naming `from`',
+    async ({ page }) => {
+      await page.getByTestId('nav-analytics').click();
+      const asked = [];
+      const onRequest = (r) => r.url().includes('/api/v1/export/') && asked.push(r.url());
+      page.on('request', onRequest);
+      try {
+        await page.getByTestId('export-kind').selectOption('alerts');
+        await page.getByTestId('export-vehicle').selectOption('');
+        await page.getByTestId('export-format-csv').check();
+        await page.getByTestId('export-window').selectOption('custom');
+        const now = Date.now();
+        const from = page.getByTestId('export-from');
+        await from.fill(localInput(now - 3_600_000));
+        await page.getByTestId('export-to').fill(localInput(now - 2 * 3_600_000));
+        await page.getByTestId('export-download-btn').click();
+        const fromError = page.getByTestId('export-from-error');
+        await fromError.waitFor({ timeout: 5_000 });
+        assert(/From must be before To/.test(await fromError.textContent()), `message by From: ${await fromError.textContent()}`);
+        assert((await from.getAttribute('aria-invalid')) === 'true', 'From is marked invalid');
+        const describedBy = await from.getAttribute('aria-describedby');
+        assert(describedBy && describedBy === (await fromError.getAttribute('id')), 'From is described by its message');
+        assert(await from.evaluate((el) => el === document.activeElement), 'the focus goes to From');
+        await page.waitForTimeout(300);
+        assert(asked.length === 0, `nothing was asked of the server: ${asked}`);
+
+        // 400 days: the page leaves the limit to the server, which refuses naming `from`.
+        await from.fill(localInput(now - 400 * 24 * 3_600_000));
+        await page.getByTestId('export-to').fill(localInput(now));
+        assert((await fromError.count()) === 0, 'the message by From goes once From is before To');
+        await page.getByTestId('export-download-btn').click();
+        await page.waitForSelector('[data-testid="export-panel"][data-status="error"]', { timeout: 10_000 });
+        const shown = await text(page, 'export-error');
+        assert(/HTTP 422, field `from`/.test(shown) && /366 days/.test(shown), `the server's message: ${shown}`);
+        assert(/366 days/.test(await fromError.textContent()), `and by From: ${await fromError.textContent()}`);
+        assert(asked.length === 1 && /[?&]from=/.test(asked[0]), `one request, with from: ${asked}`);
+        assert((await page.getByRole('alert').filter({ hasText: '366 days' }).count()) === 1, 'announced as an alert');
+      } finally {
+        page.off('request', onRequest);
+        await page.getByTestId('export-window').selectOption('24h');
+        await page.getByTestId('nav-map').click();
+      }
+    },
+  ],
+  [
+    'a slow export shows the bytes received as they come, and Cancel stops it',
+    async ({ page }) => {
+      await page.getByTestId('nav-analytics').click();
+      // The whole fleet's readings of the day through a 4 kB/s line: long enough to watch.
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 0,
+        downloadThroughput: 4_000,
+        uploadThroughput: -1,
+      });
+      const downloads = [];
+      const onDownload = (d) => downloads.push(d.suggestedFilename());
+      page.on('download', onDownload);
+      try {
+        await page.getByTestId('export-kind').selectOption('telemetry');
+        await page.getByTestId('export-vehicle').selectOption('');
+        await page.getByTestId('export-format-csv').check();
+        await page.getByTestId('export-download-btn').click();
+        const received = () => page.getByTestId('export-panel').getAttribute('data-bytes').then(Number);
+        await page.waitForFunction(
+          () => Number(document.querySelector('[data-testid="export-panel"]')?.getAttribute('data-bytes')) > 0,
+          null,
+          { timeout: 15_000 },
+        );
+        const first = await received();
+        const status = await text(page, 'export-status');
+        assert(/^\d[\d,.]* (bytes?|kB) received$/.test(status), `progress in words: ${status}`);
+        await page.waitForFunction(
+          (n) => Number(document.querySelector('[data-testid="export-panel"]')?.getAttribute('data-bytes')) > n,
+          first,
+          { timeout: 10_000 },
+        );
+        assert((await page.getByTestId('export-panel').getAttribute('data-status')) === 'downloading', 'still downloading');
+        await page.getByTestId('export-cancel-btn').focus();
+        await page.keyboard.press('Enter');
+        await page.waitForSelector('[data-testid="export-panel"][data-status="cancelled"]', { timeout: 5_000 });
+        assert((await text(page, 'export-status')) === 'Download cancelled.', 'says it was cancelled');
+        const focused = await page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+        assert(focused === 'export-download-btn', `the focus goes back to Download: ${focused}`);
+        await page.waitForTimeout(1_000);
+        assert(downloads.length === 0, `nothing was saved: ${downloads}`);
+      } finally {
+        page.off('download', onDownload);
+        await cdp.send('Network.emulateNetworkConditions', {
+          offline: false,
+          latency: 0,
+          downloadThroughput: -1,
+          uploadThroughput: -1,
+        });
+        await cdp.detach();
+        await page.getByTestId('nav-map').click();
+      }
     },
   ],
   [
