@@ -366,7 +366,10 @@ test('retention removes what is past the policy at start and on demand, and refu
   ])
   await engine.flush()
   const report = await engine.applyRetention()
-  assert.equal(report.telemetryRows, 1)
+  assert.ok(report.telemetryRows <= 1, JSON.stringify(report))
+  // The run at start is scheduled as the engine starts and may come after the readings on a busy
+  // machine: whichever run removed the old reading, it went once.
+  await eventually('the old reading removed once', () => engine.retentionStats().removed.telemetryRows === 1)
   const rows = await engine.history('VH-RET', { from: new Date(now - 30 * day), to: new Date(now) })
   assert.deepEqual(
     rows.map((r) => r.seq),
@@ -374,7 +377,6 @@ test('retention removes what is past the policy at start and on demand, and refu
   )
   const stats = engine.retentionStats()
   assert.ok(stats.runs >= 2, JSON.stringify(stats))
-  assert.equal(stats.removed.telemetryRows, 1)
   assert.equal(typeof stats.lastRunAt, 'string')
   await engine.close()
 

@@ -356,12 +356,19 @@ async def test_retention_runs_at_start_and_on_demand():
     await engine.publish([old, new])
     await engine.flush()
     report = await engine.apply_retention()
-    assert report["telemetry_rows"] == 1
+    assert report["telemetry_rows"] <= 1
     assert set(report) >= {"rollups", "alerts", "commands", "missions"}
+
+    # The run at start is scheduled as the engine starts and may come after the readings on a
+    # busy machine: whichever run removed the old reading, it went once.
+    async def removed_once() -> bool:
+        return engine.retention_stats()["removed"]["telemetry_rows"] == 1
+
+    await eventually("the old reading removed once", removed_once)
     rows = await engine.history("VH-1", now - timedelta(days=30), now)
     assert [r["seq"] for r in rows] == [1]
     stats = engine.retention_stats()
-    assert stats["runs"] >= 2 and stats["removed"]["telemetry_rows"] == 1
+    assert stats["runs"] >= 2
     assert stats["last_run_at"] is not None
     await engine.close()
 
