@@ -299,11 +299,24 @@ const tests = [
       assert(points >= 2, `the path has points: ${points}`);
       const summary = await text(page, 'playback-summary');
       assert(/points drawn from/.test(summary), `summary: ${summary}`);
-      // The path and the cursor are on the map.
-      const drawn = await page.evaluate(async () => {
-        const data = await window.__fleetMap.getSource('playback').getData();
-        return data.features.map((f) => f.geometry.type).sort().join(',');
-      });
+      // The path and the cursor are on the map (drawn on the map's next frame, which a busy
+      // machine can delay past the panel's "loaded").
+      const drawnOnMap = async () =>
+        page.evaluate(async () => {
+          const data = await window.__fleetMap.getSource('playback')?.getData();
+          return (data?.features ?? []).map((f) => f.geometry.type).sort().join(',');
+        });
+      await page
+        .waitForFunction(
+          async () => {
+            const data = await window.__fleetMap.getSource('playback')?.getData();
+            return (data?.features ?? []).map((f) => f.geometry.type).sort().join(',') === 'LineString,Point';
+          },
+          null,
+          { timeout: 10_000, polling: 100 },
+        )
+        .catch(() => {});
+      const drawn = await drawnOnMap();
       assert(drawn === 'LineString,Point', `playback source: ${drawn}`);
       // Scrubbing with the keyboard moves the cursor; playing at 60× moves it on by itself.
       const cursor = async () => Number(await page.getByTestId('playback-time').getAttribute('data-cursor'));
