@@ -1307,6 +1307,9 @@ mod tests {
         async fn fleet_performance(&self, _: &str, _: TimeRange) -> Result<FleetPerformanceReport> {
             unimplemented_query()
         }
+        async fn report_days(&self, _: &ReportQuery) -> Result<Vec<VehicleDay>> {
+            unimplemented_query()
+        }
         async fn status(&self) -> Result<StoreStatus> {
             unimplemented_query()
         }

@@ -91,6 +91,7 @@ partial_repository! {
     fn alerts_between(&self, query: &RecordsQuery) -> Result<Vec<Alert>>;
     fn commands_between(&self, query: &RecordsQuery) -> Result<Vec<Command>>;
     fn missions_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>>;
+    fn missions_ended_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>>;
 }
 
 /// Vehicles `VH-1` and `VH-2` of `fleet-001`; commands in a map with the repository's two

@@ -301,6 +301,12 @@ pub trait TimeSeriesStore: Send + Sync {
         range: TimeRange,
     ) -> Result<FleetPerformanceReport>;
 
+    /// The telemetry part of a daily report ([`ReportQuery`], validated): per vehicle and site
+    /// day with readings, the readings, distance, time per status and speeds, read from the
+    /// per-minute rollups (and readings not rolled up yet), never from a scan of raw readings;
+    /// alerts and missions are the caller's. Ordered by day, then vehicle id.
+    async fn report_days(&self, query: &ReportQuery) -> Result<Vec<VehicleDay>>;
+
     async fn status(&self) -> Result<StoreStatus>;
 }
 
@@ -436,6 +442,9 @@ pub trait FleetRepository: Send + Sync {
     async fn commands_between(&self, query: &RecordsQuery) -> Result<Vec<Command>>;
     /// A page of the fleet's missions created in the window ([`RecordsQuery`]).
     async fn missions_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>>;
+    /// Like [`Self::missions_between`], by the time missions ended (`completed_at`: completed,
+    /// failed or cancelled) instead of created: what reports count.
+    async fn missions_ended_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>>;
 }
 
 /// A reading that failed validation, with why and where it came from.

@@ -46,7 +46,7 @@ use vehicleops_core::{
     Alert, AlertFilter, AlertType, Command, CommandKind, CommandParams, CommandStatus, ErrorKind,
     Fleet, FleetRepository, FleetStore, GeoPoint, HistoryQuery, MapPose, Metric, Mission,
     MissionFilter, MissionPriority, MissionStatus, MissionType, Operator, Reading, RecordsQuery,
-    RetentionCutoffs, Role, Severity, Telemetry, TimeRange, TimeSeriesStore, Vehicle,
+    ReportQuery, RetentionCutoffs, Role, Severity, Telemetry, TimeRange, TimeSeriesStore, Vehicle,
     VehicleStatus, Waypoint, WriteOutcome,
 };
 
@@ -108,6 +108,8 @@ macro_rules! store_conformance_tests {
             missions_list_filters_newest_first,
             concurrent_missions_for_one_vehicle_admit_one,
             records_between_page_a_fleets_window_oldest_first,
+            missions_ended_between_page_by_end_time,
+            report_days_share_each_minute_between_statuses_per_site_day,
             retention_removes_what_is_over_and_keeps_the_rest,
             unknown_entities_are_not_found,
         );
@@ -1726,6 +1728,135 @@ pub async fn records_between_page_a_fleets_window_oldest_first((_, repo): Stores
         ..whole
     };
     assert!(repo.commands_between(&unknown).await.unwrap().is_empty());
+}
+
+/// Missions by the time they ended: a mission created before the window that ended inside it
+/// counts, one still running or ended after the window does not.
+pub async fn missions_ended_between_page_by_end_time((_, repo): Stores) {
+    let ended = |id: &str, created: i64, ended: Option<i64>, status: MissionStatus| Mission {
+        created_at: at(created),
+        status,
+        completed_at: ended.map(at),
+        ..mission(id, "VH-1")
+    };
+    for m in [
+        ended("m1", -5_000, Some(20), MissionStatus::Completed),
+        ended("m2", 10, Some(15), MissionStatus::Cancelled),
+        ended("m3", 10, Some(20), MissionStatus::Completed),
+        ended("m4", 10, None, MissionStatus::InProgress),
+        ended("m5", 10, Some(100), MissionStatus::Completed),
+    ] {
+        repo.insert_mission(&m).await.unwrap();
+    }
+    let mut after = None;
+    let mut seen = Vec::new();
+    loop {
+        let page = repo
+            .missions_ended_between(&RecordsQuery {
+                fleet_id: FLEET.into(),
+                range: range(0, 60),
+                after: after.clone(),
+                limit: 2,
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.completed_at.unwrap(), last.id.clone()));
+        seen.extend(ids(&page, |m| &m.id));
+    }
+    assert_eq!(seen, ["m2", "m1", "m3"], "by end time, then id");
+}
+
+/// Report days come from whole minutes: each minute with readings counts 60 s, shared between
+/// the statuses of its readings; days are the site's (`utc_offset_minutes`), and a minute whose
+/// readings arrived in several batches (or stores split between tables) counts once.
+pub async fn report_days_share_each_minute_between_statuses_per_site_day((ts, _): Stores) {
+    // T0 is 22:15 UTC on 2023-11-14: 00:15 on the 15th at UTC+2.
+    let r = |vehicle: &str, secs: i64, status: VehicleStatus, speed: f64, distance_m: f64| {
+        let mut r = reading(vehicle, FLEET, secs, 0);
+        r.telemetry.status = status;
+        r.telemetry.speed_kmh = speed;
+        r.distance_m = distance_m;
+        r
+    };
+    use VehicleStatus::*;
+    let batches = [
+        // VH-1, 23:45 on the 14th (UTC+2): half stopped, half low battery.
+        vec![
+            r("VH-1", -1_800, Stopped, 0.0, 0.0),
+            r("VH-1", -1_790, LowBattery, 0.0, 0.0),
+        ],
+        // VH-1, one minute after midnight on the 15th, in two batches.
+        vec![
+            r("VH-1", 0, Moving, 10.0, 100.0),
+            r("VH-1", 15, Moving, 20.0, 200.0),
+        ],
+        vec![
+            r("VH-1", 30, Idle, 0.0, 0.0),
+            r("VH-1", 45, Charging, 0.0, 0.0),
+        ],
+        // VH-2: one ALERT reading; another fleet's vehicle; a reading after the report.
+        vec![
+            r("VH-2", 60, Alert, 50.0, 1_000.0),
+            reading("VH-X", OTHER_FLEET, 0, 0),
+            r("VH-1", 2 * 86_400, Moving, 99.0, 9_999.0),
+        ],
+    ];
+    for batch in &batches {
+        write(&*ts, batch).await;
+    }
+    let query = |offset: i32, vehicle: Option<&str>| ReportQuery {
+        fleet_id: FLEET.into(),
+        vehicle_id: vehicle.map(str::to_string),
+        from: "2023-11-14".parse().unwrap(),
+        to: "2023-11-15".parse().unwrap(),
+        utc_offset_minutes: offset,
+    };
+    let days = ts.report_days(&query(120, None)).await.unwrap();
+    let keys: Vec<(String, &str, u64)> = days
+        .iter()
+        .map(|d| (d.day.to_string(), d.vehicle_id.as_str(), d.figures.readings))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("2023-11-14".to_string(), "VH-1", 2),
+            ("2023-11-15".to_string(), "VH-1", 4),
+            ("2023-11-15".to_string(), "VH-2", 1),
+        ]
+    );
+    let late = &days[0].figures;
+    assert_close(late.stopped_s, 30.0);
+    assert_close(late.other_s, 30.0);
+    assert_close(late.driving_s + late.idle_s + late.charging_s, 0.0);
+    let busy = &days[1].figures;
+    assert_close(busy.distance_km, 0.3);
+    assert_close(busy.driving_s, 30.0);
+    assert_close(busy.idle_s, 15.0);
+    assert_close(busy.charging_s, 15.0);
+    assert_close(busy.stopped_s + busy.other_s, 0.0);
+    assert_close_opt(busy.avg_speed_kmh, 7.5);
+    assert_close_opt(busy.max_speed_kmh, 20.0);
+    assert_eq!((busy.alerts, busy.missions_completed), (0, 0));
+    let alert = &days[2].figures;
+    assert_close(alert.other_s, 60.0);
+    assert_close(alert.distance_km, 1.0);
+
+    // In UTC all of it is on the 14th.
+    let utc = ts.report_days(&query(0, None)).await.unwrap();
+    assert_eq!(utc.len(), 2);
+    assert!(utc.iter().all(|d| d.day.to_string() == "2023-11-14"));
+    assert_eq!(utc[0].figures.readings, 6);
+    assert_close(utc[0].figures.driving_s, 30.0);
+
+    let one = ts.report_days(&query(120, Some("VH-2"))).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].vehicle_id, "VH-2");
+    let other_fleet = ReportQuery {
+        fleet_id: "fleet-404".into(),
+        ..query(0, None)
+    };
+    assert!(ts.report_days(&other_fleet).await.unwrap().is_empty());
 }
 
 /// Retention: readings before the cutoff go (whole days where the backend drops daily

@@ -7,6 +7,7 @@ mod command;
 mod fleet;
 mod history;
 mod mission;
+mod report;
 mod telemetry;
 
 pub use alert::{Alert, AlertSignal, AlertTransition, AlertType, Severity};
@@ -24,4 +25,8 @@ pub use history::{
     FleetSnapshot, PathPoint, RetentionCutoffs, RetentionPolicy, RetentionReport, VehiclePath,
 };
 pub use mission::{Mission, MissionPriority, MissionStatus, MissionType};
+pub use report::{
+    FleetDay, FleetReport, FleetReportBuilder, MAX_REPORT_DAYS, ReportFigures, ReportQuery,
+    UTC_OFFSET_MINUTES, VehicleDay, VehicleTotals,
+};
 pub use telemetry::{GeoPoint, MapPose, Reading, Telemetry, VehicleStatus, Waypoint};

@@ -836,6 +836,20 @@ impl FleetRepository for SqliteStore {
         .await
     }
 
+    async fn missions_ended_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>> {
+        let query = query.clone();
+        self.with_reader(move |conn| {
+            records_between(
+                conn,
+                SELECT_MISSION,
+                "completed_at",
+                &query,
+                mission_from_row,
+            )
+        })
+        .await
+    }
+
     async fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>> {
         let vehicle_ids = vehicle_ids.to_vec();
         self.with_reader(move |conn| open_alerts(conn, &vehicle_ids))

@@ -21,7 +21,8 @@ pub(super) const MINUTE_US: i64 = 60_000_000;
 const COLUMNS: &str = "vehicle_id, minute, readings, alerts, distance_m, \
      speed_kmh_sum, speed_kmh_min, speed_kmh_max, battery_pct_sum, battery_pct_min, \
      battery_pct_max, engine_temp_c_sum, engine_temp_c_min, engine_temp_c_max, load_pct_sum, \
-     load_pct_min, load_pct_max";
+     load_pct_min, load_pct_max, moving_readings, idle_readings, stopped_readings, \
+     charging_readings";
 
 /// Merges a new partial aggregate (`excluded`) into the stored one.
 const MERGE: &str = "ON CONFLICT (vehicle_id, minute) DO UPDATE SET \
@@ -38,7 +39,19 @@ const MERGE: &str = "ON CONFLICT (vehicle_id, minute) DO UPDATE SET \
      engine_temp_c_max = MAX(engine_temp_c_max, excluded.engine_temp_c_max), \
      load_pct_sum = load_pct_sum + excluded.load_pct_sum, \
      load_pct_min = MIN(load_pct_min, excluded.load_pct_min), \
-     load_pct_max = MAX(load_pct_max, excluded.load_pct_max)";
+     load_pct_max = MAX(load_pct_max, excluded.load_pct_max), \
+     moving_readings = moving_readings + excluded.moving_readings, \
+     idle_readings = idle_readings + excluded.idle_readings, \
+     stopped_readings = stopped_readings + excluded.stopped_readings, \
+     charging_readings = charging_readings + excluded.charging_readings";
+
+/// The statuses whose readings a rollup counts apart (ALERT is `alerts`), in column order.
+const COUNTED_STATUSES: [VehicleStatus; 4] = [
+    VehicleStatus::Moving,
+    VehicleStatus::Idle,
+    VehicleStatus::Stopped,
+    VehicleStatus::Charging,
+];
 
 /// Start of the minute holding `ts` (floor, also before 1970).
 pub(super) fn minute_of(ts: i64) -> i64 {
@@ -52,6 +65,8 @@ struct MinuteAggregate {
     distance_m: f64,
     /// Sum, min and max of speed, battery, engine temperature and load, in that order.
     metrics: [(f64, f64, f64); 4],
+    /// Readings per status of [`COUNTED_STATUSES`].
+    statuses: [i64; 4],
 }
 
 impl MinuteAggregate {
@@ -61,12 +76,16 @@ impl MinuteAggregate {
             alerts: 0,
             distance_m: 0.0,
             metrics: [(0.0, f64::INFINITY, f64::NEG_INFINITY); 4],
+            statuses: [0; 4],
         }
     }
 
-    fn add(&mut self, alert: bool, distance_m: f64, values: [f64; 4]) {
+    fn add(&mut self, status: VehicleStatus, distance_m: f64, values: [f64; 4]) {
         self.readings += 1;
-        self.alerts += i64::from(alert);
+        self.alerts += i64::from(status == VehicleStatus::Alert);
+        if let Some(i) = COUNTED_STATUSES.iter().position(|s| *s == status) {
+            self.statuses[i] += 1;
+        }
         self.distance_m += distance_m;
         for ((sum, min, max), value) in self.metrics.iter_mut().zip(values) {
             *sum += value;
@@ -80,7 +99,7 @@ impl MinuteAggregate {
         let mut stmt = conn
             .prepare_cached(&format!(
                 "INSERT INTO telemetry_minutes ({COLUMNS}) VALUES \
-                 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {MERGE}"
+                 (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {MERGE}"
             ))
             .map_err(backend_error)?;
         let [speed, battery, engine_temp, load] = self.metrics;
@@ -102,6 +121,10 @@ impl MinuteAggregate {
             load.0,
             load.1,
             load.2,
+            self.statuses[0],
+            self.statuses[1],
+            self.statuses[2],
+            self.statuses[3],
         ])
         .map_err(backend_error)?;
         Ok(())
@@ -125,17 +148,22 @@ pub(super) fn add_rows_before(conn: &Connection, table: &str, until: i64) -> Res
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, i64>(1)?,
-                row.get_ref(2)?.as_str()? == VehicleStatus::Alert.as_str(),
+                row.get_ref(2)?.as_str()?,
                 row.get::<_, f64>(3)?,
                 [row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?],
             ))
         })()
         .map_err(backend_error)?;
-        let (vehicle_id, ts, alert, distance_m, metrics) = values;
+        let (vehicle_id, ts, status, distance_m, metrics) = values;
+        // Statuses a rollup does not count apart (LOW_BATTERY, OFFLINE) only add to `readings`.
+        let status = VehicleStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == status)
+            .unwrap_or(VehicleStatus::Offline);
         minutes
             .entry((vehicle_id, minute_of(ts)))
             .or_insert_with(MinuteAggregate::new)
-            .add(alert, distance_m, metrics);
+            .add(status, distance_m, metrics);
     }
     for ((vehicle_id, minute), aggregate) in &minutes {
         aggregate.upsert(conn, vehicle_id, *minute)?;
@@ -148,7 +176,7 @@ pub(super) fn add_reading(conn: &Connection, reading: &Reading) -> Result<()> {
     let t = &reading.telemetry;
     let mut aggregate = MinuteAggregate::new();
     aggregate.add(
-        t.status == VehicleStatus::Alert,
+        t.status,
         reading.distance_m,
         [t.speed_kmh, t.battery_pct, t.engine_temp_c, t.load_pct],
     );

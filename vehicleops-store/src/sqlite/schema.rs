@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/0002_restart_state.sql"),
     include_str!("schema/0003_command_expiry_and_idempotency.sql"),
     include_str!("schema/0004_history_exports_and_retention.sql"),
+    include_str!("schema/0005_daily_reports.sql"),
 ];
 
 /// Applies the migrations this database lacks, all in one transaction, so a crash mid-way leaves
@@ -66,6 +67,44 @@ mod tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    /// A database of version 4 gets status counts for the rollups of the readings it holds.
+    #[test]
+    fn version_5_counts_statuses_of_existing_rollups() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch("PRAGMA user_version = 4").unwrap();
+        for (ts, status) in [
+            (60_000_000, "MOVING"),
+            (60_000_001, "MOVING"),
+            (61_000_000, "IDLE"),
+        ] {
+            conn.execute(
+                "INSERT INTO telemetry (vehicle_id, ts, seq, fleet_id, latitude, longitude, \
+                 speed_kmh, battery_pct, engine_temp_c, load_pct, status, heading_deg, distance_m) \
+                 VALUES ('VH-1', ?1, 0, 'F', 0, 0, 0, 0, 0, 0, ?2, 0, 0)",
+                rusqlite::params![ts, status],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO telemetry_minutes VALUES ('VH-1', 60000000, 3, 0, 0, 0, 0, 0, 0, 0, 0, \
+             0, 0, 0, 0, 0, 0)",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let counts: (i64, i64, i64, i64) = conn
+            .query_row(
+                "SELECT moving_readings, idle_readings, stopped_readings, charging_readings \
+                 FROM telemetry_minutes",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(counts, (2, 1, 0, 0));
     }
 
     #[test]

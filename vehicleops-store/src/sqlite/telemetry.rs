@@ -15,9 +15,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use vehicleops_core::{
-    Error, FleetPerformanceReport, HistoryQuery, MapPose, Metric, Reading, Result, SeriesPoint,
-    StoreStatus, Telemetry, TimeRange, TimeSeriesStore, VehicleMetricsSummary, VehiclePerformance,
-    VehicleStatus, WriteOutcome,
+    Error, FleetPerformanceReport, HistoryQuery, MapPose, Metric, Reading, ReportFigures,
+    ReportQuery, Result, SeriesPoint, StoreStatus, Telemetry, TimeRange, TimeSeriesStore,
+    VehicleDay, VehicleMetricsSummary, VehiclePerformance, VehicleStatus, WriteOutcome,
 };
 
 use super::convert::{from_micros, micros};
@@ -734,6 +734,79 @@ fn fleet_performance(
     })
 }
 
+/// The telemetry part of a daily report. Whole minutes come from the rollups (every archived
+/// reading is in one) and from the recent table grouped by minute; a minute split between the
+/// two is summed first, then its 60 s are shared between the statuses of its readings.
+fn report_days(conn: &Connection, query: &ReportQuery) -> Result<Vec<VehicleDay>> {
+    let range = query.range();
+    let (from, to) = (micros(range.from), micros(range.to));
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "WITH parts AS ( \
+                SELECT m.vehicle_id, m.minute, m.readings, m.distance_m, m.speed_kmh_sum, \
+                       m.speed_kmh_max, m.moving_readings, m.idle_readings, m.stopped_readings, \
+                       m.charging_readings \
+                FROM telemetry_streams s CROSS JOIN telemetry_minutes m \
+                  ON m.vehicle_id = s.vehicle_id AND m.minute BETWEEN ?2 AND ?3 \
+                WHERE s.fleet_id = ?1 AND (?4 IS NULL OR s.vehicle_id = ?4) \
+                UNION ALL \
+                SELECT vehicle_id, ts - (((ts % {MINUTE}) + {MINUTE}) % {MINUTE}), COUNT(*), \
+                       SUM(distance_m), SUM(speed_kmh), MAX(speed_kmh), SUM(status = 'MOVING'), \
+                       SUM(status = 'IDLE'), SUM(status = 'STOPPED'), SUM(status = 'CHARGING') \
+                FROM {RECENT} WHERE fleet_id = ?1 AND (?4 IS NULL OR vehicle_id = ?4) \
+                  AND ts BETWEEN ?2 AND ?3 GROUP BY 1, 2), \
+             minutes AS ( \
+                SELECT vehicle_id, minute, SUM(readings) AS n, SUM(distance_m) AS distance_m, \
+                       SUM(speed_kmh_sum) AS speed_sum, MAX(speed_kmh_max) AS speed_max, \
+                       60.0 * SUM(moving_readings) / SUM(readings) AS driving_s, \
+                       60.0 * SUM(idle_readings) / SUM(readings) AS idle_s, \
+                       60.0 * SUM(stopped_readings) / SUM(readings) AS stopped_s, \
+                       60.0 * SUM(charging_readings) / SUM(readings) AS charging_s \
+                FROM parts GROUP BY vehicle_id, minute) \
+             SELECT (minute - ?2) / {DAY} AS day, vehicle_id, SUM(n), SUM(distance_m), \
+                    SUM(speed_sum) / SUM(n), MAX(speed_max), SUM(driving_s), SUM(idle_s), \
+                    SUM(stopped_s), SUM(charging_s), 60.0 * COUNT(*) \
+             FROM minutes GROUP BY 1, 2 ORDER BY 1, 2",
+            MINUTE = rollup::MINUTE_US,
+            DAY = 24 * 60 * rollup::MINUTE_US,
+        ))
+        .map_err(backend_error)?;
+    let rows = stmt
+        .query_map(
+            params![query.fleet_id, from, to, query.vehicle_id],
+            |row| {
+                let day: i64 = row.get(0)?;
+                let (driving_s, idle_s, stopped_s, charging_s, observed_s): (
+                    f64,
+                    f64,
+                    f64,
+                    f64,
+                    f64,
+                ) = (row.get(6)?, row.get(7)?, row.get(8)?, row.get(9)?, row.get(10)?);
+                Ok(VehicleDay {
+                    vehicle_id: row.get(1)?,
+                    day: query.from + Duration::days(day),
+                    figures: ReportFigures {
+                        readings: row.get::<_, i64>(2)? as u64,
+                        distance_km: row.get::<_, f64>(3)? / 1000.0,
+                        avg_speed_kmh: row.get(4)?,
+                        max_speed_kmh: row.get(5)?,
+                        driving_s,
+                        idle_s,
+                        stopped_s,
+                        charging_s,
+                        other_s: (observed_s - driving_s - idle_s - stopped_s - charging_s)
+                            .max(0.0),
+                        ..ReportFigures::default()
+                    },
+                })
+            },
+        )
+        .and_then(|rows| rows.collect())
+        .map_err(backend_error)?;
+    Ok(rows)
+}
+
 #[async_trait]
 impl TimeSeriesStore for SqliteStore {
     async fn write_batch(&self, readings: &[Reading]) -> Result<WriteOutcome> {
@@ -807,6 +880,12 @@ impl TimeSeriesStore for SqliteStore {
     ) -> Result<FleetPerformanceReport> {
         let fleet_id = fleet_id.to_string();
         self.with_reader(move |conn| fleet_performance(conn, &fleet_id, range))
+            .await
+    }
+
+    async fn report_days(&self, query: &ReportQuery) -> Result<Vec<VehicleDay>> {
+        let query = query.clone();
+        self.with_reader(move |conn| in_snapshot(conn, |conn| report_days(conn, &query)))
             .await
     }
 
