@@ -8,7 +8,8 @@ mod postgres_support;
 use chrono::{Duration, Utc};
 use sqlx::Connection;
 use vehicleops_core::{
-    ErrorKind, HistoryQuery, RetentionPolicy, RetentionStore, TimeRange, TimeSeriesStore,
+    ErrorKind, HistoryQuery, ReportQuery, RetentionPolicy, RetentionStore, TimeRange,
+    TimeSeriesStore, VehicleStatus,
 };
 use vehicleops_store::postgres::LATEST_SCHEMA_VERSION;
 use vehicleops_store::{PostgresConfig, PostgresStore, TelemetryLayout};
@@ -61,6 +62,29 @@ async fn staged_upgrade_backfills_the_rollup_and_migrations_are_idempotent() {
         first.len() as i64,
         "the upgrade backfilled existing rows"
     );
+    // …and counted their statuses, so a daily report shares each minute between them.
+    let mut minutes: std::collections::BTreeMap<i64, (f64, f64)> = Default::default();
+    for r in &first {
+        let m = minutes
+            .entry(r.telemetry.timestamp.timestamp().div_euclid(60))
+            .or_default();
+        m.0 += 1.0;
+        m.1 += f64::from(u8::from(r.telemetry.status == VehicleStatus::Moving));
+    }
+    let days = new
+        .report_days(&ReportQuery {
+            fleet_id: first[0].telemetry.fleet_id.clone(),
+            vehicle_id: None,
+            from: first[0].telemetry.timestamp.date_naive(),
+            to: first.last().unwrap().telemetry.timestamp.date_naive(),
+            utc_offset_minutes: 0,
+        })
+        .await
+        .unwrap();
+    let driving: f64 = days.iter().map(|d| d.figures.driving_s).sum();
+    let expected: f64 = minutes.values().map(|(n, moving)| 60.0 * moving / n).sum();
+    assert!((driving - expected).abs() < 1e-6, "{driving} vs {expected}");
+    assert!(driving > 0.0);
     // Later ingest keeps the rollup current, replays included.
     let mut all = first.clone();
     let second = one_hertz("VH-1", 2 * 3600 - 30, 3600, 11);

@@ -12,7 +12,9 @@ mod postgres_support;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use vehicleops_core::{HistoryQuery, RetentionPolicy, RetentionStore, TimeRange, TimeSeriesStore};
+use vehicleops_core::{
+    HistoryQuery, ReportQuery, RetentionPolicy, RetentionStore, TimeRange, TimeSeriesStore,
+};
 use vehicleops_store::{PostgresConfig, PostgresStore, TelemetryLayout};
 
 use postgres_support::analytics::{assert_analytics_match_raw, at, one_hertz};
@@ -125,6 +127,21 @@ async fn timescaledb_layout_end_to_end() {
         readings.len() as u64
     );
     assert_analytics_match_raw(&store, &readings).await;
+    let report_query = ReportQuery {
+        fleet_id: readings[0].telemetry.fleet_id.clone(),
+        vehicle_id: None,
+        from: readings[0].telemetry.timestamp.date_naive(),
+        to: readings.last().unwrap().telemetry.timestamp.date_naive(),
+        utc_offset_minutes: 0,
+    };
+    let real_time_report = store.report_days(&report_query).await.unwrap();
+    assert_eq!(
+        real_time_report
+            .iter()
+            .map(|d| d.figures.readings)
+            .sum::<u64>(),
+        readings.len() as u64
+    );
 
     // Materialized (what the refresh policies do on a server with background workers).
     let materialization: String = sqlx::query_scalar(
@@ -147,6 +164,11 @@ async fn timescaledb_layout_end_to_end() {
         "refresh materialized minutes"
     );
     assert_analytics_match_raw(&store, &readings).await;
+    assert_eq!(
+        store.report_days(&report_query).await.unwrap(),
+        real_time_report,
+        "the report reads the same from materialized minutes"
+    );
 
     // Compressed chunks (what the compression policy does) still take idempotent replays.
     let compressed = scalar_i64(
@@ -211,6 +233,8 @@ async fn timescaledb_layout_end_to_end() {
         series_supports_every_metric,
         vehicle_summary_figures,
         fleet_performance_ranking,
+        report_days_share_each_minute_between_statuses_per_site_day,
+        missions_ended_between_page_by_end_time,
         status_names_the_backend,
         fleets_vehicles_operators_round_trip,
         alerts_lifecycle_and_filters,

@@ -105,9 +105,9 @@ impl PostgresStore {
         let latest = newest_per_vehicle(readings);
         if self.rollup_table {
             let minutes = minute_aggregates(readings);
-            let sql = latest_and_rollup_upsert_sql();
+            let sql = latest_and_rollup_upsert_sql(self.rollup_statuses);
             let upsert = bind_telemetry_arrays(sqlx::query(&sql), &latest);
-            bind_rollup_arrays(upsert, &minutes)
+            bind_rollup_arrays(upsert, &minutes, self.rollup_statuses)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.db(e))?;
@@ -278,6 +278,21 @@ struct MinuteAggregate {
     load: Stat,
     distance: f64,
     alerts: i64,
+    /// Readings per status of [`COUNTED_STATUSES`].
+    statuses: [i64; 4],
+}
+
+/// The statuses the rollup counts apart (ALERT is `alerts`), in column order.
+const COUNTED_STATUSES: [VehicleStatus; 4] = [
+    VehicleStatus::Moving,
+    VehicleStatus::Idle,
+    VehicleStatus::Stopped,
+    VehicleStatus::Charging,
+];
+
+/// `[1, 0, 0, 0]`-style counts of one reading's status.
+fn status_counts(status: VehicleStatus) -> [i64; 4] {
+    COUNTED_STATUSES.map(|s| i64::from(s == status))
 }
 
 const MINUTE_MICROS: i64 = 60_000_000;
@@ -299,6 +314,7 @@ fn minute_aggregates(readings: &[Reading]) -> Vec<(MinuteKey<'_>, MinuteAggregat
     for r in readings {
         let t = &r.telemetry;
         let alert = i64::from(t.status == VehicleStatus::Alert);
+        let statuses = status_counts(t.status);
         groups
             .entry((
                 t.vehicle_id.as_str(),
@@ -313,6 +329,9 @@ fn minute_aggregates(readings: &[Reading]) -> Vec<(MinuteKey<'_>, MinuteAggregat
                 g.load.add(t.load_pct);
                 g.distance += r.distance_m;
                 g.alerts += alert;
+                for (count, add) in g.statuses.iter_mut().zip(statuses) {
+                    *count += add;
+                }
             })
             .or_insert(MinuteAggregate {
                 readings: 1,
@@ -322,6 +341,7 @@ fn minute_aggregates(readings: &[Reading]) -> Vec<(MinuteKey<'_>, MinuteAggregat
                 load: Stat::of(t.load_pct),
                 distance: r.distance_m,
                 alerts: alert,
+                statuses,
             });
     }
     let mut rows: Vec<_> = groups.into_iter().collect();
@@ -329,14 +349,16 @@ fn minute_aggregates(readings: &[Reading]) -> Vec<(MinuteKey<'_>, MinuteAggregat
     rows
 }
 
-/// Binds the rollup rows as the 18 arrays after the telemetry ones (`$18..=$35`).
+/// Binds the rollup rows as the 18 arrays after the telemetry ones (`$18..=$35`), and with
+/// `statuses` the counts per status (`$36..=$39`).
 fn bind_rollup_arrays<'q>(
     query: PgQuery<'q>,
     rows: &[(MinuteKey<'q>, MinuteAggregate)],
+    statuses: bool,
 ) -> PgQuery<'q> {
     let stat =
         |f: fn(&MinuteAggregate) -> f64| rows.iter().map(|(_, g)| f(g)).collect::<Vec<f64>>();
-    query
+    let query = query
         .bind(rows.iter().map(|((v, _, _), _)| *v).collect::<Vec<_>>())
         .bind(rows.iter().map(|((_, _, f), _)| *f).collect::<Vec<_>>())
         .bind(rows.iter().map(|((_, b, _), _)| *b).collect::<Vec<_>>())
@@ -354,7 +376,13 @@ fn bind_rollup_arrays<'q>(
         .bind(stat(|g| g.load.min))
         .bind(stat(|g| g.load.max))
         .bind(stat(|g| g.distance))
-        .bind(rows.iter().map(|(_, g)| g.alerts).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(_, g)| g.alerts).collect::<Vec<_>>());
+    if !statuses {
+        return query;
+    }
+    (0..COUNTED_STATUSES.len()).fold(query, |query, i| {
+        query.bind(rows.iter().map(|(_, g)| g.statuses[i]).collect::<Vec<_>>())
+    })
 }
 
 #[cfg(test)]

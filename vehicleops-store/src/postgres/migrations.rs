@@ -96,10 +96,23 @@ const MIGRATIONS: &[Migration] = &[
         name: "rollups kept apart from readings",
         plan: v6_rollup_retention_apart,
     },
+    Migration {
+        version: 7,
+        name: "rollups for daily reports",
+        plan: v7_daily_reports,
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: i32 = 6;
+pub const LATEST_VERSION: i32 = 7;
+
+/// The rollup daily reports read: minutes with readings per status besides distance and speed.
+pub(crate) fn report_rollup(layout: TelemetryLayout) -> &'static str {
+    match layout {
+        TelemetryLayout::Partitioned => "vehicleops.telemetry_1m",
+        TelemetryLayout::TimescaleDb => "vehicleops.telemetry_report_1m",
+    }
+}
 
 fn v1_entities_and_telemetry(layout: TelemetryLayout) -> Plan {
     let mut s = vec![
@@ -354,6 +367,65 @@ fn v6_rollup_retention_apart(layout: TelemetryLayout) -> Plan {
     }
 }
 
+/// Daily reports share each minute between the statuses of its readings, so the 1-minute rollup
+/// counts readings per status: new columns of the table on plain PostgreSQL (filled from the
+/// readings still held), and on TimescaleDB a new continuous aggregate beside `telemetry_1m` —
+/// recreating that one would lose the minutes whose readings retention already dropped.
+fn v7_daily_reports(layout: TelemetryLayout) -> Plan {
+    let ended_index = required(
+        "CREATE INDEX IF NOT EXISTS missions_by_fleet_ended
+            ON vehicleops.missions (fleet_id, completed_at, id) WHERE completed_at IS NOT NULL",
+    );
+    match layout {
+        TelemetryLayout::Partitioned => Plan {
+            transactional: true,
+            statements: vec![
+                ended_index,
+                required(
+                    "ALTER TABLE vehicleops.telemetry_1m
+                        ADD COLUMN IF NOT EXISTS moving_readings bigint NOT NULL DEFAULT 0,
+                        ADD COLUMN IF NOT EXISTS idle_readings bigint NOT NULL DEFAULT 0,
+                        ADD COLUMN IF NOT EXISTS stopped_readings bigint NOT NULL DEFAULT 0,
+                        ADD COLUMN IF NOT EXISTS charging_readings bigint NOT NULL DEFAULT 0",
+                ),
+                required(format!(
+                    "UPDATE vehicleops.telemetry_1m r
+                     SET moving_readings = c.moving_readings, idle_readings = c.idle_readings,
+                         stopped_readings = c.stopped_readings,
+                         charging_readings = c.charging_readings
+                     FROM (SELECT vehicle_id, fleet_id,
+                                  date_bin(INTERVAL '1 minute', time, TIMESTAMPTZ 'epoch') AS bucket,
+                                  {STATUS_AGGREGATES}
+                           FROM vehicleops.telemetry GROUP BY 1, 2, 3) c
+                     WHERE (r.vehicle_id, r.bucket, r.fleet_id) = (c.vehicle_id, c.bucket, c.fleet_id)"
+                )),
+            ],
+        },
+        TelemetryLayout::TimescaleDb => Plan {
+            transactional: false,
+            statements: vec![
+                ended_index,
+                required(format!(
+                    "CREATE MATERIALIZED VIEW IF NOT EXISTS vehicleops.telemetry_report_1m
+                     WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+                     SELECT vehicle_id, fleet_id, time_bucket(INTERVAL '1 minute', time) AS bucket,
+                            count(*) AS readings, sum(distance_m) AS distance_sum,
+                            sum(speed_kmh) AS speed_sum, max(speed_kmh) AS speed_max,
+                            {STATUS_AGGREGATES}
+                     FROM vehicleops.telemetry
+                     GROUP BY vehicle_id, fleet_id, time_bucket(INTERVAL '1 minute', time)
+                     WITH NO DATA"
+                )),
+                optional(
+                    "SELECT add_continuous_aggregate_policy('vehicleops.telemetry_report_1m',
+                        start_offset => INTERVAL '3 days', end_offset => INTERVAL '1 minute',
+                        schedule_interval => INTERVAL '1 minute', if_not_exists => true)",
+                ),
+            ],
+        },
+    }
+}
+
 /// Creates the daily partition holding `day` (UTC) if it is missing. Concurrent callers
 /// serialize on a transaction advisory lock, so `CREATE` never races.
 const PARTITION_FUNCTION: &str = "
@@ -418,6 +490,13 @@ pub(crate) const ROLLUP_AGGREGATES: &str = "count(*) AS readings,
     sum(load_pct) AS load_sum, min(load_pct) AS load_min, max(load_pct) AS load_max,
     sum(distance_m) AS distance_sum,
     sum(CASE WHEN status = 'ALERT' THEN 1 ELSE 0 END) AS alert_readings";
+
+/// Readings per status the report needs (ALERT is `alert_readings`), from schema version 7.
+pub(crate) const STATUS_AGGREGATES: &str =
+    "sum(CASE WHEN status = 'MOVING' THEN 1 ELSE 0 END) AS moving_readings,
+    sum(CASE WHEN status = 'IDLE' THEN 1 ELSE 0 END) AS idle_readings,
+    sum(CASE WHEN status = 'STOPPED' THEN 1 ELSE 0 END) AS stopped_readings,
+    sum(CASE WHEN status = 'CHARGING' THEN 1 ELSE 0 END) AS charging_readings";
 
 /// The same aggregates over rows of a finer rollup (hierarchical rollups).
 pub(crate) const ROLLUP_OF_ROLLUP: &str = "sum(readings) AS readings,

@@ -135,6 +135,8 @@ pub struct PostgresStore {
     ingest: IngestMethod,
     /// Whether the 1-minute rollup is a table the ingest keeps (plain PostgreSQL, schema ≥ 2).
     rollup_table: bool,
+    /// Whether the rollup table counts readings per status (schema version 7 on).
+    rollup_statuses: bool,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -255,9 +257,10 @@ impl PostgresStore {
             rollups,
             retention_policies: Mutex::new(None),
             partitions: Mutex::new(HashSet::new()),
-            ingest_sql: queries::ingest_sql(has_1m_table),
+            ingest_sql: queries::ingest_sql(has_1m_table, schema_version >= 7),
             ingest,
             rollup_table: has_1m_table,
+            rollup_statuses: schema_version >= 7,
         };
         if layout == TelemetryLayout::Partitioned {
             // Create today's and tomorrow's partitions ahead of the first writes.
@@ -287,11 +290,19 @@ impl PostgresStore {
     /// do this where background workers run; queries are exact either way (real-time
     /// aggregates), this only makes them faster. A no-op on plain PostgreSQL, whose rollup is
     /// kept current at ingest.
+    /// Every rollup relation kept in step with the readings (refreshed, retained): the
+    /// analytics' rollups and, from schema version 7 on TimescaleDB, the daily reports' one.
+    fn aggregate_relations(&self) -> impl Iterator<Item = &'static str> + '_ {
+        let report = (self.layout == TelemetryLayout::TimescaleDb && self.rollup_statuses)
+            .then(|| migrations::report_rollup(self.layout));
+        self.rollups.iter().map(|(r, _)| *r).chain(report)
+    }
+
     pub async fn refresh_rollups(&self) -> Result<()> {
         if self.layout != TelemetryLayout::TimescaleDb {
             return Ok(());
         }
-        for (relation, _) in &self.rollups {
+        for relation in self.aggregate_relations() {
             let call = format!("CALL refresh_continuous_aggregate('{relation}', NULL, NULL)");
             sqlx::Executor::execute(&self.pool, call.as_str())
                 .await

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::migrations::ROLLUP_AGGREGATES;
+use super::migrations::{ROLLUP_AGGREGATES, STATUS_AGGREGATES};
 
 /// Columns of `telemetry` as `Telemetry` is read back.
 pub(crate) const SELECT_TELEMETRY: &str = "vehicle_id, fleet_id, time, seq, latitude, longitude, \
@@ -12,18 +12,24 @@ pub(crate) const SELECT_TELEMETRY: &str = "vehicle_id, fleet_id, time, seq, lati
 
 /// Moves the staged batch into `telemetry`, skipping rows whose natural key is stored already,
 /// and folds exactly the inserted rows into `telemetry_latest` (and the 1-minute rollup when it
-/// is a table). Returns the number of inserted rows.
-pub(crate) fn ingest_sql(rollup_table: bool) -> String {
+/// is a table; with the counts per status from schema version 7, `statuses`). Returns the number
+/// of inserted rows.
+pub(crate) fn ingest_sql(rollup_table: bool, statuses: bool) -> String {
     let latest_set = latest_set();
     let rollup = if rollup_table {
-        let merge = rollup_merge();
+        let merge = rollup_merge(statuses);
+        let statuses = if statuses {
+            format!(", {STATUS_AGGREGATES}")
+        } else {
+            String::new()
+        };
         // Ordered so that concurrent batches lock rollup rows in the same order (no deadlock).
         format!(
             ", rollup AS (
                 INSERT INTO vehicleops.telemetry_1m AS r
                 SELECT vehicle_id, fleet_id,
                        date_bin(INTERVAL '1 minute', time, TIMESTAMPTZ 'epoch') AS bucket,
-                       {ROLLUP_AGGREGATES}
+                       {ROLLUP_AGGREGATES}{statuses}
                 FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 3, 2
                 ON CONFLICT (vehicle_id, bucket, fleet_id) DO UPDATE SET {merge})"
         )
@@ -46,8 +52,8 @@ pub(crate) fn ingest_sql(rollup_table: bool) -> String {
 }
 
 /// How a rollup row absorbs new rows for its bucket (`r`: stored, `excluded`: new).
-fn rollup_merge() -> String {
-    [
+fn rollup_merge(statuses: bool) -> String {
+    let mut merge = vec![
         "readings = r.readings + excluded.readings",
         "speed_sum = r.speed_sum + excluded.speed_sum",
         "speed_min = least(r.speed_min, excluded.speed_min)",
@@ -63,8 +69,16 @@ fn rollup_merge() -> String {
         "load_max = greatest(r.load_max, excluded.load_max)",
         "distance_sum = r.distance_sum + excluded.distance_sum",
         "alert_readings = r.alert_readings + excluded.alert_readings",
-    ]
-    .join(", ")
+    ];
+    if statuses {
+        merge.extend([
+            "moving_readings = r.moving_readings + excluded.moving_readings",
+            "idle_readings = r.idle_readings + excluded.idle_readings",
+            "stopped_readings = r.stopped_readings + excluded.stopped_readings",
+            "charging_readings = r.charging_readings + excluded.charging_readings",
+        ]);
+    }
+    merge.join(", ")
 }
 
 /// `SET` list replacing every column of a `telemetry_latest` row but the key.
@@ -95,20 +109,26 @@ pub(crate) fn latest_upsert_sql() -> String {
     )
 }
 
-/// Folds minute aggregates computed by the caller (arrays `$18..=$35`, in rollup column order)
-/// into the 1-minute rollup table, and the newest reading per vehicle (arrays `$1..=$17`, as
-/// for [`latest_upsert_sql`]) into `telemetry_latest`: one round trip for both.
-pub(crate) fn latest_and_rollup_upsert_sql() -> String {
+/// Folds minute aggregates computed by the caller (arrays `$18..=$35`, in rollup column order,
+/// and with `statuses` the counts per status `$36..=$39`) into the 1-minute rollup table, and
+/// the newest reading per vehicle (arrays `$1..=$17`, as for [`latest_upsert_sql`]) into
+/// `telemetry_latest`: one round trip for both.
+pub(crate) fn latest_and_rollup_upsert_sql(statuses: bool) -> String {
+    let status_arrays = if statuses {
+        ", $36::bigint[], $37::bigint[], $38::bigint[], $39::bigint[]"
+    } else {
+        ""
+    };
     format!(
         "WITH latest AS ({})
          INSERT INTO vehicleops.telemetry_1m AS r
          SELECT * FROM unnest($18::text[], $19::text[], $20::timestamptz[], $21::bigint[],
              $22::float8[], $23::float8[], $24::float8[], $25::float8[], $26::float8[],
              $27::float8[], $28::float8[], $29::float8[], $30::float8[], $31::float8[],
-             $32::float8[], $33::float8[], $34::float8[], $35::bigint[])
+             $32::float8[], $33::float8[], $34::float8[], $35::bigint[]{status_arrays})
          ON CONFLICT (vehicle_id, bucket, fleet_id) DO UPDATE SET {}",
         latest_upsert_sql(),
-        rollup_merge()
+        rollup_merge(statuses)
     )
 }
 
@@ -274,8 +294,10 @@ mod tests {
 
     #[test]
     fn ingest_updates_rollup_only_when_it_is_a_table() {
-        assert!(ingest_sql(true).contains("telemetry_1m"));
-        assert!(!ingest_sql(false).contains("telemetry_1m"));
-        assert!(ingest_sql(false).contains("ON CONFLICT DO NOTHING"));
+        assert!(ingest_sql(true, true).contains("telemetry_1m"));
+        assert!(ingest_sql(true, true).contains("moving_readings"));
+        assert!(!ingest_sql(true, false).contains("moving_readings"));
+        assert!(!ingest_sql(false, false).contains("telemetry_1m"));
+        assert!(ingest_sql(false, false).contains("ON CONFLICT DO NOTHING"));
     }
 }

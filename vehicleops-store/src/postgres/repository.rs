@@ -799,4 +799,15 @@ impl FleetRepository for PostgresStore {
         )
         .await
     }
+
+    async fn missions_ended_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>> {
+        self.records_between(
+            "missions",
+            MISSION_COLUMNS,
+            "completed_at",
+            query,
+            mission_from_row,
+        )
+        .await
+    }
 }

@@ -59,7 +59,7 @@ impl RetentionStore for PostgresStore {
                     } else {
                         cutoff
                     };
-                    for (relation, _) in &self.rollups {
+                    for relation in self.aggregate_relations() {
                         let call = format!(
                             "CALL refresh_continuous_aggregate('{relation}', NULL, '{}')",
                             cutoff.to_rfc3339()
@@ -72,7 +72,7 @@ impl RetentionStore for PostgresStore {
                         self.drop_chunks("vehicleops.telemetry", cutoff).await?;
                 }
                 if let Some(cutoff) = cutoffs.rollups {
-                    for (relation, _) in &self.rollups {
+                    for relation in self.aggregate_relations() {
                         report.rollups += self.drop_chunks(relation, cutoff).await?;
                     }
                 }
@@ -138,7 +138,7 @@ impl PostgresStore {
             return;
         }
         let relations = std::iter::once(("vehicleops.telemetry", wanted.0))
-            .chain(self.rollups.iter().map(|(r, _)| (*r, wanted.1)));
+            .chain(self.aggregate_relations().map(|r| (r, wanted.1)));
         for (relation, days) in relations {
             let mut statements = vec![format!(
                 "SELECT remove_retention_policy('{relation}', if_exists => true)"

@@ -5,9 +5,9 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 use sqlx::postgres::{PgRow, types::PgInterval};
 use vehicleops_core::{
-    Error, FleetPerformanceReport, HistoryQuery, MapPose, Metric, Reading, Result, SeriesPoint,
-    StoreStatus, Telemetry, TimeRange, TimeSeriesStore, VehicleMetricsSummary, VehiclePerformance,
-    WriteOutcome,
+    Error, FleetPerformanceReport, HistoryQuery, MapPose, Metric, Reading, ReportFigures,
+    ReportQuery, Result, SeriesPoint, StoreStatus, Telemetry, TimeRange, TimeSeriesStore,
+    VehicleDay, VehicleMetricsSummary, VehiclePerformance, WriteOutcome,
 };
 
 use super::queries::{
@@ -65,6 +65,82 @@ impl PostgresStore {
             .bind(to)
             .fetch_all(&self.pool)
             .await
+            .map_err(|e| self.db(e))
+    }
+}
+
+impl PostgresStore {
+    /// The telemetry part of a daily report, from the 1-minute rollup that counts readings per
+    /// status (the table on plain PostgreSQL, a real-time continuous aggregate on TimescaleDB):
+    /// each minute's 60 s shared between its statuses, minutes summed per site day.
+    async fn report_days_from_rollups(&self, query: &ReportQuery) -> Result<Vec<VehicleDay>> {
+        if !self.rollup_statuses {
+            return Err(Error::backend_msg(
+                "postgresql",
+                format!(
+                    "daily reports need schema version 7 (this database is at {}); open the \
+                     store without a schema_version to migrate it",
+                    self.schema_version
+                ),
+            ));
+        }
+        let range = query.range();
+        let rollup = super::migrations::report_rollup(self.layout);
+        let sql = format!(
+            "SELECT floor(extract(epoch FROM bucket - $2) / 86400)::bigint AS day, vehicle_id,
+                    sum(readings)::bigint AS readings, sum(distance_sum) AS distance_m,
+                    sum(speed_sum) / sum(readings::float8) AS avg_speed,
+                    max(speed_max) AS max_speed,
+                    sum(60.0::float8 * moving_readings / readings) AS driving_s,
+                    sum(60.0::float8 * idle_readings / readings) AS idle_s,
+                    sum(60.0::float8 * stopped_readings / readings) AS stopped_s,
+                    sum(60.0::float8 * charging_readings / readings) AS charging_s,
+                    60.0::float8 * count(*) AS observed_s
+             FROM {rollup}
+             WHERE fleet_id = $1 AND bucket BETWEEN $2 AND $3
+               AND ($4::text IS NULL OR vehicle_id = $4)
+             GROUP BY 1, 2 ORDER BY 1, 2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(&query.fleet_id)
+            .bind(range.from)
+            .bind(range.to)
+            .bind(query.vehicle_id.as_deref())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.db(e))?;
+        rows.iter()
+            .map(|row| -> std::result::Result<VehicleDay, sqlx::Error> {
+                let seconds = |c: &str| row.try_get::<f64, _>(c);
+                let (driving_s, idle_s, stopped_s, charging_s) = (
+                    seconds("driving_s")?,
+                    seconds("idle_s")?,
+                    seconds("stopped_s")?,
+                    seconds("charging_s")?,
+                );
+                Ok(VehicleDay {
+                    vehicle_id: row.try_get("vehicle_id")?,
+                    day: query.from + Duration::days(row.try_get::<i64, _>("day")?),
+                    figures: ReportFigures {
+                        readings: row.try_get::<i64, _>("readings")? as u64,
+                        distance_km: seconds("distance_m")? / 1000.0,
+                        avg_speed_kmh: row.try_get("avg_speed")?,
+                        max_speed_kmh: row.try_get("max_speed")?,
+                        driving_s,
+                        idle_s,
+                        stopped_s,
+                        charging_s,
+                        other_s: (seconds("observed_s")?
+                            - driving_s
+                            - idle_s
+                            - stopped_s
+                            - charging_s)
+                            .max(0.0),
+                        ..ReportFigures::default()
+                    },
+                })
+            })
+            .collect::<std::result::Result<_, _>>()
             .map_err(|e| self.db(e))
     }
 }
@@ -273,6 +349,10 @@ impl TimeSeriesStore for PostgresStore {
             to: range.to,
             vehicles,
         })
+    }
+
+    async fn report_days(&self, query: &ReportQuery) -> Result<Vec<VehicleDay>> {
+        self.report_days_from_rollups(query).await
     }
 
     async fn status(&self) -> Result<StoreStatus> {
