@@ -27,11 +27,12 @@ use parquet::file::properties::WriterProperties;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use vehicleops_core::{
-    Alert, Command, Error, FleetStore, Mission, RecordsQuery, Result, Telemetry, TimeRange,
+    Alert, Command, Error, FleetStore, Mission, RecordsQuery, ReportQuery, Result, Telemetry,
+    TimeRange, VehicleDay,
 };
 
 use crate::Engine;
-use crate::history::HistoryPages;
+use crate::history::{HistoryPages, RecordPages};
 
 /// Rows per Parquet row group: large enough for good compression and fast scans, small enough
 /// that the group being built stays a few megabytes.
@@ -271,58 +272,78 @@ impl Engine {
                 ),
             ));
         }
-        // A fleet is known when registered or when readings were sent for it.
-        if self.store().get_fleet(&request.fleet_id).await?.is_none()
-            && self
-                .store()
-                .latest_for_fleet(&request.fleet_id)
-                .await?
-                .is_empty()
-        {
-            return Err(Error::not_found("fleet", &request.fleet_id));
-        }
-        if let Some(vehicle_id) = &request.vehicle_id {
-            // Registered, or known from its readings (as the API treats vehicles).
-            let fleet_id = match self.store().get_vehicle(vehicle_id).await? {
-                Some(vehicle) => vehicle.fleet_id,
-                None => match self.store().latest(vehicle_id).await? {
-                    Some(reading) => reading.fleet_id,
-                    None => return Err(Error::not_found("vehicle", vehicle_id)),
-                },
-            };
-            if fleet_id != request.fleet_id {
-                return Err(Error::validation(
-                    "vehicle_id",
-                    format!("vehicle {vehicle_id} is not in fleet {}", request.fleet_id),
-                ));
-            }
-        }
-        // Two chunks in flight: the store read of the next page overlaps the send of this one.
-        let (tx, chunks) = mpsc::channel(2);
-        let rows = Arc::new(AtomicU64::new(0));
-        let out = Output {
-            tx,
-            rows: rows.clone(),
-        };
+        self.check_fleet_scope(&request.fleet_id, request.vehicle_id.as_deref())
+            .await?;
         let store = self.store().clone();
-        tokio::spawn(async move {
-            let tx = out.tx.clone();
-            let done = match request.kind {
+        Ok(ExportStream::spawn(move |out| async move {
+            match request.kind {
                 ExportKind::Telemetry => export_telemetry(store, &request, out).await,
                 ExportKind::Alerts => export_records::<Alert>(store, &request, out).await,
                 ExportKind::Commands => export_records::<Command>(store, &request, out).await,
                 ExportKind::Missions => export_records::<Mission>(store, &request, out).await,
+            }
+        }))
+    }
+
+    /// Checks that a fleet is known (registered, or readings were sent for it) and, when given,
+    /// that the vehicle (registered, or known from its readings, as the API treats vehicles) is
+    /// the fleet's: not found, or a validation error naming `vehicle_id`.
+    pub(crate) async fn check_fleet_scope(
+        &self,
+        fleet_id: &str,
+        vehicle_id: Option<&str>,
+    ) -> Result<()> {
+        let store = self.store();
+        if store.get_fleet(fleet_id).await?.is_none()
+            && store.latest_for_fleet(fleet_id).await?.is_empty()
+        {
+            return Err(Error::not_found("fleet", fleet_id));
+        }
+        if let Some(vehicle_id) = vehicle_id {
+            let vehicle_fleet = match store.get_vehicle(vehicle_id).await? {
+                Some(vehicle) => vehicle.fleet_id,
+                None => match store.latest(vehicle_id).await? {
+                    Some(reading) => reading.fleet_id,
+                    None => return Err(Error::not_found("vehicle", vehicle_id)),
+                },
             };
-            if let Err(e) = done {
+            if vehicle_fleet != fleet_id {
+                return Err(Error::validation(
+                    "vehicle_id",
+                    format!("vehicle {vehicle_id} is not in fleet {fleet_id}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ExportStream {
+    /// Runs `produce` on its own task, its output read through the stream; an error it returns
+    /// ends the stream.
+    pub(crate) fn spawn<F, Fut>(produce: F) -> Self
+    where
+        F: FnOnce(Output) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<()>> + Send + 'static,
+    {
+        // Two chunks in flight: the store read of the next page overlaps the send of this one.
+        let (tx, chunks) = mpsc::channel(2);
+        let rows = Arc::new(AtomicU64::new(0));
+        let out = Output {
+            tx: tx.clone(),
+            rows: rows.clone(),
+        };
+        tokio::spawn(async move {
+            if let Err(e) = produce(out).await {
                 let _ = tx.send(Err(e)).await;
             }
         });
-        Ok(ExportStream { chunks, rows })
+        ExportStream { chunks, rows }
     }
 }
 
 /// Where encoded pages go.
-struct Output {
+pub(crate) struct Output {
     tx: mpsc::Sender<Result<Vec<u8>>>,
     rows: Arc<AtomicU64>,
 }
@@ -464,6 +485,27 @@ async fn export_telemetry(
     writer.finish().await
 }
 
+impl Engine {
+    /// A daily report ([`Engine::fleet_report`]) as a file: one row per vehicle and day, by day
+    /// then vehicle. The report is computed (and checked) first, so a bad query fails here.
+    pub async fn export_report(
+        &self,
+        query: ReportQuery,
+        format: ExportFormat,
+    ) -> Result<ExportStream> {
+        let report = self.fleet_report(query).await?;
+        Ok(ExportStream::spawn(move |out| async move {
+            let mut writer = Writer::new(REPORT_COLUMNS, format, out)?;
+            for page in report.days.chunks(RecordsQuery::MAX_LIMIT as usize) {
+                if writer.page(page).await?.is_err() {
+                    return Ok(());
+                }
+            }
+            writer.finish().await
+        }))
+    }
+}
+
 /// Alerts, commands and missions: what [`export_records`] needs to page through them.
 #[async_trait]
 trait FleetRecord: Sized + Send + Sync + 'static {
@@ -523,26 +565,17 @@ async fn export_records<T: FleetRecord>(
     out: Output,
 ) -> Result<()> {
     let mut writer = Writer::new(T::COLUMNS, request.format, out)?;
-    let mut query = RecordsQuery {
-        fleet_id: request.fleet_id.clone(),
-        range: request.range,
-        after: None,
-        limit: RecordsQuery::MAX_LIMIT,
-    };
-    loop {
-        let mut page = T::page(&*store, &query).await?;
-        let Some(last) = page.last() else { break };
-        let full = page.len() == query.page_size() as usize;
-        let (time, id) = last.key();
-        query.after = Some((time, id.to_owned()));
+    let mut pages = RecordPages::new(&request.fleet_id, request.range);
+    let store: &dyn FleetStore = &*store;
+    while let Some(mut page) = pages
+        .next(|query| async move { T::page(store, &query).await }, T::key)
+        .await?
+    {
         if let Some(v) = &request.vehicle_id {
             page.retain(|r| r.vehicle_id() == v);
         }
         if writer.page(&page).await?.is_err() {
             return Ok(());
-        }
-        if !full {
-            break;
         }
     }
     writer.finish().await
@@ -694,6 +727,31 @@ const MISSION_COLUMNS: &[Column<Mission>] = &[
     }),
     col("failure_reason", Text, |m| {
         Cell::opt_text(&m.failure_reason)
+    }),
+];
+
+const REPORT_COLUMNS: &[Column<VehicleDay>] = &[
+    col("day", Text, |d| Cell::Owned(d.day.to_string())),
+    col("vehicle_id", Text, |d| Cell::Text(&d.vehicle_id)),
+    col("readings", UInt, |d| Cell::UInt(d.figures.readings)),
+    col("distance_km", Float, |d| Cell::Float(d.figures.distance_km)),
+    col("driving_s", Float, |d| Cell::Float(d.figures.driving_s)),
+    col("idle_s", Float, |d| Cell::Float(d.figures.idle_s)),
+    col("stopped_s", Float, |d| Cell::Float(d.figures.stopped_s)),
+    col("charging_s", Float, |d| Cell::Float(d.figures.charging_s)),
+    col("other_s", Float, |d| Cell::Float(d.figures.other_s)),
+    col("avg_speed_kmh", Float, |d| {
+        d.figures.avg_speed_kmh.map_or(Cell::Null, Cell::Float)
+    }),
+    col("max_speed_kmh", Float, |d| {
+        d.figures.max_speed_kmh.map_or(Cell::Null, Cell::Float)
+    }),
+    col("alerts", UInt, |d| Cell::UInt(d.figures.alerts)),
+    col("alerts_by_type", Text, |d| {
+        Cell::json(&d.figures.alerts_by_type)
+    }),
+    col("missions_completed", UInt, |d| {
+        Cell::UInt(d.figures.missions_completed)
     }),
 ];
 

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 use vehicleops_core::history::simplify_path;
 use vehicleops_core::{
-    Error, FleetSnapshot, HistoryQuery, PathPoint, Result, Telemetry, TimeRange, TimeSeriesStore,
-    VehiclePath,
+    Error, FleetSnapshot, HistoryQuery, PathPoint, RecordsQuery, Result, Telemetry, TimeRange,
+    TimeSeriesStore, VehiclePath,
 };
 
 use crate::Engine;
@@ -138,5 +138,49 @@ impl HistoryPages {
             }
             None => Ok(None),
         }
+    }
+}
+
+/// A fleet's alerts, commands or missions in a window, read page by page through a
+/// [`RecordsQuery`] keyset, each once, oldest first: what exports and reports walk.
+pub(crate) struct RecordPages {
+    query: RecordsQuery,
+    done: bool,
+}
+
+impl RecordPages {
+    pub(crate) fn new(fleet_id: &str, range: TimeRange) -> Self {
+        RecordPages {
+            query: RecordsQuery {
+                fleet_id: fleet_id.to_owned(),
+                range,
+                after: None,
+                limit: RecordsQuery::MAX_LIMIT,
+            },
+            done: false,
+        }
+    }
+
+    /// The next page, read by `fetch` (one of the repository's `*_between` queries) and keyed
+    /// as that query orders (`key`: time, id); `None` once the window is read.
+    pub(crate) async fn next<T, Fut>(
+        &mut self,
+        fetch: impl FnOnce(RecordsQuery) -> Fut,
+        key: fn(&T) -> (DateTime<Utc>, &str),
+    ) -> Result<Option<Vec<T>>>
+    where
+        Fut: Future<Output = Result<Vec<T>>>,
+    {
+        if self.done {
+            return Ok(None);
+        }
+        let page = fetch(self.query.clone()).await?;
+        self.done = page.len() < self.query.page_size() as usize;
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        let (time, id) = key(last);
+        self.query.after = Some((time, id.to_owned()));
+        Ok(Some(page))
     }
 }

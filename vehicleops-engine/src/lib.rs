@@ -20,6 +20,7 @@
 mod engine;
 mod export;
 mod history;
+mod report;
 mod retention;
 mod settings;
 mod simulation;
