@@ -332,3 +332,106 @@ async fn paths_fleet_snapshots_and_exports_of_the_past() {
     }
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_reports_of_a_past_day_as_json_and_files() {
+    let s = TestServer::start(&[]).await;
+    let operator = s.token("operator").await;
+    // Noon UTC three days ago: the whole drive is on one day, before the demo's live readings.
+    let base = (Utc::now() - Duration::days(3))
+        .duration_trunc(Duration::days(1))
+        .unwrap()
+        + Duration::hours(12);
+    let day = base.date_naive();
+    s.inject((0..200).map(|i| drive(base, i)).collect()).await;
+    let report_url =
+        |query: &str| format!("/api/v1/reports/fleet/fleet-001?from={day}&to={day}&{query}");
+    let report = eventually("the drive is in the report", || async {
+        let (st, b) = s
+            .get(&report_url(&format!("vehicle_id={VEHICLE}")), &operator)
+            .await;
+        (st == StatusCode::OK && b["fleet"]["readings"] == 200).then_some(b)
+    })
+    .await;
+    assert_eq!(report["from"], day.to_string());
+    assert_eq!(report["utc_offset_minutes"], 0);
+    let fleet = &report["fleet"];
+    // Four minutes with readings (12:00–12:03): 240 s, ten readings of the third IDLE.
+    let seconds = |key: &str| fleet[key].as_f64().unwrap();
+    assert!(
+        (seconds("driving_s") + seconds("idle_s") + seconds("other_s") - 240.0).abs() < 1e-6,
+        "{fleet}"
+    );
+    assert!((seconds("idle_s") - 10.0).abs() < 1e-6, "{fleet}");
+    let km = seconds("distance_km");
+    assert!((0.15..0.3).contains(&km), "about 1.1 m × 199 steps: {km}");
+    assert_eq!(fleet["max_speed_kmh"], 95.0);
+    assert_eq!(fleet["alerts_by_type"]["OVERSPEED"], 1, "{fleet}");
+    assert_eq!(report["vehicles"][0]["vehicle_id"], VEHICLE);
+    assert_eq!(report["days"][0]["day"], day.to_string());
+    assert_eq!(report["fleet_days"].as_array().unwrap().len(), 1);
+
+    // The same days as a file.
+    let r = s
+        .http
+        .get(s.url(&report_url(&format!("vehicle_id={VEHICLE}&format=csv"))))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let disposition = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        disposition,
+        format!("attachment; filename=\"fleet-001_{VEHICLE}_report_{day}_{day}.csv\"")
+    );
+    let text = r.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("day,vehicle_id,readings,distance_km,"));
+    assert!(
+        lines[1].starts_with(&format!("{day},{VEHICLE},200,")),
+        "{text}"
+    );
+
+    // Access first, then what was asked.
+    let (st, _) = s
+        .get(
+            &format!("/api/v1/reports/fleet/fleet-003?from={day}&to={day}"),
+            &operator,
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    for (query, field) in [
+        ("utc_offset_minutes=900".to_string(), "utc_offset_minutes"),
+        ("format=xlsx".to_string(), "format"),
+    ] {
+        let (st, b) = s.get(&report_url(&query), &operator).await;
+        assert_eq!(
+            assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE").as_deref(),
+            Some(field),
+            "{query}: {b}"
+        );
+    }
+    let (st, b) = s.get(&report_url("vehicle_id=VH-404"), &operator).await;
+    assert_error(st, &b, StatusCode::NOT_FOUND, "NOT_FOUND");
+    let (st, b) = s
+        .get(
+            "/api/v1/reports/fleet/fleet-001?from=2025-01-01&to=2026-06-01",
+            &operator,
+        )
+        .await;
+    assert_eq!(
+        assert_error(st, &b, StatusCode::UNPROCESSABLE_ENTITY, "UNPROCESSABLE").as_deref(),
+        Some("to"),
+        "{b}"
+    );
+    let (st, b) = s
+        .get("/api/v1/reports/fleet/fleet-001?from=yesterday", &operator)
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    s.stop().await;
+}

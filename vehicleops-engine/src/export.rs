@@ -176,25 +176,43 @@ impl ExportRequest {
             Some(v) => format!("{}_{v}", self.fleet_id),
             None => self.fleet_id.clone(),
         };
-        // Ids are free text: keep the name portable.
-        let scope: String = scope
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
         format!(
-            "{scope}_{}_{}_{}.{}",
+            "{}_{}_{}_{}.{}",
+            portable(&scope),
             self.kind.as_str(),
             stamp(self.range.from),
             stamp(self.range.to),
             self.format.as_str()
         )
     }
+}
+
+/// A file name for a daily report, e.g. `fleet-a_report_2026-11-24_2026-11-30.csv`.
+pub fn report_file_name(query: &ReportQuery, format: ExportFormat) -> String {
+    let scope = match &query.vehicle_id {
+        Some(v) => format!("{}_{v}", query.fleet_id),
+        None => query.fleet_id.clone(),
+    };
+    format!(
+        "{}_report_{}_{}.{}",
+        portable(&scope),
+        query.from,
+        query.to,
+        format.as_str()
+    )
+}
+
+/// Ids are free text: a file name keeps ASCII letters, digits, `-` and `_`.
+fn portable(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// An export under way: the file's bytes in chunks, in order. Reading it drives the export;

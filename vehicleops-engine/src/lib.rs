@@ -28,7 +28,9 @@ mod store;
 mod transport;
 
 pub use engine::{Engine, EngineBuilder};
-pub use export::{ExportFormat, ExportKind, ExportRequest, ExportStream, PARQUET_ROW_GROUP};
+pub use export::{
+    ExportFormat, ExportKind, ExportRequest, ExportStream, PARQUET_ROW_GROUP, report_file_name,
+};
 pub use retention::RetentionStats;
 #[cfg(feature = "kafka")]
 pub use settings::KafkaTransport;

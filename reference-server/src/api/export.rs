@@ -90,7 +90,7 @@ pub async fn export(
 }
 
 /// The export's chunks as a body stream; an error ends it (and the transfer) after a log line.
-fn chunks(
+pub(super) fn chunks(
     stream: ExportStream,
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, vehicleops_core::Error>> {
     futures_util::stream::unfold(stream, |mut stream| async move {

@@ -5,6 +5,7 @@ pub mod dto;
 pub mod export;
 pub mod handlers;
 pub mod history;
+pub mod reports;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -107,6 +108,7 @@ impl AppState {
         history::vehicle_path,
         history::fleet_snapshot,
         export::export,
+        reports::fleet_report,
     ),
     components(schemas(
         ErrorBody, CommandName, StatusName, SeverityName, MetricName, MissionTypeName, PriorityName,
@@ -363,6 +365,7 @@ pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) 
         )
         .merge(history::routes())
         .merge(export::routes())
+        .merge(reports::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 
