@@ -346,11 +346,13 @@ async fn daily_reports_of_a_past_day_as_json_and_files() {
     s.inject((0..200).map(|i| drive(base, i)).collect()).await;
     let report_url =
         |query: &str| format!("/api/v1/reports/fleet/fleet-001?from={day}&to={day}&{query}");
-    let report = eventually("the drive is in the report", || async {
+    // The alert is stored a moment after the readings.
+    let report = eventually("the drive and its alert are in the report", || async {
         let (st, b) = s
             .get(&report_url(&format!("vehicle_id={VEHICLE}")), &operator)
             .await;
-        (st == StatusCode::OK && b["fleet"]["readings"] == 200).then_some(b)
+        (st == StatusCode::OK && b["fleet"]["readings"] == 200 && b["fleet"]["alerts"] == 1)
+            .then_some(b)
     })
     .await;
     assert_eq!(report["from"], day.to_string());

@@ -29,12 +29,14 @@ import type {
   GeoPoint,
   LiveEvent,
   LiveUpdate,
+  FleetReport,
   FleetSnapshot,
   Metric,
   Mission,
   MissionFilter,
   MissionRequest,
   Page,
+  ReportOptions,
   RetentionReport,
   RetentionStats,
   RuleConfig,
@@ -378,6 +380,42 @@ export class Engine {
   ): Promise<number> {
     return (await call(() =>
       this.#native.export(kind, fleetId, path, iso(from)!, iso(to)!, options.vehicleId, options.format),
+    )) as number
+  }
+
+  /**
+   * The fleet's daily report from day `from` to day `to` (`YYYY-MM-DD`, both included; at most
+   * 366 days) on the site's calendar (`options.utcOffsetMinutes`, default 0): per vehicle and
+   * day, per day, per vehicle and for the fleet — distance, time driving, idle, stopped and
+   * charging, speeds, alerts by type and missions completed.
+   */
+  async fleetReport(fleetId: string, from: string, to: string, options: ReportOptions = {}): Promise<FleetReport> {
+    return (await call(() =>
+      this.#native.fleetReport(fleetId, from, to, options.vehicleId, options.utcOffsetMinutes),
+    )) as FleetReport
+  }
+
+  /**
+   * Writes the report's per-vehicle days to `path` as CSV or Parquet (`options.format`, else the
+   * file's extension); resolves to the number of rows.
+   */
+  async exportReport(
+    fleetId: string,
+    path: string,
+    from: string,
+    to: string,
+    options: ReportOptions & { format?: ExportFormat } = {},
+  ): Promise<number> {
+    return (await call(() =>
+      this.#native.exportReport(
+        fleetId,
+        path,
+        from,
+        to,
+        options.vehicleId,
+        options.utcOffsetMinutes,
+        options.format,
+      ),
     )) as number
   }
 

@@ -531,6 +531,52 @@ export interface VehiclePath {
 }
 
 /** A fleet as it was at an instant. */
+/** Which days a report covers beyond its fleet and range. */
+export interface ReportOptions {
+  /** Only this vehicle (it must be the fleet's). */
+  vehicleId?: string
+  /** The site's offset from UTC in minutes, where its days start (default 0; -720 to 840). */
+  utcOffsetMinutes?: number
+}
+
+/**
+ * What a vehicle, a day or the fleet adds up to. Times are seconds of observed time: each minute
+ * with readings counts 60 s, shared between the statuses its readings had; driving is MOVING,
+ * `otherS` is ALERT, LOW_BATTERY and OFFLINE.
+ */
+export interface ReportFigures {
+  readings: number
+  distanceKm: number
+  drivingS: number
+  idleS: number
+  stoppedS: number
+  chargingS: number
+  otherS: number
+  /** null without readings. */
+  avgSpeedKmh: number | null
+  maxSpeedKmh: number | null
+  /** Alerts raised. */
+  alerts: number
+  /** By alert type, e.g. `{ OVERSPEED: 2 }`. */
+  alertsByType: Record<string, number>
+  missionsCompleted: number
+}
+
+export interface FleetReport {
+  fleetId: string
+  /** `YYYY-MM-DD`. */
+  from: string
+  to: string
+  utcOffsetMinutes: number
+  fleet: ReportFigures
+  /** Oldest day first. */
+  fleetDays: Array<{ day: string } & ReportFigures>
+  /** Longest distance first. */
+  vehicles: Array<{ vehicleId: string } & ReportFigures>
+  /** By day, then vehicle. */
+  days: Array<{ vehicleId: string; day: string } & ReportFigures>
+}
+
 export interface FleetSnapshot {
   fleetId: string
   at: string

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use vehicleops_core::{Error, RuleConfig, TimeRange, ValidationError};
+use vehicleops_core::{Error, ReportQuery, RuleConfig, TimeRange, ValidationError};
 
 use crate::error::{IntoJsError, invalid_field, invalid_input};
 
@@ -171,6 +171,23 @@ pub fn range(from: Option<&str>, to: Option<&str>) -> napi::Result<TimeRange> {
     let far = DateTime::from_timestamp(253_402_300_799, 0).expect("year 9999 is representable");
     let to = time("to", to, far)?;
     TimeRange::new(from, to).map_err(ValidationError::into_js)
+}
+
+/// The days of a report (`YYYY-MM-DD`, errors naming `from` / `to`).
+pub fn report_query(
+    fleet_id: String,
+    from: &str,
+    to: &str,
+    vehicle_id: Option<String>,
+    utc_offset_minutes: Option<i32>,
+) -> napi::Result<ReportQuery> {
+    Ok(ReportQuery {
+        fleet_id,
+        vehicle_id,
+        from: ReportQuery::parse_day("from", from).map_err(ValidationError::into_js)?,
+        to: ReportQuery::parse_day("to", to).map_err(ValidationError::into_js)?,
+        utc_offset_minutes: utc_offset_minutes.unwrap_or(0),
+    })
 }
 
 #[cfg(test)]

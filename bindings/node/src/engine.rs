@@ -22,7 +22,7 @@ use vehicleops_engine::{
 };
 use vehicleops_kafka::KafkaConfig;
 
-use crate::convert::{from_js, range, rule_config, time, to_js};
+use crate::convert::{from_js, range, report_query, rule_config, time, to_js};
 use crate::error::{IntoJsError, OrJs, invalid_input};
 use crate::rule::{RuleFunction, js_rule};
 use crate::subscription::NativeSubscription;
@@ -586,6 +586,45 @@ impl NativeEngine {
             range: range(Some(&from), Some(&to))?,
         };
         let stream = self.inner.export(request).await.or_js()?;
+        Ok(stream.write_to(&path).await.or_js()? as f64)
+    }
+
+    /// The fleet's daily report from day `from` to day `to` (`YYYY-MM-DD`, both included, days
+    /// of a site `utc_offset_minutes` ahead of UTC).
+    #[napi]
+    pub async fn fleet_report(
+        &self,
+        fleet_id: String,
+        from: String,
+        to: String,
+        vehicle_id: Option<String>,
+        utc_offset_minutes: Option<i32>,
+    ) -> napi::Result<Value> {
+        let query = report_query(fleet_id, &from, &to, vehicle_id, utc_offset_minutes)?;
+        to_js(&self.inner.fleet_report(query).await.or_js()?)
+    }
+
+    /// Writes the report's per-vehicle days to `path` as CSV or Parquet (`format`, else the
+    /// file's extension); resolves to the number of rows.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn export_report(
+        &self,
+        fleet_id: String,
+        path: String,
+        from: String,
+        to: String,
+        vehicle_id: Option<String>,
+        utc_offset_minutes: Option<i32>,
+        format: Option<String>,
+    ) -> napi::Result<f64> {
+        let query = report_query(fleet_id, &from, &to, vehicle_id, utc_offset_minutes)?;
+        let format = match format.as_deref() {
+            Some(f) => ExportFormat::parse(f),
+            None => ExportFormat::for_path(&path),
+        }
+        .or_js()?;
+        let stream = self.inner.export_report(query, format).await.or_js()?;
         Ok(stream.write_to(&path).await.or_js()? as f64)
     }
 

@@ -355,6 +355,60 @@ test('export writes CSV and Parquet files of a window, and refuses what it canno
   }
 })
 
+test('fleetReport adds up days from rollups with alerts by type, and exportReport writes them', async () => {
+  const engine = await Engine.open()
+  await engine.start()
+  await engine.registerFleet('fleet-001')
+  // Ten readings a second apart, one over the speed limit, and one IDLE reading of another vehicle.
+  const rows = Array.from({ length: 10 }, (_, s) => reading('VH-REP', s, { speedKmh: s === 3 ? 95 : 30 }))
+  await engine.publish([...rows, reading('VH-REP-2', 2, { status: 'IDLE', speedKmh: 0 })])
+  await engine.flush()
+  const day = rows[0].timestamp.toISOString().slice(0, 10)
+  const report = await eventually('the alert is stored', async () => {
+    const r = await engine.fleetReport('fleet-001', day, day)
+    return r.fleet.alerts >= 1 ? r : undefined
+  })
+  assert.equal(report.from, day)
+  assert.equal(report.utcOffsetMinutes, 0)
+  assert.equal(report.fleet.readings, 11)
+  assert.equal(report.fleet.maxSpeedKmh, 95)
+  assert.deepEqual(report.fleet.alertsByType, { OVERSPEED: 1 })
+  assert.ok(report.fleet.drivingS > 0 && report.fleet.idleS > 0, JSON.stringify(report.fleet))
+  assert.deepEqual(
+    report.vehicles.map((v) => v.vehicleId),
+    ['VH-REP', 'VH-REP-2'],
+    'longest distance first',
+  )
+  assert.equal(report.days[0].day, day)
+  const one = await engine.fleetReport('fleet-001', day, day, { vehicleId: 'VH-REP-2', utcOffsetMinutes: 60 })
+  assert.equal(one.fleet.readings, 1, 'its one reading (14:00 UTC is 15:00 at UTC+1, the same day)')
+
+  const dir = mkdtempSync(join(tmpdir(), 'vehicleops-report-'))
+  try {
+    const csvPath = join(dir, 'report.csv')
+    assert.equal(await engine.exportReport('fleet-001', csvPath, day, day), 2)
+    const lines = readFileSync(csvPath, 'utf8').trimEnd().split('\n')
+    assert.ok(lines[0].startsWith('day,vehicle_id,readings,distance_km,'), lines[0])
+    assert.ok(lines[1].startsWith(`${day},VH-REP,10,`), lines[1])
+    await assert.rejects(
+      engine.fleetReport('fleet-001', 'yesterday', day),
+      (e) => e instanceof VehicleOpsError && e.kind === 'validation' && e.field === 'from',
+    )
+    await assert.rejects(
+      engine.fleetReport('fleet-001', day, day, { utcOffsetMinutes: 900 }),
+      (e) => e instanceof VehicleOpsError && e.field === 'utc_offset_minutes',
+    )
+    await assert.rejects(
+      engine.exportReport('fleet-404', join(dir, 'x.csv'), day, day),
+      (e) => e instanceof VehicleOpsError && e.kind === 'not_found',
+    )
+    assert.equal(existsSync(join(dir, 'x.csv')), false)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+    await engine.close()
+  }
+})
+
 test('retention removes what is past the policy at start and on demand, and refuses a bad policy', async () => {
   const engine = await Engine.open({ retention: { telemetryDays: 7, rollupDays: 30 } })
   await engine.start()

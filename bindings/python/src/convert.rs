@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use vehicleops_core::decode::parse_timestamp;
 use vehicleops_core::{
-    Error, MapPose, RuleConfig, Telemetry, TimeRange, ValidationError, VehicleStatus,
+    Error, MapPose, ReportQuery, RuleConfig, Telemetry, TimeRange, ValidationError, VehicleStatus,
 };
 
 use crate::errors::IntoPyResult;
@@ -171,6 +171,28 @@ pub fn time_range(
     let from = bound(start, "start", 0)?;
     let to = bound(end, "end", 4_102_444_800)?;
     TimeRange::new(from, to).into_py_result()
+}
+
+/// The days of a report: `start` and `end` as `datetime.date` objects or `"YYYY-MM-DD"`
+/// strings (a date prints as its ISO form; a datetime does not parse, so it is refused rather
+/// than cut to its day).
+pub fn report_query(
+    fleet_id: String,
+    start: &Bound<'_, PyAny>,
+    end: &Bound<'_, PyAny>,
+    vehicle_id: Option<String>,
+    utc_offset_minutes: i32,
+) -> PyResult<ReportQuery> {
+    let day = |v: &Bound<'_, PyAny>, field: &'static str| -> PyResult<chrono::NaiveDate> {
+        ReportQuery::parse_day(field, &v.str()?.to_string()).into_py_result()
+    };
+    Ok(ReportQuery {
+        fleet_id,
+        vehicle_id,
+        from: day(start, "start")?,
+        to: day(end, "end")?,
+        utc_offset_minutes,
+    })
 }
 
 /// One instant (a datetime or an RFC 3339 string); errors name `field`.

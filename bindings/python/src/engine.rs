@@ -26,7 +26,9 @@ use vehicleops_engine::{
 use vehicleops_kafka::{KafkaConfig, SecurityProtocol};
 
 use crate::awaitable::awaitable;
-use crate::convert::{instant, invalid, rule_config_from_py, telemetry_from_py, time_range, to_py};
+use crate::convert::{
+    instant, invalid, report_query, rule_config_from_py, telemetry_from_py, time_range, to_py,
+};
 use crate::errors::IntoPyResult;
 use crate::live::Subscription;
 
@@ -557,6 +559,56 @@ impl Engine {
         let inner = self.inner.clone();
         awaitable(py, async move {
             let stream = inner.export(request).await.into_py_result()?;
+            stream.write_to(&path).await.into_py_result()
+        })
+    }
+
+    /// The fleet's daily report from day `start` to day `end` (both included; `datetime.date`
+    /// or `"YYYY-MM-DD"`, days of a site `utc_offset_minutes` ahead of UTC): `fleet`,
+    /// `fleet_days`, `vehicles` and `days` (per vehicle and day), each with distance, time
+    /// driving/idle/stopped/charging, speeds, alerts by type and missions completed.
+    #[pyo3(signature = (fleet_id, start, end, vehicle_id=None, utc_offset_minutes=0))]
+    fn fleet_report<'py>(
+        &self,
+        py: Python<'py>,
+        fleet_id: String,
+        start: Bound<'py, PyAny>,
+        end: Bound<'py, PyAny>,
+        vehicle_id: Option<String>,
+        utc_offset_minutes: i32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let query = report_query(fleet_id, &start, &end, vehicle_id, utc_offset_minutes)?;
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let report = inner.fleet_report(query).await.into_py_result()?;
+            to_py(&report)
+        })
+    }
+
+    /// Writes [`fleet_report`]'s per-vehicle days to `path` as CSV or Parquet (`format`, else
+    /// the file's extension); returns the number of rows.
+    #[pyo3(signature = (fleet_id, path, start, end, vehicle_id=None, utc_offset_minutes=0, format=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn export_report<'py>(
+        &self,
+        py: Python<'py>,
+        fleet_id: String,
+        path: std::path::PathBuf,
+        start: Bound<'py, PyAny>,
+        end: Bound<'py, PyAny>,
+        vehicle_id: Option<String>,
+        utc_offset_minutes: i32,
+        format: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let query = report_query(fleet_id, &start, &end, vehicle_id, utc_offset_minutes)?;
+        let format = match format {
+            Some(f) => ExportFormat::parse(f),
+            None => ExportFormat::for_path(&path),
+        }
+        .into_py_result()?;
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let stream = inner.export_report(query, format).await.into_py_result()?;
             stream.write_to(&path).await.into_py_result()
         })
     }

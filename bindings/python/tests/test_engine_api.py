@@ -345,6 +345,48 @@ async def test_exports_write_csv_and_parquet_that_pyarrow_reads_back(engine, tmp
     assert not (tmp_path / "x.csv").exists()
 
 
+async def test_fleet_report_adds_up_days_and_export_report_writes_them(engine, tmp_path):
+    import pyarrow.parquet as pq
+
+    await engine.register_fleet(FLEET)
+    rows = [reading("VH-1", s, speed_kmh=95.0 if s == 3 else 30.0) for s in range(10)]
+    await engine.publish(rows + [reading("VH-2", 2, status="CHARGING", speed_kmh=0.0)])
+    await engine.flush()
+    day = T0.date()
+
+    async def alert_counted():
+        return (await engine.fleet_report(FLEET, day, day))["fleet"]["alerts"] >= 1
+
+    await eventually("the alert is stored", alert_counted)
+    report = await engine.fleet_report(FLEET, day, day)
+    assert report["from"] == day.isoformat()
+    fleet = report["fleet"]
+    assert fleet["readings"] == 11
+    assert fleet["max_speed_kmh"] == 95.0
+    assert fleet["alerts_by_type"] == {"OVERSPEED": 1}
+    assert fleet["driving_s"] > 0 and fleet["charging_s"] > 0
+    assert [v["vehicle_id"] for v in report["vehicles"]] == ["VH-1", "VH-2"]
+    # Strings work as days, and one vehicle's report holds only its days.
+    one = await engine.fleet_report(FLEET, day.isoformat(), day.isoformat(), vehicle_id="VH-2")
+    assert [d["vehicle_id"] for d in one["days"]] == ["VH-2"]
+
+    rows_written = await engine.export_report(FLEET, tmp_path / "r.parquet", day, day)
+    table = pq.read_table(tmp_path / "r.parquet")
+    assert rows_written == table.num_rows == 2
+    assert table.column("vehicle_id").to_pylist() == ["VH-1", "VH-2"]
+    assert table.column("readings").to_pylist() == [10, 1]
+
+    with pytest.raises(vehicleops.ValidationError) as e:
+        await engine.fleet_report(FLEET, T0, day)
+    assert e.value.field == "start", "a datetime is not a day"
+    with pytest.raises(vehicleops.ValidationError) as e:
+        await engine.fleet_report(FLEET, day, day, utc_offset_minutes=-900)
+    assert e.value.field == "utc_offset_minutes"
+    with pytest.raises(vehicleops.NotFoundError):
+        await engine.export_report("fleet-404", tmp_path / "x.csv", day, day)
+    assert not (tmp_path / "x.csv").exists()
+
+
 async def test_retention_runs_at_start_and_on_demand():
     from datetime import datetime, timezone
 

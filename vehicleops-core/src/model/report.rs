@@ -60,6 +60,14 @@ impl ReportQuery {
         Ok(())
     }
 
+    /// Reads a day written `YYYY-MM-DD` (what the bindings and the CLI take); the error names
+    /// `field`.
+    pub fn parse_day(field: &'static str, text: &str) -> Result<NaiveDate, ValidationError> {
+        NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+            ValidationError::new(field, format!("`{text}` is not a day; write it YYYY-MM-DD"))
+        })
+    }
+
     /// Number of days covered.
     pub fn days(&self) -> i64 {
         (self.to - self.from).num_days() + 1
@@ -344,6 +352,22 @@ mod tests {
             q.day_of(at("2026-11-03T05:00:00Z")).to_string(),
             "2026-11-03"
         );
+    }
+
+    #[test]
+    fn days_parse_as_iso_dates_only() {
+        assert_eq!(
+            ReportQuery::parse_day("from", "2026-11-02")
+                .unwrap()
+                .to_string(),
+            "2026-11-02"
+        );
+        for bad in ["2026-11-02 10:00:00", "02/11/2026", "", "2026-13-01"] {
+            assert_eq!(
+                ReportQuery::parse_day("from", bad).unwrap_err().field,
+                "from"
+            );
+        }
     }
 
     #[test]

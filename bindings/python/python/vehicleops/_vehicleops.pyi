@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from os import PathLike
 from types import TracebackType
 from typing import (
@@ -221,6 +221,32 @@ class Engine:
         apart) to ``path`` as CSV or Parquet (``format``, else the file's extension), only
         ``vehicle_id``'s when given; returns the number of records. Read back with
         ``pyarrow.parquet.read_table`` or ``pandas.read_csv``."""
+    def fleet_report(
+        self,
+        fleet_id: str,
+        start: Union[str, date],
+        end: Union[str, date],
+        vehicle_id: Optional[str] = None,
+        utc_offset_minutes: int = 0,
+    ) -> Awaitable[Dict[str, Any]]:
+        """The fleet's daily report from day ``start`` to day ``end`` (both included, at most
+        366 days; ``datetime.date`` or ``"YYYY-MM-DD"``) on the calendar of a site
+        ``utc_offset_minutes`` ahead of UTC: ``fleet``, ``fleet_days``, ``vehicles`` and ``days``
+        (per vehicle and day), each with ``readings``, ``distance_km``, ``driving_s``,
+        ``idle_s``, ``stopped_s``, ``charging_s``, ``other_s``, ``avg_speed_kmh``,
+        ``max_speed_kmh``, ``alerts``, ``alerts_by_type`` and ``missions_completed``."""
+    def export_report(
+        self,
+        fleet_id: str,
+        path: Union[str, PathLike[str]],
+        start: Union[str, date],
+        end: Union[str, date],
+        vehicle_id: Optional[str] = None,
+        utc_offset_minutes: int = 0,
+        format: Optional[Literal["csv", "parquet"]] = None,
+    ) -> Awaitable[int]:
+        """Writes :meth:`fleet_report`'s per-vehicle days to ``path`` as CSV or Parquet
+        (``format``, else the file's extension); returns the number of rows."""
     def vehicle_summary(
         self, vehicle_id: str, start: TimeBound = None, end: TimeBound = None
     ) -> Awaitable[Dict[str, Any]]: ...
