@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use vehicleops_core::hub::ALL_FLEETS;
 use vehicleops_core::simulator::{Area, Scenario};
-use vehicleops_core::{LiveEvent, Simulator, SimulatorConfig, TimeRange};
+use vehicleops_core::{LiveEvent, ReportQuery, Simulator, SimulatorConfig, TimeRange};
 use vehicleops_engine::{
     Engine, EngineSettings, ExportFormat, ExportKind, ExportRequest, StoreSettings,
 };
@@ -38,6 +38,39 @@ enum Command {
     /// Write a fleet's telemetry, alerts, commands or missions of a window from the database
     /// to a CSV or Parquet file, with a progress bar.
     Export(ExportArgs),
+    /// Print a fleet's daily report (distance, time driving/idle/stopped/charging, speeds,
+    /// alerts, missions) per vehicle from the database, or write it per vehicle and day to a
+    /// CSV or Parquet file.
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ReportArgs {
+    /// SQLite database file a run wrote (`--db`).
+    #[arg(long, env = "VEHICLEOPS_SQLITE_PATH")]
+    db: std::path::PathBuf,
+    /// The fleet reported on.
+    #[arg(
+        long,
+        env = "VEHICLEOPS_SIM_FLEET_ID",
+        default_value = "fleet-demo-001"
+    )]
+    fleet_id: String,
+    /// Only this vehicle.
+    #[arg(long)]
+    vehicle_id: Option<String>,
+    /// First day, YYYY-MM-DD (default: `--to`).
+    #[arg(long)]
+    from: Option<chrono::NaiveDate>,
+    /// Last day, YYYY-MM-DD, included (default: today in the site's time).
+    #[arg(long)]
+    to: Option<chrono::NaiveDate>,
+    /// The site's offset from UTC in minutes, where its days start (e.g. -300 for UTC-5).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    utc_offset_minutes: i32,
+    /// Write the per-vehicle days to this CSV or Parquet file instead of printing totals.
+    #[arg(long, short)]
+    out: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -117,18 +150,13 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Export(args)) => export(args).await,
+        Some(Command::Report(args)) => report(args).await,
         None => simulate(cli.run).await,
     }
 }
 
 /// `embedded-fleet export`: the file, with a progress bar of records and bytes written.
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
-    if !args.db.exists() {
-        anyhow::bail!(
-            "no database at {}; run the simulation with --db first",
-            args.db.display()
-        );
-    }
     let to = args.to.unwrap_or_else(Utc::now);
     let request = ExportRequest {
         kind: ExportKind::parse(&args.kind)?,
@@ -140,14 +168,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
         vehicle_id: args.vehicle_id,
         range: TimeRange::new(args.from.unwrap_or(to - chrono::Duration::hours(24)), to)?,
     };
-    let engine = Engine::open(EngineSettings {
-        store: StoreSettings::Sqlite {
-            path: Some(args.db.clone()),
-        },
-        ..EngineSettings::default()
-    })
-    .await
-    .with_context(|| format!("could not open the database {}", args.db.display()))?;
+    let engine = open_database(&args.db).await?;
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template(
         "{spinner} {elapsed_precise} {msg}",
@@ -174,6 +195,93 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
         request.format.as_str(),
         started.elapsed().as_secs_f64()
     );
+    engine.close().await?;
+    Ok(())
+}
+
+/// An engine over the database a run wrote (`--db`), for the commands that read it.
+async fn open_database(db: &std::path::Path) -> anyhow::Result<Engine> {
+    if !db.exists() {
+        anyhow::bail!(
+            "no database at {}; run the simulation with --db first",
+            db.display()
+        );
+    }
+    Engine::open(EngineSettings {
+        store: StoreSettings::Sqlite {
+            path: Some(db.to_path_buf()),
+        },
+        ..EngineSettings::default()
+    })
+    .await
+    .with_context(|| format!("could not open the database {}", db.display()))
+}
+
+/// `embedded-fleet report`: per-vehicle totals on stdout, or the per-vehicle days to a file.
+async fn report(args: ReportArgs) -> anyhow::Result<()> {
+    let to = args.to.unwrap_or_else(|| {
+        (Utc::now() + chrono::Duration::minutes(i64::from(args.utc_offset_minutes))).date_naive()
+    });
+    let query = ReportQuery {
+        fleet_id: args.fleet_id,
+        vehicle_id: args.vehicle_id,
+        from: args.from.unwrap_or(to),
+        to,
+        utc_offset_minutes: args.utc_offset_minutes,
+    };
+    let engine = open_database(&args.db).await?;
+    if let Some(out) = &args.out {
+        let format = ExportFormat::for_path(out)?;
+        let rows = engine
+            .export_report(query.clone(), format)
+            .await?
+            .write_to(out)
+            .await
+            .with_context(|| format!("writing {}", out.display()))?;
+        println!(
+            "{rows} vehicle-days of {} ({} to {}) written to {}",
+            query.fleet_id,
+            query.from,
+            query.to,
+            out.display()
+        );
+    } else {
+        let report = engine.fleet_report(query).await?;
+        let hours = |s: f64| s / 3600.0;
+        println!(
+            "{:<24} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7} {:>8}",
+            "vehicle",
+            "readings",
+            "km",
+            "drive h",
+            "idle h",
+            "stop h",
+            "charge h",
+            "avg km/h",
+            "alerts",
+            "missions"
+        );
+        let rows = report
+            .vehicles
+            .iter()
+            .map(|v| (v.vehicle_id.as_str(), &v.figures))
+            .chain([("fleet", &report.fleet)]);
+        for (name, f) in rows {
+            println!(
+                "{:<24} {:>9} {:>10.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9.1} {:>7} {:>8}",
+                name,
+                f.readings,
+                f.distance_km,
+                hours(f.driving_s),
+                hours(f.idle_s),
+                hours(f.stopped_s),
+                hours(f.charging_s),
+                f.avg_speed_kmh.unwrap_or(0.0),
+                f.alerts,
+                f.missions_completed
+            );
+        }
+    }
     engine.close().await?;
     Ok(())
 }

@@ -93,6 +93,63 @@ fn a_run_is_exported_to_parquet_and_csv() {
         "{written}"
     );
 
+    // The daily report: per-vehicle totals printed, the vehicle-days written to a file.
+    let day = |days: i64| (Utc::now() + Duration::days(days)).date_naive().to_string();
+    let (yesterday, tomorrow) = (day(-1), day(1));
+    let out = cli(&[
+        "report", "--db", db, "--from", &yesterday, "--to", &tomorrow,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(
+        lines.len(),
+        6,
+        "a header, 4 vehicles and the fleet: {printed}"
+    );
+    assert!(lines[0].starts_with("vehicle"), "{printed}");
+    assert!(lines[1].starts_with("fleet-demo-001-VH-"), "{printed}");
+    let fleet: Vec<&str> = lines[5].split_whitespace().collect();
+    assert_eq!(fleet[..2], ["fleet", "160"], "{printed}");
+    let report = dir.path().join("report.csv");
+    let out = cli(&[
+        "report",
+        "--db",
+        db,
+        "--from",
+        &yesterday,
+        "--to",
+        &tomorrow,
+        "--utc-offset-minutes",
+        "-300",
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&report).unwrap();
+    assert!(written.starts_with("day,vehicle_id,readings,"), "{written}");
+    let readings: u64 = written
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(readings, 160, "{written}");
+    for (args, says) in [
+        (vec!["report", "--db", db, "--from", "2026-13-01"], "--from"),
+        (
+            vec!["report", "--db", db, "--utc-offset-minutes", "-900"],
+            "utc_offset_minutes",
+        ),
+    ] {
+        let out = cli(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+
     // What is wrong, said plainly.
     for (args, says) in [
         (
