@@ -1,7 +1,8 @@
 //! The embedded store's `fleet_at` (the dashboard's time travel): one fleet of 1,000 vehicles
 //! over 30 days, each reporting every 10 minutes (4.32 M readings in a SQLite file — the same
 //! vehicles, days and one probe per vehicle as 1 Hz data, with fewer rows to load), asked for the
-//! fleet at three instants, 20 times each; prints min / median / max.
+//! fleet at three instants, 20 times each, then for daily reports of 1, 7 and 30 days; prints
+//! min / median / max.
 //!
 //! ```sh
 //! cargo bench -p vehicleops-store --bench sqlite_fleet_at
@@ -96,6 +97,39 @@ async fn run(quick: bool) {
             ms(times[0]),
             ms(times[10]),
             ms(times[19])
+        );
+    }
+
+    // Daily reports read the per-minute rollups: one row per vehicle and minute with readings
+    // (here one in ten minutes; 1 Hz data fills every minute, ten times the rows).
+    for report_days in [1, 7, days] {
+        let to = (start + Duration::days(days - 1)).date_naive();
+        let query = vehicleops_core::ReportQuery {
+            fleet_id: "fleet-at".into(),
+            vehicle_id: None,
+            from: to - Duration::days(report_days - 1),
+            to,
+            utc_offset_minutes: 0,
+        };
+        let mut times: Vec<StdDuration> = Vec::new();
+        let mut rows = 0;
+        for _ in 0..5 {
+            let began = Instant::now();
+            rows = store.report_days(&query).await.expect("report_days").len();
+            times.push(began.elapsed());
+        }
+        assert_eq!(
+            rows,
+            vehicles * report_days as usize,
+            "a row per vehicle-day"
+        );
+        times.sort();
+        println!(
+            "store.report_days({report_days} days): {rows} vehicle-days from {} rollup minutes; min {:.0} ms, median {:.0} ms, max {:.0} ms over 5 runs",
+            vehicles as i64 * report_days * 86_400 / every,
+            times[0].as_secs_f64() * 1e3,
+            times[2].as_secs_f64() * 1e3,
+            times[4].as_secs_f64() * 1e3
         );
     }
 }
