@@ -25,6 +25,7 @@ import {
   type TripSamples,
 } from '../store/tripSeries';
 import { batteryScale, SERIES_COLOURS, speedScale, temperatureScale, useChart } from './charts';
+import { formatCount, formatKmh } from '../format';
 
 /** Points per series drawn at most: twice the pixels of the side panel's chart. */
 const MAX_DRAWN_POINTS = 600;
@@ -32,11 +33,9 @@ const MAX_DRAWN_POINTS = 600;
 const tickMinutes = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const tickSeconds = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const when = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
-const kmh = new Intl.NumberFormat(undefined, { style: 'unit', unit: 'kilometer-per-hour', maximumFractionDigits: 1 });
 const pct = new Intl.NumberFormat(undefined, { style: 'unit', unit: 'percent', maximumFractionDigits: 1 });
 const celsius = new Intl.NumberFormat(undefined, { style: 'unit', unit: 'celsius', maximumFractionDigits: 1 });
 const plain = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
-const count = new Intl.NumberFormat();
 const recentSeconds = new Intl.NumberFormat(undefined, { style: 'unit', unit: 'second' }).format(
   RECENT_ALERT_MS / 1000,
 );
@@ -103,7 +102,7 @@ export function PlaybackCharts(props: Props) {
       {chart}
       {samples.data?.truncated && (
         <p className="muted small">
-          The charts show the first {count.format(HISTORY_PAGE * MAX_HISTORY_PAGES)} readings of the window.
+          The charts show the first {formatCount(HISTORY_PAGE * MAX_HISTORY_PAGES)} readings of the window.
         </p>
       )}
       <TripAlertList
@@ -231,7 +230,7 @@ function TripChart(props: {
       <dl className="metrics trip-readout" aria-label="At the cursor">
         <div>
           <dt>Speed</dt>
-          <dd data-testid="playback-chart-speed">{i < 0 ? '–' : kmh.format(samples.speed[i]!)}</dd>
+          <dd data-testid="playback-chart-speed">{i < 0 ? '–' : formatKmh(samples.speed[i]!)}</dd>
         </div>
         <div>
           <dt>Battery</dt>
@@ -359,7 +358,7 @@ const TripAlertList = memo(function TripAlertList(props: {
   return (
     <div className="trip-alerts-box">
       <h3>
-        Alerts in the window{status === 'loaded' && ` (${count.format(alerts.length)})`}
+        Alerts in the window{status === 'loaded' && ` (${formatCount(alerts.length)})`}
       </h3>
       <p className="muted small">
         Highlighted: raised at the cursor or up to {recentSeconds} before it. Choose one to move the cursor
@@ -368,7 +367,7 @@ const TripAlertList = memo(function TripAlertList(props: {
       {body}
       {status === 'loaded' && !props.complete && (
         <p className="muted small">
-          Only the newest {count.format(ALERT_PAGE)} open and {count.format(ALERT_PAGE)} acknowledged alerts
+          Only the newest {formatCount(ALERT_PAGE)} open and {formatCount(ALERT_PAGE)} acknowledged alerts
           were read: older ones in the window may be missing.
         </p>
       )}

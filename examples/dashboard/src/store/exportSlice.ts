@@ -6,17 +6,11 @@
  * outcome are kept in the store, never the file.
  */
 import { createAsyncThunk, createSlice, type PayloadAction } from '@reduxjs/toolkit';
-import { ApiError, type ExportRequest } from '../api/client';
+import type { ExportRequest } from '../api/client';
 import { saveBlob } from '../api/saveBlob';
-import type { ThunkExtra } from './thunk';
+import { requestFailure, type RequestFailure, type ThunkExtra } from './thunk';
 
-export interface ExportError {
-  message: string;
-  /** HTTP status, 0 when the server could not be reached or broke the transfer off. */
-  status: number;
-  /** The request field the server named (`from`, `vehicle_id`, …), if any. */
-  field: string | null;
-}
+export type ExportError = RequestFailure;
 
 export interface ExportState {
   status: 'idle' | 'downloading' | 'done' | 'error' | 'cancelled';
@@ -85,8 +79,7 @@ export const downloadExport = createExportThunk(
       return { fileName: file.fileName, bytes: file.blob.size };
     } catch (e) {
       if (signal.aborted) throw e;
-      if (e instanceof ApiError) return rejectWithValue({ message: e.message, status: e.status, field: e.field });
-      return rejectWithValue({ message: (e as Error).message ?? String(e), status: 0, field: null });
+      return rejectWithValue(requestFailure(e));
     }
   },
   { condition: (_req, { getState }) => getState().export.status !== 'downloading' },

@@ -213,3 +213,12 @@ export const selectFilteredVehicles = createSelector(
     return rows;
   },
 );
+
+/** The fleet's vehicle ids, sorted; the same array while the set of vehicles is the same. */
+let lastIds: string[] = [];
+export const selectVehicleIds = createSelector([selectVehicles], (vehicles) => {
+  const ids = Object.keys(vehicles).sort();
+  if (ids.length === lastIds.length && ids.every((id, i) => id === lastIds[i])) return lastIds;
+  lastIds = ids;
+  return ids;
+});

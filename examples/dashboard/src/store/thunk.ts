@@ -19,3 +19,17 @@ export function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
+
+/** A failed request as the forms show it: the message, the HTTP status and the field named. */
+export interface RequestFailure {
+  message: string;
+  /** HTTP status, 0 when the server could not be reached or broke the transfer off. */
+  status: number;
+  /** The request field the server named (`from`, `vehicle_id`, …), if any. */
+  field: string | null;
+}
+
+export function requestFailure(e: unknown): RequestFailure {
+  if (e instanceof ApiError) return { message: e.message, status: e.status, field: e.field };
+  return { message: errorMessage(e), status: 0, field: null };
+}
