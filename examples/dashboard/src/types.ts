@@ -168,6 +168,55 @@ export interface FleetPerformanceReport {
   vehicles: VehiclePerformance[];
 }
 
+/**
+ * The figures of a daily report (`GET /reports/fleet/{id}`), flattened into the fleet's, each
+ * day's and each vehicle's object. Times are seconds of observed time in each state (driving:
+ * MOVING; other: alert, low battery or offline).
+ */
+export interface ReportFigures {
+  readings: number;
+  distance_km: number;
+  driving_s: number;
+  idle_s: number;
+  stopped_s: number;
+  charging_s: number;
+  other_s: number;
+  /** null when there were no readings. */
+  avg_speed_kmh: number | null;
+  max_speed_kmh: number | null;
+  alerts: number;
+  alerts_by_type: Record<string, number>;
+  missions_completed: number;
+}
+
+export interface FleetDayFigures extends ReportFigures {
+  /** `YYYY-MM-DD` in the report's local time. */
+  day: string;
+}
+
+export interface VehicleFigures extends ReportFigures {
+  vehicle_id: string;
+}
+
+export interface VehicleDayFigures extends VehicleFigures {
+  day: string;
+}
+
+/** A fleet's daily report: calendar days `from`–`to` (inclusive) at `utc_offset_minutes`. */
+export interface FleetDailyReport {
+  fleet_id: string;
+  from: string;
+  to: string;
+  utc_offset_minutes: number;
+  fleet: ReportFigures;
+  /** By day. */
+  fleet_days: FleetDayFigures[];
+  /** Longest distance first. */
+  vehicles: VehicleFigures[];
+  /** By day, then vehicle. */
+  days: VehicleDayFigures[];
+}
+
 export interface ApiErrorBody {
   detail: string;
   status_code: number;

@@ -8,6 +8,7 @@ import type {
   Alert,
   Command,
   CommandKind,
+  FleetDailyReport,
   FleetPerformanceReport,
   FleetSnapshot,
   FleetSummary,
@@ -46,14 +47,33 @@ export interface TimeWindow {
 export type ExportKind = 'telemetry' | 'alerts' | 'commands' | 'missions';
 export type ExportFormat = 'csv' | 'parquet';
 
+/** What `GET /reports/fleet/{id}` is asked for: calendar days (inclusive) at a UTC offset. */
+export interface DailyReportRequest {
+  fleetId: string;
+  /** `YYYY-MM-DD`. */
+  from: string;
+  to: string;
+  utcOffsetMinutes: number;
+  vehicleId: string | null;
+}
+
 /** What `GET /export/{kind}` is asked for: the fleet's (or one vehicle's) records in a window. */
-export interface ExportRequest {
+export interface RecordsExportRequest {
   kind: ExportKind;
   fleetId: string;
   vehicleId: string | null;
   window: TimeWindow;
   format: ExportFormat;
 }
+
+/** The daily report's rows (one per vehicle and day) as a file: `GET /reports/fleet/{id}?format=`. */
+export interface ReportExportRequest {
+  kind: 'report';
+  report: DailyReportRequest;
+  format: ExportFormat;
+}
+
+export type ExportRequest = RecordsExportRequest | ReportExportRequest;
 
 /** A file the server sent: its body, the name it suggested (or a fallback) and its type. */
 export interface DownloadedFile {
@@ -132,19 +152,30 @@ export class ApiClient {
   }
 
   /**
-   * A fleet's (or one of its vehicles') telemetry, alerts, commands or missions of a window as
-   * a CSV or Parquet file, read whole into a Blob (reporting the bytes as they arrive). The
-   * name is the one the server suggests in `Content-Disposition`. A transfer the server breaks
-   * off part-way (a failure while it reads its store) is an {@link ApiError} too.
+   * A fleet's (or one of its vehicles') telemetry, alerts, commands or missions of a window, or
+   * its daily report's rows, as a CSV or Parquet file, read whole into a Blob (reporting the
+   * bytes as they arrive). The name is the one the server suggests in `Content-Disposition`. A
+   * transfer the server breaks off part-way (a failure while it reads its store) is an
+   * {@link ApiError} too.
    */
   async exportFile(req: ExportRequest, { signal, onProgress }: DownloadOptions = {}): Promise<DownloadedFile> {
-    const q = new URLSearchParams({ fleet_id: req.fleetId });
-    if (req.vehicleId) q.set('vehicle_id', req.vehicleId);
-    q.set('from', req.window.from);
-    q.set('to', req.window.to);
-    q.set('format', req.format);
+    let path: string;
+    let fallback: string;
+    if (req.kind === 'report') {
+      const r = req.report;
+      path = `${reportPath(r)}&format=${req.format}`;
+      fallback = `${r.fleetId}${r.vehicleId ? `_${r.vehicleId}` : ''}_report_${r.from}_${r.to}.${req.format}`;
+    } else {
+      const q = new URLSearchParams({ fleet_id: req.fleetId });
+      if (req.vehicleId) q.set('vehicle_id', req.vehicleId);
+      q.set('from', req.window.from);
+      q.set('to', req.window.to);
+      q.set('format', req.format);
+      path = `/export/${enc(req.kind)}?${q}`;
+      fallback = `${req.fleetId}${req.vehicleId ? `_${req.vehicleId}` : ''}_${req.kind}.${req.format}`;
+    }
     const accept = req.format === 'parquet' ? 'application/vnd.apache.parquet' : 'text/csv';
-    const response = await this.send('GET', `/export/${enc(req.kind)}?${q}`, {
+    const response = await this.send('GET', path, {
       accept: `${accept}, application/json;q=0.5`,
       ...(signal ? { signal } : {}),
     });
@@ -156,7 +187,6 @@ export class ApiClient {
       if (signal?.aborted) throw e;
       throw new ApiError(0, 'NETWORK', `The download broke off: ${(e as Error).message}`);
     }
-    const fallback = `${req.fleetId}${req.vehicleId ? `_${req.vehicleId}` : ''}_${req.kind}.${req.format}`;
     return {
       blob,
       fileName: fileNameFromDisposition(response.headers.get('Content-Disposition'), fallback),
@@ -253,6 +283,11 @@ export class ApiClient {
     return this.request('GET', `/analytics/fleet/${enc(fleetId)}/performance?${range(w)}`);
   }
 
+  /** The fleet's (or one vehicle's) daily figures over calendar days in the site's local time. */
+  fleetDailyReport(req: DailyReportRequest): Promise<FleetDailyReport> {
+    return this.request('GET', reportPath(req));
+  }
+
   createMission(body: {
     fleet_id: string;
     vehicle_id: string;
@@ -278,6 +313,13 @@ export class ApiClient {
 
 function enc(s: string): string {
   return encodeURIComponent(s);
+}
+
+/** The daily report's path and query (without `format`: JSON). */
+function reportPath(r: DailyReportRequest): string {
+  const q = new URLSearchParams({ from: r.from, to: r.to, utc_offset_minutes: String(r.utcOffsetMinutes) });
+  if (r.vehicleId) q.set('vehicle_id', r.vehicleId);
+  return `/reports/fleet/${enc(r.fleetId)}?${q}`;
 }
 
 function range(w: TimeWindow): string {

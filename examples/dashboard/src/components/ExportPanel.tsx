@@ -6,9 +6,9 @@
  * server's message (next to the field it names) when it refuses.
  */
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
-import { createSelector } from '@reduxjs/toolkit';
 import { useAppDispatch, useAppSelector, type RootState } from '../store';
 import { cancelExport, exportDismissed, startExport } from '../store/exportSlice';
+import { selectVehicleIds } from '../store/fleetSlice';
 import {
   EXPORT_FORMATS,
   EXPORT_KINDS,
@@ -22,18 +22,8 @@ import {
   type WindowPreset,
 } from '../store/exportForm';
 import { useThrottledSelector } from '../hooks';
+import { formatCount, formatFailure } from '../format';
 import type { ExportFormat, ExportKind } from '../api/client';
-
-/** The fleet's vehicle ids, sorted; the same array while the set of vehicles is the same. */
-let lastIds: string[] = [];
-const selectVehicleIds = createSelector([(s: RootState) => s.fleet.vehicles], (vehicles) => {
-  const ids = Object.keys(vehicles).sort();
-  if (ids.length === lastIds.length && ids.every((id, i) => id === lastIds[i])) return lastIds;
-  lastIds = ids;
-  return ids;
-});
-
-const count = new Intl.NumberFormat();
 
 export function ExportPanel({ fleetId }: { fleetId: string }) {
   const dispatch = useAppDispatch();
@@ -80,7 +70,9 @@ export function ExportPanel({ fleetId }: { fleetId: string }) {
   for (const [field, message] of Object.entries(clientErrors) as [ExportField, string][]) {
     if (attempted || (field === 'from' ? form.from : field === 'to' ? form.to : true)) shownClient[field] = message;
   }
-  const serverField = state.status === 'error' ? fieldOf(state.error?.field, custom) : null;
+  // A refused daily report file (started from the Reports section) names fields of another form.
+  const serverField =
+    state.status === 'error' && state.request?.kind !== 'report' ? fieldOf(state.error?.field, custom) : null;
   const fieldError = (field: ExportField): string | undefined =>
     shownClient[field] ?? (serverField === field ? state.error?.message : undefined);
 
@@ -215,7 +207,7 @@ export function ExportPanel({ fleetId }: { fleetId: string }) {
               aria-describedby={described('vehicle_id')}
               onChange={(e) => change({ vehicleId: e.target.value })}
             >
-              <option value="">All vehicles ({count.format(vehicleIds.length)})</option>
+              <option value="">All vehicles ({formatCount(vehicleIds.length)})</option>
               {/* A vehicle chosen before the list was read stays choosable. */}
               {form.vehicleId && !vehicleIds.includes(form.vehicleId) && <option value={form.vehicleId}>{form.vehicleId}</option>}
               {vehicleIds.map((v) => (
@@ -288,18 +280,12 @@ export function ExportPanel({ fleetId }: { fleetId: string }) {
         </div>
         {state.status === 'error' && state.error && (
           <p className="error" role="alert" data-testid="export-error" data-field={state.error.field ?? ''}>
-            {errorHeading(state.error.status, state.error.field)}: {state.error.message}
+            {formatFailure('Export failed', state.error)}: {state.error.message}
           </p>
         )}
       </form>
     </section>
   );
-}
-
-/** "Export failed (HTTP 422, field `from`)": what is known of a failure. */
-function errorHeading(status: number, field: string | null): string {
-  const about = [status ? `HTTP ${status}` : null, field ? `field \`${field}\`` : null].filter(Boolean);
-  return `Export failed${about.length ? ` (${about.join(', ')})` : ''}`;
 }
 
 /** Where the server's complaint about `field` is shown: next to that field when it is on screen. */

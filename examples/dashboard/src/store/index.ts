@@ -16,6 +16,8 @@ import capabilities from './capabilitiesSlice';
 import playback from './playbackSlice';
 import timeTravel from './timeTravelSlice';
 import { playbackApi } from './playbackApi';
+import { reportsApi } from './reportsApi';
+import reports from './reportsSlice';
 import exportReducer, { cancelAllExports } from './exportSlice';
 import type { ThunkExtra } from './thunk';
 
@@ -31,7 +33,9 @@ const appReducer = combineReducers({
   playback,
   timeTravel,
   export: exportReducer,
+  reports,
   [playbackApi.reducerPath]: playbackApi.reducer,
+  [reportsApi.reducerPath]: reportsApi.reducer,
 });
 export type RootState = ReturnType<typeof appReducer>;
 
@@ -47,6 +51,7 @@ const resetQueriesOnLogout: Middleware = (api) => (next) => (action) => {
   const result = next(action);
   if (loggedOut.match(action)) {
     api.dispatch(playbackApi.util.resetApiState());
+    api.dispatch(reportsApi.util.resetApiState());
     cancelAllExports();
   }
   return result;
@@ -71,7 +76,7 @@ export function createStore(
         // checks) would cost more than the update itself.
         immutableCheck: false,
         serializableCheck: false,
-      }).concat(playbackApi.middleware, resetQueriesOnLogout),
+      }).concat(playbackApi.middleware, reportsApi.middleware, resetQueriesOnLogout),
   });
   // Any REST call answered 401 (other than a login) goes back to the login page, saying why.
   api.setUnauthorizedHandler(() => store.dispatch(loggedOut(SESSION_REFUSED_MESSAGE)));
