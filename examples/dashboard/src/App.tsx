@@ -38,8 +38,9 @@ function Dashboard({ config, wsBase }: { config: DashboardConfig; wsBase: string
   const alertsStale = useAppSelector((s) => s.alerts.stale);
   const fleets = operator?.fleet_ids ?? [];
 
+  // The first of the operator's fleets, unless one of theirs was chosen (or named by the URL).
   useEffect(() => {
-    if (!fleetId && fleets[0]) dispatch(fleetChosen(fleets[0]));
+    if (fleets[0] && (!fleetId || !fleets.includes(fleetId))) dispatch(fleetChosen(fleets[0]));
   }, [fleetId, fleets, dispatch]);
 
   // One live connection per fleet; it reconnects by itself and is closed on logout.

@@ -1,4 +1,4 @@
-/** Entry point: loads the runtime config, restores the session, mounts the app. */
+/** Entry point: loads the runtime config, restores the session and the URL's place, mounts the app. */
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { Provider } from 'react-redux';
@@ -7,6 +7,7 @@ import { loadConfig, wsOrigin } from './config';
 import { createStore } from './store';
 import { initialAuthState, type AuthState } from './store/authSlice';
 import { App } from './App';
+import { preloadFromUrl, syncUrl } from './urlState';
 import './styles.css';
 
 const SESSION_KEY = 'vehicleops.session';
@@ -28,7 +29,9 @@ async function main() {
   const api = new ApiClient(config.apiUrl.replace(/\/$/, ''));
   const auth = restoreSession();
   api.setToken(auth?.token ?? null);
-  const store = createStore(api, auth ? { auth } : undefined);
+  // The view, fleet and report the URL names (a reload keeps them), then the URL follows.
+  const store = createStore(api, { ...preloadFromUrl(window.location.hash, Date.now()), ...(auth ? { auth } : {}) });
+  syncUrl(store);
 
   // Keep the client's token and the saved session in step with the store.
   let token = auth?.token ?? null;

@@ -38,6 +38,7 @@ export const SERIES_COLOURS = {
   speed: '#38bdf8',
   battery: '#22c55e',
   temp: '#f59e0b',
+  distance: '#2dd4bf',
 } as const;
 
 /** The speed axis (km/h, from zero). */
@@ -59,6 +60,28 @@ export function batteryScale(extra: Partial<ScaleOptions<'linear'>> = {}): Scale
     min: 0,
     max: 100,
     title: { display: true, text: '%' },
+    ...extra,
+  } as ScaleOptions<'linear'>;
+}
+
+/** A distance axis (km, from zero). */
+export function distanceScale(extra: Partial<ScaleOptions<'linear'>> = {}): ScaleOptions<'linear'> {
+  return {
+    type: 'linear',
+    position: 'left',
+    title: { display: true, text: 'km' },
+    beginAtZero: true,
+    ...extra,
+  } as ScaleOptions<'linear'>;
+}
+
+/** A time axis in hours (from zero), e.g. hours in each state per day. */
+export function hoursScale(extra: Partial<ScaleOptions<'linear'>> = {}): ScaleOptions<'linear'> {
+  return {
+    type: 'linear',
+    position: 'left',
+    title: { display: true, text: 'h' },
+    beginAtZero: true,
     ...extra,
   } as ScaleOptions<'linear'>;
 }

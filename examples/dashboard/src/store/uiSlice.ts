@@ -1,16 +1,22 @@
 /**
- * UI state shared by distant components: the current view, the connection indicator, the
- * confirmation dialog, and waypoint picking on the map (for REROUTE and new missions).
+ * UI state shared by distant components: the current view (and Analytics section), the
+ * connection indicator, the confirmation dialog, and waypoint picking on the map (for REROUTE
+ * and new missions).
  */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
 import type { CommandKind, Waypoint } from '../types';
 import type { ConnectionInfo } from '../ws/fleetSocket';
 
 export type View = 'map' | 'analytics' | 'missions';
+export const ALL_VIEWS: readonly View[] = ['map', 'missions', 'analytics'];
+/** The Analytics view's sections. */
+export type AnalyticsTab = 'performance' | 'reports';
+export const ANALYTICS_TABS: readonly AnalyticsTab[] = ['performance', 'reports'];
 export type PickPurpose = 'reroute' | 'mission';
 
 export interface UiState {
   view: View;
+  analyticsTab: AnalyticsTab;
   connection: ConnectionInfo;
   /** A command waiting for the operator's confirmation. */
   confirming: { vehicleId: string; command: CommandKind; waypoints: Waypoint[] } | null;
@@ -20,6 +26,7 @@ export interface UiState {
 
 export const initialUiState: UiState = {
   view: 'map',
+  analyticsTab: 'performance',
   connection: { phase: 'idle', attempt: 0, retryInMs: null, reconnects: 0, lastError: null },
   confirming: null,
   picking: null,
@@ -32,6 +39,9 @@ const uiSlice = createSlice({
   reducers: {
     viewChosen: (s, a: PayloadAction<View>) => {
       s.view = a.payload;
+    },
+    analyticsTabChosen: (s, a: PayloadAction<AnalyticsTab>) => {
+      s.analyticsTab = a.payload;
     },
     connectionChanged: (s, a: PayloadAction<ConnectionInfo>) => {
       s.connection = a.payload;
@@ -62,6 +72,7 @@ const uiSlice = createSlice({
 
 export const {
   viewChosen,
+  analyticsTabChosen,
   connectionChanged,
   confirmRequested,
   confirmClosed,

@@ -1,15 +1,17 @@
 /**
- * Fleet performance report over a chosen time range (table plus distance/speed chart), under
- * the export of the fleet's records.
+ * The Analytics view, in two sections (tabs, kept in the URL): the fleet's performance over a
+ * chosen time range (table plus distance/speed chart) under the export of the fleet's records,
+ * and the fleet's daily report (`ReportsSection`).
  */
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import { Chart } from '../components/charts';
 import { useAppDispatch, useAppSelector } from '../store';
 import { customRangeChosen, fetchFleetReport, rangePresetChosen, windowOf } from '../store/analyticsSlice';
 import { vehicleSelected } from '../store/fleetSlice';
-import { viewChosen } from '../store/uiSlice';
+import { analyticsTabChosen, ANALYTICS_TABS, viewChosen, type AnalyticsTab } from '../store/uiSlice';
 import { formatNumber } from '../hooks';
 import { ExportPanel } from '../components/ExportPanel';
+import { ReportsSection } from './ReportsSection';
 
 const PRESETS: [number, string][] = [
   [60, 'Last hour'],
@@ -25,7 +27,7 @@ function toLocalInput(iso: string): string {
   return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 }
 
-export function AnalyticsView() {
+function PerformanceSection() {
   const dispatch = useAppDispatch();
   const fleetId = useAppSelector((s) => s.fleet.fleetId);
   const analytics = useAppSelector((s) => s.analytics);
@@ -68,7 +70,7 @@ export function AnalyticsView() {
   const rows = report ? [...report.vehicles].sort((a, b) => b.distance_km - a.distance_km) : [];
   const total = rows.reduce((acc, v) => acc + v.distance_km, 0);
   return (
-    <section className="analytics-view" data-testid="analytics-view">
+    <>
       {/* Keyed by fleet: another fleet's vehicle is no choice for this one. */}
       {fleetId && <ExportPanel key={fleetId} fleetId={fleetId} />}
       <h2>Fleet performance</h2>
@@ -141,6 +143,64 @@ export function AnalyticsView() {
           </table>
         </>
       )}
+    </>
+  );
+}
+
+const TAB_LABELS: Record<AnalyticsTab, string> = {
+  performance: 'Performance and export',
+  reports: 'Daily reports',
+};
+
+export function AnalyticsView() {
+  const dispatch = useAppDispatch();
+  const tab = useAppSelector((s) => s.ui.analyticsTab);
+  const fleetId = useAppSelector((s) => s.fleet.fleetId);
+  const id = useId();
+  const tabRefs = useRef<Partial<Record<AnalyticsTab, HTMLButtonElement | null>>>({});
+
+  // Tabs as the ARIA pattern has them: Tab reaches the chosen one, the arrows (Home, End) choose.
+  const onKeyDown = (e: KeyboardEvent) => {
+    const i = ANALYTICS_TABS.indexOf(tab);
+    const n = ANALYTICS_TABS.length;
+    const next =
+      e.key === 'ArrowRight' ? ANALYTICS_TABS[(i + 1) % n]
+      : e.key === 'ArrowLeft' ? ANALYTICS_TABS[(i - 1 + n) % n]
+      : e.key === 'Home' ? ANALYTICS_TABS[0]
+      : e.key === 'End' ? ANALYTICS_TABS[n - 1]
+      : undefined;
+    if (!next) return;
+    e.preventDefault();
+    dispatch(analyticsTabChosen(next));
+    tabRefs.current[next]?.focus();
+  };
+
+  return (
+    <section className="analytics-view" data-testid="analytics-view">
+      <div role="tablist" aria-label="Analytics" className="analytics-tabs" onKeyDown={onKeyDown}>
+        {ANALYTICS_TABS.map((t) => (
+          <button
+            key={t}
+            ref={(el) => {
+              tabRefs.current[t] = el;
+            }}
+            type="button"
+            role="tab"
+            id={`${id}-tab-${t}`}
+            aria-selected={tab === t}
+            aria-controls={tab === t ? `${id}-panel-${t}` : undefined}
+            tabIndex={tab === t ? 0 : -1}
+            className={tab === t ? 'active' : undefined}
+            data-testid={`analytics-tab-${t}`}
+            onClick={() => dispatch(analyticsTabChosen(t))}
+          >
+            {TAB_LABELS[t]}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel" id={`${id}-panel-${tab}`} aria-labelledby={`${id}-tab-${tab}`}>
+        {tab === 'performance' ? <PerformanceSection /> : fleetId && <ReportsSection key={fleetId} fleetId={fleetId} />}
+      </div>
     </section>
   );
 }
