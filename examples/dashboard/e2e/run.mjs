@@ -732,6 +732,99 @@ const tests = [
     },
   ],
   [
+    "the Reports section runs the fleet's daily report for today, opens a vehicle's days, and a reload keeps it",
+    async ({ page }) => {
+      await page.getByTestId('nav-analytics').click();
+      try {
+        // The section is a tab, reached with the arrow keys from the one chosen.
+        await page.getByTestId('analytics-tab-performance').focus();
+        await page.keyboard.press('ArrowRight');
+        const section = page.getByTestId('reports-section');
+        await section.waitFor({ timeout: 10_000 });
+        const focused = await page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+        assert(focused === 'analytics-tab-reports', `the focus follows to the Reports tab: ${focused}`);
+
+        // The last day: today at the browser's offset, which the form starts with.
+        const { today, offset } = await page.evaluate(() => {
+          const d = new Date();
+          const offset = -d.getTimezoneOffset() || 0;
+          return { today: new Date(d.getTime() + offset * 60_000).toISOString().slice(0, 10), offset: String(offset) };
+        });
+        const shownOffset = await page.getByTestId('report-utc-offset').inputValue();
+        assert(shownOffset === offset, `the offset defaults to the browser's: ${shownOffset} (${offset})`);
+        await page.getByTestId('report-from').fill(today);
+        await page.getByTestId('report-to').fill(today);
+        // The section ran the default range on opening: this is the answer to the day asked for.
+        const answered = page.waitForResponse(
+          (r) => r.url().includes(`/api/v1/reports/fleet/fleet-001?from=${today}&to=${today}&`),
+          { timeout: 30_000 },
+        );
+        await page.getByTestId('report-run-btn').click();
+        const response = await answered;
+        assert(response.status() === 200, `the report is served: HTTP ${response.status()} ${await response.text()}`);
+        const asked = new URL(response.url()).searchParams;
+        assert(
+          asked.get('from') === today && asked.get('to') === today && asked.get('utc_offset_minutes') === offset,
+          `asked for today at the offset: ${asked}`,
+        );
+        await page.waitForSelector('[data-testid="reports-section"][data-status="loaded"]', { timeout: 30_000 });
+
+        const distance = Number(await page.getByTestId('report-card-distance').getAttribute('data-value'));
+        const distanceText = await page.getByTestId('report-card-distance').locator('dd').textContent();
+        assert(distance > 0, `the fleet drove today: ${distance} km`);
+        assert(/\d.*km$/.test(distanceText.trim()), `the distance in km: ${distanceText}`);
+        const driving = await page.getByTestId('report-card-driving').locator('dd').textContent();
+        assert(/^(\d[\d,.]* h( \d+ min)?|\d+ min|< 1 min)$/.test(driving.trim()), `driving time in words: ${driving}`);
+        const rows = page.getByTestId('report-vehicle-row');
+        const count = await rows.count();
+        assert(count > 0, `the vehicles table has rows: ${count}`);
+        await page.getByTestId('report-distance-chart').waitFor();
+
+        // Enter on a vehicle's row shows its day under it.
+        const first = rows.first();
+        const vehicleId = await first.getAttribute('data-vehicle-id');
+        await first.getByRole('button').focus();
+        await page.keyboard.press('Enter');
+        const day = page.getByTestId('report-vehicle-day');
+        await day.first().waitFor({ timeout: 5_000 });
+        assert((await day.count()) === 1 && (await day.first().getAttribute('data-day')) === today, 'its one day, today');
+        assert((await first.getByRole('button').getAttribute('aria-expanded')) === 'true', 'the row says it is open');
+
+        // The report's rows as CSV: one per vehicle and day, all of them today's.
+        const csv = await download(page, () => page.getByTestId('report-download-csv').click());
+        assert(csv.name === `fleet-001_report_${today}_${today}.csv`, `suggested CSV name: ${csv.name}`);
+        const lines = csv.bytes.toString('utf8').split(/\r?\n/).filter((l) => l);
+        assert(lines[0]?.startsWith('day,vehicle_id,readings,distance_km,'), `CSV header: ${lines[0]}`);
+        assert(lines.length - 1 === count, `a row per vehicle of the table: ${lines.length - 1} for ${count}`);
+        assert(lines.slice(1).every((l) => l.startsWith(`${today},`)), `every row is today's: ${lines[1]}`);
+        await page.waitForSelector('[data-testid="report-download"][data-status="done"]', { timeout: 10_000 });
+
+        // A reload keeps the section, the range, the offset and the open vehicle.
+        assert(page.url().includes('tab=reports'), `the URL names the section: ${page.url()}`);
+        await page.reload();
+        await page.waitForSelector('[data-testid="reports-section"][data-status="loaded"]', { timeout: 30_000 });
+        assert(
+          (await page.getByTestId('analytics-tab-reports').getAttribute('aria-selected')) === 'true',
+          'the Reports tab is still chosen',
+        );
+        const kept = [
+          await page.getByTestId('report-from').inputValue(),
+          await page.getByTestId('report-to').inputValue(),
+          await page.getByTestId('report-utc-offset').inputValue(),
+        ];
+        assert(kept.join() === [today, today, offset].join(), `the form is kept: ${kept}`);
+        assert(Number(await page.getByTestId('report-card-distance').getAttribute('data-value')) > 0, 'distance after the reload');
+        assert((await page.getByTestId('report-vehicle-row').count()) > 0, 'vehicles after the reload');
+        await page
+          .locator(`[data-testid="report-vehicle-row"][data-vehicle-id="${vehicleId}"] button[aria-expanded="true"]`)
+          .waitFor({ timeout: 5_000 });
+      } finally {
+        await page.getByTestId('analytics-tab-performance').click();
+        await page.getByTestId('nav-map').click();
+      }
+    },
+  ],
+  [
     'REROUTE takes waypoints picked on the map and is executed',
     async ({ page }) => {
       const item = page.locator('[data-testid="vehicle-list-item"]', { hasText: 'MOVING' }).nth(1);
