@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Alert, Command, CommandAck, Fleet, Mission, Operator, Telemetry, Vehicle, VehicleStatus,
+    Alert, AuditEntry, AuditFilter, Command, CommandAck, Fleet, Mission, Operator, Telemetry,
+    Vehicle, VehicleStatus,
 };
 use crate::traits::{
     AlertFilter, CommandSink, DispatchReceipt, FleetRepository, MissionFilter, Page, RecordsQuery,
@@ -92,6 +93,8 @@ partial_repository! {
     fn commands_between(&self, query: &RecordsQuery) -> Result<Vec<Command>>;
     fn missions_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>>;
     fn missions_ended_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>>;
+    fn insert_audit(&self, entry: &AuditEntry) -> Result<()>;
+    fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
 }
 
 /// Vehicles `VH-1` and `VH-2` of `fleet-001`; commands in a map with the repository's two

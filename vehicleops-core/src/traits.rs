@@ -445,6 +445,11 @@ pub trait FleetRepository: Send + Sync {
     /// Like [`Self::missions_between`], by the time missions ended (`completed_at`: completed,
     /// failed or cancelled) instead of created: what reports count.
     async fn missions_ended_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>>;
+
+    /// Adds an entry to the audit trail.
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// A page of the audit trail, newest first (by time, then id) ([`AuditFilter`]).
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
 }
 
 /// A reading that failed validation, with why and where it came from.

@@ -43,11 +43,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use vehicleops_core::{
-    Alert, AlertFilter, AlertType, Command, CommandKind, CommandParams, CommandStatus, ErrorKind,
-    Fleet, FleetRepository, FleetStore, GeoPoint, HistoryQuery, MapPose, Metric, Mission,
-    MissionFilter, MissionPriority, MissionStatus, MissionType, Operator, Reading, RecordsQuery,
-    ReportQuery, RetentionCutoffs, Role, Severity, Telemetry, TimeRange, TimeSeriesStore, Vehicle,
-    VehicleStatus, Waypoint, WriteOutcome,
+    Alert, AlertFilter, AlertType, AuditAction, AuditEntry, AuditFilter, Command, CommandKind,
+    CommandParams, CommandStatus, ErrorKind, Fleet, FleetRepository, FleetStore, GeoPoint,
+    HistoryQuery, MapPose, Metric, Mission, MissionFilter, MissionPriority, MissionStatus,
+    MissionType, Operator, Reading, RecordsQuery, ReportQuery, RetentionCutoffs, Role, Severity,
+    Telemetry, TimeRange, TimeSeriesStore, Vehicle, VehicleStatus, Waypoint, WriteOutcome,
 };
 
 /// A backend under test: its time-series store and its repository (often the same object).
@@ -110,6 +110,7 @@ macro_rules! store_conformance_tests {
             records_between_page_a_fleets_window_oldest_first,
             missions_ended_between_page_by_end_time,
             report_days_share_each_minute_between_statuses_per_site_day,
+            audit_trail_lists_newest_first_by_fleet_actor_and_action,
             retention_removes_what_is_over_and_keeps_the_rest,
             unknown_entities_are_not_found,
         );
@@ -1859,6 +1860,106 @@ pub async fn report_days_share_each_minute_between_statuses_per_site_day((ts, _)
     assert!(ts.report_days(&other_fleet).await.unwrap().is_empty());
 }
 
+fn audit_entry(
+    id: &str,
+    actor: &str,
+    action: AuditAction,
+    fleet_id: Option<&str>,
+    secs: i64,
+) -> AuditEntry {
+    AuditEntry {
+        id: id.into(),
+        at: at(secs),
+        actor: actor.into(),
+        action,
+        fleet_id: fleet_id.map(str::to_string),
+        vehicle_id: fleet_id.map(|_| "VH-1".to_string()),
+        target_id: Some(format!("target-{id}")),
+        source: Some("10.0.0.7".into()),
+        detail: format!("detail of {id}, with ‘quotes’"),
+    }
+}
+
+/// A window past every time the checks write.
+fn everything_and_more() -> TimeRange {
+    range(-10 * 86_400, 10 * 86_400)
+}
+
+/// The audit trail: every field round-trips; newest first (ties by id, so pages that end
+/// between two entries of one instant lose nothing); filters by fleets (entries without one
+/// left out), actor, action and window.
+pub async fn audit_trail_lists_newest_first_by_fleet_actor_and_action((_, repo): Stores) {
+    use AuditAction::*;
+    let entries = [
+        audit_entry("e1", "op-1", LoginSucceeded, None, 1),
+        audit_entry("e2", "op-1", CommandDispatched, Some(FLEET), 2),
+        audit_entry("e3", "op-2", MissionCreated, Some(FLEET), 3),
+        audit_entry("e4", "op-2", CommandDispatched, Some(OTHER_FLEET), 3),
+        audit_entry("e5", "nobody@example.com", LoginFailed, None, 4),
+        audit_entry("e6", "op-1", AlertAcknowledged, Some(FLEET), 100),
+    ];
+    for e in &entries {
+        repo.insert_audit(e).await.unwrap();
+    }
+    let filter =
+        |fleets: Option<Vec<&str>>, actor: Option<&str>, action: Option<AuditAction>| AuditFilter {
+            fleet_ids: fleets.map(|f| f.into_iter().map(str::to_string).collect()),
+            actor: actor.map(str::to_string),
+            action,
+            range: range(0, 60),
+            before: None,
+            limit: 0,
+        };
+    let all = repo.list_audit(&filter(None, None, None)).await.unwrap();
+    assert_eq!(ids(&all, |e| &e.id), ["e5", "e4", "e3", "e2", "e1"]);
+    assert_eq!(all[3], entries[1], "every field round-trips");
+
+    let fleet = repo
+        .list_audit(&filter(Some(vec![FLEET]), None, None))
+        .await
+        .unwrap();
+    assert_eq!(ids(&fleet, |e| &e.id), ["e3", "e2"]);
+    let both = repo
+        .list_audit(&filter(Some(vec![FLEET, OTHER_FLEET]), None, None))
+        .await
+        .unwrap();
+    assert_eq!(ids(&both, |e| &e.id), ["e4", "e3", "e2"]);
+    let none = repo
+        .list_audit(&filter(Some(vec![]), None, None))
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "no fleets, no entries");
+    let by_actor = repo
+        .list_audit(&filter(None, Some("op-1"), None))
+        .await
+        .unwrap();
+    assert_eq!(ids(&by_actor, |e| &e.id), ["e2", "e1"]);
+    let by_action = repo
+        .list_audit(&filter(None, None, Some(CommandDispatched)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&by_action, |e| &e.id), ["e4", "e2"]);
+
+    // Pages of two, the first ending between e4 and e3 (one instant).
+    let mut before = None;
+    let mut seen = Vec::new();
+    loop {
+        let page = repo
+            .list_audit(&AuditFilter {
+                before: before.clone(),
+                limit: 2,
+                ..filter(None, None, None)
+            })
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        before = Some((last.at, last.id.clone()));
+        seen.extend(ids(&page, |e| &e.id));
+    }
+    assert_eq!(seen, ["e5", "e4", "e3", "e2", "e1"]);
+}
+
 /// Retention: readings before the cutoff go (whole days where the backend drops daily
 /// partitions) while their rollups stay, so a summary of that time (in whole rollup buckets)
 /// still counts them; rollups go by their own cutoff (by whole chunks on TimescaleDB); alerts,
@@ -1910,6 +2011,11 @@ pub async fn retention_removes_what_is_over_and_keeps_the_rest(store: Store) {
     for m in [&completed, &active] {
         store.insert_mission(m).await.unwrap();
     }
+    let audit_old = audit_entry("u-old", "op-1", AuditAction::LoginSucceeded, None, 10);
+    let audit_new = audit_entry("u-new", "op-1", AuditAction::LoginSucceeded, None, 3 * DAY);
+    for e in [&audit_old, &audit_new] {
+        store.insert_audit(e).await.unwrap();
+    }
 
     // Everything before T0 + 1 day, except rollups.
     let cutoff = at(DAY);
@@ -1920,9 +2026,23 @@ pub async fn retention_removes_what_is_over_and_keeps_the_rest(store: Store) {
             alerts: Some(cutoff),
             commands: Some(cutoff),
             missions: Some(cutoff),
+            audit: Some(cutoff),
         })
         .await
         .expect("retention");
+    assert_eq!(report.audit, 1, "{report:?}");
+    let kept = store
+        .list_audit(&AuditFilter {
+            fleet_ids: None,
+            actor: None,
+            action: None,
+            range: everything_and_more(),
+            before: None,
+            limit: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(&kept, |e| &e.id), ["u-new"]);
     assert!(
         report.telemetry_rows == 120 || report.telemetry_partitions >= 1,
         "{report:?}"

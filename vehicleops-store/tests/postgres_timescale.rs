@@ -235,6 +235,7 @@ async fn timescaledb_layout_end_to_end() {
         fleet_performance_ranking,
         report_days_share_each_minute_between_statuses_per_site_day,
         missions_ended_between_page_by_end_time,
+        audit_trail_lists_newest_first_by_fleet_actor_and_action,
         status_names_the_backend,
         fleets_vehicles_operators_round_trip,
         alerts_lifecycle_and_filters,

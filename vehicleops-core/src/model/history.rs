@@ -71,6 +71,8 @@ pub struct RetentionPolicy {
     pub alerts_days: Option<u32>,
     pub commands_days: Option<u32>,
     pub missions_days: Option<u32>,
+    /// The audit trail.
+    pub audit_days: Option<u32>,
 }
 
 impl RetentionPolicy {
@@ -88,6 +90,7 @@ impl RetentionPolicy {
             ("alerts_days", self.alerts_days),
             ("commands_days", self.commands_days),
             ("missions_days", self.missions_days),
+            ("audit_days", self.audit_days),
         ] {
             if days == Some(0) {
                 return Err(ValidationError::new(
@@ -118,6 +121,7 @@ impl RetentionPolicy {
             alerts: before(self.alerts_days),
             commands: before(self.commands_days),
             missions: before(self.missions_days),
+            audit: before(self.audit_days),
         }
     }
 }
@@ -130,6 +134,7 @@ pub struct RetentionCutoffs {
     pub alerts: Option<DateTime<Utc>>,
     pub commands: Option<DateTime<Utc>>,
     pub missions: Option<DateTime<Utc>>,
+    pub audit: Option<DateTime<Utc>>,
 }
 
 /// What a retention run removed.
@@ -144,4 +149,6 @@ pub struct RetentionReport {
     pub alerts: u64,
     pub commands: u64,
     pub missions: u64,
+    /// Audit entries.
+    pub audit: u64,
 }

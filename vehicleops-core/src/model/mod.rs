@@ -2,6 +2,7 @@
 
 mod alert;
 mod analytics;
+mod audit;
 mod capabilities;
 mod command;
 mod fleet;
@@ -15,6 +16,7 @@ pub use analytics::{
     FleetPerformanceReport, FleetSummary, Metric, SeriesPoint, TimeRange, VehicleMetricsSummary,
     VehiclePerformance,
 };
+pub use audit::{AuditAction, AuditEntry, AuditFilter};
 pub use capabilities::{ActionCapability, ActionParameterCapability, VehicleCapabilities};
 pub use command::{
     Command, CommandAck, CommandKind, CommandParams, CommandStatus, MAX_IDEMPOTENCY_KEY_LEN,

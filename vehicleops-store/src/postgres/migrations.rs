@@ -101,10 +101,43 @@ const MIGRATIONS: &[Migration] = &[
         name: "rollups for daily reports",
         plan: v7_daily_reports,
     },
+    Migration {
+        version: 8,
+        name: "audit trail",
+        plan: v8_audit_trail,
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: i32 = 7;
+pub const LATEST_VERSION: i32 = 8;
+
+/// Who did what and when, listed newest first over a window (by time, or a fleet's by time);
+/// retention deletes by time.
+fn v8_audit_trail(_layout: TelemetryLayout) -> Plan {
+    Plan {
+        transactional: true,
+        statements: vec![
+            required(
+                "CREATE TABLE IF NOT EXISTS vehicleops.audit_log (
+                    id text PRIMARY KEY,
+                    at timestamptz NOT NULL,
+                    actor text NOT NULL,
+                    action text NOT NULL,
+                    fleet_id text,
+                    vehicle_id text,
+                    target_id text,
+                    source text,
+                    detail text NOT NULL
+                )",
+            ),
+            required("CREATE INDEX IF NOT EXISTS audit_by_time ON vehicleops.audit_log (at, id)"),
+            required(
+                "CREATE INDEX IF NOT EXISTS audit_by_fleet ON vehicleops.audit_log
+                    (fleet_id, at, id) WHERE fleet_id IS NOT NULL",
+            ),
+        ],
+    }
+}
 
 /// The rollup daily reports read: minutes with readings per status besides distance and speed.
 pub(crate) fn report_rollup(layout: TelemetryLayout) -> &'static str {

@@ -8,8 +8,9 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use vehicleops_core::{
-    Alert, AlertFilter, AlertType, Command, CommandParams, Error, Fleet, FleetRepository, GeoPoint,
-    Mission, MissionFilter, Operator, Page, RecordsQuery, Result, Vehicle, Waypoint,
+    Alert, AlertFilter, AlertType, AuditAction, AuditEntry, AuditFilter, Command, CommandParams,
+    Error, Fleet, FleetRepository, GeoPoint, Mission, MissionFilter, Operator, Page, RecordsQuery,
+    Result, Vehicle, Waypoint,
 };
 
 use super::{PostgresStore, constraint, sqlstate};
@@ -53,6 +54,23 @@ fn alert_from_row(row: &PgRow) -> Result<Alert, sqlx::Error> {
         acknowledged_by: row.try_get("acknowledged_by")?,
         acknowledged_at: row.try_get("acknowledged_at")?,
         notes: row.try_get("notes")?,
+    })
+}
+
+const AUDIT_COLUMNS: &str =
+    "id, at, actor, action, fleet_id, vehicle_id, target_id, source, detail";
+
+fn audit_from_row(row: &PgRow) -> Result<AuditEntry, sqlx::Error> {
+    Ok(AuditEntry {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        actor: row.try_get("actor")?,
+        action: parse_enum(row.try_get("action")?)?,
+        fleet_id: row.try_get("fleet_id")?,
+        vehicle_id: row.try_get("vehicle_id")?,
+        target_id: row.try_get("target_id")?,
+        source: row.try_get("source")?,
+        detail: row.try_get("detail")?,
     })
 }
 
@@ -798,6 +816,53 @@ impl FleetRepository for PostgresStore {
             mission_from_row,
         )
         .await
+    }
+
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO vehicleops.audit_log ({AUDIT_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&entry.id)
+        .bind(entry.at)
+        .bind(&entry.actor)
+        .bind(entry.action.as_str())
+        .bind(&entry.fleet_id)
+        .bind(&entry.vehicle_id)
+        .bind(&entry.target_id)
+        .bind(&entry.source)
+        .bind(&entry.detail)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.db(e))?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let (before_at, before_id) = match &filter.before {
+            Some((at, id)) => (Some(*at), id.as_str()),
+            None => (None, ""),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM vehicleops.audit_log
+             WHERE at BETWEEN $1 AND $2
+               AND ($3::text[] IS NULL OR fleet_id = ANY($3))
+               AND ($4::text IS NULL OR actor = $4) AND ($5::text IS NULL OR action = $5)
+               AND ($6::timestamptz IS NULL OR (at, id) < ($6, $7))
+             ORDER BY at DESC, id DESC LIMIT $8"
+        ))
+        .bind(filter.range.from)
+        .bind(filter.range.to)
+        .bind(filter.fleet_ids.as_deref())
+        .bind(filter.actor.as_deref())
+        .bind(filter.action.map(AuditAction::as_str))
+        .bind(before_at)
+        .bind(before_id)
+        .bind(i64::from(filter.page_size()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db(e))?;
+        self.all(&rows, audit_from_row)
     }
 
     async fn missions_ended_between(&self, query: &RecordsQuery) -> Result<Vec<Mission>> {

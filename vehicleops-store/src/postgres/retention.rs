@@ -96,6 +96,11 @@ impl RetentionStore for PostgresStore {
                  AND status NOT IN ('ASSIGNED', 'IN_PROGRESS')",
                 &mut report.missions,
             ),
+            (
+                cutoffs.audit,
+                "DELETE FROM vehicleops.audit_log WHERE at < $1",
+                &mut report.audit,
+            ),
         ] {
             if let Some(cutoff) = cutoff {
                 *removed = self.delete(sql, cutoff).await?;

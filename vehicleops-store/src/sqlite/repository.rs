@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 use vehicleops_core::{
-    Alert, AlertFilter, AlertType, Command, Error, Fleet, FleetRepository, GeoPoint, Mission,
-    MissionFilter, Operator, Page, RecordsQuery, Result, Vehicle,
+    Alert, AlertFilter, AlertType, AuditAction, AuditEntry, AuditFilter, Command, Error, Fleet,
+    FleetRepository, GeoPoint, Mission, MissionFilter, Operator, Page, RecordsQuery, Result,
+    Vehicle,
 };
 
 use super::convert::{
@@ -154,6 +155,79 @@ fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Alert> {
         acknowledged_at: opt_from_micros(row.get(13)?)?,
         notes: row.get(14)?,
     })
+}
+
+const SELECT_AUDIT: &str = "SELECT id, at, actor, action, fleet_id, vehicle_id, target_id, \
+     source, detail FROM audit_log";
+
+fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: row.get(0)?,
+        at: from_micros(row.get(1)?)?,
+        actor: row.get(2)?,
+        action: parse_enum(row.get(3)?)?,
+        fleet_id: row.get(4)?,
+        vehicle_id: row.get(5)?,
+        target_id: row.get(6)?,
+        source: row.get(7)?,
+        detail: row.get(8)?,
+    })
+}
+
+fn insert_audit(conn: &Connection, entry: &AuditEntry) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO audit_log (id, at, actor, action, fleet_id, vehicle_id, target_id, source, \
+         detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            entry.id,
+            micros(entry.at),
+            entry.actor,
+            entry.action.as_str(),
+            entry.fleet_id,
+            entry.vehicle_id,
+            entry.target_id,
+            entry.source,
+            entry.detail,
+        ])
+    })
+    .map_err(backend_error)?;
+    Ok(())
+}
+
+/// A page of the audit trail, newest first. The fleets come as a JSON array (`json_each`), so
+/// one statement serves any number of them.
+fn list_audit(conn: &Connection, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+    let fleets = filter
+        .fleet_ids
+        .as_ref()
+        .map(|ids| serde_json::to_string(ids).expect("a list of strings is JSON"));
+    let (before_at, before_id) = match &filter.before {
+        Some((at, id)) => (Some(micros(*at)), id.as_str()),
+        None => (None, ""),
+    };
+    query_all(
+        conn,
+        &format!(
+            "{SELECT_AUDIT} WHERE at BETWEEN ?1 AND ?2 \
+             AND (?3 IS NULL OR fleet_id IN (SELECT value FROM json_each(?3))) \
+             AND (?4 IS NULL OR actor = ?4) AND (?5 IS NULL OR action = ?5) \
+             AND (?6 IS NULL OR at < ?6 OR (at = ?6 AND id < ?7)) \
+             ORDER BY at DESC, id DESC LIMIT ?8"
+        ),
+        params![
+            micros(filter.range.from),
+            micros(filter.range.to),
+            fleets,
+            filter.actor,
+            filter.action.map(AuditAction::as_str),
+            before_at,
+            before_id,
+            i64::from(filter.page_size()),
+        ],
+        audit_from_row,
+    )
 }
 
 fn insert_alert(conn: &Connection, alert: &Alert) -> Result<()> {
@@ -848,6 +922,18 @@ impl FleetRepository for SqliteStore {
             )
         })
         .await
+    }
+
+    async fn insert_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let entry = entry.clone();
+        self.with_writer(move |conn| insert_audit(conn, &entry))
+            .await
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        let filter = filter.clone();
+        self.with_reader(move |conn| list_audit(conn, &filter))
+            .await
     }
 
     async fn open_alerts(&self, vehicle_ids: &[String]) -> Result<Vec<Alert>> {

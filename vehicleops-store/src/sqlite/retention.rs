@@ -69,6 +69,11 @@ impl RetentionStore for SqliteStore {
                  AND status NOT IN ('ASSIGNED', 'IN_PROGRESS')",
                 &mut report.missions,
             ),
+            (
+                cutoffs.audit,
+                "DELETE FROM audit_log WHERE at < ?1",
+                &mut report.audit,
+            ),
         ] {
             if let Some(cutoff) = cutoff.map(micros) {
                 *removed = self

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/0003_command_expiry_and_idempotency.sql"),
     include_str!("schema/0004_history_exports_and_retention.sql"),
     include_str!("schema/0005_daily_reports.sql"),
+    include_str!("schema/0006_audit_trail.sql"),
 ];
 
 /// Applies the migrations this database lacks, all in one transaction, so a crash mid-way leaves
