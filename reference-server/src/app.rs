@@ -159,6 +159,7 @@ fn engine_settings(config: &Config) -> Result<EngineSettings, StartupError> {
             alerts_days: config.retention_alerts_days,
             commands_days: config.retention_commands_days,
             missions_days: config.retention_missions_days,
+            audit_days: config.retention_audit_days,
         },
         retention_interval: Duration::from_secs(config.retention_interval_minutes.max(1) * 60),
         ..defaults

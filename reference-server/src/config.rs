@@ -443,6 +443,11 @@ pub struct Config {
     #[arg(long, env = "VEHICLEOPS_RETENTION_MISSIONS_DAYS")]
     pub retention_missions_days: Option<u32>,
 
+    /// Days audit-trail entries (logins, commands, missions, acknowledgements) are kept
+    /// (unset: for ever).
+    #[arg(long, env = "VEHICLEOPS_RETENTION_AUDIT_DAYS")]
+    pub retention_audit_days: Option<u32>,
+
     /// How often retention runs, in minutes.
     #[arg(
         long,

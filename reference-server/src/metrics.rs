@@ -352,6 +352,7 @@ impl Collector for LiveCollector {
                 ("alerts", removed.alerts),
                 ("commands", removed.commands),
                 ("missions", removed.missions),
+                ("audit", removed.audit),
             ] {
                 ConstCounter::new(n).encode(by_kind.encode_family(&[("kind", kind)])?)?;
             }

@@ -12,12 +12,12 @@ use vehicleops_core::inproc::InProcessTelemetrySource;
 use vehicleops_core::missions::{CommandMissionLink, MissionServiceConfig, MissionServiceTask};
 use vehicleops_core::pipeline::{PipelineStats, ReadingObserver};
 use vehicleops_core::{
-    Alert, AlertFilter, AlertRule, Command, CommandCenter, CommandKind, CommandParams, CommandSink,
-    DeadLetterSink, Error, Fleet, FleetPerformanceReport, FleetStore, FleetSummary, HistoryQuery,
-    LiveHub, LiveUpdate, Metric, Mission, MissionFilter, MissionLink, MissionRequest,
-    MissionService, Page, PipelineBuilder, PipelineHandle, ReadingPublisher, Result, SeriesPoint,
-    Simulator, SimulatorConfig, StatsSnapshot, StoreStatus, Subscription, Telemetry, TimeRange,
-    Vehicle, VehicleCapabilities, VehicleMetricsSummary, default_rules,
+    Alert, AlertFilter, AlertRule, AuditAction, AuditEntry, Command, CommandCenter, CommandKind,
+    CommandParams, CommandSink, DeadLetterSink, Error, Fleet, FleetPerformanceReport, FleetStore,
+    FleetSummary, HistoryQuery, LiveHub, LiveUpdate, Metric, Mission, MissionFilter, MissionLink,
+    MissionRequest, MissionService, Page, PipelineBuilder, PipelineHandle, ReadingPublisher,
+    Result, SeriesPoint, Simulator, SimulatorConfig, StatsSnapshot, StoreStatus, Subscription,
+    Telemetry, TimeRange, Vehicle, VehicleCapabilities, VehicleMetricsSummary, default_rules,
 };
 
 use crate::retention::{RetentionCounters, RetentionTask};
@@ -707,10 +707,23 @@ impl Engine {
         by: &str,
         notes: Option<&str>,
     ) -> Result<Alert> {
-        self.shared
+        let alert = self
+            .shared
             .store
             .acknowledge_alert(alert_id, by, Utc::now(), notes)
-            .await
+            .await?;
+        self.audit(AuditEntry {
+            fleet_id: Some(alert.fleet_id.clone()),
+            vehicle_id: Some(alert.vehicle_id.clone()),
+            target_id: Some(alert.id.clone()),
+            detail: match notes {
+                Some(notes) => format!("{}: {notes}", alert.alert_type),
+                None => alert.alert_type.to_string(),
+            },
+            ..AuditEntry::new(by, AuditAction::AlertAcknowledged)
+        })
+        .await;
+        Ok(alert)
     }
 
     // -----------------------------------------------------------------------------------------
@@ -741,9 +754,27 @@ impl Engine {
         issued_by: &str,
         idempotency_key: Option<&str>,
     ) -> Result<Command> {
-        self.commands()?
+        let asked_at = Utc::now();
+        let command = self
+            .commands()?
             .dispatch(vehicle_id, kind, params, issued_by, idempotency_key)
-            .await
+            .await?;
+        // A retry with the same key returns the first command: recorded once, when it was sent.
+        if command.issued_at >= asked_at {
+            let mut detail = command.command.as_str().to_string();
+            if let Some(reason) = &command.params.reason {
+                detail = format!("{detail}: {reason}");
+            }
+            self.audit(AuditEntry {
+                fleet_id: Some(command.fleet_id.clone()),
+                vehicle_id: Some(command.vehicle_id.clone()),
+                target_id: Some(command.id.clone()),
+                detail,
+                ..AuditEntry::new(issued_by, AuditAction::CommandDispatched)
+            })
+            .await;
+        }
+        Ok(command)
     }
 
     /// A command with its current status; `NotFound` when unknown.
@@ -774,7 +805,20 @@ impl Engine {
         request: MissionRequest,
         issued_by: &str,
     ) -> Result<Mission> {
-        self.missions()?.create(request, issued_by).await
+        let mission = self.missions()?.create(request, issued_by).await?;
+        self.audit(AuditEntry {
+            fleet_id: Some(mission.fleet_id.clone()),
+            vehicle_id: Some(mission.vehicle_id.clone()),
+            target_id: Some(mission.id.clone()),
+            detail: format!(
+                "{} with {} waypoints",
+                mission.mission_type.as_str(),
+                mission.waypoints.len()
+            ),
+            ..AuditEntry::new(issued_by, AuditAction::MissionCreated)
+        })
+        .await;
+        Ok(mission)
     }
 
     /// A mission with its live progress and estimated completion; `NotFound` when unknown.
@@ -799,7 +843,16 @@ impl Engine {
     /// 5050: instant action `cancelOrder`; elsewhere a STOP command). The cancellation stands
     /// even when the vehicle cannot be told (logged).
     pub async fn cancel_mission(&self, mission_id: &str, issued_by: &str) -> Result<Mission> {
-        self.missions()?.cancel(mission_id, issued_by).await
+        let mission = self.missions()?.cancel(mission_id, issued_by).await?;
+        self.audit(AuditEntry {
+            fleet_id: Some(mission.fleet_id.clone()),
+            vehicle_id: Some(mission.vehicle_id.clone()),
+            target_id: Some(mission.id.clone()),
+            detail: mission.mission_type.as_str().to_string(),
+            ..AuditEntry::new(issued_by, AuditAction::MissionCancelled)
+        })
+        .await;
+        Ok(mission)
     }
 
     // -----------------------------------------------------------------------------------------

@@ -730,7 +730,9 @@ const MISSION_COLUMNS: &[Column<Mission>] = &[
     col("id", Text, |m| Cell::Text(&m.id)),
     col("fleet_id", Text, |m| Cell::Text(&m.fleet_id)),
     col("vehicle_id", Text, |m| Cell::Text(&m.vehicle_id)),
-    col("mission_type", Text, |m| Cell::wire_name(&m.mission_type)),
+    col("mission_type", Text, |m| {
+        Cell::Text(m.mission_type.as_str())
+    }),
     col("priority", Text, |m| Cell::wire_name(&m.priority)),
     col("status", Text, |m| Cell::Text(m.status.as_str())),
     col("waypoints", Text, |m| Cell::json(&m.waypoints)),

@@ -17,6 +17,7 @@
 //! A backend whose feature is off is refused with a [`vehicleops_core::ErrorKind::Config`]
 //! error naming the feature.
 
+mod audit;
 mod engine;
 mod export;
 mod history;

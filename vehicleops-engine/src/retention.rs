@@ -40,6 +40,7 @@ pub(crate) struct RetentionCounters {
     alerts: AtomicU64,
     commands: AtomicU64,
     missions: AtomicU64,
+    audit: AtomicU64,
 }
 
 impl RetentionCounters {
@@ -51,6 +52,7 @@ impl RetentionCounters {
             (&self.alerts, report.alerts),
             (&self.commands, report.commands),
             (&self.missions, report.missions),
+            (&self.audit, report.audit),
         ] {
             counter.fetch_add(n, Ordering::Relaxed);
         }
@@ -75,6 +77,7 @@ impl RetentionCounters {
                 alerts: n(&self.alerts),
                 commands: n(&self.commands),
                 missions: n(&self.missions),
+                audit: n(&self.audit),
             },
         }
     }

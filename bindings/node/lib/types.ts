@@ -455,6 +455,8 @@ export interface RetentionPolicy {
   commandsDays?: number
   /** Finished missions; active ones stay. */
   missionsDays?: number
+  /** The audit trail (logins, commands, missions, acknowledgements). */
+  auditDays?: number
 }
 
 /** What a retention run removed, by kind. */
@@ -467,6 +469,8 @@ export interface RetentionReport {
   alerts: number
   commands: number
   missions: number
+  /** Audit-trail entries. */
+  audit: number
 }
 
 /** What retention has removed since the engine opened. */

@@ -70,6 +70,8 @@ pub struct RetentionOptions {
     pub alerts_days: Option<u32>,
     pub commands_days: Option<u32>,
     pub missions_days: Option<u32>,
+    /// The audit trail.
+    pub audit_days: Option<u32>,
 }
 
 impl From<RetentionOptions> for RetentionPolicy {
@@ -80,6 +82,7 @@ impl From<RetentionOptions> for RetentionPolicy {
             alerts_days: o.alerts_days,
             commands_days: o.commands_days,
             missions_days: o.missions_days,
+            audit_days: o.audit_days,
         }
     }
 }

@@ -691,7 +691,7 @@ impl From<&Mission> for MissionOut {
             id: m.id.clone(),
             fleet_id: m.fleet_id.clone(),
             vehicle_id: m.vehicle_id.clone(),
-            mission_type: wire_name(&m.mission_type),
+            mission_type: m.mission_type.as_str().into(),
             priority: wire_name(&m.priority),
             status: m.status.as_str().into(),
             completed_waypoints: m.completed_waypoints,

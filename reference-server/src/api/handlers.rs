@@ -8,9 +8,9 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use vehicleops_core::{
-    AlertFilter, CommandKind, CommandParams, HistoryQuery, Metric, MissionFilter, MissionPriority,
-    MissionRequest, MissionStatus, MissionType, Severity, TimeRange, VehicleStatus, Waypoint,
-    validate_idempotency_key,
+    AlertFilter, AuditAction, AuditEntry, CommandKind, CommandParams, HistoryQuery, Metric,
+    MissionFilter, MissionPriority, MissionRequest, MissionStatus, MissionType, Severity,
+    TimeRange, VehicleStatus, Waypoint, validate_idempotency_key,
 };
 
 use super::AppState;
@@ -164,9 +164,11 @@ pub async fn login(
             drop(attempt); // stays counted
             state.metrics.login_failed();
             tracing::info!(client = %ip, "login failed");
+            record_login(&state, &body.email.to_lowercase(), ip, false).await;
             return Err(ApiError::unauthorized("Incorrect email or password"));
         }
     };
+    record_login(&state, &operator.id, ip, true).await;
     let access_token = state.tokens.issue(&operator)?;
     tracing::info!(operator_id = %operator.id, role = operator.role.as_str(), "login");
     Ok(Json(LoginResponse {
@@ -180,6 +182,23 @@ pub async fn login(
             fleet_ids: operator.fleet_ids,
         },
     }))
+}
+
+/// A login in the audit trail (rate-limited attempts are not: they only show in `/metrics`). A
+/// store failure is logged; the login's answer does not depend on it.
+async fn record_login(state: &AppState, actor: &str, client: std::net::IpAddr, succeeded: bool) {
+    let action = if succeeded {
+        AuditAction::LoginSucceeded
+    } else {
+        AuditAction::LoginFailed
+    };
+    let entry = AuditEntry {
+        source: Some(client.to_string()),
+        ..AuditEntry::new(actor, action)
+    };
+    if let Err(e) = state.engine.record_audit(entry).await {
+        tracing::warn!(error = %e, "could not record the login in the audit trail");
+    }
 }
 
 // --- fleets -----------------------------------------------------------------------------------

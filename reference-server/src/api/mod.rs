@@ -1,6 +1,7 @@
 //! The HTTP surface: shared state, the router, the OpenAPI document, Swagger UI, health and
 //! readiness.
 
+pub mod audit;
 pub mod dto;
 pub mod export;
 pub mod handlers;
@@ -109,6 +110,7 @@ impl AppState {
         history::fleet_snapshot,
         export::export,
         reports::fleet_report,
+        audit::list_audit,
     ),
     components(schemas(
         ErrorBody, CommandName, StatusName, SeverityName, MetricName, MissionTypeName, PriorityName,
@@ -117,7 +119,7 @@ impl AppState {
     modifiers(&BearerAuth),
     tags(
         (name = "auth"), (name = "fleet"), (name = "telemetry"), (name = "commands"),
-        (name = "analytics"), (name = "alerts"), (name = "missions"), (name = "history"),
+        (name = "analytics"), (name = "alerts"), (name = "missions"), (name = "history"), (name = "audit"),
     )
 )]
 pub struct ApiDoc;
@@ -366,6 +368,7 @@ pub fn router(state: AppState, dashboard_dir: &Path, cors_origin: Option<&str>) 
         .merge(history::routes())
         .merge(export::routes())
         .merge(reports::routes())
+        .merge(audit::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
 

@@ -14,6 +14,20 @@ pub enum MissionType {
     Transfer,
 }
 
+impl MissionType {
+    /// The wire name, e.g. `DELIVERY`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissionType::Delivery => "DELIVERY",
+            MissionType::Pickup => "PICKUP",
+            MissionType::Inspection => "INSPECTION",
+            MissionType::Patrol => "PATROL",
+            MissionType::Charging => "CHARGING",
+            MissionType::Transfer => "TRANSFER",
+        }
+    }
+}
+
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
 )]
@@ -106,5 +120,21 @@ impl Mission {
         }
         let pct = 100.0 * self.completed_waypoints as f64 / self.waypoints.len() as f64;
         (pct * 10.0).round() / 10.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mission_type_names_are_the_wire_names() {
+        use MissionType::*;
+        for t in [Delivery, Pickup, Inspection, Patrol, Charging, Transfer] {
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                serde_json::Value::String(t.as_str().into())
+            );
+        }
     }
 }

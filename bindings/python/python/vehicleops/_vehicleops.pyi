@@ -118,6 +118,7 @@ class RetentionPolicy(TypedDict, total=False):
     alerts_days: int
     commands_days: int
     missions_days: int
+    audit_days: int
 
 class Engine:
     """The engine: store (SQLite file or memory, or PostgreSQL), transport (in-process, or
