@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   formatCount,
+  formatDateTime,
   formatDay,
   formatDuration,
   formatFailure,
@@ -48,6 +49,16 @@ describe('formatting figures', () => {
   it('calendar days as dates, whatever the zone', () => {
     expect(formatDay('2026-11-25', 'en-US')).toBe('Wed, Nov 25');
     expect(formatDay('not a day')).toBe('not a day');
+  });
+
+  it('instants as a date and time to the second, in the zone given', () => {
+    // ICU may put a narrow no-break space before "PM".
+    const plain = (s: string) => s.replace(/\s/g, ' ');
+    expect(plain(formatDateTime('2026-12-02T22:12:05Z', 'en-US', 'UTC'))).toBe('Dec 2, 2026, 10:12:05 PM');
+    expect(plain(formatDateTime(Date.parse('2026-12-02T22:12:05Z'), 'en-US', 'America/Bogota'))).toBe(
+      'Dec 2, 2026, 5:12:05 PM',
+    );
+    expect(formatDateTime('yesterday')).toBe('yesterday');
   });
 
   it('what is known of a failure', () => {

@@ -78,6 +78,24 @@ export function formatDay(day: string, locale?: string): string {
   return f.format(ms);
 }
 
+const dateTimeFormats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * An instant (RFC 3339 or epoch ms) as a date and time to the second, in the browser's zone
+ * unless one is given: "Dec 2, 2026, 10:12:05 PM". What is no instant is shown as it came.
+ */
+export function formatDateTime(at: string | number, locale?: string, timeZone?: string): string {
+  const ms = typeof at === 'number' ? at : Date.parse(at);
+  if (Number.isNaN(ms)) return String(at);
+  const key = `${locale ?? ''}|${timeZone ?? ''}`;
+  let f = dateTimeFormats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'medium', ...(timeZone ? { timeZone } : {}) });
+    dateTimeFormats.set(key, f);
+  }
+  return f.format(ms);
+}
+
 /** "Export failed (HTTP 422, field `from`)": what is known of a failure, after what failed. */
 export function formatFailure(what: string, failure: { status: number; field: string | null }): string {
   const about = [failure.status ? `HTTP ${failure.status}` : null, failure.field ? `field \`${failure.field}\`` : null].filter(

@@ -99,6 +99,36 @@ export interface Page<T> {
   limit?: number;
 }
 
+/** A fleet the caller may see (`GET /fleets`): every fleet for an ADMIN. */
+export interface FleetInfo {
+  id: string;
+  name: string;
+}
+
+/** One thing someone did (`GET /audit`). */
+export interface AuditEntry {
+  id: string;
+  /** RFC 3339. */
+  at: string;
+  /** An operator id; the email tried, for a failed login. */
+  actor: string;
+  /** `LOGIN_SUCCEEDED`, `COMMAND_DISPATCHED`, … (a newer server may send others). */
+  action: string;
+  fleet_id: string | null;
+  vehicle_id: string | null;
+  /** The command, mission or alert acted on. */
+  target_id: string | null;
+  /** The client's address, for logins. */
+  source: string | null;
+  detail: string;
+}
+
+/** A page of the audit trail, newest first; `next_cursor` asks for the older entries. */
+export interface AuditPage {
+  data: AuditEntry[];
+  next_cursor: string | null;
+}
+
 export interface Alert {
   id: string;
   vehicle_id: string;

@@ -6,9 +6,11 @@
  */
 import type {
   Alert,
+  AuditPage,
   Command,
   CommandKind,
   FleetDailyReport,
+  FleetInfo,
   FleetPerformanceReport,
   FleetSnapshot,
   FleetSummary,
@@ -196,6 +198,19 @@ export class ApiClient {
 
   login(email: string, password: string): Promise<LoginResponse> {
     return this.request('POST', '/auth/login', { email, password });
+  }
+
+  /** The fleets the caller may see (every fleet for an ADMIN). */
+  fleets(): Promise<FleetInfo[]> {
+    return this.request('GET', '/fleets');
+  }
+
+  /**
+   * A page of the audit trail, newest first; `query` is its query string (`auditQuery` in
+   * `store/audit.ts`: filters, `limit`, `cursor`). ADMIN and MANAGER only (403 otherwise).
+   */
+  audit(query: string): Promise<AuditPage> {
+    return this.request('GET', `/audit${query ? `?${query}` : ''}`);
   }
 
   fleetSummary(fleetId: string): Promise<FleetSummary> {

@@ -18,6 +18,9 @@ import timeTravel from './timeTravelSlice';
 import { playbackApi } from './playbackApi';
 import { reportsApi } from './reportsApi';
 import reports from './reportsSlice';
+import { auditApi } from './auditApi';
+import audit from './auditSlice';
+import { fleetsApi } from './fleetsApi';
 import exportReducer, { cancelAllExports } from './exportSlice';
 import type { ThunkExtra } from './thunk';
 
@@ -34,8 +37,11 @@ const appReducer = combineReducers({
   timeTravel,
   export: exportReducer,
   reports,
+  audit,
   [playbackApi.reducerPath]: playbackApi.reducer,
   [reportsApi.reducerPath]: reportsApi.reducer,
+  [auditApi.reducerPath]: auditApi.reducer,
+  [fleetsApi.reducerPath]: fleetsApi.reducer,
 });
 export type RootState = ReturnType<typeof appReducer>;
 
@@ -52,6 +58,8 @@ const resetQueriesOnLogout: Middleware = (api) => (next) => (action) => {
   if (loggedOut.match(action)) {
     api.dispatch(playbackApi.util.resetApiState());
     api.dispatch(reportsApi.util.resetApiState());
+    api.dispatch(auditApi.util.resetApiState());
+    api.dispatch(fleetsApi.util.resetApiState());
     cancelAllExports();
   }
   return result;
@@ -76,7 +84,13 @@ export function createStore(
         // checks) would cost more than the update itself.
         immutableCheck: false,
         serializableCheck: false,
-      }).concat(playbackApi.middleware, reportsApi.middleware, resetQueriesOnLogout),
+      }).concat(
+        playbackApi.middleware,
+        reportsApi.middleware,
+        auditApi.middleware,
+        fleetsApi.middleware,
+        resetQueriesOnLogout,
+      ),
   });
   // Any REST call answered 401 (other than a login) goes back to the login page, saying why.
   api.setUnauthorizedHandler(() => store.dispatch(loggedOut(SESSION_REFUSED_MESSAGE)));

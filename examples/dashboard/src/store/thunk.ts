@@ -1,5 +1,5 @@
 /** Typed `createAsyncThunk` with the REST client as the thunk's extra argument. */
-import { createAsyncThunk } from '@reduxjs/toolkit';
+import { createAsyncThunk, type SerializedError } from '@reduxjs/toolkit';
 import { ApiError, type ApiClient } from '../api/client';
 
 export interface ThunkExtra {
@@ -32,4 +32,10 @@ export interface RequestFailure {
 export function requestFailure(e: unknown): RequestFailure {
   if (e instanceof ApiError) return { message: e.message, status: e.status, field: e.field };
   return { message: errorMessage(e), status: 0, field: null };
+}
+
+/** An RTK Query error as shown: the endpoint's failure, or what an unexpected throw said. */
+export function queryFailure(error: RequestFailure | SerializedError, fallback: string): RequestFailure {
+  if ('field' in error && typeof error.status === 'number') return error;
+  return { message: error.message ?? fallback, status: 0, field: null };
 }
