@@ -5,6 +5,8 @@ import { loggedOut } from './store/authSlice';
 import { fleetChosen } from './store/fleetSlice';
 import { reportRun, reportSortChosen, reportVehicleToggled } from './store/reportsSlice';
 import { analyticsTabChosen, viewChosen } from './store/uiSlice';
+import { auditFilterApplied } from './store/auditSlice';
+import { DEFAULT_AUDIT_FILTER } from './store/audit';
 import { formatUrlState, parseUrlState, preloadFromUrl, syncUrl } from './urlState';
 
 const NOW = Date.parse('2026-12-02T03:00:00Z');
@@ -62,6 +64,25 @@ describe('the URL keeps the place', () => {
     );
   });
 
+  it("keeps the Audit view's filter, and only on that view", () => {
+    const hash =
+      '#view=audit&fleet=fleet-001&action=LOGIN_SUCCEEDED&actor=op-admin&audit_fleet=fleet-002&audit_from=2026-12-01T00%3A00%3A00.000Z&audit_to=2026-12-02T00%3A00%3A00.000Z';
+    const s = preloadFromUrl(hash, NOW, 0);
+    expect(s.ui.view).toBe('audit');
+    expect(s.audit.filter).toEqual({
+      action: 'LOGIN_SUCCEEDED',
+      actor: 'op-admin',
+      fleetId: 'fleet-002',
+      from: '2026-12-01T00:00:00.000Z',
+      to: '2026-12-02T00:00:00.000Z',
+    });
+    expect(`#${formatUrlState(s)}`).toBe(hash);
+    expect(formatUrlState({ ...s, ui: { ...s.ui, view: 'map' } })).toBe('view=map&fleet=fleet-001');
+    // The default filter (the last 24 hours, any action) says nothing more than the view.
+    expect(preloadFromUrl('#view=audit', NOW, 0).audit.filter).toEqual(DEFAULT_AUDIT_FILTER);
+    expect(formatUrlState(preloadFromUrl('#view=audit&action=LOGOUT', NOW, 0))).toBe('view=audit');
+  });
+
   it('follows the store with replaceState, only when the place changes', () => {
     const store = createStore(new ApiClient('/api/v1'), preloadFromUrl('', NOW, 0));
     const calls: string[] = [];
@@ -85,6 +106,10 @@ describe('the URL keeps the place', () => {
     expect(calls.at(-1)).toBe(
       '/dashboard/?x=1#view=analytics&fleet=fleet-001&tab=reports&from=2026-12-01&to=2026-12-01&utc=-300&open=AGV-001&sort=distance_km-asc',
     );
+    store.dispatch(viewChosen('audit'));
+    store.dispatch(auditFilterApplied({ ...DEFAULT_AUDIT_FILTER, action: 'LOGIN_FAILED' }));
+    expect(calls.at(-1)).toBe('/dashboard/?x=1#view=audit&fleet=fleet-001&action=LOGIN_FAILED');
+    store.dispatch(viewChosen('analytics'));
     const n = calls.length;
     // The live fleet's updates leave the URL alone.
     store.dispatch({ type: 'fleet/vehicleSelected', payload: 'AGV-001' });

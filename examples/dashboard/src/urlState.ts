@@ -1,7 +1,8 @@
 /**
  * The page's URL keeps where the operator is, so a reload (or a shared link) opens the same
  * place: the view, the fleet, and on the Analytics view its section; on the daily report also
- * its days, UTC offset, vehicle filter, open vehicle and sort. They live in the hash
+ * its days, UTC offset, vehicle filter, open vehicle and sort; on the Audit view its filter
+ * (`action`, `actor`, `audit_fleet`, `audit_from`, `audit_to`). They live in the hash
  * (`#view=analytics&tab=reports&fleet=fleet-001&from=2026-11-25&to=2026-12-01&utc=-300`), which
  * any static server serves, and are written with `history.replaceState` (no history entry per
  * click). A value that makes no sense is ignored: the default stands.
@@ -10,6 +11,8 @@ import type { RootState } from './store';
 import { ALL_VIEWS, ANALYTICS_TABS, initialUiState, type AnalyticsTab, type UiState, type View } from './store/uiSlice';
 import { initialFleetState, type FleetState } from './store/fleetSlice';
 import { initialReportsState, type ReportsState } from './store/reportsSlice';
+import type { AuditState } from './store/auditSlice';
+import { auditFilterFromQuery, auditFilterToQuery, DEFAULT_AUDIT_FILTER, sameAuditFilter, type AuditFilter } from './store/audit';
 import {
   DEFAULT_VEHICLE_SORT,
   browserUtcOffset,
@@ -33,9 +36,11 @@ export interface UrlState {
     openVehicleId?: string;
     sort?: VehicleSort;
   };
+  /** The Audit view's filter, when it is not the default one. */
+  audit?: AuditFilter;
 }
 
-type UrlSlices = { ui: UiState; fleet: FleetState; reports: ReportsState };
+type UrlSlices = { ui: UiState; fleet: FleetState; reports: ReportsState; audit: AuditState };
 
 export function parseUrlState(hash: string): UrlState {
   const q = new URLSearchParams(hash.replace(/^#/, ''));
@@ -60,6 +65,8 @@ export function parseUrlState(hash: string): UrlState {
   const sort = /^([a-z_]+)-(asc|desc)$/.exec(q.get('sort') ?? '');
   if (sort && isVehicleSortKey(sort[1]!)) report.sort = { key: sort[1], dir: sort[2] as 'asc' | 'desc' };
   if (Object.keys(report).length) out.report = report;
+  const audit = auditFilterFromQuery(q);
+  if (!sameAuditFilter(audit, DEFAULT_AUDIT_FILTER)) out.audit = audit;
   return out;
 }
 
@@ -82,6 +89,7 @@ export function formatUrlState(s: UrlSlices): string {
       }
     }
   }
+  if (s.ui.view === 'audit') auditFilterToQuery(s.audit.filter, q);
   return q.toString();
 }
 
@@ -118,11 +126,11 @@ export function preloadFromUrl(
     openVehicleId: r.openVehicleId ?? null,
     sort: r.sort ?? DEFAULT_VEHICLE_SORT,
   };
-  return { ui, fleet, reports };
+  return { ui, fleet, reports, audit: { filter: url.audit ?? DEFAULT_AUDIT_FILTER } };
 }
 
 interface UrlStore {
-  getState: () => Pick<RootState, 'ui' | 'fleet' | 'reports'>;
+  getState: () => Pick<RootState, 'ui' | 'fleet' | 'reports' | 'audit'>;
   subscribe: (listener: () => void) => () => void;
 }
 
@@ -137,7 +145,7 @@ export function syncUrl(store: UrlStore, win: UrlWindow = window): () => void {
   const write = () => {
     const s = store.getState();
     // The store changes many times a second (the live fleet): only these parts make the URL.
-    const parts = [s.ui.view, s.ui.analyticsTab, s.fleet.fleetId, s.reports];
+    const parts = [s.ui.view, s.ui.analyticsTab, s.fleet.fleetId, s.reports, s.audit];
     if (parts.every((p, i) => p === last[i])) return;
     last = parts;
     const hash = `#${formatUrlState(s)}`;

@@ -7,8 +7,9 @@ import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
 import type { CommandKind, Waypoint } from '../types';
 import type { ConnectionInfo } from '../ws/fleetSocket';
 
-export type View = 'map' | 'analytics' | 'missions';
-export const ALL_VIEWS: readonly View[] = ['map', 'missions', 'analytics'];
+/** `audit` is for ADMIN and MANAGER operators only (see `canReadAudit`). */
+export type View = 'map' | 'analytics' | 'missions' | 'audit';
+export const ALL_VIEWS: readonly View[] = ['map', 'missions', 'analytics', 'audit'];
 /** The Analytics view's sections. */
 export type AnalyticsTab = 'performance' | 'reports';
 export const ANALYTICS_TABS: readonly AnalyticsTab[] = ['performance', 'reports'];
