@@ -14,6 +14,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const DIST = resolve(here, '..', 'dist');
 const ARTIFACTS = join(here, 'artifacts');
 const OPERATOR = { email: 'operator@vehicleops.io', password: 'Operator123!' };
+const ADMIN = { email: 'admin@vehicleops.io', password: 'Admin123!' };
 
 async function login(page, url, { email, password }) {
   await page.goto(url);
@@ -875,6 +876,106 @@ const tests = [
         null,
         { timeout: 15_000, polling: 500 },
       );
+      await page.getByTestId('nav-map').click();
+    },
+  ],
+  [
+    'an operator has no Audit view: no entry in the navigation, and a link to it opens the map',
+    async ({ page, server }) => {
+      await page.getByTestId('nav-map').waitFor();
+      assert((await page.getByTestId('nav-analytics').count()) === 1, 'the navigation is there');
+      assert((await page.getByTestId('nav-audit').count()) === 0, 'no Audit entry for an OPERATOR');
+      // A link to the Audit view (the hash changes without a load: the reload reads it).
+      await page.goto(`${server.url}/#view=audit&action=LOGIN_SUCCEEDED`);
+      await page.reload();
+      await page.waitForSelector('[data-testid="nav-map"][aria-current="page"]', { timeout: 15_000 });
+      assert((await page.getByTestId('audit-view').count()) === 0, 'no audit trail shown');
+      assert((await page.getByTestId('nav-audit').count()) === 0, 'still no Audit entry');
+      await page.waitForFunction(() => /view=map/.test(location.hash), null, { timeout: 5_000 });
+    },
+  ],
+  [
+    "the ADMIN's login shows every fleet to choose from, and fleet-001's vehicles",
+    async ({ page, server }) => {
+      await page.getByTestId('logout-btn').click();
+      await page.getByTestId('login-email').waitFor({ timeout: 10_000 });
+      await login(page, server.url, ADMIN);
+      const select = page.getByTestId('fleet-select');
+      await select.waitFor({ timeout: 15_000 });
+      const options = await select.locator('option').evaluateAll((els) => els.map((o) => o.value));
+      assert(['fleet-001', 'fleet-002', 'fleet-003'].every((f) => options.includes(f)), `every fleet to choose: ${options}`);
+      assert((await select.inputValue()) === 'fleet-001', `the first fleet is chosen: ${await select.inputValue()}`);
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="vehicle-list-item"]').length > 0, null, {
+        timeout: 20_000,
+      });
+      const ids = await page
+        .getByTestId('vehicle-list-item')
+        .evaluateAll((els) => els.map((e) => e.getAttribute('data-vehicle-id')));
+      assert(ids.length > 0, `vehicles listed: ${ids.length}`);
+      await page.waitForFunction(
+        async () => ((await window.__fleetMap?.getSource('vehicles')?.getData())?.features.length ?? 0) > 0,
+        null,
+        { timeout: 20_000, polling: 500 },
+      );
+      await page.waitForSelector('[data-testid="connection-state"][data-phase="open"]', { timeout: 15_000 });
+    },
+  ],
+  [
+    'the ADMIN\'s Audit view lists the logins, filters by action, and a reload keeps view and filter',
+    async ({ page }) => {
+      const nav = page.getByTestId('nav-audit');
+      await nav.waitFor({ timeout: 5_000 });
+      // Reached with the keyboard like the other views.
+      await nav.focus();
+      await page.keyboard.press('Enter');
+      const view = page.getByTestId('audit-view');
+      await page.waitForSelector('[data-testid="audit-view"][data-status="loaded"]', { timeout: 15_000 });
+      assert(page.url().includes('view=audit'), `the URL names the view: ${page.url()}`);
+      const actions = () => page.getByTestId('audit-row').evaluateAll((els) => els.map((e) => e.getAttribute('data-action')));
+      const all = await actions();
+      assert(all.includes('LOGIN_SUCCEEDED'), `a succeeded login is listed: ${all}`);
+      // The refused password of the first test, and the commands sent since, are there too.
+      assert(all.some((a) => a !== 'LOGIN_SUCCEEDED'), `other actions too: ${[...new Set(all)]}`);
+      const firstRow = page.getByTestId('audit-row').filter({ has: page.locator('text=Login succeeded') }).first();
+      const time = await firstRow.locator('time').getAttribute('datetime');
+      assert(!Number.isNaN(Date.parse(time)), `each row has its time: ${time}`);
+      assert((await firstRow.locator('td').first().textContent()).trim().length > 0, 'the time in words');
+
+      // Filter by action, with the keyboard: the select, then Enter on Apply.
+      await page.getByTestId('audit-action').focus();
+      await page.getByTestId('audit-action').selectOption('LOGIN_SUCCEEDED');
+      const answered = page.waitForResponse(
+        (r) => r.url().includes('/api/v1/audit?') && r.url().includes('action=LOGIN_SUCCEEDED'),
+        { timeout: 15_000 },
+      );
+      await page.getByTestId('audit-apply-btn').focus();
+      await page.keyboard.press('Enter');
+      const response = await answered;
+      assert(response.status() === 200, `the filtered trail is served: HTTP ${response.status()}`);
+      await page.waitForFunction(
+        () => {
+          const rows = [...document.querySelectorAll('[data-testid="audit-row"]')];
+          return (
+            document.querySelector('[data-testid="audit-view"]')?.getAttribute('data-status') === 'loaded' &&
+            rows.length > 0 &&
+            rows.every((r) => r.getAttribute('data-action') === 'LOGIN_SUCCEEDED')
+          );
+        },
+        null,
+        { timeout: 15_000 },
+      );
+      const filtered = await actions();
+      assert(filtered.length > 0 && filtered.every((a) => a === 'LOGIN_SUCCEEDED'), `only succeeded logins: ${filtered}`);
+      assert(page.url().includes('action=LOGIN_SUCCEEDED'), `the URL keeps the filter: ${page.url()}`);
+
+      // A reload keeps the view and the filter.
+      await page.reload();
+      await page.waitForSelector('[data-testid="audit-view"][data-status="loaded"]', { timeout: 20_000 });
+      assert((await page.getByTestId('audit-action').inputValue()) === 'LOGIN_SUCCEEDED', 'the action is still chosen');
+      assert((await page.getByTestId('nav-audit').getAttribute('aria-current')) === 'page', 'the Audit view is still open');
+      const reloaded = await actions();
+      assert(reloaded.length > 0 && reloaded.every((a) => a === 'LOGIN_SUCCEEDED'), `still only succeeded logins: ${reloaded}`);
+      assert((await view.count()) === 1, 'one audit view');
       await page.getByTestId('nav-map').click();
     },
   ],
