@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::Utc;
 use common::eventually;
 use vehicleops_core::{
-    Command, CommandAck, CommandKind, CommandParams, CommandStatus, CommandTimeouts, ErrorKind,
-    SimulatorConfig, Vehicle, VehicleCommandLink,
+    AuditAction, AuditFilter, Command, CommandAck, CommandKind, CommandParams, CommandStatus,
+    CommandTimeouts, ErrorKind, SimulatorConfig, Vehicle, VehicleCommandLink,
 };
 use vehicleops_engine::{Engine, EngineSettings, SimulatorRun};
 
@@ -226,6 +226,25 @@ async fn the_same_idempotency_key_twice_sends_one_command() {
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
     assert!(link.poll_commands(10).await.unwrap().is_empty());
     assert_eq!(engine.command_history(VEHICLE, 10).await.unwrap().total, 1);
+
+    // The audit trail has the command once: the retries sent nothing, and the conflict failed.
+    let trail = engine
+        .audit_log(&AuditFilter {
+            fleet_ids: None,
+            actor: None,
+            action: Some(AuditAction::CommandDispatched),
+            range: AuditFilter::window(None, None).unwrap(),
+            before: None,
+            limit: 0,
+        })
+        .await
+        .unwrap();
+    let recorded: Vec<(&str, Option<&str>)> = trail
+        .iter()
+        .map(|e| (e.actor.as_str(), e.target_id.as_deref()))
+        .collect();
+    assert_eq!(recorded, [("op-1", Some(first.id.as_str()))]);
+    assert_eq!(trail[0].vehicle_id.as_deref(), Some(VEHICLE));
     engine.close().await.unwrap();
 }
 

@@ -16,6 +16,9 @@ import { VehicleOpsError, call, callSync } from './errors'
 import type {
   Alert,
   AlertFilter,
+  AuditEntry,
+  AuditQuery,
+  AuditRecord,
   Command,
   CommandKind,
   DispatchOptions,
@@ -417,6 +420,21 @@ export class Engine {
         options.format,
       ),
     )) as number
+  }
+
+  /**
+   * The audit trail, newest first: what operators did through this engine (commands, missions,
+   * acknowledgements) and what the host recorded with `recordAudit`. The window defaults to the
+   * last day (at most 366 days); at most `limit` entries (default 100, at most 1000).
+   */
+  async auditLog(query: AuditQuery = {}): Promise<AuditEntry[]> {
+    const q = { ...query, from: iso(query.from), to: iso(query.to) }
+    return (await call(() => this.#native.auditLog(q))) as AuditEntry[]
+  }
+
+  /** Adds an entry to the audit trail for what the host application does itself (e.g. its logins). */
+  async recordAudit(entry: AuditRecord): Promise<void> {
+    await call(() => this.#native.recordAudit(entry))
   }
 
   async vehicleSummary(vehicleId: string, w?: TimeWindow): Promise<VehicleMetricsSummary> {

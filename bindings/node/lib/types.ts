@@ -535,6 +535,54 @@ export interface VehiclePath {
 }
 
 /** A fleet as it was at an instant. */
+/** What an audit entry records. */
+export type AuditAction =
+  | 'LOGIN_SUCCEEDED'
+  | 'LOGIN_FAILED'
+  | 'COMMAND_DISPATCHED'
+  | 'MISSION_CREATED'
+  | 'MISSION_CANCELLED'
+  | 'ALERT_ACKNOWLEDGED'
+
+/** One thing someone did. */
+export interface AuditEntry {
+  id: string
+  /** ISO 8601. */
+  at: string
+  /** An operator id (the email tried, for a failed login). */
+  actor: string
+  action: AuditAction
+  fleetId: string | null
+  vehicleId: string | null
+  /** The command, mission or alert acted on. */
+  targetId: string | null
+  /** Where from, e.g. the client's address for a login. */
+  source: string | null
+  detail: string
+}
+
+export interface AuditQuery {
+  /** Default: a day before `to`. */
+  from?: Date | string
+  /** Default: now. */
+  to?: Date | string
+  fleetId?: string
+  actor?: string
+  action?: AuditAction
+  /** Default 100, at most 1000. */
+  limit?: number
+}
+
+export interface AuditRecord {
+  actor: string
+  action: AuditAction
+  fleetId?: string
+  vehicleId?: string
+  targetId?: string
+  source?: string
+  detail?: string
+}
+
 /** Which days a report covers beyond its fleet and range. */
 export interface ReportOptions {
   /** Only this vehicle (it must be the fleet's). */

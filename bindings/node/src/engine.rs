@@ -12,9 +12,9 @@ use napi_derive::napi;
 use serde::Deserialize;
 use serde_json::Value;
 use vehicleops_core::{
-    AlertFilter, CommandKind, CommandParams, ErrorKind, GeoPoint, HistoryQuery, Metric,
-    MissionFilter, MissionRequest, MissionStatus, PipelineConfig, RetentionPolicy, Severity,
-    SimulatorConfig, Vehicle, decode_telemetry,
+    AlertFilter, AuditAction, AuditEntry, AuditFilter, CommandKind, CommandParams, ErrorKind,
+    GeoPoint, HistoryQuery, Metric, MissionFilter, MissionRequest, MissionStatus, PipelineConfig,
+    RetentionPolicy, Severity, SimulatorConfig, Vehicle, decode_telemetry,
 };
 use vehicleops_engine::{
     DEFAULT_BUS_CAPACITY, DEFAULT_RETENTION_INTERVAL, EngineSettings, ExportFormat, ExportKind,
@@ -306,6 +306,36 @@ struct MissionQuery {
     vehicle_id: Option<String>,
     status: Option<MissionStatus>,
     limit: Option<u32>,
+}
+
+/// Audit-trail filters as JavaScript passes them.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct AuditQuery {
+    from: Option<String>,
+    to: Option<String>,
+    fleet_id: Option<String>,
+    actor: Option<String>,
+    action: Option<AuditAction>,
+    limit: Option<u32>,
+}
+
+/// An audit entry as a host application records it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditRecord {
+    actor: String,
+    action: AuditAction,
+    #[serde(default)]
+    fleet_id: Option<String>,
+    #[serde(default)]
+    vehicle_id: Option<String>,
+    #[serde(default)]
+    target_id: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    detail: String,
 }
 
 /// Reads an optional plain-object argument; absent means every field's default.
@@ -825,6 +855,42 @@ impl NativeEngine {
                 .await
                 .or_js()?,
         )
+    }
+
+    /// The audit trail, newest first (window: the last day unless given, at most 366 days).
+    #[napi]
+    pub async fn audit_log(&self, query: Option<Value>) -> napi::Result<Value> {
+        let q: AuditQuery = optional("query", query)?;
+        let parse = |field, t: Option<String>| {
+            t.map(|t| time(field, Some(&t), chrono::DateTime::UNIX_EPOCH))
+                .transpose()
+        };
+        let filter = AuditFilter {
+            fleet_ids: q.fleet_id.map(|f| vec![f]),
+            actor: q.actor,
+            action: q.action,
+            range: AuditFilter::window(parse("from", q.from)?, parse("to", q.to)?).or_js()?,
+            before: None,
+            limit: q.limit.unwrap_or(DEFAULT_PAGE),
+        };
+        to_js(&self.inner.audit_log(&filter).await.or_js()?)
+    }
+
+    /// Adds an entry to the audit trail for what the host application does itself.
+    #[napi]
+    pub async fn record_audit(&self, entry: Value) -> napi::Result<()> {
+        let r: AuditRecord = from_js("entry", entry)?;
+        self.inner
+            .record_audit(AuditEntry {
+                fleet_id: r.fleet_id,
+                vehicle_id: r.vehicle_id,
+                target_id: r.target_id,
+                source: r.source,
+                detail: r.detail,
+                ..AuditEntry::new(r.actor, r.action)
+            })
+            .await
+            .or_js()
     }
 
     /// Newest first, `{data, total}`.

@@ -94,6 +94,37 @@ test('a JS rule raises one alert per episode and clears it', async () => {
   assert.equal(acked.acknowledged, true)
   assert.equal(acked.acknowledgedBy, 'op-7')
   assert.equal((await engine.alerts({ vehicleId: 'VH-R', acknowledged: false })).total, 1)
+  const trail = await engine.auditLog({ action: 'ALERT_ACKNOWLEDGED' })
+  assert.deepEqual(
+    trail.map((e) => [e.actor, e.targetId, e.detail]),
+    [['op-7', first.id, 'SLOW_ZONE: checked']],
+  )
+})
+
+test('recordAudit adds what the host does, and auditLog reads it back newest first', async () => {
+  const engine = await Engine.open()
+  try {
+    await engine.recordAudit({ actor: 'user-1', action: 'LOGIN_SUCCEEDED', source: '10.1.2.3' })
+    await engine.recordAudit({ actor: 'user-2', action: 'LOGIN_FAILED', detail: 'x'.repeat(600) })
+    const trail = await engine.auditLog()
+    assert.deepEqual(trail.map((e) => e.action), ['LOGIN_FAILED', 'LOGIN_SUCCEEDED'])
+    assert.equal(trail[0].detail.length, 500, 'a long detail is cut')
+    assert.equal(trail[1].source, '10.1.2.3')
+    assert.equal(trail[1].fleetId, null)
+    assert.deepEqual((await engine.auditLog({ actor: 'user-1' })).map((e) => e.actor), ['user-1'])
+    assert.deepEqual(await engine.auditLog({ fleetId: 'fleet-001' }), [], 'logins have no fleet')
+    assert.equal((await engine.auditLog({ limit: 1 })).length, 1)
+    await assert.rejects(
+      engine.recordAudit({ actor: 'user-1', action: 'LOGOUT' }),
+      (e) => e instanceof VehicleOpsError && e.kind === 'validation',
+    )
+    await assert.rejects(
+      engine.auditLog({ from: new Date(0), to: new Date() }),
+      (e) => e instanceof VehicleOpsError && e.field === 'from',
+    )
+  } finally {
+    await engine.close()
+  }
 })
 
 test('a throwing JS rule is counted and does not stop the pipeline', async () => {

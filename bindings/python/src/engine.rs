@@ -15,9 +15,9 @@ use pyo3::types::{PyBytes, PyList};
 use serde::de::DeserializeOwned;
 use vehicleops_core::simulator::{Area, Scenario};
 use vehicleops_core::{
-    AlertFilter, CommandKind, CommandParams, GeoPoint, HistoryQuery, Metric, MissionFilter,
-    MissionRequest, MissionStatus, PipelineConfig, RetentionPolicy, Severity, SimulatorConfig,
-    Telemetry, Vehicle, Waypoint,
+    AlertFilter, AuditAction, AuditEntry, AuditFilter, CommandKind, CommandParams, GeoPoint,
+    HistoryQuery, Metric, MissionFilter, MissionRequest, MissionStatus, PipelineConfig,
+    RetentionPolicy, Severity, SimulatorConfig, Telemetry, Vehicle, Waypoint,
 };
 use vehicleops_engine::{
     DEFAULT_BUS_CAPACITY, DEFAULT_RETENTION_INTERVAL, EngineSettings, ExportFormat, ExportKind,
@@ -865,6 +865,81 @@ impl Engine {
                 .await
                 .into_py_result()?;
             to_py(&m)
+        })
+    }
+
+    /// The audit trail, newest first: what operators did through this engine (commands,
+    /// missions, acknowledgements) and what the host recorded (`record_audit`). The window
+    /// defaults to the last day (at most 366 days); `action` is e.g. `"COMMAND_DISPATCHED"`;
+    /// at most `limit` entries (1000).
+    #[pyo3(signature = (*, start=None, end=None, fleet_id=None, actor=None, action=None, limit=100))]
+    #[allow(clippy::too_many_arguments)]
+    fn audit_log<'py>(
+        &self,
+        py: Python<'py>,
+        start: Option<Bound<'py, PyAny>>,
+        end: Option<Bound<'py, PyAny>>,
+        fleet_id: Option<String>,
+        actor: Option<String>,
+        action: Option<&str>,
+        limit: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let bound = |v: Option<&Bound<'py, PyAny>>, field| {
+            v.filter(|v| !v.is_none())
+                .map(|v| instant(v, field))
+                .transpose()
+        };
+        let filter = AuditFilter {
+            fleet_ids: fleet_id.map(|f| vec![f]),
+            actor,
+            action: action
+                .map(|a| AuditAction::parse("action", a))
+                .transpose()
+                .into_py_result()?,
+            range: AuditFilter::window(
+                bound(start.as_ref(), "start")?,
+                bound(end.as_ref(), "end")?,
+            )
+            .into_py_result()?,
+            before: None,
+            limit,
+        };
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            let entries = inner.audit_log(&filter).await.into_py_result()?;
+            to_py(&entries)
+        })
+    }
+
+    /// Adds an entry to the audit trail for what the host application does itself (e.g. its
+    /// own logins: `record_audit(user, "LOGIN_SUCCEEDED", source=client_ip)`).
+    #[pyo3(signature = (actor, action, *, fleet_id=None, vehicle_id=None, target_id=None, source=None, detail=String::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn record_audit<'py>(
+        &self,
+        py: Python<'py>,
+        actor: String,
+        action: &str,
+        fleet_id: Option<String>,
+        vehicle_id: Option<String>,
+        target_id: Option<String>,
+        source: Option<String>,
+        detail: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let entry = AuditEntry {
+            fleet_id,
+            vehicle_id,
+            target_id,
+            source,
+            detail,
+            ..AuditEntry::new(
+                actor,
+                AuditAction::parse("action", action).into_py_result()?,
+            )
+        };
+        let inner = self.inner.clone();
+        awaitable(py, async move {
+            inner.record_audit(entry).await.into_py_result()
         })
     }
 

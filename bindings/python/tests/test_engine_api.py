@@ -393,6 +393,24 @@ async def test_fleet_report_adds_up_days_and_export_report_writes_them(engine, t
     assert not (tmp_path / "x.csv").exists()
 
 
+async def test_record_audit_and_read_the_trail_back(engine):
+    await engine.record_audit("user-1", "LOGIN_SUCCEEDED", source="10.1.2.3")
+    await engine.record_audit("user-2", "LOGIN_FAILED", detail="x" * 600)
+    trail = await engine.audit_log()
+    assert [e["action"] for e in trail] == ["LOGIN_FAILED", "LOGIN_SUCCEEDED"], "newest first"
+    assert len(trail[0]["detail"]) == 500, "a long detail is cut"
+    assert (trail[1]["actor"], trail[1]["source"]) == ("user-1", "10.1.2.3")
+    assert [e["actor"] for e in await engine.audit_log(actor="user-1")] == ["user-1"]
+    assert await engine.audit_log(fleet_id=FLEET) == [], "logins have no fleet"
+    assert len(await engine.audit_log(limit=1)) == 1
+    with pytest.raises(vehicleops.ValidationError) as e:
+        await engine.record_audit("user-1", "LOGOUT")
+    assert e.value.field == "action"
+    with pytest.raises(vehicleops.ValidationError) as e:
+        await engine.audit_log(start=T0, end=T0 + timedelta(days=400))
+    assert e.value.field == "from"
+
+
 async def test_retention_runs_at_start_and_on_demand():
     from datetime import datetime, timezone
 

@@ -103,6 +103,10 @@ async def test_python_rule_raises_one_alert_per_episode():
     acked = await engine.acknowledge_alert(oldest["id"], "op-001", "checked")
     assert acked["acknowledged"] and acked["acknowledged_by"] == "op-001"
     assert len(await engine.alerts(acknowledged=False)) == 1
+    trail = await engine.audit_log(action="ALERT_ACKNOWLEDGED")
+    assert [(e["actor"], e["target_id"], e["detail"]) for e in trail] == [
+        ("op-001", oldest["id"], "TOO_FAST: checked")
+    ]
     with pytest.raises(vehicleops.NotFoundError):
         await engine.acknowledge_alert("alert-404", "op-001")
     live.close()

@@ -110,6 +110,16 @@ impl AuditFilter {
     /// Largest page a store returns.
     pub const MAX_LIMIT: u32 = 1_000;
 
+    /// The window a query without one reads: `to` (default now) and `from` (default a day
+    /// before `to`); the error names `from` when it is after `to`.
+    pub fn window(
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<TimeRange, ValidationError> {
+        let to = to.unwrap_or_else(Utc::now);
+        TimeRange::new(from.unwrap_or(to - chrono::Duration::days(1)), to)
+    }
+
     /// The page size a store uses: `limit`, at most [`Self::MAX_LIMIT`] (also for 0).
     pub fn page_size(&self) -> u32 {
         match self.limit {

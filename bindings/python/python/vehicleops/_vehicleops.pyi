@@ -222,6 +222,34 @@ class Engine:
         apart) to ``path`` as CSV or Parquet (``format``, else the file's extension), only
         ``vehicle_id``'s when given; returns the number of records. Read back with
         ``pyarrow.parquet.read_table`` or ``pandas.read_csv``."""
+    def audit_log(
+        self,
+        *,
+        start: TimeBound = None,
+        end: TimeBound = None,
+        fleet_id: Optional[str] = None,
+        actor: Optional[str] = None,
+        action: Optional[str] = None,
+        limit: int = 100,
+    ) -> Awaitable[List[Dict[str, Any]]]:
+        """The audit trail, newest first (``id``, ``at``, ``actor``, ``action``, ``fleet_id``,
+        ``vehicle_id``, ``target_id``, ``source``, ``detail``): commands, missions and alert
+        acknowledgements made through this engine, and what :meth:`record_audit` added. The
+        window defaults to the last day (at most 366 days); ``action`` is e.g.
+        ``"COMMAND_DISPATCHED"``; at most ``limit`` entries (1000)."""
+    def record_audit(
+        self,
+        actor: str,
+        action: str,
+        *,
+        fleet_id: Optional[str] = None,
+        vehicle_id: Optional[str] = None,
+        target_id: Optional[str] = None,
+        source: Optional[str] = None,
+        detail: str = "",
+    ) -> Awaitable[None]:
+        """Adds an entry to the audit trail for what the host application does itself, e.g.
+        ``record_audit(user, "LOGIN_SUCCEEDED", source=client_ip)``."""
     def fleet_report(
         self,
         fleet_id: str,
