@@ -4,7 +4,8 @@
 //!    in batches of the same size, into a table of the same layout (daily partitions, the same
 //!    primary key and indexes) on the same server in the same run;
 //! 2. the 5-minute speed series over 30 days of 1 Hz data for one vehicle (2,592,000 rows);
-//! 3. a fleet of 1,000 vehicles at a past instant (`fleet_at`) over 30 days of readings.
+//! 3. a fleet of 1,000 vehicles at a past instant (`fleet_at`) over 30 days of readings, and
+//!    its daily reports of 1, 7 and 30 days (`report_days`).
 //!
 //! ```sh
 //! eval "$(scripts/pg.sh start)"
@@ -357,6 +358,39 @@ async fn fleet_at_bench(url: &str, quick: bool) {
         }
         assert_eq!(found, vehicles, "every vehicle had reported by then");
         report(&format!("store.fleet_at({what})"), &mut times, found);
+    }
+
+    // Daily reports over the same data, from the 1-minute rollup (one row per vehicle and
+    // minute with readings: here one in ten minutes; 1 Hz data fills every minute).
+    for report_days in [1, 7, days] {
+        let to = (start + Duration::days(days - 1)).date_naive();
+        let query = vehicleops_core::ReportQuery {
+            fleet_id: "fleet-at".into(),
+            vehicle_id: None,
+            from: to - Duration::days(report_days - 1),
+            to,
+            utc_offset_minutes: 0,
+        };
+        let mut times = Vec::new();
+        let mut rows = 0;
+        for _ in 0..5 {
+            let began = Instant::now();
+            rows = store.report_days(&query).await.expect("report_days").len();
+            times.push(began.elapsed());
+        }
+        assert_eq!(
+            rows,
+            vehicles * report_days as usize,
+            "a row per vehicle-day"
+        );
+        report(
+            &format!(
+                "store.report_days({report_days} days, {} rollup minutes)",
+                vehicles as i64 * report_days * 86_400 / every
+            ),
+            &mut times,
+            rows,
+        );
     }
 }
 

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use vehicleops_core::{Result, RetentionCutoffs, RetentionReport, RetentionStore};
 
 use super::convert::micros;
-use super::rollup::MINUTE_US;
+use super::rollup::{HOUR_US, MINUTE_US};
 use super::{SqliteStore, backend_error, telemetry};
 
 #[async_trait]
@@ -42,14 +42,21 @@ impl RetentionStore for SqliteStore {
                 .await?;
         }
         if let Some(cutoff) = cutoffs.rollups.map(micros) {
-            // Whole minutes only: a minute's row goes once all of it is before the cutoff.
+            // Whole minutes (hours) only: a row goes once all of it is before the cutoff.
             report.rollups = self
                 .per_vehicle(
                     &vehicles,
                     "DELETE FROM telemetry_minutes WHERE vehicle_id = ?1 AND minute <= ?2",
                     cutoff.saturating_sub(MINUTE_US),
                 )
-                .await?;
+                .await?
+                + self
+                    .per_vehicle(
+                        &vehicles,
+                        "DELETE FROM telemetry_hours WHERE vehicle_id = ?1 AND hour <= ?2",
+                        cutoff.saturating_sub(HOUR_US),
+                    )
+                    .await?;
         }
         for (cutoff, sql, removed) in [
             (

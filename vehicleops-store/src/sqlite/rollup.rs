@@ -16,6 +16,19 @@ use super::convert::micros;
 
 /// One minute in microseconds.
 pub(super) const MINUTE_US: i64 = 60_000_000;
+/// One hour in microseconds.
+pub(super) const HOUR_US: i64 = 60 * MINUTE_US;
+
+/// Recomputes one vehicle-hour of `telemetry_hours` (`?1`, `[?2, ?3)`) from its minutes.
+const REFRESH_HOUR: &str = "INSERT OR REPLACE INTO telemetry_hours (vehicle_id, hour, readings, \
+     distance_m, speed_kmh_sum, speed_kmh_max, driving_s, idle_s, stopped_s, charging_s, \
+     observed_s) \
+     SELECT vehicle_id, ?2, SUM(readings), SUM(distance_m), SUM(speed_kmh_sum), \
+     MAX(speed_kmh_max), SUM(60.0 * moving_readings / readings), \
+     SUM(60.0 * idle_readings / readings), SUM(60.0 * stopped_readings / readings), \
+     SUM(60.0 * charging_readings / readings), 60.0 * COUNT(*) \
+     FROM telemetry_minutes WHERE vehicle_id = ?1 AND minute >= ?2 AND minute < ?3 \
+     GROUP BY vehicle_id";
 
 /// Columns of `telemetry_minutes`, in the order the insert statements below fill them.
 const COLUMNS: &str = "vehicle_id, minute, readings, alerts, distance_m, \
@@ -56,6 +69,27 @@ const COUNTED_STATUSES: [VehicleStatus; 4] = [
 /// Start of the minute holding `ts` (floor, also before 1970).
 pub(super) fn minute_of(ts: i64) -> i64 {
     ts - ts.rem_euclid(MINUTE_US)
+}
+
+/// Start of the hour holding `ts` (floor, also before 1970; `i64::MIN`, the watermark of a
+/// store that never archived, stays itself).
+pub(super) fn hour_of(ts: i64) -> i64 {
+    ts.div_euclid(HOUR_US).saturating_mul(HOUR_US)
+}
+
+/// Recomputes the hourly rows (`telemetry_hours`) of the given vehicle-hours from their
+/// minutes, after those changed: each minute's 60 s shared between the statuses of its
+/// readings, summed per hour.
+fn refresh_hours<'a>(
+    conn: &Connection,
+    hours: impl IntoIterator<Item = (&'a str, i64)>,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(REFRESH_HOUR).map_err(backend_error)?;
+    for (vehicle_id, hour) in hours {
+        stmt.execute(params![vehicle_id, hour, hour + HOUR_US])
+            .map_err(backend_error)?;
+    }
+    Ok(())
 }
 
 /// The aggregate of one vehicle-minute, as stored.
@@ -168,7 +202,11 @@ pub(super) fn add_rows_before(conn: &Connection, table: &str, until: i64) -> Res
     for ((vehicle_id, minute), aggregate) in &minutes {
         aggregate.upsert(conn, vehicle_id, *minute)?;
     }
-    Ok(())
+    let hours: std::collections::BTreeSet<(&str, i64)> = minutes
+        .keys()
+        .map(|(vehicle_id, minute)| (vehicle_id.as_str(), hour_of(*minute)))
+        .collect();
+    refresh_hours(conn, hours)
 }
 
 /// Adds one reading just inserted into the archive.
@@ -180,7 +218,9 @@ pub(super) fn add_reading(conn: &Connection, reading: &Reading) -> Result<()> {
         reading.distance_m,
         [t.speed_kmh, t.battery_pct, t.engine_temp_c, t.load_pct],
     );
-    aggregate.upsert(conn, &t.vehicle_id, minute_of(micros(t.timestamp)))
+    let minute = minute_of(micros(t.timestamp));
+    aggregate.upsert(conn, &t.vehicle_id, minute)?;
+    refresh_hours(conn, [(t.vehicle_id.as_str(), hour_of(minute))])
 }
 
 /// How a window `[from, to]` (µs) splits for one query.
@@ -263,6 +303,13 @@ mod tests {
         // Rollups not usable: all raw.
         let plan = WindowPlan::new(range(0, 10 * m), false);
         assert_eq!(plan.raw_archive_ranges(), vec![(0, 10 * m)]);
+    }
+
+    #[test]
+    fn hours_are_floored_and_the_lowest_instant_stays() {
+        assert_eq!(hour_of(-1), -HOUR_US);
+        assert_eq!(hour_of(HOUR_US + 5), HOUR_US);
+        assert_eq!(hour_of(i64::MIN), i64::MIN);
     }
 
     #[test]

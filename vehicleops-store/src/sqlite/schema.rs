@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/0004_history_exports_and_retention.sql"),
     include_str!("schema/0005_daily_reports.sql"),
     include_str!("schema/0006_audit_trail.sql"),
+    include_str!("schema/0007_report_hours.sql"),
 ];
 
 /// Applies the migrations this database lacks, all in one transaction, so a crash mid-way leaves

@@ -734,12 +734,20 @@ fn fleet_performance(
     })
 }
 
-/// The telemetry part of a daily report. Whole minutes come from the rollups (every archived
-/// reading is in one) and from the recent table grouped by minute; a minute split between the
-/// two is summed first, then its 60 s are shared between the statuses of its readings.
+/// The telemetry part of a daily report. Whole hours before the watermark's hour come from
+/// `telemetry_hours` (every reading there is archived, so its hour is complete) when the site's
+/// days start on the hour; the rest minute by minute, from the rollups (every archived reading
+/// is in one) and the recent table grouped by minute — a minute split between the two is summed
+/// first, then its 60 s are shared between the statuses of its readings.
 fn report_days(conn: &Connection, query: &ReportQuery) -> Result<Vec<VehicleDay>> {
     let range = query.range();
     let (from, to) = (micros(range.from), micros(range.to));
+    // Minutes from here on; hours before it.
+    let minutes_from = if query.utc_offset_minutes % 60 == 0 {
+        rollup::hour_of(watermark(conn)?).clamp(from, to.saturating_add(1))
+    } else {
+        from
+    };
     let mut stmt = conn
         .prepare_cached(&format!(
             "WITH parts AS ( \
@@ -747,33 +755,42 @@ fn report_days(conn: &Connection, query: &ReportQuery) -> Result<Vec<VehicleDay>
                        m.speed_kmh_max, m.moving_readings, m.idle_readings, m.stopped_readings, \
                        m.charging_readings \
                 FROM telemetry_streams s CROSS JOIN telemetry_minutes m \
-                  ON m.vehicle_id = s.vehicle_id AND m.minute BETWEEN ?2 AND ?3 \
+                  ON m.vehicle_id = s.vehicle_id AND m.minute BETWEEN ?5 AND ?3 \
                 WHERE s.fleet_id = ?1 AND (?4 IS NULL OR s.vehicle_id = ?4) \
                 UNION ALL \
                 SELECT vehicle_id, ts - (((ts % {MINUTE}) + {MINUTE}) % {MINUTE}), COUNT(*), \
                        SUM(distance_m), SUM(speed_kmh), MAX(speed_kmh), SUM(status = 'MOVING'), \
                        SUM(status = 'IDLE'), SUM(status = 'STOPPED'), SUM(status = 'CHARGING') \
                 FROM {RECENT} WHERE fleet_id = ?1 AND (?4 IS NULL OR vehicle_id = ?4) \
-                  AND ts BETWEEN ?2 AND ?3 GROUP BY 1, 2), \
-             minutes AS ( \
-                SELECT vehicle_id, minute, SUM(readings) AS n, SUM(distance_m) AS distance_m, \
-                       SUM(speed_kmh_sum) AS speed_sum, MAX(speed_kmh_max) AS speed_max, \
+                  AND ts BETWEEN ?5 AND ?3 GROUP BY 1, 2), \
+             spans AS ( \
+                SELECT vehicle_id, minute AS start, SUM(readings) AS n, \
+                       SUM(distance_m) AS distance_m, SUM(speed_kmh_sum) AS speed_sum, \
+                       MAX(speed_kmh_max) AS speed_max, \
                        60.0 * SUM(moving_readings) / SUM(readings) AS driving_s, \
                        60.0 * SUM(idle_readings) / SUM(readings) AS idle_s, \
                        60.0 * SUM(stopped_readings) / SUM(readings) AS stopped_s, \
-                       60.0 * SUM(charging_readings) / SUM(readings) AS charging_s \
-                FROM parts GROUP BY vehicle_id, minute) \
-             SELECT (minute - ?2) / {DAY} AS day, vehicle_id, SUM(n), SUM(distance_m), \
+                       60.0 * SUM(charging_readings) / SUM(readings) AS charging_s, \
+                       60.0 AS observed_s \
+                FROM parts GROUP BY vehicle_id, minute \
+                UNION ALL \
+                SELECT h.vehicle_id, h.hour, h.readings, h.distance_m, h.speed_kmh_sum, \
+                       h.speed_kmh_max, h.driving_s, h.idle_s, h.stopped_s, h.charging_s, \
+                       h.observed_s \
+                FROM telemetry_streams s CROSS JOIN telemetry_hours h \
+                  ON h.vehicle_id = s.vehicle_id AND h.hour >= ?2 AND h.hour < ?5 \
+                WHERE s.fleet_id = ?1 AND (?4 IS NULL OR s.vehicle_id = ?4)) \
+             SELECT (start - ?2) / {DAY} AS day, vehicle_id, SUM(n), SUM(distance_m), \
                     SUM(speed_sum) / SUM(n), MAX(speed_max), SUM(driving_s), SUM(idle_s), \
-                    SUM(stopped_s), SUM(charging_s), 60.0 * COUNT(*) \
-             FROM minutes GROUP BY 1, 2 ORDER BY 1, 2",
+                    SUM(stopped_s), SUM(charging_s), SUM(observed_s) \
+             FROM spans GROUP BY 1, 2 ORDER BY 1, 2",
             MINUTE = rollup::MINUTE_US,
-            DAY = 24 * 60 * rollup::MINUTE_US,
+            DAY = 24 * rollup::HOUR_US,
         ))
         .map_err(backend_error)?;
     let rows = stmt
         .query_map(
-            params![query.fleet_id, from, to, query.vehicle_id],
+            params![query.fleet_id, from, to, query.vehicle_id, minutes_from],
             |row| {
                 let day: i64 = row.get(0)?;
                 let (driving_s, idle_s, stopped_s, charging_s, observed_s): (
@@ -782,7 +799,13 @@ fn report_days(conn: &Connection, query: &ReportQuery) -> Result<Vec<VehicleDay>
                     f64,
                     f64,
                     f64,
-                ) = (row.get(6)?, row.get(7)?, row.get(8)?, row.get(9)?, row.get(10)?);
+                ) = (
+                    row.get(6)?,
+                    row.get(7)?,
+                    row.get(8)?,
+                    row.get(9)?,
+                    row.get(10)?,
+                );
                 Ok(VehicleDay {
                     vehicle_id: row.get(1)?,
                     day: query.from + Duration::days(day),
@@ -1072,6 +1095,80 @@ mod tests {
                     assert_eq!(micros(point.bucket), start);
                     assert!((point.avg_value - total / count as f64).abs() < 1e-9);
                     assert_eq!((point.min_value, point.max_value), (min, max));
+                }
+            }
+        }
+    }
+
+    /// Reports read hours, minutes and the recent table depending on where the watermark is;
+    /// every split must give the figures of a store that never archived, whether the site's
+    /// days start on the hour (hours used) or not (minutes only), late readings included.
+    #[tokio::test]
+    async fn reports_agree_wherever_the_readings_were_archived() {
+        let raw = SqliteStore::in_memory_with(SqliteOptions {
+            compact_after_rows: u64::MAX,
+            compact_rows_per_vehicle: 0,
+        })
+        .unwrap();
+        let archiving = SqliteStore::in_memory_with(SqliteOptions {
+            compact_after_rows: 40,
+            compact_rows_per_vehicle: 0,
+        })
+        .unwrap();
+        // Three hours of a reading every 50 s from two vehicles, statuses cycling, across
+        // midnight UTC (the base is 22:13:20 UTC), then a few late readings.
+        let statuses = [
+            VehicleStatus::Moving,
+            VehicleStatus::Idle,
+            VehicleStatus::Moving,
+            VehicleStatus::Stopped,
+            VehicleStatus::Charging,
+            VehicleStatus::LowBattery,
+        ];
+        let mut written = Vec::new();
+        for (i, secs) in (0..3 * 3600).step_by(50).enumerate() {
+            for vehicle in ["VH-1", "VH-2"] {
+                let mut r = reading(vehicle, secs);
+                r.telemetry.status = statuses[(i + vehicle.len()) % statuses.len()];
+                r.distance_m = (i % 7) as f64;
+                written.push(r);
+            }
+        }
+        written.extend((0..5).map(|i| reading("VH-1", 1_000 + i * 17)));
+        for batch in written.chunks(25) {
+            raw.write_batch(batch).await.unwrap();
+            archiving.write_batch(batch).await.unwrap();
+        }
+        assert!(layout(&archiving).await.0 > 100, "most readings archived");
+        let day = DateTime::from_timestamp(1_700_000_000, 0)
+            .unwrap()
+            .date_naive();
+        for offset in [0, 60, -300, 330] {
+            let query = ReportQuery {
+                fleet_id: "fleet-001".into(),
+                vehicle_id: None,
+                from: day - Duration::days(1),
+                to: day + Duration::days(1),
+                utc_offset_minutes: offset,
+            };
+            let expected = raw.report_days(&query).await.unwrap();
+            let got = archiving.report_days(&query).await.unwrap();
+            assert_eq!(got.len(), expected.len(), "offset {offset}");
+            assert!(!got.is_empty());
+            for (g, e) in got.iter().zip(&expected) {
+                assert_eq!((&g.vehicle_id, g.day), (&e.vehicle_id, e.day));
+                let (g, e) = (&g.figures, &e.figures);
+                assert_eq!(g.readings, e.readings, "offset {offset}");
+                for (a, b) in [
+                    (g.distance_km, e.distance_km),
+                    (g.driving_s, e.driving_s),
+                    (g.idle_s, e.idle_s),
+                    (g.stopped_s, e.stopped_s),
+                    (g.charging_s, e.charging_s),
+                    (g.other_s, e.other_s),
+                    (g.avg_speed_kmh.unwrap(), e.avg_speed_kmh.unwrap()),
+                ] {
+                    assert!((a - b).abs() < 1e-6, "offset {offset}: {g:?} vs {e:?}");
                 }
             }
         }
