@@ -300,18 +300,21 @@ const tests = [
       assert(points >= 2, `the path has points: ${points}`);
       const summary = await text(page, 'playback-summary');
       assert(/points drawn from/.test(summary), `summary: ${summary}`);
-      // The path and the cursor are on the map (drawn on the map's next frame, which a busy
-      // machine can delay past the panel's "loaded").
+      // The path and the cursor are drawn on the map: what its two playback layers render
+      // (on the map's next frame, which a busy machine can delay past the panel's "loaded").
+      // The source's own `getData()` came back empty here while both were on screen.
       const drawnOnMap = async () =>
-        page.evaluate(async () => {
-          const data = await window.__fleetMap.getSource('playback')?.getData();
-          return (data?.features ?? []).map((f) => f.geometry.type).sort().join(',');
+        page.evaluate(() => {
+          const layers = ['playback-line', 'playback-cursor'];
+          const rendered = window.__fleetMap.queryRenderedFeatures(undefined, { layers });
+          return [...new Set(rendered.map((f) => f.geometry.type))].sort().join(',');
         });
       await page
         .waitForFunction(
-          async () => {
-            const data = await window.__fleetMap.getSource('playback')?.getData();
-            return (data?.features ?? []).map((f) => f.geometry.type).sort().join(',') === 'LineString,Point';
+          () => {
+            const layers = ['playback-line', 'playback-cursor'];
+            const rendered = window.__fleetMap.queryRenderedFeatures(undefined, { layers });
+            return [...new Set(rendered.map((f) => f.geometry.type))].sort().join(',') === 'LineString,Point';
           },
           null,
           { timeout: 10_000, polling: 100 },
