@@ -103,11 +103,11 @@ impl PostgresStore {
             Err(e) => return Err(self.db(e)),
         }
         let latest = newest_per_vehicle(readings);
-        if self.rollup_table {
+        if self.upkeep.minutes {
             let minutes = minute_aggregates(readings);
-            let sql = latest_and_rollup_upsert_sql(self.rollup_statuses);
+            let sql = latest_and_rollup_upsert_sql(self.upkeep);
             let upsert = bind_telemetry_arrays(sqlx::query(&sql), &latest);
-            bind_rollup_arrays(upsert, &minutes, self.rollup_statuses)
+            bind_rollup_arrays(upsert, &minutes, self.upkeep.statuses)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| self.db(e))?;

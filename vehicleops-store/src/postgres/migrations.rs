@@ -106,10 +106,85 @@ const MIGRATIONS: &[Migration] = &[
         name: "audit trail",
         plan: v8_audit_trail,
     },
+    Migration {
+        version: 9,
+        name: "hourly rollup for daily reports",
+        plan: v9_report_hours,
+    },
 ];
 
 /// The newest schema version this build knows.
-pub const LATEST_VERSION: i32 = 8;
+pub const LATEST_VERSION: i32 = 9;
+
+/// Daily reports over long ranges read hours: each vehicle-hour's figures with its minutes'
+/// 60 s already shared between their statuses. On plain PostgreSQL a table ingest keeps exact
+/// (filled here from the minutes already rolled up); on TimescaleDB a hierarchical continuous
+/// aggregate over `telemetry_report_1m` (TimescaleDB ≥ 2.9, else reports read minutes).
+fn v9_report_hours(layout: TelemetryLayout) -> Plan {
+    let shares = "sum(60.0::float8 * moving_readings / readings) AS driving_s,
+        sum(60.0::float8 * idle_readings / readings) AS idle_s,
+        sum(60.0::float8 * stopped_readings / readings) AS stopped_s,
+        sum(60.0::float8 * charging_readings / readings) AS charging_s,
+        60.0::float8 * count(*) AS observed_s";
+    match layout {
+        TelemetryLayout::Partitioned => Plan {
+            transactional: true,
+            statements: vec![
+                required(
+                    "CREATE TABLE IF NOT EXISTS vehicleops.telemetry_report_1h (
+                        vehicle_id text NOT NULL,
+                        fleet_id text NOT NULL,
+                        bucket timestamptz NOT NULL,
+                        readings bigint NOT NULL,
+                        distance_sum double precision NOT NULL,
+                        speed_sum double precision NOT NULL,
+                        speed_max double precision NOT NULL,
+                        driving_s double precision NOT NULL,
+                        idle_s double precision NOT NULL,
+                        stopped_s double precision NOT NULL,
+                        charging_s double precision NOT NULL,
+                        observed_s double precision NOT NULL,
+                        PRIMARY KEY (vehicle_id, bucket, fleet_id)
+                    )",
+                ),
+                required(
+                    "CREATE INDEX IF NOT EXISTS telemetry_report_1h_by_fleet
+                        ON vehicleops.telemetry_report_1h (fleet_id, bucket)",
+                ),
+                required(format!(
+                    "INSERT INTO vehicleops.telemetry_report_1h
+                     SELECT vehicle_id, fleet_id,
+                            date_bin(INTERVAL '1 hour', bucket, TIMESTAMPTZ 'epoch'),
+                            sum(readings), sum(distance_sum), sum(speed_sum), max(speed_max),
+                            {shares}
+                     FROM vehicleops.telemetry_1m GROUP BY 1, 2, 3
+                     ON CONFLICT DO NOTHING"
+                )),
+            ],
+        },
+        TelemetryLayout::TimescaleDb => Plan {
+            transactional: false,
+            statements: vec![
+                optional(format!(
+                    "CREATE MATERIALIZED VIEW IF NOT EXISTS vehicleops.telemetry_report_1h
+                     WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+                     SELECT vehicle_id, fleet_id, time_bucket(INTERVAL '1 hour', bucket) AS bucket,
+                            sum(readings) AS readings, sum(distance_sum) AS distance_sum,
+                            sum(speed_sum) AS speed_sum, max(speed_max) AS speed_max,
+                            {shares}
+                     FROM vehicleops.telemetry_report_1m
+                     GROUP BY vehicle_id, fleet_id, time_bucket(INTERVAL '1 hour', bucket)
+                     WITH NO DATA"
+                )),
+                optional(
+                    "SELECT add_continuous_aggregate_policy('vehicleops.telemetry_report_1h',
+                        start_offset => INTERVAL '7 days', end_offset => INTERVAL '1 hour',
+                        schedule_interval => INTERVAL '30 minutes', if_not_exists => true)",
+                ),
+            ],
+        },
+    }
+}
 
 /// Who did what and when, listed newest first over a window (by time, or a fleet's by time);
 /// retention deletes by time.

@@ -134,9 +134,13 @@ pub struct PostgresStore {
     ingest_sql: String,
     ingest: IngestMethod,
     /// Whether the 1-minute rollup is a table the ingest keeps (plain PostgreSQL, schema ≥ 2).
-    rollup_table: bool,
-    /// Whether the rollup table counts readings per status (schema version 7 on).
+    /// The rollup tables ingest keeps current (plain PostgreSQL).
+    upkeep: queries::RollupUpkeep,
+    /// Whether daily reports can be read (schema version 7 on).
     rollup_statuses: bool,
+    /// Whether `telemetry_report_1h` exists (a table kept at ingest from version 9 on plain
+    /// PostgreSQL; a hierarchical continuous aggregate on TimescaleDB ≥ 2.9).
+    report_hours: bool,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -249,6 +253,16 @@ impl PostgresStore {
         );
         let has_1m_table = layout == TelemetryLayout::Partitioned
             && rollups.iter().any(|r| r.0 == "vehicleops.telemetry_1m");
+        let report_hours: bool =
+            sqlx::query_scalar("SELECT to_regclass('vehicleops.telemetry_report_1h') IS NOT NULL")
+                .fetch_one(&pool)
+                .await
+                .map_err(map_err)?;
+        let upkeep = queries::RollupUpkeep {
+            minutes: has_1m_table,
+            statuses: has_1m_table && schema_version >= 7,
+            hours: has_1m_table && report_hours,
+        };
         let store = PostgresStore {
             pool,
             layout,
@@ -257,10 +271,11 @@ impl PostgresStore {
             rollups,
             retention_policies: Mutex::new(None),
             partitions: Mutex::new(HashSet::new()),
-            ingest_sql: queries::ingest_sql(has_1m_table, schema_version >= 7),
+            ingest_sql: queries::ingest_sql(upkeep),
             ingest,
-            rollup_table: has_1m_table,
+            upkeep,
             rollup_statuses: schema_version >= 7,
+            report_hours,
         };
         if layout == TelemetryLayout::Partitioned {
             // Create today's and tomorrow's partitions ahead of the first writes.
@@ -293,9 +308,15 @@ impl PostgresStore {
     /// Every rollup relation kept in step with the readings (refreshed, retained): the
     /// analytics' rollups and, from schema version 7 on TimescaleDB, the daily reports' one.
     fn aggregate_relations(&self) -> impl Iterator<Item = &'static str> + '_ {
-        let report = (self.layout == TelemetryLayout::TimescaleDb && self.rollup_statuses)
-            .then(|| migrations::report_rollup(self.layout));
-        self.rollups.iter().map(|(r, _)| *r).chain(report)
+        let timescale = self.layout == TelemetryLayout::TimescaleDb;
+        let report =
+            (timescale && self.rollup_statuses).then_some("vehicleops.telemetry_report_1m");
+        let hours = (timescale && self.report_hours).then_some("vehicleops.telemetry_report_1h");
+        self.rollups
+            .iter()
+            .map(|(r, _)| *r)
+            .chain(report)
+            .chain(hours)
     }
 
     pub async fn refresh_rollups(&self) -> Result<()> {

@@ -10,28 +10,100 @@ pub(crate) const SELECT_TELEMETRY: &str = "vehicle_id, fleet_id, time, seq, lati
      speed_kmh, battery_pct, engine_temp_c, load_pct, heading_deg, status, distance_m, \
      pose_x, pose_y, pose_theta, pose_map_id";
 
+/// Which rollup tables ingest keeps current (plain PostgreSQL; TimescaleDB's rollups are
+/// continuous aggregates), by what the schema holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RollupUpkeep {
+    /// `telemetry_1m` (schema version 2 on).
+    pub minutes: bool,
+    /// Its readings per status (version 7 on).
+    pub statuses: bool,
+    /// `telemetry_report_1h`: each vehicle-hour's status shares (version 9 on; needs
+    /// `statuses`).
+    pub hours: bool,
+}
+
+/// Columns of a batch's minute aggregates, in `telemetry_1m` column order.
+const BATCH_COLUMNS: &str = "vehicle_id, fleet_id, bucket, readings, speed_sum, speed_min, \
+    speed_max, battery_sum, battery_min, battery_max, temp_sum, temp_min, temp_max, load_sum, \
+    load_min, load_max, distance_sum, alert_readings";
+const STATUS_COLUMNS: &str = "moving_readings, idle_readings, stopped_readings, charging_readings";
+
+/// The minute upsert from a `batch` CTE and, with `upkeep.hours`, the hour upsert after it:
+/// CTEs to follow a `WITH` list (each begins with a comma).
+fn rollup_ctes(upkeep: RollupUpkeep) -> String {
+    let merge = rollup_merge(upkeep.statuses);
+    let (returning, hours) = if upkeep.hours {
+        (
+            format!(" RETURNING r.vehicle_id, r.fleet_id, r.bucket, r.readings, {STATUS_COLUMNS}"),
+            HOURS_UPSERT,
+        )
+    } else {
+        (String::new(), "")
+    };
+    // Ordered so that concurrent batches lock rollup rows in the same order (no deadlock).
+    format!(
+        ", rollup AS (
+            INSERT INTO vehicleops.telemetry_1m AS r SELECT * FROM batch ORDER BY 1, 3, 2
+            ON CONFLICT (vehicle_id, bucket, fleet_id) DO UPDATE SET {merge}{returning}
+        ){hours}"
+    )
+}
+
+/// Folds a batch into `telemetry_report_1h`. `rollup` holds each touched minute as it is now
+/// (the upsert's RETURNING), `batch` what the batch added to it: the minute's status shares
+/// before the batch follow from its counts less the batch's (none when the batch created it,
+/// which then adds 60 s of observed time).
+const HOURS_UPSERT: &str = ", hours AS (
+    INSERT INTO vehicleops.telemetry_report_1h AS h
+    SELECT n.vehicle_id, n.fleet_id,
+           date_bin(INTERVAL '1 hour', n.bucket, TIMESTAMPTZ 'epoch'),
+           sum(b.readings), sum(b.distance_sum), sum(b.speed_sum), max(b.speed_max),
+           sum(60.0::float8 * n.moving_readings / n.readings - CASE WHEN n.readings = b.readings
+               THEN 0 ELSE 60.0::float8 * (n.moving_readings - b.moving_readings)
+                    / (n.readings - b.readings) END),
+           sum(60.0::float8 * n.idle_readings / n.readings - CASE WHEN n.readings = b.readings
+               THEN 0 ELSE 60.0::float8 * (n.idle_readings - b.idle_readings)
+                    / (n.readings - b.readings) END),
+           sum(60.0::float8 * n.stopped_readings / n.readings - CASE WHEN n.readings = b.readings
+               THEN 0 ELSE 60.0::float8 * (n.stopped_readings - b.stopped_readings)
+                    / (n.readings - b.readings) END),
+           sum(60.0::float8 * n.charging_readings / n.readings - CASE WHEN n.readings = b.readings
+               THEN 0 ELSE 60.0::float8 * (n.charging_readings - b.charging_readings)
+                    / (n.readings - b.readings) END),
+           sum(CASE WHEN n.readings = b.readings THEN 60.0::float8 ELSE 0 END)
+    FROM rollup n JOIN batch b USING (vehicle_id, fleet_id, bucket)
+    GROUP BY 1, 2, 3 ORDER BY 1, 3, 2
+    ON CONFLICT (vehicle_id, bucket, fleet_id) DO UPDATE SET
+        readings = h.readings + excluded.readings,
+        distance_sum = h.distance_sum + excluded.distance_sum,
+        speed_sum = h.speed_sum + excluded.speed_sum,
+        speed_max = greatest(h.speed_max, excluded.speed_max),
+        driving_s = h.driving_s + excluded.driving_s,
+        idle_s = h.idle_s + excluded.idle_s,
+        stopped_s = h.stopped_s + excluded.stopped_s,
+        charging_s = h.charging_s + excluded.charging_s,
+        observed_s = h.observed_s + excluded.observed_s)";
+
 /// Moves the staged batch into `telemetry`, skipping rows whose natural key is stored already,
-/// and folds exactly the inserted rows into `telemetry_latest` (and the 1-minute rollup when it
-/// is a table; with the counts per status from schema version 7, `statuses`). Returns the number
-/// of inserted rows.
-pub(crate) fn ingest_sql(rollup_table: bool, statuses: bool) -> String {
+/// and folds exactly the inserted rows into `telemetry_latest` and the rollup tables ingest
+/// keeps (`upkeep`). Returns the number of inserted rows.
+pub(crate) fn ingest_sql(upkeep: RollupUpkeep) -> String {
     let latest_set = latest_set();
-    let rollup = if rollup_table {
-        let merge = rollup_merge(statuses);
-        let statuses = if statuses {
+    let rollup = if upkeep.minutes {
+        let statuses = if upkeep.statuses {
             format!(", {STATUS_AGGREGATES}")
         } else {
             String::new()
         };
-        // Ordered so that concurrent batches lock rollup rows in the same order (no deadlock).
         format!(
-            ", rollup AS (
-                INSERT INTO vehicleops.telemetry_1m AS r
+            ", batch AS (
                 SELECT vehicle_id, fleet_id,
                        date_bin(INTERVAL '1 minute', time, TIMESTAMPTZ 'epoch') AS bucket,
                        {ROLLUP_AGGREGATES}{statuses}
-                FROM ins GROUP BY 1, 2, 3 ORDER BY 1, 3, 2
-                ON CONFLICT (vehicle_id, bucket, fleet_id) DO UPDATE SET {merge})"
+                FROM ins GROUP BY 1, 2, 3
+            ){}",
+            rollup_ctes(upkeep)
         )
     } else {
         String::new()
@@ -110,25 +182,29 @@ pub(crate) fn latest_upsert_sql() -> String {
 }
 
 /// Folds minute aggregates computed by the caller (arrays `$18..=$35`, in rollup column order,
-/// and with `statuses` the counts per status `$36..=$39`) into the 1-minute rollup table, and
-/// the newest reading per vehicle (arrays `$1..=$17`, as for [`latest_upsert_sql`]) into
-/// `telemetry_latest`: one round trip for both.
-pub(crate) fn latest_and_rollup_upsert_sql(statuses: bool) -> String {
-    let status_arrays = if statuses {
-        ", $36::bigint[], $37::bigint[], $38::bigint[], $39::bigint[]"
+/// and with `upkeep.statuses` the counts per status `$36..=$39`) into the rollup tables ingest
+/// keeps, and the newest reading per vehicle (arrays `$1..=$17`, as for [`latest_upsert_sql`])
+/// into `telemetry_latest`: one round trip for all.
+pub(crate) fn latest_and_rollup_upsert_sql(upkeep: RollupUpkeep) -> String {
+    let (status_arrays, status_columns) = if upkeep.statuses {
+        (
+            ", $36::bigint[], $37::bigint[], $38::bigint[], $39::bigint[]",
+            format!(", {STATUS_COLUMNS}"),
+        )
     } else {
-        ""
+        ("", String::new())
     };
     format!(
-        "WITH latest AS ({})
-         INSERT INTO vehicleops.telemetry_1m AS r
-         SELECT * FROM unnest($18::text[], $19::text[], $20::timestamptz[], $21::bigint[],
-             $22::float8[], $23::float8[], $24::float8[], $25::float8[], $26::float8[],
-             $27::float8[], $28::float8[], $29::float8[], $30::float8[], $31::float8[],
-             $32::float8[], $33::float8[], $34::float8[], $35::bigint[]{status_arrays})
-         ON CONFLICT (vehicle_id, bucket, fleet_id) DO UPDATE SET {}",
+        "WITH latest AS ({}), batch AS (
+            SELECT * FROM unnest($18::text[], $19::text[], $20::timestamptz[], $21::bigint[],
+                $22::float8[], $23::float8[], $24::float8[], $25::float8[], $26::float8[],
+                $27::float8[], $28::float8[], $29::float8[], $30::float8[], $31::float8[],
+                $32::float8[], $33::float8[], $34::float8[], $35::bigint[]{status_arrays})
+                AS b({BATCH_COLUMNS}{status_columns})
+         ){}
+         SELECT 1",
         latest_upsert_sql(),
-        rollup_merge(statuses)
+        rollup_ctes(upkeep)
     )
 }
 
@@ -294,10 +370,20 @@ mod tests {
 
     #[test]
     fn ingest_updates_rollup_only_when_it_is_a_table() {
-        assert!(ingest_sql(true, true).contains("telemetry_1m"));
-        assert!(ingest_sql(true, true).contains("moving_readings"));
-        assert!(!ingest_sql(true, false).contains("moving_readings"));
-        assert!(!ingest_sql(false, false).contains("telemetry_1m"));
-        assert!(ingest_sql(false, false).contains("ON CONFLICT DO NOTHING"));
+        let upkeep = |minutes, statuses, hours| RollupUpkeep {
+            minutes,
+            statuses,
+            hours,
+        };
+        let all = ingest_sql(upkeep(true, true, true));
+        assert!(all.contains("telemetry_1m") && all.contains("telemetry_report_1h"));
+        assert!(all.contains("moving_readings"));
+        assert!(!ingest_sql(upkeep(true, true, false)).contains("telemetry_report_1h"));
+        assert!(!ingest_sql(upkeep(true, false, false)).contains("moving_readings"));
+        assert!(!ingest_sql(RollupUpkeep::default()).contains("telemetry_1m"));
+        assert!(ingest_sql(RollupUpkeep::default()).contains("ON CONFLICT DO NOTHING"));
+        assert!(
+            latest_and_rollup_upsert_sql(upkeep(true, true, true)).contains("telemetry_report_1h")
+        );
     }
 }

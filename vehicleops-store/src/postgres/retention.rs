@@ -36,11 +36,20 @@ impl RetentionStore for PostgresStore {
                     report.telemetry_partitions = dropped as u64;
                     self.partitions.lock().expect("partition cache").clear();
                 }
-                if let (Some(cutoff), true) = (cutoffs.rollups, self.rollup_table) {
+                if let (Some(cutoff), true) = (cutoffs.rollups, self.upkeep.minutes) {
                     report.rollups = self
                         .delete(
                             "DELETE FROM vehicleops.telemetry_1m
                              WHERE bucket <= $1 - INTERVAL '1 minute'",
+                            cutoff,
+                        )
+                        .await?;
+                }
+                if let (Some(cutoff), true) = (cutoffs.rollups, self.upkeep.hours) {
+                    report.rollups += self
+                        .delete(
+                            "DELETE FROM vehicleops.telemetry_report_1h
+                             WHERE bucket <= $1 - INTERVAL '1 hour'",
                             cutoff,
                         )
                         .await?;

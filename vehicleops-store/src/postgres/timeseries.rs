@@ -85,18 +85,31 @@ impl PostgresStore {
             ));
         }
         let range = query.range();
-        let rollup = super::migrations::report_rollup(self.layout);
+        // Whole hours when the site's days start on the hour (their shares summed already),
+        // minutes otherwise.
+        let (source, figures) = if self.report_hours && query.utc_offset_minutes % 60 == 0 {
+            (
+                "vehicleops.telemetry_report_1h",
+                "sum(driving_s) AS driving_s, sum(idle_s) AS idle_s,
+                 sum(stopped_s) AS stopped_s, sum(charging_s) AS charging_s,
+                 sum(observed_s) AS observed_s",
+            )
+        } else {
+            (
+                super::migrations::report_rollup(self.layout),
+                "sum(60.0::float8 * moving_readings / readings) AS driving_s,
+                 sum(60.0::float8 * idle_readings / readings) AS idle_s,
+                 sum(60.0::float8 * stopped_readings / readings) AS stopped_s,
+                 sum(60.0::float8 * charging_readings / readings) AS charging_s,
+                 60.0::float8 * count(*) AS observed_s",
+            )
+        };
         let sql = format!(
-            "SELECT floor(extract(epoch FROM bucket - $2) / 86400)::bigint AS day, vehicle_id,
-                    sum(readings)::bigint AS readings, sum(distance_sum) AS distance_m,
+            "SELECT date_bin(INTERVAL '1 day', bucket, $2) AS day_start, vehicle_id,
+                    sum(readings::float8) AS readings, sum(distance_sum) AS distance_m,
                     sum(speed_sum) / sum(readings::float8) AS avg_speed,
-                    max(speed_max) AS max_speed,
-                    sum(60.0::float8 * moving_readings / readings) AS driving_s,
-                    sum(60.0::float8 * idle_readings / readings) AS idle_s,
-                    sum(60.0::float8 * stopped_readings / readings) AS stopped_s,
-                    sum(60.0::float8 * charging_readings / readings) AS charging_s,
-                    60.0::float8 * count(*) AS observed_s
-             FROM {rollup}
+                    max(speed_max) AS max_speed, {figures}
+             FROM {source}
              WHERE fleet_id = $1 AND bucket BETWEEN $2 AND $3
                AND ($4::text IS NULL OR vehicle_id = $4)
              GROUP BY 1, 2 ORDER BY 1, 2"
@@ -111,26 +124,27 @@ impl PostgresStore {
             .map_err(|e| self.db(e))?;
         rows.iter()
             .map(|row| -> std::result::Result<VehicleDay, sqlx::Error> {
-                let seconds = |c: &str| row.try_get::<f64, _>(c);
+                let float = |c: &str| row.try_get::<f64, _>(c);
                 let (driving_s, idle_s, stopped_s, charging_s) = (
-                    seconds("driving_s")?,
-                    seconds("idle_s")?,
-                    seconds("stopped_s")?,
-                    seconds("charging_s")?,
+                    float("driving_s")?,
+                    float("idle_s")?,
+                    float("stopped_s")?,
+                    float("charging_s")?,
                 );
+                let day_start: DateTime<Utc> = row.try_get("day_start")?;
                 Ok(VehicleDay {
                     vehicle_id: row.try_get("vehicle_id")?,
-                    day: query.from + Duration::days(row.try_get::<i64, _>("day")?),
+                    day: query.from + Duration::days((day_start - range.from).num_days()),
                     figures: ReportFigures {
-                        readings: row.try_get::<i64, _>("readings")? as u64,
-                        distance_km: seconds("distance_m")? / 1000.0,
+                        readings: float("readings")? as u64,
+                        distance_km: float("distance_m")? / 1000.0,
                         avg_speed_kmh: row.try_get("avg_speed")?,
                         max_speed_kmh: row.try_get("max_speed")?,
                         driving_s,
                         idle_s,
                         stopped_s,
                         charging_s,
-                        other_s: (seconds("observed_s")?
+                        other_s: (float("observed_s")?
                             - driving_s
                             - idle_s
                             - stopped_s
