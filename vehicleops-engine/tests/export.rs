@@ -1,17 +1,20 @@
 //! Exports: every kind as CSV and as Parquet, read back; windows, vehicles and fleets respected;
 //! long windows read in pages; bad requests refused before any byte.
 
+mod common;
+
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{TimestampMicrosecondType, UInt64Type};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::engine_with_vehicles;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use vehicleops_core::{
     Alert, AlertType, Command, CommandKind, CommandParams, CommandStatus, ErrorKind, Mission,
-    MissionPriority, MissionStatus, MissionType, Reading, Severity, Telemetry, TimeRange, Vehicle,
+    MissionPriority, MissionStatus, MissionType, Reading, Severity, Telemetry, TimeRange,
     VehicleStatus, Waypoint,
 };
-use vehicleops_engine::{Engine, EngineSettings, ExportFormat, ExportKind, ExportRequest};
+use vehicleops_engine::{Engine, ExportFormat, ExportKind, ExportRequest};
 
 const FLEET: &str = "fleet-export";
 
@@ -41,21 +44,11 @@ fn reading(vehicle: &str, fleet: &str, secs: i64) -> Reading {
 }
 
 async fn engine_with_fleet() -> Engine {
-    let engine = Engine::open(EngineSettings::default()).await.unwrap();
-    engine.register_fleet(FLEET, None).await.unwrap();
-    engine.register_fleet("fleet-other", None).await.unwrap();
-    for (id, fleet) in [("VH-1", FLEET), ("VH-2", FLEET), ("VH-9", "fleet-other")] {
-        engine
-            .register_vehicle(Vehicle {
-                id: id.into(),
-                fleet_id: fleet.into(),
-                name: None,
-                home: None,
-            })
-            .await
-            .unwrap();
-    }
-    engine
+    engine_with_vehicles(
+        &[FLEET, "fleet-other"],
+        &[("VH-1", FLEET), ("VH-2", FLEET), ("VH-9", "fleet-other")],
+    )
+    .await
 }
 
 fn request(kind: ExportKind, format: ExportFormat, range: TimeRange) -> ExportRequest {

@@ -2,15 +2,18 @@
 //! missions counted on the site's days, totals per vehicle, day and fleet; the report as CSV
 //! and Parquet; bad queries refused with the field named.
 
+mod common;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, UInt64Type};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use common::engine_with_vehicles;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use vehicleops_core::{
     Alert, AlertType, ErrorKind, Mission, MissionPriority, MissionStatus, MissionType, Reading,
-    ReportQuery, Severity, Telemetry, Vehicle, VehicleStatus,
+    ReportQuery, Severity, Telemetry, VehicleStatus,
 };
-use vehicleops_engine::{Engine, EngineSettings, ExportFormat};
+use vehicleops_engine::{Engine, ExportFormat};
 
 const FLEET: &str = "fleet-report";
 
@@ -98,20 +101,11 @@ fn mission(id: &str, vehicle: &str, status: MissionStatus, ended: DateTime<Utc>)
 /// local (05:00 UTC on 1 December); VH-2 charges 2 minutes on the 30th. Alerts and missions on
 /// both days.
 async fn engine_with_a_day_of_work() -> Engine {
-    let engine = Engine::open(EngineSettings::default()).await.unwrap();
-    engine.register_fleet(FLEET, None).await.unwrap();
-    engine.register_fleet("fleet-other", None).await.unwrap();
-    for (id, fleet) in [("VH-1", FLEET), ("VH-2", FLEET), ("VH-9", "fleet-other")] {
-        engine
-            .register_vehicle(Vehicle {
-                id: id.into(),
-                fleet_id: fleet.into(),
-                name: None,
-                home: None,
-            })
-            .await
-            .unwrap();
-    }
+    let engine = engine_with_vehicles(
+        &[FLEET, "fleet-other"],
+        &[("VH-1", FLEET), ("VH-2", FLEET), ("VH-9", "fleet-other")],
+    )
+    .await;
     let store = engine.store();
     let after_midnight = Utc.with_ymd_and_hms(2026, 12, 1, 5, 0, 0).unwrap();
     for batch in [

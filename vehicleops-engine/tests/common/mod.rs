@@ -33,3 +33,29 @@ where
         tokio::time::sleep(every).await;
     }
 }
+
+/// An in-memory engine with the fleets registered and each `(vehicle, fleet)` registered in
+/// its fleet: the setup of the export and report tests.
+pub async fn engine_with_vehicles(
+    fleets: &[&str],
+    vehicles: &[(&str, &str)],
+) -> vehicleops_engine::Engine {
+    let engine = vehicleops_engine::Engine::open(vehicleops_engine::EngineSettings::default())
+        .await
+        .unwrap();
+    for fleet in fleets {
+        engine.register_fleet(fleet, None).await.unwrap();
+    }
+    for (id, fleet) in vehicles {
+        engine
+            .register_vehicle(vehicleops_core::Vehicle {
+                id: (*id).into(),
+                fleet_id: (*fleet).into(),
+                name: None,
+                home: None,
+            })
+            .await
+            .unwrap();
+    }
+    engine
+}
